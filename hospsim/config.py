@@ -1,0 +1,304 @@
+"""The system description: YAML -> validated, frozen, typed objects.
+
+Nothing runs on a bad config: unknown keys, wrong types and impossible values raise
+:class:`ConfigError`, whose message is one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .distributions import DIST_NAMES, LosDistribution
+from .schedules import NonNegativeSchedule, PositiveSchedule, Schedule, ShareSchedule
+
+HOME = "home"  # the discharge pathway that needs no community service
+STEP_UP = "step_up"  # the service that takes diverted (avoided) emergency admissions
+_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class ConfigError(Exception):
+    """A config problem, described in one line: ``<source>: <field>: <problem>``."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Escalation(_Strict):
+    """Extra beds opened in winter months, used only when the core beds are full."""
+
+    beds: int = Field(ge=0)
+    months: list[int] = Field(default=[12, 1, 2, 3], min_length=1)
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v: list[int]) -> list[int]:
+        bad = [m for m in v if not 1 <= m <= 12]
+        if bad:
+            raise ValueError(f"months must be 1..12 (got {bad})")
+        return v
+
+
+class Acute(_Strict):
+    beds: NonNegativeSchedule
+    when_full: Literal["queue", "refuse"] = "queue"
+    escalation: Escalation | None = None
+    delayed_day_cost_gbp: float | None = Field(default=None, ge=0)
+
+
+class Winter(_Strict):
+    amplitude: float = Field(ge=0, lt=1)
+    peak_day_of_year: int = Field(default=15, ge=1, le=366)
+
+
+class Emergency(_Strict):
+    per_day: float = Field(gt=0)
+    growth_per_year: float = Field(default=0.0, gt=-1)
+    weekday_factors: list[float] = Field(default=[1.0] * 7, min_length=7, max_length=7)
+    hourly_factors: list[float] = Field(default=[1.0] * 24, min_length=24, max_length=24)
+    winter: Winter | None = None
+    multiplier: NonNegativeSchedule = Schedule(constant=1.0)
+
+    @field_validator("weekday_factors")
+    @classmethod
+    def _weekday(cls, v: list[float]) -> list[float]:
+        if any(f <= 0 for f in v):
+            raise ValueError("weekday factors must all be > 0")
+        return v
+
+    @field_validator("hourly_factors")
+    @classmethod
+    def _hourly(cls, v: list[float]) -> list[float]:
+        if any(f < 0 for f in v) or sum(v) <= 0:
+            raise ValueError("hourly factors must be >= 0 and not all 0")
+        return v
+
+
+class Elective(_Strict):
+    per_weekday: NonNegativeSchedule
+    admit_hour: float = Field(default=8.0, ge=0, lt=24)
+    spread_hours: float = Field(default=4.0, ge=0)
+    los: LosDistribution
+    pathways: dict[str, float] = Field(default={HOME: 1.0})
+
+    @model_validator(mode="after")
+    def _within_day(self) -> "Elective":
+        if self.admit_hour + self.spread_hours >= 24:
+            raise ValueError("admit_hour + spread_hours must be < 24")
+        return self
+
+
+class Demand(_Strict):
+    emergency: Emergency
+    elective: Elective | None = None
+
+
+class Group(_Strict):
+    """A patient group: its share of emergencies, acute LOS, step-up suitability, pathways."""
+
+    share: float = Field(gt=0, le=1)
+    los: LosDistribution
+    los_multiplier: PositiveSchedule = Schedule(constant=1.0)
+    step_up_share: ShareSchedule = Schedule(constant=0.0)
+    pathways: dict[str, float] = Field(default={HOME: 1.0})
+
+
+class Service(_Strict):
+    """A community service (intermediate care or care-home placement) with finite places."""
+
+    capacity: NonNegativeSchedule
+    los: LosDistribution
+    place_day_cost_gbp: float | None = Field(default=None, ge=0)
+
+
+def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
+    for name, p in mix.items():
+        if name != HOME and name not in services:
+            known = ", ".join([HOME] + [s for s in services if s != STEP_UP])
+            raise ValueError(f"{where}.{name}: no such pathway (known: {known})")
+        if name == STEP_UP:
+            raise ValueError(f"{where}.{name}: step_up is for admission avoidance, not discharge")
+        if not 0 <= p <= 1:
+            raise ValueError(f"{where}.{name}: a share must be in [0, 1] (got {p:g})")
+    total = sum(mix.values())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        raise ValueError(f"{where}: shares must sum to 1 (got {total:g})")
+
+
+class Config(_Strict):
+    """A whole local system: acute hospital, demand, patient groups and community services."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    start_date: dt.date
+    horizon_days: int = Field(gt=0)
+    warmup_days: int = Field(default=0, ge=0)
+    replications: int = Field(default=10, ge=1)
+    seed: int = Field(default=12345, ge=0)
+    acute: Acute
+    demand: Demand
+    groups: dict[str, Group] = Field(min_length=1)
+    services: dict[str, Service] = Field(default_factory=dict)
+
+    @field_validator("groups", "services")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for name in v:
+            if not re.match(_NAME_PATTERN, name):
+                raise ValueError(f"{name!r}: names must be lower_snake_case (a-z, 0-9, _)")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Config":
+        if self.warmup_days >= self.horizon_days:
+            raise ValueError(
+                f"warmup_days: must be < horizon_days ({self.warmup_days} >= {self.horizon_days})"
+            )
+        total = sum(g.share for g in self.groups.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"groups: shares must sum to 1 (got {total:g})")
+        for gname, g in self.groups.items():
+            _check_mix(f"groups.{gname}.pathways", g.pathways, self.services)
+            if max(g.step_up_share.values()) > 0 and STEP_UP not in self.services:
+                raise ValueError(
+                    f"groups.{gname}.step_up_share: needs a service named {STEP_UP!r} in services"
+                )
+        if self.demand.elective is not None:
+            _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
+        return self
+
+    @property
+    def measured_days(self) -> int:
+        return self.horizon_days - self.warmup_days
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overrides, hashing
+
+
+def _format_loc(loc: tuple) -> str:
+    parts: list[str] = []
+    for i, p in enumerate(loc):
+        # Pydantic puts the discriminator tag of a LOS distribution in the path; users never wrote it.
+        if isinstance(p, str) and p in DIST_NAMES and i > 0 and loc[i - 1] == "los":
+            continue
+        if isinstance(p, str) and p.startswith("function-"):
+            continue
+        parts.append(str(p))
+    return ".".join(parts)
+
+
+_FRIENDLY = {
+    "extra_forbidden": "unknown key",
+    "missing": "required field is missing",
+}
+
+
+def _one_line(source: str, err: ValidationError) -> str:
+    msgs = []
+    for e in err.errors():
+        loc = _format_loc(tuple(e["loc"]))
+        msg = _FRIENDLY.get(e["type"], e["msg"])
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if e["type"] == "union_tag_invalid" or e["type"] == "union_tag_not_found":
+            msg = f"dist must be one of {', '.join(DIST_NAMES)}"
+        # A model-level check already names its field in the message ("field: problem").
+        msgs.append(f"{loc}: {msg}" if loc else msg)
+    first = msgs[0]
+    more = f" (and {len(msgs) - 1} more problem{'s' if len(msgs) > 2 else ''})" if len(msgs) > 1 else ""
+    return f"{source}: {first}{more}"
+
+
+def parse_value(text: str) -> Any:
+    """Parse the value of a ``--set key=value`` as YAML (numbers, lists, mappings, strings)."""
+    return yaml.safe_load(text) if text.strip() else ""
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied.
+
+    Unknown keys are left for validation to reject, so a typo names itself.
+    """
+    data = json.loads(json.dumps(raw, default=str))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: expected dotted.key=value")
+        key, _, text = item.partition("=")
+        path = key.strip().split(".")
+        if not all(path):
+            raise ConfigError(f"--set {item}: empty name in dotted key")
+        node = data
+        for i, part in enumerate(path[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                where = ".".join(path[: i + 1])
+                raise ConfigError(f"--set {key}: {where} is a value, not a section")
+            node = nxt
+        node[path[-1]] = parse_value(text)
+    return data
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping with ``safe_load``; any problem is a one-line :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}: malformed YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of settings at the top level")
+    return data
+
+
+def config_from_dict(data: dict, source: str = "<config>") -> Config:
+    """Validate a raw mapping into a :class:`Config` (errors name ``source``)."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_one_line(source, err)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a config file."""
+    raw = read_yaml(path)
+    raw = apply_overrides(raw, overrides)
+    return config_from_dict(raw, str(path))
+
+
+def default_config_path() -> Path:
+    """The bundled default: an average English STP footprint (1.2 m people)."""
+    return Path(str(resources.files("hospsim") / "configs" / "footprint.yaml"))
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """The resolved config as plain JSON-able data (aliases as written in YAML)."""
+    return cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def config_hash(cfg: Config) -> str:
+    """SHA-256 of the resolved config in canonical JSON."""
+    text = json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

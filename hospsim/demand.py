@@ -1,0 +1,91 @@
+"""Demand: when patients arrive.
+
+Emergency arrivals are a non-homogeneous Poisson process whose intensity is piecewise constant by
+hour: base rate x growth x day-of-week factor x winter seasonality x hourly profile x plan
+multiplier. They are generated day by day by thinning a dominating process that does not depend
+on the plan multiplier, so a plan that removes demand removes a subset of the same patients
+(common random numbers across scenarios).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Elective, Emergency
+
+
+def calendar(start_date: dt.date, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weekday (Mon=0), day of year (1..366) and month (1..12) of each simulated day."""
+    start = np.datetime64(start_date, "D")
+    dates = start + np.arange(n_days)
+    weekday = ((dates.astype("int64") + 3) % 7).astype(np.int64)  # 1970-01-01 was a Thursday
+    year_start = dates.astype("datetime64[Y]").astype("datetime64[D]")
+    day_of_year = (dates - year_start).astype(np.int64) + 1
+    month = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    return weekday, day_of_year, month
+
+
+def emergency_base_rate_per_day(em: Emergency, start_date: dt.date, n_days: int) -> np.ndarray:
+    """Expected emergency arrivals on each day before any plan multiplier."""
+    weekday, doy, _ = calendar(start_date, n_days)
+    factors = np.asarray(em.weekday_factors, dtype=float)
+    factors = factors / factors.mean()  # per_day stays the average over a week
+    days = np.arange(n_days, dtype=float)
+    rate = em.per_day * (1.0 + em.growth_per_year) ** (days / 365.25) * factors[weekday]
+    if em.winter is not None:
+        rate = rate * (
+            1.0 + em.winter.amplitude * np.cos(2 * np.pi * (doy - em.winter.peak_day_of_year) / 365.25)
+        )
+    return rate
+
+
+def emergency_rate_per_day(em: Emergency, start_date: dt.date, n_days: int) -> np.ndarray:
+    """Expected emergency arrivals on each day, plan multiplier included."""
+    return emergency_base_rate_per_day(em, start_date, n_days) * em.multiplier.daily(n_days)
+
+
+@dataclass(frozen=True)
+class EmergencyArrivals:
+    """Candidate arrivals of a dominating process and which of them are real arrivals.
+
+    Attributes of patient ``k`` are drawn for candidate ``k`` whether or not it is accepted, so
+    they do not depend on the plan.
+    """
+
+    time_days: np.ndarray  # candidate arrival times, in candidate order (by day, not sorted within)
+    accepted: np.ndarray  # bool
+
+
+def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.random.Generator) -> EmergencyArrivals:
+    """Generate emergency arrivals over ``n_days`` by thinning."""
+    base = emergency_base_rate_per_day(em, start_date, n_days)
+    multiplier = em.multiplier.daily(n_days)
+    bound = max(1.0, float(multiplier.max()))  # dominating rate; fixed when plans only cut demand
+    counts = rng.poisson(base * bound)
+    day = np.repeat(np.arange(n_days), counts)
+    # Time of day by inverse transform of the hourly profile (one uniform per candidate).
+    hourly = np.asarray(em.hourly_factors, dtype=float)
+    cum = np.concatenate([[0.0], np.cumsum(hourly / hourly.sum())])
+    u = rng.random(day.size)
+    hour = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, 23)
+    width = cum[hour + 1] - cum[hour]
+    frac = np.where(width > 0, (u - cum[hour]) / np.where(width > 0, width, 1.0), 0.0)
+    time = day + (hour + np.clip(frac, 0.0, np.nextafter(1.0, 0.0))) / 24.0
+    accepted = rng.random(day.size) < multiplier[day] / bound
+    return EmergencyArrivals(time_days=time, accepted=accepted)
+
+
+def elective_times(el: Elective, start_date: dt.date, n_days: int) -> np.ndarray:
+    """Booked elective admission times: ``per_weekday`` patients each Monday to Friday,
+    spread evenly from ``admit_hour`` over ``spread_hours``."""
+    weekday, _, _ = calendar(start_date, n_days)
+    counts = np.where(weekday < 5, el.per_weekday.daily_int(n_days), 0)
+    day = np.repeat(np.arange(n_days), counts)
+    # Position of each patient within its day's list: 0 .. count-1.
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.arange(day.size) - first
+    n = np.repeat(counts, counts)
+    return day + (el.admit_hour + el.spread_hours * k / np.maximum(n, 1)) / 24.0
