@@ -1,0 +1,170 @@
+"""The ``hospsim`` command line: run, check, calibrate."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import Config, ConfigError, default_config_path, load_config
+
+EXIT_USAGE = 2  # bad config or bad arguments
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="config YAML (default: the bundled footprint, an average English STP footprint)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value by dotted path, e.g. --set acute.beds=2100 (repeatable)",
+    )
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    _add_config_args(p)
+    p.add_argument("-r", "--replications", type=_positive_int, help="number of replications (config: replications)")
+    p.add_argument("--seed", type=_seed, help="root seed (config: seed)")
+    p.add_argument(
+        "--workers", type=_positive_int, default=min(2, os.cpu_count() or 1), help="parallel processes (default: %(default)s)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hospsim",
+        description="Stress-test plans to cut acute hospital beds against slow or late intermediate care.",
+    )
+    parser.add_argument("--version", action="version", version=f"hospsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run replications of a config and write its results folder")
+    _add_run_args(run)
+    run.add_argument("--out", type=Path, help="results folder (default: results/<config name>)")
+    run.add_argument(
+        "--daily-format", choices=("parquet", "csv"), default="parquet", help="format of the daily table"
+    )
+
+    check = sub.add_parser("check", help="validate a config without running it")
+    _add_config_args(check)
+
+    cal = sub.add_parser("calibrate", help="compare a config's results with England's 2016/17 figures")
+    _add_run_args(cal)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, str]:
+    path = Path(args.config) if args.config else default_config_path()
+    overrides = list(args.overrides)
+    if getattr(args, "replications", None) is not None:
+        overrides.append(f"replications={args.replications}")
+    if getattr(args, "seed", None) is not None:
+        overrides.append(f"seed={args.seed}")
+    return load_config(path, overrides), str(path)
+
+
+def _run(cfg: Config, args: argparse.Namespace):
+    from tqdm import tqdm
+
+    from .runner import run_config
+
+    bar = tqdm(
+        total=cfg.replications,
+        desc=f"{cfg.name}: replications",
+        unit="rep",
+        disable=args.no_progress,
+        file=sys.stderr,
+    )
+    with bar:
+        return run_config(cfg, workers=args.workers, on_done=lambda _res: bar.update(1))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .store import build_manifest, write_results
+    from .tables import summary_text
+
+    cfg, source = _load(args)
+    out_dir = args.out or Path("results") / cfg.name
+    started = dt.datetime.now(dt.timezone.utc)
+    output = _run(cfg, args)
+    finished = dt.datetime.now(dt.timezone.utc)
+    manifest = build_manifest(cfg, source, output.seeds, started, finished, args.workers, output.events)
+    write_results(out_dir, output.summary, output.replications, output.daily, manifest, args.daily_format)
+    print(f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
+          f"(warm-up {cfg.warmup_days}), seed {cfg.seed}")
+    print(summary_text(output.summary))
+    print(f"\nresults written to {out_dir}/ in {manifest['wall_seconds']:.1f} s")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    cfg, source = _load(args)
+    print(
+        f"{source}: OK: {cfg.name}: {cfg.horizon_days} days (warm-up {cfg.warmup_days}), "
+        f"{len(cfg.groups)} patient groups, services: {', '.join(cfg.services) or 'none'}"
+    )
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibration_table
+    from .tables import calibration_text
+
+    cfg, source = _load(args)
+    output = _run(cfg, args)
+    table = calibration_table(output.replications, cfg)
+    print(f"{cfg.name} ({source}) against England 2016/17 targets, {cfg.replications} replications")
+    print(calibration_text(table))
+    missed = int((~table["met"]).sum())
+    print(f"\n{len(table) - missed} of {len(table)} targets met")
+    return 0 if missed == 0 else 1
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "calibrate": cmd_calibrate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hospsim`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"hospsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("hospsim: interrupted", file=sys.stderr)
+        return 130

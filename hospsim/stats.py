@@ -1,0 +1,36 @@
+"""Summaries across replications: means with t-based confidence intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean and two-sided t confidence interval of independent replication values.
+
+    NaN values (a KPI undefined in a replication) are left out; with fewer than two values the
+    interval is NaN.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = int(x.size)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    mean = float(x.mean())
+    if n < 2:
+        return mean, math.nan, math.nan, n
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def summarise(replications: pd.DataFrame, kpi_names: list[str], level: float = 0.95) -> pd.DataFrame:
+    """One row per KPI: ``kpi, mean, ci_low, ci_high, n``."""
+    rows = []
+    for name in kpi_names:
+        mean, low, high, n = t_interval(replications[name].to_numpy(), level)
+        rows.append({"kpi": name, "mean": mean, "ci_low": low, "ci_high": high, "n": n})
+    return pd.DataFrame(rows, columns=["kpi", "mean", "ci_low", "ci_high", "n"])

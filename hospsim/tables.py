@@ -1,0 +1,62 @@
+"""Plain-text tables for the terminal."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def fmt_number(x: float) -> str:
+    """A readable number: thousands separators for big ones, 3-4 significant digits for small."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.1f}"
+    if ax >= 1 or ax == 0:
+        return f"{x:.3g}" if ax < 10 else f"{x:.2f}"
+    return f"{x:.3g}" if ax >= 0.001 else f"{x:.2e}"
+
+
+def render(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
+    """Align ``rows`` under ``header``; columns in ``right`` are right-aligned."""
+    right = right or set()
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def summary_text(summary: pd.DataFrame) -> str:
+    """The KPI table: mean and 95% CI per KPI."""
+    rows = [
+        [
+            r.kpi,
+            fmt_number(r.mean),
+            "n/a" if math.isnan(r.ci_low) else f"{fmt_number(r.ci_low)} .. {fmt_number(r.ci_high)}",
+        ]
+        for r in summary.itertuples()
+    ]
+    n = int(summary["n"].max()) if len(summary) else 0
+    return render(rows, ["kpi", "mean", f"95% CI (n={n})"], right={1, 2})
+
+
+def calibration_text(table: pd.DataFrame) -> str:
+    """Target band vs simulated mean and CI."""
+    rows = [
+        [
+            r.quantity,
+            f"{fmt_number(r.target_low)} .. {fmt_number(r.target_high)}",
+            fmt_number(r.simulated_mean),
+            "n/a" if math.isnan(r.ci_low) else f"{fmt_number(r.ci_low)} .. {fmt_number(r.ci_high)}",
+            "yes" if r.met else "NO",
+        ]
+        for r in table.itertuples()
+    ]
+    return render(rows, ["quantity", "target", "simulated", "95% CI", "met"], right={1, 2, 3})
