@@ -1,0 +1,52 @@
+"""Shared test helpers: small configs built in code."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from hospsim.config import Config, config_from_dict
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+VALIDATION_DIR = SHARED / "validation"
+
+
+def queue_config(
+    beds: int,
+    per_day: float,
+    los: dict,
+    *,
+    when_full: str = "queue",
+    horizon_days: int = 2000,
+    warmup_days: int = 100,
+    replications: int = 1,
+    seed: int = 1,
+    **extra,
+) -> Config:
+    """A textbook queue: steady Poisson arrivals, one group, no electives, no community services.
+
+    ``extra`` is merged into the raw config (e.g. ``services=...``, ``groups=...``).
+    """
+    raw = {
+        "name": "queue",
+        "start_date": "2017-04-02",
+        "horizon_days": horizon_days,
+        "warmup_days": warmup_days,
+        "replications": replications,
+        "seed": seed,
+        "acute": {"beds": beds, "when_full": when_full},
+        "demand": {"emergency": {"per_day": per_day}},
+        "groups": {"all": {"share": 1.0, "los": los}},
+    }
+    for key, value in extra.items():
+        raw[key] = copy.deepcopy(value)
+    return config_from_dict(raw, "<test>")
+
+
+@pytest.fixture
+def validation_dir() -> Path:
+    if not VALIDATION_DIR.is_dir():
+        pytest.fail(f"validation tables not found at {VALIDATION_DIR} (../shared must sit beside the repo)")
+    return VALIDATION_DIR
