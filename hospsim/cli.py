@@ -80,6 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     cal = sub.add_parser("calibrate", help="compare a config's results with England's 2016/17 figures")
     _add_run_args(cal)
+
+    sw = sub.add_parser("sweep", help="run an experiment (baseline, scenarios, sweep) and give the plan's verdicts")
+    sw.add_argument("experiment", help="experiment YAML (see experiments/)")
+    sw.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1), help="parallel workers (default: %(default)s)")
+    sw.add_argument("--backend", choices=("process", "dask"), default="process", help="process pool, or Dask (default: %(default)s)")
+    sw.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: a local cluster)")
+    sw.add_argument("--out", type=Path, help="results folder (default: results/<experiment name>)")
+    sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rp = sub.add_parser("reproduce", help="re-run a results folder from its manifest and check every number")
+    rp.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
+    rp.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
+    rp.add_argument("--sample", type=_positive_int, help="re-run only this many runs of a sweep, evenly spread")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -150,7 +165,63 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0 if missed == 0 else 1
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "calibrate": cmd_calibrate}
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .experiment import load_experiment
+    from .sweep import run_sweep
+    from .tables import verdict_text
+
+    loaded = load_experiment(args.experiment)
+    if args.scheduler and args.backend != "dask":
+        raise ConfigError("--scheduler: only with --backend dask")
+    out_dir = args.out or Path("results") / loaded.experiment.name
+    bar = tqdm(desc=f"{loaded.experiment.name}: runs", unit="run", disable=args.no_progress, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+            bar.update(done)  # runs already on disk (resume) count but do not skew the ETA much
+        else:
+            bar.update(done - bar.n)
+
+    try:
+        with bar:
+            result = run_sweep(loaded, out_dir, workers=args.workers, backend=args.backend,
+                               scheduler=args.scheduler, resume=args.resume, on_progress=progress)
+    except KeyboardInterrupt:
+        print(f"hospsim: interrupted; finished runs are saved in {out_dir}/ - "
+              f"finish with: hospsim sweep {args.experiment} --out {out_dir} --resume", file=sys.stderr)
+        return 130
+    exp = loaded.experiment
+    print(f"{exp.name}: {result.runs_total} runs ({len(loaded.variants)} scenario cells x "
+          f"{exp.replications} replications), {result.runs_done_before} already done, "
+          f"{result.wall_seconds:.1f} s")
+    if exp.question:
+        print(f"question: {exp.question.strip()}")
+    print(verdict_text(result.verdicts))
+    print(f"\nresults written to {out_dir}/")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+
+    report = reproduce(args.results, workers=args.workers, sample=args.sample)
+    for change in report.version_changes:
+        print(f"note: version changed since the run: {change}")
+    if report.ok:
+        print(f"{args.results}: reproduced: {report.checked} {report.kind == 'sweep' and 'runs' or 'replications'}, "
+              f"{report.values_compared} values, all identical")
+        return 0
+    print(f"{args.results}: NOT reproduced: {len(report.mismatches)} differences", file=sys.stderr)
+    for line in report.mismatches[:20]:
+        print(f"  {line}", file=sys.stderr)
+    return 1
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "calibrate": cmd_calibrate, "sweep": cmd_sweep,
+            "reproduce": cmd_reproduce}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .distributions import DIST_NAMES, LosDistribution
-from .schedules import NonNegativeSchedule, PositiveSchedule, Schedule, ShareSchedule
+from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule
 
 HOME = "home"  # the discharge pathway that needs no community service
 STEP_UP = "step_up"  # the service that takes diverted (avoided) emergency admissions
@@ -102,6 +102,28 @@ class Demand(_Strict):
     elective: Elective | None = None
 
 
+class PathwayChange(_Strict):
+    """A plan's shift of a group's discharge-pathway mix from ``pathways`` to ``to``, linear over
+    ``duration_days`` from ``start_day`` (optionally gated)."""
+
+    to: dict[str, float]
+    start_day: int = Field(ge=0)
+    duration_days: int = Field(default=0, ge=0)
+    gate: list[Condition] | None = None
+
+    @field_validator("gate", mode="before")
+    @classmethod
+    def _gate_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, dict) else v
+
+    def fraction(self) -> Schedule:
+        """Share of the way from the old mix to the new one, per day, as a (gated) schedule."""
+        return Schedule(
+            ramp=Ramp(**{"from": 0.0, "to": 1.0, "start_day": self.start_day, "duration_days": self.duration_days}),
+            gate=self.gate,
+        )
+
+
 class Group(_Strict):
     """A patient group: its share of emergencies, acute LOS, step-up suitability, pathways."""
 
@@ -110,6 +132,7 @@ class Group(_Strict):
     los_multiplier: PositiveSchedule = Schedule(constant=1.0)
     step_up_share: ShareSchedule = Schedule(constant=0.0)
     pathways: dict[str, float] = Field(default={HOME: 1.0})
+    pathways_change: PathwayChange | None = None
 
 
 class Service(_Strict):
@@ -118,6 +141,18 @@ class Service(_Strict):
     capacity: NonNegativeSchedule
     los: LosDistribution
     place_day_cost_gbp: float | None = Field(default=None, ge=0)
+
+
+class PlanDelivery(_Strict):
+    """How the community-capacity part of a plan is delivered, relative to what was planned.
+
+    Applies to the capacity schedule of every community service (or those listed): each planned
+    change happens ``ic_delay_days`` later and reaches only ``ic_growth_achieved`` of its size.
+    """
+
+    ic_delay_days: int = Field(default=0, ge=0)
+    ic_growth_achieved: float = Field(default=1.0, ge=0, le=2)
+    services: list[str] | None = None
 
 
 def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
@@ -148,6 +183,7 @@ class Config(_Strict):
     demand: Demand
     groups: dict[str, Group] = Field(min_length=1)
     services: dict[str, Service] = Field(default_factory=dict)
+    plan_delivery: PlanDelivery = PlanDelivery()
 
     @field_validator("groups", "services")
     @classmethod
@@ -170,17 +206,59 @@ class Config(_Strict):
             raise ValueError(f"groups: shares must sum to 1 (got {total:g})")
         for gname, g in self.groups.items():
             _check_mix(f"groups.{gname}.pathways", g.pathways, self.services)
+            if g.pathways_change is not None:
+                _check_mix(f"groups.{gname}.pathways_change.to", g.pathways_change.to, self.services)
             if max(g.step_up_share.values()) > 0 and STEP_UP not in self.services:
                 raise ValueError(
                     f"groups.{gname}.step_up_share: needs a service named {STEP_UP!r} in services"
                 )
         if self.demand.elective is not None:
             _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
+        for name in self.plan_delivery.services or []:
+            if name not in self.services:
+                raise ValueError(f"plan_delivery.services: no service {name!r}")
+        for path, sched in gated_schedules(self):
+            for cond in sched.gate or []:
+                if cond.service_capacity_at_least is not None:
+                    svc = cond.service_capacity_at_least.service
+                    if svc not in self.services:
+                        raise ValueError(f"{path}.gate.service_capacity_at_least.service: no service {svc!r}")
+                    if path == f"services.{svc}.capacity":
+                        raise ValueError(f"{path}.gate: a service's capacity cannot wait for itself")
         return self
 
     @property
     def measured_days(self) -> int:
         return self.horizon_days - self.warmup_days
+
+    def service_capacity(self, name: str) -> Schedule:
+        """A service's capacity schedule as delivered (see :class:`PlanDelivery`)."""
+        pd = self.plan_delivery
+        sched = self.services[name].capacity
+        if pd.services is not None and name not in pd.services:
+            return sched
+        return sched.delivered(pd.ic_delay_days, pd.ic_growth_achieved)
+
+
+def plan_schedules(cfg: Config) -> list[tuple[str, Schedule]]:
+    """Every schedule of a config with its dotted path (pathway changes as their 0->1 fraction)."""
+    out: list[tuple[str, Schedule]] = [("acute.beds", cfg.acute.beds)]
+    out.append(("demand.emergency.multiplier", cfg.demand.emergency.multiplier))
+    if cfg.demand.elective is not None:
+        out.append(("demand.elective.per_weekday", cfg.demand.elective.per_weekday))
+    for name, g in cfg.groups.items():
+        out.append((f"groups.{name}.los_multiplier", g.los_multiplier))
+        out.append((f"groups.{name}.step_up_share", g.step_up_share))
+        if g.pathways_change is not None:
+            out.append((f"groups.{name}.pathways_change", g.pathways_change.fraction()))
+    for name in cfg.services:
+        out.append((f"services.{name}.capacity", cfg.service_capacity(name)))
+    return out
+
+
+def gated_schedules(cfg: Config) -> list[tuple[str, Schedule]]:
+    """The schedules that carry a gate, with their dotted paths."""
+    return [(p, s) for p, s in plan_schedules(cfg) if s.gate]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,30 +304,40 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text) if text.strip() else ""
 
 
-def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
-    """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied.
+def set_dotted(data: dict, key: str, value: Any, origin: str = "--set") -> None:
+    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"``, creating sections as needed.
 
     Unknown keys are left for validation to reject, so a typo names itself.
     """
-    data = json.loads(json.dumps(raw, default=str))
+    path = key.strip().split(".")
+    if not all(path):
+        raise ConfigError(f"{origin} {key}: empty name in dotted key")
+    node = data
+    for i, part in enumerate(path[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            where = ".".join(path[: i + 1])
+            raise ConfigError(f"{origin} {key}: {where} is a value, not a section")
+        node = nxt
+    node[path[-1]] = value
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied (values as YAML)."""
+    data = copy_raw(raw)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item}: expected dotted.key=value")
         key, _, text = item.partition("=")
-        path = key.strip().split(".")
-        if not all(path):
-            raise ConfigError(f"--set {item}: empty name in dotted key")
-        node = data
-        for i, part in enumerate(path[:-1]):
-            nxt = node.get(part)
-            if nxt is None:
-                nxt = node[part] = {}
-            if not isinstance(nxt, dict):
-                where = ".".join(path[: i + 1])
-                raise ConfigError(f"--set {key}: {where} is a value, not a section")
-            node = nxt
-        node[path[-1]] = parse_value(text)
+        set_dotted(data, key, parse_value(text))
     return data
+
+
+def copy_raw(raw: dict) -> dict:
+    """A deep copy of raw YAML data as plain JSON types (dates become strings)."""
+    return json.loads(json.dumps(raw, default=str))
 
 
 def read_yaml(path: str | Path) -> dict:

@@ -47,24 +47,27 @@ def emergency_rate_per_day(em: Emergency, start_date: dt.date, n_days: int) -> n
     return emergency_base_rate_per_day(em, start_date, n_days) * em.multiplier.daily(n_days)
 
 
+def demand_bound(em: Emergency) -> float:
+    """Rate multiplier of the dominating process: the plan's highest multiplier, at least 1."""
+    return max(1.0, max(em.multiplier.values()))
+
+
 @dataclass(frozen=True)
 class EmergencyArrivals:
-    """Candidate arrivals of a dominating process and which of them are real arrivals.
+    """Candidate arrivals of the dominating process (in day order, unsorted within a day).
 
-    Attributes of patient ``k`` are drawn for candidate ``k`` whether or not it is accepted, so
-    they do not depend on the plan.
+    Candidate ``k`` is a real arrival when ``u_accept[k] < multiplier(day) / demand_bound``;
+    that test is made as the candidate arrives, so a gated demand change can act on it.
     """
 
-    time_days: np.ndarray  # candidate arrival times, in candidate order (by day, not sorted within)
-    accepted: np.ndarray  # bool
+    time_days: np.ndarray
+    u_accept: np.ndarray
 
 
 def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.random.Generator) -> EmergencyArrivals:
-    """Generate emergency arrivals over ``n_days`` by thinning."""
+    """Generate candidate emergency arrivals over ``n_days`` (thinned later by the plan)."""
     base = emergency_base_rate_per_day(em, start_date, n_days)
-    multiplier = em.multiplier.daily(n_days)
-    bound = max(1.0, float(multiplier.max()))  # dominating rate; fixed when plans only cut demand
-    counts = rng.poisson(base * bound)
+    counts = rng.poisson(base * demand_bound(em))
     day = np.repeat(np.arange(n_days), counts)
     # Time of day by inverse transform of the hourly profile (one uniform per candidate).
     hourly = np.asarray(em.hourly_factors, dtype=float)
@@ -74,16 +77,14 @@ def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.
     width = cum[hour + 1] - cum[hour]
     frac = np.where(width > 0, (u - cum[hour]) / np.where(width > 0, width, 1.0), 0.0)
     time = day + (hour + np.clip(frac, 0.0, np.nextafter(1.0, 0.0))) / 24.0
-    accepted = rng.random(day.size) < multiplier[day] / bound
-    return EmergencyArrivals(time_days=time, accepted=accepted)
+    return EmergencyArrivals(time_days=time, u_accept=rng.random(day.size))
 
 
-def elective_times(el: Elective, start_date: dt.date, n_days: int) -> np.ndarray:
-    """Booked elective admission times: ``per_weekday`` patients each Monday to Friday,
-    spread evenly from ``admit_hour`` over ``spread_hours``."""
-    weekday, _, _ = calendar(start_date, n_days)
-    counts = np.where(weekday < 5, el.per_weekday.daily_int(n_days), 0)
-    day = np.repeat(np.arange(n_days), counts)
+def elective_times(el: Elective, counts_per_day: np.ndarray) -> np.ndarray:
+    """Booked elective admission times: ``counts_per_day[d]`` patients on day d, spread evenly
+    from ``admit_hour`` over ``spread_hours``."""
+    counts = np.asarray(counts_per_day, dtype=np.int64)
+    day = np.repeat(np.arange(counts.size), counts)
     # Position of each patient within its day's list: 0 .. count-1.
     first = np.repeat(np.cumsum(counts) - counts, counts)
     k = np.arange(day.size) - first

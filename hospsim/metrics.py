@@ -1,8 +1,8 @@
 """From one replication's records to its daily table and its KPIs.
 
-Everything is measured after the warm-up: counts of events that happen on or after day
-``warmup_days``, and time-weighted quantities integrated from ``warmup_days`` to the horizon (a
-stay that straddles the warm-up counts only for its part after it). Patients still present at
+Everything is measured over a window of whole days, by default from the end of the warm-up to the
+horizon: counts of events that happen in the window, and time-weighted quantities integrated
+over it (a stay that straddles the warm-up counts only for its part after it). Patients still present at
 the horizon count up to the horizon; waits still running at the horizon count as long as they
 had lasted (right-censored).
 """
@@ -29,8 +29,11 @@ def _ratio(num: float, den: float) -> float:
 class _Measures:
     """Per-replication intermediate arrays shared by the daily table and the KPIs."""
 
-    def __init__(self, cfg: Config, rep: Replication):
+    def __init__(self, cfg: Config, rep: Replication, window: tuple[int, int] | None = None):
         self.cfg = cfg
+        self.start, self.end = window if window is not None else (cfg.warmup_days, cfg.horizon_days)
+        if not 0 <= self.start < self.end <= cfg.horizon_days:
+            raise ValueError(f"measurement window {self.start}..{self.end} is not inside 0..{cfg.horizon_days}")
         co, rec, capacity = rep.cohort, rep.records, rep.capacity
         H = self.n_days = cfg.horizon_days
         self.warmup = cfg.warmup_days
@@ -74,7 +77,7 @@ class _Measures:
             self.services.append((si, name, occ, queue))
 
     def in_window(self, times: np.ndarray) -> np.ndarray:
-        return ~np.isnan(times) & (times >= self.warmup)
+        return ~np.isnan(times) & (times >= self.start) & (times < self.end)
 
 
 def daily_table(cfg: Config, rep: Replication) -> pd.DataFrame:
@@ -121,24 +124,27 @@ def _daily(m: _Measures) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def kpis(cfg: Config, rep: Replication) -> dict[str, float]:
-    """The KPIs of one replication (see the README's KPI dictionary)."""
-    return _kpis(_Measures(cfg, rep))
+def kpis(cfg: Config, rep: Replication, window: tuple[int, int] | None = None) -> dict[str, float]:
+    """The KPIs of one replication (see the README's KPI dictionary), measured over days
+    ``window = (first, end)`` (default: from the end of the warm-up to the horizon)."""
+    return _kpis(_Measures(cfg, rep, window))
 
 
-def daily_and_kpis(cfg: Config, rep: Replication) -> tuple[pd.DataFrame, dict[str, float]]:
+def daily_and_kpis(
+    cfg: Config, rep: Replication, window: tuple[int, int] | None = None
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Both outputs from one pass over the records."""
-    m = _Measures(cfg, rep)
+    m = _Measures(cfg, rep, window)
     return _daily(m), _kpis(m)
 
 
 def _kpis(m: _Measures) -> dict[str, float]:
     cfg, rec, co = m.cfg, m.rec, m.cohort
-    W, H = m.warmup, m.n_days
-    w = slice(W, H)
-    n_days = H - W
+    W, E, H = m.start, m.end, m.n_days
+    w = slice(W, E)
+    n_days = E - W
     out = m.outcome
-    arrived = m.arrival >= W
+    arrived = (m.arrival >= W) & (m.arrival < E)
     cap = m.capacity.total_beds[w].astype(float)
     occ_mean = m.occupied.mean[w]
     occupancy_daily = np.divide(occ_mean, cap, out=np.where(occ_mean > 0, np.inf, 0.0), where=cap > 0)
@@ -195,6 +201,10 @@ def _kpis(m: _Measures) -> dict[str, float]:
         "mean_occupancy_winter": occupancy_in((12, 1, 2)),
         "mean_occupancy_summer": occupancy_in((6, 7, 8)),
     }
+    for path, day in rec.gate_open_days.items():
+        key = "gate_" + path.replace(".", "_")
+        k[f"{key}_opened"] = float(day is not None)
+        k[f"{key}_open_day"] = float("nan") if day is None else float(day)
     if cfg.acute.delayed_day_cost_gbp is not None:
         k["delayed_cost_gbp"] = delayed_days * cfg.acute.delayed_day_cost_gbp
 
@@ -220,3 +230,33 @@ def _kpis(m: _Measures) -> dict[str, float]:
         if cost is not None:
             k[f"{name}_capacity_cost_gbp"] = float(places.sum() * cost)
     return k
+
+
+SYSTEM_KPIS = (
+    "emergency_arrivals", "emergency_admissions", "admissions_avoided", "refused_admissions", "p_refused",
+    "elective_admissions", "elective_cancellations", "mean_occupied_beds", "mean_occupancy",
+    "share_days_over_85pct", "share_days_over_92pct", "share_days_full", "share_days_no_bed",
+    "p_wait_for_bed", "mean_wait_hours", "p_wait_over_4h", "waits_over_12h_per_1000",
+    "mean_boarding_patients", "acute_bed_days", "delayed_bed_days", "delayed_share",
+    "mean_delayed_patients", "mean_escalation_beds_in_use", "mean_emergency_los_days",
+    "same_day_discharge_share", "long_stay_bed_share", "emergency_bed_share",
+    "mean_occupancy_winter", "mean_occupancy_summer",
+)
+SERVICE_KPI_SUFFIXES = ("mean_occupied", "utilisation", "p_wait", "mean_wait_days")
+
+
+def kpi_names(cfg: Config) -> list[str]:
+    """The KPI names a config produces, in output order (without running it)."""
+    from .config import gated_schedules
+
+    names = list(SYSTEM_KPIS)
+    for path, _ in gated_schedules(cfg):
+        key = "gate_" + path.replace(".", "_")
+        names += [f"{key}_opened", f"{key}_open_day"]
+    if cfg.acute.delayed_day_cost_gbp is not None:
+        names.append("delayed_cost_gbp")
+    for name, svc in cfg.services.items():
+        names += [f"{name}_{s}" for s in SERVICE_KPI_SUFFIXES]
+        if svc.place_day_cost_gbp is not None:
+            names.append(f"{name}_capacity_cost_gbp")
+    return names

@@ -6,6 +6,10 @@ generator process, which measured about three times faster on the per-patient pa
 reads no files, prints nothing and keeps no global state: it takes a validated config and a
 replication seed and returns arrays.
 
+Plan levers (LOS multiplier, step-up share, pathway mix, demand) are read on the arrival day;
+capacities change at midnight; gates are checked at every midnight before that day's capacity is
+set.
+
 Patient flow:
   emergency arrival -> step-up place free and patient suitable? -> avoided (community stay)
                     -> else acute bed free (and nobody waiting)? -> admitted
@@ -24,9 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from .cohort import Cohort, build_cohort
+from bisect import bisect_right
+
+from .cohort import Candidates, Cohort, build_candidates
 from .config import STEP_UP, Config
-from .demand import calendar
+from .plan import Gate, Levers, build_levers
 from .streams import Streams
 
 # Outcome codes, one per patient.
@@ -35,34 +41,16 @@ ADMITTED = 1
 AVOIDED = 2  # diverted to step-up care
 REFUSED = 3  # `when_full: refuse` and no bed
 CANCELLED = 4  # elective that found no bed
+NOT_ARRIVED = 5  # candidate removed by the plan (demand multiplier, fewer electives booked)
 
 
 @dataclass(frozen=True)
 class Capacity:
-    """Places available on each day (changes take effect at midnight)."""
+    """Places in force on each day (changes take effect at midnight)."""
 
     core_beds: np.ndarray  # int, per day
     total_beds: np.ndarray  # core + escalation beds open that day
     service_places: np.ndarray  # int, shape (n_services, n_days)
-
-    def change_days(self) -> np.ndarray:
-        """Days (> 0) on which any capacity differs from the day before."""
-        stacked = np.vstack([self.total_beds[None, :], self.service_places])
-        changed = np.any(stacked[:, 1:] != stacked[:, :-1], axis=0)
-        return np.flatnonzero(changed) + 1
-
-
-def build_capacity(cfg: Config) -> Capacity:
-    """Evaluate the capacity schedules for every simulated day."""
-    n = cfg.horizon_days
-    core = cfg.acute.beds.daily_int(n)
-    total = core.copy()
-    esc = cfg.acute.escalation
-    if esc is not None and esc.beds > 0:
-        _, _, month = calendar(cfg.start_date, n)
-        total = total + np.where(np.isin(month, esc.months), esc.beds, 0)
-    places = np.array([s.capacity.daily_int(n) for s in cfg.services.values()], dtype=np.int64)
-    return Capacity(core_beds=core, total_beds=total, service_places=places.reshape(len(cfg.services), n))
 
 
 @dataclass(frozen=True)
@@ -77,22 +65,41 @@ class Records:
     service_start_days: np.ndarray
     service_end_days: np.ndarray
     events: int  # SimPy events processed
+    gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
 
 
-def simulate(cohort: Cohort, capacity: Capacity, when_full: str, horizon_days: int) -> Records:
-    """Run the discrete-event simulation of one replication up to ``horizon_days``."""
+@dataclass(frozen=True)
+class _Resolved:
+    """Attributes the plan gave each candidate as it arrived."""
+
+    acute_los_days: list[float]
+    service: list[int]
+    step_up_suitable: list[bool]
+
+
+def simulate(
+    cand: Candidates, levers: Levers, gates: list[Gate], when_full: str, horizon_days: int
+) -> tuple[Records, _Resolved]:
+    """Run the discrete-event simulation of one replication up to ``horizon_days``.
+
+    ``levers`` is updated in place as gates open, so afterwards it holds the plan as it happened.
+    """
     env = simpy.Environment()
     timeout = env.timeout
-    n = len(cohort)
+    n = len(cand)
     nan = float("nan")
 
-    arrival = cohort.arrival_days.tolist()
-    elective = cohort.is_elective.tolist()
-    suitable = cohort.step_up_suitable.tolist()
-    step_up_los = cohort.step_up_los_days.tolist()
-    acute_los = cohort.acute_los_days.tolist()
-    service = cohort.service.tolist()
-    service_los = cohort.service_los_days.tolist()
+    arrival = cand.time_days.tolist()
+    arrival_day = cand.day.tolist()
+    elective = cand.is_elective.tolist()
+    slot = cand.elective_slot.tolist()
+    group = cand.group.tolist()
+    u_accept = cand.u_accept.tolist()
+    base_los = cand.base_los_days.tolist()
+    u_step_up = cand.u_step_up.tolist()
+    step_up_los = cand.step_up_los_days.tolist()
+    u_pathway = cand.u_pathway.tolist()
+    service_los = cand.service_los_days
 
     outcome = [WAITING] * n
     admit = [nan] * n
@@ -101,28 +108,48 @@ def simulate(cohort: Cohort, capacity: Capacity, when_full: str, horizon_days: i
     s_start = [nan] * n
     s_end = [nan] * n
     used_service = [-1] * n
+    acute_los = [nan] * n
+    service = [-1] * n
+    suitable = [False] * n
 
-    names = cohort.service_names
+    accept = levers.accept_probability
+    elective_slots = levers.elective_slots
+    los_mult = levers.los_multiplier
+    step_up_share = levers.step_up_share
+    path_cum = levers.pathway_cumulative
+    path_service = levers.pathway_service
+
+    names = cand.service_names
+    n_services = len(names)
     step_up = names.index(STEP_UP) if STEP_UP in names else -1
-    s_occ = [0] * len(names)
-    s_cap = [int(c) for c in capacity.service_places[:, 0]] if len(names) else []
+    s_occ = [0] * n_services
+    s_cap = [levers.service_places[s][0] for s in range(n_services)]
     s_queue: list[deque] = [deque() for _ in names]
-    s_cap_by_day = capacity.service_places.tolist()
-    beds_by_day = capacity.total_beds.tolist()
     acute_queue: deque = deque()
     queue_when_full = when_full == "queue"
     occ = 0
-    cap = beds_by_day[0]
+    cap = levers.total_beds(0)
+    # Running bed-day integrals for gate conditions on occupancy and delays.
+    occ_area = 0.0
+    occ_since = 0.0
+    delayed = 0
+    delayed_area = 0.0
+    delayed_since = 0.0
 
     def admit_patient(pid: int) -> None:
-        nonlocal occ
+        nonlocal occ, occ_area, occ_since
+        now = env.now
+        occ_area += occ * (now - occ_since)
+        occ_since = now
         occ += 1
         outcome[pid] = ADMITTED
-        admit[pid] = env.now
+        admit[pid] = now
         timeout(acute_los[pid], pid).callbacks.append(on_fit)
 
     def free_bed(pid: int, now: float) -> None:
-        nonlocal occ
+        nonlocal occ, occ_area, occ_since
+        occ_area += occ * (now - occ_since)
+        occ_since = now
         occ -= 1
         leave[pid] = now
         while acute_queue and occ < cap:
@@ -135,13 +162,18 @@ def simulate(cohort: Cohort, capacity: Capacity, when_full: str, horizon_days: i
         timeout(los, pid).callbacks.append(on_service_end)
 
     def transfer_waiting(s: int, now: float) -> None:
+        nonlocal delayed, delayed_area, delayed_since
         q = s_queue[s]
         while q and s_occ[s] < s_cap[s]:
             pid = q.popleft()
-            start_service(s, pid, now, service_los[pid])
+            delayed_area += delayed * (now - delayed_since)
+            delayed_since = now
+            delayed -= 1
+            start_service(s, pid, now, float(service_los[s, pid]))
             free_bed(pid, now)
 
     def on_fit(ev: simpy.Event) -> None:
+        nonlocal delayed, delayed_area, delayed_since
         pid = ev._value
         now = env.now
         fit[pid] = now
@@ -149,10 +181,14 @@ def simulate(cohort: Cohort, capacity: Capacity, when_full: str, horizon_days: i
         if s < 0:
             free_bed(pid, now)
         elif s_occ[s] < s_cap[s] and not s_queue[s]:
-            start_service(s, pid, now, service_los[pid])
+            start_service(s, pid, now, float(service_los[s, pid]))
             free_bed(pid, now)
         else:
-            s_queue[s].append(pid)  # delayed transfer of care: keeps the acute bed
+            # Delayed transfer of care: the patient keeps the acute bed until a place frees.
+            delayed_area += delayed * (now - delayed_since)
+            delayed_since = now
+            delayed += 1
+            s_queue[s].append(pid)
 
     def on_service_end(ev: simpy.Event) -> None:
         pid = ev._value
@@ -166,45 +202,73 @@ def simulate(cohort: Cohort, capacity: Capacity, when_full: str, horizon_days: i
     def arrivals():
         for pid in range(n):
             yield timeout(arrival[pid] - env.now)
+            d = arrival_day[pid]
+            g = group[pid]
+            if elective[pid]:
+                if slot[pid] >= elective_slots[d]:
+                    outcome[pid] = NOT_ARRIVED
+                    continue
+            elif u_accept[pid] >= accept[d]:
+                outcome[pid] = NOT_ARRIVED
+                continue
+            acute_los[pid] = base_los[pid] * los_mult[g][d]
+            service[pid] = path_service[g][bisect_right(path_cum[g][d], u_pathway[pid])]
             if elective[pid]:
                 if occ < cap and not acute_queue:
                     admit_patient(pid)
                 else:
                     outcome[pid] = CANCELLED
                 continue
-            if suitable[pid] and s_occ[step_up] < s_cap[step_up]:
-                outcome[pid] = AVOIDED
-                start_service(step_up, pid, env.now, step_up_los[pid])
-            elif occ < cap and not acute_queue:
+            if u_step_up[pid] < step_up_share[g][d]:
+                suitable[pid] = True
+                if s_occ[step_up] < s_cap[step_up]:
+                    outcome[pid] = AVOIDED
+                    start_service(step_up, pid, env.now, step_up_los[pid])
+                    continue
+            if occ < cap and not acute_queue:
                 admit_patient(pid)
             elif queue_when_full:
                 acute_queue.append(pid)
             else:
                 outcome[pid] = REFUSED
 
-    change_days = capacity.change_days().tolist()
+    occupied_by_day = [0.0] * horizon_days
+    delayed_by_day = [0.0] * horizon_days
+    gate_open: dict[str, int | None] = {g.path: None for g in gates}
+    shut = list(gates)
 
-    def capacity_changes():
-        nonlocal cap
-        for day in change_days:
+    def midnight():
+        """Close the day's integrals, check gates, and set the day's capacities."""
+        nonlocal cap, occ_area, occ_since, delayed_area, delayed_since
+        for day in range(horizon_days):
             yield timeout(day - env.now)
             now = env.now
-            cap = beds_by_day[day]
+            if day > 0:
+                occupied_by_day[day - 1] = occ_area + occ * (now - occ_since)
+                delayed_by_day[day - 1] = delayed_area + delayed * (now - delayed_since)
+                occ_area = delayed_area = 0.0
+                occ_since = delayed_since = now
+            for gate in list(shut):
+                if gate.holds(day, levers, occupied_by_day, delayed_by_day):
+                    gate.apply(levers, day)
+                    gate_open[gate.path] = day
+                    shut.remove(gate)
+            cap = levers.total_beds(day)
             while acute_queue and occ < cap:
                 admit_patient(acute_queue.popleft())
-            for s in range(len(names)):
-                s_cap[s] = s_cap_by_day[s][day]
+            for s in range(n_services):
+                s_cap[s] = levers.service_places[s][day]
                 if s != step_up:
                     transfer_waiting(s, now)
 
-    env.process(capacity_changes())
+    env.process(midnight())
     env.process(arrivals())
     env.run(until=horizon_days)
 
     fit_a = np.array(fit)
     s_end_a = np.array(s_end)
-    events = n + int(np.count_nonzero(~np.isnan(fit_a))) + int(np.count_nonzero(~np.isnan(s_end_a)))
-    return Records(
+    events = n + horizon_days + int(np.count_nonzero(~np.isnan(fit_a))) + int(np.count_nonzero(~np.isnan(s_end_a)))
+    records = Records(
         outcome=np.array(outcome, dtype=np.int8),
         admit_days=np.array(admit),
         fit_days=fit_a,
@@ -212,8 +276,10 @@ def simulate(cohort: Cohort, capacity: Capacity, when_full: str, horizon_days: i
         service=np.array(used_service, dtype=np.int64),
         service_start_days=np.array(s_start),
         service_end_days=s_end_a,
-        events=events + len(change_days),
+        events=events,
+        gate_open_days=gate_open,
     )
+    return records, _Resolved(acute_los_days=acute_los, service=service, step_up_suitable=suitable)
 
 
 @dataclass(frozen=True)
@@ -226,9 +292,48 @@ class Replication:
 
 
 def run_model(cfg: Config, replication_seed: int) -> Replication:
-    """Draw the patients, evaluate the capacity schedules and simulate one replication."""
+    """Draw the patients, set up the plan and simulate one replication.
+
+    The returned cohort and records hold only the patients who arrived (candidates that the plan
+    removed are dropped), with the attributes the plan gave them.
+    """
     streams = Streams(replication_seed)
-    cohort = build_cohort(cfg, streams)
-    capacity = build_capacity(cfg)
-    records = simulate(cohort, capacity, cfg.acute.when_full, cfg.horizon_days)
-    return Replication(cohort=cohort, capacity=capacity, records=records)
+    cand = build_candidates(cfg, streams)
+    levers, gates = build_levers(cfg)
+    records, resolved = simulate(cand, levers, gates, cfg.acute.when_full, cfg.horizon_days)
+
+    keep = records.outcome != NOT_ARRIVED
+    service = np.array(resolved.service, dtype=np.int64)[keep]
+    los_matrix = cand.service_los_days[:, keep]
+    service_los = np.where(service >= 0, los_matrix[np.maximum(service, 0), np.arange(service.size)], 0.0) if los_matrix.size else np.zeros(service.size)
+    cohort = Cohort(
+        arrival_days=cand.time_days[keep],
+        is_elective=cand.is_elective[keep],
+        group=cand.group[keep],
+        step_up_suitable=np.array(resolved.step_up_suitable, dtype=bool)[keep],
+        step_up_los_days=cand.step_up_los_days[keep],
+        acute_los_days=np.array(resolved.acute_los_days)[keep],
+        service=service,
+        service_los_days=service_los,
+        group_names=cand.group_names,
+        service_names=cand.service_names,
+    )
+    kept = Records(
+        outcome=records.outcome[keep],
+        admit_days=records.admit_days[keep],
+        fit_days=records.fit_days[keep],
+        bed_leave_days=records.bed_leave_days[keep],
+        service=records.service[keep],
+        service_start_days=records.service_start_days[keep],
+        service_end_days=records.service_end_days[keep],
+        events=records.events,
+        gate_open_days=records.gate_open_days,
+    )
+    n = cfg.horizon_days
+    core = np.array(levers.core_beds, dtype=np.int64)
+    capacity = Capacity(
+        core_beds=core,
+        total_beds=core + np.array(levers.escalation_beds, dtype=np.int64),
+        service_places=np.array(levers.service_places, dtype=np.int64).reshape(len(cfg.services), n),
+    )
+    return Replication(cohort=cohort, capacity=capacity, records=kept)

@@ -7,6 +7,12 @@ A schedule is written in a config as one of
 
 Every schedule is evaluated once per simulated day (day 0 = ``start_date``); the model uses the
 resulting per-day array, so changes happen at midnight.
+
+A schedule that changes may carry a ``gate``: one condition, or a list of conditions that must all
+hold, checked at every midnight. Until the gate opens the schedule holds the value it had just
+before its first change; when the gate opens on day g, the rest of the schedule runs from there,
+postponed by ``max(0, g - first_change_day)`` days. Once open, a gate stays open. Conditions are
+structured data, never evaluated code.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -30,12 +36,65 @@ class Ramp(_Strict):
     duration_days: int = Field(ge=0)
 
 
+class ServiceCapacityAtLeast(_Strict):
+    """Open once community service ``service`` has at least ``places`` places in force."""
+
+    service: str
+    places: float = Field(ge=0)
+
+
+class OccupancyAtMost(_Strict):
+    """Open once acute occupancy (time-weighted) over the last ``days`` days is <= ``occupancy``."""
+
+    days: int = Field(default=28, ge=1)
+    occupancy: float = Field(gt=0)
+
+
+class DelayedAtMost(_Strict):
+    """Open once the mean number of delayed-transfer patients over the last ``days`` days is
+    <= ``patients``."""
+
+    days: int = Field(default=28, ge=1)
+    patients: float = Field(ge=0)
+
+
+class Condition(_Strict):
+    """One gate condition: exactly one of the fields."""
+
+    service_capacity_at_least: ServiceCapacityAtLeast | None = None
+    occupancy_at_most: OccupancyAtMost | None = None
+    delayed_patients_at_most: DelayedAtMost | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Condition":
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a condition is exactly one of: " + ", ".join(type(self).model_fields)
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> Any:
+        return getattr(self, self.kind)
+
+
 class Schedule(_Strict):
-    """A per-day value: exactly one of ``constant``, ``steps`` or ``ramp``."""
+    """A per-day value: exactly one of ``constant``, ``steps`` or ``ramp``; optionally gated."""
 
     constant: float | None = None
     steps: list[tuple[int, float]] | None = None
     ramp: Ramp | None = None
+    gate: list[Condition] | None = None
+
+    @field_validator("gate", mode="before")
+    @classmethod
+    def _gate_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, dict) else v
 
     @model_validator(mode="before")
     @classmethod
@@ -60,7 +119,44 @@ class Schedule(_Strict):
                 raise ValueError("steps must start on day 0")
             if any(b <= a for a, b in zip(days, days[1:])):
                 raise ValueError("step days must be strictly increasing")
+        if self.gate is not None:
+            if not self.gate:
+                raise ValueError("gate: give at least one condition")
+            if self.first_change_day() is None:
+                raise ValueError("gate: a schedule that never changes cannot be gated")
         return self
+
+    def first_change_day(self) -> int | None:
+        """The first day on which the value differs from day 0's, or None if it never changes."""
+        if self.steps is not None:
+            first = self.steps[0][1]
+            return next((d for d, v in self.steps[1:] if v != first), None)
+        if self.ramp is not None and self.ramp.from_value != self.ramp.to:
+            return self.ramp.start_day + (1 if self.ramp.duration_days > 0 else 0)
+        return None
+
+    def daily_held(self, n_days: int) -> np.ndarray:
+        """Per-day values while the gate is shut: the schedule until its first change, then held."""
+        values = self.daily(n_days)
+        first = self.first_change_day()
+        if first is not None and first < n_days:
+            values[first:] = self.initial_value()
+        return values
+
+    def initial_value(self) -> float:
+        """The value before any change."""
+        return float(self.values()[0])
+
+    def daily_opened(self, n_days: int, open_day: int) -> np.ndarray:
+        """Per-day values when the gate opened on ``open_day``: the schedule postponed so that
+        no change happens before ``open_day``."""
+        first = self.first_change_day()
+        full = self.daily(n_days)
+        if first is None or open_day <= first:
+            return full
+        shift = open_day - first
+        days = np.arange(n_days) - shift
+        return np.where(days < 0, self.initial_value(), full[np.clip(days, 0, n_days - 1)])
 
     def values(self) -> list[float]:
         """The levels the schedule can take (its extremes are among them)."""
@@ -87,6 +183,23 @@ class Schedule(_Strict):
         else:
             frac = np.clip((days - r.start_day) / r.duration_days, 0.0, 1.0)
         return r.from_value + (r.to - r.from_value) * frac
+
+    def delivered(self, delay_days: int, achieved: float) -> "Schedule":
+        """This schedule as actually delivered: every change ``delay_days`` later and only
+        ``achieved`` of its size (0.5 = half the planned growth). Gates are kept."""
+        if delay_days == 0 and achieved == 1.0:
+            return self
+        if self.steps is not None:
+            v0 = self.steps[0][1]
+            steps = [self.steps[0]] + [(d + delay_days, v0 + achieved * (v - v0)) for d, v in self.steps[1:]]
+            return self.model_copy(update={"steps": steps})
+        if self.ramp is not None:
+            r = self.ramp
+            ramp = r.model_copy(
+                update={"start_day": r.start_day + delay_days, "to": r.from_value + achieved * (r.to - r.from_value)}
+            )
+            return self.model_copy(update={"ramp": ramp})
+        return self
 
     def daily_int(self, n_days: int) -> np.ndarray:
         """Per-day values rounded to whole places (for capacities)."""

@@ -58,6 +58,7 @@ def build_manifest(
 ) -> dict:
     """Everything needed to re-run a result and check it: config, seeds, versions, timings."""
     return {
+        "kind": "run",
         "hospsim_version": __version__,
         "command": sys.argv,
         "config_source": config_source,

@@ -1,0 +1,293 @@
+"""Experiments: a base config, a baseline, named scenarios, a sweep and the plan's criteria.
+
+An experiment file is validated like a config (unknown keys, bad ranges, unknown parameter paths
+are one-line errors naming the file and the field) and expands into a list of runs: one per
+(scenario, sweep point, replication). Every scenario uses the same replication seeds, so
+scenarios are compared on the same patients (common random numbers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy.stats import qmc
+
+from .config import Config, ConfigError, _one_line, config_from_dict, copy_raw, read_yaml, set_dotted
+from .streams import replication_seeds
+
+BASELINE = "baseline"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scenario(_Strict):
+    """Changes to the base config, as ``dotted.path: value``."""
+
+    description: str = ""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepParameter(_Strict):
+    """One swept value: a list of ``values`` (grid) or a range ``low``..``high`` (LHS, Sobol)."""
+
+    path: str
+    values: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+
+
+class Sweep(_Strict):
+    method: Literal["grid", "lhs", "sobol"] = "grid"
+    samples: int | None = Field(default=None, ge=1)
+    parameters: dict[str, SweepParameter] = Field(min_length=1)
+    scenarios: list[str] | None = None  # which scenarios it crosses (default: all but baseline)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Sweep":
+        for name, p in self.parameters.items():
+            if self.method == "grid":
+                if not p.values:
+                    raise ValueError(f"parameters.{name}.values: a grid sweep needs a non-empty list of values")
+            else:
+                if p.low is None or p.high is None:
+                    raise ValueError(f"parameters.{name}: a {self.method} sweep needs low and high")
+                if not p.low < p.high:
+                    raise ValueError(f"parameters.{name}: low must be < high (got {p.low:g}, {p.high:g})")
+        if self.method != "grid" and self.samples is None:
+            raise ValueError(f"samples: required for a {self.method} sweep")
+        return self
+
+
+class Criterion(_Strict):
+    """One test the plan must pass, on a KPI over the experiment's window.
+
+    ``compare``: ``absolute`` (the scenario's KPI itself), ``relative_to_baseline``
+    ((scenario - baseline) / baseline, paired by replication) or ``difference_from_baseline``
+    (scenario - baseline).
+    """
+
+    name: str | None = None
+    kpi: str
+    compare: Literal["absolute", "relative_to_baseline", "difference_from_baseline"] = "absolute"
+    at_most: float | None = None
+    at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _bound(self) -> "Criterion":
+        if (self.at_most is None) == (self.at_least is None):
+            raise ValueError("give exactly one of at_most, at_least")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        op, bound = ("<=", self.at_most) if self.at_most is not None else (">=", self.at_least)
+        what = {"absolute": self.kpi, "relative_to_baseline": f"{self.kpi} change vs baseline",
+                "difference_from_baseline": f"{self.kpi} minus baseline"}[self.compare]
+        return f"{what} {op} {bound:g}"
+
+    def holds(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        return value <= self.at_most if self.at_most is not None else value >= self.at_least  # type: ignore[operator]
+
+
+class Window(_Strict):
+    """Days over which KPIs are measured for the verdict: ``start_day`` <= day < ``end_day``."""
+
+    start_day: int = Field(ge=0)
+    end_day: int = Field(gt=0)
+
+
+class Experiment(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    question: str = ""
+    config: str  # base config path, relative to the experiment file
+    replications: int = Field(default=10, ge=1)
+    seed: int = Field(default=1, ge=0)
+    window: Window | None = None
+    baseline: Scenario = Scenario()
+    scenarios: dict[str, Scenario] = Field(default_factory=dict)
+    sweep: Sweep | None = None
+    criteria: list[Criterion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Experiment":
+        if BASELINE in self.scenarios:
+            raise ValueError(f"scenarios.{BASELINE}: the baseline is given under 'baseline'")
+        if not self.scenarios:
+            raise ValueError("scenarios: give at least one scenario to compare with the baseline")
+        if self.sweep is not None:
+            for s in self.sweep.scenarios or []:
+                if s not in self.scenarios:
+                    raise ValueError(f"sweep.scenarios: no scenario {s!r}")
+        if self.window is not None and self.window.end_day <= self.window.start_day:
+            raise ValueError("window: end_day must be > start_day")
+        return self
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One simulation to run: a resolved config, a replication seed and a window."""
+
+    run_id: str
+    scenario: str
+    point: int  # sweep point index, -1 when not swept
+    params: tuple[tuple[str, Any], ...]
+    replication: int
+    seed: int
+    config: Config
+    window: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A (scenario, sweep point) cell: its resolved config and parameter values."""
+
+    scenario: str
+    point: int
+    params: tuple[tuple[str, Any], ...]
+    config: Config
+
+    @property
+    def key(self) -> str:
+        return self.scenario if self.point < 0 else f"{self.scenario}#p{self.point:03d}"
+
+
+@dataclass(frozen=True)
+class LoadedExperiment:
+    experiment: Experiment
+    source: str
+    raw: dict
+    base_raw: dict
+    base_source: str
+    variants: list[Variant]
+    seeds: list[int]
+
+    @property
+    def hash(self) -> str:
+        text = json.dumps({"experiment": self.raw, "base": self.base_raw}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def window(self, cfg: Config) -> tuple[int, int]:
+        w = self.experiment.window
+        return (w.start_day, w.end_day) if w else (cfg.warmup_days, cfg.horizon_days)
+
+    def runs(self) -> list[RunSpec]:
+        """Every run, baseline first, in a fixed order."""
+        out = []
+        for v in self.variants:
+            for r, seed in enumerate(self.seeds):
+                out.append(
+                    RunSpec(
+                        run_id=f"{v.key}#r{r:03d}",
+                        scenario=v.scenario,
+                        point=v.point,
+                        params=v.params,
+                        replication=r,
+                        seed=seed,
+                        config=v.config,
+                        window=self.window(v.config),
+                    )
+                )
+        return out
+
+
+def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
+    """The sweep's points: the grid's product, or a seeded Latin hypercube / Sobol design."""
+    names = list(sweep.parameters)
+    if sweep.method == "grid":
+        combos = itertools.product(*(sweep.parameters[n].values or [] for n in names))
+        return [dict(zip(names, c)) for c in combos]
+    d = len(names)
+    sampler = qmc.LatinHypercube(d=d, seed=seed) if sweep.method == "lhs" else qmc.Sobol(d=d, scramble=True, seed=seed)
+    unit = sampler.random(sweep.samples)
+    low = np.array([sweep.parameters[n].low for n in names], dtype=float)
+    high = np.array([sweep.parameters[n].high for n in names], dtype=float)
+    scaled = qmc.scale(unit, low, high)
+    points = []
+    for row in scaled:
+        point = {}
+        for n, x in zip(names, row):
+            point[n] = int(round(x)) if sweep.parameters[n].integer else float(x)
+        points.append(point)
+    return points
+
+
+def _resolve(base_raw: dict, overrides: dict[str, Any], where: str, source: str) -> dict:
+    data = copy_raw(base_raw)
+    for key, value in overrides.items():
+        try:
+            set_dotted(data, key, value, origin=f"{where}")
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return data
+
+
+def load_experiment(path: str | Path) -> LoadedExperiment:
+    """Read and validate an experiment and every config it implies (nothing runs on a bad one)."""
+    path = Path(path)
+    raw = read_yaml(path)
+    try:
+        exp = Experiment.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_one_line(str(path), err)) from None
+    base_path = (path.parent / exp.config).resolve()
+    if not base_path.exists():
+        raise ConfigError(f"{path}: config: file not found: {exp.config}")
+    base_raw = read_yaml(base_path)
+
+    def validated(data: dict, where: str) -> Config:
+        try:
+            return config_from_dict(data, where)
+        except ConfigError as exc:
+            # Say which scenario or sweep point made the config invalid, and where it came from.
+            raise ConfigError(f"{path}: {exc}") from None
+
+    variants = [Variant(BASELINE, -1, (), validated(_resolve(base_raw, exp.baseline.overrides, "baseline.overrides", str(path)), "baseline"))]
+    swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
+    points = design_points(exp.sweep, exp.seed) if exp.sweep else []
+    for name, sc in exp.scenarios.items():
+        scen_raw = _resolve(base_raw, sc.overrides, f"scenarios.{name}.overrides", str(path))
+        if name not in swept:
+            variants.append(Variant(name, -1, (), validated(scen_raw, f"scenarios.{name}")))
+            continue
+        assert exp.sweep is not None
+        for i, point in enumerate(points):
+            over = {exp.sweep.parameters[p].path: v for p, v in point.items()}
+            data = _resolve(scen_raw, over, "sweep.parameters", str(path))
+            cfg = validated(data, f"scenarios.{name} at sweep point {point}")
+            variants.append(Variant(name, i, tuple(point.items()), cfg))
+
+    for v in variants:
+        if exp.window is not None and not exp.window.end_day <= v.config.horizon_days:
+            raise ConfigError(f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}")
+    # Catch a criterion on a KPI that does not exist before anything runs.
+    from .metrics import kpi_names
+
+    known = kpi_names(variants[0].config)
+    for i, c in enumerate(exp.criteria):
+        if c.kpi not in known:
+            raise ConfigError(f"{path}: criteria.{i}.kpi: unknown KPI {c.kpi!r}")
+    return LoadedExperiment(
+        experiment=exp,
+        source=str(path),
+        raw=raw,
+        base_raw=base_raw,
+        base_source=str(base_path),
+        variants=variants,
+        seeds=replication_seeds(exp.seed, exp.replications),
+    )

@@ -1,0 +1,179 @@
+"""Does the plan hold? Criteria, paired differences from the baseline, and first breaches.
+
+Scenarios are compared with the baseline replication by replication (same seed, same patients),
+so differences are paired and their confidence intervals are much narrower than unpaired ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .experiment import BASELINE, Criterion, Experiment
+from .stats import t_interval
+
+# KPIs that can also be computed month by month from the daily table, for "first month breached".
+# name -> (numerator column, denominator column or None, how: "sum" | "mean" | "ratio" | "share_above")
+MONTHLY_KPIS: dict[str, tuple] = {
+    "acute_bed_days": ("occupied_beds_mean", None, "sum", 1.0),
+    "delayed_bed_days": ("delayed_patients_mean", None, "sum", 1.0),
+    "mean_occupied_beds": ("occupied_beds_mean", None, "mean", 1.0),
+    "mean_delayed_patients": ("delayed_patients_mean", None, "mean", 1.0),
+    "mean_boarding_patients": ("boarding_queue_mean", None, "mean", 1.0),
+    "mean_occupancy": ("occupied_beds_mean", "beds_capacity", "ratio", 1.0),
+    "waits_over_12h_per_1000": ("waits_over_12h", "emergencies_needing_bed", "ratio", 1000.0),
+    "p_wait_over_4h": ("waits_over_4h", "emergencies_needing_bed", "ratio", 1.0),
+    "emergency_admissions": ("emergency_admissions", None, "sum", 1.0),
+    "admissions_avoided": ("admissions_avoided", None, "sum", 1.0),
+    "elective_cancellations": ("elective_cancellations", None, "sum", 1.0),
+    "refused_admissions": ("refused_admissions", None, "sum", 1.0),
+}
+SHARE_ABOVE = {"share_days_over_85pct": 0.85, "share_days_over_92pct": 0.92}
+
+
+def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
+    """Monthly values of the KPIs in :data:`MONTHLY_KPIS` over the window's calendar months."""
+    d = daily[(daily["day"] >= window[0]) & (daily["day"] < window[1])].copy()
+    d["month"] = d["date"].str.slice(0, 7)
+    d["emergencies_needing_bed"] = d["emergency_arrivals"] - d["admissions_avoided"]
+    d["occupancy_day"] = d["occupied_beds_mean"] / d["beds_capacity"].where(d["beds_capacity"] > 0)
+    g = d.groupby("month", sort=True)
+    out = pd.DataFrame(index=g.size().index)
+    for name, (num, den, how, scale) in MONTHLY_KPIS.items():
+        if how == "sum":
+            out[name] = g[num].sum()
+        elif how == "mean":
+            out[name] = g[num].mean()
+        else:
+            denom = g[den].sum()
+            out[name] = scale * g[num].sum() / denom.where(denom > 0)
+    for name, level in SHARE_ABOVE.items():
+        out[name] = g["occupancy_day"].apply(lambda s, level=level: float((s > level).mean()))
+    return out.reset_index()
+
+
+def _compare(c: Criterion, value: np.ndarray, base: np.ndarray) -> np.ndarray:
+    if c.compare == "absolute":
+        return value
+    if c.compare == "difference_from_baseline":
+        return value - base
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(base != 0, (value - base) / base, np.nan)
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (well-behaved at 0 and 1)."""
+    if n == 0:
+        return math.nan, math.nan
+    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _variants(kpis: pd.DataFrame) -> list[tuple[str, int]]:
+    keys = kpis[["scenario", "point"]].drop_duplicates()
+    return [(s, int(p)) for s, p in keys.itertuples(index=False) if s != BASELINE]
+
+
+def _paired(kpis: pd.DataFrame, scenario: str, point: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    base = kpis[kpis["scenario"] == BASELINE].set_index("replication").sort_index()
+    var = kpis[(kpis["scenario"] == scenario) & (kpis["point"] == point)].set_index("replication").sort_index()
+    common = base.index.intersection(var.index)
+    return var.loc[common], base.loc[common]
+
+
+def paired_differences(kpis: pd.DataFrame, kpi_names: list[str], level: float = 0.95) -> pd.DataFrame:
+    """Per scenario / sweep point and KPI: scenario minus baseline, paired by replication, with a
+    t confidence interval; plus the relative change of the means."""
+    rows = []
+    for scenario, point in _variants(kpis):
+        var, base = _paired(kpis, scenario, point)
+        for k in kpi_names:
+            if k not in var or k not in base:
+                continue
+            v = var[k].to_numpy(dtype=float)
+            b = base[k].to_numpy(dtype=float)
+            mean, low, high, n = t_interval(v - b, level)
+            b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
+            rows.append({
+                "scenario": scenario, "point": point, "kpi": k,
+                "baseline_mean": b_mean,
+                "scenario_mean": float(np.nanmean(v)) if np.isfinite(v).any() else math.nan,
+                "difference": mean, "ci_low": low, "ci_high": high, "n": n,
+                "relative_change": mean / b_mean if b_mean not in (0.0,) and not math.isnan(b_mean) else math.nan,
+            })
+    return pd.DataFrame(rows)
+
+
+def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per scenario / sweep point and criterion (and "all criteria"): share of replications in
+    which it holds with a Wilson 95% CI, and when it is first breached month by month."""
+    rows = []
+    for scenario, point in _variants(kpis):
+        var, base = _paired(kpis, scenario, point)
+        n = len(var)
+        params = {c[len("param_"):]: var[c].iloc[0] for c in var.columns if c.startswith("param_")} if n else {}
+        all_hold = np.ones(n, dtype=bool)
+        first_all = np.full(n, np.inf)
+        for c in exp.criteria:
+            value = _compare(c, var[c.kpi].to_numpy(dtype=float), base[c.kpi].to_numpy(dtype=float))
+            holds = np.array([c.holds(x) for x in value], dtype=bool)
+            all_hold &= holds
+            first = _first_breach(c, monthly, scenario, point, var.index.to_numpy())
+            first_all = np.minimum(first_all, first[0]) if first is not None else first_all
+            rows.append(_row(scenario, point, params, c.label, c.kpi, holds, value, first))
+        if exp.criteria:
+            months = _first_breach_months(monthly, scenario, point)
+            rows.append(_row(scenario, point, params, "all criteria", "", all_hold, np.full(n, np.nan),
+                             (first_all, months) if months is not None else None))
+    return pd.DataFrame(rows)
+
+
+def _row(scenario, point, params, label, kpi, holds, value, first) -> dict:
+    n = int(holds.size)
+    k = int(holds.sum())
+    low, high = wilson_interval(k, n)
+    row = {"scenario": scenario, "point": point, **{f"param_{p}": v for p, v in params.items()},
+           "criterion": label, "kpi": kpi, "share_holds": k / n if n else math.nan,
+           "ci_low": low, "ci_high": high, "n": n,
+           "value_mean": float(np.nanmean(value)) if np.isfinite(value).any() else math.nan}
+    if first is None:
+        row["share_breached_in_some_month"] = math.nan
+        row["first_breach_month_median"] = "n/a"
+    else:
+        idx, months = first
+        row["share_breached_in_some_month"] = float(np.mean(np.isfinite(idx))) if idx.size else math.nan
+        med = np.median(idx) if idx.size else np.inf  # inf when most replications never breach
+        row["first_breach_month_median"] = months[int(med)] if np.isfinite(med) else "never"
+    return row
+
+
+def _first_breach_months(monthly: pd.DataFrame | None, scenario: str, point: int) -> list[str] | None:
+    if monthly is None or monthly.empty:
+        return None
+    m = monthly[(monthly["scenario"] == scenario) & (monthly["point"] == point)]
+    return sorted(m["month"].unique().tolist())
+
+
+def _first_breach(c: Criterion, monthly: pd.DataFrame | None, scenario: str, point: int,
+                  replications: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
+    """Index (into the window's months) of the first month each replication breaches ``c``
+    (inf if never), computed on monthly values; None when the KPI has no monthly form."""
+    if monthly is None or monthly.empty or c.kpi not in monthly.columns:
+        return None
+    var = monthly[(monthly["scenario"] == scenario) & (monthly["point"] == point)]
+    base = monthly[monthly["scenario"] == BASELINE]
+    months = sorted(var["month"].unique().tolist())
+    pos = {m: i for i, m in enumerate(months)}
+    out = np.full(len(replications), np.inf)
+    for j, r in enumerate(replications):
+        v = var[var["replication"] == r].set_index("month")[c.kpi]
+        b = base[base["replication"] == r].set_index("month")[c.kpi].reindex(v.index)
+        value = _compare(c, v.to_numpy(dtype=float), b.to_numpy(dtype=float))
+        for month, x in zip(v.index, value):
+            if not c.holds(x):
+                out[j] = pos[month]
+                break
+    return out, months
