@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -188,8 +189,6 @@ class Config(_Strict):
     @field_validator("groups", "services")
     @classmethod
     def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
-        import re
-
         for name in v:
             if not re.match(_NAME_PATTERN, name):
                 raise ValueError(f"{name!r}: names must be lower_snake_case (a-z, 0-9, _)")
@@ -292,7 +291,10 @@ def _one_line(source: str, err: ValidationError) -> str:
             msg = msg[len("Value error, ") :]
         if e["type"] == "union_tag_invalid" or e["type"] == "union_tag_not_found":
             msg = f"dist must be one of {', '.join(DIST_NAMES)}"
-        # A model-level check already names its field in the message ("field: problem").
+        # A model-level check names its field in the message ("field: problem"): join the paths.
+        named = re.match(r"^([A-Za-z_][\w.]*): (.*)$", msg)
+        if named and loc:
+            loc, msg = f"{loc}.{named.group(1)}", named.group(2)
         msgs.append(f"{loc}: {msg}" if loc else msg)
     first = msgs[0]
     more = f" (and {len(msgs) - 1} more problem{'s' if len(msgs) > 2 else ''})" if len(msgs) > 1 else ""
