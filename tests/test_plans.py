@@ -1,0 +1,187 @@
+"""Plans: gated schedules, IC delivery, pathway and demand changes, on the model itself."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from hospsim.config import ConfigError, config_from_dict
+from hospsim.metrics import daily_table
+from hospsim.model import ADMITTED, run_model
+from hospsim.schedules import Schedule
+
+BASE = {
+    "name": "plan-test",
+    "start_date": "2017-04-01",
+    "horizon_days": 500,
+    "warmup_days": 50,
+    "acute": {"beds": 80},
+    "demand": {"emergency": {"per_day": 12}},
+    "groups": {
+        "frail": {"share": 0.5, "los": {"dist": "lognormal", "mean_days": 8, "cv": 0.9},
+                  "pathways": {"home": 0.7, "rehab": 0.3}},
+        "other": {"share": 0.5, "los": {"dist": "exponential", "mean_days": 3}},
+    },
+    "services": {
+        "rehab": {"capacity": {"ramp": {"from": 15, "to": 35, "start_day": 100, "duration_days": 200}},
+                  "los": {"dist": "lognormal", "mean_days": 12, "cv": 0.6}},
+    },
+}
+
+
+def config(**changes):
+    raw = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        node = raw
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return config_from_dict(raw, "<test>")
+
+
+# --- schedule arithmetic ----------------------------------------------------------------------
+
+
+def test_held_and_opened_schedules():
+    s = Schedule.model_validate({"steps": [[0, 100], [30, 80], [60, 70]], "gate": {"occupancy_at_most": {"occupancy": 0.9}}})
+    assert s.first_change_day() == 30
+    held = s.daily_held(100)
+    assert (held == 100).all()
+    opened = s.daily_opened(100, 45)  # gate opens 15 days late: every change 15 days later
+    assert opened[44] == 100 and opened[45] == 80 and opened[74] == 80 and opened[75] == 70
+    assert (s.daily_opened(100, 10) == s.daily(100)).all()  # open before the first change: as planned
+    r = Schedule.model_validate({"ramp": {"from": 0, "to": 10, "start_day": 20, "duration_days": 10}})
+    assert r.first_change_day() == 21
+    late = r.daily_opened(60, 31)
+    assert late[30] == 0 and late[31] == 1 and late[40] == 10
+
+
+def test_delivered_schedule_is_late_and_partial():
+    r = Schedule.model_validate({"ramp": {"from": 100, "to": 300, "start_day": 50, "duration_days": 100}})
+    d = r.delivered(30, 0.25).daily(400)
+    assert d[80] == 100 and d[130] == pytest.approx(125) and d[180] == pytest.approx(150) and d[399] == 150
+    s = Schedule.model_validate({"steps": [[0, 10], [40, 20]]}).delivered(10, 0.5).daily(100)
+    assert s[49] == 10 and s[50] == 15
+    c = Schedule.model_validate(5)
+    assert c.delivered(100, 0.1) == c
+
+
+def test_gate_validation_errors():
+    with pytest.raises(ConfigError, match="acute.beds.*cannot be gated"):
+        config(acute={"beds": {"constant": 80, "gate": {"occupancy_at_most": {"occupancy": 0.9}}}})
+    with pytest.raises(ConfigError, match="gate.service_capacity_at_least.service: no service 'rehub'"):
+        config(acute={"beds": {"steps": [[0, 80], [200, 70]], "gate": {"service_capacity_at_least": {"service": "rehub", "places": 30}}}})
+    with pytest.raises(ConfigError, match="cannot wait for itself"):
+        config(services__rehab__capacity={"steps": [[0, 15], [100, 35]], "gate": {"service_capacity_at_least": {"service": "rehab", "places": 30}}})
+    with pytest.raises(ConfigError, match="exactly one of"):
+        config(acute={"beds": {"steps": [[0, 80], [200, 70]], "gate": {"occupancy_at_most": {"occupancy": 0.9},
+                                                                       "delayed_patients_at_most": {"patients": 2}}}})
+    with pytest.raises(ConfigError, match="plan_delivery.services: no service 'x'"):
+        config(plan_delivery={"services": ["x"]})
+
+
+# --- gates in the model -------------------------------------------------------------------------
+
+
+def test_bed_cut_waits_for_community_capacity():
+    gate = {"service_capacity_at_least": {"service": "rehab", "places": 30}}
+    cfg = config(acute={"beds": {"steps": [[0, 80], [120, 65]], "gate": gate}})
+    rep = run_model(cfg, 1)
+    rehab = rep.capacity.service_places[0]
+    first_ok = int(np.argmax(rehab >= 30))
+    assert rep.records.gate_open_days == {"acute.beds": first_ok}
+    beds = rep.capacity.core_beds
+    assert (beds[:first_ok] == 80).all() and (beds[first_ok:] == 65).all()
+    # Fixed date: cut on day 120 whatever the community capacity.
+    fixed = run_model(config(acute={"beds": {"steps": [[0, 80], [120, 65]]}}), 1)
+    assert fixed.capacity.core_beds[119] == 80 and fixed.capacity.core_beds[120] == 65
+    # IC never reaches 30 places (half the growth): the gated cut never happens.
+    slow = run_model(config(acute={"beds": {"steps": [[0, 80], [120, 65]], "gate": gate}},
+                            plan_delivery={"ic_growth_achieved": 0.5}), 1)
+    assert slow.records.gate_open_days == {"acute.beds": None}
+    assert (slow.capacity.core_beds == 80).all()
+    assert slow.capacity.service_places[0].max() == 25
+
+
+def test_occupancy_gate_opens_on_the_first_qualifying_midnight():
+    cond = {"occupancy_at_most": {"days": 14, "occupancy": 0.8}}
+    cfg = config(acute={"beds": {"steps": [[0, 80], [100, 70]], "gate": cond}})
+    rep = run_model(cfg, 2)
+    daily = daily_table(cfg, rep)
+    occupied = daily["occupied_beds_mean"].to_numpy()
+    beds = daily["beds_capacity"].to_numpy()
+    opened = rep.records.gate_open_days["acute.beds"]
+    assert opened is not None
+
+    def trailing(d):
+        return occupied[d - 14:d].sum() / beds[d - 14:d].sum()
+
+    assert trailing(opened) <= 0.8 + 1e-9
+    assert all(trailing(d) > 0.8 for d in range(14, opened))
+    assert beds[opened - 1] == 80 and beds[max(opened, 100)] == 70
+
+
+def test_delayed_gate_and_los_gate():
+    cond = {"delayed_patients_at_most": {"days": 7, "patients": 0.5}}
+    cfg = config(groups__frail__los_multiplier={"steps": [[0, 1.0], [60, 0.5]], "gate": cond})
+    rep = run_model(cfg, 3)
+    opened = rep.records.gate_open_days["groups.frail.los_multiplier"]
+    daily = daily_table(cfg, rep)
+    delayed = daily["delayed_patients_mean"].to_numpy()
+    assert opened is not None and delayed[opened - 7:opened].mean() <= 0.5 + 1e-9
+    assert all(delayed[d - 7:d].mean() > 0.5 for d in range(7, opened))
+    co = rep.cohort
+    frail = co.group == 0
+    day = co.arrival_days.astype(int)
+    base = run_model(config(), 3).cohort
+    # Same patients (CRN): frail LOS halves exactly from the opening day on, unchanged before.
+    assert np.array_equal(co.arrival_days, base.arrival_days)
+    after = frail & (day >= max(opened, 60))
+    before = frail & (day < max(opened, 60))
+    assert np.allclose(co.acute_los_days[after], 0.5 * base.acute_los_days[after])
+    assert np.array_equal(co.acute_los_days[before], base.acute_los_days[before])
+
+
+def test_demand_reduction_keeps_a_subset_of_the_same_patients():
+    base = run_model(config(), 4).cohort
+    cut = run_model(config(demand={"emergency": {"per_day": 12, "multiplier": {"ramp": {"from": 1, "to": 0.7, "start_day": 100, "duration_days": 100}}}}), 4).cohort
+    common, i_base, i_cut = np.intersect1d(base.arrival_days, cut.arrival_days, return_indices=True)
+    assert len(common) == len(cut)  # every arrival of the plan is a baseline arrival
+    assert np.array_equal(base.group[i_base], cut.group[i_cut])
+    assert np.array_equal(base.acute_los_days[i_base], cut.acute_los_days[i_cut])
+    before = base.arrival_days < 100
+    assert (base.arrival_days < 100).sum() == (cut.arrival_days < 100).sum()
+    late = (base.arrival_days >= 200).sum(), (cut.arrival_days >= 200).sum()
+    assert late[1] / late[0] == pytest.approx(0.7, abs=0.03)
+    assert before.any()
+
+
+def test_pathway_change_moves_the_mix():
+    change = {"to": {"home": 0.4, "rehab": 0.6}, "start_day": 200, "duration_days": 0}
+    cfg = config(groups__frail__pathways_change=change, services__rehab__capacity=200)
+    rep = run_model(cfg, 5)
+    co = rep.cohort
+    frail = (co.group == 0) & (rep.records.outcome == ADMITTED)
+    early = frail & (co.arrival_days < 200)
+    late = frail & (co.arrival_days >= 200)
+    assert (co.service[early] == 0).mean() == pytest.approx(0.3, abs=0.04)
+    assert (co.service[late] == 0).mean() == pytest.approx(0.6, abs=0.04)
+    # Same uniforms: nobody who went to rehab before the change would go home after it.
+    base = run_model(config(services__rehab__capacity=200), 5).cohort
+    assert np.all(co.service[base.service == 0] == 0)
+
+
+def test_plan_delivery_restricted_to_listed_services():
+    raw_services = {
+        "rehab": BASE["services"]["rehab"],
+        "home_support": {"capacity": {"ramp": {"from": 10, "to": 20, "start_day": 100, "duration_days": 100}},
+                         "los": {"dist": "exponential", "mean_days": 10}},
+    }
+    cfg = config(services=raw_services, plan_delivery={"ic_delay_days": 100, "ic_growth_achieved": 0.5, "services": ["rehab"]})
+    rep = run_model(cfg, 6)
+    rehab, home = rep.capacity.service_places
+    assert rehab[199] == 15 and rehab[499] == 25  # late and half
+    assert home[200] == 20  # as planned
