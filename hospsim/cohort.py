@@ -41,6 +41,7 @@ class Candidates:
     step_up_los_days: np.ndarray
     u_pathway: np.ndarray
     service_los_days: np.ndarray  # shape (n_services, n): LOS if the patient went to service s
+    assessment_days: np.ndarray  # shape (n_services, n): fit-to-ready time if referred to s
     group_names: tuple[str, ...]
     service_names: tuple[str, ...]
 
@@ -119,6 +120,10 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     order = np.argsort(time, kind="stable")
     u_svc = np.concatenate([u_service_los, e_u_service_los])[order]
     service_los = np.array([ppf(s.los, u_svc) for s in cfg.services.values()]).reshape(len(service_names), -1)
+    u_assess = streams["assessment"].random(time.size)[order]
+    assessment = np.array(
+        [ppf(s.assessment, u_assess) if s.assessment is not None else np.zeros(time.size) for s in cfg.services.values()]
+    ).reshape(len(service_names), -1)
 
     def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.concatenate([a, b])[order]
@@ -135,6 +140,7 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
         step_up_los_days=cat(step_up_los, np.zeros(n_el)),
         u_pathway=cat(u_pathway, e_u_pathway),
         service_los_days=service_los,
+        assessment_days=assessment,
         group_names=group_names,
         service_names=service_names,
     )

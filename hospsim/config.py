@@ -141,6 +141,9 @@ class Service(_Strict):
 
     capacity: NonNegativeSchedule
     los: LosDistribution
+    # Time from medically fit to ready to transfer (assessment, arranging care, funding); the
+    # patient waits in the acute bed and counts as a delayed transfer. None: ready at once.
+    assessment: LosDistribution | None = None
     place_day_cost_gbp: float | None = Field(default=None, ge=0)
 
 
@@ -211,6 +214,8 @@ class Config(_Strict):
                 raise ValueError(
                     f"groups.{gname}.step_up_share: needs a service named {STEP_UP!r} in services"
                 )
+        if STEP_UP in self.services and self.services[STEP_UP].assessment is not None:
+            raise ValueError(f"services.{STEP_UP}.assessment: step-up takes patients at once or not at all")
         if self.demand.elective is not None:
             _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
         for name in self.plan_delivery.services or []:

@@ -72,8 +72,9 @@ class _Measures:
             if name == STEP_UP:
                 queue = np.zeros(H)
             else:
-                referred = (co.service == si) & ~np.isnan(rec.fit_days) & (rec.outcome == ADMITTED)
-                queue = daily_level(np.where(referred, rec.fit_days, np.nan), rec.service_start_days, H).mean
+                # Waiting list for a place: ready to transfer (assessed) but no place yet.
+                referred = (co.service == si) & ~np.isnan(rec.ready_days) & (rec.outcome == ADMITTED)
+                queue = daily_level(np.where(referred, rec.ready_days, np.nan), rec.service_start_days, H).mean
             self.services.append((si, name, occ, queue))
 
     def in_window(self, times: np.ndarray) -> np.ndarray:
@@ -215,17 +216,21 @@ def _kpis(m: _Measures) -> dict[str, float]:
             # Step-up has no queue: a suitable patient who finds it full is admitted instead.
             offered = m.emergency & arrived & co.step_up_suitable
             p_wait = _ratio((offered & (out != AVOIDED)).sum(), offered.sum())
-            mean_wait = 0.0
+            mean_wait = mean_delay = 0.0
         else:
             referred = (co.service == si) & (out == ADMITTED) & m.in_window(rec.fit_days)
             start = np.where(np.isnan(rec.service_start_days), float(H), rec.service_start_days)
-            wait = (start - rec.fit_days)[referred]
+            ready = np.where(np.isnan(rec.ready_days), start, rec.ready_days)  # still assessing at the end
+            wait = (start - ready)[referred]
+            delay = (start - rec.fit_days)[referred]
             p_wait = float(np.mean(wait > WAIT_TOLERANCE_DAYS)) if wait.size else float("nan")
             mean_wait = float(wait.mean()) if wait.size else float("nan")
+            mean_delay = float(delay.mean()) if delay.size else float("nan")
         k[f"{name}_mean_occupied"] = float(occupied.mean())
         k[f"{name}_utilisation"] = _ratio(occupied.sum(), places.sum())
         k[f"{name}_p_wait"] = p_wait
         k[f"{name}_mean_wait_days"] = mean_wait
+        k[f"{name}_mean_delay_days"] = mean_delay
         cost = cfg.services[name].place_day_cost_gbp
         if cost is not None:
             k[f"{name}_capacity_cost_gbp"] = float(places.sum() * cost)
@@ -242,7 +247,7 @@ SYSTEM_KPIS = (
     "same_day_discharge_share", "long_stay_bed_share", "emergency_bed_share",
     "mean_occupancy_winter", "mean_occupancy_summer",
 )
-SERVICE_KPI_SUFFIXES = ("mean_occupied", "utilisation", "p_wait", "mean_wait_days")
+SERVICE_KPI_SUFFIXES = ("mean_occupied", "utilisation", "p_wait", "mean_wait_days", "mean_delay_days")
 
 
 def kpi_names(cfg: Config) -> list[str]:

@@ -60,6 +60,7 @@ class Records:
     outcome: np.ndarray  # int8 codes above
     admit_days: np.ndarray
     fit_days: np.ndarray  # medically fit for discharge
+    ready_days: np.ndarray  # ready to transfer (fit + assessment), for community pathways
     bed_leave_days: np.ndarray
     service: np.ndarray  # community service used (step-up for avoided patients), -1 none
     service_start_days: np.ndarray
@@ -100,10 +101,13 @@ def simulate(
     step_up_los = cand.step_up_los_days.tolist()
     u_pathway = cand.u_pathway.tolist()
     service_los = cand.service_los_days
+    assessment = cand.assessment_days
+    has_assessment = [bool(row.any()) for row in assessment]
 
     outcome = [WAITING] * n
     admit = [nan] * n
     fit = [nan] * n
+    ready = [nan] * n  # ready to transfer to the community service (after assessment)
     leave = [nan] * n
     s_start = [nan] * n
     s_end = [nan] * n
@@ -180,14 +184,35 @@ def simulate(
         s = service[pid]
         if s < 0:
             free_bed(pid, now)
-        elif s_occ[s] < s_cap[s] and not s_queue[s]:
+        elif has_assessment[s]:
+            # Assessment / arranging care: the patient keeps the bed and is a delayed transfer.
+            delayed_area += delayed * (now - delayed_since)
+            delayed_since = now
+            delayed += 1
+            timeout(float(assessment[s, pid]), pid).callbacks.append(on_ready)
+        else:
+            ready_for_transfer(pid, s, now, False)
+
+    def on_ready(ev: simpy.Event) -> None:
+        pid = ev._value
+        ready_for_transfer(pid, service[pid], env.now, True)
+
+    def ready_for_transfer(pid: int, s: int, now: float, counted_delayed: bool) -> None:
+        nonlocal delayed, delayed_area, delayed_since
+        ready[pid] = now
+        if s_occ[s] < s_cap[s] and not s_queue[s]:
+            if counted_delayed:
+                delayed_area += delayed * (now - delayed_since)
+                delayed_since = now
+                delayed -= 1
             start_service(s, pid, now, float(service_los[s, pid]))
             free_bed(pid, now)
         else:
             # Delayed transfer of care: the patient keeps the acute bed until a place frees.
-            delayed_area += delayed * (now - delayed_since)
-            delayed_since = now
-            delayed += 1
+            if not counted_delayed:
+                delayed_area += delayed * (now - delayed_since)
+                delayed_since = now
+                delayed += 1
             s_queue[s].append(pid)
 
     def on_service_end(ev: simpy.Event) -> None:
@@ -267,11 +292,15 @@ def simulate(
 
     fit_a = np.array(fit)
     s_end_a = np.array(s_end)
-    events = n + horizon_days + int(np.count_nonzero(~np.isnan(fit_a))) + int(np.count_nonzero(~np.isnan(s_end_a)))
+    ready_a = np.array(ready)
+    assessed = int(np.count_nonzero(ready_a > fit_a))  # an assessment timeout fired
+    events = (n + horizon_days + int(np.count_nonzero(~np.isnan(fit_a))) + int(np.count_nonzero(~np.isnan(s_end_a)))
+              + assessed)
     records = Records(
         outcome=np.array(outcome, dtype=np.int8),
         admit_days=np.array(admit),
         fit_days=fit_a,
+        ready_days=ready_a,
         bed_leave_days=np.array(leave),
         service=np.array(used_service, dtype=np.int64),
         service_start_days=np.array(s_start),
@@ -322,6 +351,7 @@ def run_model(cfg: Config, replication_seed: int) -> Replication:
         outcome=records.outcome[keep],
         admit_days=records.admit_days[keep],
         fit_days=records.fit_days[keep],
+        ready_days=records.ready_days[keep],
         bed_leave_days=records.bed_leave_days[keep],
         service=records.service[keep],
         service_start_days=records.service_start_days[keep],

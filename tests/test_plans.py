@@ -185,3 +185,26 @@ def test_plan_delivery_restricted_to_listed_services():
     rehab, home = rep.capacity.service_places
     assert rehab[199] == 15 and rehab[499] == 25  # late and half
     assert home[200] == 20  # as planned
+
+
+def test_assessment_time_counts_as_delay_but_not_as_waiting_for_a_place():
+    cfg = config(services__rehab={"capacity": 500, "los": {"dist": "fixed", "mean_days": 10},
+                                  "assessment": {"dist": "fixed", "mean_days": 2}})
+    rep = run_model(cfg, 7)
+    rec, co = rep.records, rep.cohort
+    moved = ~np.isnan(rec.service_start_days) & (rec.service == 0)
+    assert moved.sum() > 100
+    # Plenty of places: everyone transfers exactly 2 days after being fit.
+    assert np.allclose(rec.bed_leave_days[moved] - rec.fit_days[moved], 2.0)
+    assert np.allclose(rec.ready_days[moved], rec.fit_days[moved] + 2.0)
+    from hospsim.metrics import kpis
+
+    k = kpis(cfg, rep)
+    assert k["rehab_mean_delay_days"] == pytest.approx(2.0, abs=0.02)  # a few still assessing at the end
+    assert k["rehab_mean_wait_days"] == 0.0 and k["rehab_p_wait"] == 0.0
+    # Delayed bed days = 2 days per referral (Little's law over the window, edge effects aside).
+    referrals_per_day = ((co.service == 0) & (rec.outcome == ADMITTED)).sum() / cfg.horizon_days
+    assert k["mean_delayed_patients"] == pytest.approx(2.0 * referrals_per_day, rel=0.08)
+    with pytest.raises(ConfigError, match="services.step_up.assessment"):
+        config(services__step_up={"capacity": 5, "los": {"dist": "fixed", "mean_days": 3},
+                                  "assessment": {"dist": "fixed", "mean_days": 1}})
