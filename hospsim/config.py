@@ -144,6 +144,7 @@ class Service(_Strict):
     # Time from medically fit to ready to transfer (assessment, arranging care, funding); the
     # patient waits in the acute bed and counts as a delayed transfer. None: ready at once.
     assessment: LosDistribution | None = None
+    assessment_multiplier: PositiveSchedule = Schedule(constant=1.0)  # plan lever, e.g. discharge to assess
     place_day_cost_gbp: float | None = Field(default=None, ge=0)
 
 
@@ -255,8 +256,9 @@ def plan_schedules(cfg: Config) -> list[tuple[str, Schedule]]:
         out.append((f"groups.{name}.step_up_share", g.step_up_share))
         if g.pathways_change is not None:
             out.append((f"groups.{name}.pathways_change", g.pathways_change.fraction()))
-    for name in cfg.services:
+    for name, svc in cfg.services.items():
         out.append((f"services.{name}.capacity", cfg.service_capacity(name)))
+        out.append((f"services.{name}.assessment_multiplier", svc.assessment_multiplier))
     return out
 
 

@@ -31,9 +31,11 @@ class _Strict(BaseModel):
 
 
 class Scenario(_Strict):
-    """Changes to the base config, as ``dotted.path: value``."""
+    """Changes to the base config, as ``dotted.path: value``; ``extends`` starts from another
+    scenario's changes (its own override the inherited ones)."""
 
     description: str = ""
+    extends: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -130,6 +132,16 @@ class Experiment(_Strict):
             raise ValueError(f"scenarios.{BASELINE}: the baseline is given under 'baseline'")
         if not self.scenarios:
             raise ValueError("scenarios: give at least one scenario to compare with the baseline")
+        for name, sc in self.scenarios.items():
+            seen = [name]
+            parent = sc.extends
+            while parent is not None:
+                if parent not in self.scenarios:
+                    raise ValueError(f"scenarios.{seen[-1]}.extends: no scenario {parent!r}")
+                if parent in seen:
+                    raise ValueError(f"scenarios.{name}.extends: circular ({' -> '.join(seen + [parent])})")
+                seen.append(parent)
+                parent = self.scenarios[parent].extends
         if self.sweep is not None:
             for s in self.sweep.scenarios or []:
                 if s not in self.scenarios:
@@ -227,6 +239,18 @@ def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
     return points
 
 
+def scenario_overrides(exp: Experiment, name: str) -> dict[str, Any]:
+    """A scenario's overrides with those it extends (nearest ancestor last wins)."""
+    chain = []
+    while name is not None:
+        chain.append(exp.scenarios[name])
+        name = exp.scenarios[name].extends
+    merged: dict[str, Any] = {}
+    for sc in reversed(chain):
+        merged.update(sc.overrides)
+    return merged
+
+
 def _resolve(base_raw: dict, overrides: dict[str, Any], where: str, source: str) -> dict:
     data = copy_raw(base_raw)
     for key, value in overrides.items():
@@ -261,7 +285,7 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
     points = design_points(exp.sweep, exp.seed) if exp.sweep else []
     for name, sc in exp.scenarios.items():
-        scen_raw = _resolve(base_raw, sc.overrides, f"scenarios.{name}.overrides", str(path))
+        scen_raw = _resolve(base_raw, scenario_overrides(exp, name), f"scenarios.{name}.overrides", str(path))
         if name not in swept:
             variants.append(Variant(name, -1, (), validated(scen_raw, f"scenarios.{name}")))
             continue

@@ -117,6 +117,7 @@ def simulate(
     suitable = [False] * n
 
     accept = levers.accept_probability
+    assess_mult = levers.assessment_multiplier
     elective_slots = levers.elective_slots
     los_mult = levers.los_multiplier
     step_up_share = levers.step_up_share
@@ -189,7 +190,8 @@ def simulate(
             delayed_area += delayed * (now - delayed_since)
             delayed_since = now
             delayed += 1
-            timeout(float(assessment[s, pid]), pid).callbacks.append(on_ready)
+            delay = float(assessment[s, pid]) * assess_mult[s][arrival_day[pid]]
+            timeout(delay, pid).callbacks.append(on_ready)
         else:
             ready_for_transfer(pid, s, now, False)
 

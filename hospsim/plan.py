@@ -28,6 +28,7 @@ class Levers:
     core_beds: list[int]
     escalation_beds: list[int]  # escalation beds open (calendar months), not a plan lever
     service_places: list[list[int]]  # [service][day]
+    assessment_multiplier: list[list[float]]  # [service][day], applied on the arrival day
     accept_probability: list[float]  # emergency demand multiplier / dominating bound
     elective_slots: list[int]  # electives booked per day
     los_multiplier: list[list[float]]  # [group][day]
@@ -90,10 +91,16 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
     gated("acute.beds", cfg.acute.beds, write_beds)
 
     # Community services.
-    places = []
-    for name in cfg.services:
+    places, assess = [], []
+    for name, svc in cfg.services.items():
         capacity = cfg.service_capacity(name)
         places.append(as_int(initial(capacity)))
+        assess.append(initial(svc.assessment_multiplier).tolist())
+
+        def write_assess(lv: Levers, day: int, v: np.ndarray, i=service_index[name]) -> None:
+            lv.assessment_multiplier[i][day:] = v[day:].tolist()
+
+        gated(f"services.{name}.assessment_multiplier", svc.assessment_multiplier, write_assess)
 
         def write_places(lv: Levers, day: int, v: np.ndarray, i=service_index[name]) -> None:
             lv.service_places[i][day:] = as_int(v[day:])
@@ -171,6 +178,7 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
         core_beds=core,
         escalation_beds=escalation.astype(np.int64).tolist(),
         service_places=places,
+        assessment_multiplier=assess,
         accept_probability=accept,
         elective_slots=slots,
         los_multiplier=los_mult,

@@ -208,3 +208,16 @@ def test_assessment_time_counts_as_delay_but_not_as_waiting_for_a_place():
     with pytest.raises(ConfigError, match="services.step_up.assessment"):
         config(services__step_up={"capacity": 5, "los": {"dist": "fixed", "mean_days": 3},
                                   "assessment": {"dist": "fixed", "mean_days": 1}})
+
+
+def test_assessment_multiplier_applies_from_the_arrival_day():
+    cfg = config(services__rehab={"capacity": 500, "los": {"dist": "fixed", "mean_days": 10},
+                                  "assessment": {"dist": "fixed", "mean_days": 2},
+                                  "assessment_multiplier": {"steps": [[0, 1.0], [200, 0.5]]}})
+    rep = run_model(cfg, 8)
+    rec, co = rep.records, rep.cohort
+    moved = ~np.isnan(rec.service_start_days) & (rec.service == 0)
+    early = moved & (co.arrival_days < 200)
+    late = moved & (co.arrival_days >= 200)
+    assert np.allclose(rec.bed_leave_days[early] - rec.fit_days[early], 2.0)
+    assert np.allclose(rec.bed_leave_days[late] - rec.fit_days[late], 1.0)

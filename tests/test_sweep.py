@@ -206,6 +206,18 @@ def test_sweep_cli_prints_verdicts(reference: Path, tmp_path: Path):
 # --- design points ---------------------------------------------------------------------------
 
 
+def test_scenario_extends_another(tmp_path: Path):
+    raw = yaml.safe_load(EXPERIMENT.read_text())
+    raw["config"] = str(DATA / "mini_system.yaml")
+    raw["scenarios"]["gated"] = {"extends": "fixed_date", "overrides": {
+        "acute.beds": {"steps": [[0, 45], [150, 36]], "gate": {"service_capacity_at_least": {"service": "rehab", "places": 22}}}}}
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    extended = {(v.scenario, v.point): v.config for v in load_experiment(path).variants}
+    original = {(v.scenario, v.point): v.config for v in load_experiment(EXPERIMENT).variants}
+    assert extended == original  # same plan levers inherited, own bed schedule on top
+
+
 def test_grid_lhs_and_sobol_designs():
     grid = Sweep.model_validate({"parameters": {"a": {"path": "x", "values": [1, 2, 3]}, "b": {"path": "y", "values": [0.5, 1]}}})
     pts = design_points(grid, seed=1)
@@ -253,6 +265,9 @@ def _write(tmp_path: Path, mutate) -> Path:
         (lambda r: r.update(window={"start_day": 200, "end_day": 900}), "window.end_day"),
         (lambda r: r.update(colour="red"), "colour: unknown key"),
         (lambda r: r["sweep"].update(scenarios=["nope"]), "sweep.scenarios"),
+        (lambda r: r["scenarios"]["gated"].update(extends="nope"), "scenarios.gated.extends: no scenario 'nope'"),
+        (lambda r: (r["scenarios"]["gated"].update(extends="fixed_date"), r["scenarios"]["fixed_date"].update(extends="gated")),
+         "circular"),
     ],
 )
 def test_bad_experiment_gives_one_clear_line(tmp_path: Path, mutate, expected: str):
