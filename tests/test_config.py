@@ -1,0 +1,461 @@
+"""Config loading and validation: every bad input is a one-line ConfigError naming the file and
+the field; overrides; hashing; immutability."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from hospsim.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    config_from_dict,
+    config_hash,
+    config_to_dict,
+    default_config_path,
+    load_config,
+    parse_value,
+    read_yaml,
+)
+
+FOOTPRINT = Path(__file__).resolve().parents[1] / "hospsim" / "configs" / "footprint.yaml"
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return read_yaml(FOOTPRINT)
+
+
+def write(tmp_path: Path, data, name: str = "system.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def one_line_error(path: Path, *fields: str, overrides=()) -> str:
+    """Load ``path``; it must fail with a one-line ConfigError naming the file and ``fields``."""
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    msg = str(info.value)
+    assert "\n" not in msg and "\r" not in msg, msg
+    assert msg.startswith(f"{path}: "), msg
+    for f in fields:
+        assert f in msg, (f, msg)
+    return msg
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundled config
+
+
+def test_footprint_loads(raw):
+    """The bundled config loads and says what its YAML says (values are the calibrators' to
+    change, so they are read from the file rather than written here)."""
+    assert default_config_path() == FOOTPRINT
+    cfg = load_config(FOOTPRINT)
+    assert isinstance(cfg, Config)
+    assert cfg.name == raw["name"]
+    assert cfg.start_date == raw["start_date"]
+    assert (cfg.horizon_days, cfg.warmup_days) == (raw["horizon_days"], raw["warmup_days"])
+    assert cfg.measured_days == raw["horizon_days"] - raw["warmup_days"]
+    assert cfg.acute.beds.daily(1)[0] == raw["acute"]["beds"]
+    assert list(cfg.groups) == list(raw["groups"])
+    assert list(cfg.services) == list(raw["services"])
+    assert sum(g.share for g in cfg.groups.values()) == pytest.approx(1.0)
+    for name, g in raw["groups"].items():
+        assert cfg.groups[name].los.dist == g["los"]["dist"]
+        assert cfg.groups[name].share == g["share"]
+    for name, s in raw["services"].items():
+        assert cfg.services[name].capacity.daily(1)[0] == s["capacity"]
+    assert cfg.demand.emergency.per_day == raw["demand"]["emergency"]["per_day"]
+
+
+def test_footprint_round_trips_through_to_dict(raw):
+    cfg = load_config(FOOTPRINT)
+    again = config_from_dict(config_to_dict(cfg))
+    assert again == cfg
+    assert config_hash(again) == config_hash(cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad values: one line, file and field named
+
+
+def _set(path: str, value):
+    def change(r: dict) -> None:
+        *parents, last = path.split(".")
+        node = r
+        for p in parents:
+            node = node[p]
+        node[last] = value
+
+    return change
+
+
+def _drop(path: str):
+    def change(r: dict) -> None:
+        *parents, last = path.split(".")
+        node = r
+        for p in parents:
+            node = node[p]
+        del node[last]
+
+    return change
+
+
+def _add(path: str, delta: float):
+    def change(r: dict) -> None:
+        *parents, last = path.split(".")
+        node = r
+        for p in parents:
+            node = node[p]
+        node[last] += delta
+
+    return change
+
+
+# Field names follow the bundled footprint config; values are chosen to be bad whatever the
+# calibrated values in it are.
+BAD = {
+    "unknown key, top level": (_set("bogus", 1), ["bogus", "unknown key"]),
+    "unknown key, nested": (_set("groups.frail_older.loss", 0.1), ["groups.frail_older.loss", "unknown key"]),
+    "unknown key, in a schedule": (
+        _set("acute.beds", {"ramp": {"from": 1, "to": 2, "start_day": 0, "duration_days": 1, "x": 1}}),
+        ["acute.beds.ramp.x", "unknown key"],
+    ),
+    "unknown key, in a los": (
+        _set("services.care_home.los", {"dist": "fixed", "mean_days": 3, "cv": 1}),
+        ["services.care_home.los.cv", "unknown key"],
+    ),
+    "wrong type, integer": (_set("horizon_days", "a long time"), ["horizon_days", "valid integer"]),
+    "wrong type, schedule": (_set("acute.beds", "many"), ["acute.beds"]),
+    "wrong type, boolean schedule": (_set("acute.beds", True), ["acute.beds", "boolean"]),
+    "wrong type, mapping": (_set("groups", ["a", "b"]), ["groups", "dictionary"]),
+    "wrong type, los": (_set("groups.short_stay.los", 3), ["groups.short_stay.los"]),
+    "wrong type, date": (_set("start_date", "2016-13-01"), ["start_date"]),
+    "wrong choice": (_set("acute.when_full", "drop"), ["acute.when_full", "queue", "refuse"]),
+    "negative capacity": (_set("services.rehab_bed.capacity", -5), ["services.rehab_bed.capacity", ">= 0", "-5"]),
+    "negative capacity in a ramp": (
+        _set("services.rehab_bed.capacity", {"ramp": {"from": 420, "to": -5, "start_day": 10, "duration_days": 30}}),
+        ["services.rehab_bed.capacity", ">= 0", "-5"],
+    ),
+    "negative capacity in steps": (
+        _set("services.rehab_bed.capacity", {"steps": [[0, 420], [100, -5]]}),
+        ["services.rehab_bed.capacity", "-5"],
+    ),
+    "negative beds": (_set("acute.beds", -1), ["acute.beds"]),
+    "negative escalation": (_set("acute.escalation", {"beds": -3}), ["acute.escalation.beds"]),
+    "bad escalation month": (_set("acute.escalation", {"beds": 3, "months": [1, 13]}), ["acute.escalation.months", "13"]),
+    "share of a step-up over 1": (_set("groups.frail_older.step_up_share", 1.5), ["groups.frail_older.step_up_share", "<= 1"]),
+    "group shares not summing to 1": (_add("groups.frail_older.share", 0.25), ["groups", "shares must sum to 1 (got "]),
+    "pathway shares not summing to 1": (
+        _set("groups.frail_older.pathways", {"home": 0.5, "rehab_bed": 0.3}),
+        ["groups.frail_older.pathways", "sum to 1", "0.8"],
+    ),
+    "elective pathway shares not summing to 1": (
+        _set("demand.elective.pathways", {"home": 0.9}),
+        ["demand.elective.pathways", "sum to 1"],
+    ),
+    "unknown pathway": (
+        _set("groups.frail_older.pathways", {"home": 0.5, "rehab": 0.5}),
+        ["groups.frail_older.pathways.rehab", "no such pathway", "rehab_bed"],
+    ),
+    "unknown elective pathway": (
+        _set("demand.elective.pathways", {"home": 0.5, "hospice": 0.5}),
+        ["demand.elective.pathways.hospice", "no such pathway"],
+    ),
+    "step-up as a discharge pathway": (
+        _set("groups.frail_older.pathways", {"home": 0.5, "step_up": 0.5}),
+        ["groups.frail_older.pathways.step_up"],
+    ),
+    "cv zero": (
+        _set("groups.frail_older.los", {"dist": "lognormal", "mean_days": 11, "cv": 0}),
+        ["groups.frail_older.los.cv", "greater than 0"],
+    ),
+    "cv negative": (
+        _set("services.care_home.los", {"dist": "gamma", "mean_days": 40, "cv": -0.5}),
+        ["services.care_home.los.cv", "greater than 0"],
+    ),
+    "mean zero": (_set("groups.short_stay.los", {"dist": "exponential", "mean_days": 0}), ["groups.short_stay.los.mean_days"]),
+    "empirical without values": (
+        _set("groups.short_stay.los", {"dist": "empirical", "values_days": []}),
+        ["groups.short_stay.los.values_days"],
+    ),
+    "unknown dist": (
+        _set("groups.frail_older.los", {"dist": "weibull", "mean_days": 11}),
+        ["groups.frail_older.los", "dist must be one of", "lognormal"],
+    ),
+    "missing dist": (_set("groups.frail_older.los", {"mean_days": 11}), ["groups.frail_older.los", "dist must be one of"]),
+    "warmup equal to horizon": (lambda r: r.update(warmup_days=r["horizon_days"]), ["warmup_days", "horizon_days"]),
+    "warmup beyond horizon": (_set("warmup_days", 5000), ["warmup_days", "horizon_days"]),
+    "step_up_share without a step_up service": (
+        _drop("services.step_up"),
+        ["groups.other_adults.step_up_share", "step_up"],
+    ),
+    "steps not starting at 0": (_set("acute.beds", {"steps": [[1, 2250]]}), ["acute.beds", "day 0"]),
+    "steps not increasing": (_set("acute.beds", {"steps": [[0, 2250], [10, 2200], [10, 2100]]}), ["acute.beds", "increasing"]),
+    "steps and ramp": (
+        _set("acute.beds", {"steps": [[0, 2250]], "ramp": {"from": 1, "to": 2, "start_day": 0, "duration_days": 1}}),
+        ["acute.beds", "a schedule is a number"],
+    ),
+    "weekday factors of the wrong length": (_set("demand.emergency.weekday_factors", [1, 1]), ["demand.emergency.weekday_factors"]),
+    "weekday factor zero": (_set("demand.emergency.weekday_factors", [1, 1, 1, 1, 1, 1, 0]), ["demand.emergency.weekday_factors", "> 0"]),
+    "hourly factors all zero": (_set("demand.emergency.hourly_factors", [0] * 24), ["demand.emergency.hourly_factors"]),
+    "winter amplitude 1": (_set("demand.emergency.winter", {"amplitude": 1.0}), ["demand.emergency.winter.amplitude"]),
+    "electives past midnight": (
+        _set("demand.elective.admit_hour", 22),
+        ["demand.elective", "admit_hour + spread_hours"],
+    ),
+    "service name not snake case": (
+        _set("services.Rehab", {"capacity": 1, "los": {"dist": "fixed", "mean_days": 1}}),
+        ["services", "'Rehab'", "lower_snake_case"],
+    ),
+    "missing section": (_drop("acute"), ["acute", "required field is missing"]),
+    "missing field": (_drop("start_date"), ["start_date", "required field is missing"]),
+    "no groups": (_set("groups", {}), ["groups"]),
+    "negative seed": (_set("seed", -1), ["seed"]),
+    "zero replications": (_set("replications", 0), ["replications"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_value_is_one_line_naming_file_and_field(case, raw, tmp_path):
+    change, fields = BAD[case]
+    data = copy.deepcopy(raw)
+    change(data)
+    one_line_error(write(tmp_path, data), *fields)
+
+
+def test_bad_value_from_a_dict_names_the_source(raw):
+    data = copy.deepcopy(raw)
+    data["services"]["rehab_bed"]["capacity"] = -5
+    with pytest.raises(ConfigError, match=r"^scenario B: services\.rehab_bed\.capacity: ") as info:
+        config_from_dict(data, "scenario B")
+    assert "\n" not in str(info.value)
+
+
+def test_several_problems_still_one_line(raw, tmp_path):
+    data = copy.deepcopy(raw)
+    data["bogus"] = 1
+    data["horizon_days"] = -1
+    data["seed"] = -1
+    msg = one_line_error(write(tmp_path, data))
+    assert msg.endswith("(and 2 more problems)")
+    data = copy.deepcopy(raw)
+    data["bogus"] = 1
+    data["seed"] = -1
+    assert one_line_error(write(tmp_path, data)).endswith("(and 1 more problem)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad files
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.yaml"
+    msg = one_line_error(path)
+    assert msg == f"{path}: file not found"
+
+
+def test_directory_instead_of_file(tmp_path):
+    msg = one_line_error(tmp_path)
+    assert "cannot read" in msg
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("name: x\nacute:\n  beds: [1, 2\nhorizon_days: 5\n", 4),
+        ("name: x\n  bad: indent\n", 2),
+        ("name: x\nhorizon_days: 3\n\tseed: 1\n", 3),
+        ('name: x\ndescription: "unterminated\nseed: 1\n', 4),
+    ],
+)
+def test_malformed_yaml_names_the_line(text, line, tmp_path):
+    one_line_error(write(tmp_path, text), "malformed YAML", f"line {line},")
+
+
+@pytest.mark.parametrize("text", ["- 1\n- 2\n", "just a sentence\n", "42\n", "", "# only a comment\n", "~\n"])
+def test_yaml_that_is_not_a_mapping(text, tmp_path):
+    msg = one_line_error(write(tmp_path, text))
+    assert msg.endswith("expected a mapping of settings at the top level")
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides (--set dotted.key=value)
+
+
+def test_override_values_are_parsed_as_yaml(raw, tmp_path):
+    assert parse_value("2100") == 2100 and isinstance(parse_value("2100"), int)
+    assert parse_value("0.9") == 0.9
+    assert parse_value("[1, 2, 3]") == [1, 2, 3]
+    assert parse_value("{steps: [[0, 5], [10, 3]]}") == {"steps": [[0, 5], [10, 3]]}
+    assert parse_value("refuse") == "refuse"
+    assert parse_value("") == "" and parse_value("   ") == ""
+
+    out = apply_overrides(
+        raw,
+        [
+            "acute.beds=2100",
+            "demand.emergency.per_day=362.5",
+            "demand.emergency.weekday_factors=[1, 1, 1, 1, 1, 0.9, 0.9]",
+            "services.rehab_bed.capacity={ramp: {from: 420, to: 300, start_day: 365, duration_days: 180}}",
+            "acute.when_full=refuse",
+            "description=",
+        ],
+    )
+    assert out["acute"]["beds"] == 2100
+    assert out["demand"]["emergency"]["per_day"] == 362.5
+    assert out["demand"]["emergency"]["weekday_factors"] == [1, 1, 1, 1, 1, 0.9, 0.9]
+    assert out["services"]["rehab_bed"]["capacity"]["ramp"]["to"] == 300
+    assert out["description"] == ""
+    cfg = load_config(
+        FOOTPRINT,
+        ["acute.beds=2100", "services.rehab_bed.capacity={ramp: {from: 420, to: 300, start_day: 365, duration_days: 180}}"],
+    )
+    assert cfg.acute.beds.constant == 2100
+    assert cfg.services["rehab_bed"].capacity.daily_int(600)[[0, 365, 455, 545, 599]].tolist() == [420, 420, 360, 300, 300]
+    # The original mapping is untouched.
+    assert raw == read_yaml(FOOTPRINT)
+
+
+def test_override_with_a_new_nested_key_is_rejected_by_validation(raw, tmp_path):
+    out = apply_overrides(raw, ["acute.escalation.bedz=5"])
+    assert out["acute"]["escalation"]["bedz"] == 5  # accepted by the override step...
+    one_line_error(FOOTPRINT, "acute.escalation.bedz", "unknown key", overrides=["acute.escalation.bedz=5"])
+    # ...as is a whole new section, which validation names.
+    out = apply_overrides(raw, ["acute.surge.beds=3"])
+    assert out["acute"]["surge"] == {"beds": 3}
+    one_line_error(FOOTPRINT, "acute.surge", "unknown key", overrides=["acute.surge.beds=3"])
+    one_line_error(FOOTPRINT, "horizon_dayz", "unknown key", overrides=["horizon_dayz=10"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("acute.beds.steps=[[0, 5]]", "--set acute.beds.steps: acute.beds is a value, not a section"),
+        ("name.first=x", "--set name.first: name is a value, not a section"),
+        ("acute.escalation.months.0=5", "--set acute.escalation.months.0: acute.escalation.months is a value, not a section"),
+        ("acute.beds", "--set acute.beds: expected dotted.key=value"),
+        ("acute..beds=3", "empty name in dotted key"),
+        (".beds=3", "empty name in dotted key"),
+    ],
+)
+def test_bad_override_is_a_clear_one_line_error(override, message, raw):
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(raw, [override])
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_override_with_a_bad_value_names_the_field():
+    one_line_error(FOOTPRINT, "services.rehab_bed.capacity", overrides=["services.rehab_bed.capacity=-5"])
+    one_line_error(FOOTPRINT, "acute.beds", overrides=["acute.beds=lots"])
+
+
+def test_later_override_wins(raw):
+    out = apply_overrides(raw, ["acute.beds=1", "acute.beds=2"])
+    assert out["acute"]["beds"] == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Hash
+
+
+def test_config_hash_stable_for_equal_configs(raw):
+    a = load_config(FOOTPRINT)
+    b = load_config(FOOTPRINT)
+    assert a is not b and a == b
+    assert config_hash(a) == config_hash(b)
+    assert len(config_hash(a)) == 64 and int(config_hash(a), 16) >= 0
+    # Key order in the file does not matter, nor does writing 2250 as 2250.0.
+    reordered = dict(reversed(list(copy.deepcopy(raw).items())))
+    reordered["acute"] = dict(reversed(list(reordered["acute"].items())))
+    assert config_hash(config_from_dict(reordered)) == config_hash(a)
+    beds = raw["acute"]["beds"]
+    assert isinstance(beds, int)
+    assert config_hash(load_config(FOOTPRINT, [f"acute.beds={float(beds)}"])) == config_hash(a)
+    # Setting a value to what it already is, or spelling out a default, is the same config.
+    assert config_hash(load_config(FOOTPRINT, [f"seed={raw['seed']}"])) == config_hash(a)
+    no_default = copy.deepcopy(raw)
+    no_default["demand"]["emergency"].pop("growth_per_year", None)
+    with_default = copy.deepcopy(no_default)
+    with_default["demand"]["emergency"]["growth_per_year"] = 0.0
+    assert config_hash(config_from_dict(no_default)) == config_hash(config_from_dict(with_default))
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        lambda r: f"acute.beds={r['acute']['beds'] - 1}",
+        lambda r: f"seed={r['seed'] + 1}",
+        lambda r: f"replications={r['replications'] + 1}",
+        lambda r: f"demand.emergency.per_day={r['demand']['emergency']['per_day'] + 0.0001}",
+        lambda r: f"groups.frail_older.los.cv={r['groups']['frail_older']['los']['cv'] + 0.1}",
+        lambda r: "description=something else",
+        lambda r: "acute.escalation.months=[6]",
+        lambda r: "acute.escalation.beds=0",
+    ],
+    ids=["beds", "seed", "replications", "per_day", "cv", "description", "months", "escalation"],
+)
+def test_config_hash_changes_with_any_value(override, raw):
+    assert config_hash(load_config(FOOTPRINT, [override(raw)])) != config_hash(load_config(FOOTPRINT))
+
+
+# ---------------------------------------------------------------------------------------------
+# Immutability
+
+
+def test_config_objects_are_frozen():
+    cfg = load_config(FOOTPRINT)
+    with pytest.raises(ValidationError):
+        cfg.horizon_days = 10
+    with pytest.raises(ValidationError):
+        cfg.acute.when_full = "refuse"
+    with pytest.raises(ValidationError):
+        cfg.acute.beds.constant = 1.0
+    with pytest.raises(ValidationError):
+        cfg.groups["frail_older"].share = 0.5
+    with pytest.raises(ValidationError):
+        cfg.groups["frail_older"].los.mean_days = 1.0
+    with pytest.raises(ValidationError):
+        cfg.services["rehab_bed"].capacity = 10
+    with pytest.raises(ValidationError):
+        cfg.demand.emergency.winter.amplitude = 0.5
+    assert cfg == load_config(FOOTPRINT)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the dicts and lists inside a 'frozen' Config are plain mutable containers, so a "
+    "validated config can be changed into an invalid one (and its hash changes)",
+)
+def test_config_containers_are_read_only():
+    cfg = load_config(FOOTPRINT)
+    before = config_hash(cfg)
+    try:
+        cfg.groups.pop("short_stay")  # shares no longer sum to 1
+    except (TypeError, AttributeError):
+        pass
+    try:
+        cfg.demand.emergency.weekday_factors[0] = -1.0  # a negative factor
+    except (TypeError, AttributeError):
+        pass
+    assert config_hash(cfg) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: booleans are accepted for integer fields (replications: yes -> 1), although "
+    "schedules reject them as a wrong type",
+)
+@pytest.mark.parametrize("field, value", [("replications", True), ("seed", False), ("warmup_days", True)])
+def test_boolean_is_a_wrong_type_for_an_integer(field, value, raw, tmp_path):
+    data = copy.deepcopy(raw)
+    data[field] = value
+    one_line_error(write(tmp_path, data), field)
