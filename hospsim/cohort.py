@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import STEP_UP, Config
-from .demand import calendar, elective_times, emergency_arrivals
+from .demand import calendar, elective_counts, elective_times, emergency_arrivals
 from .distributions import ppf
 from .streams import Streams
 
@@ -74,11 +74,11 @@ def elective_slot_bound(cfg: Config) -> np.ndarray:
     n = cfg.horizon_days
     if el is None:
         return np.zeros(n, dtype=np.int64)
+    if not el.per_weekday.gate:
+        return elective_counts(el, cfg.start_date, n)
     weekday, _, _ = calendar(cfg.start_date, n)
-    per_day = el.per_weekday.daily_int(n)
-    if el.per_weekday.gate:
-        per_day = np.full(n, int(round(max(el.per_weekday.values()))))
-    return np.where(weekday < 5, per_day, 0)
+    most = int(np.floor(max(el.per_weekday.values()) + 0.5))
+    return np.where(weekday < 5, most, 0)
 
 
 def build_candidates(cfg: Config, streams: Streams) -> Candidates:
@@ -119,11 +119,13 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     time = np.concatenate([em.time_days, e_time])
     order = np.argsort(time, kind="stable")
     u_svc = np.concatenate([u_service_los, e_u_service_los])[order]
-    service_los = np.array([ppf(s.los, u_svc) for s in cfg.services.values()]).reshape(len(service_names), -1)
     u_assess = streams["assessment"].random(time.size)[order]
-    assessment = np.array(
-        [ppf(s.assessment, u_assess) if s.assessment is not None else np.zeros(time.size) for s in cfg.services.values()]
-    ).reshape(len(service_names), -1)
+    service_los = np.zeros((len(service_names), time.size))
+    assessment = np.zeros((len(service_names), time.size))
+    for i, s in enumerate(cfg.services.values()):
+        service_los[i] = ppf(s.los, u_svc)
+        if s.assessment is not None:
+            assessment[i] = ppf(s.assessment, u_assess)
 
     def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.concatenate([a, b])[order]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from .distributions import DIST_NAMES, LosDistribution
 from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule
@@ -37,8 +37,8 @@ class _Strict(BaseModel):
 class Escalation(_Strict):
     """Extra beds opened in winter months, used only when the core beds are full."""
 
-    beds: int = Field(ge=0)
-    months: list[int] = Field(default=[12, 1, 2, 3], min_length=1)
+    beds: StrictInt = Field(ge=0)
+    months: list[StrictInt] = Field(default=[12, 1, 2, 3], min_length=1)
 
     @field_validator("months")
     @classmethod
@@ -58,7 +58,7 @@ class Acute(_Strict):
 
 class Winter(_Strict):
     amplitude: float = Field(ge=0, lt=1)
-    peak_day_of_year: int = Field(default=15, ge=1, le=366)
+    peak_day_of_year: StrictInt = Field(default=15, ge=1, le=366)
 
 
 class Emergency(_Strict):
@@ -108,8 +108,8 @@ class PathwayChange(_Strict):
     ``duration_days`` from ``start_day`` (optionally gated)."""
 
     to: dict[str, float]
-    start_day: int = Field(ge=0)
-    duration_days: int = Field(default=0, ge=0)
+    start_day: StrictInt = Field(ge=0)
+    duration_days: StrictInt = Field(default=0, ge=0)
     gate: list[Condition] | None = None
 
     @field_validator("gate", mode="before")
@@ -155,7 +155,7 @@ class PlanDelivery(_Strict):
     change happens ``ic_delay_days`` later and reaches only ``ic_growth_achieved`` of its size.
     """
 
-    ic_delay_days: int = Field(default=0, ge=0)
+    ic_delay_days: StrictInt = Field(default=0, ge=0)
     ic_growth_achieved: float = Field(default=1.0, ge=0, le=2)
     services: list[str] | None = None
 
@@ -180,10 +180,10 @@ class Config(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     start_date: dt.date
-    horizon_days: int = Field(gt=0)
-    warmup_days: int = Field(default=0, ge=0)
-    replications: int = Field(default=10, ge=1)
-    seed: int = Field(default=12345, ge=0)
+    horizon_days: StrictInt = Field(gt=0)
+    warmup_days: StrictInt = Field(default=0, ge=0)
+    replications: StrictInt = Field(default=10, ge=1)
+    seed: StrictInt = Field(default=12345, ge=0)
     acute: Acute
     demand: Demand
     groups: dict[str, Group] = Field(min_length=1)
@@ -349,6 +349,21 @@ def copy_raw(raw: dict) -> dict:
     return json.loads(json.dumps(raw, default=str))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a mapping that repeats a key (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: D401
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping with ``safe_load``; any problem is a one-line :class:`ConfigError`."""
     p = Path(path)
@@ -359,7 +374,7 @@ def read_yaml(path: str | Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # safe_load, but duplicate keys are errors
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -370,8 +385,28 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
+def _find_bool(data: Any, path: str = "") -> str | None:
+    if isinstance(data, bool):
+        return path or "<top>"
+    if isinstance(data, dict):
+        for k, v in data.items():
+            found = _find_bool(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    if isinstance(data, list):
+        for i, v in enumerate(data):
+            found = _find_bool(v, f"{path}.{i}")
+            if found:
+                return found
+    return None
+
+
 def config_from_dict(data: dict, source: str = "<config>") -> Config:
     """Validate a raw mapping into a :class:`Config` (errors name ``source``)."""
+    # No config setting is a yes/no; YAML turns yes/no/on/off into booleans that would pass as 1/0.
+    flagged = _find_bool(data)
+    if flagged:
+        raise ConfigError(f"{source}: {flagged}: expected a number or text, got a boolean (yes/no)")
     try:
         return Config.model_validate(data)
     except ValidationError as err:

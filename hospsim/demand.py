@@ -80,6 +80,12 @@ def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.
     return EmergencyArrivals(time_days=time, u_accept=rng.random(day.size))
 
 
+def elective_counts(el: Elective, start_date: dt.date, n_days: int) -> np.ndarray:
+    """Electives booked on each day: ``per_weekday`` (rounded) Monday to Friday, none at weekends."""
+    weekday, _, _ = calendar(start_date, n_days)
+    return np.where(weekday < 5, el.per_weekday.daily_int(n_days), 0)
+
+
 def elective_times(el: Elective, counts_per_day: np.ndarray) -> np.ndarray:
     """Booked elective admission times: ``counts_per_day[d]`` patients on day d, spread evenly
     from ``admit_hour`` over ``spread_hours``."""

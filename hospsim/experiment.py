@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from scipy.stats import qmc
 
 from .config import Config, ConfigError, _one_line, config_from_dict, copy_raw, read_yaml, set_dotted
@@ -51,7 +51,7 @@ class SweepParameter(_Strict):
 
 class Sweep(_Strict):
     method: Literal["grid", "lhs", "sobol"] = "grid"
-    samples: int | None = Field(default=None, ge=1)
+    samples: StrictInt | None = Field(default=None, ge=1)
     parameters: dict[str, SweepParameter] = Field(min_length=1)
     scenarios: list[str] | None = None  # which scenarios it crosses (default: all but baseline)
 
@@ -109,8 +109,8 @@ class Criterion(_Strict):
 class Window(_Strict):
     """Days over which KPIs are measured for the verdict: ``start_day`` <= day < ``end_day``."""
 
-    start_day: int = Field(ge=0)
-    end_day: int = Field(gt=0)
+    start_day: StrictInt = Field(ge=0)
+    end_day: StrictInt = Field(gt=0)
 
 
 class Experiment(_Strict):
@@ -118,8 +118,8 @@ class Experiment(_Strict):
     description: str = ""
     question: str = ""
     config: str  # base config path, relative to the experiment file
-    replications: int = Field(default=10, ge=1)
-    seed: int = Field(default=1, ge=0)
+    replications: StrictInt = Field(default=10, ge=1)
+    seed: StrictInt = Field(default=1, ge=0)
     window: Window | None = None
     baseline: Scenario = Scenario()
     scenarios: dict[str, Scenario] = Field(default_factory=dict)

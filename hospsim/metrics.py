@@ -47,8 +47,11 @@ class _Measures:
 
         admitted = rec.outcome == ADMITTED
         self.admitted = admitted
+        # Escalation beds in use: occupied beds above the core, at most the escalation beds open
+        # (after a cut below occupancy, the excess over capacity is not escalation).
         self.occupied = daily_level(
-            np.where(admitted, rec.admit_days, np.nan), rec.bed_leave_days, H, capacity.core_beds
+            np.where(admitted, rec.admit_days, np.nan), rec.bed_leave_days, H,
+            capacity.core_beds, capacity.total_beds - capacity.core_beds,
         )
         self.emergency_occupied = daily_level(
             np.where(admitted & self.emergency, rec.admit_days, np.nan), rec.bed_leave_days, H

@@ -69,6 +69,16 @@ class Records:
     gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
 
 
+def _at_midnight(env: simpy.Environment, delay: float) -> simpy.Event:
+    """A timeout that fires before every ordinary event due at the same instant, so a day's
+    capacity is in force before anyone arriving, leaving or becoming fit at midnight."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    env.schedule(event, simpy.events.URGENT, delay)
+    return event
+
+
 @dataclass(frozen=True)
 class _Resolved:
     """Attributes the plan gave each candidate as it arrived."""
@@ -148,7 +158,7 @@ def simulate(
         occ_since = now
         occ += 1
         outcome[pid] = ADMITTED
-        admit[pid] = now
+        admit[pid] = now if now >= arrival[pid] else arrival[pid]  # float noise: never before arrival
         timeout(acute_los[pid], pid).callbacks.append(on_fit)
 
     def free_bed(pid: int, now: float) -> None:
@@ -228,7 +238,8 @@ def simulate(
 
     def arrivals():
         for pid in range(n):
-            yield timeout(arrival[pid] - env.now)
+            # max(): float rounding can put env.now a hair past a simultaneous arrival.
+            yield timeout(max(0.0, arrival[pid] - env.now))
             d = arrival_day[pid]
             g = group[pid]
             if elective[pid]:
@@ -268,7 +279,7 @@ def simulate(
         """Close the day's integrals, check gates, and set the day's capacities."""
         nonlocal cap, occ_area, occ_since, delayed_area, delayed_since
         for day in range(horizon_days):
-            yield timeout(day - env.now)
+            yield _at_midnight(env, day - env.now)
             now = env.now
             if day > 0:
                 occupied_by_day[day - 1] = occ_area + occ * (now - occ_since)
@@ -323,20 +334,25 @@ class Replication:
 
 
 def run_model(cfg: Config, replication_seed: int) -> Replication:
-    """Draw the patients, set up the plan and simulate one replication.
+    """Draw the patients, set up the plan and simulate one replication."""
+    return simulate_candidates(cfg, build_candidates(cfg, Streams(replication_seed)))
+
+
+def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
+    """Simulate given candidates under the config's plan.
 
     The returned cohort and records hold only the patients who arrived (candidates that the plan
-    removed are dropped), with the attributes the plan gave them.
+    removed are dropped), with the attributes the plan gave them; the capacity is the plan as it
+    happened (gates included).
     """
-    streams = Streams(replication_seed)
-    cand = build_candidates(cfg, streams)
     levers, gates = build_levers(cfg)
     records, resolved = simulate(cand, levers, gates, cfg.acute.when_full, cfg.horizon_days)
 
     keep = records.outcome != NOT_ARRIVED
     service = np.array(resolved.service, dtype=np.int64)[keep]
     los_matrix = cand.service_los_days[:, keep]
-    service_los = np.where(service >= 0, los_matrix[np.maximum(service, 0), np.arange(service.size)], 0.0) if los_matrix.size else np.zeros(service.size)
+    rows = np.maximum(service, 0)
+    service_los = np.where(service >= 0, los_matrix[rows, np.arange(service.size)], 0.0) if los_matrix.size else np.zeros(service.size)
     cohort = Cohort(
         arrival_days=cand.time_days[keep],
         is_elective=cand.is_elective[keep],

@@ -27,12 +27,14 @@ def daily_level(
     ends: np.ndarray,
     n_days: int,
     threshold_by_day: np.ndarray | None = None,
+    excess_cap_by_day: np.ndarray | None = None,
 ) -> DailyLevel:
     """Daily statistics of the number of intervals ``[start, end)`` open at each moment.
 
     Intervals with a NaN start are ignored; a NaN end means "still open at ``n_days``".
     At equal times, ends are applied before starts (a bed freed and re-filled at the same
-    instant never counts twice).
+    instant never counts twice). ``mean_excess`` is the time-weighted mean of
+    ``clip(level - threshold, 0, excess_cap)`` per day.
     """
     starts = np.asarray(starts, dtype=float)
     ends = np.asarray(ends, dtype=float)
@@ -61,6 +63,8 @@ def daily_level(
     excess = None
     if threshold_by_day is not None:
         over = np.maximum(seg_level - np.asarray(threshold_by_day, dtype=float)[seg_day], 0.0)
+        if excess_cap_by_day is not None:
+            over = np.minimum(over, np.asarray(excess_cap_by_day, dtype=float)[seg_day])
         excess = np.bincount(seg_day, weights=over * dur, minlength=n_days)[:n_days]
     return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess)
 

@@ -15,7 +15,7 @@ import numpy as np
 from .cohort import NO_SERVICE
 from .config import HOME, Config
 from .demand import calendar, demand_bound
-from .schedules import Condition, Schedule
+from .schedules import Condition, Schedule, whole
 
 
 @dataclass
@@ -78,7 +78,7 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
             gates.append(Gate(path=path, checks=checks, apply=apply))
 
     def as_int(values: np.ndarray) -> list[int]:
-        return np.rint(values).astype(np.int64).tolist()
+        return whole(values).tolist()
 
     # Acute beds and escalation.
     esc = cfg.acute.escalation
@@ -120,10 +120,10 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
     # Electives.
     el = cfg.demand.elective
     if el is not None:
-        slots = np.where(weekday < 5, np.rint(initial(el.per_weekday)), 0).astype(np.int64).tolist()
+        slots = np.where(weekday < 5, whole(initial(el.per_weekday)), 0).tolist()
 
         def write_slots(lv: Levers, day: int, v: np.ndarray) -> None:
-            lv.elective_slots[day:] = np.where(weekday < 5, np.rint(v), 0).astype(np.int64)[day:].tolist()
+            lv.elective_slots[day:] = np.where(weekday < 5, whole(v), 0)[day:].tolist()
 
         gated("demand.elective.per_weekday", el.per_weekday, write_slots)
     else:

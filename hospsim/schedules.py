@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -32,8 +32,8 @@ class Ramp(_Strict):
 
     from_value: float = Field(alias="from")
     to: float
-    start_day: int = Field(ge=0)
-    duration_days: int = Field(ge=0)
+    start_day: StrictInt = Field(ge=0)
+    duration_days: StrictInt = Field(ge=0)
 
 
 class ServiceCapacityAtLeast(_Strict):
@@ -46,7 +46,7 @@ class ServiceCapacityAtLeast(_Strict):
 class OccupancyAtMost(_Strict):
     """Open once acute occupancy (time-weighted) over the last ``days`` days is <= ``occupancy``."""
 
-    days: int = Field(default=28, ge=1)
+    days: StrictInt = Field(default=28, ge=1)
     occupancy: float = Field(gt=0)
 
 
@@ -54,7 +54,7 @@ class DelayedAtMost(_Strict):
     """Open once the mean number of delayed-transfer patients over the last ``days`` days is
     <= ``patients``."""
 
-    days: int = Field(default=28, ge=1)
+    days: StrictInt = Field(default=28, ge=1)
     patients: float = Field(ge=0)
 
 
@@ -87,7 +87,7 @@ class Schedule(_Strict):
     """A per-day value: exactly one of ``constant``, ``steps`` or ``ramp``; optionally gated."""
 
     constant: float | None = None
-    steps: list[tuple[int, float]] | None = None
+    steps: list[tuple[StrictInt, float]] | None = None
     ramp: Ramp | None = None
     gate: list[Condition] | None = None
 
@@ -203,11 +203,16 @@ class Schedule(_Strict):
 
     def daily_int(self, n_days: int) -> np.ndarray:
         """Per-day values rounded to whole places (for capacities)."""
-        return np.rint(self.daily(n_days)).astype(np.int64)
+        return whole(self.daily(n_days))
 
     def is_constant(self) -> bool:
         vals = self.values()
         return min(vals) == max(vals)
+
+
+def whole(values: np.ndarray) -> np.ndarray:
+    """Round to whole places, halves up (a ramp's 2.5 and 3.5 become 3 and 4)."""
+    return np.floor(np.asarray(values, dtype=float) + 0.5).astype(np.int64)
 
 
 def _range_check(low: float | None, high: float | None, *, low_open: bool = False) -> Callable:

@@ -449,11 +449,6 @@ def test_config_containers_are_read_only():
     assert config_hash(cfg) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: booleans are accepted for integer fields (replications: yes -> 1), although "
-    "schedules reject them as a wrong type",
-)
 @pytest.mark.parametrize("field, value", [("replications", True), ("seed", False), ("warmup_days", True)])
 def test_boolean_is_a_wrong_type_for_an_integer(field, value, raw, tmp_path):
     data = copy.deepcopy(raw)

@@ -679,11 +679,6 @@ def test_demand_cut_keeps_a_subset_of_the_same_patients(data, seed):
 # Bugs found by the properties above, pinned to minimal examples
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a capacity cut at midnight is applied after discharges at the same instant, so "
-    "the freed place is refilled under the previous day's capacity",
-)
 def test_capacity_cut_applies_at_midnight_acute():
     """Beds 1 -> 2 on day 1 -> 1 on day 3, fixed LOS 2 days, queue policy.
 
@@ -709,11 +704,6 @@ def test_capacity_cut_applies_at_midnight_acute():
     assert not bad, f"admissions into a full pool at a cut (time, occupancy, capacity): {bad}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a capacity cut at midnight is applied after discharges at the same instant, so "
-    "the freed place is refilled under the previous day's capacity",
-)
 def test_capacity_cut_applies_at_midnight_service():
     """The same for community places: rehab 0 -> 1 place on day 1 -> 0 on day 3, fixed stay 2.
 
@@ -738,11 +728,6 @@ def test_capacity_cut_applies_at_midnight_service():
     assert not bad, f"admissions into a full pool at a cut (time, occupancy, capacity): {bad}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (float noise): admission time recorded one rounding step before arrival, because "
-    "the clock is advanced by differences (timeout(arrival - now))",
-)
 def test_admission_time_not_before_arrival():
     raw = {
         "name": "ulp",
@@ -763,7 +748,6 @@ def test_admission_time_not_before_arrival():
     assert np.all(rep.records.admit_days[admitted] >= rep.cohort.arrival_days[admitted])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="bug: simultaneous arrivals crash SimPy with 'Negative delay'")
 def test_simultaneous_electives_do_not_crash():
     """``spread_hours: 0`` books all of a day's electives at the same instant (allowed by the
     schema). The arrival process advances the clock by ``timeout(arrival - now)``; after a long gap

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from hospsim.cohort import NO_SERVICE, Cohort
+from hospsim.cohort import NO_SERVICE, Candidates
 from hospsim.config import Elective, Emergency, config_from_dict
 from hospsim.demand import (
     calendar,
+    demand_bound,
+    elective_counts,
     elective_times,
     emergency_arrivals,
     emergency_base_rate_per_day,
@@ -21,7 +23,7 @@ from hospsim.demand import (
 )
 from hospsim.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, mean_days, ppf
 from hospsim.metrics import daily_table, kpis
-from hospsim.model import ADMITTED, Replication, build_capacity, run_model, simulate
+from hospsim.model import ADMITTED, run_model, simulate_candidates
 from hospsim.monitor import daily_counts, daily_level
 from hospsim.schedules import Schedule
 from hospsim.streams import Streams, replication_seeds, stream_key
@@ -283,6 +285,12 @@ def test_emergency_rate_by_hand():
     np.testing.assert_allclose(emergency_rate_per_day(e4, start, 5), [10, 10, 10, 5, 5])
 
 
+def accepted(e: Emergency, arr, n_days: int) -> np.ndarray:
+    """Which candidates are real arrivals under the (ungated) plan multiplier."""
+    day = arr.time_days.astype(np.int64)
+    return arr.u_accept < e.multiplier.daily(n_days)[day] / demand_bound(e)
+
+
 def _z(observed: float, expected: float) -> float:
     return abs(observed - expected) / math.sqrt(expected)
 
@@ -292,7 +300,7 @@ def test_emergency_counts_match_rate_and_weekday_factors():
     start = dt.date(2018, 1, 1)  # Monday
     n = 364
     arr = emergency_arrivals(e, start, n, np.random.default_rng(1))
-    assert arr.accepted.all()
+    assert accepted(e, arr, n).all()
     day = arr.time_days.astype(np.int64)
     assert np.all(np.diff(day) >= 0) and day.min() >= 0 and day.max() < n
     counts = np.bincount(day, minlength=n)
@@ -354,11 +362,12 @@ def test_demand_multiplier_thins_candidates():
     e = em(per_day=200, multiplier={"steps": [[0, 1.0], [100, 0.25], [200, 0.0]]})
     arr = emergency_arrivals(e, dt.date(2018, 1, 1), 300, np.random.default_rng(5))
     day = arr.time_days.astype(np.int64)
-    assert arr.accepted[day < 100].all()
+    ok = accepted(e, arr, 300)
+    assert ok[day < 100].all()
     mid = day[(day >= 100) & (day < 200)]
-    kept = arr.accepted[(day >= 100) & (day < 200)].sum()
+    kept = ok[(day >= 100) & (day < 200)].sum()
     assert abs(kept / mid.size - 0.25) < 4 * math.sqrt(0.25 * 0.75 / mid.size)
-    assert not arr.accepted[day >= 200].any()
+    assert not ok[day >= 200].any()
 
 
 def el(**kw) -> Elective:
@@ -368,7 +377,8 @@ def el(**kw) -> Elective:
 
 def test_electives_weekdays_only_evenly_spread():
     start = dt.date(2017, 4, 2)  # Sunday
-    t = elective_times(el(per_weekday=3, admit_hour=8, spread_hours=4), start, 14)
+    e = el(per_weekday=3, admit_hour=8, spread_hours=4)
+    t = elective_times(e, elective_counts(e, start, 14))
     day = t.astype(np.int64)
     wd, _, _ = calendar(start, 14)
     assert np.all(wd[day] < 5)
@@ -382,7 +392,8 @@ def test_electives_weekdays_only_evenly_spread():
 
 def test_electives_follow_a_schedule_and_zero_spread():
     start = dt.date(2017, 4, 3)  # Monday
-    t = elective_times(el(per_weekday={"steps": [[0, 2], [7, 0], [14, 1]]}, admit_hour=9.5, spread_hours=0), start, 21)
+    e = el(per_weekday={"steps": [[0, 2], [7, 0], [14, 1]]}, admit_hour=9.5, spread_hours=0)
+    t = elective_times(e, elective_counts(e, start, 21))
     day = t.astype(np.int64)
     np.testing.assert_array_equal(day, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 14, 15, 16, 17, 18])
     np.testing.assert_allclose((t - day) * 24, 9.5)
@@ -464,23 +475,32 @@ TINY_RAW = {
     "horizon_days": 10,
     "warmup_days": 2,
     "acute": {"beds": 2, "when_full": "queue", "delayed_day_cost_gbp": 100},
-    "demand": {"emergency": {"per_day": 1}},
+    "demand": {"emergency": {"per_day": 1},
+               # One elective booked, on Monday 10 April (day 7) at 06:00.
+               "elective": {"per_weekday": {"steps": [[0, 0], [7, 1], [8, 0]]}, "admit_hour": 6,
+                            "spread_hours": 0, "los": {"dist": "fixed", "mean_days": 1}}},
     "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 1}, "pathways": {"home": 0.5, "rehab": 0.5}}},
     "services": {"rehab": {"capacity": 1, "los": {"dist": "fixed", "mean_days": 2}, "place_day_cost_gbp": 50}},
 }
 
 
-def tiny_cohort() -> Cohort:
+def tiny_candidates() -> Candidates:
     n = 6
-    return Cohort(
-        arrival_days=np.array([0.5, 1.0, 2.5, 4.25, 7.25, 9.5]),
+    arrival = np.array([0.5, 1.0, 2.5, 4.25, 7.25, 9.5])
+    to_rehab = np.array([False, True, True, False, False, False])
+    return Candidates(
+        time_days=arrival,
+        day=arrival.astype(np.int64),
         is_elective=np.array([False, False, False, False, True, False]),
+        elective_slot=np.array([-1, -1, -1, -1, 0, -1]),
         group=np.array([0, 0, 0, 0, 1, 0]),
-        step_up_suitable=np.zeros(n, dtype=bool),
+        u_accept=np.zeros(n),  # every emergency candidate arrives
+        base_los_days=np.array([3.0, 2.0, 1.0, 0.5, 1.0, 2.0]),
+        u_step_up=np.ones(n),
         step_up_los_days=np.zeros(n),
-        acute_los_days=np.array([3.0, 2.0, 1.0, 0.5, 1.0, 2.0]),
-        service=np.array([NO_SERVICE, 0, 0, NO_SERVICE, NO_SERVICE, NO_SERVICE]),
-        service_los_days=np.array([0.0, 2.0, 4.0, 0.0, 0.0, 0.0]),
+        u_pathway=np.where(to_rehab, 0.75, 0.25),  # mix home 0.5 / rehab 0.5
+        service_los_days=np.array([[0.0, 2.0, 4.0, 0.0, 0.0, 0.0]]),
+        assessment_days=np.zeros((1, n)),
         group_names=("all",),
         service_names=("rehab",),
     )
@@ -488,10 +508,7 @@ def tiny_cohort() -> Cohort:
 
 def tiny(warmup: int = 2):
     cfg = config_from_dict(dict(TINY_RAW, warmup_days=warmup))
-    cohort = tiny_cohort()
-    capacity = build_capacity(cfg)
-    records = simulate(cohort, capacity, cfg.acute.when_full, cfg.horizon_days)
-    return cfg, Replication(cohort=cohort, capacity=capacity, records=records)
+    return cfg, simulate_candidates(cfg, tiny_candidates())
 
 
 def test_tiny_system_records():
