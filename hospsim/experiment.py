@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -114,10 +115,12 @@ class Window(_Strict):
 
 
 class Experiment(_Strict):
+    extends: str | None = None  # another experiment file this one changes (resolved on loading)
     name: str = Field(min_length=1)
     description: str = ""
     question: str = ""
     config: str  # base config path, relative to the experiment file
+    overrides: dict[str, Any] = Field(default_factory=dict)  # applied to the base for every scenario
     replications: StrictInt = Field(default=10, ge=1)
     seed: StrictInt = Field(default=1, ge=0)
     window: Window | None = None
@@ -261,10 +264,41 @@ def _resolve(base_raw: dict, overrides: dict[str, Any], where: str, source: str)
     return data
 
 
+def _deep_merge(parent: dict, child: dict) -> dict:
+    out = copy_raw(parent)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_experiment_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """An experiment file's raw data, with ``extends`` resolved: the parent's settings, deep-merged
+    with this file's (mappings merge, other values replace)."""
+    raw = read_yaml(path)
+    parent_name = raw.get("extends")
+    if parent_name is None:
+        return raw
+    parent_path = (path.parent / str(parent_name)).resolve()
+    if parent_path in _seen or parent_path == path.resolve():
+        raise ConfigError(f"{path}: extends: circular ({parent_name})")
+    if not parent_path.exists():
+        raise ConfigError(f"{path}: extends: file not found: {parent_name}")
+    parent = read_experiment_raw(parent_path, _seen + (path.resolve(),))
+    if "config" in parent and "config" not in raw:
+        # Keep the base config where the parent meant it.
+        parent["config"] = os.path.relpath(parent_path.parent / parent["config"], path.parent)
+    merged = _deep_merge(parent, {k: v for k, v in raw.items() if k != "extends"})
+    merged["extends"] = str(parent_name)
+    return merged
+
+
 def load_experiment(path: str | Path) -> LoadedExperiment:
     """Read and validate an experiment and every config it implies (nothing runs on a bad one)."""
     path = Path(path)
-    raw = read_yaml(path)
+    raw = read_experiment_raw(path)
     try:
         exp = Experiment.model_validate(raw)
     except ValidationError as err:
@@ -272,7 +306,7 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     base_path = (path.parent / exp.config).resolve()
     if not base_path.exists():
         raise ConfigError(f"{path}: config: file not found: {exp.config}")
-    base_raw = read_yaml(base_path)
+    base_raw = _resolve(read_yaml(base_path), exp.overrides, "overrides", str(path))
 
     def validated(data: dict, where: str) -> Config:
         try:

@@ -278,3 +278,43 @@ def test_bad_experiment_gives_one_clear_line(tmp_path: Path, mutate, expected: s
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
     assert str(path) in lines[0] and expected in lines[0], lines[0]
     assert not (tmp_path / "o").exists()
+
+
+# --- the bundled experiments ------------------------------------------------------------------
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def test_bundled_experiments_are_valid_and_fast_extends_full():
+    full = load_experiment(EXPERIMENTS / "swl_44pct.yaml")
+    fast = load_experiment(EXPERIMENTS / "swl_44pct_fast.yaml")
+    assert len(full.variants) == 1 + 2 * 20 and len(full.seeds) == 10
+    assert len(fast.variants) == 1 + 2 * 9 and len(fast.seeds) == 3
+    assert full.seeds[:3] == fast.seeds  # same root seed: the fast run is a subset of the full one
+    # Same base (experiment-level overrides applied) and same plan, scenario by scenario.
+    assert full.variants[0].config == fast.variants[0].config
+    assert full.variants[0].config.horizon_days == 1461
+    full_cells = {(v.scenario, dict(v.params).get("ic_delay_days"), dict(v.params).get("ic_growth_achieved")): v.config
+                  for v in full.variants}
+    for v in fast.variants:
+        p = dict(v.params)
+        assert full_cells[(v.scenario, p.get("ic_delay_days"), p.get("ic_growth_achieved"))] == v.config
+    gated = next(v.config for v in full.variants if v.scenario == "gated")
+    assert [c.service_capacity_at_least.service for c in gated.acute.beds.gate] == ["step_up", "home_support", "rehab_bed"]
+    fixed = next(v.config for v in full.variants if v.scenario == "fixed_date")
+    assert fixed.acute.beds.gate is None and fixed.groups["frail_older"].los_multiplier == gated.groups["frail_older"].los_multiplier
+
+
+def test_experiment_extends_a_file(tmp_path: Path):
+    child = tmp_path / "child.yaml"
+    child.write_text(yaml.safe_dump({"extends": str(EXPERIMENT), "name": "child", "replications": 2,
+                                     "sweep": {"parameters": {"ic_delay_days": {"values": [30]}}}}))
+    loaded = load_experiment(child)
+    assert loaded.experiment.name == "child" and len(loaded.seeds) == 2
+    delays = {dict(v.params)["ic_delay_days"] for v in loaded.variants if v.params}
+    assert delays == {30}
+    # The base config path stays relative to the parent's folder.
+    assert loaded.base_source == str((DATA / "mini_system.yaml").resolve())
+    (tmp_path / "loop.yaml").write_text("extends: loop.yaml\nname: x\n")
+    with pytest.raises(ConfigError, match="circular"):
+        load_experiment(tmp_path / "loop.yaml")
