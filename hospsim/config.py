@@ -149,15 +149,18 @@ class Service(_Strict):
 
 
 class PlanDelivery(_Strict):
-    """How the community-capacity part of a plan is delivered, relative to what was planned.
+    """How the intermediate-care part of a plan is delivered, relative to what was planned.
 
-    Applies to the capacity schedule of every community service (or those listed): each planned
-    change happens ``ic_delay_days`` later and reaches only ``ic_growth_achieved`` of its size.
+    Each schedule listed in ``applies_to`` (dotted paths; default: every community service's
+    capacity) is delivered late and partly: every planned change happens ``ic_delay_days`` later
+    and reaches only ``ic_growth_achieved`` of its size. List a plan's IC-dependent levers too
+    (e.g. ``groups.frail_older.los_multiplier``, ``groups.frail_older.pathways_change``) when they
+    can only happen as the IC capacity arrives.
     """
 
     ic_delay_days: StrictInt = Field(default=0, ge=0)
     ic_growth_achieved: float = Field(default=1.0, ge=0, le=2)
-    services: list[str] | None = None
+    applies_to: list[str] | None = None
 
 
 def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
@@ -219,9 +222,10 @@ class Config(_Strict):
             raise ValueError(f"services.{STEP_UP}.assessment: step-up takes patients at once or not at all")
         if self.demand.elective is not None:
             _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
-        for name in self.plan_delivery.services or []:
-            if name not in self.services:
-                raise ValueError(f"plan_delivery.services: no service {name!r}")
+        known = [p for p, _ in plan_schedules(self, delivered=False)]
+        for p in self.plan_delivery.applies_to or []:
+            if p not in known:
+                raise ValueError(f"plan_delivery.applies_to: {p!r} is not a plan schedule (one of: {', '.join(known)})")
         for path, sched in gated_schedules(self):
             for cond in sched.gate or []:
                 if cond.service_capacity_at_least is not None:
@@ -236,17 +240,17 @@ class Config(_Strict):
     def measured_days(self) -> int:
         return self.horizon_days - self.warmup_days
 
-    def service_capacity(self, name: str) -> Schedule:
-        """A service's capacity schedule as delivered (see :class:`PlanDelivery`)."""
+    def delivered(self, path: str, schedule: Schedule) -> Schedule:
+        """The schedule at ``path`` as delivered (see :class:`PlanDelivery`)."""
         pd = self.plan_delivery
-        sched = self.services[name].capacity
-        if pd.services is not None and name not in pd.services:
-            return sched
-        return sched.delivered(pd.ic_delay_days, pd.ic_growth_achieved)
+        targets = pd.applies_to
+        applies = path in targets if targets is not None else (path.startswith("services.") and path.endswith(".capacity"))
+        return schedule.delivered(pd.ic_delay_days, pd.ic_growth_achieved) if applies else schedule
 
 
-def plan_schedules(cfg: Config) -> list[tuple[str, Schedule]]:
-    """Every schedule of a config with its dotted path (pathway changes as their 0->1 fraction)."""
+def plan_schedules(cfg: Config, delivered: bool = True) -> list[tuple[str, Schedule]]:
+    """Every schedule of a config with its dotted path (pathway changes as their 0->1 fraction),
+    as delivered unless ``delivered=False``."""
     out: list[tuple[str, Schedule]] = [("acute.beds", cfg.acute.beds)]
     out.append(("demand.emergency.multiplier", cfg.demand.emergency.multiplier))
     if cfg.demand.elective is not None:
@@ -257,9 +261,9 @@ def plan_schedules(cfg: Config) -> list[tuple[str, Schedule]]:
         if g.pathways_change is not None:
             out.append((f"groups.{name}.pathways_change", g.pathways_change.fraction()))
     for name, svc in cfg.services.items():
-        out.append((f"services.{name}.capacity", cfg.service_capacity(name)))
+        out.append((f"services.{name}.capacity", svc.capacity))
         out.append((f"services.{name}.assessment_multiplier", svc.assessment_multiplier))
-    return out
+    return [(p, cfg.delivered(p, s)) for p, s in out] if delivered else out
 
 
 def gated_schedules(cfg: Config) -> list[tuple[str, Schedule]]:

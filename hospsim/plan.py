@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .cohort import NO_SERVICE
-from .config import HOME, Config
+from .config import HOME, Config, plan_schedules
 from .demand import calendar, demand_bound
 from .schedules import Condition, Schedule, whole
 
@@ -64,18 +64,21 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
     n = cfg.horizon_days
     service_index = {name: i for i, name in enumerate(cfg.services)}
     weekday, _, month = calendar(cfg.start_date, n)
+    schedules = dict(plan_schedules(cfg))  # as delivered (plan_delivery applied)
     gates: list[Gate] = []
 
-    def initial(s: Schedule) -> np.ndarray:
-        return s.daily_held(n) if s.gate else s.daily(n)
+    def lever(path: str, write: Callable[[Levers, int, np.ndarray], None]) -> np.ndarray:
+        """The lever's per-day values while its gate (if any) is shut; registers the gate."""
+        s = schedules[path]
+        if not s.gate:
+            return s.daily(n)
 
-    def gated(path: str, s: Schedule, write: Callable[[Levers, int, np.ndarray], None]) -> None:
-        if s.gate:
-            def apply(lv: Levers, day: int, s=s, write=write) -> None:
-                write(lv, day, s.daily_opened(n, day))
+        def apply(lv: Levers, day: int) -> None:
+            write(lv, day, s.daily_opened(n, day))
 
-            checks = tuple(compile_condition(c, service_index) for c in s.gate)
-            gates.append(Gate(path=path, checks=checks, apply=apply))
+        checks = tuple(compile_condition(c, service_index) for c in s.gate)
+        gates.append(Gate(path=path, checks=checks, apply=apply))
+        return s.daily_held(n)
 
     def as_int(values: np.ndarray) -> list[int]:
         return whole(values).tolist()
@@ -83,57 +86,48 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
     # Acute beds and escalation.
     esc = cfg.acute.escalation
     escalation = np.where(np.isin(month, esc.months), esc.beds, 0) if esc else np.zeros(n, dtype=np.int64)
-    core = as_int(initial(cfg.acute.beds))
 
     def write_beds(lv: Levers, day: int, v: np.ndarray) -> None:
         lv.core_beds[day:] = as_int(v[day:])
 
-    gated("acute.beds", cfg.acute.beds, write_beds)
+    core = as_int(lever("acute.beds", write_beds))
 
     # Community services.
     places, assess = [], []
-    for name, svc in cfg.services.items():
-        capacity = cfg.service_capacity(name)
-        places.append(as_int(initial(capacity)))
-        assess.append(initial(svc.assessment_multiplier).tolist())
+    for name in cfg.services:
+        i = service_index[name]
 
-        def write_assess(lv: Levers, day: int, v: np.ndarray, i=service_index[name]) -> None:
-            lv.assessment_multiplier[i][day:] = v[day:].tolist()
-
-        gated(f"services.{name}.assessment_multiplier", svc.assessment_multiplier, write_assess)
-
-        def write_places(lv: Levers, day: int, v: np.ndarray, i=service_index[name]) -> None:
+        def write_places(lv: Levers, day: int, v: np.ndarray, i=i) -> None:
             lv.service_places[i][day:] = as_int(v[day:])
 
-        gated(f"services.{name}.capacity", capacity, write_places)
+        def write_assess(lv: Levers, day: int, v: np.ndarray, i=i) -> None:
+            lv.assessment_multiplier[i][day:] = v[day:].tolist()
+
+        places.append(as_int(lever(f"services.{name}.capacity", write_places)))
+        assess.append(lever(f"services.{name}.assessment_multiplier", write_assess).tolist())
 
     # Emergency demand.
-    em = cfg.demand.emergency
-    bound = demand_bound(em)
-    accept = (initial(em.multiplier) / bound).tolist()
+    bound = demand_bound(cfg.demand.emergency)
 
     def write_accept(lv: Levers, day: int, v: np.ndarray) -> None:
         lv.accept_probability[day:] = (v[day:] / bound).tolist()
 
-    gated("demand.emergency.multiplier", em.multiplier, write_accept)
+    accept = (lever("demand.emergency.multiplier", write_accept) / bound).tolist()
 
     # Electives.
     el = cfg.demand.elective
     if el is not None:
-        slots = np.where(weekday < 5, whole(initial(el.per_weekday)), 0).tolist()
 
         def write_slots(lv: Levers, day: int, v: np.ndarray) -> None:
             lv.elective_slots[day:] = np.where(weekday < 5, whole(v), 0)[day:].tolist()
 
-        gated("demand.elective.per_weekday", el.per_weekday, write_slots)
+        slots = np.where(weekday < 5, whole(lever("demand.elective.per_weekday", write_slots)), 0).tolist()
     else:
         slots = [0] * n
 
     # Patient groups: LOS multiplier, step-up share, pathway mix.
     los_mult, step_up, path_cum, path_service = [], [], [], []
     for gi, (gname, g) in enumerate(cfg.groups.items()):
-        los_mult.append(initial(g.los_multiplier).tolist())
-        step_up.append(initial(g.step_up_share).tolist())
 
         def write_los(lv: Levers, day: int, v: np.ndarray, gi=gi) -> None:
             lv.los_multiplier[gi][day:] = v[day:].tolist()
@@ -141,8 +135,8 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
         def write_step_up(lv: Levers, day: int, v: np.ndarray, gi=gi) -> None:
             lv.step_up_share[gi][day:] = v[day:].tolist()
 
-        gated(f"groups.{gname}.los_multiplier", g.los_multiplier, write_los)
-        gated(f"groups.{gname}.step_up_share", g.step_up_share, write_step_up)
+        los_mult.append(lever(f"groups.{gname}.los_multiplier", write_los).tolist())
+        step_up.append(lever(f"groups.{gname}.step_up_share", write_step_up).tolist())
 
         change = g.pathways_change
         names = list(g.pathways) + [p for p in (change.to if change else {}) if p not in g.pathways]
@@ -150,18 +144,15 @@ def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
         if change is None:
             path_cum.append([_cumulative_mix(names, g.pathways, {}, 0.0)] * n)
             continue
-        frac_schedule = change.fraction()
 
         def mixes(frac: np.ndarray, names=names, base=g.pathways, to=change.to) -> list[tuple[float, ...]]:
             cache: dict[float, tuple[float, ...]] = {}
             return [cache.setdefault(f, _cumulative_mix(names, base, to, f)) for f in frac.tolist()]
 
-        path_cum.append(mixes(initial(frac_schedule)))
-
         def write_mix(lv: Levers, day: int, v: np.ndarray, gi=gi, mixes=mixes) -> None:
             lv.pathway_cumulative[gi][day:] = mixes(v)[day:]
 
-        gated(f"groups.{gname}.pathways_change", frac_schedule, write_mix)
+        path_cum.append(mixes(lever(f"groups.{gname}.pathways_change", write_mix)))
 
     # Electives: one more "group" with no plan levers.
     los_mult.append([1.0] * n)

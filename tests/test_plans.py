@@ -79,8 +79,8 @@ def test_gate_validation_errors():
     with pytest.raises(ConfigError, match="exactly one of"):
         config(acute={"beds": {"steps": [[0, 80], [200, 70]], "gate": {"occupancy_at_most": {"occupancy": 0.9},
                                                                        "delayed_patients_at_most": {"patients": 2}}}})
-    with pytest.raises(ConfigError, match="plan_delivery.services: no service 'x'"):
-        config(plan_delivery={"services": ["x"]})
+    with pytest.raises(ConfigError, match="plan_delivery.applies_to: 'services.x.capacity' is not a plan schedule"):
+        config(plan_delivery={"applies_to": ["services.x.capacity"]})
 
 
 # --- gates in the model -------------------------------------------------------------------------
@@ -174,17 +174,30 @@ def test_pathway_change_moves_the_mix():
     assert np.all(co.service[base.service == 0] == 0)
 
 
-def test_plan_delivery_restricted_to_listed_services():
+def test_plan_delivery_applies_to_listed_schedules():
     raw_services = {
         "rehab": BASE["services"]["rehab"],
         "home_support": {"capacity": {"ramp": {"from": 10, "to": 20, "start_day": 100, "duration_days": 100}},
                          "los": {"dist": "exponential", "mean_days": 10}},
     }
-    cfg = config(services=raw_services, plan_delivery={"ic_delay_days": 100, "ic_growth_achieved": 0.5, "services": ["rehab"]})
+    cfg = config(services=raw_services, plan_delivery={"ic_delay_days": 100, "ic_growth_achieved": 0.5,
+                                                       "applies_to": ["services.rehab.capacity", "groups.frail.los_multiplier"]},
+                 groups__frail__los_multiplier={"ramp": {"from": 1.0, "to": 0.6, "start_day": 100, "duration_days": 100}})
     rep = run_model(cfg, 6)
     rehab, home = rep.capacity.service_places
     assert rehab[199] == 15 and rehab[499] == 25  # late and half
     assert home[200] == 20  # as planned
+    # The IC-dependent LOS cut is late and half too: x0.8 from day 300, not x0.6 from day 200.
+    base = run_model(config(services=raw_services), 6).cohort
+    co = rep.cohort
+    frail = co.group == 0
+    day = co.arrival_days.astype(int)
+    assert np.array_equal(co.arrival_days, base.arrival_days)
+    np.testing.assert_allclose(co.acute_los_days[frail & (day < 200)], base.acute_los_days[frail & (day < 200)])
+    np.testing.assert_allclose(co.acute_los_days[frail & (day >= 300)], 0.8 * base.acute_los_days[frail & (day >= 300)])
+    # Default: every service capacity, and nothing else.
+    default = config(services=raw_services, plan_delivery={"ic_delay_days": 100})
+    assert run_model(default, 6).capacity.service_places[1][250] == 15  # home support ramp 100 days late
 
 
 def test_assessment_time_counts_as_delay_but_not_as_waiting_for_a_place():
