@@ -223,6 +223,7 @@ class Config(_Strict):
         if self.demand.elective is not None:
             _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
         known = [p for p, _ in plan_schedules(self, delivered=False)]
+        known += [f"groups.{g}.pathways_change" for g in self.groups if f"groups.{g}.pathways_change" not in known]
         for p in self.plan_delivery.applies_to or []:
             if p not in known:
                 raise ValueError(f"plan_delivery.applies_to: {p!r} is not a plan schedule (one of: {', '.join(known)})")

@@ -234,3 +234,9 @@ def test_assessment_multiplier_applies_from_the_arrival_day():
     late = moved & (co.arrival_days >= 200)
     assert np.allclose(rec.bed_leave_days[early] - rec.fit_days[early], 2.0)
     assert np.allclose(rec.bed_leave_days[late] - rec.fit_days[late], 1.0)
+
+
+def test_plan_delivery_may_name_a_pathway_change_the_config_lacks():
+    # An experiment-wide list of IC-dependent levers must also validate for the baseline.
+    cfg = config(plan_delivery={"applies_to": ["groups.frail.pathways_change"]})
+    assert cfg.plan_delivery.applies_to == ["groups.frail.pathways_change"]
