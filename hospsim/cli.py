@@ -95,7 +95,32 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
     rp.add_argument("--sample", type=_positive_int, help="re-run only this many runs of a sweep, evenly spread")
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    pl = sub.add_parser("plot", help="draw figures from a results folder of `hospsim run` or `hospsim sweep`")
+    pl.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
+    pl.add_argument("--what", action="append", metavar="FIGURES",
+                    help="figures, comma-separated or repeated: fan, delays, services, exceedance, robustness, "
+                         "forest, or all (default: all that apply)")
+    pl.add_argument("--out", type=Path, help="folder for the figures (default: RESULTS/plots)")
+    pl.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="file format (default: %(default)s)")
+    _add_cell_args(pl)
+    pl.add_argument("--criterion", default="all criteria",
+                    help="sweeps: the criterion the robustness map shows, as in verdicts.csv (default: %(default)s)")
+    pl.add_argument("--dpi", type=_positive_int, default=100, help="resolution of PNG files (default: %(default)s)")
+
+    rep = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
+    rep.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
+    rep.add_argument("--out", type=Path, help="HTML file to write (default: RESULTS/report.html)")
+    _add_cell_args(rep)
     return parser
+
+
+def _add_cell_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", action="append", metavar="NAME",
+                   help="sweeps: show this scenario beside the baseline (repeatable; default: every scenario)")
+    p.add_argument("--point", type=int, metavar="N",
+                   help="sweeps: the sweep point the time series and the forest plot show "
+                        "(default: intermediate care on time and in full, else the first point)")
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, str]:
@@ -220,8 +245,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import load_results, write_plots
+
+    res = load_results(args.results)
+    out_dir = args.out or args.results / "plots"
+    paths = write_plots(res, out_dir, args.what, args.format, args.scenario, args.point, args.criterion, args.dpi)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.results, args.out, args.scenario, args.point)
+    print(f"report written to {path}")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "check": cmd_check, "calibrate": cmd_calibrate, "sweep": cmd_sweep,
-            "reproduce": cmd_reproduce}
+            "reproduce": cmd_reproduce, "plot": cmd_plot, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,352 @@
+"""Figures checked on content, not pixels: what each figure draws equals the results tables
+(quantiles recomputed from daily.parquet, capacity from beds_capacity, the robustness map from
+verdicts.csv, the forest plot from paired_differences.csv), and output files are deterministic."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import pytest
+
+from hospsim import plots
+from hospsim.cli import main
+from hospsim.config import load_config
+from hospsim.experiment import load_experiment
+from hospsim.runner import run_config
+from hospsim.store import build_manifest, write_results
+from hospsim.sweep import run_sweep
+
+DATA = Path(__file__).parent / "data"
+PCTS = [5, 25, 50, 75, 95]
+
+
+def mini_sweep(tmp_path_factory) -> Path:
+    """The mini experiment, run once per test session (shared with test_report.py)."""
+    out = tmp_path_factory.getbasetemp() / "hospsim-mini-sweep"
+    if not (out / "verdicts.csv").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        run_sweep(load_experiment(DATA / "mini_experiment.yaml"), out, workers=1)
+    return out
+
+
+def mini_run(tmp_path_factory) -> Path:
+    """`hospsim run` of the mini system, 3 replications, once per test session."""
+    import datetime as dt
+
+    out = tmp_path_factory.getbasetemp() / "hospsim-mini-run"
+    if not (out / "manifest.json").exists():
+        cfg = load_config(DATA / "mini_system.yaml", ["replications=3"])
+        now = dt.datetime.now(dt.timezone.utc)
+        output = run_config(cfg, workers=1)
+        manifest = build_manifest(cfg, str(DATA / "mini_system.yaml"), output.seeds, now, now, 1, output.events)
+        write_results(out, output.summary, output.replications, output.daily, manifest)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory) -> Path:
+    return mini_sweep(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return mini_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def sweep(sweep_dir) -> plots.Results:
+    return plots.load_results(sweep_dir)
+
+
+def daily_of(folder: Path, scenario: str | None = None, point: int | None = None) -> pd.DataFrame:
+    d = pd.read_parquet(folder / "daily.parquet")
+    if scenario is not None:
+        d = d[(d["scenario"] == scenario) & (d["point"] == point)]
+    return d
+
+
+def table(d: pd.DataFrame, column: str) -> pd.DataFrame:
+    return d.pivot(index="day", columns="replication", values=column).sort_index()
+
+
+def band_edges(collection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, lower and upper edge of a fill_between band (from its polygon's vertices)."""
+    verts = np.concatenate([p.vertices for p in collection.get_paths()])
+    frame = pd.DataFrame(verts, columns=["x", "y"]).groupby("x")["y"]
+    return frame.min().index.to_numpy(), frame.min().to_numpy(), frame.max().to_numpy()
+
+
+def assert_fan(fig, gid: str, values: pd.DataFrame, wide: bool = True) -> None:
+    """The median line and the bands of ``gid`` equal the quantiles of ``values`` (day x rep)."""
+    q = np.percentile(values.to_numpy(dtype=float), PCTS, axis=1)
+    assert np.all(np.diff(q, axis=0) >= 0)  # 5% <= 25% <= median <= 75% <= 95%
+    median = plots.find(fig, f"{gid}-median")
+    np.testing.assert_allclose(median.get_ydata(), q[2], rtol=1e-12, atol=1e-12)
+    bands = [("band50", 1, 3)] + ([("band90", 0, 4)] if wide else [])
+    for name, lo, hi in bands:
+        x, low, high = band_edges(plots.find(fig, f"{gid}-{name}"))
+        assert len(x) == values.shape[0]
+        np.testing.assert_allclose(low, q[lo], rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(high, q[hi], rtol=1e-12, atol=1e-9)
+        assert np.all(low <= np.interp(x, x, median.get_ydata()) + 1e-9)
+        assert np.all(high >= median.get_ydata() - 1e-9)
+
+
+# --- choosing cells --------------------------------------------------------------------------
+
+
+def test_default_cells_are_baseline_and_each_scenario_on_time(sweep):
+    assert sweep.kind == "sweep" and sweep.window == (200, 300)
+    assert plots.on_time_point(sweep) == 1  # ic_delay_days=0, ic_growth_achieved=1.0
+    cells = plots.select_cells(sweep)
+    assert [(c.scenario, c.point) for c in cells] == [("baseline", -1), ("fixed_date", 1), ("gated", 1)]
+    assert [c.key for c in plots.select_cells(sweep, ["gated"], 2)] == ["baseline", "gated#p002"]
+
+
+# --- fan chart -------------------------------------------------------------------------------
+
+
+def test_fan_chart_bands_capacity_and_events_match_the_tables(sweep, sweep_dir):
+    cells = plots.select_cells(sweep)
+    fig = plots.fan_chart(sweep, cells)
+    kpis = pd.read_parquet(sweep_dir / "kpis.parquet")
+    for i, cell in enumerate(cells):
+        d = daily_of(sweep_dir, cell.scenario, cell.point)
+        assert_fan(fig, f"fan-{i}", table(d, "occupied_beds_mean"))
+        cap = table(d, "beds_capacity")
+        assert (cap.nunique(axis=1) == 1).all()  # same schedule in every replication here
+        line = plots.find(fig, f"fan-{i}-capacity")
+        assert line.get_drawstyle() == "steps-post"
+        np.testing.assert_array_equal(line.get_ydata(), cap[0].to_numpy())
+        np.testing.assert_allclose(plots.find(fig, f"fan-{i}-cap85").get_ydata(), 0.85 * cap[0].to_numpy())
+        np.testing.assert_allclose(plots.find(fig, f"fan-{i}-cap92").get_ydata(), 0.92 * cap[0].to_numpy())
+        # x is the calendar: day 0 is the config's start date
+        x = np.asarray(line.get_xdata())
+        assert x[0] == np.datetime64("2017-04-01") and len(x) == 300
+        texts = [t.get_text() for t in fig.axes[i].texts]
+        if cell.scenario == "baseline":
+            assert not any("beds cut" in t for t in texts)
+        else:
+            assert "beds cut: 45 \u2192 36" in texts  # the plan's cut on day 150
+            assert np.flatnonzero(np.diff(cap[0].to_numpy()))[0] + 1 == 150
+        # gate openings: one marker per replication at gate_acute_beds_open_day
+        markers = [ln for ln in fig.axes[i].lines if ln.get_marker() == "^"]
+        open_days = kpis[(kpis["scenario"] == cell.scenario) & (kpis["point"] == cell.point)]
+        open_days = open_days.get("gate_acute_beds_open_day", pd.Series(dtype=float)).dropna()
+        if cell.scenario == "gated":
+            assert len(markers) == 1 and len(open_days) == 3
+            expected = np.datetime64("2017-04-01") + open_days.to_numpy().astype(int).astype("timedelta64[D]")
+            np.testing.assert_array_equal(np.asarray(markers[0].get_xdata()), expected)
+        else:
+            assert not markers and open_days.empty
+    assert "mini-exp" in fig._suptitle.get_text()
+    assert fig.axes[1].get_title(loc="left") == "fixed_date at ic_delay_days=0, ic_growth_achieved=1"
+
+
+def test_bed_events_group_a_ramp_and_tell_replications_apart():
+    days = pd.Index(range(10), name="day")
+    same = pd.DataFrame({0: [5, 5, 4, 3, 3, 3, 3, 3, 3, 3], 1: [5, 5, 4, 3, 3, 3, 3, 3, 3, 3]}, index=days)
+    (ev,) = plots.bed_events(same)
+    assert (ev.first_day, ev.last_day, ev.before, ev.after, ev.replication) == (2, 3, 5, 3, None)
+    varied = pd.DataFrame({0: [5, 5, 3, 3, 3, 3, 3, 3, 3, 3], 1: [5, 5, 5, 5, 5, 5, 3, 3, 3, 3]}, index=days)
+    evs = plots.bed_events(varied)
+    assert [(e.replication, e.first_day) for e in evs] == [(0, 2), (1, 6)]
+
+
+def test_fan_chart_of_a_run_folder(run_dir):
+    res = plots.load_results(run_dir)
+    assert res.kind == "run" and res.window == (60, 300)
+    fig = plots.fan_chart(res)
+    d = pd.read_parquet(run_dir / "daily.parquet")
+    assert_fan(fig, "fan-0", table(d, "occupied_beds_mean"))
+    np.testing.assert_array_equal(plots.find(fig, "fan-0-capacity").get_ydata(), table(d, "beds_capacity")[0])
+
+
+# --- delays, services, exceedance ------------------------------------------------------------
+
+
+def test_delays_chart_matches_daily_and_weekly_totals(sweep, sweep_dir):
+    cells = plots.select_cells(sweep)
+    fig = plots.delays_chart(sweep, cells)
+    for i, cell in enumerate(cells):
+        d = daily_of(sweep_dir, cell.scenario, cell.point)
+        assert_fan(fig, f"delays-delayed-{i}", table(d, "delayed_patients_mean"), wide=False)
+        for tag, col in (("wait4", "waits_over_4h"), ("wait12", "waits_over_12h")):
+            t = table(d, col)
+            weeks = t.iloc[: len(t) // 7 * 7].groupby(np.arange(len(t) // 7 * 7) // 7).sum()
+            assert_fan(fig, f"delays-{tag}-{i}", weeks, wide=False)
+            x = np.asarray(plots.find(fig, f"delays-{tag}-{i}-median").get_xdata())
+            assert x[1] - x[0] == np.timedelta64(7, "D")
+
+
+def test_services_chart_occupancy_capacity_and_waiting_list(sweep, sweep_dir):
+    cells = plots.select_cells(sweep)
+    fig = plots.services_chart(sweep, cells)
+    for i, cell in enumerate(cells):
+        d = daily_of(sweep_dir, cell.scenario, cell.point)
+        for svc in ("step_up", "rehab"):
+            assert_fan(fig, f"svc-{svc}-{i}", table(d, f"{svc}_occupied_mean"))
+            cap = table(d, f"{svc}_capacity")
+            np.testing.assert_array_equal(plots.find(fig, f"svc-{svc}-{i}-capacity").get_ydata(), cap[0])
+        assert_fan(fig, f"queue-rehab-{i}", table(d, "rehab_queue_mean"), wide=False)
+    # the plan's rehab ramp 16 -> 22 shows in the scenarios' capacity line
+    assert plots.find(fig, "svc-rehab-1-capacity").get_ydata().max() == 22
+    assert plots.find(fig, "svc-rehab-0-capacity").get_ydata().max() == 16
+
+
+def test_exceedance_curve_agrees_with_the_kpis(sweep, sweep_dir, run_dir):
+    kpis = pd.read_parquet(sweep_dir / "kpis.parquet")
+    cells = plots.select_cells(sweep)
+    fig = plots.exceedance_chart(sweep, cells)
+    for i, cell in enumerate(cells):
+        line = plots.find(fig, f"exceed-{i}")
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        k = kpis[(kpis["scenario"] == cell.scenario) & (kpis["point"] == cell.point)]
+        for level, kpi in ((85, "share_days_over_85pct"), (92, "share_days_over_92pct")):
+            j = int(np.argmin(np.abs(x - level)))
+            assert y[j] == pytest.approx(100 * k[kpi].mean(), abs=1e-9)
+        assert np.all(np.diff(y) <= 1e-12)  # share above a level never rises with the level
+    res = plots.load_results(run_dir)
+    reps = pd.read_csv(run_dir / "replications.csv")
+    line = plots.find(plots.exceedance_chart(res), "exceed-0")
+    j = int(np.argmin(np.abs(np.asarray(line.get_xdata()) - 85)))
+    # replications.csv keeps 10 significant digits
+    assert line.get_ydata()[j] == pytest.approx(100 * reps["share_days_over_85pct"].mean(), rel=1e-9)
+
+
+# --- robustness map and forest plot ----------------------------------------------------------
+
+
+def test_robustness_map_equals_verdicts(sweep, sweep_dir):
+    verdicts = pd.read_csv(sweep_dir / "verdicts.csv")
+    fig = plots.robustness_map(sweep)
+    allv = verdicts[verdicts["criterion"] == "all criteria"]
+    for scen in ("fixed_date", "gated"):
+        mesh = plots.find(fig, f"robust-{scen}")
+        g = allv[allv["scenario"] == scen].pivot(index="param_ic_growth_achieved", columns="param_ic_delay_days",
+                                                  values="share_holds")
+        np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(g.shape), g.to_numpy())
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["intermediate care: delay (days)"] * 2
+
+
+def test_robustness_map_orientation_with_distinct_shares(sweep):
+    """Shares that differ by cell land where they belong: x = first parameter, y = second."""
+    res = plots.load_results(sweep.path)
+    v = res.verdicts.copy()
+    v["share_holds"] = v["share_holds"].astype(float)
+    rows = v["criterion"] == "all criteria"
+    v.loc[rows, "share_holds"] = (v.loc[rows, "point"] + 1) / 10 + (v.loc[rows, "scenario"] == "gated") * 0.5
+    res.verdicts = v
+    fig = plots.robustness_map(res)
+    mesh = np.asarray(plots.find(fig, "robust-fixed_date").get_array()).reshape(2, 2)
+    # points: 0 (delay 0, growth 0.5), 1 (0, 1.0), 2 (90, 0.5), 3 (90, 1.0); rows = growth, cols = delay
+    np.testing.assert_allclose(mesh, [[0.1, 0.3], [0.2, 0.4]])
+    gated = np.asarray(plots.find(fig, "robust-gated").get_array()).reshape(2, 2)
+    np.testing.assert_allclose(gated, [[0.6, 0.8], [0.7, 0.9]])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "90"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.5", "1"]
+    assert len(ax.collections) > 1  # the 50% / 90% contours were drawn
+
+
+def test_forest_plot_equals_paired_differences(sweep, sweep_dir):
+    paired = pd.read_csv(sweep_dir / "paired_differences.csv")
+    fig = plots.forest_plot(sweep)
+    data = plots.forest_data(sweep)
+    assert list(dict.fromkeys(data["kpi"]))[:3] == ["acute_bed_days", "mean_occupancy", "waits_over_12h_per_1000"]
+    for i, scen in enumerate(["fixed_date", "gated"]):
+        container = [c for c in fig.axes[0].containers if c.lines[0].get_gid() == f"forest-{i}"][0]
+        x = np.asarray(container.lines[0].get_xdata())
+        p = paired[(paired["scenario"] == scen) & (paired["point"] == 1)].set_index("kpi")
+        shown = data[(data["scenario"] == scen) & np.isfinite(data["rel"])]
+        expected = (p.loc[shown["kpi"], "difference"] / p.loc[shown["kpi"], "baseline_mean"].abs()).to_numpy()
+        np.testing.assert_allclose(x, 100 * expected)
+        np.testing.assert_allclose(x, 100 * p.loc[shown["kpi"], "relative_change"].to_numpy())
+        segs = container.lines[2][0].get_segments()
+        lows = np.array([s[0][0] for s in segs])
+        highs = np.array([s[1][0] for s in segs])
+        b = p.loc[shown["kpi"], "baseline_mean"].abs().to_numpy()
+        np.testing.assert_allclose(lows, 100 * p.loc[shown["kpi"], "ci_low"].to_numpy() / b)
+        np.testing.assert_allclose(highs, 100 * p.loc[shown["kpi"], "ci_high"].to_numpy() / b)
+    # elective_cancellations is 0 at baseline: no relative change, so left out and named
+    assert "elective_cancellations" in fig.axes[0].get_title(loc="left")
+
+
+# --- files and the command -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_files_are_deterministic(sweep, tmp_path, fmt):
+    a = plots.save(plots.robustness_map(sweep), tmp_path / f"a.{fmt}", fmt)
+    b = plots.save(plots.robustness_map(sweep), tmp_path / f"b.{fmt}", fmt)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.stat().st_size > 1000
+    if fmt == "svg":
+        text = a.read_text()
+        assert "<dc:date>" not in text and "Matplotlib v" not in text
+
+
+def test_fan_png_is_deterministic(run_dir, tmp_path):
+    res = plots.load_results(run_dir)
+    paths = [plots.save(plots.fan_chart(res), tmp_path / f"{n}.png", "png") for n in "ab"]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_plot_command_writes_every_figure(sweep_dir, run_dir, tmp_path, capsys):
+    assert main(["plot", str(sweep_dir), "--out", str(tmp_path / "s")]) == 0
+    names = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert names == sorted(f"{n}.png" for n in plots.FIGURES)
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "r"), "--format", "svg"]) == 0
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(
+        f"{n}.svg" for n in ("fan", "delays", "services", "exceedance"))
+    assert main(["plot", str(sweep_dir), "--what", "fan", "--scenario", "gated", "--point", "3",
+                 "--out", str(tmp_path / "g")]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "g" / "fan.png") in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["NOPE"], "no such results folder"),
+    (["RUN", "--what", "robustness"], "only for results of `hospsim sweep`"),
+    (["SWEEP", "--point", "9"], "--point 9: no such sweep point"),
+    (["SWEEP", "--scenario", "nope"], "--scenario nope: no such scenario"),
+    (["SWEEP", "--what", "pie"], "--what pie: unknown figure"),
+    (["SWEEP", "--what", "robustness", "--criterion", "nope"], "--criterion nope"),
+    (["EMPTY"], "not a results folder"),
+])
+def test_plot_errors_are_one_line(sweep_dir, run_dir, tmp_path, capsys, args, message):
+    folders = {"NOPE": str(tmp_path / "nope"), "RUN": str(run_dir), "SWEEP": str(sweep_dir), "EMPTY": str(tmp_path)}
+    code = main(["plot", *[folders.get(a, a) for a in args], "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("hospsim: error: ") and message in err and err.count("\n") == 1
+
+
+def test_unfinished_sweep_is_a_one_line_error(sweep_dir, tmp_path, capsys):
+    half = tmp_path / "half"
+    half.mkdir()
+    shutil.copy(sweep_dir / "manifest.json", half / "manifest.json")
+    assert main(["plot", str(half)]) == 2
+    err = capsys.readouterr().err
+    assert "missing kpis.parquet" in err and "--resume" in err and err.count("\n") == 1
+
+
+def test_run_folder_with_csv_daily(run_dir, tmp_path):
+    folder = tmp_path / "csv"
+    shutil.copytree(run_dir, folder)
+    pd.read_parquet(folder / "daily.parquet").to_csv(folder / "daily.csv", index=False)
+    (folder / "daily.parquet").unlink()
+    res = plots.load_results(folder)
+    fig = plots.fan_chart(res)
+    d = pd.read_parquet(run_dir / "daily.parquet")
+    assert_fan(fig, "fan-0", table(d, "occupied_beds_mean"))
+
+
+def test_dates_axis_uses_calendar_dates(sweep):
+    fig = plots.fan_chart(sweep, plots.select_cells(sweep)[:1])
+    lo, hi = fig.axes[0].get_xlim()
+    assert mdates.num2date(lo).year == 2017 and mdates.num2date(hi).year == 2018

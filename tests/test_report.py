@@ -1,0 +1,180 @@
+"""The HTML report: its content, that it is self-contained, and that it opens in a real headless
+browser (Debian's chromium) with every image loaded, no console errors and a non-blank page."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hospsim.cli import main
+from hospsim.report import CHECK_SCRIPT, describe_schedule, write_report
+
+from test_plots import mini_run, mini_sweep
+
+CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and Path(p).exists()), None)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; CI installs it)")
+BROWSER_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # no network at all: the report must not need it
+    "--enable-logging=stderr", "--v=0",
+]
+
+
+@pytest.fixture(scope="module")
+def sweep_report(tmp_path_factory) -> Path:
+    return write_report(mini_sweep(tmp_path_factory), tmp_path_factory.mktemp("rep") / "sweep.html")
+
+
+@pytest.fixture(scope="module")
+def run_report(tmp_path_factory) -> Path:
+    return write_report(mini_run(tmp_path_factory), tmp_path_factory.mktemp("rep") / "run.html")
+
+
+def chromium(page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
+    profile.mkdir()
+    return subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
+
+
+def body_attributes(dom: str) -> dict[str, str]:
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, dom[:500]
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1)))
+
+
+def console_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+# --- content ---------------------------------------------------------------------------------
+
+
+def test_sweep_report_answers_the_question_first(sweep_report, tmp_path_factory):
+    text = sweep_report.read_text()
+    sweep_dir = mini_sweep(tmp_path_factory)
+    answer = text.index('id="answer"')
+    assert text.index("Does a 20% bed cut hold when step-up and rehab grow late or slowly?") > answer
+    assert answer < text.index('id="figures"') < text.index('id="kpis"') < text.index('id="plan"') \
+        < text.index('id="model"') < text.index('id="manifest"')
+    # the share holding per cell, with its Wilson CI, straight from verdicts.csv
+    verdicts = pd.read_csv(sweep_dir / "verdicts.csv")
+    allv = verdicts[verdicts["criterion"] == "all criteria"]
+    grid = text[text.index("Share of replications in which the plan holds, per cell"):text.index("What gating buys")]
+    cells = re.findall(r'<td class="share"[^>]*>([^<]*)<br><small>([^<]*)</small>', grid)
+    assert len(cells) == len(allv) == 8
+    for (share, ci), (_, r) in zip(cells, allv.sort_values(["point", "scenario"]).iterrows()):
+        assert share == f"{100 * r['share_holds']:.0f}%"
+        assert ci == f"{100 * r['ci_low']:.0f}% \u2013 {100 * r['ci_high']:.0f}%"
+    assert "<b>fixed_date</b>: holds (in at least 90% of replications) at" in text
+    # what gating buys: the gate opened in every replication at the on-time point, never at half growth
+    gating = text[text.index("What gating buys"):text.index('id="figures"')]
+    assert "gated</b> against <b>fixed_date</b>" in gating
+    assert "100%, median 2017-07-07" in gating and "<td>0%</td>" in gating
+    # the plan, its criteria, the model inputs and the manifest
+    for needle in ("acute_bed_days", "(scenario − baseline) / baseline", "at most -0.15",
+                   "held until rehab has at least 22 places", "lognormal, mean 8 days, CV 1",
+                   "exponential, mean 3 days", "home 60%, rehab 40%", "STRESS-DES", "warm-up",
+                   "experiment hash", "git revision"):
+        assert needle in text, needle
+    manifest = json.loads((sweep_dir / "manifest.json").read_text())
+    assert manifest["experiment_hash"] in text
+    assert manifest["cells"][1]["config_hash"] in text
+    assert str(manifest["replication_seeds"][0]) in text
+
+
+def test_report_is_self_contained(sweep_report, run_report):
+    for page in (sweep_report, run_report):
+        text = page.read_text()
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+        assert "<link" not in text and "@import" not in text and "url(" not in text
+        assert not re.search(r"<script[^>]+src", text)
+        imgs = re.findall(r'<img src="([^"]+)"', text)
+        assert imgs and all(s.startswith("data:image/png;base64,") for s in imgs)
+
+
+def test_run_report_has_kpis_figures_and_model(run_report, tmp_path_factory):
+    text = run_report.read_text()
+    summary = pd.read_csv(mini_run(tmp_path_factory) / "summary.csv").set_index("kpi")
+    assert "no plan criteria, so no verdict" in text
+    assert len(re.findall(r"<img ", text)) == 4  # fan, exceedance, delays, services
+    assert "<code>mean_occupancy</code>" in text
+    from hospsim.tables import fmt_number
+
+    assert fmt_number(summary.loc["mean_occupied_beds", "mean"]) in text
+    assert "Model description" in text and "45 beds" in text and "Config hash" not in text
+
+
+def test_describe_schedule_in_words():
+    assert describe_schedule({"constant": 45.0}, unit="beds") == "45 beds"
+    assert describe_schedule({"steps": [[0, 45], [150, 36]]}, "2017-04-01") == \
+        "45, then 36 from day 150 (2017-08-29)"
+    ramp = {"ramp": {"from": 16, "to": 22, "start_day": 60, "duration_days": 40},
+            "gate": [{"occupancy_at_most": {"days": 28, "occupancy": 0.85}}]}
+    assert describe_schedule(ramp) == ("16, changing linearly to 22 over 40 days from day 60; held until acute "
+                                       "occupancy over the last 28 days is at most 85% (checked each midnight)")
+
+
+def test_report_command(tmp_path_factory, tmp_path, capsys):
+    sweep_dir = mini_sweep(tmp_path_factory)
+    out = tmp_path / "board" / "r.html"
+    assert main(["report", str(sweep_dir), "--out", str(out), "--point", "2", "--scenario", "gated"]) == 0
+    assert f"report written to {out}" in capsys.readouterr().out
+    text = out.read_text()
+    assert "gated at ic_delay_days=90, ic_growth_achieved=0.5" in text
+    assert "fixed_date at ic_delay_days" not in text.split('id="kpis"')[1].split('id="plan"')[0]
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hospsim: error: ") and err.count("\n") == 1
+
+
+# --- in a real browser -----------------------------------------------------------------------
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["sweep", "run"])
+def test_report_opens_offline_in_chromium(which, sweep_report, run_report, tmp_path):
+    page = sweep_report if which == "sweep" else run_report
+    n_images = len(re.findall(r"<img ", page.read_text()))
+    done = chromium(page, tmp_path, "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    attrs = body_attributes(done.stdout)
+    assert attrs.get("data-ready") == "yes", "the page's load event never fired"
+    assert attrs["data-images"] == str(n_images) and n_images >= 4
+    assert attrs["data-images-loaded"] == attrs["data-images"], "some images did not load"
+    assert attrs["data-errors"] == "0"
+    assert console_lines(done.stderr) == []
+
+    shot = tmp_path / "shot.png"
+    done = chromium(page, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", "--hide-scrollbars")
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2000, 1280)
+    assert pixels.std() > 20  # text, tables and figures, not a blank page
+    assert (pixels < 128).mean() > 0.01  # a good deal of dark ink
+    assert (pixels > 240).mean() > 0.3  # on a light page
+
+
+@needs_chromium
+def test_browser_check_catches_broken_pages(tmp_path):
+    """The checks above can fail: a broken image, a network image and a script error are seen."""
+    page = tmp_path / "bad.html"
+    page.write_text(f"<!DOCTYPE html><html><head><script>{CHECK_SCRIPT}</script></head><body><p>x</p>"
+                    '<img src="data:image/png;base64,AAAA"><img src="https://example.org/a.png">'
+                    "<script>console.error('boom'); notDefined();</script></body></html>")
+    done = chromium(page, tmp_path, "--dump-dom")
+    attrs = body_attributes(done.stdout)
+    assert attrs["data-images"] == "2" and attrs["data-images-loaded"] == "0"
+    assert int(attrs["data-errors"]) >= 2
+    assert any("boom" in line for line in console_lines(done.stderr))
