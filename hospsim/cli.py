@@ -14,24 +14,23 @@ from .config import Config, ConfigError, default_config_path, load_config
 EXIT_USAGE = 2  # bad config or bad arguments
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole_number(minimum: int):
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive_int = _whole_number(1)
+_seed = _whole_number(0)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -201,23 +200,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler and args.backend != "dask":
         raise ConfigError("--scheduler: only with --backend dask")
     out_dir = args.out or Path("results") / loaded.experiment.name
-    bar = tqdm(desc=f"{loaded.experiment.name}: runs", unit="run", disable=args.no_progress, file=sys.stderr)
+    bar = None
 
     def progress(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.reset(total=total)
-            bar.update(done)  # runs already on disk (resume) count but do not skew the ETA much
+        nonlocal bar
+        if bar is None:
+            # Runs already on disk (--resume) are the bar's start, not progress: the ETA stays honest.
+            bar = tqdm(total=total, initial=done, desc=f"{loaded.experiment.name}: runs", unit="run",
+                       disable=args.no_progress, file=sys.stderr)
         else:
             bar.update(done - bar.n)
 
     try:
-        with bar:
-            result = run_sweep(loaded, out_dir, workers=args.workers, backend=args.backend,
-                               scheduler=args.scheduler, resume=args.resume, on_progress=progress)
+        result = run_sweep(loaded, out_dir, workers=args.workers, backend=args.backend,
+                           scheduler=args.scheduler, resume=args.resume, on_progress=progress)
     except KeyboardInterrupt:
         print(f"hospsim: interrupted; finished runs are saved in {out_dir}/ - "
               f"finish with: hospsim sweep {args.experiment} --out {out_dir} --resume", file=sys.stderr)
         return 130
+    finally:
+        if bar is not None:
+            bar.close()
     exp = loaded.experiment
     print(f"{exp.name}: {result.runs_total} runs ({len(loaded.variants)} scenario cells x "
           f"{exp.replications} replications), {result.runs_done_before} already done, "
@@ -283,3 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hospsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
