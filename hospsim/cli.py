@@ -93,7 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
     rp.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
     rp.add_argument("--sample", type=_positive_int, help="re-run only this many runs of a sweep, evenly spread")
-    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     pl = sub.add_parser("plot", help="draw figures from a results folder of `hospsim run` or `hospsim sweep`")
     pl.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
