@@ -22,13 +22,12 @@ Patient flow:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
-
-from bisect import bisect_right
 
 from .cohort import Candidates, Cohort, build_candidates
 from .config import STEP_UP, Config

@@ -15,7 +15,7 @@ import numpy as np
 from .cohort import NO_SERVICE
 from .config import HOME, Config, plan_schedules
 from .demand import calendar, demand_bound
-from .schedules import Condition, Schedule, whole
+from .schedules import Condition, whole
 
 
 @dataclass

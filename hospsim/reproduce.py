@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ import pandas as pd
 from .config import Config, ConfigError, config_from_dict
 from .experiment import Experiment, LoadedExperiment, Variant
 from .runner import run_config
-from .store import package_versions, read_daily
-from .sweep import MANIFEST, execute_run
+from .store import FLOAT_FORMAT, package_versions, read_daily
+from .sweep import MANIFEST
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def _reproduce_run(results: Path, manifest: dict, workers: int, on_progress) -> 
     if out.seeds != manifest["replication_seeds"]:
         mismatches.append("replication seeds differ")
     old = pd.read_csv(results / "replications.csv")
-    new = pd.read_csv(pd.io.common.StringIO(out.replications.to_csv(index=False, float_format="%.10g")))
+    # Compare as stored: the CSV keeps FLOAT_FORMAT digits, so round-trip the re-run the same way.
+    new = pd.read_csv(io.StringIO(out.replications.to_csv(index=False, float_format=FLOAT_FORMAT)))
     compared = 0
     for col in old.columns:
         for i, (a, b) in enumerate(zip(old[col].tolist(), new[col].tolist())):
@@ -76,7 +78,7 @@ def _reproduce_run(results: Path, manifest: dict, workers: int, on_progress) -> 
                 mismatches.append(f"replication {i} {col}: stored {a!r}, re-run {b!r}")
     new_daily = out.daily
     if (results / "daily.csv").exists():
-        new_daily = pd.read_csv(pd.io.common.StringIO(out.daily.to_csv(index=False, float_format="%.10g")))
+        new_daily = pd.read_csv(io.StringIO(out.daily.to_csv(index=False, float_format=FLOAT_FORMAT)))
     for col in old_daily.columns:
         a = old_daily[col].to_numpy()
         b = new_daily[col].to_numpy()

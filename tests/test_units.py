@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from hospsim.cohort import NO_SERVICE, Candidates
+from hospsim.cohort import Candidates
 from hospsim.config import Elective, Emergency, config_from_dict
 from hospsim.demand import (
     calendar,
