@@ -157,7 +157,7 @@ def simulate(
         occ_since = now
         occ += 1
         outcome[pid] = ADMITTED
-        admit[pid] = now if now >= arrival[pid] else arrival[pid]  # float noise: never before arrival
+        admit[pid] = now
         timeout(acute_los[pid], pid).callbacks.append(on_fit)
 
     def free_bed(pid: int, now: float) -> None:
@@ -237,8 +237,12 @@ def simulate(
 
     def arrivals():
         for pid in range(n):
-            # max(): float rounding can put env.now a hair past a simultaneous arrival.
-            yield timeout(max(0.0, arrival[pid] - env.now))
+            t = arrival[pid]
+            # now + (t - now) can miss t by a rounding step; a tie with the previous arrival can
+            # even give a negative delay. Wait the rounded delay, then set the clock to t exactly,
+            # so no recorded time is ever before its patient's arrival.
+            yield timeout(max(0.0, t - env.now))
+            env._now = t
             d = arrival_day[pid]
             g = group[pid]
             if elective[pid]:

@@ -131,6 +131,9 @@ def _start_and_kill(out: Path, sig: int, at_least: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hospsim", "sweep", str(EXPERIMENT), "--out", str(out), "--workers", "1", "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # A shell that runs jobs in the background (as CI may) leaves SIGINT ignored, and Python
+        # keeps an inherited SIG_IGN: give the sweep the default disposition, as in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
