@@ -959,6 +959,10 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
     ax.set_yticks([ypos[k] for k in kpis],
                   [f"{k}\n(baseline {fmt_number(float(base_by_kpi[k]))})" for k in kpis])
     ax.set_ylim(-0.7, max(len(kpis), 1) - 0.3)
+    lo, hi = ax.get_xlim()
+    if max(abs(lo), abs(hi)) > 500:
+        # KPIs with a tiny baseline change by thousands of %: keep -100..+100% linear, compress the rest.
+        ax.set_xscale("symlog", linthresh=100)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:+.0f}%" if round(v) else "0%"))
     ax.set_xlabel("change from baseline (% of the baseline mean; paired by replication, 95% CI)")
     ax.grid(axis="y", visible=False)
