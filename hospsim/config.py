@@ -52,6 +52,9 @@ class Escalation(_Strict):
 class Acute(_Strict):
     beds: NonNegativeSchedule
     when_full: Literal["queue", "refuse"] = "queue"
+    # With `queue`: an emergency still waiting after this many hours is transferred to another
+    # hospital (mutual aid, ambulance diversion) instead of waiting on. None: waits without limit.
+    max_wait_hours: float | None = Field(default=None, gt=0)
     escalation: Escalation | None = None
     delayed_day_cost_gbp: float | None = Field(default=None, ge=0)
 
@@ -218,6 +221,8 @@ class Config(_Strict):
                 raise ValueError(
                     f"groups.{gname}.step_up_share: needs a service named {STEP_UP!r} in services"
                 )
+        if self.acute.max_wait_hours is not None and self.acute.when_full != "queue":
+            raise ValueError("acute.max_wait_hours: only with when_full: queue")
         if STEP_UP in self.services and self.services[STEP_UP].assessment is not None:
             raise ValueError(f"services.{STEP_UP}.assessment: step-up takes patients at once or not at all")
         if self.demand.elective is not None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .config import STEP_UP, Config
 from .demand import calendar
-from .model import ADMITTED, AVOIDED, CANCELLED, REFUSED, WAITING, Replication
+from .model import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, Replication
 from .monitor import daily_counts, daily_level
 
 LONG_STAY_DAYS = 21.0
@@ -63,10 +63,15 @@ class _Measures:
 
         # Emergencies that needed a bed: everyone not diverted to step-up.
         self.needing = self.emergency & (rec.outcome != AVOIDED)
-        waiting_or_admitted = self.needing & ((rec.outcome == ADMITTED) | (rec.outcome == WAITING))
-        self.boarding = daily_level(np.where(waiting_or_admitted, self.arrival, np.nan), rec.admit_days, H)
-        end = np.where(np.isnan(rec.admit_days), float(H), rec.admit_days)
-        self.wait_days = np.where(waiting_or_admitted, end - self.arrival, 0.0)
+        waited = self.needing & np.isin(rec.outcome, (ADMITTED, WAITING, TRANSFERRED))
+        # A wait ends at admission, at the transfer elsewhere, or (censored) at the horizon.
+        max_wait = cfg.acute.max_wait_hours / HOURS if cfg.acute.max_wait_hours is not None else np.nan
+        self.transfer_days = np.where(rec.outcome == TRANSFERRED, self.arrival + max_wait, np.nan)
+        end = np.where(rec.outcome == TRANSFERRED, self.transfer_days, rec.admit_days)
+        self.boarding = daily_level(np.where(waited, self.arrival, np.nan), end, H)
+        end = np.where(np.isnan(end), float(H), end)
+        self.wait_days = np.where(waited, end - self.arrival, 0.0)
+        self.wait_days[rec.outcome == TRANSFERRED] = max_wait  # exactly, not up to rounding
 
         self.services = []
         for si, name in enumerate(co.service_names):
@@ -116,6 +121,7 @@ def _daily(m: _Measures) -> pd.DataFrame:
         "emergency_admissions": daily_counts(np.where(m.emergency & (out == ADMITTED), admit, np.nan), H),
         "admissions_avoided": daily_counts(np.where(out == AVOIDED, arrival, np.nan), H),
         "refused_admissions": daily_counts(np.where(out == REFUSED, arrival, np.nan), H),
+        "transferred_out": daily_counts(m.transfer_days, H),
         "elective_admissions": daily_counts(np.where(m.elective & (out == ADMITTED), admit, np.nan), H),
         "elective_cancellations": daily_counts(np.where(out == CANCELLED, arrival, np.nan), H),
         "waits_over_4h": daily_counts(np.where(m.wait_days > 4 / HOURS, arrival, np.nan), H),
@@ -180,6 +186,8 @@ def _kpis(m: _Measures) -> dict[str, float]:
         "admissions_avoided": float((arrived & (out == AVOIDED)).sum()),
         "refused_admissions": float(refused),
         "p_refused": _ratio(refused, n_need),
+        "transferred_out": float((needing & (out == TRANSFERRED)).sum()),
+        "p_transferred_out": _ratio((needing & (out == TRANSFERRED)).sum(), n_need),
         "elective_admissions": float((m.elective & (out == ADMITTED) & m.in_window(rec.admit_days)).sum()),
         "elective_cancellations": float((m.elective & arrived & (out == CANCELLED)).sum()),
         "mean_occupied_beds": bed_days / n_days,
@@ -242,6 +250,7 @@ def _kpis(m: _Measures) -> dict[str, float]:
 
 SYSTEM_KPIS = (
     "emergency_arrivals", "emergency_admissions", "admissions_avoided", "refused_admissions", "p_refused",
+    "transferred_out", "p_transferred_out",
     "elective_admissions", "elective_cancellations", "mean_occupied_beds", "mean_occupancy",
     "share_days_over_85pct", "share_days_over_92pct", "share_days_full", "share_days_no_bed",
     "p_wait_for_bed", "mean_wait_hours", "p_wait_over_4h", "waits_over_12h_per_1000",

@@ -13,7 +13,8 @@ set.
 Patient flow:
   emergency arrival -> step-up place free and patient suitable? -> avoided (community stay)
                     -> else acute bed free (and nobody waiting)? -> admitted
-                    -> else queue (ED boarding, FIFO) or refused, per ``acute.when_full``
+                    -> else queue (ED boarding, FIFO) or refused, per ``acute.when_full``;
+                       a queue wait past ``acute.max_wait_hours`` ends in a transfer elsewhere
   elective arrival  -> bed free and nobody waiting? admitted, else cancelled
   medically fit     -> home: bed freed
                     -> community pathway: place free (and nobody waiting)? transfer, bed freed
@@ -41,6 +42,7 @@ AVOIDED = 2  # diverted to step-up care
 REFUSED = 3  # `when_full: refuse` and no bed
 CANCELLED = 4  # elective that found no bed
 NOT_ARRIVED = 5  # candidate removed by the plan (demand multiplier, fewer electives booked)
+TRANSFERRED = 6  # waited `acute.max_wait_hours` for a bed, then went to another hospital
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ class _Resolved:
 
 
 def simulate(
-    cand: Candidates, levers: Levers, gates: list[Gate], when_full: str, horizon_days: int
+    cand: Candidates, levers: Levers, gates: list[Gate], when_full: str, horizon_days: int,
+    max_wait_days: float | None = None,
 ) -> tuple[Records, _Resolved]:
     """Run the discrete-event simulation of one replication up to ``horizon_days``.
 
@@ -226,6 +229,12 @@ def simulate(
                 delayed += 1
             s_queue[s].append(pid)
 
+    def on_wait_limit(ev: simpy.Event) -> None:
+        pid = ev._value
+        if outcome[pid] == WAITING:  # not admitted yet: leaves the queue for another hospital
+            acute_queue.remove(pid)
+            outcome[pid] = TRANSFERRED
+
     def on_service_end(ev: simpy.Event) -> None:
         pid = ev._value
         now = env.now
@@ -270,6 +279,8 @@ def simulate(
                 admit_patient(pid)
             elif queue_when_full:
                 acute_queue.append(pid)
+                if max_wait_days is not None:
+                    timeout(max_wait_days, pid).callbacks.append(on_wait_limit)
             else:
                 outcome[pid] = REFUSED
 
@@ -349,7 +360,8 @@ def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
     happened (gates included).
     """
     levers, gates = build_levers(cfg)
-    records, resolved = simulate(cand, levers, gates, cfg.acute.when_full, cfg.horizon_days)
+    max_wait = cfg.acute.max_wait_hours / 24.0 if cfg.acute.max_wait_hours is not None else None
+    records, resolved = simulate(cand, levers, gates, cfg.acute.when_full, cfg.horizon_days, max_wait)
 
     keep = records.outcome != NOT_ARRIVED
     service = np.array(resolved.service, dtype=np.int64)[keep]

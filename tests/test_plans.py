@@ -240,3 +240,34 @@ def test_plan_delivery_may_name_a_pathway_change_the_config_lacks():
     # An experiment-wide list of IC-dependent levers must also validate for the baseline.
     cfg = config(plan_delivery={"applies_to": ["groups.frail.pathways_change"]})
     assert cfg.plan_delivery.applies_to == ["groups.frail.pathways_change"]
+
+
+def test_max_wait_transfers_long_waiters_elsewhere():
+    from hospsim.metrics import kpis
+    from hospsim.model import TRANSFERRED, WAITING
+
+    crowded = {"beds": 40, "max_wait_hours": 12}
+    cfg = config(acute=crowded, demand={"emergency": {"per_day": 14}})
+    rep = run_model(cfg, 9)
+    rec, co = rep.records, rep.cohort
+    out = rec.outcome
+    moved = out == TRANSFERRED
+    assert moved.sum() > 50  # the setup: a hospital short of beds
+    assert np.all(np.isnan(rec.admit_days[moved]))  # never admitted
+    # Nobody is admitted after waiting longer than the limit, nobody still waits past it.
+    admitted = out == ADMITTED
+    assert np.all(rec.admit_days[admitted] - co.arrival_days[admitted] <= 0.5 + 1e-9)
+    assert np.all(co.arrival_days[out == WAITING] > cfg.horizon_days - 0.5)
+    k = kpis(cfg, rep)
+    assert k["waits_over_12h_per_1000"] == 0
+    assert k["transferred_out"] == ((co.arrival_days >= cfg.warmup_days) & moved).sum()
+    assert 0 < k["p_transferred_out"] < 1
+    # Same patients without a limit: the same people wait, some for longer than 12 hours.
+    unlimited = config(acute={"beds": 40}, demand={"emergency": {"per_day": 14}})
+    k_unlimited = kpis(unlimited, run_model(unlimited, 9))
+    assert k_unlimited["waits_over_12h_per_1000"] > 0 and k_unlimited["transferred_out"] == 0
+    # A limit nobody reaches changes nothing.
+    lax = config(acute={"beds": 40, "max_wait_hours": 1e7}, demand={"emergency": {"per_day": 14}})
+    assert kpis(lax, run_model(lax, 9)) == k_unlimited
+    with pytest.raises(ConfigError, match="acute.max_wait_hours: only with when_full: queue"):
+        config(acute={"beds": 40, "when_full": "refuse", "max_wait_hours": 4})
