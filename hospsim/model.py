@@ -178,19 +178,22 @@ def simulate(
         s_start[pid] = now
         timeout(los, pid).callbacks.append(on_service_end)
 
-    def transfer_waiting(s: int, now: float) -> None:
+    def count_delayed(change: int, now: float) -> None:
+        """Add ``change`` to the delayed-transfer count, keeping its time integral."""
         nonlocal delayed, delayed_area, delayed_since
+        delayed_area += delayed * (now - delayed_since)
+        delayed_since = now
+        delayed += change
+
+    def transfer_waiting(s: int, now: float) -> None:
         q = s_queue[s]
         while q and s_occ[s] < s_cap[s]:
             pid = q.popleft()
-            delayed_area += delayed * (now - delayed_since)
-            delayed_since = now
-            delayed -= 1
+            count_delayed(-1, now)
             start_service(s, pid, now, float(service_los[s, pid]))
             free_bed(pid, now)
 
     def on_fit(ev: simpy.Event) -> None:
-        nonlocal delayed, delayed_area, delayed_since
         pid = ev._value
         now = env.now
         fit[pid] = now
@@ -199,9 +202,7 @@ def simulate(
             free_bed(pid, now)
         elif has_assessment[s]:
             # Assessment / arranging care: the patient keeps the bed and is a delayed transfer.
-            delayed_area += delayed * (now - delayed_since)
-            delayed_since = now
-            delayed += 1
+            count_delayed(1, now)
             delay = float(assessment[s, pid]) * assess_mult[s][arrival_day[pid]]
             timeout(delay, pid).callbacks.append(on_ready)
         else:
@@ -212,21 +213,16 @@ def simulate(
         ready_for_transfer(pid, service[pid], env.now, True)
 
     def ready_for_transfer(pid: int, s: int, now: float, counted_delayed: bool) -> None:
-        nonlocal delayed, delayed_area, delayed_since
         ready[pid] = now
         if s_occ[s] < s_cap[s] and not s_queue[s]:
             if counted_delayed:
-                delayed_area += delayed * (now - delayed_since)
-                delayed_since = now
-                delayed -= 1
+                count_delayed(-1, now)
             start_service(s, pid, now, float(service_los[s, pid]))
             free_bed(pid, now)
         else:
             # Delayed transfer of care: the patient keeps the acute bed until a place frees.
             if not counted_delayed:
-                delayed_area += delayed * (now - delayed_since)
-                delayed_since = now
-                delayed += 1
+                count_delayed(1, now)
             s_queue[s].append(pid)
 
     def on_wait_limit(ev: simpy.Event) -> None:

@@ -26,7 +26,7 @@ from .metrics import daily_and_kpis
 from .model import run_model
 from .stats import summarise
 from .store import FLOAT_FORMAT, git_revision, package_versions
-from .sweep_store import SweepStore, records_to_frames
+from .sweep_store import SweepStore, atomic_write, records_to_frames
 from .verdicts import monthly_table, paired_differences, verdict_table
 
 MANIFEST = "manifest.json"
@@ -149,9 +149,8 @@ def _manifest(loaded: LoadedExperiment, previous: dict | None, started: dt.datet
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    atomic_write(path, lambda p: p.write_text(text))
 
 
 def run_sweep(

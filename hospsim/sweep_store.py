@@ -25,7 +25,8 @@ def _file_stem(run_id: str) -> str:
     return _SAFE.sub("_", run_id)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Write via ``write(tmp_path)``, sync, then rename into place: readers see all or nothing."""
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     with open(tmp, "rb") as fh:
@@ -61,9 +62,9 @@ class SweepStore:
 
     def write_run(self, record: dict, daily: pd.DataFrame) -> None:
         stem = _file_stem(record["run_id"])
-        _atomic_write(self.runs_dir / f"{stem}.daily.parquet", lambda p: daily.to_parquet(p, index=False))
+        atomic_write(self.runs_dir / f"{stem}.daily.parquet", lambda p: daily.to_parquet(p, index=False))
         text = json.dumps(record, default=float)
-        _atomic_write(self.runs_dir / f"{stem}.json", lambda p: p.write_text(text))
+        atomic_write(self.runs_dir / f"{stem}.json", lambda p: p.write_text(text))
 
     def records(self, run_ids: list[str]) -> Iterator[dict]:
         for rid in run_ids:
