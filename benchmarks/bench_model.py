@@ -30,8 +30,8 @@ HERE = Path(__file__).resolve().parent
 def measure(config: str, seed: int) -> dict:
     """One replication in this process; returns timings and counts."""
     from hospsim.config import default_config_path, load_config
-    from hospsim.metrics import daily_and_kpis
-    from hospsim.model import run_model
+    from hospsim.model.kpis import daily_and_kpis
+    from hospsim.model.engine import run_model
 
     cfg = load_config(config or default_config_path())
     t0 = time.perf_counter()

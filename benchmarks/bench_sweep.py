@@ -29,8 +29,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from hospsim import __version__
-    from hospsim.experiment import load_experiment
-    from hospsim.sweep import run_sweep
+    from hospsim.runs.experiment import load_experiment
+    from hospsim.runs.sweep import run_sweep
 
     loaded = load_experiment(args.experiment)
     with tempfile.TemporaryDirectory() as tmp:

@@ -134,7 +134,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, str]:
 def _run(cfg: Config, args: argparse.Namespace):
     from tqdm import tqdm
 
-    from .runner import run_config
+    from .runs.replications import run_config
 
     bar = tqdm(
         total=cfg.replications,
@@ -148,8 +148,8 @@ def _run(cfg: Config, args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .store import build_manifest, write_results
-    from .tables import summary_text
+    from .runs.store import build_manifest, write_results
+    from .outputs.tables import summary_text
 
     cfg, source = _load(args)
     out_dir = args.out or Path("results") / cfg.name
@@ -175,8 +175,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibration_table
-    from .tables import calibration_text
+    from .analysis.calibration import calibration_table
+    from .outputs.tables import calibration_text
 
     cfg, source = _load(args)
     output = _run(cfg, args)
@@ -191,9 +191,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .experiment import load_experiment
-    from .sweep import run_sweep
-    from .tables import verdict_text
+    from .runs.experiment import load_experiment
+    from .runs.sweep import run_sweep
+    from .outputs.tables import verdict_text
 
     loaded = load_experiment(args.experiment)
     if args.scheduler and args.backend != "dask":
@@ -232,7 +232,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import reproduce
+    from .runs.reproduce import reproduce
 
     report = reproduce(args.results, workers=args.workers, sample=args.sample)
     for change in report.version_changes:
@@ -248,7 +248,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .plots import load_results, write_plots
+    from .outputs.plots import load_results, write_plots
 
     res = load_results(args.results)
     out_dir = args.out or args.results / "plots"
@@ -259,7 +259,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .outputs.report import write_report
 
     path = write_report(args.results, args.out, args.scenario, args.point)
     print(f"report written to {path}")

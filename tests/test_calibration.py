@@ -13,10 +13,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hospsim.calibration import TARGETS, calibration_table
+from hospsim.analysis.calibration import TARGETS, calibration_table
 from hospsim.config import Config, default_config_path, load_config
-from hospsim.runner import replications_table, run_replications
-from hospsim.tables import calibration_text
+from hospsim.runs.replications import replications_table, run_replications
+from hospsim.outputs.tables import calibration_text
 
 REPLICATIONS = 10
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from hospsim.config import config_hash, load_config
-from hospsim.metrics import kpis
-from hospsim.model import run_model
-from hospsim.streams import replication_seeds
+from hospsim.model.kpis import kpis
+from hospsim.model.engine import run_model
+from hospsim.model.streams import replication_seeds
 
 SMALL = {
     "name": "small-test",

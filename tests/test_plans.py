@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from hospsim.config import ConfigError, config_from_dict
-from hospsim.metrics import daily_table
-from hospsim.model import ADMITTED, run_model
-from hospsim.schedules import Schedule
+from hospsim.model.kpis import daily_table
+from hospsim.model.engine import ADMITTED, run_model
+from hospsim.config.schedules import Schedule
 
 BASE = {
     "name": "plan-test",
@@ -210,7 +210,7 @@ def test_assessment_time_counts_as_delay_but_not_as_waiting_for_a_place():
     # Plenty of places: everyone transfers exactly 2 days after being fit.
     assert np.allclose(rec.bed_leave_days[moved] - rec.fit_days[moved], 2.0)
     assert np.allclose(rec.ready_days[moved], rec.fit_days[moved] + 2.0)
-    from hospsim.metrics import kpis
+    from hospsim.model.kpis import kpis
 
     k = kpis(cfg, rep)
     assert k["rehab_mean_delay_days"] == pytest.approx(2.0, abs=0.02)  # a few still assessing at the end
@@ -243,8 +243,8 @@ def test_plan_delivery_may_name_a_pathway_change_the_config_lacks():
 
 
 def test_max_wait_transfers_long_waiters_elsewhere():
-    from hospsim.metrics import kpis
-    from hospsim.model import TRANSFERRED, WAITING
+    from hospsim.model.kpis import kpis
+    from hospsim.model.engine import TRANSFERRED, WAITING
 
     crowded = {"beds": 40, "max_wait_hours": 12}
     cfg = config(acute=crowded, demand={"emergency": {"per_day": 14}})

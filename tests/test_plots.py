@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hospsim import plots
+from hospsim.outputs import plots
 from hospsim.cli import main
 from hospsim.config import load_config
-from hospsim.experiment import load_experiment
-from hospsim.runner import run_config
-from hospsim.store import build_manifest, write_results
-from hospsim.sweep import run_sweep
+from hospsim.runs.experiment import load_experiment
+from hospsim.runs.replications import run_config
+from hospsim.runs.store import build_manifest, write_results
+from hospsim.runs.sweep import run_sweep
 
 DATA = Path(__file__).parent / "data"
 PCTS = [5, 25, 50, 75, 95]

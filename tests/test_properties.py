@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hospsim.config import STEP_UP, config_from_dict
-from hospsim.metrics import daily_and_kpis, daily_table, kpis
-from hospsim.model import ADMITTED, AVOIDED, CANCELLED, REFUSED, WAITING, run_model
-from hospsim.runner import run_config
+from hospsim.model.kpis import daily_and_kpis, daily_table, kpis
+from hospsim.model.engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, WAITING, run_model
+from hospsim.runs.replications import run_config
 
 # The model advances the clock by differences (``timeout(arrival - now)``), so a time that should
 # equal the arrival time can come out one rounding step either side of it (see

@@ -1,4 +1,4 @@
-"""The exact queueing formulas in ``hospsim.queueing`` against the shared reference tables.
+"""The exact queueing formulas in ``hospsim.analysis.queueing`` against the shared reference tables.
 
 Tables: /work/shared/validation (see its README.md). Every row of the Erlang loss and delay
 tables is checked to a relative tolerance of 1e-8; the Erlang B rows of published_checks.csv
@@ -18,7 +18,7 @@ import pytest
 from scipy.optimize import brentq
 
 from conftest import VALIDATION_DIR
-from hospsim.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
+from hospsim.analysis.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
 
 REL = 1e-8
 MEAN_LOS_DAYS = 5.0  # the "_if_meanLOS_5d" columns

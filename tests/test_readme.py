@@ -9,7 +9,7 @@ import pytest
 
 from hospsim.cli import COMMANDS, build_parser
 from hospsim.config import Config
-from hospsim.metrics import SERVICE_KPI_SUFFIXES, SYSTEM_KPIS
+from hospsim.model.kpis import SERVICE_KPI_SUFFIXES, SYSTEM_KPIS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hospsim.cli import main
-from hospsim.report import CHECK_SCRIPT, describe_schedule, write_report
+from hospsim.outputs.report import CHECK_SCRIPT, describe_schedule, write_report
 
 from test_plots import mini_run, mini_sweep
 
@@ -108,7 +108,7 @@ def test_run_report_has_kpis_figures_and_model(run_report, tmp_path_factory):
     assert "no plan criteria, so no verdict" in text
     assert len(re.findall(r"<img ", text)) == 4  # fan, exceedance, delays, services
     assert "<code>mean_occupancy</code>" in text
-    from hospsim.tables import fmt_number
+    from hospsim.outputs.tables import fmt_number
 
     assert fmt_number(summary.loc["mean_occupied_beds", "mean"]) in text
     assert "Model description" in text and "45 beds" in text and "Config hash" not in text

@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 from hospsim.config import ConfigError
-from hospsim.experiment import Sweep, design_points, load_experiment
-from hospsim.reproduce import reproduce
-from hospsim.sweep import run_sweep
+from hospsim.config.experiment import Sweep, design_points
+from hospsim.runs.experiment import load_experiment
+from hospsim.runs.reproduce import reproduce
+from hospsim.runs.sweep import run_sweep
 
 DATA = Path(__file__).parent / "data"
 EXPERIMENT = DATA / "mini_experiment.yaml"
@@ -88,9 +89,9 @@ def test_sweep_writes_tidy_tables(reference: Path):
 
 def test_paired_differences_beat_unpaired(reference: Path):
     """Common random numbers: the variance of paired differences is far below the unpaired one."""
-    from hospsim.metrics import kpis as kpis_of
-    from hospsim.model import run_model
-    from hospsim.streams import replication_seeds
+    from hospsim.model.kpis import kpis as kpis_of
+    from hospsim.model.engine import run_model
+    from hospsim.model.streams import replication_seeds
 
     loaded = load_experiment(EXPERIMENT)
     base_cfg = loaded.variants[0].config

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from hospsim.cohort import Candidates
+from hospsim.model.cohort import Candidates
 from hospsim.config import Elective, Emergency, config_from_dict
-from hospsim.demand import (
+from hospsim.model.demand import (
     calendar,
     demand_bound,
     elective_counts,
@@ -21,12 +21,12 @@ from hospsim.demand import (
     emergency_base_rate_per_day,
     emergency_rate_per_day,
 )
-from hospsim.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, mean_days, ppf
-from hospsim.metrics import daily_table, kpis
-from hospsim.model import ADMITTED, run_model, simulate_candidates
-from hospsim.monitor import daily_counts, daily_level
-from hospsim.schedules import Schedule
-from hospsim.streams import Streams, replication_seeds, stream_key
+from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, mean_days, ppf
+from hospsim.model.kpis import daily_table, kpis
+from hospsim.model.engine import ADMITTED, run_model, simulate_candidates
+from hospsim.model.monitor import daily_counts, daily_level
+from hospsim.config.schedules import Schedule
+from hospsim.model.streams import Streams, replication_seeds, stream_key
 
 # ---------------------------------------------------------------------------------------------
 # Schedules

@@ -37,11 +37,11 @@ import pytest
 
 from conftest import VALIDATION_DIR, queue_config
 from hospsim.config import Config
-from hospsim.metrics import kpis
-from hospsim.model import run_model
-from hospsim.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
-from hospsim.stats import t_interval
-from hospsim.streams import replication_seeds
+from hospsim.model.kpis import kpis
+from hospsim.model.engine import run_model
+from hospsim.analysis.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
+from hospsim.analysis.stats import t_interval
+from hospsim.model.streams import replication_seeds
 
 LEVEL = 0.99
 HOURS = 24.0

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hospsim.experiment import Criterion, Experiment
-from hospsim.verdicts import monthly_table, paired_differences, verdict_table, wilson_interval
+from hospsim.config.experiment import Criterion, Experiment
+from hospsim.analysis.verdicts import monthly_table, paired_differences, verdict_table, wilson_interval
 
 
 def kpi_rows(scenario: str, point: int, values: dict[str, list[float]], **params) -> list[dict]:

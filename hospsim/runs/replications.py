@@ -14,11 +14,11 @@ from typing import Callable
 
 import pandas as pd
 
-from .config import Config
-from .metrics import daily_and_kpis
-from .model import run_model
-from .stats import summarise
-from .streams import replication_seeds
+from ..config import Config
+from ..model.kpis import daily_and_kpis
+from ..model.engine import run_model
+from ..analysis.stats import summarise
+from ..model.streams import replication_seeds
 
 
 @dataclass(frozen=True)

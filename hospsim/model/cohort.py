@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import STEP_UP, Config
+from ..config import STEP_UP, Config
 from .demand import calendar, elective_counts, elective_times, emergency_arrivals
-from .distributions import ppf
+from ..config.distributions import ppf
 from .streams import Streams
 
 NO_SERVICE = -1

@@ -20,14 +20,14 @@ from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
-from .config import ConfigError, config_hash, config_to_dict
+from ..config import ConfigError, config_hash, config_to_dict
 from .experiment import LoadedExperiment, RunSpec
-from .metrics import daily_and_kpis
-from .model import run_model
-from .stats import summarise
+from ..model.kpis import daily_and_kpis
+from ..model.engine import run_model
+from ..analysis.stats import summarise
 from .store import FLOAT_FORMAT, git_revision, package_versions
 from .sweep_store import SweepStore, atomic_write, records_to_frames
-from .verdicts import monthly_table, paired_differences, verdict_table
+from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 
 MANIFEST = "manifest.json"
 

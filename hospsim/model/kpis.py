@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import STEP_UP, Config
+from ..config import STEP_UP, Config
 from .demand import calendar
-from .model import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, Replication
+from .engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, Replication
 from .monitor import daily_counts, daily_level
 
 LONG_STAY_DAYS = 21.0
@@ -264,7 +264,7 @@ SERVICE_KPI_SUFFIXES = ("mean_occupied", "utilisation", "p_wait", "mean_wait_day
 
 def kpi_names(cfg: Config) -> list[str]:
     """The KPI names a config produces, in output order (without running it)."""
-    from .config import gated_schedules
+    from ..config import gated_schedules  # noqa: PLC0415
 
     names = list(SYSTEM_KPIS)
     for path, _ in gated_schedules(cfg):

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from ..config import Config
 from .stats import t_interval
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .experiment import BASELINE, Criterion, Experiment
+from ..config.experiment import BASELINE, Criterion, Experiment
 from .stats import t_interval
 
 # KPIs that can also be computed month by month from the daily table, for "first month breached".

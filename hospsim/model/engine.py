@@ -31,7 +31,7 @@ import numpy as np
 import simpy
 
 from .cohort import Candidates, Cohort, build_candidates
-from .config import STEP_UP, Config
+from ..config import STEP_UP, Config
 from .plan import Gate, Levers, build_levers
 from .streams import Streams
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config, ConfigError, config_from_dict
-from .experiment import Experiment, LoadedExperiment, Variant
-from .runner import run_config
+from ..config import Config, ConfigError, config_from_dict
+from ..config.experiment import Experiment
+from .experiment import LoadedExperiment, Variant
+from .replications import run_config
 from .store import FLOAT_FORMAT, package_versions, read_daily
 from .sweep import MANIFEST
 

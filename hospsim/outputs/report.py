@@ -30,8 +30,10 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from . import __version__, plots
-from .config import ConfigError
+from .. import __version__
+
+from . import plots
+from ..config import ConfigError
 from .plots import ALL_CRITERIA, Cell, Results
 from .tables import fmt_number
 

@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 
 from .cohort import NO_SERVICE
-from .config import HOME, Config, plan_schedules
+from ..config import HOME, Config, plan_schedules
 from .demand import calendar, demand_bound
-from .schedules import Condition, whole
+from ..config.schedules import Condition, whole
 
 
 @dataclass

@@ -45,7 +45,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .config import ConfigError
+from ..config import ConfigError
 from .tables import fmt_number
 
 BASELINE = "baseline"

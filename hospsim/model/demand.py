@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Elective, Emergency
+from ..config import Elective, Emergency
 
 
 def calendar(start_date: dt.date, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .config import Config, config_hash, config_to_dict
+from .. import __version__
+from ..config import Config, config_hash, config_to_dict
 
 FLOAT_FORMAT = "%.10g"  # plenty for KPIs, and stable text across platforms
 _PACKAGES = ("numpy", "scipy", "simpy", "pandas", "pyarrow", "pydantic", "pyyaml")

@@ -1,0 +1,142 @@
+"""An experiment expanded into runs: one resolved config per (scenario, sweep point), one run per
+replication seed. Every scenario uses the same replication seeds, so scenarios are compared on the
+same patients (common random numbers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..config import Config, ConfigError, config_from_dict, read_yaml
+from ..config.experiment import BASELINE, Experiment, _resolve, design_points, read_experiment_raw, scenario_overrides
+from ..config.loading import _one_line
+from ..model.streams import replication_seeds
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One simulation to run: a resolved config, a replication seed and a window."""
+
+    run_id: str
+    scenario: str
+    point: int  # sweep point index, -1 when not swept
+    params: tuple[tuple[str, Any], ...]
+    replication: int
+    seed: int
+    config: Config
+    window: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A (scenario, sweep point) cell: its resolved config and parameter values."""
+
+    scenario: str
+    point: int
+    params: tuple[tuple[str, Any], ...]
+    config: Config
+
+    @property
+    def key(self) -> str:
+        return self.scenario if self.point < 0 else f"{self.scenario}#p{self.point:03d}"
+
+
+@dataclass(frozen=True)
+class LoadedExperiment:
+    experiment: Experiment
+    source: str
+    raw: dict
+    base_raw: dict
+    base_source: str
+    variants: list[Variant]
+    seeds: list[int]
+
+    @property
+    def hash(self) -> str:
+        text = json.dumps({"experiment": self.raw, "base": self.base_raw}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def window(self, cfg: Config) -> tuple[int, int]:
+        w = self.experiment.window
+        return (w.start_day, w.end_day) if w else (cfg.warmup_days, cfg.horizon_days)
+
+    def runs(self) -> list[RunSpec]:
+        """Every run, baseline first, in a fixed order."""
+        out = []
+        for v in self.variants:
+            for r, seed in enumerate(self.seeds):
+                out.append(
+                    RunSpec(
+                        run_id=f"{v.key}#r{r:03d}",
+                        scenario=v.scenario,
+                        point=v.point,
+                        params=v.params,
+                        replication=r,
+                        seed=seed,
+                        config=v.config,
+                        window=self.window(v.config),
+                    )
+                )
+        return out
+
+
+def load_experiment(path: str | Path) -> LoadedExperiment:
+    """Read and validate an experiment and every config it implies (nothing runs on a bad one)."""
+    path = Path(path)
+    raw = read_experiment_raw(path)
+    try:
+        exp = Experiment.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_one_line(str(path), err)) from None
+    base_path = (path.parent / exp.config).resolve()
+    if not base_path.exists():
+        raise ConfigError(f"{path}: config: file not found: {exp.config}")
+    base_raw = _resolve(read_yaml(base_path), exp.overrides, "overrides", str(path))
+
+    def validated(data: dict, where: str) -> Config:
+        try:
+            return config_from_dict(data, where)
+        except ConfigError as exc:
+            # Say which scenario or sweep point made the config invalid, and where it came from.
+            raise ConfigError(f"{path}: {exc}") from None
+
+    variants = [Variant(BASELINE, -1, (), validated(_resolve(base_raw, exp.baseline.overrides, "baseline.overrides", str(path)), "baseline"))]
+    swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
+    points = design_points(exp.sweep, exp.seed) if exp.sweep else []
+    for name, sc in exp.scenarios.items():
+        scen_raw = _resolve(base_raw, scenario_overrides(exp, name), f"scenarios.{name}.overrides", str(path))
+        if name not in swept:
+            variants.append(Variant(name, -1, (), validated(scen_raw, f"scenarios.{name}")))
+            continue
+        assert exp.sweep is not None
+        for i, point in enumerate(points):
+            over = {exp.sweep.parameters[p].path: v for p, v in point.items()}
+            data = _resolve(scen_raw, over, "sweep.parameters", str(path))
+            cfg = validated(data, f"scenarios.{name} at sweep point {point}")
+            variants.append(Variant(name, i, tuple(point.items()), cfg))
+
+    for v in variants:
+        if exp.window is not None and not exp.window.end_day <= v.config.horizon_days:
+            raise ConfigError(f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}")
+    # Catch a criterion on a KPI that does not exist before anything runs.
+    from ..model.kpis import kpi_names
+
+    known = kpi_names(variants[0].config)
+    for i, c in enumerate(exp.criteria):
+        if c.kpi not in known:
+            raise ConfigError(f"{path}: criteria.{i}.kpi: unknown KPI {c.kpi!r}")
+    return LoadedExperiment(
+        experiment=exp,
+        source=str(path),
+        raw=raw,
+        base_raw=base_raw,
+        base_source=str(base_path),
+        variants=variants,
+        seeds=replication_seeds(exp.seed, exp.replications),
+    )
