@@ -30,8 +30,8 @@ HERE = Path(__file__).resolve().parent
 def measure(config: str, seed: int) -> dict:
     """One replication in this process; returns timings and counts."""
     from hospsim.config import default_config_path, load_config
-    from hospsim.model.kpis import daily_and_kpis
     from hospsim.model.engine import run_model
+    from hospsim.model.kpis import daily_and_kpis
 
     cfg = load_config(config or default_config_path())
     t0 = time.perf_counter()
@@ -78,8 +78,9 @@ def main() -> None:
         return
     runs = []
     for i in range(args.repeat):
-        out = subprocess.run([sys.executable, __file__, args.config, "--one", str(i + 1)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, args.config, "--one", str(i + 1)], capture_output=True, text=True, check=True
+        )
         runs.append(json.loads(out.stdout))
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], (int, float))}
     first = runs[0]

@@ -38,19 +38,25 @@ def main() -> None:
         result = run_sweep(loaded, Path(tmp) / "out", workers=args.workers)
         wall = time.perf_counter() - start
     runs = result.runs_total
-    line = (f"{loaded.experiment.name}: {runs} runs with {args.workers} workers in {wall:.0f} s "
-            f"({wall / runs:.2f} s per run, {wall / 60:.1f} min)")
+    line = (
+        f"{loaded.experiment.name}: {runs} runs with {args.workers} workers in {wall:.0f} s "
+        f"({wall / runs:.2f} s per run, {wall / 60:.1f} min)"
+    )
     print(line)
     if args.record:
         results = HERE / "RESULTS_SWEEP.md"
         if not results.exists():
-            results.write_text("# Sweep benchmark results\n\n`python benchmarks/bench_sweep.py --record`\n\n"
-                               "| date | machine | version | experiment | runs | workers | wall s | s per run |\n"
-                               "|---|---|---|---|---|---|---|---|\n")
+            results.write_text(
+                "# Sweep benchmark results\n\n`python benchmarks/bench_sweep.py --record`\n\n"
+                "| date | machine | version | experiment | runs | workers | wall s | s per run |\n"
+                "|---|---|---|---|---|---|---|---|\n"
+            )
         with results.open("a") as fh:
-            fh.write(f"| {dt.date.today().isoformat()} | {cpu_model()}, Python {platform.python_version()} | "
-                     f"hospsim {__version__} | {loaded.experiment.name} | {runs} | {args.workers} | {wall:.0f} | "
-                     f"{wall / runs:.2f} |\n")
+            fh.write(
+                f"| {dt.date.today().isoformat()} | {cpu_model()}, Python {platform.python_version()} | "
+                f"hospsim {__version__} | {loaded.experiment.name} | {runs} | {args.workers} | {wall:.0f} | "
+                f"{wall / runs:.2f} |\n"
+            )
         print(f"recorded in {results}")
 
 

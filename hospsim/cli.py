@@ -54,7 +54,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--replications", type=_positive_int, help="number of replications (config: replications)")
     p.add_argument("--seed", type=_seed, help="root seed (config: seed)")
     p.add_argument(
-        "--workers", type=_positive_int, default=min(2, os.cpu_count() or 1), help="parallel processes (default: %(default)s)"
+        "--workers",
+        type=_positive_int,
+        default=min(2, os.cpu_count() or 1),
+        help="parallel processes (default: %(default)s)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -70,9 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run replications of a config and write its results folder")
     _add_run_args(run)
     run.add_argument("--out", type=Path, help="results folder (default: results/<config name>)")
-    run.add_argument(
-        "--daily-format", choices=("parquet", "csv"), default="parquet", help="format of the daily table"
-    )
+    run.add_argument("--daily-format", choices=("parquet", "csv"), default="parquet", help="format of the daily table")
 
     check = sub.add_parser("check", help="validate a config without running it")
     _add_config_args(check)
@@ -82,8 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser("sweep", help="run an experiment (baseline, scenarios, sweep) and give the plan's verdicts")
     sw.add_argument("experiment", help="experiment YAML (see experiments/)")
-    sw.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1), help="parallel workers (default: %(default)s)")
-    sw.add_argument("--backend", choices=("process", "dask"), default="process", help="process pool, or Dask (default: %(default)s)")
+    sw.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=min(2, os.cpu_count() or 1),
+        help="parallel workers (default: %(default)s)",
+    )
+    sw.add_argument(
+        "--backend", choices=("process", "dask"), default="process", help="process pool, or Dask (default: %(default)s)"
+    )
     sw.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: a local cluster)")
     sw.add_argument("--out", type=Path, help="results folder (default: results/<experiment name>)")
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
@@ -96,14 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="draw figures from a results folder of `hospsim run` or `hospsim sweep`")
     pl.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
-    pl.add_argument("--what", action="append", metavar="FIGURES",
-                    help="figures, comma-separated or repeated: fan, delays, services, exceedance, robustness, "
-                         "forest, or all (default: all that apply)")
+    pl.add_argument(
+        "--what",
+        action="append",
+        metavar="FIGURES",
+        help="figures, comma-separated or repeated: fan, delays, services, exceedance, robustness, "
+        "forest, or all (default: all that apply)",
+    )
     pl.add_argument("--out", type=Path, help="folder for the figures (default: RESULTS/plots)")
     pl.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="file format (default: %(default)s)")
     _add_cell_args(pl)
-    pl.add_argument("--criterion", default="all criteria",
-                    help="sweeps: the criterion the robustness map shows, as in verdicts.csv (default: %(default)s)")
+    pl.add_argument(
+        "--criterion",
+        default="all criteria",
+        help="sweeps: the criterion the robustness map shows, as in verdicts.csv (default: %(default)s)",
+    )
     pl.add_argument("--dpi", type=_positive_int, default=100, help="resolution of PNG files (default: %(default)s)")
 
     rep = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
@@ -114,11 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_cell_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scenario", action="append", metavar="NAME",
-                   help="sweeps: show this scenario beside the baseline (repeatable; default: every scenario)")
-    p.add_argument("--point", type=int, metavar="N",
-                   help="sweeps: the sweep point the time series and the forest plot show "
-                        "(default: intermediate care on time and in full, else the first point)")
+    p.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help="sweeps: show this scenario beside the baseline (repeatable; default: every scenario)",
+    )
+    p.add_argument(
+        "--point",
+        type=int,
+        metavar="N",
+        help="sweeps: the sweep point the time series and the forest plot show "
+        "(default: intermediate care on time and in full, else the first point)",
+    )
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, str]:
@@ -148,18 +171,20 @@ def _run(cfg: Config, args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runs.store import build_manifest, write_results
     from .outputs.tables import summary_text
+    from .runs.store import build_manifest, write_results
 
     cfg, source = _load(args)
     out_dir = args.out or Path("results") / cfg.name
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     output = _run(cfg, args)
-    finished = dt.datetime.now(dt.timezone.utc)
+    finished = dt.datetime.now(dt.UTC)
     manifest = build_manifest(cfg, source, output.seeds, started, finished, args.workers, output.events)
     write_results(out_dir, output.summary, output.replications, output.daily, manifest, args.daily_format)
-    print(f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
-          f"(warm-up {cfg.warmup_days}), seed {cfg.seed}")
+    print(
+        f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
+        f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
+    )
     print(summary_text(output.summary))
     print(f"\nresults written to {out_dir}/ in {manifest['wall_seconds']:.1f} s")
     return 0
@@ -191,9 +216,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .outputs.tables import verdict_text
     from .runs.experiment import load_experiment
     from .runs.sweep import run_sweep
-    from .outputs.tables import verdict_text
 
     loaded = load_experiment(args.experiment)
     if args.scheduler and args.backend != "dask":
@@ -205,25 +230,43 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         nonlocal bar
         if bar is None:
             # Runs already on disk (--resume) are the bar's start, not progress: the ETA stays honest.
-            bar = tqdm(total=total, initial=done, desc=f"{loaded.experiment.name}: runs", unit="run",
-                       disable=args.no_progress, file=sys.stderr)
+            bar = tqdm(
+                total=total,
+                initial=done,
+                desc=f"{loaded.experiment.name}: runs",
+                unit="run",
+                disable=args.no_progress,
+                file=sys.stderr,
+            )
         else:
             bar.update(done - bar.n)
 
     try:
-        result = run_sweep(loaded, out_dir, workers=args.workers, backend=args.backend,
-                           scheduler=args.scheduler, resume=args.resume, on_progress=progress)
+        result = run_sweep(
+            loaded,
+            out_dir,
+            workers=args.workers,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            on_progress=progress,
+        )
     except KeyboardInterrupt:
-        print(f"hospsim: interrupted; finished runs are saved in {out_dir}/ - "
-              f"finish with: hospsim sweep {args.experiment} --out {out_dir} --resume", file=sys.stderr)
+        print(
+            f"hospsim: interrupted; finished runs are saved in {out_dir}/ - "
+            f"finish with: hospsim sweep {args.experiment} --out {out_dir} --resume",
+            file=sys.stderr,
+        )
         return 130
     finally:
         if bar is not None:
             bar.close()
     exp = loaded.experiment
-    print(f"{exp.name}: {result.runs_total} runs ({len(loaded.variants)} scenario cells x "
-          f"{exp.replications} replications), {result.runs_done_before} already done, "
-          f"{result.wall_seconds:.1f} s")
+    print(
+        f"{exp.name}: {result.runs_total} runs ({len(loaded.variants)} scenario cells x "
+        f"{exp.replications} replications), {result.runs_done_before} already done, "
+        f"{result.wall_seconds:.1f} s"
+    )
     if exp.question:
         print(f"question: {exp.question.strip()}")
     print(verdict_text(result.verdicts))
@@ -238,8 +281,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     for change in report.version_changes:
         print(f"note: version changed since the run: {change}")
     if report.ok:
-        print(f"{args.results}: reproduced: {report.checked} {report.kind == 'sweep' and 'runs' or 'replications'}, "
-              f"{report.values_compared} values, all identical")
+        print(
+            f"{args.results}: reproduced: {report.checked} {(report.kind == 'sweep' and 'runs') or 'replications'}, "
+            f"{report.values_compared} values, all identical"
+        )
         return 0
     print(f"{args.results}: NOT reproduced: {len(report.mismatches)} differences", file=sys.stderr)
     for line in report.mismatches[:20]:
@@ -266,8 +311,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "calibrate": cmd_calibrate, "sweep": cmd_sweep,
-            "reproduce": cmd_reproduce, "plot": cmd_plot, "report": cmd_report}
+COMMANDS = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "calibrate": cmd_calibrate,
+    "sweep": cmd_sweep,
+    "reproduce": cmd_reproduce,
+    "plot": cmd_plot,
+    "report": cmd_report,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

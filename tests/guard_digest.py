@@ -24,7 +24,11 @@ def frame_digest(df: pd.DataFrame) -> str:
         kind = values.dtype.kind
         h.update(f"{col}|{kind}|".encode())
         if kind in "fiub":
-            h.update(np.ascontiguousarray(values.astype({"f": np.float64, "i": np.int64, "u": np.uint64, "b": np.bool_}[kind])).tobytes())
+            h.update(
+                np.ascontiguousarray(
+                    values.astype({"f": np.float64, "i": np.int64, "u": np.uint64, "b": np.bool_}[kind])
+                ).tobytes()
+            )
         else:
             h.update("\x1f".join(map(str, values.tolist())).encode())
     return h.hexdigest()
@@ -47,8 +51,15 @@ def make_reference(run_dir: Path, sweep_dir: Path, out: Path) -> None:
     ref: dict = {"run": {}, "sweep": {}, "sweep_runs": {}}
     for name in ("replications.csv", "summary.csv", "daily.parquet"):
         ref["run"][name] = file_digest(run_dir / name)
-    for name in ("kpis.csv", "kpis.parquet", "summary.csv", "verdicts.csv", "paired_differences.csv",
-                 "monthly.parquet", "daily.parquet"):
+    for name in (
+        "kpis.csv",
+        "kpis.parquet",
+        "summary.csv",
+        "verdicts.csv",
+        "paired_differences.csv",
+        "monthly.parquet",
+        "daily.parquet",
+    ):
         ref["sweep"][name] = file_digest(sweep_dir / name)
     for p in sorted((sweep_dir / "runs").glob("*.json")):
         rec = json.loads(p.read_text())

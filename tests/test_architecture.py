@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-import architecture  # noqa: E402
+import architecture
 
 
 def test_every_module_is_in_a_layer():
@@ -25,7 +25,12 @@ def test_the_rule_catches_an_upward_import(tmp_path, monkeypatch):
     pkg = tmp_path / "hospsim"
     (pkg / "model").mkdir(parents=True)
     (pkg / "runs").mkdir()
-    for p in (pkg / "__init__.py", pkg / "model" / "__init__.py", pkg / "runs" / "__init__.py", pkg / "runs" / "store.py"):
+    for p in (
+        pkg / "__init__.py",
+        pkg / "model" / "__init__.py",
+        pkg / "runs" / "__init__.py",
+        pkg / "runs" / "store.py",
+    ):
         p.write_text("")
     (pkg / "model" / "engine.py").write_text("from ..runs.store import x\nfrom . import kpis\n")
     (pkg / "model" / "kpis.py").write_text("import hospsim.runs\n")

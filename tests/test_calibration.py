@@ -15,8 +15,8 @@ import pytest
 
 from hospsim.analysis.calibration import TARGETS, calibration_table
 from hospsim.config import Config, default_config_path, load_config
-from hospsim.runs.replications import replications_table, run_replications
 from hospsim.outputs.tables import calibration_text
+from hospsim.runs.replications import replications_table, run_replications
 
 REPLICATIONS = 10
 
@@ -33,9 +33,7 @@ def test_default_config_meets_every_calibration_target(calibration_run):
     table = calibration_table(reps, cfg)
     assert len(table) == len(TARGETS)
     missed = table.loc[~table["met"], "quantity"].tolist()
-    assert not missed, (
-        f"{cfg.name}: calibration targets missed: {', '.join(missed)}\n\n{calibration_text(table)}"
-    )
+    assert not missed, f"{cfg.name}: calibration targets missed: {', '.join(missed)}\n\n{calibration_text(table)}"
 
 
 def test_default_config_is_plausible_beyond_the_targets(calibration_run):

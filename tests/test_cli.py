@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from hospsim.config import config_hash, load_config
-from hospsim.model.kpis import kpis
 from hospsim.model.engine import run_model
+from hospsim.model.kpis import kpis
 from hospsim.model.streams import replication_seeds
 
 SMALL = {
@@ -39,8 +39,10 @@ SMALL = {
     },
     "services": {
         "step_up": {"capacity": 2, "los": {"dist": "fixed", "mean_days": 5}},
-        "rehab": {"capacity": {"ramp": {"from": 6, "to": 10, "start_day": 60, "duration_days": 30}},
-                  "los": {"dist": "lognormal", "mean_days": 12, "cv": 0.6}},
+        "rehab": {
+            "capacity": {"ramp": {"from": 6, "to": 10, "start_day": 60, "duration_days": 30}},
+            "los": {"dist": "lognormal", "mean_days": 12, "cv": 0.6},
+        },
     },
 }
 
@@ -71,13 +73,24 @@ def test_run_writes_results_folder(small_config: Path, tmp_path: Path):
     assert reps["replication"].tolist() == [0, 1, 2]
     assert reps["seed"].tolist() == replication_seeds(99, 3)
     assert set(summary["kpi"]) == set(reps.columns[2:])
-    for name in ["rehab_mean_occupied", "rehab_utilisation", "rehab_p_wait", "rehab_mean_wait_days",
-                 "step_up_p_wait", "waits_over_12h_per_1000", "share_days_no_bed"]:
+    for name in [
+        "rehab_mean_occupied",
+        "rehab_utilisation",
+        "rehab_p_wait",
+        "rehab_mean_wait_days",
+        "step_up_p_wait",
+        "waits_over_12h_per_1000",
+        "share_days_no_bed",
+    ]:
         assert name in set(summary["kpi"])
     # The summary is the mean of the replications, with a CI around it.
     s = summary.set_index("kpi")
     assert s.loc["mean_occupied_beds", "mean"] == pytest.approx(reps["mean_occupied_beds"].mean(), rel=1e-9)
-    assert s.loc["mean_occupied_beds", "ci_low"] < s.loc["mean_occupied_beds", "mean"] < s.loc["mean_occupied_beds", "ci_high"]
+    assert (
+        s.loc["mean_occupied_beds", "ci_low"]
+        < s.loc["mean_occupied_beds", "mean"]
+        < s.loc["mean_occupied_beds", "ci_high"]
+    )
     # No summer days in a January-May run: that KPI is undefined, not zero.
     assert s.loc["mean_occupancy_summer", "n"] == 0 and pd.isna(s.loc["mean_occupancy_summer", "mean"])
     assert (s.drop(index="mean_occupancy_summer")["n"] == 3).all()
@@ -89,16 +102,34 @@ def test_run_writes_results_folder(small_config: Path, tmp_path: Path):
 
     daily = pd.read_parquet(out / "daily.parquet")
     assert len(daily) == 3 * 150
-    for col in ["replication", "day", "date", "occupied_beds_mean", "occupied_beds_midnight", "beds_capacity",
-                "delayed_patients_mean", "boarding_queue_mean", "emergency_admissions", "admissions_avoided",
-                "elective_cancellations", "refused_admissions", "rehab_occupied_mean", "rehab_capacity",
-                "rehab_queue_mean", "escalation_beds_in_use"]:
+    for col in [
+        "replication",
+        "day",
+        "date",
+        "occupied_beds_mean",
+        "occupied_beds_midnight",
+        "beds_capacity",
+        "delayed_patients_mean",
+        "boarding_queue_mean",
+        "emergency_admissions",
+        "admissions_avoided",
+        "elective_cancellations",
+        "refused_admissions",
+        "rehab_occupied_mean",
+        "rehab_capacity",
+        "rehab_queue_mean",
+        "escalation_beds_in_use",
+    ]:
         assert col in daily.columns
     first = daily[daily["replication"] == 0]
     assert first["date"].iloc[0] == "2017-01-01" and first["date"].iloc[-1] == "2017-05-30"
     # Capacity follows the schedules: escalation beds in Jan/Feb, rehab ramp 6 -> 10.
     assert first["beds_capacity"].iloc[0] == 43 and first["beds_capacity"].iloc[100] == 40
-    assert first["rehab_capacity"].iloc[0] == 6 and first["rehab_capacity"].iloc[75] == 8 and first["rehab_capacity"].iloc[120] == 10
+    assert (
+        first["rehab_capacity"].iloc[0] == 6
+        and first["rehab_capacity"].iloc[75] == 8
+        and first["rehab_capacity"].iloc[120] == 10
+    )
     # KPIs agree with the daily table over the measured days.
     measured = first[~first["warmup"]]
     assert measured["occupied_beds_mean"].sum() == pytest.approx(reps["acute_bed_days"][0], rel=1e-9)
@@ -124,9 +155,25 @@ def test_same_seed_same_files_whatever_the_workers(small_config: Path, tmp_path:
 
 def test_seed_and_overrides_change_the_run(small_config: Path, tmp_path: Path):
     out = tmp_path / "o"
-    res = hospsim("run", str(small_config), "--out", str(out), "--no-progress", "--workers", "1",
-                  "--seed", "7", "-r", "2", "--set", "acute.beds=35", "--set", "services.rehab.capacity=12",
-                  "--daily-format", "csv")
+    res = hospsim(
+        "run",
+        str(small_config),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "1",
+        "--seed",
+        "7",
+        "-r",
+        "2",
+        "--set",
+        "acute.beds=35",
+        "--set",
+        "services.rehab.capacity=12",
+        "--daily-format",
+        "csv",
+    )
     assert res.returncode == 0, res.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["root_seed"] == 7 and manifest["replications"] == 2
@@ -146,8 +193,18 @@ def test_check_and_run_default_config_after_install(tmp_path: Path):
     res = hospsim("check")
     assert res.returncode == 0, res.stderr
     assert "footprint" in res.stdout
-    res = hospsim("run", "-r", "1", "--set", "horizon_days=240", "--set", "warmup_days=60",
-                  "--no-progress", "--out", str(tmp_path / "d"))
+    res = hospsim(
+        "run",
+        "-r",
+        "1",
+        "--set",
+        "horizon_days=240",
+        "--set",
+        "warmup_days=60",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "d"),
+    )
     assert res.returncode == 0, res.stderr
     reps = pd.read_csv(tmp_path / "d" / "replications.csv")
     assert 300 < reps["emergency_arrivals"][0] / 180 < 400
@@ -172,7 +229,11 @@ def test_bad_config_gives_one_line_naming_file_and_field(tmp_path: Path, mutate,
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
     for command in ("check", "run"):
-        res = hospsim(command, str(path), "--out", str(tmp_path / "x")) if command == "run" else hospsim(command, str(path))
+        res = (
+            hospsim(command, str(path), "--out", str(tmp_path / "x"))
+            if command == "run"
+            else hospsim(command, str(path))
+        )
         assert res.returncode == 2
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1, res.stderr

@@ -3,6 +3,7 @@ the field; overrides; hashing; immutability."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 
@@ -150,8 +151,14 @@ BAD = {
     ),
     "negative beds": (_set("acute.beds", -1), ["acute.beds"]),
     "negative escalation": (_set("acute.escalation", {"beds": -3}), ["acute.escalation.beds"]),
-    "bad escalation month": (_set("acute.escalation", {"beds": 3, "months": [1, 13]}), ["acute.escalation.months", "13"]),
-    "share of a step-up over 1": (_set("groups.frail_older.step_up_share", 1.5), ["groups.frail_older.step_up_share", "<= 1"]),
+    "bad escalation month": (
+        _set("acute.escalation", {"beds": 3, "months": [1, 13]}),
+        ["acute.escalation.months", "13"],
+    ),
+    "share of a step-up over 1": (
+        _set("groups.frail_older.step_up_share", 1.5),
+        ["groups.frail_older.step_up_share", "<= 1"],
+    ),
     "group shares not summing to 1": (_add("groups.frail_older.share", 0.25), ["groups", "shares must sum to 1 (got "]),
     "pathway shares not summing to 1": (
         _set("groups.frail_older.pathways", {"home": 0.5, "rehab_bed": 0.3}),
@@ -181,7 +188,10 @@ BAD = {
         _set("services.care_home.los", {"dist": "gamma", "mean_days": 40, "cv": -0.5}),
         ["services.care_home.los.cv", "greater than 0"],
     ),
-    "mean zero": (_set("groups.short_stay.los", {"dist": "exponential", "mean_days": 0}), ["groups.short_stay.los.mean_days"]),
+    "mean zero": (
+        _set("groups.short_stay.los", {"dist": "exponential", "mean_days": 0}),
+        ["groups.short_stay.los.mean_days"],
+    ),
     "empirical without values": (
         _set("groups.short_stay.los", {"dist": "empirical", "values_days": []}),
         ["groups.short_stay.los.values_days"],
@@ -190,7 +200,10 @@ BAD = {
         _set("groups.frail_older.los", {"dist": "weibull", "mean_days": 11}),
         ["groups.frail_older.los", "dist must be one of", "lognormal"],
     ),
-    "missing dist": (_set("groups.frail_older.los", {"mean_days": 11}), ["groups.frail_older.los", "dist must be one of"]),
+    "missing dist": (
+        _set("groups.frail_older.los", {"mean_days": 11}),
+        ["groups.frail_older.los", "dist must be one of"],
+    ),
     "warmup equal to horizon": (lambda r: r.update(warmup_days=r["horizon_days"]), ["warmup_days", "horizon_days"]),
     "warmup beyond horizon": (_set("warmup_days", 5000), ["warmup_days", "horizon_days"]),
     "step_up_share without a step_up service": (
@@ -198,13 +211,22 @@ BAD = {
         ["groups.other_adults.step_up_share", "step_up"],
     ),
     "steps not starting at 0": (_set("acute.beds", {"steps": [[1, 2250]]}), ["acute.beds", "day 0"]),
-    "steps not increasing": (_set("acute.beds", {"steps": [[0, 2250], [10, 2200], [10, 2100]]}), ["acute.beds", "increasing"]),
+    "steps not increasing": (
+        _set("acute.beds", {"steps": [[0, 2250], [10, 2200], [10, 2100]]}),
+        ["acute.beds", "increasing"],
+    ),
     "steps and ramp": (
         _set("acute.beds", {"steps": [[0, 2250]], "ramp": {"from": 1, "to": 2, "start_day": 0, "duration_days": 1}}),
         ["acute.beds", "a schedule is a number"],
     ),
-    "weekday factors of the wrong length": (_set("demand.emergency.weekday_factors", [1, 1]), ["demand.emergency.weekday_factors"]),
-    "weekday factor zero": (_set("demand.emergency.weekday_factors", [1, 1, 1, 1, 1, 1, 0]), ["demand.emergency.weekday_factors", "> 0"]),
+    "weekday factors of the wrong length": (
+        _set("demand.emergency.weekday_factors", [1, 1]),
+        ["demand.emergency.weekday_factors"],
+    ),
+    "weekday factor zero": (
+        _set("demand.emergency.weekday_factors", [1, 1, 1, 1, 1, 1, 0]),
+        ["demand.emergency.weekday_factors", "> 0"],
+    ),
     "hourly factors all zero": (_set("demand.emergency.hourly_factors", [0] * 24), ["demand.emergency.hourly_factors"]),
     "winter amplitude 1": (_set("demand.emergency.winter", {"amplitude": 1.0}), ["demand.emergency.winter.amplitude"]),
     "electives past midnight": (
@@ -316,10 +338,19 @@ def test_override_values_are_parsed_as_yaml(raw, tmp_path):
     assert out["description"] == ""
     cfg = load_config(
         FOOTPRINT,
-        ["acute.beds=2100", "services.rehab_bed.capacity={ramp: {from: 420, to: 300, start_day: 365, duration_days: 180}}"],
+        [
+            "acute.beds=2100",
+            "services.rehab_bed.capacity={ramp: {from: 420, to: 300, start_day: 365, duration_days: 180}}",
+        ],
     )
     assert cfg.acute.beds.constant == 2100
-    assert cfg.services["rehab_bed"].capacity.daily_int(600)[[0, 365, 455, 545, 599]].tolist() == [420, 420, 360, 300, 300]
+    assert cfg.services["rehab_bed"].capacity.daily_int(600)[[0, 365, 455, 545, 599]].tolist() == [
+        420,
+        420,
+        360,
+        300,
+        300,
+    ]
     # The original mapping is untouched.
     assert raw == read_yaml(FOOTPRINT)
 
@@ -340,7 +371,10 @@ def test_override_with_a_new_nested_key_is_rejected_by_validation(raw, tmp_path)
     [
         ("acute.beds.steps=[[0, 5]]", "--set acute.beds.steps: acute.beds is a value, not a section"),
         ("name.first=x", "--set name.first: name is a value, not a section"),
-        ("acute.escalation.months.0=5", "--set acute.escalation.months.0: acute.escalation.months is a value, not a section"),
+        (
+            "acute.escalation.months.0=5",
+            "--set acute.escalation.months.0: acute.escalation.months is a value, not a section",
+        ),
         ("acute.beds", "--set acute.beds: expected dotted.key=value"),
         ("acute..beds=3", "empty name in dotted key"),
         (".beds=3", "empty name in dotted key"),
@@ -438,14 +472,10 @@ def test_config_objects_are_frozen():
 def test_config_containers_are_read_only():
     cfg = load_config(FOOTPRINT)
     before = config_hash(cfg)
-    try:
+    with contextlib.suppress(TypeError, AttributeError):
         cfg.groups.pop("short_stay")  # shares no longer sum to 1
-    except (TypeError, AttributeError):
-        pass
-    try:
+    with contextlib.suppress(TypeError, AttributeError):
         cfg.demand.emergency.weekday_factors[0] = -1.0  # a negative factor
-    except (TypeError, AttributeError):
-        pass
     assert config_hash(cfg) == before
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from guard_digest import exact_values, file_digest, frame_digest
-
-import pandas as pd
 
 from hospsim.cli import main
 from hospsim.runs.experiment import load_experiment

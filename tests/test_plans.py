@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from hospsim.config import ConfigError, config_from_dict
-from hospsim.model.kpis import daily_table
-from hospsim.model.engine import ADMITTED, run_model
 from hospsim.config.schedules import Schedule
+from hospsim.model.engine import ADMITTED, run_model
+from hospsim.model.kpis import daily_table
 
 BASE = {
     "name": "plan-test",
@@ -20,13 +20,18 @@ BASE = {
     "acute": {"beds": 80},
     "demand": {"emergency": {"per_day": 12}},
     "groups": {
-        "frail": {"share": 0.5, "los": {"dist": "lognormal", "mean_days": 8, "cv": 0.9},
-                  "pathways": {"home": 0.7, "rehab": 0.3}},
+        "frail": {
+            "share": 0.5,
+            "los": {"dist": "lognormal", "mean_days": 8, "cv": 0.9},
+            "pathways": {"home": 0.7, "rehab": 0.3},
+        },
         "other": {"share": 0.5, "los": {"dist": "exponential", "mean_days": 3}},
     },
     "services": {
-        "rehab": {"capacity": {"ramp": {"from": 15, "to": 35, "start_day": 100, "duration_days": 200}},
-                  "los": {"dist": "lognormal", "mean_days": 12, "cv": 0.6}},
+        "rehab": {
+            "capacity": {"ramp": {"from": 15, "to": 35, "start_day": 100, "duration_days": 200}},
+            "los": {"dist": "lognormal", "mean_days": 12, "cv": 0.6},
+        },
     },
 }
 
@@ -46,7 +51,9 @@ def config(**changes):
 
 
 def test_held_and_opened_schedules():
-    s = Schedule.model_validate({"steps": [[0, 100], [30, 80], [60, 70]], "gate": {"occupancy_at_most": {"occupancy": 0.9}}})
+    s = Schedule.model_validate(
+        {"steps": [[0, 100], [30, 80], [60, 70]], "gate": {"occupancy_at_most": {"occupancy": 0.9}}}
+    )
     assert s.first_change_day() == 30
     held = s.daily_held(100)
     assert (held == 100).all()
@@ -70,16 +77,34 @@ def test_delivered_schedule_is_late_and_partial():
 
 
 def test_gate_validation_errors():
-    with pytest.raises(ConfigError, match="acute.beds.*cannot be gated"):
+    with pytest.raises(ConfigError, match=r"acute.beds.*cannot be gated"):
         config(acute={"beds": {"constant": 80, "gate": {"occupancy_at_most": {"occupancy": 0.9}}}})
-    with pytest.raises(ConfigError, match="gate.service_capacity_at_least.service: no service 'rehub'"):
-        config(acute={"beds": {"steps": [[0, 80], [200, 70]], "gate": {"service_capacity_at_least": {"service": "rehub", "places": 30}}}})
+    with pytest.raises(ConfigError, match=r"gate.service_capacity_at_least.service: no service 'rehub'"):
+        config(
+            acute={
+                "beds": {
+                    "steps": [[0, 80], [200, 70]],
+                    "gate": {"service_capacity_at_least": {"service": "rehub", "places": 30}},
+                }
+            }
+        )
     with pytest.raises(ConfigError, match="cannot wait for itself"):
-        config(services__rehab__capacity={"steps": [[0, 15], [100, 35]], "gate": {"service_capacity_at_least": {"service": "rehab", "places": 30}}})
+        config(
+            services__rehab__capacity={
+                "steps": [[0, 15], [100, 35]],
+                "gate": {"service_capacity_at_least": {"service": "rehab", "places": 30}},
+            }
+        )
     with pytest.raises(ConfigError, match="exactly one of"):
-        config(acute={"beds": {"steps": [[0, 80], [200, 70]], "gate": {"occupancy_at_most": {"occupancy": 0.9},
-                                                                       "delayed_patients_at_most": {"patients": 2}}}})
-    with pytest.raises(ConfigError, match="plan_delivery.applies_to: 'services.x.capacity' is not a plan schedule"):
+        config(
+            acute={
+                "beds": {
+                    "steps": [[0, 80], [200, 70]],
+                    "gate": {"occupancy_at_most": {"occupancy": 0.9}, "delayed_patients_at_most": {"patients": 2}},
+                }
+            }
+        )
+    with pytest.raises(ConfigError, match=r"plan_delivery.applies_to: 'services.x.capacity' is not a plan schedule"):
         config(plan_delivery={"applies_to": ["services.x.capacity"]})
 
 
@@ -99,8 +124,12 @@ def test_bed_cut_waits_for_community_capacity():
     fixed = run_model(config(acute={"beds": {"steps": [[0, 80], [120, 65]]}}), 1)
     assert fixed.capacity.core_beds[119] == 80 and fixed.capacity.core_beds[120] == 65
     # IC never reaches 30 places (half the growth): the gated cut never happens.
-    slow = run_model(config(acute={"beds": {"steps": [[0, 80], [120, 65]], "gate": gate}},
-                            plan_delivery={"ic_growth_achieved": 0.5}), 1)
+    slow = run_model(
+        config(
+            acute={"beds": {"steps": [[0, 80], [120, 65]], "gate": gate}}, plan_delivery={"ic_growth_achieved": 0.5}
+        ),
+        1,
+    )
     assert slow.records.gate_open_days == {"acute.beds": None}
     assert (slow.capacity.core_beds == 80).all()
     assert slow.capacity.service_places[0].max() == 25
@@ -117,7 +146,7 @@ def test_occupancy_gate_opens_on_the_first_qualifying_midnight():
     assert opened is not None
 
     def trailing(d):
-        return occupied[d - 14:d].sum() / beds[d - 14:d].sum()
+        return occupied[d - 14 : d].sum() / beds[d - 14 : d].sum()
 
     assert trailing(opened) <= 0.8 + 1e-9
     assert all(trailing(d) > 0.8 for d in range(14, opened))
@@ -131,8 +160,8 @@ def test_delayed_gate_and_los_gate():
     opened = rep.records.gate_open_days["groups.frail.los_multiplier"]
     daily = daily_table(cfg, rep)
     delayed = daily["delayed_patients_mean"].to_numpy()
-    assert opened is not None and delayed[opened - 7:opened].mean() <= 0.5 + 1e-9
-    assert all(delayed[d - 7:d].mean() > 0.5 for d in range(7, opened))
+    assert opened is not None and delayed[opened - 7 : opened].mean() <= 0.5 + 1e-9
+    assert all(delayed[d - 7 : d].mean() > 0.5 for d in range(7, opened))
     co = rep.cohort
     frail = co.group == 0
     day = co.arrival_days.astype(int)
@@ -147,7 +176,17 @@ def test_delayed_gate_and_los_gate():
 
 def test_demand_reduction_keeps_a_subset_of_the_same_patients():
     base = run_model(config(), 4).cohort
-    cut = run_model(config(demand={"emergency": {"per_day": 12, "multiplier": {"ramp": {"from": 1, "to": 0.7, "start_day": 100, "duration_days": 100}}}}), 4).cohort
+    cut = run_model(
+        config(
+            demand={
+                "emergency": {
+                    "per_day": 12,
+                    "multiplier": {"ramp": {"from": 1, "to": 0.7, "start_day": 100, "duration_days": 100}},
+                }
+            }
+        ),
+        4,
+    ).cohort
     common, i_base, i_cut = np.intersect1d(base.arrival_days, cut.arrival_days, return_indices=True)
     assert len(common) == len(cut)  # every arrival of the plan is a baseline arrival
     assert np.array_equal(base.group[i_base], cut.group[i_cut])
@@ -177,12 +216,20 @@ def test_pathway_change_moves_the_mix():
 def test_plan_delivery_applies_to_listed_schedules():
     raw_services = {
         "rehab": BASE["services"]["rehab"],
-        "home_support": {"capacity": {"ramp": {"from": 10, "to": 20, "start_day": 100, "duration_days": 100}},
-                         "los": {"dist": "exponential", "mean_days": 10}},
+        "home_support": {
+            "capacity": {"ramp": {"from": 10, "to": 20, "start_day": 100, "duration_days": 100}},
+            "los": {"dist": "exponential", "mean_days": 10},
+        },
     }
-    cfg = config(services=raw_services, plan_delivery={"ic_delay_days": 100, "ic_growth_achieved": 0.5,
-                                                       "applies_to": ["services.rehab.capacity", "groups.frail.los_multiplier"]},
-                 groups__frail__los_multiplier={"ramp": {"from": 1.0, "to": 0.6, "start_day": 100, "duration_days": 100}})
+    cfg = config(
+        services=raw_services,
+        plan_delivery={
+            "ic_delay_days": 100,
+            "ic_growth_achieved": 0.5,
+            "applies_to": ["services.rehab.capacity", "groups.frail.los_multiplier"],
+        },
+        groups__frail__los_multiplier={"ramp": {"from": 1.0, "to": 0.6, "start_day": 100, "duration_days": 100}},
+    )
     rep = run_model(cfg, 6)
     rehab, home = rep.capacity.service_places
     assert rehab[199] == 15 and rehab[499] == 25  # late and half
@@ -201,8 +248,13 @@ def test_plan_delivery_applies_to_listed_schedules():
 
 
 def test_assessment_time_counts_as_delay_but_not_as_waiting_for_a_place():
-    cfg = config(services__rehab={"capacity": 500, "los": {"dist": "fixed", "mean_days": 10},
-                                  "assessment": {"dist": "fixed", "mean_days": 2}})
+    cfg = config(
+        services__rehab={
+            "capacity": 500,
+            "los": {"dist": "fixed", "mean_days": 10},
+            "assessment": {"dist": "fixed", "mean_days": 2},
+        }
+    )
     rep = run_model(cfg, 7)
     rec, co = rep.records, rep.cohort
     moved = ~np.isnan(rec.service_start_days) & (rec.service == 0)
@@ -218,15 +270,25 @@ def test_assessment_time_counts_as_delay_but_not_as_waiting_for_a_place():
     # Delayed bed days = 2 days per referral (Little's law over the window, edge effects aside).
     referrals_per_day = ((co.service == 0) & (rec.outcome == ADMITTED)).sum() / cfg.horizon_days
     assert k["mean_delayed_patients"] == pytest.approx(2.0 * referrals_per_day, rel=0.08)
-    with pytest.raises(ConfigError, match="services.step_up.assessment"):
-        config(services__step_up={"capacity": 5, "los": {"dist": "fixed", "mean_days": 3},
-                                  "assessment": {"dist": "fixed", "mean_days": 1}})
+    with pytest.raises(ConfigError, match=r"services.step_up.assessment"):
+        config(
+            services__step_up={
+                "capacity": 5,
+                "los": {"dist": "fixed", "mean_days": 3},
+                "assessment": {"dist": "fixed", "mean_days": 1},
+            }
+        )
 
 
 def test_assessment_multiplier_applies_from_the_arrival_day():
-    cfg = config(services__rehab={"capacity": 500, "los": {"dist": "fixed", "mean_days": 10},
-                                  "assessment": {"dist": "fixed", "mean_days": 2},
-                                  "assessment_multiplier": {"steps": [[0, 1.0], [200, 0.5]]}})
+    cfg = config(
+        services__rehab={
+            "capacity": 500,
+            "los": {"dist": "fixed", "mean_days": 10},
+            "assessment": {"dist": "fixed", "mean_days": 2},
+            "assessment_multiplier": {"steps": [[0, 1.0], [200, 0.5]]},
+        }
+    )
     rep = run_model(cfg, 8)
     rec, co = rep.records, rep.cohort
     moved = ~np.isnan(rec.service_start_days) & (rec.service == 0)
@@ -243,8 +305,8 @@ def test_plan_delivery_may_name_a_pathway_change_the_config_lacks():
 
 
 def test_max_wait_transfers_long_waiters_elsewhere():
-    from hospsim.model.kpis import kpis
     from hospsim.model.engine import TRANSFERRED, WAITING
+    from hospsim.model.kpis import kpis
 
     crowded = {"beds": 40, "max_wait_hours": 12}
     cfg = config(acute=crowded, demand={"emergency": {"per_day": 14}})
@@ -269,5 +331,5 @@ def test_max_wait_transfers_long_waiters_elsewhere():
     # A limit nobody reaches changes nothing.
     lax = config(acute={"beds": 40, "max_wait_hours": 1e7}, demand={"emergency": {"per_day": 14}})
     assert kpis(lax, run_model(lax, 9)) == k_unlimited
-    with pytest.raises(ConfigError, match="acute.max_wait_hours: only with when_full: queue"):
+    with pytest.raises(ConfigError, match=r"acute.max_wait_hours: only with when_full: queue"):
         config(acute={"beds": 40, "when_full": "refuse", "max_wait_hours": 4})

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hospsim.outputs import plots
 from hospsim.cli import main
 from hospsim.config import load_config
+from hospsim.outputs import plots
 from hospsim.runs.experiment import load_experiment
 from hospsim.runs.replications import run_config
 from hospsim.runs.store import build_manifest, write_results
@@ -40,7 +40,7 @@ def mini_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.getbasetemp() / "hospsim-mini-run"
     if not (out / "manifest.json").exists():
         cfg = load_config(DATA / "mini_system.yaml", ["replications=3"])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         output = run_config(cfg, workers=1)
         manifest = build_manifest(cfg, str(DATA / "mini_system.yaml"), output.seeds, now, now, 1, output.events)
         write_results(out, output.summary, output.replications, output.daily, manifest)
@@ -227,8 +227,9 @@ def test_robustness_map_equals_verdicts(sweep, sweep_dir):
     allv = verdicts[verdicts["criterion"] == "all criteria"]
     for scen in ("fixed_date", "gated"):
         mesh = plots.find(fig, f"robust-{scen}")
-        g = allv[allv["scenario"] == scen].pivot(index="param_ic_growth_achieved", columns="param_ic_delay_days",
-                                                  values="share_holds")
+        g = allv[allv["scenario"] == scen].pivot(
+            index="param_ic_growth_achieved", columns="param_ic_delay_days", values="share_holds"
+        )
         np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(g.shape), g.to_numpy())
     assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["intermediate care: delay (days)"] * 2
 
@@ -259,7 +260,7 @@ def test_forest_plot_equals_paired_differences(sweep, sweep_dir):
     data = plots.forest_data(sweep)
     assert list(dict.fromkeys(data["kpi"]))[:3] == ["acute_bed_days", "mean_occupancy", "waits_over_12h_per_1000"]
     for i, scen in enumerate(["fixed_date", "gated"]):
-        container = [c for c in fig.axes[0].containers if c.lines[0].get_gid() == f"forest-{i}"][0]
+        container = next(c for c in fig.axes[0].containers if c.lines[0].get_gid() == f"forest-{i}")
         x = np.asarray(container.lines[0].get_xdata())
         p = paired[(paired["scenario"] == scen) & (paired["point"] == 1)].set_index("kpi")
         shown = data[(data["scenario"] == scen) & np.isfinite(data["rel"])]
@@ -302,22 +303,41 @@ def test_plot_command_writes_every_figure(sweep_dir, run_dir, tmp_path, capsys):
     assert names == sorted(f"{n}.png" for n in plots.FIGURES)
     assert main(["plot", str(run_dir), "--out", str(tmp_path / "r"), "--format", "svg"]) == 0
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(
-        f"{n}.svg" for n in ("fan", "delays", "services", "exceedance"))
-    assert main(["plot", str(sweep_dir), "--what", "fan", "--scenario", "gated", "--point", "3",
-                 "--out", str(tmp_path / "g")]) == 0
+        f"{n}.svg" for n in ("fan", "delays", "services", "exceedance")
+    )
+    assert (
+        main(
+            [
+                "plot",
+                str(sweep_dir),
+                "--what",
+                "fan",
+                "--scenario",
+                "gated",
+                "--point",
+                "3",
+                "--out",
+                str(tmp_path / "g"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert str(tmp_path / "g" / "fan.png") in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["NOPE"], "no such results folder"),
-    (["RUN", "--what", "robustness"], "only for results of `hospsim sweep`"),
-    (["SWEEP", "--point", "9"], "--point 9: no such sweep point"),
-    (["SWEEP", "--scenario", "nope"], "--scenario nope: no such scenario"),
-    (["SWEEP", "--what", "pie"], "--what pie: unknown figure"),
-    (["SWEEP", "--what", "robustness", "--criterion", "nope"], "--criterion nope"),
-    (["EMPTY"], "not a results folder"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["NOPE"], "no such results folder"),
+        (["RUN", "--what", "robustness"], "only for results of `hospsim sweep`"),
+        (["SWEEP", "--point", "9"], "--point 9: no such sweep point"),
+        (["SWEEP", "--scenario", "nope"], "--scenario nope: no such scenario"),
+        (["SWEEP", "--what", "pie"], "--what pie: unknown figure"),
+        (["SWEEP", "--what", "robustness", "--criterion", "nope"], "--criterion nope"),
+        (["EMPTY"], "not a results folder"),
+    ],
+)
 def test_plot_errors_are_one_line(sweep_dir, run_dir, tmp_path, capsys, args, message):
     folders = {"NOPE": str(tmp_path / "nope"), "RUN": str(run_dir), "SWEEP": str(sweep_dir), "EMPTY": str(tmp_path)}
     code = main(["plot", *[folders.get(a, a) for a in args], "--out", str(tmp_path / "o")])

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hospsim.config import STEP_UP, config_from_dict
-from hospsim.model.kpis import daily_and_kpis, daily_table, kpis
 from hospsim.model.engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, WAITING, run_model
+from hospsim.model.kpis import daily_and_kpis, daily_table, kpis
 from hospsim.runs.replications import run_config
 
 # The model advances the clock by differences (``timeout(arrival - now)``), so a time that should
@@ -37,7 +37,7 @@ from hospsim.runs.replications import run_config
 # test_admission_time_not_before_arrival). Comparisons with arrival times allow this much.
 EPS = 1e-9
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 COMMUNITY = ("rehab", "care_home")
 
 # ---------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def capacity_schedules(draw, lo: int, hi: int, horizon: int):
         return draw(st.integers(lo, hi))
     if kind == "steps":
         days = draw(st.lists(st.integers(1, horizon - 1), max_size=4, unique=True))
-        days = [0] + sorted(days)
+        days = [0, *sorted(days)]
         return {"steps": [[d, draw(st.integers(lo, hi))] for d in days]}
     return {
         "ramp": {
@@ -70,7 +70,7 @@ def share_schedules(draw, horizon: int):
     share = st.floats(0.0, 0.6)
     if kind == "constant":
         return draw(share)
-    days = [0] + sorted(draw(st.lists(st.integers(1, horizon - 1), max_size=2, unique=True)))
+    days = [0, *sorted(draw(st.lists(st.integers(1, horizon - 1), max_size=2, unique=True)))]
     return {"steps": [[d, draw(share)] for d in days]}
 
 
@@ -145,7 +145,10 @@ def systems(
             assume(sum(hourly) > 0)
             emergency["hourly_factors"] = hourly
         if draw(st.booleans()):
-            emergency["winter"] = {"amplitude": draw(st.floats(0.0, 0.5)), "peak_day_of_year": draw(st.integers(1, 366))}
+            emergency["winter"] = {
+                "amplitude": draw(st.floats(0.0, 0.5)),
+                "peak_day_of_year": draw(st.integers(1, 366)),
+            }
         if draw(st.booleans()):
             emergency["growth_per_year"] = draw(st.floats(-0.3, 0.5))
 
@@ -533,7 +536,9 @@ def test_same_extra_beds_every_day_never_add_refusals(data, seed):
     elif "steps" in beds:
         bigger["acute"]["beds"] = {"steps": [[d, v + k] for d, v in beds["steps"]]}
     else:
-        bigger["acute"]["beds"] = {"ramp": dict(beds["ramp"], **{"from": beds["ramp"]["from"] + k, "to": beds["ramp"]["to"] + k})}
+        bigger["acute"]["beds"] = {
+            "ramp": dict(beds["ramp"], **{"from": beds["ramp"]["from"] + k, "to": beds["ramp"]["to"] + k})
+        }
     small, big = run_model(build(raw), seed), run_model(build(bigger), seed)
     # Rounding a ramp half-way value can give k +/- 1 extra on a day: keep exact-k cases only.
     assume(np.all(big.capacity.total_beds - small.capacity.total_beds == k))
@@ -637,9 +642,16 @@ def demand_cuts(draw, horizon: int):
     if kind == "constant":
         return draw(level)
     if kind == "steps":
-        days = [0] + sorted(draw(st.lists(st.integers(1, horizon - 1), max_size=3, unique=True)))
+        days = [0, *sorted(draw(st.lists(st.integers(1, horizon - 1), max_size=3, unique=True)))]
         return {"steps": [[d, draw(level)] for d in days]}
-    return {"ramp": {"from": 1.0, "to": draw(level), "start_day": draw(st.integers(0, horizon)), "duration_days": draw(st.integers(0, horizon))}}
+    return {
+        "ramp": {
+            "from": 1.0,
+            "to": draw(level),
+            "start_day": draw(st.integers(0, horizon)),
+            "duration_days": draw(st.integers(0, horizon)),
+        }
+    }
 
 
 @settings(max_examples=200, **SETTINGS)
@@ -716,14 +728,18 @@ def test_capacity_cut_applies_at_midnight_service():
         "acute": {"beds": 50},
         "demand": {"emergency": {"per_day": 10}},
         "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 0.1}, "pathways": {"rehab": 1.0}}},
-        "services": {"rehab": {"capacity": {"steps": [[0, 0], [1, 1], [3, 0]]}, "los": {"dist": "fixed", "mean_days": 2}}},
+        "services": {
+            "rehab": {"capacity": {"steps": [[0, 0], [1, 1], [3, 0]]}, "los": {"dist": "fixed", "mean_days": 2}}
+        },
     }
     cfg = build(raw)
     rep = run_model(cfg, 1)
     rec = rep.records
     used = rec.service == 0
     assert np.any(rec.service_start_days[used] == 1.0)  # the setup
-    bad = admission_violations(np.where(used, rec.service_start_days, np.nan), rec.service_end_days, rep.capacity.service_places[0])
+    bad = admission_violations(
+        np.where(used, rec.service_start_days, np.nan), rec.service_end_days, rep.capacity.service_places[0]
+    )
     assert not bad, f"admissions into a full pool at a cut (time, occupancy, capacity): {bad}"
 
 

@@ -9,15 +9,16 @@ column.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import re
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import VALIDATION_DIR
 from scipy.optimize import brentq
 
-from conftest import VALIDATION_DIR
 from hospsim.analysis.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
 
 REL = 1e-8
@@ -107,9 +108,7 @@ def test_erlang_delay_row(row):
     assert _close(mmc_mean_wait(c, a, 1.0) / p_wait, float(row["mean_wait_given_wait_LOS_units"]))
     # Little: Lq = lambda Wq = a Wq in LOS units.
     assert _close(a * mmc_mean_wait(c, a, 1.0), float(row["mean_queue_len_Lq"]))
-    assert _close(
-        mmc_p_wait_over(c, a, MEAN_LOS_DAYS, 4 / HOURS), float(row["P_wait_gt_4h_if_meanLOS_5d"])
-    )
+    assert _close(mmc_p_wait_over(c, a, MEAN_LOS_DAYS, 4 / HOURS), float(row["P_wait_gt_4h_if_meanLOS_5d"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +260,7 @@ def test_erlang_b_edge_cases():
     assert 0.0 < erlang_b(20000, 19000.0) < 1.0
     # Decreasing in c, increasing in a.
     bs = [erlang_b(c, 10.0) for c in range(30)]
-    assert all(x > y for x, y in zip(bs, bs[1:]))
+    assert all(x > y for x, y in itertools.pairwise(bs))
     assert erlang_b(10, 5.0) < erlang_b(10, 5.5)
 
 

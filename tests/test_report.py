@@ -12,20 +12,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_plots import mini_run, mini_sweep
 
 from hospsim.cli import main
 from hospsim.outputs.report import CHECK_SCRIPT, describe_schedule, write_report
 
-from test_plots import mini_run, mini_sweep
-
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and Path(p).exists()), None)
 needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; CI installs it)")
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; CI installs it)"
+)
 BROWSER_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # no network at all: the report must not need it
-    "--enable-logging=stderr", "--v=0",
+    "--enable-logging=stderr",
+    "--v=0",
 ]
 
 
@@ -42,8 +49,12 @@ def run_report(tmp_path_factory) -> Path:
 def chromium(page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
     profile.mkdir()
-    return subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def body_attributes(dom: str) -> dict[str, str]:
@@ -64,12 +75,18 @@ def test_sweep_report_answers_the_question_first(sweep_report, tmp_path_factory)
     sweep_dir = mini_sweep(tmp_path_factory)
     answer = text.index('id="answer"')
     assert text.index("Does a 20% bed cut hold when step-up and rehab grow late or slowly?") > answer
-    assert answer < text.index('id="figures"') < text.index('id="kpis"') < text.index('id="plan"') \
-        < text.index('id="model"') < text.index('id="manifest"')
+    assert (
+        answer
+        < text.index('id="figures"')
+        < text.index('id="kpis"')
+        < text.index('id="plan"')
+        < text.index('id="model"')
+        < text.index('id="manifest"')
+    )
     # the share holding per cell, with its Wilson CI, straight from verdicts.csv
     verdicts = pd.read_csv(sweep_dir / "verdicts.csv")
     allv = verdicts[verdicts["criterion"] == "all criteria"]
-    grid = text[text.index("Share of replications in which the plan holds, per cell"):text.index("What gating buys")]
+    grid = text[text.index("Share of replications in which the plan holds, per cell") : text.index("What gating buys")]
     cells = re.findall(r'<td class="share"[^>]*>([^<]*)<br><small>([^<]*)</small>', grid)
     assert len(cells) == len(allv) == 8
     for (share, ci), (_, r) in zip(cells, allv.sort_values(["point", "scenario"]).iterrows()):
@@ -77,14 +94,23 @@ def test_sweep_report_answers_the_question_first(sweep_report, tmp_path_factory)
         assert ci == f"{100 * r['ci_low']:.0f}% \u2013 {100 * r['ci_high']:.0f}%"
     assert "<b>fixed_date</b>: holds (in at least 90% of replications) at" in text
     # what gating buys: the gate opened in every replication at the on-time point, never at half growth
-    gating = text[text.index("What gating buys"):text.index('id="figures"')]
+    gating = text[text.index("What gating buys") : text.index('id="figures"')]
     assert "gated</b> against <b>fixed_date</b>" in gating
     assert "100%, median 2017-07-07" in gating and "<td>0%</td>" in gating
     # the plan, its criteria, the model inputs and the manifest
-    for needle in ("acute_bed_days", "(scenario − baseline) / baseline", "at most -0.15",
-                   "held until rehab has at least 22 places", "lognormal, mean 8 days, CV 1",
-                   "exponential, mean 3 days", "home 60%, rehab 40%", "STRESS-DES", "warm-up",
-                   "experiment hash", "git revision"):
+    for needle in (
+        "acute_bed_days",
+        "(scenario − baseline) / baseline",
+        "at most -0.15",
+        "held until rehab has at least 22 places",
+        "lognormal, mean 8 days, CV 1",
+        "exponential, mean 3 days",
+        "home 60%, rehab 40%",
+        "STRESS-DES",
+        "warm-up",
+        "experiment hash",
+        "git revision",
+    ):
         assert needle in text, needle
     manifest = json.loads((sweep_dir / "manifest.json").read_text())
     assert manifest["experiment_hash"] in text
@@ -116,12 +142,15 @@ def test_run_report_has_kpis_figures_and_model(run_report, tmp_path_factory):
 
 def test_describe_schedule_in_words():
     assert describe_schedule({"constant": 45.0}, unit="beds") == "45 beds"
-    assert describe_schedule({"steps": [[0, 45], [150, 36]]}, "2017-04-01") == \
-        "45, then 36 from day 150 (2017-08-29)"
-    ramp = {"ramp": {"from": 16, "to": 22, "start_day": 60, "duration_days": 40},
-            "gate": [{"occupancy_at_most": {"days": 28, "occupancy": 0.85}}]}
-    assert describe_schedule(ramp) == ("16, changing linearly to 22 over 40 days from day 60; held until acute "
-                                       "occupancy over the last 28 days is at most 85% (checked each midnight)")
+    assert describe_schedule({"steps": [[0, 45], [150, 36]]}, "2017-04-01") == "45, then 36 from day 150 (2017-08-29)"
+    ramp = {
+        "ramp": {"from": 16, "to": 22, "start_day": 60, "duration_days": 40},
+        "gate": [{"occupancy_at_most": {"days": 28, "occupancy": 0.85}}],
+    }
+    assert describe_schedule(ramp) == (
+        "16, changing linearly to 22 over 40 days from day 60; held until acute "
+        "occupancy over the last 28 days is at most 85% (checked each midnight)"
+    )
 
 
 def test_report_command(tmp_path_factory, tmp_path, capsys):
@@ -170,9 +199,11 @@ def test_report_opens_offline_in_chromium(which, sweep_report, run_report, tmp_p
 def test_browser_check_catches_broken_pages(tmp_path):
     """The checks above can fail: a broken image, a network image and a script error are seen."""
     page = tmp_path / "bad.html"
-    page.write_text(f"<!DOCTYPE html><html><head><script>{CHECK_SCRIPT}</script></head><body><p>x</p>"
-                    '<img src="data:image/png;base64,AAAA"><img src="https://example.org/a.png">'
-                    "<script>console.error('boom'); notDefined();</script></body></html>")
+    page.write_text(
+        f"<!DOCTYPE html><html><head><script>{CHECK_SCRIPT}</script></head><body><p>x</p>"
+        '<img src="data:image/png;base64,AAAA"><img src="https://example.org/a.png">'
+        "<script>console.error('boom'); notDefined();</script></body></html>"
+    )
     done = chromium(page, tmp_path, "--dump-dom")
     attrs = body_attributes(done.stdout)
     assert attrs["data-images"] == "2" and attrs["data-images-loaded"] == "0"

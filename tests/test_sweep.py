@@ -75,8 +75,16 @@ def test_sweep_writes_tidy_tables(reference: Path):
     assert (gated.loc[3, "gate_acute_beds_open_day"] == 187).all()  # 90 days later
 
     verdicts = pd.read_csv(reference / "verdicts.csv")
-    assert {"scenario", "point", "criterion", "share_holds", "ci_low", "ci_high", "n",
-            "first_breach_month_median"} <= set(verdicts.columns)
+    assert {
+        "scenario",
+        "point",
+        "criterion",
+        "share_holds",
+        "ci_low",
+        "ci_high",
+        "n",
+        "first_breach_month_median",
+    } <= set(verdicts.columns)
     assert len(verdicts) == 8 * 4  # 8 plan cells x (3 criteria + all)
     assert ((verdicts["ci_low"] <= verdicts["share_holds"]) & (verdicts["share_holds"] <= verdicts["ci_high"])).all()
     summary = pd.read_csv(reference / "summary.csv")
@@ -89,8 +97,8 @@ def test_sweep_writes_tidy_tables(reference: Path):
 
 def test_paired_differences_beat_unpaired(reference: Path):
     """Common random numbers: the variance of paired differences is far below the unpaired one."""
-    from hospsim.model.kpis import kpis as kpis_of
     from hospsim.model.engine import run_model
+    from hospsim.model.kpis import kpis as kpis_of
     from hospsim.model.streams import replication_seeds
 
     loaded = load_experiment(EXPERIMENT)
@@ -108,7 +116,11 @@ def test_paired_differences_beat_unpaired(reference: Path):
 
     kpis = pd.read_parquet(reference / "kpis.parquet")
     b = kpis[kpis["scenario"] == "baseline"].sort_values("replication")["acute_bed_days"].to_numpy()
-    p = kpis[(kpis["scenario"] == "gated") & (kpis["point"] == 1)].sort_values("replication")["acute_bed_days"].to_numpy()
+    p = (
+        kpis[(kpis["scenario"] == "gated") & (kpis["point"] == 1)]
+        .sort_values("replication")["acute_bed_days"]
+        .to_numpy()
+    )
     diffs = pd.read_csv(reference / "paired_differences.csv")
     row = diffs[(diffs["scenario"] == "gated") & (diffs["point"] == 1) & (diffs["kpi"] == "acute_bed_days")].iloc[0]
     assert row["difference"] == pytest.approx(np.mean(p - b))
@@ -130,8 +142,22 @@ def test_dask_backend_gives_identical_results(reference: Path, tmp_path: Path):
 
 def _start_and_kill(out: Path, sig: int, at_least: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hospsim", "sweep", str(EXPERIMENT), "--out", str(out), "--workers", "1", "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "hospsim",
+            "sweep",
+            str(EXPERIMENT),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
         # A shell that runs jobs in the background (as CI may) leaves SIGINT ignored, and Python
         # keeps an inherited SIG_IGN: give the sweep the default disposition, as in a terminal.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -213,8 +239,15 @@ def test_sweep_cli_prints_verdicts(reference: Path, tmp_path: Path):
 def test_scenario_extends_another(tmp_path: Path):
     raw = yaml.safe_load(EXPERIMENT.read_text())
     raw["config"] = str(DATA / "mini_system.yaml")
-    raw["scenarios"]["gated"] = {"extends": "fixed_date", "overrides": {
-        "acute.beds": {"steps": [[0, 45], [150, 36]], "gate": {"service_capacity_at_least": {"service": "rehab", "places": 22}}}}}
+    raw["scenarios"]["gated"] = {
+        "extends": "fixed_date",
+        "overrides": {
+            "acute.beds": {
+                "steps": [[0, 45], [150, 36]],
+                "gate": {"service_capacity_at_least": {"service": "rehab", "places": 22}},
+            }
+        },
+    }
     path = tmp_path / "e.yaml"
     path.write_text(yaml.safe_dump(raw))
     extended = {(v.scenario, v.point): v.config for v in load_experiment(path).variants}
@@ -223,18 +256,30 @@ def test_scenario_extends_another(tmp_path: Path):
 
 
 def test_grid_lhs_and_sobol_designs():
-    grid = Sweep.model_validate({"parameters": {"a": {"path": "x", "values": [1, 2, 3]}, "b": {"path": "y", "values": [0.5, 1]}}})
+    grid = Sweep.model_validate(
+        {"parameters": {"a": {"path": "x", "values": [1, 2, 3]}, "b": {"path": "y", "values": [0.5, 1]}}}
+    )
     pts = design_points(grid, seed=1)
     assert len(pts) == 6 and pts[0] == {"a": 1, "b": 0.5} and pts[-1] == {"a": 3, "b": 1}
     for method in ("lhs", "sobol"):
-        sw = Sweep.model_validate({"method": method, "samples": 8, "parameters": {
-            "a": {"path": "x", "low": 0, "high": 730, "integer": True}, "b": {"path": "y", "low": 0.25, "high": 1.0}}})
+        sw = Sweep.model_validate(
+            {
+                "method": method,
+                "samples": 8,
+                "parameters": {
+                    "a": {"path": "x", "low": 0, "high": 730, "integer": True},
+                    "b": {"path": "y", "low": 0.25, "high": 1.0},
+                },
+            }
+        )
         p1, p2 = design_points(sw, seed=3), design_points(sw, seed=3)
         assert p1 == p2 and len(p1) == 8
         assert all(isinstance(p["a"], int) and 0 <= p["a"] <= 730 and 0.25 <= p["b"] <= 1.0 for p in p1)
         assert design_points(sw, seed=4) != p1
     # A Latin hypercube puts exactly one point in each of the 8 strata of each parameter.
-    lhs = Sweep.model_validate({"method": "lhs", "samples": 8, "parameters": {"b": {"path": "y", "low": 0.0, "high": 1.0}}})
+    lhs = Sweep.model_validate(
+        {"method": "lhs", "samples": 8, "parameters": {"b": {"path": "y", "low": 0.0, "high": 1.0}}}
+    )
     strata = sorted(int(p["b"] * 8) for p in design_points(lhs, seed=9))
     assert strata == list(range(8))
 
@@ -254,13 +299,25 @@ def _write(tmp_path: Path, mutate) -> Path:
 @pytest.mark.parametrize(
     "mutate, expected",
     [
-        (lambda r: r["sweep"]["parameters"]["ic_delay_days"].update(path="plan_delivery.ic_delay_dayz"),
-         "plan_delivery.ic_delay_dayz: unknown key"),
+        (
+            lambda r: r["sweep"]["parameters"]["ic_delay_days"].update(path="plan_delivery.ic_delay_dayz"),
+            "plan_delivery.ic_delay_dayz: unknown key",
+        ),
         (lambda r: r["sweep"].update(parameters={}), "sweep.parameters"),
-        (lambda r: r["sweep"]["parameters"]["ic_delay_days"].update(values=[]), "sweep.parameters.ic_delay_days.values"),
-        (lambda r: r["sweep"].update(method="lhs", samples=4, parameters={"d": {"path": "plan_delivery.ic_delay_days", "low": 10, "high": 5}}),
-         "low must be < high"),
-        (lambda r: r["sweep"]["parameters"]["ic_growth_achieved"].update(values=[0.5, 3.0]), "plan_delivery.ic_growth_achieved"),
+        (
+            lambda r: r["sweep"]["parameters"]["ic_delay_days"].update(values=[]),
+            "sweep.parameters.ic_delay_days.values",
+        ),
+        (
+            lambda r: r["sweep"].update(
+                method="lhs", samples=4, parameters={"d": {"path": "plan_delivery.ic_delay_days", "low": 10, "high": 5}}
+            ),
+            "low must be < high",
+        ),
+        (
+            lambda r: r["sweep"]["parameters"]["ic_growth_achieved"].update(values=[0.5, 3.0]),
+            "plan_delivery.ic_growth_achieved",
+        ),
         (lambda r: r["scenarios"]["gated"]["overrides"].update({"acute.bedz": 3}), "acute.bedz: unknown key"),
         (lambda r: r["criteria"].append({"kpi": "bed_dayz", "at_most": 1}), "criteria.3.kpi: unknown KPI 'bed_dayz'"),
         (lambda r: r["criteria"].append({"kpi": "acute_bed_days"}), "criteria.3"),
@@ -270,8 +327,13 @@ def _write(tmp_path: Path, mutate) -> Path:
         (lambda r: r.update(colour="red"), "colour: unknown key"),
         (lambda r: r["sweep"].update(scenarios=["nope"]), "sweep.scenarios"),
         (lambda r: r["scenarios"]["gated"].update(extends="nope"), "scenarios.gated.extends: no scenario 'nope'"),
-        (lambda r: (r["scenarios"]["gated"].update(extends="fixed_date"), r["scenarios"]["fixed_date"].update(extends="gated")),
-         "circular"),
+        (
+            lambda r: (
+                r["scenarios"]["gated"].update(extends="fixed_date"),
+                r["scenarios"]["fixed_date"].update(extends="gated"),
+            ),
+            "circular",
+        ),
     ],
 )
 def test_bad_experiment_gives_one_clear_line(tmp_path: Path, mutate, expected: str):
@@ -298,21 +360,38 @@ def test_bundled_experiments_are_valid_and_fast_extends_full():
     # Same base (experiment-level overrides applied) and same plan, scenario by scenario.
     assert full.variants[0].config == fast.variants[0].config
     assert full.variants[0].config.horizon_days == 1461
-    full_cells = {(v.scenario, dict(v.params).get("ic_delay_days"), dict(v.params).get("ic_growth_achieved")): v.config
-                  for v in full.variants}
+    full_cells = {
+        (v.scenario, dict(v.params).get("ic_delay_days"), dict(v.params).get("ic_growth_achieved")): v.config
+        for v in full.variants
+    }
     for v in fast.variants:
         p = dict(v.params)
         assert full_cells[(v.scenario, p.get("ic_delay_days"), p.get("ic_growth_achieved"))] == v.config
     gated = next(v.config for v in full.variants if v.scenario == "gated")
-    assert [c.service_capacity_at_least.service for c in gated.acute.beds.gate] == ["step_up", "home_support", "rehab_bed"]
+    assert [c.service_capacity_at_least.service for c in gated.acute.beds.gate] == [
+        "step_up",
+        "home_support",
+        "rehab_bed",
+    ]
     fixed = next(v.config for v in full.variants if v.scenario == "fixed_date")
-    assert fixed.acute.beds.gate is None and fixed.groups["frail_older"].los_multiplier == gated.groups["frail_older"].los_multiplier
+    assert (
+        fixed.acute.beds.gate is None
+        and fixed.groups["frail_older"].los_multiplier == gated.groups["frail_older"].los_multiplier
+    )
 
 
 def test_experiment_extends_a_file(tmp_path: Path):
     child = tmp_path / "child.yaml"
-    child.write_text(yaml.safe_dump({"extends": str(EXPERIMENT), "name": "child", "replications": 2,
-                                     "sweep": {"parameters": {"ic_delay_days": {"values": [30]}}}}))
+    child.write_text(
+        yaml.safe_dump(
+            {
+                "extends": str(EXPERIMENT),
+                "name": "child",
+                "replications": 2,
+                "sweep": {"parameters": {"ic_delay_days": {"values": [30]}}},
+            }
+        )
+    )
     loaded = load_experiment(child)
     assert loaded.experiment.name == "child" and len(loaded.seeds) == 2
     delays = {dict(v.params)["ic_delay_days"] for v in loaded.variants if v.params}

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from hospsim.model.cohort import Candidates
 from hospsim.config import Elective, Emergency, config_from_dict
+from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, mean_days, ppf
+from hospsim.config.schedules import Schedule
+from hospsim.model.cohort import Candidates
 from hospsim.model.demand import (
     calendar,
     demand_bound,
@@ -21,11 +23,9 @@ from hospsim.model.demand import (
     emergency_base_rate_per_day,
     emergency_rate_per_day,
 )
-from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, mean_days, ppf
-from hospsim.model.kpis import daily_table, kpis
 from hospsim.model.engine import ADMITTED, run_model, simulate_candidates
+from hospsim.model.kpis import daily_table, kpis
 from hospsim.model.monitor import daily_counts, daily_level
-from hospsim.config.schedules import Schedule
 from hospsim.model.streams import Streams, replication_seeds, stream_key
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +153,9 @@ def test_distribution_mean_and_cv(spec, mean, cv, uniforms):
 
 def test_distribution_quantiles_by_hand():
     u = np.array([0.0, 0.5, 0.75])
-    np.testing.assert_allclose(ppf(Exponential(dist="exponential", mean_days=2), u), [0, 2 * math.log(2), 2 * math.log(4)])
+    np.testing.assert_allclose(
+        ppf(Exponential(dist="exponential", mean_days=2), u), [0, 2 * math.log(2), 2 * math.log(4)]
+    )
     # Lognormal median = mean / sqrt(1 + cv^2).
     ln = Lognormal(dist="lognormal", mean_days=3.0, cv=0.75)
     assert ppf(ln, np.array([0.5]))[0] == pytest.approx(3.0 / math.sqrt(1 + 0.75**2))
@@ -475,11 +477,19 @@ TINY_RAW = {
     "horizon_days": 10,
     "warmup_days": 2,
     "acute": {"beds": 2, "when_full": "queue", "delayed_day_cost_gbp": 100},
-    "demand": {"emergency": {"per_day": 1},
-               # One elective booked, on Monday 10 April (day 7) at 06:00.
-               "elective": {"per_weekday": {"steps": [[0, 0], [7, 1], [8, 0]]}, "admit_hour": 6,
-                            "spread_hours": 0, "los": {"dist": "fixed", "mean_days": 1}}},
-    "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 1}, "pathways": {"home": 0.5, "rehab": 0.5}}},
+    "demand": {
+        "emergency": {"per_day": 1},
+        # One elective booked, on Monday 10 April (day 7) at 06:00.
+        "elective": {
+            "per_weekday": {"steps": [[0, 0], [7, 1], [8, 0]]},
+            "admit_hour": 6,
+            "spread_hours": 0,
+            "los": {"dist": "fixed", "mean_days": 1},
+        },
+    },
+    "groups": {
+        "all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 1}, "pathways": {"home": 0.5, "rehab": 0.5}}
+    },
     "services": {"rehab": {"capacity": 1, "los": {"dist": "fixed", "mean_days": 2}, "place_day_cost_gbp": 50}},
 }
 

@@ -34,13 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import VALIDATION_DIR, queue_config
-from hospsim.config import Config
-from hospsim.model.kpis import kpis
-from hospsim.model.engine import run_model
+
 from hospsim.analysis.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
 from hospsim.analysis.stats import t_interval
+from hospsim.config import Config
+from hospsim.model.engine import run_model
+from hospsim.model.kpis import kpis
 from hospsim.model.streams import replication_seeds
 
 LEVEL = 0.99
@@ -185,8 +185,14 @@ def run_erlang_b(c: int, rho: float, definition: str, dist: str, days: int, reps
     assert math.isclose(mgcc_mean_occupied(c, a), occupied, rel_tol=1e-8)
     case = f"erlang_b-c{c}-rho{rho}-{definition}-{dist}"
     cfg = queue_config(
-        c, a / MEAN_LOS_DAYS, LOS_5D[dist], when_full="refuse",
-        horizon_days=warmup + days, warmup_days=warmup, replications=reps, seed=_seed(case),
+        c,
+        a / MEAN_LOS_DAYS,
+        LOS_5D[dist],
+        when_full="refuse",
+        horizon_days=warmup + days,
+        warmup_days=warmup,
+        replications=reps,
+        seed=_seed(case),
     )
     reps_table = replicate(cfg)
     assert_checks(
@@ -223,7 +229,9 @@ ERLANG_B_SLOW_DAYS = {20: 40_000, 100: 12_000, 500: 2_000, 2000: 500}
 
 
 def _loss_id(r: dict[str, str]) -> str:
-    return f"c{r['beds_c']}-rho{r['target_rho']}-{'offered' if r['load_definition'].startswith('offered') else 'carried'}"
+    return (
+        f"c{r['beds_c']}-rho{r['target_rho']}-{'offered' if r['load_definition'].startswith('offered') else 'carried'}"
+    )
 
 
 @pytest.mark.slow
@@ -257,8 +265,14 @@ def run_erlang_c(c: int, rho: float, days: int, reps: int, warmup: int, check_me
     assert math.isclose(mmc_p_wait_over(c, a, MEAN_LOS_DAYS, 4 / HOURS), p_over_4h, rel_tol=1e-8)
     case = f"erlang_c-c{c}-rho{rho}"
     cfg = queue_config(
-        c, a / MEAN_LOS_DAYS, LOS_5D["exponential"], when_full="queue",
-        horizon_days=warmup + days, warmup_days=warmup, replications=reps, seed=_seed(case),
+        c,
+        a / MEAN_LOS_DAYS,
+        LOS_5D["exponential"],
+        when_full="queue",
+        horizon_days=warmup + days,
+        warmup_days=warmup,
+        replications=reps,
+        seed=_seed(case),
     )
     t = replicate(cfg)
     patients = a / MEAN_LOS_DAYS * days
@@ -283,7 +297,9 @@ ERLANG_C_FAST = [
 ]
 
 
-@pytest.mark.parametrize("c, rho, days, reps, warmup", ERLANG_C_FAST, ids=[f"c{c}-rho{r}" for c, r, *_ in ERLANG_C_FAST])
+@pytest.mark.parametrize(
+    "c, rho, days, reps, warmup", ERLANG_C_FAST, ids=[f"c{c}-rho{r}" for c, r, *_ in ERLANG_C_FAST]
+)
 def test_erlang_c(c, rho, days, reps, warmup):
     run_erlang_c(c, rho, days, reps, warmup)
 
@@ -364,8 +380,15 @@ def run_monks(quantity: str, los_units: int, reps: int) -> None:
     warmup = math.ceil(20 * max(MONKS_UNITS[u]["los"]["mean_days"] for u in units))
     case = f"monks-{quantity}"
     cfg = queue_config(
-        beds, per_day, MONKS_UNITS[units[0]]["los"], when_full="refuse", groups=groups,
-        horizon_days=warmup + days, warmup_days=warmup, replications=reps, seed=_seed(case),
+        beds,
+        per_day,
+        MONKS_UNITS[units[0]]["los"],
+        when_full="refuse",
+        groups=groups,
+        horizon_days=warmup + days,
+        warmup_days=warmup,
+        replications=reps,
+        seed=_seed(case),
     )
     t = replicate(cfg)
     # Only p(delay) here: mean occupancy is checked on the Erlang loss table, and in units this
@@ -376,8 +399,13 @@ def run_monks(quantity: str, los_units: int, reps: int) -> None:
     )
 
 
-MONKS_FAST = ["ASU p(delay), 10 beds", "ASU p(delay), 13 beds", "Rehab p(delay), 12 beds",
-              "Rehab p(delay), 15 beds", "pooled p(delay), 22 beds"]
+MONKS_FAST = [
+    "ASU p(delay), 10 beds",
+    "ASU p(delay), 13 beds",
+    "Rehab p(delay), 12 beds",
+    "Rehab p(delay), 15 beds",
+    "pooled p(delay), 22 beds",
+]
 
 
 @pytest.mark.parametrize("quantity", MONKS_FAST, ids=lambda q: q.replace(" p(delay), ", "-").replace(" ", ""))
@@ -386,7 +414,9 @@ def test_monks(quantity):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("quantity", list(MONKS_ROWS), ids=lambda q: q.replace(" p(delay)", "").replace(", ", "-").replace(" ", ""))
+@pytest.mark.parametrize(
+    "quantity", list(MONKS_ROWS), ids=lambda q: q.replace(" p(delay)", "").replace(", ", "-").replace(" ", "")
+)
 def test_monks_all_rows(quantity):
     run_monks(quantity, los_units=12_000, reps=10)
 
@@ -414,8 +444,13 @@ def run_tandem(days: int, reps: int, tol: float, warmup: int = 20) -> None:
     one_day = {"dist": "exponential", "mean_days": 1.0}
     case = f"tandem-{days}"
     cfg = queue_config(
-        1, 3.0, one_day, when_full="queue",
-        horizon_days=warmup + days, warmup_days=warmup, seed=_seed(case),
+        1,
+        3.0,
+        one_day,
+        when_full="queue",
+        horizon_days=warmup + days,
+        warmup_days=warmup,
+        seed=_seed(case),
         services={"rehab": {"capacity": 1, "los": one_day}},
         groups={"all": {"share": 1.0, "los": one_day, "pathways": {"rehab": 1.0}}},
     )
@@ -436,11 +471,12 @@ def run_tandem(days: int, reps: int, tol: float, warmup: int = 20) -> None:
         fit, leave = rec.fit_days, rec.bed_leave_days
         lo, hi = float(warmup), float(cfg.horizon_days)
 
-        def overlap(start, end):
+        def overlap(start, end, lo=lo, hi=hi):
             s = np.clip(start, lo, hi)
             e = np.clip(np.where(np.isnan(end), hi, end), lo, hi)
             ok = ~np.isnan(start)
             return float(np.maximum(e[ok] - s[ok], 0).sum()) / days
+
         blocked.append(overlap(fit, leave))
         bed_occupied.append(overlap(rec.admit_days, leave))
     assert_checks(

@@ -8,37 +8,56 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hospsim.config.experiment import Criterion, Experiment
 from hospsim.analysis.verdicts import monthly_table, paired_differences, verdict_table, wilson_interval
+from hospsim.config.experiment import Criterion, Experiment
 
 
 def kpi_rows(scenario: str, point: int, values: dict[str, list[float]], **params) -> list[dict]:
     n = len(next(iter(values.values())))
     return [
-        {"scenario": scenario, "point": point, **{f"param_{k}": v for k, v in params.items()},
-         "replication": r, **{k: v[r] for k, v in values.items()}}
+        {
+            "scenario": scenario,
+            "point": point,
+            **{f"param_{k}": v for k, v in params.items()},
+            "replication": r,
+            **{k: v[r] for k, v in values.items()},
+        }
         for r in range(n)
     ]
 
 
 def experiment(criteria: list[dict]) -> Experiment:
-    return Experiment.model_validate(
-        {"name": "t", "config": "x.yaml", "scenarios": {"plan": {}}, "criteria": criteria}
-    )
+    return Experiment.model_validate({"name": "t", "config": "x.yaml", "scenarios": {"plan": {}}, "criteria": criteria})
 
 
 def test_relative_absolute_and_difference_criteria():
-    base = kpi_rows("baseline", -1, {"acute_bed_days": [1000, 1000, 1000, 1000], "mean_occupancy": [0.9] * 4,
-                                     "waits_over_12h_per_1000": [1.0, 2.0, 3.0, 4.0]})
+    base = kpi_rows(
+        "baseline",
+        -1,
+        {
+            "acute_bed_days": [1000, 1000, 1000, 1000],
+            "mean_occupancy": [0.9] * 4,
+            "waits_over_12h_per_1000": [1.0, 2.0, 3.0, 4.0],
+        },
+    )
     # Replication 0: -50% bed days (holds), 1: -44% exactly (holds), 2: -43% (fails), 3: -60% (holds).
-    plan = kpi_rows("plan", -1, {"acute_bed_days": [500, 560, 570, 400], "mean_occupancy": [0.91, 0.93, 0.90, 0.92],
-                                 "waits_over_12h_per_1000": [1.0, 2.4, 3.6, 4.5]})
+    plan = kpi_rows(
+        "plan",
+        -1,
+        {
+            "acute_bed_days": [500, 560, 570, 400],
+            "mean_occupancy": [0.91, 0.93, 0.90, 0.92],
+            "waits_over_12h_per_1000": [1.0, 2.4, 3.6, 4.5],
+        },
+    )
     kpis = pd.DataFrame(base + plan)
-    exp = experiment([
-        {"kpi": "acute_bed_days", "compare": "relative_to_baseline", "at_most": -0.44},
-        {"kpi": "mean_occupancy", "at_most": 0.92},
-        {"kpi": "waits_over_12h_per_1000", "compare": "difference_from_baseline", "at_most": 0.5},
-    ])
+    exp = experiment(
+        [
+            {"kpi": "acute_bed_days", "compare": "relative_to_baseline", "at_most": -0.44},
+            {"kpi": "mean_occupancy", "at_most": 0.92},
+            {"kpi": "waits_over_12h_per_1000", "compare": "difference_from_baseline", "at_most": 0.5},
+        ]
+    )
     v = verdict_table(exp, kpis).set_index("criterion")
     assert v.loc["acute_bed_days change vs baseline <= -0.44", "share_holds"] == 0.75
     assert v.loc["mean_occupancy <= 0.92", "share_holds"] == 0.75  # rep 1 fails (0.93)
@@ -48,7 +67,9 @@ def test_relative_absolute_and_difference_criteria():
     assert v.loc["all criteria", "share_holds"] == 0.5
     assert v.loc["all criteria", "n"] == 4
     low, high = wilson_interval(2, 4)
-    assert v.loc["all criteria", "ci_low"] == pytest.approx(low) and v.loc["all criteria", "ci_high"] == pytest.approx(high)
+    assert v.loc["all criteria", "ci_low"] == pytest.approx(low) and v.loc["all criteria", "ci_high"] == pytest.approx(
+        high
+    )
 
 
 def test_pairs_by_replication_not_by_row_order():
@@ -89,12 +110,23 @@ def test_wilson_interval_known_values():
 
 def _daily(days: int, occupied: float, capacity: int, start: str = "2017-01-01") -> pd.DataFrame:
     dates = pd.date_range(start, periods=days, freq="D").strftime("%Y-%m-%d")
-    return pd.DataFrame({
-        "day": np.arange(days), "date": dates, "occupied_beds_mean": occupied, "beds_capacity": capacity,
-        "delayed_patients_mean": 1.0, "boarding_queue_mean": 0.0, "emergency_arrivals": 10,
-        "admissions_avoided": 2, "waits_over_12h": 0, "waits_over_4h": 1, "emergency_admissions": 8,
-        "elective_cancellations": 0, "refused_admissions": 0,
-    })
+    return pd.DataFrame(
+        {
+            "day": np.arange(days),
+            "date": dates,
+            "occupied_beds_mean": occupied,
+            "beds_capacity": capacity,
+            "delayed_patients_mean": 1.0,
+            "boarding_queue_mean": 0.0,
+            "emergency_arrivals": 10,
+            "admissions_avoided": 2,
+            "waits_over_12h": 0,
+            "waits_over_4h": 1,
+            "emergency_admissions": 8,
+            "elective_cancellations": 0,
+            "refused_admissions": 0,
+        }
+    )
 
 
 def test_monthly_table_sums_and_ratios():
@@ -113,8 +145,10 @@ def test_monthly_table_sums_and_ratios():
 
 def test_first_breach_month():
     exp = experiment([{"kpi": "mean_occupancy", "at_most": 0.92}])
-    kpis = pd.DataFrame(kpi_rows("baseline", -1, {"mean_occupancy": [0.9, 0.9]})
-                        + kpi_rows("plan", -1, {"mean_occupancy": [0.95, 0.91]}))
+    kpis = pd.DataFrame(
+        kpi_rows("baseline", -1, {"mean_occupancy": [0.9, 0.9]})
+        + kpi_rows("plan", -1, {"mean_occupancy": [0.95, 0.91]})
+    )
     months = ["2017-01", "2017-02", "2017-03"]
     rows = []
     # Replication 0 breaches in February, replication 1 in March.

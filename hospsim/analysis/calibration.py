@@ -6,8 +6,8 @@ average STP footprint in 2016/17; a target is met when the replication mean lies
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -45,10 +45,26 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target("delayed-transfer patients (mean)", 130, 140, "6,200/day England x 2.17%", _kpi("mean_delayed_patients")),
     Target("delayed share of bed days", 0.06, 0.07, "DTOC 6-7% of occupied beds", _kpi("delayed_share")),
-    Target("bed share of stays past day 21", 0.17, 0.20, "NHSE/I 2018: 18,000 of ~100,000 beds", _kpi("long_stay_bed_share")),
-    Target("mean emergency LOS (days)", 4.5, 5.5, "28.0 m bed days / 5.7 m admissions", _kpi("mean_emergency_los_days")),
-    Target("same-day emergency discharges", 0.28, 0.38, "about a third are zero-day stays", _kpi("same_day_discharge_share")),
-    Target("emergency share of occupied beds", 0.77, 0.83, "76,700 of ~95,000 occupied beds", _kpi("emergency_bed_share")),
+    Target(
+        "bed share of stays past day 21",
+        0.17,
+        0.20,
+        "NHSE/I 2018: 18,000 of ~100,000 beds",
+        _kpi("long_stay_bed_share"),
+    ),
+    Target(
+        "mean emergency LOS (days)", 4.5, 5.5, "28.0 m bed days / 5.7 m admissions", _kpi("mean_emergency_los_days")
+    ),
+    Target(
+        "same-day emergency discharges",
+        0.28,
+        0.38,
+        "about a third are zero-day stays",
+        _kpi("same_day_discharge_share"),
+    ),
+    Target(
+        "emergency share of occupied beds", 0.77, 0.83, "76,700 of ~95,000 occupied beds", _kpi("emergency_bed_share")
+    ),
 )
 
 

@@ -29,9 +29,9 @@ import operator
 __all__ = [
     "erlang_b",
     "erlang_c",
+    "mgcc_mean_occupied",
     "mmc_mean_wait",
     "mmc_p_wait_over",
-    "mgcc_mean_occupied",
 ]
 
 

@@ -97,13 +97,20 @@ def paired_differences(kpis: pd.DataFrame, kpi_names: list[str], level: float = 
             b = base[k].to_numpy(dtype=float)
             mean, low, high, n = t_interval(v - b, level)
             b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
-            rows.append({
-                "scenario": scenario, "point": point, "kpi": k,
-                "baseline_mean": b_mean,
-                "scenario_mean": float(np.nanmean(v)) if np.isfinite(v).any() else math.nan,
-                "difference": mean, "ci_low": low, "ci_high": high, "n": n,
-                "relative_change": mean / b_mean if b_mean not in (0.0,) and not math.isnan(b_mean) else math.nan,
-            })
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "point": point,
+                    "kpi": k,
+                    "baseline_mean": b_mean,
+                    "scenario_mean": float(np.nanmean(v)) if np.isfinite(v).any() else math.nan,
+                    "difference": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n": n,
+                    "relative_change": mean / b_mean if b_mean not in (0.0,) and not math.isnan(b_mean) else math.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -114,7 +121,7 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
     for scenario, point in _variants(kpis):
         var, base = _paired(kpis, scenario, point)
         n = len(var)
-        params = {c[len("param_"):]: var[c].iloc[0] for c in var.columns if c.startswith("param_")} if n else {}
+        params = {c[len("param_") :]: var[c].iloc[0] for c in var.columns if c.startswith("param_")} if n else {}
         all_hold = np.ones(n, dtype=bool)
         first_all = np.full(n, np.inf)
         for c in exp.criteria:
@@ -126,8 +133,18 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
             rows.append(_row(scenario, point, params, c.label, c.kpi, holds, value, first))
         if exp.criteria:
             months = _first_breach_months(monthly, scenario, point)
-            rows.append(_row(scenario, point, params, "all criteria", "", all_hold, np.full(n, np.nan),
-                             (first_all, months) if months is not None else None))
+            rows.append(
+                _row(
+                    scenario,
+                    point,
+                    params,
+                    "all criteria",
+                    "",
+                    all_hold,
+                    np.full(n, np.nan),
+                    (first_all, months) if months is not None else None,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -135,10 +152,18 @@ def _row(scenario, point, params, label, kpi, holds, value, first) -> dict:
     n = int(holds.size)
     k = int(holds.sum())
     low, high = wilson_interval(k, n)
-    row = {"scenario": scenario, "point": point, **{f"param_{p}": v for p, v in params.items()},
-           "criterion": label, "kpi": kpi, "share_holds": k / n if n else math.nan,
-           "ci_low": low, "ci_high": high, "n": n,
-           "value_mean": float(np.nanmean(value)) if np.isfinite(value).any() else math.nan}
+    row = {
+        "scenario": scenario,
+        "point": point,
+        **{f"param_{p}": v for p, v in params.items()},
+        "criterion": label,
+        "kpi": kpi,
+        "share_holds": k / n if n else math.nan,
+        "ci_low": low,
+        "ci_high": high,
+        "n": n,
+        "value_mean": float(np.nanmean(value)) if np.isfinite(value).any() else math.nan,
+    }
     if first is None:
         row["share_breached_in_some_month"] = math.nan
         row["first_breach_month_median"] = "n/a"
@@ -157,8 +182,9 @@ def _first_breach_months(monthly: pd.DataFrame | None, scenario: str, point: int
     return sorted(m["month"].unique().tolist())
 
 
-def _first_breach(c: Criterion, monthly: pd.DataFrame | None, scenario: str, point: int,
-                  replications: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
+def _first_breach(
+    c: Criterion, monthly: pd.DataFrame | None, scenario: str, point: int, replications: np.ndarray
+) -> tuple[np.ndarray, list[str]] | None:
     """Index (into the window's months) of the first month each replication breaches ``c``
     (inf if never), computed on monthly values; None when the KPI has no monthly form."""
     if monthly is None or monthly.empty or c.kpi not in monthly.columns:

@@ -8,7 +8,7 @@ every scenario, so a 10% LOS cut shortens exactly that patient's stay by 10%.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,9 +56,7 @@ class Empirical(_Strict):
         return float(np.mean(self.values_days))
 
 
-LosDistribution = Annotated[
-    Union[Exponential, Lognormal, Gamma, Fixed, Empirical], Field(discriminator="dist")
-]
+LosDistribution = Annotated[Exponential | Lognormal | Gamma | Fixed | Empirical, Field(discriminator="dist")]
 DIST_NAMES = ("exponential", "lognormal", "gamma", "fixed", "empirical")
 
 

@@ -8,17 +8,14 @@ scenarios are compared on the same patients (common random numbers).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from scipy.stats import qmc
 
 from .loading import copy_raw, read_yaml, set_dotted
@@ -57,7 +54,7 @@ class Sweep(_Strict):
     scenarios: list[str] | None = None  # which scenarios it crosses (default: all but baseline)
 
     @model_validator(mode="after")
-    def _shape(self) -> "Sweep":
+    def _shape(self) -> Sweep:
         for name, p in self.parameters.items():
             if self.method == "grid":
                 if not p.values:
@@ -87,7 +84,7 @@ class Criterion(_Strict):
     at_least: float | None = None
 
     @model_validator(mode="after")
-    def _bound(self) -> "Criterion":
+    def _bound(self) -> Criterion:
         if (self.at_most is None) == (self.at_least is None):
             raise ValueError("give exactly one of at_most, at_least")
         return self
@@ -97,8 +94,11 @@ class Criterion(_Strict):
         if self.name:
             return self.name
         op, bound = ("<=", self.at_most) if self.at_most is not None else (">=", self.at_least)
-        what = {"absolute": self.kpi, "relative_to_baseline": f"{self.kpi} change vs baseline",
-                "difference_from_baseline": f"{self.kpi} minus baseline"}[self.compare]
+        what = {
+            "absolute": self.kpi,
+            "relative_to_baseline": f"{self.kpi} change vs baseline",
+            "difference_from_baseline": f"{self.kpi} minus baseline",
+        }[self.compare]
         return f"{what} {op} {bound:g}"
 
     def holds(self, value: float) -> bool:
@@ -130,7 +130,7 @@ class Experiment(_Strict):
     criteria: list[Criterion] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Experiment":
+    def _consistent(self) -> Experiment:
         if BASELINE in self.scenarios:
             raise ValueError(f"scenarios.{BASELINE}: the baseline is given under 'baseline'")
         if not self.scenarios:
@@ -142,7 +142,7 @@ class Experiment(_Strict):
                 if parent not in self.scenarios:
                     raise ValueError(f"scenarios.{seen[-1]}.extends: no scenario {parent!r}")
                 if parent in seen:
-                    raise ValueError(f"scenarios.{name}.extends: circular ({' -> '.join(seen + [parent])})")
+                    raise ValueError(f"scenarios.{name}.extends: circular ({' -> '.join([*seen, parent])})")
                 seen.append(parent)
                 parent = self.scenarios[parent].extends
         if self.sweep is not None:
@@ -170,7 +170,7 @@ def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
     for row in scaled:
         point = {}
         for n, x in zip(names, row):
-            point[n] = int(round(x)) if sweep.parameters[n].integer else float(x)
+            point[n] = round(x) if sweep.parameters[n].integer else float(x)
         points.append(point)
     return points
 
@@ -219,12 +219,10 @@ def read_experiment_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: extends: circular ({parent_name})")
     if not parent_path.exists():
         raise ConfigError(f"{path}: extends: file not found: {parent_name}")
-    parent = read_experiment_raw(parent_path, _seen + (path.resolve(),))
+    parent = read_experiment_raw(parent_path, (*_seen, path.resolve()))
     if "config" in parent and "config" not in raw:
         # Keep the base config where the parent meant it.
         parent["config"] = os.path.relpath(parent_path.parent / parent["config"], path.parent)
     merged = _deep_merge(parent, {k: v for k, v in raw.items() if k != "extends"})
     merged["extends"] = str(parent_name)
     return merged
-
-

@@ -19,7 +19,6 @@ from .distributions import DIST_NAMES
 from .schema import Config, ConfigError
 
 
-
 def _format_loc(loc: tuple) -> str:
     parts: list[str] = []
     for i, p in enumerate(loc):
@@ -101,14 +100,12 @@ def copy_raw(raw: dict) -> dict:
 class _UniqueKeyLoader(yaml.SafeLoader):
     """The safe loader, refusing a mapping that repeats a key (YAML would keep the last)."""
 
-    def construct_mapping(self, node, deep=False):  # noqa: D401
+    def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 

@@ -17,7 +17,9 @@ structured data, never evaluated code.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable
+import itertools
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
@@ -66,12 +68,10 @@ class Condition(_Strict):
     delayed_patients_at_most: DelayedAtMost | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Condition":
+    def _exactly_one(self) -> Condition:
         given = [k for k in type(self).model_fields if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(
-                "a condition is exactly one of: " + ", ".join(type(self).model_fields)
-            )
+            raise ValueError("a condition is exactly one of: " + ", ".join(type(self).model_fields))
         return self
 
     @property
@@ -106,18 +106,17 @@ class Schedule(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Schedule":
+    def _exactly_one(self) -> Schedule:
         given = [k for k in ("constant", "steps", "ramp") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "a schedule is a number, {steps: [[day, value], ...]} or "
-                "{ramp: {from, to, start_day, duration_days}}"
+                "a schedule is a number, {steps: [[day, value], ...]} or {ramp: {from, to, start_day, duration_days}}"
             )
         if self.steps is not None:
             days = [d for d, _ in self.steps]
             if not days or days[0] != 0:
                 raise ValueError("steps must start on day 0")
-            if any(b <= a for a, b in zip(days, days[1:])):
+            if any(b <= a for a, b in itertools.pairwise(days)):
                 raise ValueError("step days must be strictly increasing")
         if self.gate is not None:
             if not self.gate:
@@ -184,7 +183,7 @@ class Schedule(_Strict):
             frac = np.clip((days - r.start_day) / r.duration_days, 0.0, 1.0)
         return r.from_value + (r.to - r.from_value) * frac
 
-    def delivered(self, delay_days: int, achieved: float) -> "Schedule":
+    def delivered(self, delay_days: int, achieved: float) -> Schedule:
         """This schedule as actually delivered: every change ``delay_days`` later and only
         ``achieved`` of its size (0.5 = half the planned growth). Gates are kept."""
         if delay_days == 0 and achieved == 1.0:

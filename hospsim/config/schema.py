@@ -7,18 +7,13 @@ Nothing runs on a bad config: unknown keys, wrong types and impossible values ra
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 import re
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from .distributions import DIST_NAMES, LosDistribution
+from .distributions import LosDistribution
 from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule
 
 HOME = "home"  # the discharge pathway that needs no community service
@@ -95,7 +90,7 @@ class Elective(_Strict):
     pathways: dict[str, float] = Field(default={HOME: 1.0})
 
     @model_validator(mode="after")
-    def _within_day(self) -> "Elective":
+    def _within_day(self) -> Elective:
         if self.admit_hour + self.spread_hours >= 24:
             raise ValueError("admit_hour + spread_hours must be < 24")
         return self
@@ -205,11 +200,9 @@ class Config(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Config":
+    def _consistent(self) -> Config:
         if self.warmup_days >= self.horizon_days:
-            raise ValueError(
-                f"warmup_days: must be < horizon_days ({self.warmup_days} >= {self.horizon_days})"
-            )
+            raise ValueError(f"warmup_days: must be < horizon_days ({self.warmup_days} >= {self.horizon_days})")
         total = sum(g.share for g in self.groups.values())
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise ValueError(f"groups: shares must sum to 1 (got {total:g})")
@@ -218,9 +211,7 @@ class Config(_Strict):
             if g.pathways_change is not None:
                 _check_mix(f"groups.{gname}.pathways_change.to", g.pathways_change.to, self.services)
             if max(g.step_up_share.values()) > 0 and STEP_UP not in self.services:
-                raise ValueError(
-                    f"groups.{gname}.step_up_share: needs a service named {STEP_UP!r} in services"
-                )
+                raise ValueError(f"groups.{gname}.step_up_share: needs a service named {STEP_UP!r} in services")
         if self.acute.max_wait_hours is not None and self.acute.when_full != "queue":
             raise ValueError("acute.max_wait_hours: only with when_full: queue")
         if STEP_UP in self.services and self.services[STEP_UP].assessment is not None:
@@ -250,7 +241,9 @@ class Config(_Strict):
         """The schedule at ``path`` as delivered (see :class:`PlanDelivery`)."""
         pd = self.plan_delivery
         targets = pd.applies_to
-        applies = path in targets if targets is not None else (path.startswith("services.") and path.endswith(".capacity"))
+        applies = (
+            path in targets if targets is not None else (path.startswith("services.") and path.endswith(".capacity"))
+        )
         return schedule.delivered(pd.ic_delay_days, pd.ic_growth_achieved) if applies else schedule
 
 

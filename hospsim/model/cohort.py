@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import STEP_UP, Config
-from .demand import calendar, elective_counts, elective_times, emergency_arrivals
 from ..config.distributions import ppf
+from .demand import calendar, elective_counts, elective_times, emergency_arrivals
 from .streams import Streams
 
 NO_SERVICE = -1
@@ -89,7 +89,9 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
 
     em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, n_days, streams["emergency_arrivals"])
     k = em.time_days.size
-    group = np.searchsorted(_cumulative([g.share for g in cfg.groups.values()]), streams["group"].random(k), side="right")
+    group = np.searchsorted(
+        _cumulative([g.share for g in cfg.groups.values()]), streams["group"].random(k), side="right"
+    )
     u_los = streams["acute_los"].random(k)
     u_step_up = streams["step_up"].random(k)
     u_step_up_los = streams["step_up_los"].random(k)

@@ -36,9 +36,7 @@ def emergency_base_rate_per_day(em: Emergency, start_date: dt.date, n_days: int)
     days = np.arange(n_days, dtype=float)
     rate = em.per_day * (1.0 + em.growth_per_year) ** (days / 365.25) * factors[weekday]
     if em.winter is not None:
-        rate = rate * (
-            1.0 + em.winter.amplitude * np.cos(2 * np.pi * (doy - em.winter.peak_day_of_year) / 365.25)
-        )
+        rate = rate * (1.0 + em.winter.amplitude * np.cos(2 * np.pi * (doy - em.winter.peak_day_of_year) / 365.25))
     return rate
 
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from .cohort import Candidates, Cohort, build_candidates
 from ..config import STEP_UP, Config
+from .cohort import Candidates, Cohort, build_candidates
 from .plan import Gate, Levers, build_levers
 from .streams import Streams
 
@@ -90,7 +90,11 @@ class _Resolved:
 
 
 def simulate(
-    cand: Candidates, levers: Levers, gates: list[Gate], when_full: str, horizon_days: int,
+    cand: Candidates,
+    levers: Levers,
+    gates: list[Gate],
+    when_full: str,
+    horizon_days: int,
     max_wait_days: float | None = None,
 ) -> tuple[Records, _Resolved]:
     """Run the discrete-event simulation of one replication up to ``horizon_days``.
@@ -317,8 +321,13 @@ def simulate(
     s_end_a = np.array(s_end)
     ready_a = np.array(ready)
     assessed = int(np.count_nonzero(ready_a > fit_a))  # an assessment timeout fired
-    events = (n + horizon_days + int(np.count_nonzero(~np.isnan(fit_a))) + int(np.count_nonzero(~np.isnan(s_end_a)))
-              + assessed)
+    events = (
+        n
+        + horizon_days
+        + int(np.count_nonzero(~np.isnan(fit_a)))
+        + int(np.count_nonzero(~np.isnan(s_end_a)))
+        + assessed
+    )
     records = Records(
         outcome=np.array(outcome, dtype=np.int8),
         admit_days=np.array(admit),
@@ -363,7 +372,11 @@ def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
     service = np.array(resolved.service, dtype=np.int64)[keep]
     los_matrix = cand.service_los_days[:, keep]
     rows = np.maximum(service, 0)
-    service_los = np.where(service >= 0, los_matrix[rows, np.arange(service.size)], 0.0) if los_matrix.size else np.zeros(service.size)
+    service_los = (
+        np.where(service >= 0, los_matrix[rows, np.arange(service.size)], 0.0)
+        if los_matrix.size
+        else np.zeros(service.size)
+    )
     cohort = Cohort(
         arrival_days=cand.time_days[keep],
         is_elective=cand.is_elective[keep],

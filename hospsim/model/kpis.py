@@ -50,8 +50,11 @@ class _Measures:
         # Escalation beds in use: occupied beds above the core, at most the escalation beds open
         # (after a cut below occupancy, the excess over capacity is not escalation).
         self.occupied = daily_level(
-            np.where(admitted, rec.admit_days, np.nan), rec.bed_leave_days, H,
-            capacity.core_beds, capacity.total_beds - capacity.core_beds,
+            np.where(admitted, rec.admit_days, np.nan),
+            rec.bed_leave_days,
+            H,
+            capacity.core_beds,
+            capacity.total_beds - capacity.core_beds,
         )
         self.emergency_occupied = daily_level(
             np.where(admitted & self.emergency, rec.admit_days, np.nan), rec.bed_leave_days, H
@@ -249,22 +252,44 @@ def _kpis(m: _Measures) -> dict[str, float]:
 
 
 SYSTEM_KPIS = (
-    "emergency_arrivals", "emergency_admissions", "admissions_avoided", "refused_admissions", "p_refused",
-    "transferred_out", "p_transferred_out",
-    "elective_admissions", "elective_cancellations", "mean_occupied_beds", "mean_occupancy",
-    "share_days_over_85pct", "share_days_over_92pct", "share_days_full", "share_days_no_bed",
-    "p_wait_for_bed", "mean_wait_hours", "p_wait_over_4h", "waits_over_12h_per_1000",
-    "mean_boarding_patients", "acute_bed_days", "delayed_bed_days", "delayed_share",
-    "mean_delayed_patients", "mean_escalation_beds_in_use", "mean_emergency_los_days",
-    "same_day_discharge_share", "long_stay_bed_share", "emergency_bed_share",
-    "mean_occupancy_winter", "mean_occupancy_summer",
+    "emergency_arrivals",
+    "emergency_admissions",
+    "admissions_avoided",
+    "refused_admissions",
+    "p_refused",
+    "transferred_out",
+    "p_transferred_out",
+    "elective_admissions",
+    "elective_cancellations",
+    "mean_occupied_beds",
+    "mean_occupancy",
+    "share_days_over_85pct",
+    "share_days_over_92pct",
+    "share_days_full",
+    "share_days_no_bed",
+    "p_wait_for_bed",
+    "mean_wait_hours",
+    "p_wait_over_4h",
+    "waits_over_12h_per_1000",
+    "mean_boarding_patients",
+    "acute_bed_days",
+    "delayed_bed_days",
+    "delayed_share",
+    "mean_delayed_patients",
+    "mean_escalation_beds_in_use",
+    "mean_emergency_los_days",
+    "same_day_discharge_share",
+    "long_stay_bed_share",
+    "emergency_bed_share",
+    "mean_occupancy_winter",
+    "mean_occupancy_summer",
 )
 SERVICE_KPI_SUFFIXES = ("mean_occupied", "utilisation", "p_wait", "mean_wait_days", "mean_delay_days")
 
 
 def kpi_names(cfg: Config) -> list[str]:
     """The KPI names a config produces, in output order (without running it)."""
-    from ..config import gated_schedules  # noqa: PLC0415
+    from ..config import gated_schedules
 
     names = list(SYSTEM_KPIS)
     for path, _ in gated_schedules(cfg):

@@ -7,15 +7,15 @@ opens on day g rewrites its lever from day g on, with the schedule postponed as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .cohort import NO_SERVICE
 from ..config import HOME, Config, plan_schedules
-from .demand import calendar, demand_bound
 from ..config.schedules import Condition, whole
+from .cohort import NO_SERVICE
+from .demand import calendar, demand_bound
 
 
 @dataclass
@@ -45,10 +45,10 @@ class Gate:
     """A gated schedule: its path, its conditions and how it rewrites the levers when it opens."""
 
     path: str
-    checks: tuple[Callable[[int, "Levers", list, list], bool], ...]  # all must hold
+    checks: tuple[Callable[[int, Levers, list, list], bool], ...]  # all must hold
     apply: Callable[[Levers, int], None]
 
-    def holds(self, day: int, levers: "Levers", occupied_area: list, delayed_area: list) -> bool:
+    def holds(self, day: int, levers: Levers, occupied_area: list, delayed_area: list) -> bool:
         return all(check(day, levers, occupied_area, delayed_area) for check in self.checks)
 
 

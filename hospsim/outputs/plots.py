@@ -28,9 +28,10 @@ import json
 import math
 import textwrap
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import matplotlib
 import matplotlib.artist
@@ -58,8 +59,14 @@ BAND_COLUMNS = ("q05", "q25", "q50", "q75", "q95")
 
 # Okabe-Ito, the colour-blind-safe palette (Okabe & Ito 2008); yellow left out (too pale on white).
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
 }
 CELL_COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 MAP_CMAP = "cividis"  # perceptually uniform and colour-blind safe
@@ -101,8 +108,14 @@ PARAM_LABELS = {
 }
 # KPIs shown in the forest plot after the criteria's KPIs (when defined).
 FOREST_KPIS = (
-    "acute_bed_days", "mean_occupancy", "share_days_over_92pct", "mean_delayed_patients",
-    "p_wait_over_4h", "waits_over_12h_per_1000", "mean_wait_hours", "elective_cancellations",
+    "acute_bed_days",
+    "mean_occupancy",
+    "share_days_over_92pct",
+    "mean_delayed_patients",
+    "p_wait_over_4h",
+    "waits_over_12h_per_1000",
+    "mean_wait_hours",
+    "elective_cancellations",
 )
 
 
@@ -221,7 +234,7 @@ def _table(path: Path, hint: str = "") -> pd.DataFrame:
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except Exception as exc:  # noqa: BLE001 - pyarrow and pandas raise many kinds
+    except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{path}: unreadable ({first})") from None
 
@@ -271,19 +284,37 @@ def _load_sweep(p: Path, manifest: dict) -> Results:
     verdicts = _table(p / "verdicts.csv", hint)
     exp = manifest.get("experiment") or {}
     cells = [
-        Cell(key=c["key"], scenario=c["scenario"], point=int(c["point"]), params=dict(c.get("params") or {}),
-             config=c["config"])
+        Cell(
+            key=c["key"],
+            scenario=c["scenario"],
+            point=int(c["point"]),
+            params=dict(c.get("params") or {}),
+            config=c["config"],
+        )
         for c in manifest.get("cells", [])
     ]
     if not cells:
         raise ConfigError(f"{p / 'manifest.json'}: cells: missing")
     base = cells[0].config
     w = exp.get("window")
-    window = (int(w["start_day"]), int(w["end_day"])) if w else (int(base.get("warmup_days", 0)), int(base["horizon_days"]))
+    window = (
+        (int(w["start_day"]), int(w["end_day"])) if w else (int(base.get("warmup_days", 0)), int(base["horizon_days"]))
+    )
     sweep = exp.get("sweep") or {}
     parameters = {n: str(spec.get("path", n)) for n, spec in (sweep.get("parameters") or {}).items()}
-    return Results(p, "sweep", manifest, str(exp.get("name", p.name)), cells, kpis, summary, window,
-                   verdicts=verdicts, paired=paired, parameters=parameters)
+    return Results(
+        p,
+        "sweep",
+        manifest,
+        str(exp.get("name", p.name)),
+        cells,
+        kpis,
+        summary,
+        window,
+        verdicts=verdicts,
+        paired=paired,
+        parameters=parameters,
+    )
 
 
 def _read_daily(res: Results, cells: list[Cell], want: list[str]) -> pd.DataFrame:
@@ -449,7 +480,7 @@ def gate_columns(kpis: pd.DataFrame) -> list[str]:
 
 def gate_label(column: str) -> str:
     """``gate_acute_beds_open_day`` -> ``acute beds``."""
-    return column[len("gate_"):-len("_open_day")].replace("_", " ")
+    return column[len("gate_") : -len("_open_day")].replace("_", " ")
 
 
 def services_of(cell: Cell) -> list[str]:
@@ -488,8 +519,18 @@ def _unmeasured_handle(res: Results) -> Patch:
     return Patch(**UNMEASURED, label="warm-up (not measured)")
 
 
-def _band(ax, x, bands: pd.DataFrame, colour: str, gid: str, *, wide: bool = True, label: str | None = None,
-          ls: str = "-", alpha: float = 0.3) -> None:
+def _band(
+    ax,
+    x,
+    bands: pd.DataFrame,
+    colour: str,
+    gid: str,
+    *,
+    wide: bool = True,
+    label: str | None = None,
+    ls: str = "-",
+    alpha: float = 0.3,
+) -> None:
     if wide:
         ax.fill_between(x, bands["q05"], bands["q95"], color=colour, alpha=alpha / 2, lw=0, gid=f"{gid}-band90")
     ax.fill_between(x, bands["q25"], bands["q75"], color=colour, alpha=alpha, lw=0, gid=f"{gid}-band50")
@@ -554,8 +595,16 @@ def fan_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
         same_cap = bool((cap_t.nunique(axis=1) <= 1).all())
         cap = cap_t.median(axis=1)
         if not same_cap:
-            ax.fill_between(x, cap_t.min(axis=1), cap_t.max(axis=1), step="post", color="0.6", alpha=0.25, lw=0,
-                            gid=f"fan-{i}-caprange")
+            ax.fill_between(
+                x,
+                cap_t.min(axis=1),
+                cap_t.max(axis=1),
+                step="post",
+                color="0.6",
+                alpha=0.25,
+                lw=0,
+                gid=f"fan-{i}-caprange",
+            )
         ax.step(x, cap, where="post", color="black", lw=1.4, gid=f"fan-{i}-capacity")
         ax.step(x, 0.92 * cap, where="post", color=OKABE_ITO["vermillion"], lw=1.0, ls="--", gid=f"fan-{i}-cap92")
         ax.step(x, 0.85 * cap, where="post", color=OKABE_ITO["orange"], lw=1.0, ls=":", gid=f"fan-{i}-cap85")
@@ -571,9 +620,16 @@ def fan_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
                 if ev.last_day > ev.first_day:
                     ax.axvspan(x0, _dates(cell, [ev.last_day])[0], color=purple, alpha=0.12, lw=0)
                 ax.axvline(x0, color=purple, lw=1.2, ls="-.")
-                ax.annotate(f"beds {verb}: {ev.before:,} \u2192 {ev.after:,}", (x0, 0.97),
-                            xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
-                            va="top", fontsize=9, color=purple)
+                ax.annotate(
+                    f"beds {verb}: {ev.before:,} \u2192 {ev.after:,}",
+                    (x0, 0.97),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    va="top",
+                    fontsize=9,
+                    color=purple,
+                )
             else:
                 any_events["varied"] = True
                 ax.plot([x0], [ev.after], marker="v", ms=7, color=purple, ls="none", zorder=5)
@@ -584,12 +640,26 @@ def fan_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
                 continue
             any_events["gate"] = True
             gx = _dates(cell, opened.astype(int))
-            ax.plot(gx, np.full(gx.size, 0.03), transform=ax.get_xaxis_transform(), marker="^", ms=8,
-                    color=OKABE_ITO["green"], ls="none", zorder=5)
+            ax.plot(
+                gx,
+                np.full(gx.size, 0.03),
+                transform=ax.get_xaxis_transform(),
+                marker="^",
+                ms=8,
+                color=OKABE_ITO["green"],
+                ls="none",
+                zorder=5,
+            )
             n_open, n = opened.size, len(kc)
-            ax.annotate(f"gate on {gate_label(col)} opened in {n_open} of {n} replications",
-                        (gx.min(), 0.08), xycoords=("data", "axes fraction"), xytext=(4, 0),
-                        textcoords="offset points", fontsize=9, color=OKABE_ITO["green"])
+            ax.annotate(
+                f"gate on {gate_label(col)} opened in {n_open} of {n} replications",
+                (gx.min(), 0.08),
+                xycoords=("data", "axes fraction"),
+                xytext=(4, 0),
+                textcoords="offset points",
+                fontsize=9,
+                color=OKABE_ITO["green"],
+            )
         ax.set_title(cell.label, loc="left")
         ax.set_ylabel("occupied acute beds\n(daily time-weighted mean)")
         _date_axis(ax)
@@ -597,8 +667,18 @@ def fan_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
         Line2D([], [], color=blue, lw=1.5, label="median"),
         Patch(color=blue, alpha=0.45, label="50% of replications"),
         Patch(color=blue, alpha=0.15, label="90% of replications"),
-        Line2D([], [], color="black", lw=1.4, label="beds open" + (" (core + winter escalation)" if any(
-            (c.config.get("acute") or {}).get("escalation") for c in cells) else "")),
+        Line2D(
+            [],
+            [],
+            color="black",
+            lw=1.4,
+            label="beds open"
+            + (
+                " (core + winter escalation)"
+                if any((c.config.get("acute") or {}).get("escalation") for c in cells)
+                else ""
+            ),
+        ),
         Line2D([], [], color=OKABE_ITO["vermillion"], lw=1, ls="--", label="92% of beds open"),
         Line2D([], [], color=OKABE_ITO["orange"], lw=1, ls=":", label="85% of beds open"),
         _unmeasured_handle(res),
@@ -606,11 +686,13 @@ def fan_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     if any_events["cut"]:
         handles.append(Line2D([], [], color=OKABE_ITO["purple"], ls="-.", label="bed cut (plan)"))
     if any_events["varied"]:
-        handles.append(Line2D([], [], color=OKABE_ITO["purple"], marker="v", ls="none",
-                              label="bed cut, per replication"))
+        handles.append(
+            Line2D([], [], color=OKABE_ITO["purple"], marker="v", ls="none", label="bed cut, per replication")
+        )
     if any_events["gate"]:
-        handles.append(Line2D([], [], color=OKABE_ITO["green"], marker="^", ls="none",
-                              label="gate opened, per replication"))
+        handles.append(
+            Line2D([], [], color=OKABE_ITO["green"], marker="^", ls="none", label="gate opened, per replication")
+        )
     fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
     _suptitle(fig, f"{res.name}: acute bed occupancy, {_title_suffix(res)}")
     return fig
@@ -626,12 +708,27 @@ def delays_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     fig = _figure(11, 10)
     axes = fig.subplots(3, 1, sharex=True)
     panels = [
-        ("delayed", "delayed_patients_mean", False, "Delayed transfers of care: medically fit patients still in an acute bed",
-         "patients (daily mean)"),
-        ("wait4", "waits_over_4h", True, "Emergencies waiting over 4 hours for a bed (ED boarding)",
-         "patients per week\n(by week of arrival)"),
-        ("wait12", "waits_over_12h", True, "Emergencies waiting over 12 hours for a bed",
-         "patients per week\n(by week of arrival)"),
+        (
+            "delayed",
+            "delayed_patients_mean",
+            False,
+            "Delayed transfers of care: medically fit patients still in an acute bed",
+            "patients (daily mean)",
+        ),
+        (
+            "wait4",
+            "waits_over_4h",
+            True,
+            "Emergencies waiting over 4 hours for a bed (ED boarding)",
+            "patients per week\n(by week of arrival)",
+        ),
+        (
+            "wait12",
+            "waits_over_12h",
+            True,
+            "Emergencies waiting over 12 hours for a bed",
+            "patients per week\n(by week of arrival)",
+        ),
     ]
     for ax, (tag, col, weekly, title, ylabel) in zip(axes, panels):
         horizon = 0
@@ -640,15 +737,25 @@ def delays_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
             horizon = max(horizon, int(t.index.max()) + 1)
             if weekly:
                 t = weekly_totals(t)
-            _band(ax, _dates(cell, t.index), quantile_bands(t), _cell_colour(i), f"delays-{tag}-{i}", wide=False,
-                  label=cell.label, ls=_cell_style(i), alpha=0.15)
+            _band(
+                ax,
+                _dates(cell, t.index),
+                quantile_bands(t),
+                _cell_colour(i),
+                f"delays-{tag}-{i}",
+                wide=False,
+                label=cell.label,
+                ls=_cell_style(i),
+                alpha=0.15,
+            )
         _shade_unmeasured(ax, res, cells[0], horizon)
         ax.set_title(title, loc="left")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
         _date_axis(ax)
-    handles = [Line2D([], [], color=_cell_colour(i), ls=_cell_style(i), lw=1.5, label=c.label)
-               for i, c in enumerate(cells)]
+    handles = [
+        Line2D([], [], color=_cell_colour(i), ls=_cell_style(i), lw=1.5, label=c.label) for i, c in enumerate(cells)
+    ]
     handles += [Patch(color="0.5", alpha=0.3, label="50% of replications (shaded)"), _unmeasured_handle(res)]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     _suptitle(fig, f"{res.name}: delayed transfers and ED waits, median of {_title_suffix(res)}")
@@ -681,12 +788,12 @@ def services_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
             x = _dates(cell, occ.index)
             _band(ax_occ, x, quantile_bands(occ), colour, f"svc-{svc}-{i}", ls=_cell_style(i), alpha=0.2)
             cap = pivot(daily, cell, f"{svc}_capacity").median(axis=1)
-            ax_occ.step(x, cap, where="post", color=colour, lw=2.2, alpha=0.6, ls=_cell_style(i),
-                        gid=f"svc-{svc}-{i}-capacity")
+            ax_occ.step(
+                x, cap, where="post", color=colour, lw=2.2, alpha=0.6, ls=_cell_style(i), gid=f"svc-{svc}-{i}-capacity"
+            )
             if svc != "step_up":
                 q = pivot(daily, cell, f"{svc}_queue_mean")
-                _band(ax_q, x, quantile_bands(q), colour, f"queue-{svc}-{i}", wide=False, ls=_cell_style(i),
-                      alpha=0.15)
+                _band(ax_q, x, quantile_bands(q), colour, f"queue-{svc}-{i}", wide=False, ls=_cell_style(i), alpha=0.15)
         for ax in (ax_occ, ax_q):
             _shade_unmeasured(ax, res, cells[0], horizon)
             _date_axis(ax)
@@ -695,16 +802,25 @@ def services_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
         ax_occ.set_ylim(bottom=0)
         if svc == "step_up":
             ax_q.set_title(f"{svc}: no waiting list", loc="left")
-            ax_q.text(0.5, 0.5, "Step-up takes a suitable emergency only if a place is free;\n"
-                      "otherwise the patient is admitted (see step_up_p_wait).",
-                      transform=ax_q.transAxes, ha="center", va="center", fontsize=9, color="0.3")
+            ax_q.text(
+                0.5,
+                0.5,
+                "Step-up takes a suitable emergency only if a place is free;\n"
+                "otherwise the patient is admitted (see step_up_p_wait).",
+                transform=ax_q.transAxes,
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="0.3",
+            )
             ax_q.set_yticks([])
         else:
             ax_q.set_title(f"{svc}: waiting list", loc="left")
             ax_q.set_ylabel("patients ready to transfer,\nno place yet (daily mean)")
             ax_q.set_ylim(bottom=0)
-    handles = [Line2D([], [], color=_cell_colour(i), ls=_cell_style(i), lw=1.5, label=c.label)
-               for i, c in enumerate(cells)]
+    handles = [
+        Line2D([], [], color=_cell_colour(i), ls=_cell_style(i), lw=1.5, label=c.label) for i, c in enumerate(cells)
+    ]
     handles += [
         Line2D([], [], color="0.3", lw=2.2, alpha=0.6, label="capacity (places as delivered; thick line)"),
         Patch(color="0.5", alpha=0.3, label="50% / 90% of replications (shaded)"),
@@ -730,8 +846,15 @@ def exceedance_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     lowest = 1.0
     for i, cell in enumerate(cells):
         share = exceedance(res, cell, daily, EXCEEDANCE_LEVELS)
-        ax.plot(EXCEEDANCE_LEVELS * 100, share * 100, color=_cell_colour(i), lw=1.8,
-                ls=_cell_style(i), gid=f"exceed-{i}", label=cell.label)
+        ax.plot(
+            EXCEEDANCE_LEVELS * 100,
+            share * 100,
+            color=_cell_colour(i),
+            lw=1.8,
+            ls=_cell_style(i),
+            gid=f"exceed-{i}",
+            label=cell.label,
+        )
         above = EXCEEDANCE_LEVELS[share > 0]
         if above.size:
             top = max(top, float(above.max()) + 0.02)
@@ -740,8 +863,16 @@ def exceedance_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
             lowest = min(lowest, float(below.min()) - 0.05)
     for level, colour, ls in ((85, OKABE_ITO["orange"], ":"), (92, OKABE_ITO["vermillion"], "--")):
         ax.axvline(level, color=colour, ls=ls, lw=1)
-        ax.annotate(f"{level}%", (level, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
-                    textcoords="offset points", va="top", color=colour, fontsize=9)
+        ax.annotate(
+            f"{level}%",
+            (level, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            va="top",
+            color=colour,
+            fontsize=9,
+        )
     ax.set_xlim(max(30.0, 100 * lowest), min(130.0, 100 * top))
     ax.set_ylim(0, 102)
     ax.set_xlabel("bed occupancy (% of beds open, daily time-weighted mean)")
@@ -749,8 +880,12 @@ def exceedance_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     start, end = res.window
     c0 = cells[0]
     period = f"{_dates(c0, [start])[0]} to {_dates(c0, [end - 1])[0]}"
-    ax.set_title(f"Days above each occupancy level, {period}, pooled over {_title_suffix(res)}", loc="left",
-                 fontsize=10, fontweight="normal")
+    ax.set_title(
+        f"Days above each occupancy level, {period}, pooled over {_title_suffix(res)}",
+        loc="left",
+        fontsize=10,
+        fontweight="normal",
+    )
     ax.legend(loc="lower left", frameon=False)
     _suptitle(fig, f"{res.name}: occupancy exceedance")
     return fig
@@ -800,7 +935,7 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
     data = robustness_data(res, criterion)
     v = res.verdicts
     params = [c for c in v.columns if c.startswith("param_")]
-    method = ((res.experiment.get("sweep") or {}).get("method") or "grid")
+    method = (res.experiment.get("sweep") or {}).get("method") or "grid"
     n = len(data)
     fig = _figure(max(8.0, 1.2 + 4.6 * n), 5.2)
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -810,8 +945,9 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
         z = table.to_numpy(dtype=float)
         if method == "grid" or len(params) == 1:
             xe, ye = np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5
-            mesh = ax.pcolormesh(xe, ye, z, cmap=MAP_CMAP, vmin=0, vmax=1, gid=f"robust-{scen}",
-                                 edgecolors="white", linewidth=0.5)
+            mesh = ax.pcolormesh(
+                xe, ye, z, cmap=MAP_CMAP, vmin=0, vmax=1, gid=f"robust-{scen}", edgecolors="white", linewidth=0.5
+            )
             vg = v[(v["criterion"] == criterion) & (v["scenario"] == scen) & (v["point"] >= 0)]
             for yi, yv in enumerate(ys):
                 for xi, xv in enumerate(xs):
@@ -823,13 +959,21 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
                         r = vg[(vg[params[0]] == xv) & (vg[params[1]] == yv)]
                         if len(r) == 1:
                             label += f"\n({r['ci_low'].iloc[0]:.0%}\u2013{r['ci_high'].iloc[0]:.0%})"
-                    ax.text(xi, yi, label, ha="center", va="center", fontsize=9,
-                            color="white" if val < 0.55 else "black")
+                    ax.text(
+                        xi, yi, label, ha="center", va="center", fontsize=9, color="white" if val < 0.55 else "black"
+                    )
             if min(z.shape) >= 2 and np.isfinite(z).all() and np.nanmin(z) < np.nanmax(z):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    cs = ax.contour(np.arange(len(xs)), np.arange(len(ys)), z, levels=[0.5, 0.9],
-                                    colors=CONTOUR_COLOURS, linewidths=2, linestyles=["--", "-"])
+                    cs = ax.contour(
+                        np.arange(len(xs)),
+                        np.arange(len(ys)),
+                        z,
+                        levels=[0.5, 0.9],
+                        colors=CONTOUR_COLOURS,
+                        linewidths=2,
+                        linestyles=["--", "-"],
+                    )
                     _halo(cs)
             ax.set_xticks(range(len(xs)), [fmt_number(float(x)) for x in xs])
             if len(params) > 1:
@@ -840,36 +984,50 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
         else:
             g = v[(v["criterion"] == criterion) & (v["scenario"] == scen) & (v["point"] >= 0)]
             x, y, s = (g[params[0]].to_numpy(float), g[params[1]].to_numpy(float), g["share_holds"].to_numpy(float))
-            mesh = ax.scatter(x, y, c=s, cmap=MAP_CMAP, vmin=0, vmax=1, s=90, edgecolors="0.3", gid=f"robust-{scen}",
-                              zorder=3)
+            mesh = ax.scatter(
+                x, y, c=s, cmap=MAP_CMAP, vmin=0, vmax=1, s=90, edgecolors="0.3", gid=f"robust-{scen}", zorder=3
+            )
             if len(x) <= 40:
                 for xi, yi, si in zip(x, y, s):
-                    ax.annotate(f"{si:.0%}", (xi, yi), xytext=(0, 7), textcoords="offset points", ha="center",
-                                fontsize=8, color="0.2")
+                    ax.annotate(
+                        f"{si:.0%}",
+                        (xi, yi),
+                        xytext=(0, 7),
+                        textcoords="offset points",
+                        ha="center",
+                        fontsize=8,
+                        color="0.2",
+                    )
             if len(x) >= 4 and np.ptp(s) > 0:
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        cs = ax.tricontour(x, y, s, levels=[0.5, 0.9], colors=CONTOUR_COLOURS,
-                                           linewidths=2, linestyles=["--", "-"])
+                        cs = ax.tricontour(
+                            x, y, s, levels=[0.5, 0.9], colors=CONTOUR_COLOURS, linewidths=2, linestyles=["--", "-"]
+                        )
                         _halo(cs)
                 except (ValueError, RuntimeError):
                     pass
             for lim, vals in ((ax.set_xlim, x), (ax.set_ylim, y)):
                 pad = 0.08 * (np.ptp(vals) or 1.0)
                 lim(vals.min() - pad, vals.max() + pad)
-        ax.set_xlabel(param_label(res, params[0][len("param_"):]))
+        ax.set_xlabel(param_label(res, params[0][len("param_") :]))
         if len(params) > 1:
-            ax.set_ylabel(param_label(res, params[1][len("param_"):]))
+            ax.set_ylabel(param_label(res, params[1][len("param_") :]))
         ax.set_title(scen, loc="left")
     if mesh is not None:
         cb = fig.colorbar(mesh, ax=list(axes), shrink=0.9)
         cb.set_label("share of replications in which the plan holds")
         cb.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    fig.legend(handles=[Line2D([], [], color=CONTOUR_COLOURS[0], lw=2, ls="--", label="50% contour",
-                               path_effects=HALO),
-                        Line2D([], [], color=CONTOUR_COLOURS[1], lw=2, label="90% contour", path_effects=HALO)],
-               loc="outside lower center", ncol=2, frameon=False)
+    fig.legend(
+        handles=[
+            Line2D([], [], color=CONTOUR_COLOURS[0], lw=2, ls="--", label="50% contour", path_effects=HALO),
+            Line2D([], [], color=CONTOUR_COLOURS[1], lw=2, label="90% contour", path_effects=HALO),
+        ],
+        loc="outside lower center",
+        ncol=2,
+        frameon=False,
+    )
     what = "the plan holds (all criteria)" if criterion == ALL_CRITERIA else f"'{criterion}' holds"
     extra = f"; averaged over {', '.join(p[6:] for p in params[2:])}" if len(params) > 2 else ""
     _suptitle(fig, f"{res.name}: share of replications in which {what}, n = {res.replications} per cell{extra}")
@@ -896,11 +1054,24 @@ def forest_data(res: Results, point: int | None = None, scenario: Iterable[str] 
             b = float(r["baseline_mean"])
             ok = math.isfinite(b) and b != 0
             lo, hi = (float(r["ci_low"]) / abs(b), float(r["ci_high"]) / abs(b)) if ok else (math.nan, math.nan)
-            rows.append({"cell": cell.key, "label": cell.label, "scenario": cell.scenario, "point": cell.point,
-                         "kpi": k, "baseline_mean": b, "scenario_mean": float(r["scenario_mean"]),
-                         "difference": float(r["difference"]), "ci_low": float(r["ci_low"]),
-                         "ci_high": float(r["ci_high"]), "n": int(r["n"]),
-                         "rel": float(r["difference"]) / abs(b) if ok else math.nan, "rel_low": lo, "rel_high": hi})
+            rows.append(
+                {
+                    "cell": cell.key,
+                    "label": cell.label,
+                    "scenario": cell.scenario,
+                    "point": cell.point,
+                    "kpi": k,
+                    "baseline_mean": b,
+                    "scenario_mean": float(r["scenario_mean"]),
+                    "difference": float(r["difference"]),
+                    "ci_low": float(r["ci_low"]),
+                    "ci_high": float(r["ci_high"]),
+                    "n": int(r["n"]),
+                    "rel": float(r["difference"]) / abs(b) if ok else math.nan,
+                    "rel_low": lo,
+                    "rel_high": hi,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -939,8 +1110,18 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
         y = np.array([ypos[k] for k in g["kpi"]]) + off
         x = g["rel"].to_numpy() * 100
         err = np.vstack([x - g["rel_low"].to_numpy() * 100, g["rel_high"].to_numpy() * 100 - x])
-        ax.errorbar(x, y, xerr=err, fmt=markers[i % len(markers)], color=_cell_colour(i + 1), ms=6, capsize=3,
-                    lw=1.4, label=g["label"].iloc[0], gid=f"forest-{i}")
+        ax.errorbar(
+            x,
+            y,
+            xerr=err,
+            fmt=markers[i % len(markers)],
+            color=_cell_colour(i + 1),
+            ms=6,
+            capsize=3,
+            lw=1.4,
+            label=g["label"].iloc[0],
+            gid=f"forest-{i}",
+        )
     ax.axvline(0, color="0.3", lw=1)
     # Criteria limits, converted to a change from the baseline mean (approximate: criteria are
     # tested replication by replication).
@@ -953,11 +1134,15 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
         lim = _criterion_limit(c, float(base_by_kpi[k]))
         if lim is None:
             continue
-        ax.plot([lim * 100] * 2, [ypos[k] - 0.4, ypos[k] + 0.4], color=OKABE_ITO["vermillion"], lw=2.5,
-                solid_capstyle="butt")
+        ax.plot(
+            [lim * 100] * 2,
+            [ypos[k] - 0.4, ypos[k] + 0.4],
+            color=OKABE_ITO["vermillion"],
+            lw=2.5,
+            solid_capstyle="butt",
+        )
         drew_limit = True
-    ax.set_yticks([ypos[k] for k in kpis],
-                  [f"{k}\n(baseline {fmt_number(float(base_by_kpi[k]))})" for k in kpis])
+    ax.set_yticks([ypos[k] for k in kpis], [f"{k}\n(baseline {fmt_number(float(base_by_kpi[k]))})" for k in kpis])
     ax.set_ylim(-0.7, max(len(kpis), 1) - 0.3)
     lo, hi = ax.get_xlim()
     if max(abs(lo), abs(hi)) > 500:
@@ -968,8 +1153,9 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
     ax.grid(axis="y", visible=False)
     handles, _labels = ax.get_legend_handles_labels()
     if drew_limit:
-        handles.append(Line2D([], [], color=OKABE_ITO["vermillion"], lw=2.5,
-                              label="criterion limit (at the baseline mean)"))
+        handles.append(
+            Line2D([], [], color=OKABE_ITO["vermillion"], lw=2.5, label="criterion limit (at the baseline mean)")
+        )
     fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     note = f"; not shown (baseline 0): {', '.join(left_out)}" if left_out else ""
     pt = select_cells(res, scenario, point)[-1]
@@ -987,14 +1173,21 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
 def available(res: Results) -> list[str]:
     """The figures this results folder can give."""
     out = [f for f in FIGURES if f not in SWEEP_ONLY or res.is_sweep]
-    if res.is_sweep and (res.verdicts is None or res.verdicts.empty
-                         or not any(c.startswith("param_") for c in res.verdicts.columns)):
+    if res.is_sweep and (
+        res.verdicts is None or res.verdicts.empty or not any(c.startswith("param_") for c in res.verdicts.columns)
+    ):
         out.remove("robustness")
     return out
 
 
-def make_figure(res: Results, what: str, cells: list[Cell], point: int | None = None,
-                scenario: Iterable[str] | None = None, criterion: str = ALL_CRITERIA) -> Figure:
+def make_figure(
+    res: Results,
+    what: str,
+    cells: list[Cell],
+    point: int | None = None,
+    scenario: Iterable[str] | None = None,
+    criterion: str = ALL_CRITERIA,
+) -> Figure:
     if what == "fan":
         return fan_chart(res, cells)
     if what == "delays":
@@ -1048,9 +1241,16 @@ def parse_what(items: Iterable[str] | None, res: Results) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def write_plots(res: Results, out_dir: Path, what: Iterable[str] | None = None, fmt: str = "png",
-                scenario: Iterable[str] | None = None, point: int | None = None,
-                criterion: str = ALL_CRITERIA, dpi: int = 100) -> list[Path]:
+def write_plots(
+    res: Results,
+    out_dir: Path,
+    what: Iterable[str] | None = None,
+    fmt: str = "png",
+    scenario: Iterable[str] | None = None,
+    point: int | None = None,
+    criterion: str = ALL_CRITERIA,
+    dpi: int = 100,
+) -> list[Path]:
     """Draw the chosen figures into ``out_dir`` as ``<name>.<fmt>``; returns the files."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt}: choose from {', '.join(FORMATS)}")

@@ -29,7 +29,9 @@ def render(rows: list[list[str]], header: list[str], right: set[int] | None = No
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
@@ -71,14 +73,14 @@ def verdict_text(verdicts: pd.DataFrame) -> str:
     params = [c for c in verdicts.columns if c.startswith("param_")]
     rows = []
     for r in verdicts.to_dict(orient="records"):
-        cell = r["scenario"] + "".join(
-            f" {p[len('param_'):]}={fmt_number(r[p])}" for p in params if not pd.isna(r[p])
+        cell = r["scenario"] + "".join(f" {p[len('param_') :]}={fmt_number(r[p])}" for p in params if not pd.isna(r[p]))
+        rows.append(
+            [
+                cell,
+                r["criterion"],
+                f"{r['share_holds']:.0%}",
+                f"{r['ci_low']:.0%} .. {r['ci_high']:.0%}",
+                str(r["first_breach_month_median"]),
+            ]
         )
-        rows.append([
-            cell,
-            r["criterion"],
-            f"{r['share_holds']:.0%}",
-            f"{r['ci_low']:.0%} .. {r['ci_high']:.0%}",
-            str(r["first_breach_month_median"]),
-        ])
     return render(rows, ["scenario", "criterion", "holds", "95% CI", "first breach (median)"], right={2, 3})

@@ -106,10 +106,17 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
             # Say which scenario or sweep point made the config invalid, and where it came from.
             raise ConfigError(f"{path}: {exc}") from None
 
-    variants = [Variant(BASELINE, -1, (), validated(_resolve(base_raw, exp.baseline.overrides, "baseline.overrides", str(path)), "baseline"))]
+    variants = [
+        Variant(
+            BASELINE,
+            -1,
+            (),
+            validated(_resolve(base_raw, exp.baseline.overrides, "baseline.overrides", str(path)), "baseline"),
+        )
+    ]
     swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
     points = design_points(exp.sweep, exp.seed) if exp.sweep else []
-    for name, sc in exp.scenarios.items():
+    for name, _sc in exp.scenarios.items():
         scen_raw = _resolve(base_raw, scenario_overrides(exp, name), f"scenarios.{name}.overrides", str(path))
         if name not in swept:
             variants.append(Variant(name, -1, (), validated(scen_raw, f"scenarios.{name}")))
@@ -123,7 +130,9 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
 
     for v in variants:
         if exp.window is not None and not exp.window.end_day <= v.config.horizon_days:
-            raise ConfigError(f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}")
+            raise ConfigError(
+                f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}"
+            )
     # Catch a criterion on a KPI that does not exist before anything runs.
     from ..model.kpis import kpi_names
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable
 
 import pandas as pd
 
-from ..config import Config
-from ..model.kpis import daily_and_kpis
-from ..model.engine import run_model
 from ..analysis.stats import summarise
+from ..config import Config
+from ..model.engine import run_model
+from ..model.kpis import daily_and_kpis
 from ..model.streams import replication_seeds
 
 
@@ -103,9 +103,7 @@ class RunOutput:
     events: int
 
 
-def run_config(
-    cfg: Config, workers: int = 1, on_done: Callable[[ReplicationResult], None] | None = None
-) -> RunOutput:
+def run_config(cfg: Config, workers: int = 1, on_done: Callable[[ReplicationResult], None] | None = None) -> RunOutput:
     """Run all replications of ``cfg`` and summarise them."""
     results = run_replications(cfg, workers=workers, on_done=on_done)
     reps = replications_table(results)

@@ -97,11 +97,23 @@ def loaded_from_manifest(manifest: dict, results: Path) -> LoadedExperiment:
     """The experiment as it was run, rebuilt from the manifest alone (configs included)."""
     exp = Experiment.model_validate(manifest["experiment"])
     variants = [
-        Variant(c["scenario"], c["point"], tuple(c["params"].items()), config_from_dict(c["config"], f"{results}: manifest cell {c['key']}"))
+        Variant(
+            c["scenario"],
+            c["point"],
+            tuple(c["params"].items()),
+            config_from_dict(c["config"], f"{results}: manifest cell {c['key']}"),
+        )
         for c in manifest["cells"]
     ]
-    return LoadedExperiment(exp, manifest["experiment_source"], manifest["experiment"], {}, manifest["base_config_source"],
-                            variants, list(manifest["replication_seeds"]))
+    return LoadedExperiment(
+        exp,
+        manifest["experiment_source"],
+        manifest["experiment"],
+        {},
+        manifest["base_config_source"],
+        variants,
+        list(manifest["replication_seeds"]),
+    )
 
 
 def _reproduce_sweep(results: Path, manifest: dict, workers: int, sample: int | None, on_progress) -> ReproduceReport:

@@ -13,21 +13,21 @@ import json
 import logging
 import multiprocessing
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
-from ..config import ConfigError, config_hash, config_to_dict
-from .experiment import LoadedExperiment, RunSpec
-from ..model.kpis import daily_and_kpis
-from ..model.engine import run_model
 from ..analysis.stats import summarise
+from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
+from ..config import ConfigError, config_hash, config_to_dict
+from ..model.engine import run_model
+from ..model.kpis import daily_and_kpis
+from .experiment import LoadedExperiment, RunSpec
 from .store import FLOAT_FORMAT, git_revision, package_versions
 from .sweep_store import SweepStore, atomic_write, records_to_frames
-from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 
 MANIFEST = "manifest.json"
 
@@ -76,15 +76,17 @@ def _processes(specs: list[RunSpec], workers: int) -> Iterator[tuple[dict, pd.Da
 
 def _dask(specs: list[RunSpec], workers: int, scheduler: str | None) -> Iterator[tuple[dict, pd.DataFrame]]:
     try:
-        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
     except ImportError:
         raise ConfigError("--backend dask: dask.distributed is not installed (pip install 'hospsim[dask]')") from None
     cluster = None
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+        )
         client = Client(cluster)
     try:
         futures = [client.submit(execute_run, s, pure=False) for s in specs]
@@ -119,17 +121,36 @@ class SweepResult:
     wall_seconds: float
 
 
-def _manifest(loaded: LoadedExperiment, previous: dict | None, started: dt.datetime,
-              backend: str, workers: int, finished: dt.datetime | None, wall: float) -> dict:
+def _manifest(
+    loaded: LoadedExperiment,
+    previous: dict | None,
+    started: dt.datetime,
+    backend: str,
+    workers: int,
+    finished: dt.datetime | None,
+    wall: float,
+) -> dict:
     cells = [
-        {"key": v.key, "scenario": v.scenario, "point": v.point, "params": dict(v.params),
-         "config_hash": config_hash(v.config), "config": config_to_dict(v.config)}
+        {
+            "key": v.key,
+            "scenario": v.scenario,
+            "point": v.point,
+            "params": dict(v.params),
+            "config_hash": config_hash(v.config),
+            "config": config_to_dict(v.config),
+        }
         for v in loaded.variants
     ]
     sessions = list(previous.get("sessions", [])) if previous else []
-    sessions.append({"started_at": started.isoformat(timespec="seconds"),
-                     "finished_at": finished.isoformat(timespec="seconds") if finished else None,
-                     "wall_seconds": round(wall, 3), "backend": backend, "workers": workers})
+    sessions.append(
+        {
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": finished.isoformat(timespec="seconds") if finished else None,
+            "wall_seconds": round(wall, 3),
+            "backend": backend,
+            "workers": workers,
+        }
+    )
     return {
         "kind": "sweep",
         "experiment_source": loaded.source,
@@ -172,11 +193,13 @@ def run_sweep(
     previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     if previous is not None or store.has_runs():
         if not resume:
-            raise ConfigError(f"{out_dir}: already holds sweep results; add --resume to finish them, or choose another --out")
+            raise ConfigError(
+                f"{out_dir}: already holds sweep results; add --resume to finish them, or choose another --out"
+            )
         if previous is not None and previous.get("experiment_hash") != loaded.hash:
             raise ConfigError(f"{out_dir}: holds results of a different experiment (or it was edited); cannot resume")
     store.prepare()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     _write_json(manifest_path, _manifest(loaded, previous, started, backend, workers, None, 0.0))
 
@@ -194,7 +217,7 @@ def run_sweep(
             on_progress(count, total)
 
     summary, verdicts = consolidate(loaded, store, out_dir)
-    finished = dt.datetime.now(dt.timezone.utc)
+    finished = dt.datetime.now(dt.UTC)
     wall = time.perf_counter() - t0
     _write_json(manifest_path, _manifest(loaded, previous, started, backend, workers, finished, wall))
     return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall)
@@ -204,8 +227,11 @@ def consolidate(loaded: LoadedExperiment, store: SweepStore, out_dir: Path) -> t
     """Assemble the per-run files into the experiment's tables, in run order."""
     run_ids = [s.run_id for s in loaded.runs()]
     kpis, monthly = records_to_frames(store.records(run_ids))
-    kpi_cols = [c for c in kpis.columns if c not in ("run_id", "scenario", "point", "replication", "seed")
-                and not c.startswith("param_")]
+    kpi_cols = [
+        c
+        for c in kpis.columns
+        if c not in ("run_id", "scenario", "point", "replication", "seed") and not c.startswith("param_")
+    ]
     kpis.to_parquet(out_dir / "kpis.parquet", index=False)
     kpis.to_csv(out_dir / "kpis.csv", index=False, float_format=FLOAT_FORMAT)
     monthly.to_parquet(out_dir / "monthly.parquet", index=False)
@@ -213,7 +239,7 @@ def consolidate(loaded: LoadedExperiment, store: SweepStore, out_dir: Path) -> t
 
     id_cols = ["scenario", "point"] + [c for c in kpis.columns if c.startswith("param_")]
     frames = []
-    for key, group in kpis.groupby(["scenario", "point"], sort=False):
+    for _key, group in kpis.groupby(["scenario", "point"], sort=False):
         s = summarise(group, [c for c in kpi_cols if group[c].notna().any()])
         for col in reversed(id_cols):
             s.insert(0, col, group[col].iloc[0])

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -94,8 +94,14 @@ def records_to_frames(records: Iterator[dict]) -> tuple[pd.DataFrame, pd.DataFra
     """KPI rows and monthly rows of the given run records."""
     kpi_rows, monthly_frames = [], []
     for rec in records:
-        ident = {"run_id": rec["run_id"], "scenario": rec["scenario"], "point": rec["point"],
-                 **{f"param_{k}": v for k, v in rec["params"]}, "replication": rec["replication"], "seed": rec["seed"]}
+        ident = {
+            "run_id": rec["run_id"],
+            "scenario": rec["scenario"],
+            "point": rec["point"],
+            **{f"param_{k}": v for k, v in rec["params"]},
+            "replication": rec["replication"],
+            "seed": rec["seed"],
+        }
         kpi_rows.append({**ident, **rec["kpis"]})
         m = pd.DataFrame(rec["monthly"])
         for col, val in reversed(list(ident.items())):
