@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import Config, ConfigError, default_config_path, load_config
+from .config import Config, UserError, default_config_path, load_config
 
 EXIT_USAGE = 2  # bad config or bad arguments
 
@@ -222,7 +222,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     loaded = load_experiment(args.experiment)
     if args.scheduler and args.backend != "dask":
-        raise ConfigError("--scheduler: only with --backend dask")
+        raise UserError("--scheduler: only with --backend dask")
     out_dir = args.out or Path("results") / loaded.experiment.name
     bar = None
 
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
-    except ConfigError as exc:
+    except UserError as exc:
         print(f"hospsim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

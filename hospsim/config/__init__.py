@@ -1,6 +1,7 @@
 """Layer 1, config: what a user writes (configs, schedules, distributions, experiment files),
 read safely and validated into frozen typed objects. Imports nothing else of hospsim."""
 
+from .errors import ConfigError, UserError
 from .loading import (
     apply_overrides,
     config_from_dict,
@@ -18,7 +19,6 @@ from .schema import (
     STEP_UP,
     Acute,
     Config,
-    ConfigError,
     Demand,
     Elective,
     Emergency,
@@ -46,6 +46,7 @@ __all__ = [
     "PathwayChange",
     "PlanDelivery",
     "Service",
+    "UserError",
     "Winter",
     "apply_overrides",
     "config_from_dict",

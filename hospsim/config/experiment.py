@@ -18,8 +18,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from scipy.stats import qmc
 
+from .errors import ConfigError
 from .loading import copy_raw, read_yaml, set_dotted
-from .schema import ConfigError
 
 BASELINE = "baseline"
 

@@ -16,7 +16,8 @@ import yaml
 from pydantic import ValidationError
 
 from .distributions import DIST_NAMES
-from .schema import Config, ConfigError
+from .errors import ConfigError
+from .schema import Config
 
 
 def _format_loc(loc: tuple) -> str:

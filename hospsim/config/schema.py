@@ -21,10 +21,6 @@ STEP_UP = "step_up"  # the service that takes diverted (avoided) emergency admis
 _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
-class ConfigError(Exception):
-    """A config problem, described in one line: ``<source>: <field>: <problem>``."""
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
