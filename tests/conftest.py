@@ -9,8 +9,8 @@ import pytest
 
 from hospsim.config import Config, config_from_dict
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-VALIDATION_DIR = SHARED / "validation"
+# Reference tables for the validation tests, copied into the repository (see its README.md).
+VALIDATION_DIR = Path(__file__).resolve().parent / "data" / "validation"
 
 
 def queue_config(
@@ -48,5 +48,5 @@ def queue_config(
 @pytest.fixture
 def validation_dir() -> Path:
     if not VALIDATION_DIR.is_dir():
-        pytest.fail(f"validation tables not found at {VALIDATION_DIR} (../shared must sit beside the repo)")
+        pytest.fail(f"validation tables not found at {VALIDATION_DIR}")
     return VALIDATION_DIR

@@ -3,14 +3,16 @@
 The model is set up as a textbook queue (steady Poisson arrivals, no weekday or winter pattern,
 no electives, one patient group: see ``conftest.queue_config``), run for independent
 replications with a fixed seed per test, and compared with the reference tables in
-/work/shared/validation (see its README.md):
+tests/data/validation (see its README.md):
 
 * Erlang B (``acute.when_full: refuse``), M/G/c/c: share refused = B(c, a) and mean occupied
   beds = a(1 - B), with exponential, lognormal (cv 1.5) and fixed LOS (insensitivity).
 * Erlang C (``acute.when_full: queue``), M/M/c with exponential LOS (mean 5 days): P(wait),
   mean wait, P(wait > 4 h).
 * Monks et al. 2016: stroke unit, rehab unit and the two pooled (two patient groups with
-  different LOS in one bed pool) as loss systems with lognormal LOS: p(delay) = Erlang B.
+  different LOS in one bed pool) as loss systems with lognormal LOS: p(delay) against exact
+  Erlang B (the paper's printed values are simulation estimates near it, checked in
+  test_queueing.py).
 * Hunt 1956: two balanced exponential stages in series (one acute bed, one community place),
   no buffer, blocking after service, saturated input: throughput 2/3 per mean LOS.
 
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import zlib
 from dataclasses import dataclass
 
@@ -65,11 +66,12 @@ def _rows(name: str) -> list[dict[str, str]]:
 LOSS_ROWS = _rows("erlang_loss_table.csv")
 DELAY_ROWS = _rows("erlang_delay_table.csv")
 PUBLISHED_ROWS = _rows("published_checks.csv")
+PAPER_ROWS = _rows("monks2016_paper_values.csv")
 
 
 @pytest.fixture(autouse=True)
 def _tables_present(validation_dir):
-    """Fail (not skip) when the shared tables are missing."""
+    """Fail (not skip) when the reference tables are missing."""
 
 
 def _seed(case_id: str) -> int:
@@ -338,47 +340,48 @@ def test_erlang_c_all_rows(row):
 
 # ---------------------------------------------------------------------------------------------
 # c. Monks et al. 2016: acute stroke unit (a = 8.1455) and rehab unit (a = 9.7182) as loss
-# systems. The paper's p(delay) for n beds is Erlang B(n, a). Lognormal LOS with an
-# illustrative mean and spread (insensitivity: only the load matters). The pooled rows put both
-# patient streams, each with its own LOS, into one bed pool: two patient groups, B(n, a1 + a2).
+# systems, with the rows of the paper's Tables 2 and 3 (monks2016_paper_values.csv). In theory the
+# paper's p(delay) for n beds is Erlang B(n, a); the simulator is tested against exact Erlang B,
+# not against the paper's printed values (simulation estimates, up to 0.013 away: see
+# test_queueing.py). Lognormal LOS with an illustrative mean and spread (insensitivity: only the
+# load matters). The pooled rows put both patient streams, each with its own LOS, into one bed
+# pool: two patient groups, B(n, a1 + a2).
 
 MONKS_UNITS = {
-    "asu": {"a": 8.1455, "los": {"dist": "lognormal", "mean_days": 7.4, "cv": 1.2}},
+    "acute": {"a": 8.1455, "los": {"dist": "lognormal", "mean_days": 7.4, "cv": 1.2}},
     "rehab": {"a": 9.7182, "los": {"dist": "lognormal", "mean_days": 25.0, "cv": 0.9}},
 }
-_MONKS_PATTERNS = [
-    (re.compile(r"ASU p\(delay\)( \+5%)?, (\d+) beds"), ("asu",)),
-    (re.compile(r"Rehab p\(delay\)( \+5%)?, (\d+) beds"), ("rehab",)),
-    (re.compile(r"pooled p\(delay\)(), (\d+) beds"), ("asu", "rehab")),
-]
+MONKS_POOLS = {"acute": ("acute",), "rehab": ("rehab",), "pooled": ("acute", "rehab")}
+MONKS_DEMAND = {"current": 1.0, "plus5pct": 1.05}
 
 
-def _monks_case(row: dict[str, str]) -> tuple[tuple[str, ...], float, int] | None:
-    """(units, demand factor, beds) of a Monks et al. row, else None."""
-    for pattern, units in _MONKS_PATTERNS:
-        m = pattern.fullmatch(row["quantity"])
-        if m:
-            return units, (1.05 if m.group(1) else 1.0), int(m.group(2))
-    return None
+def _monks_id(row: dict[str, str]) -> str:
+    return f"{row['unit']}-{row['beds']}{'-plus5pct' if row['arrivals'] == 'plus5pct' else ''}"
 
 
-MONKS_ROWS = {r["quantity"]: r for r in PUBLISHED_ROWS if _monks_case(r) is not None}
+def _monks_label(row: dict[str, str]) -> str:
+    """The row's name, e.g. "ASU p(delay) +5%, 10 beds" (each case's seed is derived from it)."""
+    unit = {"acute": "ASU", "rehab": "Rehab", "pooled": "pooled"}[row["unit"]]
+    return f"{unit} p(delay){' +5%' if row['arrivals'] == 'plus5pct' else ''}, {row['beds']} beds"
 
 
-def run_monks(quantity: str, los_units: int, reps: int) -> None:
-    row = MONKS_ROWS[quantity]
-    units, factor, beds = _monks_case(row)
+MONKS_ROWS = {_monks_id(r): r for r in PAPER_ROWS}
+
+
+def run_monks(key: str, los_units: int, reps: int) -> None:
+    row = MONKS_ROWS[key]
+    units, factor, beds = MONKS_POOLS[row["unit"]], MONKS_DEMAND[row["arrivals"]], int(row["beds"])
     loads = {u: MONKS_UNITS[u]["a"] * factor for u in units}
     a = sum(loads.values())
     rates = {u: loads[u] / MONKS_UNITS[u]["los"]["mean_days"] for u in units}
     per_day = sum(rates.values())
     mean_los = a / per_day  # of the mixture
     b = erlang_b(beds, a)
-    assert abs(b - float(row["computed"])) <= 1e-6
+    assert abs(b - float(row["exact_erlang_b"])) <= 0.5e-4 + 1e-12  # the table's exact column, 4 dp
     groups = {u: {"share": rates[u] / per_day, "los": MONKS_UNITS[u]["los"]} for u in units}
     days = math.ceil(los_units * mean_los)
     warmup = math.ceil(20 * max(MONKS_UNITS[u]["los"]["mean_days"] for u in units))
-    case = f"monks-{quantity}"
+    case = f"monks-{_monks_label(row)}"
     cfg = queue_config(
         beds,
         per_day,
@@ -394,31 +397,23 @@ def run_monks(quantity: str, los_units: int, reps: int) -> None:
     # Only p(delay) here: mean occupancy is checked on the Erlang loss table, and in units this
     # small its 0.5% tolerance would need several times longer runs.
     assert_checks(
-        f"{case} (a={a:.6g}, published p(delay) {row['published']}; {reps} reps x {days} days)",
+        f"{case} (a={a:.6g}, exact Erlang B {b:.4f}, paper printed {row['paper_p_delay']}; {reps} reps x {days} days)",
         [check_blocking(t["p_refused"], b)],
     )
 
 
-MONKS_FAST = [
-    "ASU p(delay), 10 beds",
-    "ASU p(delay), 13 beds",
-    "Rehab p(delay), 12 beds",
-    "Rehab p(delay), 15 beds",
-    "pooled p(delay), 22 beds",
-]
+MONKS_FAST = ["acute-10", "acute-13", "rehab-12", "rehab-15", "pooled-22"]
 
 
-@pytest.mark.parametrize("quantity", MONKS_FAST, ids=lambda q: q.replace(" p(delay), ", "-").replace(" ", ""))
-def test_monks(quantity):
-    run_monks(quantity, los_units=3_000, reps=10)
+@pytest.mark.parametrize("key", MONKS_FAST)
+def test_monks(key):
+    run_monks(key, los_units=3_000, reps=10)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "quantity", list(MONKS_ROWS), ids=lambda q: q.replace(" p(delay)", "").replace(", ", "-").replace(" ", "")
-)
-def test_monks_all_rows(quantity):
-    run_monks(quantity, los_units=12_000, reps=10)
+@pytest.mark.parametrize("key", list(MONKS_ROWS))
+def test_monks_all_rows(key):
+    run_monks(key, los_units=12_000, reps=10)
 
 
 # ---------------------------------------------------------------------------------------------
