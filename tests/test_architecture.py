@@ -44,3 +44,26 @@ def test_the_rule_catches_an_upward_import(tmp_path, monkeypatch):
 def test_the_package_root_holds_only_the_version():
     root = architecture.PACKAGE / "__init__.py"
     assert architecture.imports_of(root) == set()
+
+
+def test_architecture_doc_is_up_to_date():
+    """docs/architecture.md is generated from the imports; regenerate it after moving code."""
+    assert architecture.DOC.read_text() == architecture.render_markdown(), (
+        "docs/architecture.md is out of date: run `python tools/architecture.py --write`"
+    )
+
+
+def test_architecture_doc_lists_every_module_and_edge():
+    doc = architecture.render_markdown()
+    for mod in architecture.import_graph():
+        assert f"| `{mod}` |" in doc, mod
+    for (a, b), n in architecture.layer_edges().items():
+        assert f"    {a} -->|{n}| {b}\n" in doc
+
+
+def test_write_mode(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "docs" / "architecture.md"
+    monkeypatch.setattr(architecture, "DOC", target)
+    assert architecture.main(["--write"]) == 0
+    assert target.read_text() == architecture.render_markdown()
+    assert f"wrote {target}" in capsys.readouterr().out

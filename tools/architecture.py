@@ -1,16 +1,24 @@
 """hospsim's layers, read from the imports of the package itself.
 
-``python tools/architecture.py`` prints the import graph between layers; the rule that each layer
-imports only the layers below it is tested in ``tests/test_architecture.py``.
+``python tools/architecture.py`` prints the import graph between layers; ``--write`` writes
+``docs/architecture.md`` (the rule, a Mermaid diagram of the layers and the imports between them,
+every module with its size and summary), all generated from the source. The rule that each layer
+imports only the layers below it, and that the document is up to date, are tested in
+``tests/test_architecture.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
+import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "hospsim"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "hospsim"
+DOC = ROOT / "docs" / "architecture.md"
 
 # Bottom to top. A module may import its own layer and the layers below it, never above.
 LAYERS = ("config", "model", "analysis", "runs", "outputs", "cli")
@@ -93,8 +101,132 @@ def layer_edges() -> dict[tuple[str, str], int]:
     return dict(edges)
 
 
-if __name__ == "__main__":
+# ---------------------------------------------------------------------------------------------
+# docs/architecture.md
+
+
+def module_files() -> dict[str, Path]:
+    """Module -> its file, for every module of the package."""
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def summary(path: Path, whole_paragraph: bool = False) -> str:
+    """A file's docstring summary as one line of Markdown ('' if none): its first sentence (two
+    when the first is a question, which the second answers), or its whole first paragraph."""
+    doc = ast.get_docstring(ast.parse(path.read_text(), str(path))) or ""
+    text = " ".join(doc.split("\n\n")[0].split())
+    if not whole_paragraph:
+        sentences = re.findall(r".+?[.?!](?=\s+[A-Z`(]|$)|.+$", text)
+        if sentences:
+            keep = 2 if sentences[0].endswith("?") else 1
+            text = "".join(sentences[:keep]).strip()
+    text = re.sub(r":\w+:`", "`", text).replace("``", "`")  # reST roles and literals
+    return text.replace("|", "\\|")
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+def _layer_title(index: int) -> str:
+    return "package root" if index < 0 else LAYERS[index]
+
+
+def render_markdown() -> str:
+    """The text of ``docs/architecture.md``, generated from the package's source."""
+    files = module_files()
+    by_layer: dict[int, list[str]] = defaultdict(list)
+    for mod in files:
+        by_layer[layer_of(mod)].append(mod)
+    edges = layer_edges()
+    violations = layer_violations()
+    cmd = "python tools/architecture.py --write"
+    out = [
+        "# Architecture",
+        "",
+        f"Generated from the package's source by `{cmd}`: do not edit by hand.",
+        "`tests/test_architecture.py` fails when this file is out of date or an import breaks the rule.",
+        "",
+        "## The rule",
+        "",
+        "hospsim is built in layers, from the bottom up: "
+        + " → ".join(f"`{name}`" for name in LAYERS)
+        + ". A module may import modules of its own layer and of the layers below it, never of a "
+        "layer above (lazy imports inside functions included). The package root "
+        "`hospsim/__init__.py` holds only the version and imports nothing; `hospsim/__main__.py` "
+        "belongs to the `cli` layer.",
+        "",
+        "| layer | package | what it is |",
+        "|---|---|---|",
+    ]
+    for i, name in enumerate(LAYERS):
+        path = files.get(f"hospsim.{name}")
+        doc = summary(path, whole_paragraph=True) if path else ""
+        shown = f"`{path.relative_to(PACKAGE.parent)}`" if path else "-"
+        out.append(f"| {i + 1}. {name} | {shown} | {doc} |")
+    out += [
+        "",
+        "## Imports between layers",
+        "",
+        "An arrow `A → B` labelled *n*: *n* imports of a module of layer B by a module of layer A",
+        "(imports within a layer are not drawn).",
+        "",
+        "```mermaid",
+        "flowchart BT",
+    ]
+    for i, name in enumerate(LAYERS):
+        n = len(by_layer.get(i, []))
+        out.append(f'    {name}["{name}<br/>{n} module{"s" if n != 1 else ""}"]')
+    ordered = sorted(edges.items(), key=lambda e: (LAYERS.index(e[0][0]), LAYERS.index(e[0][1])))
+    for (a, b), n in ordered:
+        out.append(f"    {a} -->|{n}| {b}")
+    out += ["```", ""]
+    out += ["| from | to | imports |", "|---|---|---|"]
+    for (a, b), n in ordered:
+        out.append(f"| {a} | {b} | {n} |")
+    out += ["", "Imports of a higher layer: " + ("none." if not violations else "")]
+    out += [f"- {v}" for v in violations]
+    total_lines = sum(line_count(p) for p in files.values())
+    out += [
+        "",
+        "## Modules",
+        "",
+        f"{len(files)} modules, {total_lines:,} lines.",
+    ]
+    for i in sorted(by_layer):
+        mods = sorted(by_layer[i])
+        lines = sum(line_count(files[m]) for m in mods)
+        out += [
+            "",
+            f"### {_layer_title(i)}",
+            "",
+            f"{len(mods)} module{'s' if len(mods) != 1 else ''}, {lines:,} lines.",
+            "",
+            "| module | file | lines | summary |",
+            "|---|---|--:|---|",
+        ]
+        for mod in mods:
+            path = files[mod]
+            out.append(f"| `{mod}` | `{path.relative_to(PACKAGE.parent)}` | {line_count(path)} | {summary(path)} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="write docs/architecture.md")
+    args = parser.parse_args(argv)
+    if args.write:
+        DOC.parent.mkdir(parents=True, exist_ok=True)
+        DOC.write_text(render_markdown())
+        print(f"wrote {DOC.relative_to(ROOT) if DOC.is_relative_to(ROOT) else DOC}")
+        return 0
     for (a, b), n in sorted(layer_edges().items()):
         print(f"{a} -> {b}: {n}")
-    for v in layer_violations():
+    violations = layer_violations()
+    for v in violations:
         print("VIOLATION", v)
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
