@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 
 from .distributions import LosDistribution
 from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule
+from .service_kinds import DISCHARGE, SERVICE_KINDS, STEP_UP_KIND, ServiceKind
 
 HOME = "home"  # the discharge pathway that needs no community service
-STEP_UP = "step_up"  # the service that takes diverted (avoided) emergency admissions
+# Configs written before services had a kind named their step-up service "step_up"; a service of
+# that name with no kind is still of kind step_up (see Config._legacy_step_up_kind).
+STEP_UP = "step_up"
 _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
@@ -133,6 +136,7 @@ class Group(_Strict):
 class Service(_Strict):
     """A community service (intermediate care or care-home placement) with finite places."""
 
+    kind: str = DISCHARGE.name  # one of SERVICE_KINDS
     capacity: NonNegativeSchedule
     los: LosDistribution
     # Time from medically fit to ready to transfer (assessment, arranging care, funding); the
@@ -140,6 +144,18 @@ class Service(_Strict):
     assessment: LosDistribution | None = None
     assessment_multiplier: PositiveSchedule = Schedule(constant=1.0)  # plan lever, e.g. discharge to assess
     place_day_cost_gbp: float | None = Field(default=None, ge=0)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in SERVICE_KINDS:
+            raise ValueError(f"unknown kind {v!r} (one of: {', '.join(SERVICE_KINDS)})")
+        return v
+
+    @property
+    def service_kind(self) -> ServiceKind:
+        """What this service does (see :mod:`hospsim.config.service_kinds`)."""
+        return SERVICE_KINDS[self.kind]
 
 
 class PlanDelivery(_Strict):
@@ -160,10 +176,10 @@ class PlanDelivery(_Strict):
 def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
     for name, p in mix.items():
         if name != HOME and name not in services:
-            known = ", ".join([HOME] + [s for s in services if s != STEP_UP])
+            known = ", ".join([HOME] + [s for s, svc in services.items() if svc.service_kind.takes_transfers])
             raise ValueError(f"{where}.{name}: no such pathway (known: {known})")
-        if name == STEP_UP:
-            raise ValueError(f"{where}.{name}: step_up is for admission avoidance, not discharge")
+        if name != HOME and not services[name].service_kind.takes_transfers:
+            raise ValueError(f"{where}.{name}: a service of kind {services[name].kind} takes no discharges")
         if not 0 <= p <= 1:
             raise ValueError(f"{where}.{name}: a share must be in [0, 1] (got {p:g})")
     total = sum(mix.values())
@@ -206,12 +222,22 @@ class Config(_Strict):
             _check_mix(f"groups.{gname}.pathways", g.pathways, self.services)
             if g.pathways_change is not None:
                 _check_mix(f"groups.{gname}.pathways_change.to", g.pathways_change.to, self.services)
-            if max(g.step_up_share.values()) > 0 and STEP_UP not in self.services:
-                raise ValueError(f"groups.{gname}.step_up_share: needs a service named {STEP_UP!r} in services")
+            if max(g.step_up_share.values()) > 0 and self.step_up_service is None:
+                raise ValueError(
+                    f"groups.{gname}.step_up_share: needs a service of kind {STEP_UP_KIND.name} in services"
+                )
         if self.acute.max_wait_hours is not None and self.acute.when_full != "queue":
             raise ValueError("acute.max_wait_hours: only with when_full: queue")
-        if STEP_UP in self.services and self.services[STEP_UP].assessment is not None:
-            raise ValueError(f"services.{STEP_UP}.assessment: step-up takes patients at once or not at all")
+        diverting = [n for n, s in self.services.items() if s.service_kind.diverts_arrivals]
+        if len(diverting) > 1:
+            raise ValueError(
+                f"services.{diverting[1]}.kind: only one service may take diverted arrivals ({diverting[0]} does)"
+            )
+        for name, svc in self.services.items():
+            if svc.assessment is not None and not svc.service_kind.allows_assessment:
+                raise ValueError(
+                    f"services.{name}.assessment: a {svc.kind} service takes patients at once or not at all"
+                )
         if self.demand.elective is not None:
             _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
         known = [p for p, _ in plan_schedules(self, delivered=False)]
@@ -228,6 +254,20 @@ class Config(_Strict):
                     if path == f"services.{svc}.capacity":
                         raise ValueError(f"{path}.gate: a service's capacity cannot wait for itself")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_step_up_kind(cls, data: Any) -> Any:
+        services = data.get("services") if isinstance(data, dict) else None
+        svc = services.get(STEP_UP) if isinstance(services, dict) else None
+        if isinstance(svc, dict) and "kind" not in svc:
+            data = {**data, "services": {**services, STEP_UP: {**svc, "kind": STEP_UP_KIND.name}}}
+        return data
+
+    @property
+    def step_up_service(self) -> str | None:
+        """The service that takes diverted emergencies (kind step_up), if any."""
+        return next((n for n, s in self.services.items() if s.service_kind.diverts_arrivals), None)
 
     @property
     def measured_days(self) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import STEP_UP, Config
+from ..config import Config
 from ..config.distributions import ppf
 from .demand import calendar, elective_counts, elective_times, emergency_arrivals
 from .streams import Streams
@@ -101,7 +101,8 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     for gi, g in enumerate(cfg.groups.values()):
         m = group == gi
         base_los[m] = ppf(g.los, u_los[m])
-    step_up_los = ppf(cfg.services[STEP_UP].los, u_step_up_los) if STEP_UP in cfg.services else np.zeros(k)
+    step_up = cfg.step_up_service
+    step_up_los = ppf(cfg.services[step_up].los, u_step_up_los) if step_up is not None else np.zeros(k)
 
     el = cfg.demand.elective
     if el is not None:

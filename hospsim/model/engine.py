@@ -1,10 +1,10 @@
-"""One replication of the whole system: a SimPy discrete-event simulation in days.
+"""One replication of the whole system: a discrete-event simulation in days.
 
-Bed pools are plain counters with FIFO queues rather than ``simpy.Resource`` (whose release is
-O(capacity)); each patient is a chain of SimPy timeout events with callbacks rather than a
-generator process, which measured about three times faster on the per-patient path. The model
-reads no files, prints nothing and keeps no global state: it takes a validated config and a
-replication seed and returns arrays.
+The engine only dispatches events; the state lives in small parts: the acute :class:`BedPool`,
+the :class:`BoardingQueue`, one :class:`ServicePool` per community service (its *kind* says how
+patients reach it), the :class:`GateBook` of plan gates, the :class:`PatientLog`, and the
+:class:`EventQueue` that orders events as SimPy would. The model reads no files, prints nothing
+and keeps no global state: it takes a validated config and a replication seed and returns arrays.
 
 Plan levers (LOS multiplier, step-up share, pathway mix, demand) are read on the arrival day;
 capacities change at midnight; gates are checked at every midnight before that day's capacity is
@@ -17,339 +17,250 @@ Patient flow:
                        a queue wait past ``acute.max_wait_hours`` ends in a transfer elsewhere
   elective arrival  -> bed free and nobody waiting? admitted, else cancelled
   medically fit     -> home: bed freed
-                    -> community pathway: place free (and nobody waiting)? transfer, bed freed
-                       else wait in the acute bed (delayed transfer of care), FIFO per service
+                    -> community pathway: (assessment, in the bed) then place free and nobody
+                       waiting? transfer, bed freed; else wait in the acute bed (delayed transfer
+                       of care), FIFO per service
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
-import simpy
 
-from ..config import STEP_UP, Config
+from ..config import Config
 from .cohort import Candidates, Cohort, build_candidates
-from .plan import Gate, Levers, build_levers
+from .levels import BedPool, Level
+from .plan import Gate, GateBook, Levers, build_levers
+from .records import (
+    ADMITTED,
+    AVOIDED,
+    CANCELLED,
+    NOT_ARRIVED,
+    REFUSED,
+    TRANSFERRED,
+    WAITING,
+    Capacity,
+    PatientLog,
+    Records,
+    Replication,
+)
+from .scheduler import EventQueue
+from .services import BoardingQueue, ServicePool
 from .streams import Streams
 
-# Outcome codes, one per patient.
-WAITING = 0  # emergency still waiting for a bed when the run ends
-ADMITTED = 1
-AVOIDED = 2  # diverted to step-up care
-REFUSED = 3  # `when_full: refuse` and no bed
-CANCELLED = 4  # elective that found no bed
-NOT_ARRIVED = 5  # candidate removed by the plan (demand multiplier, fewer electives booked)
-TRANSFERRED = 6  # waited `acute.max_wait_hours` for a bed, then went to another hospital
+__all__ = [
+    "ADMITTED", "AVOIDED", "CANCELLED", "NOT_ARRIVED", "REFUSED", "TRANSFERRED", "WAITING",
+    "Capacity", "Engine", "Records", "Replication", "run_model", "simulate_candidates",
+]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Capacity:
-    """Places in force on each day (changes take effect at midnight)."""
+class Engine:
+    """The event handlers of one replication, over its candidates, levers and gates."""
 
-    core_beds: np.ndarray  # int, per day
-    total_beds: np.ndarray  # core + escalation beds open that day
-    service_places: np.ndarray  # int, shape (n_services, n_days)
+    def __init__(self, cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) -> None:
+        self.clock = EventQueue()
+        self.horizon_days = cfg.horizon_days
+        self.levers = levers
+        self.gates = GateBook(gates, cfg.horizon_days)
+        self.log = PatientLog(len(cand))
+        self.beds = BedPool(levers.total_beds(0))
+        self.delayed = Level()  # patients medically fit but still in an acute bed
+        max_wait = cfg.acute.max_wait_hours / 24.0 if cfg.acute.max_wait_hours is not None else None
+        self.boarding = BoardingQueue(max_wait)
+        self.queue_when_full = cfg.acute.when_full == "queue"
+        self.pools = [
+            ServicePool(i, svc.service_kind, levers.service_places[i][0]) for i, svc in enumerate(cfg.services.values())
+        ]
+        step_up = cfg.step_up_service
+        self.step_up = self.pools[list(cfg.services).index(step_up)] if step_up is not None else None
+        self._take_patients(cand)
 
+    def _take_patients(self, cand: Candidates) -> None:
+        """The candidates' attributes as lists (fast to index on the per-event path)."""
+        self.n = len(cand)
+        self.arrival = cand.time_days.tolist()
+        self.arrival_day = cand.day.tolist()
+        self.elective = cand.is_elective.tolist()
+        self.slot = cand.elective_slot.tolist()
+        self.group = cand.group.tolist()
+        self.u_accept = cand.u_accept.tolist()
+        self.base_los = cand.base_los_days.tolist()
+        self.u_step_up = cand.u_step_up.tolist()
+        self.step_up_los = cand.step_up_los_days.tolist()
+        self.u_pathway = cand.u_pathway.tolist()
+        self.service_los = [row.tolist() for row in cand.service_los_days]
+        self.assessment = [row.tolist() for row in cand.assessment_days]
+        self.has_assessment = [bool(row.any()) for row in cand.assessment_days]
 
-@dataclass(frozen=True)
-class Records:
-    """What happened to each patient (times in days; NaN where it did not happen in the run)."""
+    def run(self) -> Records:
+        """Simulate up to the horizon; ``levers`` then hold the plan as it happened (gates)."""
+        clock = self.clock
+        clock.urgent_after(0.0, self._on_midnight, 0)
+        if self.n:
+            clock.after(max(0.0, self.arrival[0]), self._on_arrival, 0)
+        clock.run(until=self.horizon_days)
+        return self.log.records(self.horizon_days, self.gates.opened)
 
-    outcome: np.ndarray  # int8 codes above
-    admit_days: np.ndarray
-    fit_days: np.ndarray  # medically fit for discharge
-    ready_days: np.ndarray  # ready to transfer (fit + assessment), for community pathways
-    bed_leave_days: np.ndarray
-    service: np.ndarray  # community service used (step-up for avoided patients), -1 none
-    service_start_days: np.ndarray
-    service_end_days: np.ndarray
-    events: int  # SimPy events processed
-    gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
+    # --- arrivals ----------------------------------------------------------------------------
 
-
-def _at_midnight(env: simpy.Environment, delay: float) -> simpy.Event:
-    """A timeout that fires before every ordinary event due at the same instant, so a day's
-    capacity is in force before anyone arriving, leaving or becoming fit at midnight."""
-    event = simpy.Event(env)
-    event._ok = True
-    event._value = None
-    env.schedule(event, simpy.events.URGENT, delay)
-    return event
-
-
-@dataclass(frozen=True)
-class _Resolved:
-    """Attributes the plan gave each candidate as it arrived."""
-
-    acute_los_days: list[float]
-    service: list[int]
-    step_up_suitable: list[bool]
-
-
-def simulate(
-    cand: Candidates,
-    levers: Levers,
-    gates: list[Gate],
-    when_full: str,
-    horizon_days: int,
-    max_wait_days: float | None = None,
-) -> tuple[Records, _Resolved]:
-    """Run the discrete-event simulation of one replication up to ``horizon_days``.
-
-    ``levers`` is updated in place as gates open, so afterwards it holds the plan as it happened.
-    """
-    env = simpy.Environment()
-    timeout = env.timeout
-    n = len(cand)
-    nan = float("nan")
-
-    arrival = cand.time_days.tolist()
-    arrival_day = cand.day.tolist()
-    elective = cand.is_elective.tolist()
-    slot = cand.elective_slot.tolist()
-    group = cand.group.tolist()
-    u_accept = cand.u_accept.tolist()
-    base_los = cand.base_los_days.tolist()
-    u_step_up = cand.u_step_up.tolist()
-    step_up_los = cand.step_up_los_days.tolist()
-    u_pathway = cand.u_pathway.tolist()
-    service_los = cand.service_los_days
-    assessment = cand.assessment_days
-    has_assessment = [bool(row.any()) for row in assessment]
-
-    outcome = [WAITING] * n
-    admit = [nan] * n
-    fit = [nan] * n
-    ready = [nan] * n  # ready to transfer to the community service (after assessment)
-    leave = [nan] * n
-    s_start = [nan] * n
-    s_end = [nan] * n
-    used_service = [-1] * n
-    acute_los = [nan] * n
-    service = [-1] * n
-    suitable = [False] * n
-
-    accept = levers.accept_probability
-    assess_mult = levers.assessment_multiplier
-    elective_slots = levers.elective_slots
-    los_mult = levers.los_multiplier
-    step_up_share = levers.step_up_share
-    path_cum = levers.pathway_cumulative
-    path_service = levers.pathway_service
-
-    names = cand.service_names
-    n_services = len(names)
-    step_up = names.index(STEP_UP) if STEP_UP in names else -1
-    s_occ = [0] * n_services
-    s_cap = [levers.service_places[s][0] for s in range(n_services)]
-    s_queue: list[deque] = [deque() for _ in names]
-    acute_queue: deque = deque()
-    queue_when_full = when_full == "queue"
-    occ = 0
-    cap = levers.total_beds(0)
-    # Running bed-day integrals for gate conditions on occupancy and delays.
-    occ_area = 0.0
-    occ_since = 0.0
-    delayed = 0
-    delayed_area = 0.0
-    delayed_since = 0.0
-
-    def admit_patient(pid: int) -> None:
-        nonlocal occ, occ_area, occ_since
-        now = env.now
-        occ_area += occ * (now - occ_since)
-        occ_since = now
-        occ += 1
-        outcome[pid] = ADMITTED
-        admit[pid] = now
-        timeout(acute_los[pid], pid).callbacks.append(on_fit)
-
-    def free_bed(pid: int, now: float) -> None:
-        nonlocal occ, occ_area, occ_since
-        occ_area += occ * (now - occ_since)
-        occ_since = now
-        occ -= 1
-        leave[pid] = now
-        while acute_queue and occ < cap:
-            admit_patient(acute_queue.popleft())
-
-    def start_service(s: int, pid: int, now: float, los: float) -> None:
-        s_occ[s] += 1
-        used_service[pid] = s
-        s_start[pid] = now
-        timeout(los, pid).callbacks.append(on_service_end)
-
-    def count_delayed(change: int, now: float) -> None:
-        """Add ``change`` to the delayed-transfer count, keeping its time integral."""
-        nonlocal delayed, delayed_area, delayed_since
-        delayed_area += delayed * (now - delayed_since)
-        delayed_since = now
-        delayed += change
-
-    def transfer_waiting(s: int, now: float) -> None:
-        q = s_queue[s]
-        while q and s_occ[s] < s_cap[s]:
-            pid = q.popleft()
-            count_delayed(-1, now)
-            start_service(s, pid, now, float(service_los[s, pid]))
-            free_bed(pid, now)
-
-    def on_fit(ev: simpy.Event) -> None:
-        pid = ev._value
-        now = env.now
-        fit[pid] = now
-        s = service[pid]
-        if s < 0:
-            free_bed(pid, now)
-        elif has_assessment[s]:
-            # Assessment / arranging care: the patient keeps the bed and is a delayed transfer.
-            count_delayed(1, now)
-            delay = float(assessment[s, pid]) * assess_mult[s][arrival_day[pid]]
-            timeout(delay, pid).callbacks.append(on_ready)
+    def _on_arrival(self, pid: int) -> None:
+        # The queue's time is previous arrival + (t - previous), which can miss t by a rounding
+        # step: set the clock to t exactly, so no recorded time is ever before its arrival.
+        t = self.clock.now = self.arrival[pid]
+        if self._arrives(pid):
+            self._resolve(pid)
+            if self.elective[pid]:
+                self._book_elective(pid)
+            else:
+                self._emergency(pid, t)
         else:
-            ready_for_transfer(pid, s, now, False)
+            self.log.outcome[pid] = NOT_ARRIVED
+        nxt = pid + 1
+        if nxt < self.n:
+            self.clock.after(max(0.0, self.arrival[nxt] - t), self._on_arrival, nxt)
 
-    def on_ready(ev: simpy.Event) -> None:
-        pid = ev._value
-        ready_for_transfer(pid, service[pid], env.now, True)
+    def _arrives(self, pid: int) -> bool:
+        """Does the plan on the arrival day keep this candidate (demand multiplier, list size)?"""
+        d = self.arrival_day[pid]
+        if self.elective[pid]:
+            return not self.slot[pid] >= self.levers.elective_slots[d]
+        return not self.u_accept[pid] >= self.levers.accept_probability[d]
 
-    def ready_for_transfer(pid: int, s: int, now: float, counted_delayed: bool) -> None:
-        ready[pid] = now
-        if s_occ[s] < s_cap[s] and not s_queue[s]:
+    def _resolve(self, pid: int) -> None:
+        """Give the patient the LOS and discharge pathway of the plan on the arrival day."""
+        d, g, lv = self.arrival_day[pid], self.group[pid], self.levers
+        self.log.acute_los[pid] = self.base_los[pid] * lv.los_multiplier[g][d]
+        self.log.service[pid] = lv.pathway_service[g][bisect_right(lv.pathway_cumulative[g][d], self.u_pathway[pid])]
+
+    def _book_elective(self, pid: int) -> None:
+        if self.beds.count < self.beds.capacity and not self.boarding.waiting:
+            self._admit(pid)
+        else:
+            self.log.outcome[pid] = CANCELLED
+
+    def _emergency(self, pid: int, now: float) -> None:
+        step_up = self.step_up
+        if (
+            step_up is not None
+            and self.u_step_up[pid] < self.levers.step_up_share[self.group[pid]][self.arrival_day[pid]]
+        ):
+            self.log.suitable[pid] = True
+            if step_up.occupied < step_up.places:
+                self.log.outcome[pid] = AVOIDED
+                self._start_service(step_up, pid, now, self.step_up_los[pid])
+                return
+        if self.beds.count < self.beds.capacity and not self.boarding.waiting:
+            self._admit(pid)
+        elif self.queue_when_full:
+            self.boarding.join(pid)
+            if self.boarding.max_wait_days is not None:
+                self.clock.after(self.boarding.max_wait_days, self._on_wait_limit, pid)
+        else:
+            self.log.outcome[pid] = REFUSED
+
+    def _on_wait_limit(self, pid: int) -> None:
+        if self.log.outcome[pid] == WAITING:  # not admitted yet: leaves the queue for another hospital
+            self.boarding.leave(pid)
+            self.log.outcome[pid] = TRANSFERRED
+
+    # --- beds ----------------------------------------------------------------------------------
+
+    def _admit(self, pid: int) -> None:
+        now = self.clock.now
+        self.beds.change(1, now)
+        log = self.log
+        log.outcome[pid] = ADMITTED
+        log.admit[pid] = now
+        self.clock.after(log.acute_los[pid], self._on_fit, pid)
+
+    def _free_bed(self, pid: int, now: float) -> None:
+        self.beds.change(-1, now)
+        self.log.leave[pid] = now
+        self._admit_boarders()
+
+    def _admit_boarders(self) -> None:
+        waiting, beds = self.boarding.waiting, self.beds
+        while waiting and beds.count < beds.capacity:
+            self._admit(waiting.popleft())
+
+    # --- discharge -----------------------------------------------------------------------------
+
+    def _on_fit(self, pid: int) -> None:
+        now = self.clock.now
+        log = self.log
+        log.fit[pid] = now
+        s = log.service[pid]
+        if s < 0:
+            self._free_bed(pid, now)
+        elif self.has_assessment[s]:
+            # Assessment / arranging care: the patient keeps the bed and is a delayed transfer.
+            self.delayed.change(1, now)
+            delay = self.assessment[s][pid] * self.levers.assessment_multiplier[s][self.arrival_day[pid]]
+            self.clock.after(delay, self._on_ready, pid)
+        else:
+            self._ready_for_transfer(pid, self.pools[s], now, False)
+
+    def _on_ready(self, pid: int) -> None:
+        self._ready_for_transfer(pid, self.pools[self.log.service[pid]], self.clock.now, True)
+
+    def _ready_for_transfer(self, pid: int, pool: ServicePool, now: float, counted_delayed: bool) -> None:
+        self.log.ready[pid] = now
+        if pool.occupied < pool.places and not pool.waiting:
             if counted_delayed:
-                count_delayed(-1, now)
-            start_service(s, pid, now, float(service_los[s, pid]))
-            free_bed(pid, now)
+                self.delayed.change(-1, now)
+            self._start_service(pool, pid, now, self.service_los[pool.index][pid])
+            self._free_bed(pid, now)
         else:
             # Delayed transfer of care: the patient keeps the acute bed until a place frees.
             if not counted_delayed:
-                count_delayed(1, now)
-            s_queue[s].append(pid)
+                self.delayed.change(1, now)
+            pool.waiting.append(pid)
 
-    def on_wait_limit(ev: simpy.Event) -> None:
-        pid = ev._value
-        if outcome[pid] == WAITING:  # not admitted yet: leaves the queue for another hospital
-            acute_queue.remove(pid)
-            outcome[pid] = TRANSFERRED
+    # --- community services --------------------------------------------------------------------
 
-    def on_service_end(ev: simpy.Event) -> None:
-        pid = ev._value
-        now = env.now
-        s = used_service[pid]
-        s_occ[s] -= 1
-        s_end[pid] = now
-        if s != step_up:
-            transfer_waiting(s, now)
+    def _start_service(self, pool: ServicePool, pid: int, now: float, los: float) -> None:
+        pool.occupied += 1
+        log = self.log
+        log.used_service[pid] = pool.index
+        log.s_start[pid] = now
+        self.clock.after(los, self._on_service_end, pid)
 
-    def arrivals():
-        for pid in range(n):
-            t = arrival[pid]
-            # now + (t - now) can miss t by a rounding step; a tie with the previous arrival can
-            # even give a negative delay. Wait the rounded delay, then set the clock to t exactly,
-            # so no recorded time is ever before its patient's arrival.
-            yield timeout(max(0.0, t - env.now))
-            env._now = t
-            d = arrival_day[pid]
-            g = group[pid]
-            if elective[pid]:
-                if slot[pid] >= elective_slots[d]:
-                    outcome[pid] = NOT_ARRIVED
-                    continue
-            elif u_accept[pid] >= accept[d]:
-                outcome[pid] = NOT_ARRIVED
-                continue
-            acute_los[pid] = base_los[pid] * los_mult[g][d]
-            service[pid] = path_service[g][bisect_right(path_cum[g][d], u_pathway[pid])]
-            if elective[pid]:
-                if occ < cap and not acute_queue:
-                    admit_patient(pid)
-                else:
-                    outcome[pid] = CANCELLED
-                continue
-            if u_step_up[pid] < step_up_share[g][d]:
-                suitable[pid] = True
-                if s_occ[step_up] < s_cap[step_up]:
-                    outcome[pid] = AVOIDED
-                    start_service(step_up, pid, env.now, step_up_los[pid])
-                    continue
-            if occ < cap and not acute_queue:
-                admit_patient(pid)
-            elif queue_when_full:
-                acute_queue.append(pid)
-                if max_wait_days is not None:
-                    timeout(max_wait_days, pid).callbacks.append(on_wait_limit)
-            else:
-                outcome[pid] = REFUSED
+    def _on_service_end(self, pid: int) -> None:
+        now = self.clock.now
+        log = self.log
+        pool = self.pools[log.used_service[pid]]
+        pool.occupied -= 1
+        log.s_end[pid] = now
+        if pool.takes_transfers:
+            self._transfer_waiting(pool, now)
 
-    occupied_by_day = [0.0] * horizon_days
-    delayed_by_day = [0.0] * horizon_days
-    gate_open: dict[str, int | None] = {g.path: None for g in gates}
-    shut = list(gates)
+    def _transfer_waiting(self, pool: ServicePool, now: float) -> None:
+        """Move patients waiting in acute beds into the pool's free places, first come first."""
+        waiting, los = pool.waiting, self.service_los[pool.index]
+        while waiting and pool.occupied < pool.places:
+            pid = waiting.popleft()
+            self.delayed.change(-1, now)
+            self._start_service(pool, pid, now, los[pid])
+            self._free_bed(pid, now)
 
-    def midnight():
-        """Close the day's integrals, check gates, and set the day's capacities."""
-        nonlocal cap, occ_area, occ_since, delayed_area, delayed_since
-        for day in range(horizon_days):
-            yield _at_midnight(env, day - env.now)
-            now = env.now
-            if day > 0:
-                occupied_by_day[day - 1] = occ_area + occ * (now - occ_since)
-                delayed_by_day[day - 1] = delayed_area + delayed * (now - delayed_since)
-                occ_area = delayed_area = 0.0
-                occ_since = delayed_since = now
-            for gate in list(shut):
-                if gate.holds(day, levers, occupied_by_day, delayed_by_day):
-                    gate.apply(levers, day)
-                    gate_open[gate.path] = day
-                    shut.remove(gate)
-            cap = levers.total_beds(day)
-            while acute_queue and occ < cap:
-                admit_patient(acute_queue.popleft())
-            for s in range(n_services):
-                s_cap[s] = levers.service_places[s][day]
-                if s != step_up:
-                    transfer_waiting(s, now)
+    # --- midnight ------------------------------------------------------------------------------
 
-    env.process(midnight())
-    env.process(arrivals())
-    env.run(until=horizon_days)
-
-    fit_a = np.array(fit)
-    s_end_a = np.array(s_end)
-    ready_a = np.array(ready)
-    assessed = int(np.count_nonzero(ready_a > fit_a))  # an assessment timeout fired
-    events = (
-        n
-        + horizon_days
-        + int(np.count_nonzero(~np.isnan(fit_a)))
-        + int(np.count_nonzero(~np.isnan(s_end_a)))
-        + assessed
-    )
-    records = Records(
-        outcome=np.array(outcome, dtype=np.int8),
-        admit_days=np.array(admit),
-        fit_days=fit_a,
-        ready_days=ready_a,
-        bed_leave_days=np.array(leave),
-        service=np.array(used_service, dtype=np.int64),
-        service_start_days=np.array(s_start),
-        service_end_days=s_end_a,
-        events=events,
-        gate_open_days=gate_open,
-    )
-    return records, _Resolved(acute_los_days=acute_los, service=service, step_up_suitable=suitable)
-
-
-@dataclass(frozen=True)
-class Replication:
-    """Inputs and raw outputs of one replication (metrics are computed from these)."""
-
-    cohort: Cohort
-    capacity: Capacity
-    records: Records
+    def _on_midnight(self, day: int) -> None:
+        """Close the day's integrals, open the gates that are due, set the day's capacities."""
+        now = self.clock.now
+        if day > 0:
+            self.gates.record_day(day - 1, self.beds.close_day(now), self.delayed.close_day(now))
+        lv = self.levers
+        self.gates.open_due(day, lv)
+        self.beds.capacity = lv.total_beds(day)
+        self._admit_boarders()
+        for pool in self.pools:
+            pool.places = lv.service_places[pool.index][day]
+            if pool.takes_transfers:
+                self._transfer_waiting(pool, now)
+        if day + 1 < self.horizon_days:
+            self.clock.urgent_after(day + 1 - now, self._on_midnight, day + 1)
 
 
 def run_model(cfg: Config, replication_seed: int) -> Replication:
@@ -365,47 +276,44 @@ def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
     happened (gates included).
     """
     levers, gates = build_levers(cfg)
-    max_wait = cfg.acute.max_wait_hours / 24.0 if cfg.acute.max_wait_hours is not None else None
-    records, resolved = simulate(cand, levers, gates, cfg.acute.when_full, cfg.horizon_days, max_wait)
-
+    engine = Engine(cfg, cand, levers, gates)
+    records = engine.run()
     keep = records.outcome != NOT_ARRIVED
-    service = np.array(resolved.service, dtype=np.int64)[keep]
+    return Replication(
+        cohort=_cohort(cand, engine.log, keep),
+        capacity=_capacity(cfg, levers),
+        records=records.select(keep),
+    )
+
+
+def _cohort(cand: Candidates, log: PatientLog, keep: np.ndarray) -> Cohort:
+    """The patients who arrived, with the attributes the plan gave them."""
+    service = np.array(log.service, dtype=np.int64)[keep]
     los_matrix = cand.service_los_days[:, keep]
     rows = np.maximum(service, 0)
-    service_los = (
-        np.where(service >= 0, los_matrix[rows, np.arange(service.size)], 0.0)
-        if los_matrix.size
-        else np.zeros(service.size)
-    )
-    cohort = Cohort(
+    if los_matrix.size:
+        service_los = np.where(service >= 0, los_matrix[rows, np.arange(service.size)], 0.0)
+    else:
+        service_los = np.zeros(service.size)
+    return Cohort(
         arrival_days=cand.time_days[keep],
         is_elective=cand.is_elective[keep],
         group=cand.group[keep],
-        step_up_suitable=np.array(resolved.step_up_suitable, dtype=bool)[keep],
+        step_up_suitable=np.array(log.suitable, dtype=bool)[keep],
         step_up_los_days=cand.step_up_los_days[keep],
-        acute_los_days=np.array(resolved.acute_los_days)[keep],
+        acute_los_days=np.array(log.acute_los)[keep],
         service=service,
         service_los_days=service_los,
         group_names=cand.group_names,
         service_names=cand.service_names,
     )
-    kept = Records(
-        outcome=records.outcome[keep],
-        admit_days=records.admit_days[keep],
-        fit_days=records.fit_days[keep],
-        ready_days=records.ready_days[keep],
-        bed_leave_days=records.bed_leave_days[keep],
-        service=records.service[keep],
-        service_start_days=records.service_start_days[keep],
-        service_end_days=records.service_end_days[keep],
-        events=records.events,
-        gate_open_days=records.gate_open_days,
-    )
-    n = cfg.horizon_days
+
+
+def _capacity(cfg: Config, levers: Levers) -> Capacity:
+    """The capacity in force each day, as it happened (gates included)."""
     core = np.array(levers.core_beds, dtype=np.int64)
-    capacity = Capacity(
+    return Capacity(
         core_beds=core,
         total_beds=core + np.array(levers.escalation_beds, dtype=np.int64),
-        service_places=np.array(levers.service_places, dtype=np.int64).reshape(len(cfg.services), n),
+        service_places=np.array(levers.service_places, dtype=np.int64).reshape(len(cfg.services), cfg.horizon_days),
     )
-    return Replication(cohort=cohort, capacity=capacity, records=kept)

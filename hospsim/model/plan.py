@@ -204,3 +204,28 @@ def compile_condition(cond: Condition, service_index: dict[str, int]) -> Check:
     c = cond.delayed_patients_at_most
     assert c is not None
     return lambda day, lv, occ, dly: day >= c.days and sum(dly[day - c.days : day]) / c.days <= c.patients
+
+
+class GateBook:
+    """The gates still shut, the bed-day integrals they are checked on, and when each opened."""
+
+    def __init__(self, gates: list[Gate], horizon_days: int) -> None:
+        self.shut = list(gates)
+        self.opened: dict[str, int | None] = {g.path: None for g in gates}
+        # Bed-days occupied / delayed on each day, known for every day before today.
+        self.occupied_bed_days = [0.0] * horizon_days
+        self.delayed_bed_days = [0.0] * horizon_days
+
+    def record_day(self, day: int, occupied_bed_days: float, delayed_bed_days: float) -> None:
+        """Store a finished day's integrals."""
+        self.occupied_bed_days[day] = occupied_bed_days
+        self.delayed_bed_days[day] = delayed_bed_days
+
+    def open_due(self, day: int, levers: Levers) -> None:
+        """At the midnight that starts ``day``, open every gate whose conditions hold (in the
+        order the gates were registered) and rewrite its lever from ``day`` on."""
+        for gate in list(self.shut):
+            if gate.holds(day, levers, self.occupied_bed_days, self.delayed_bed_days):
+                gate.apply(levers, day)
+                self.opened[gate.path] = day
+                self.shut.remove(gate)
