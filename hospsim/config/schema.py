@@ -117,7 +117,9 @@ class PathwayChange(_Strict):
     def fraction(self) -> Schedule:
         """Share of the way from the old mix to the new one, per day, as a (gated) schedule."""
         return Schedule(
-            ramp=Ramp(**{"from": 0.0, "to": 1.0, "start_day": self.start_day, "duration_days": self.duration_days}),
+            ramp=Ramp.model_validate(
+                {"from": 0.0, "to": 1.0, "start_day": self.start_day, "duration_days": self.duration_days}
+            ),
             gate=self.gate,
         )
 
@@ -248,10 +250,10 @@ class Config(_Strict):
         for path, sched in gated_schedules(self):
             for cond in sched.gate or []:
                 if cond.service_capacity_at_least is not None:
-                    svc = cond.service_capacity_at_least.service
-                    if svc not in self.services:
-                        raise ValueError(f"{path}.gate.service_capacity_at_least.service: no service {svc!r}")
-                    if path == f"services.{svc}.capacity":
+                    needed = cond.service_capacity_at_least.service
+                    if needed not in self.services:
+                        raise ValueError(f"{path}.gate.service_capacity_at_least.service: no service {needed!r}")
+                    if path == f"services.{needed}.capacity":
                         raise ValueError(f"{path}.gate: a service's capacity cannot wait for itself")
         return self
 
@@ -259,7 +261,9 @@ class Config(_Strict):
     @classmethod
     def _legacy_step_up_kind(cls, data: Any) -> Any:
         services = data.get("services") if isinstance(data, dict) else None
-        svc = services.get(STEP_UP) if isinstance(services, dict) else None
+        if not isinstance(services, dict):
+            return data
+        svc = services.get(STEP_UP)
         if isinstance(svc, dict) and "kind" not in svc:
             data = {**data, "services": {**services, STEP_UP: {**svc, "kind": STEP_UP_KIND.name}}}
         return data

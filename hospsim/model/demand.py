@@ -37,12 +37,12 @@ def emergency_base_rate_per_day(em: Emergency, start_date: dt.date, n_days: int)
     rate = em.per_day * (1.0 + em.growth_per_year) ** (days / 365.25) * factors[weekday]
     if em.winter is not None:
         rate = rate * (1.0 + em.winter.amplitude * np.cos(2 * np.pi * (doy - em.winter.peak_day_of_year) / 365.25))
-    return rate
+    return np.asarray(rate, dtype=float)
 
 
 def emergency_rate_per_day(em: Emergency, start_date: dt.date, n_days: int) -> np.ndarray:
     """Expected emergency arrivals on each day, plan multiplier included."""
-    return emergency_base_rate_per_day(em, start_date, n_days) * em.multiplier.daily(n_days)
+    return np.asarray(emergency_base_rate_per_day(em, start_date, n_days) * em.multiplier.daily(n_days), dtype=float)
 
 
 def demand_bound(em: Emergency) -> float:

@@ -2,17 +2,19 @@
 
 Levers are plain Python lists indexed by day (fast to read on the per-patient path). A gate that
 opens on day g rewrites its lever from day g on, with the schedule postponed as described in
-:mod:`hospsim.schedules`.
+:mod:`hospsim.config.schedules`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
-from ..config import HOME, Config, plan_schedules
+from ..config import HOME, Config, Group, plan_schedules
 from ..config.schedules import Condition, whole
 from .cohort import NO_SERVICE
 from .demand import calendar, demand_bound
@@ -37,7 +39,15 @@ class Levers:
     pathway_service: list[tuple[int, ...]]  # [group] -> service index of each mix position
 
     def total_beds(self, day: int) -> int:
+        """Beds open on ``day``: core and escalation."""
         return self.core_beds[day] + self.escalation_beds[day]
+
+
+# A compiled condition: (day, levers, occupied_area, delayed_area) -> bool, where
+# occupied_area[d] / delayed_area[d] are the bed-days occupied / delayed on day d (known for d < day).
+Check = Callable[[int, Levers, list[float], list[float]], bool]
+# Turns a schedule's per-day values into a lever's (whole places, probabilities, mixes...).
+Convert = Callable[[np.ndarray], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -45,10 +55,11 @@ class Gate:
     """A gated schedule: its path, its conditions and how it rewrites the levers when it opens."""
 
     path: str
-    checks: tuple[Callable[[int, Levers, list, list], bool], ...]  # all must hold
+    checks: tuple[Check, ...]  # all must hold
     apply: Callable[[Levers, int], None]
 
-    def holds(self, day: int, levers: Levers, occupied_area: list, delayed_area: list) -> bool:
+    def holds(self, day: int, levers: Levers, occupied_area: list[float], delayed_area: list[float]) -> bool:
+        """Do all the gate's conditions hold at the midnight that starts ``day``?"""
         return all(check(day, levers, occupied_area, delayed_area) for check in self.checks)
 
 
@@ -59,130 +70,128 @@ def _cumulative_mix(names: list[str], base: dict[str, float], to: dict[str, floa
     return tuple(cum.tolist())
 
 
-def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
-    """Per-day lever values with every gate shut, and the gates."""
-    n = cfg.horizon_days
-    service_index = {name: i for i, name in enumerate(cfg.services)}
-    weekday, _, month = calendar(cfg.start_date, n)
-    schedules = dict(plan_schedules(cfg))  # as delivered (plan_delivery applied)
-    gates: list[Gate] = []
+# --- conversions from schedule values to lever values (element by element) --------------------
 
-    def lever(path: str, write: Callable[[Levers, int, np.ndarray], None]) -> np.ndarray:
+
+def _floats(v: np.ndarray) -> list[float]:
+    return list(v.tolist())
+
+
+def _whole(v: np.ndarray) -> list[int]:
+    return list(whole(v).tolist())
+
+
+def _scaled(bound: float, v: np.ndarray) -> list[float]:
+    return list((v / bound).tolist())
+
+
+def _weekday_slots(weekday: np.ndarray, v: np.ndarray) -> list[int]:
+    return list(np.where(weekday < 5, whole(v), 0).tolist())
+
+
+def _mixes(names: list[str], base: dict[str, float], to: dict[str, float], frac: np.ndarray) -> list[tuple[float, ...]]:
+    cache: dict[float, tuple[float, ...]] = {}
+    return [cache.setdefault(f, _cumulative_mix(names, base, to, f)) for f in frac.tolist()]
+
+
+def _opener(
+    values_if_opened: Callable[[int], np.ndarray], attr: str, index: int | None, convert: Convert
+) -> Callable[[Levers, int], None]:
+    """How a gate rewrites its lever (``levers.attr`` or ``levers.attr[index]``) from its day on."""
+
+    def apply(lv: Levers, day: int) -> None:
+        target = getattr(lv, attr) if index is None else getattr(lv, attr)[index]
+        target[day:] = convert(values_if_opened(day))[day:]
+
+    return apply
+
+
+class _LeverBuilder:
+    """Builds each lever's per-day values (gates shut) and registers the gates, in a fixed order
+    (gates are checked in the order they were registered)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.n = cfg.horizon_days
+        self.service_index = {name: i for i, name in enumerate(cfg.services)}
+        self.weekday, _, self.month = calendar(cfg.start_date, self.n)
+        self.schedules = dict(plan_schedules(cfg))  # as delivered (plan_delivery applied)
+        self.gates: list[Gate] = []
+
+    def lever(self, path: str, attr: str, index: int | None, convert: Convert) -> list[Any]:
         """The lever's per-day values while its gate (if any) is shut; registers the gate."""
-        s = schedules[path]
+        s, n = self.schedules[path], self.n
         if not s.gate:
-            return s.daily(n)
+            return convert(s.daily(n))
+        checks = tuple(compile_condition(c, self.service_index) for c in s.gate)
+        opened = partial(s.daily_opened, n)
+        self.gates.append(Gate(path=path, checks=checks, apply=_opener(opened, attr, index, convert)))
+        return convert(s.daily_held(n))
 
-        def apply(lv: Levers, day: int) -> None:
-            write(lv, day, s.daily_opened(n, day))
+    def escalation(self) -> list[int]:
+        esc = self.cfg.acute.escalation
+        if esc is None:
+            return [0] * self.n
+        return list(np.where(np.isin(self.month, esc.months), esc.beds, 0).astype(np.int64).tolist())
 
-        checks = tuple(compile_condition(c, service_index) for c in s.gate)
-        gates.append(Gate(path=path, checks=checks, apply=apply))
-        return s.daily_held(n)
+    def services(self) -> tuple[list[list[int]], list[list[float]]]:
+        places, assess = [], []
+        for name, i in self.service_index.items():
+            places.append(self.lever(f"services.{name}.capacity", "service_places", i, _whole))
+            assess.append(self.lever(f"services.{name}.assessment_multiplier", "assessment_multiplier", i, _floats))
+        return places, assess
 
-    def as_int(values: np.ndarray) -> list[int]:
-        return whole(values).tolist()
+    def elective_slots(self) -> list[int]:
+        if self.cfg.demand.elective is None:
+            return [0] * self.n
+        return self.lever("demand.elective.per_weekday", "elective_slots", None, partial(_weekday_slots, self.weekday))
 
-    # Acute beds and escalation.
-    esc = cfg.acute.escalation
-    escalation = np.where(np.isin(month, esc.months), esc.beds, 0) if esc else np.zeros(n, dtype=np.int64)
-
-    def write_beds(lv: Levers, day: int, v: np.ndarray) -> None:
-        lv.core_beds[day:] = as_int(v[day:])
-
-    core = as_int(lever("acute.beds", write_beds))
-
-    # Community services.
-    places, assess = [], []
-    for name in cfg.services:
-        i = service_index[name]
-
-        def write_places(lv: Levers, day: int, v: np.ndarray, i=i) -> None:
-            lv.service_places[i][day:] = as_int(v[day:])
-
-        def write_assess(lv: Levers, day: int, v: np.ndarray, i=i) -> None:
-            lv.assessment_multiplier[i][day:] = v[day:].tolist()
-
-        places.append(as_int(lever(f"services.{name}.capacity", write_places)))
-        assess.append(lever(f"services.{name}.assessment_multiplier", write_assess).tolist())
-
-    # Emergency demand.
-    bound = demand_bound(cfg.demand.emergency)
-
-    def write_accept(lv: Levers, day: int, v: np.ndarray) -> None:
-        lv.accept_probability[day:] = (v[day:] / bound).tolist()
-
-    accept = (lever("demand.emergency.multiplier", write_accept) / bound).tolist()
-
-    # Electives.
-    el = cfg.demand.elective
-    if el is not None:
-
-        def write_slots(lv: Levers, day: int, v: np.ndarray) -> None:
-            lv.elective_slots[day:] = np.where(weekday < 5, whole(v), 0)[day:].tolist()
-
-        slots = np.where(weekday < 5, whole(lever("demand.elective.per_weekday", write_slots)), 0).tolist()
-    else:
-        slots = [0] * n
-
-    # Patient groups: LOS multiplier, step-up share, pathway mix.
-    los_mult, step_up, path_cum, path_service = [], [], [], []
-    for gi, (gname, g) in enumerate(cfg.groups.items()):
-
-        def write_los(lv: Levers, day: int, v: np.ndarray, gi=gi) -> None:
-            lv.los_multiplier[gi][day:] = v[day:].tolist()
-
-        def write_step_up(lv: Levers, day: int, v: np.ndarray, gi=gi) -> None:
-            lv.step_up_share[gi][day:] = v[day:].tolist()
-
-        los_mult.append(lever(f"groups.{gname}.los_multiplier", write_los).tolist())
-        step_up.append(lever(f"groups.{gname}.step_up_share", write_step_up).tolist())
-
+    def pathway_mix(self, gi: int, gname: str, g: Group) -> tuple[tuple[int, ...], list[tuple[float, ...]]]:
+        """A group's discharge services and its cumulative pathway mix on each day."""
         change = g.pathways_change
         names = list(g.pathways) + [p for p in (change.to if change else {}) if p not in g.pathways]
-        path_service.append(tuple(NO_SERVICE if p == HOME else service_index[p] for p in names))
+        services = self.pathway_services(names)
         if change is None:
-            path_cum.append([_cumulative_mix(names, g.pathways, {}, 0.0)] * n)
-            continue
+            return services, [_cumulative_mix(names, g.pathways, {}, 0.0)] * self.n
+        mixes = partial(_mixes, names, g.pathways, change.to)
+        return services, self.lever(f"groups.{gname}.pathways_change", "pathway_cumulative", gi, mixes)
 
-        def mixes(frac: np.ndarray, names=names, base=g.pathways, to=change.to) -> list[tuple[float, ...]]:
-            cache: dict[float, tuple[float, ...]] = {}
-            return [cache.setdefault(f, _cumulative_mix(names, base, to, f)) for f in frac.tolist()]
+    def pathway_services(self, names: list[str]) -> tuple[int, ...]:
+        return tuple(NO_SERVICE if p == HOME else self.service_index[p] for p in names)
 
-        def write_mix(lv: Levers, day: int, v: np.ndarray, gi=gi, mixes=mixes) -> None:
-            lv.pathway_cumulative[gi][day:] = mixes(v)[day:]
-
-        path_cum.append(mixes(lever(f"groups.{gname}.pathways_change", write_mix)))
-
-    # Electives: one more "group" with no plan levers.
-    los_mult.append([1.0] * n)
-    step_up.append([0.0] * n)
-    if el is not None:
-        names = list(el.pathways)
-        path_service.append(tuple(NO_SERVICE if p == HOME else service_index[p] for p in names))
-        path_cum.append([_cumulative_mix(names, el.pathways, {}, 0.0)] * n)
-    else:
-        path_service.append((NO_SERVICE,))
-        path_cum.append([(1.0,)] * n)
-
-    levers = Levers(
-        core_beds=core,
-        escalation_beds=escalation.astype(np.int64).tolist(),
-        service_places=places,
-        assessment_multiplier=assess,
-        accept_probability=accept,
-        elective_slots=slots,
-        los_multiplier=los_mult,
-        step_up_share=step_up,
-        pathway_cumulative=path_cum,
-        pathway_service=path_service,
-    )
-    return levers, gates
+    def build(self) -> Levers:
+        n, cfg = self.n, self.cfg
+        core = self.lever("acute.beds", "core_beds", None, _whole)
+        places, assess = self.services()
+        bound = demand_bound(cfg.demand.emergency)
+        accept = self.lever("demand.emergency.multiplier", "accept_probability", None, partial(_scaled, bound))
+        slots = self.elective_slots()
+        los_mult, step_up, path_cum, path_service = [], [], [], []
+        for gi, (gname, g) in enumerate(cfg.groups.items()):
+            los_mult.append(self.lever(f"groups.{gname}.los_multiplier", "los_multiplier", gi, _floats))
+            step_up.append(self.lever(f"groups.{gname}.step_up_share", "step_up_share", gi, _floats))
+            services, mix = self.pathway_mix(gi, gname, g)
+            path_service.append(services)
+            path_cum.append(mix)
+        # Electives: one more "group" with no plan levers.
+        el = cfg.demand.elective
+        los_mult.append([1.0] * n)
+        step_up.append([0.0] * n)
+        names = list(el.pathways) if el is not None else [HOME]
+        path_service.append(self.pathway_services(names))
+        path_cum.append([_cumulative_mix(names, el.pathways, {}, 0.0) if el is not None else (1.0,)] * n)
+        return Levers(
+            core_beds=core, escalation_beds=self.escalation(), service_places=places, assessment_multiplier=assess,
+            accept_probability=accept, elective_slots=slots, los_multiplier=los_mult, step_up_share=step_up,
+            pathway_cumulative=path_cum, pathway_service=path_service,
+        )  # fmt: skip
 
 
-# A compiled condition: (day, levers, occupied_area, delayed_area) -> bool, where
-# occupied_area[d] / delayed_area[d] are the bed-days occupied / delayed on day d (known for d < day).
-Check = Callable[[int, Levers, list, list], bool]
+def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
+    """Per-day lever values with every gate shut, and the gates."""
+    builder = _LeverBuilder(cfg)
+    levers = builder.build()
+    return levers, builder.gates
 
 
 def compile_condition(cond: Condition, service_index: dict[str, int]) -> Check:
@@ -192,18 +201,20 @@ def compile_condition(cond: Condition, service_index: dict[str, int]) -> Check:
         i = service_index[c.service]
         return lambda day, lv, occ, dly: lv.service_places[i][day] >= c.places
     if cond.occupancy_at_most is not None:
-        c = cond.occupancy_at_most
+        occ_c = cond.occupancy_at_most
 
-        def occupancy_ok(day: int, lv: Levers, occ: list, dly: list) -> bool:
-            if day < c.days:
+        def occupancy_ok(day: int, lv: Levers, occ: list[float], dly: list[float]) -> bool:
+            if day < occ_c.days:
                 return False
-            beds = sum(lv.total_beds(d) for d in range(day - c.days, day))
-            return beds > 0 and sum(occ[day - c.days : day]) / beds <= c.occupancy
+            beds = sum(lv.total_beds(d) for d in range(day - occ_c.days, day))
+            return beds > 0 and sum(occ[day - occ_c.days : day]) / beds <= occ_c.occupancy
 
         return occupancy_ok
-    c = cond.delayed_patients_at_most
-    assert c is not None
-    return lambda day, lv, occ, dly: day >= c.days and sum(dly[day - c.days : day]) / c.days <= c.patients
+    dly_c = cond.delayed_patients_at_most
+    assert dly_c is not None
+    return lambda day, lv, occ, dly: (
+        day >= dly_c.days and sum(dly[day - dly_c.days : day]) / dly_c.days <= dly_c.patients
+    )
 
 
 class GateBook:
