@@ -81,73 +81,99 @@ def elective_slot_bound(cfg: Config) -> np.ndarray:
     return np.where(weekday < 5, most, 0)
 
 
-def build_candidates(cfg: Config, streams: Streams) -> Candidates:
-    """Draw every possible patient of one replication."""
-    n_days = cfg.horizon_days
-    group_names = tuple(cfg.groups)
-    service_names = tuple(cfg.services)
+@dataclass(frozen=True)
+class _Arrivals:
+    """One source of candidates (emergencies or electives), in its own order, before merging."""
 
-    em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, n_days, streams["emergency_arrivals"])
+    time_days: np.ndarray
+    elective_slot: np.ndarray
+    group: np.ndarray
+    u_accept: np.ndarray
+    base_los_days: np.ndarray
+    u_step_up: np.ndarray
+    step_up_los_days: np.ndarray
+    u_pathway: np.ndarray
+    u_service_los: np.ndarray
+
+
+def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
+    em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, cfg.horizon_days, streams["emergency_arrivals"])
     k = em.time_days.size
-    group = np.searchsorted(
-        _cumulative([g.share for g in cfg.groups.values()]), streams["group"].random(k), side="right"
-    )
+    shares = _cumulative([g.share for g in cfg.groups.values()])
+    group = np.searchsorted(shares, streams["group"].random(k), side="right")
     u_los = streams["acute_los"].random(k)
-    u_step_up = streams["step_up"].random(k)
-    u_step_up_los = streams["step_up_los"].random(k)
-    u_pathway = streams["pathway"].random(k)
-    u_service_los = streams["service_los"].random(k)
     base_los = np.empty(k)
     for gi, g in enumerate(cfg.groups.values()):
         m = group == gi
         base_los[m] = ppf(g.los, u_los[m])
+    u_step_up_los = streams["step_up_los"].random(k)
     step_up = cfg.step_up_service
-    step_up_los = ppf(cfg.services[step_up].los, u_step_up_los) if step_up is not None else np.zeros(k)
+    return _Arrivals(
+        time_days=em.time_days,
+        elective_slot=np.full(k, -1, dtype=np.int64),
+        group=group,
+        u_accept=em.u_accept,
+        base_los_days=base_los,
+        u_step_up=streams["step_up"].random(k),
+        step_up_los_days=ppf(cfg.services[step_up].los, u_step_up_los) if step_up is not None else np.zeros(k),
+        u_pathway=streams["pathway"].random(k),
+        u_service_los=streams["service_los"].random(k),
+    )
 
+
+def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.dtype) -> _Arrivals:
     el = cfg.demand.elective
-    if el is not None:
-        slots = elective_slot_bound(cfg)
-        e_time = elective_times(el, slots)
-        n_el = e_time.size
-        e_slot = np.arange(n_el) - np.repeat(np.cumsum(slots) - slots, slots)
-        e_los = ppf(el.los, streams["elective_los"].random(n_el))
-        e_u_pathway = streams["elective_pathway"].random(n_el)
-        e_u_service_los = streams["elective_service_los"].random(n_el)
-    else:
-        e_time = np.empty(0)
-        n_el = 0
-        e_slot = np.empty(0, dtype=np.int64)
-        e_los = e_u_pathway = e_u_service_los = np.empty(0)
+    slots = elective_slot_bound(cfg)
+    time = elective_times(el, slots) if el is not None else np.empty(0)
+    n = time.size
+    return _Arrivals(
+        time_days=time,
+        elective_slot=np.arange(n) - np.repeat(np.cumsum(slots) - slots, slots) if n else np.empty(0, dtype=np.int64),
+        group=np.full(n, group_index, dtype=group_dtype),
+        u_accept=np.zeros(n),
+        base_los_days=ppf(el.los, streams["elective_los"].random(n)) if el is not None else np.empty(0),
+        u_step_up=np.ones(n),  # never suitable for step-up
+        step_up_los_days=np.zeros(n),
+        u_pathway=streams["elective_pathway"].random(n) if el is not None else np.empty(0),
+        u_service_los=streams["elective_service_los"].random(n) if el is not None else np.empty(0),
+    )
 
-    time = np.concatenate([em.time_days, e_time])
+
+def build_candidates(cfg: Config, streams: Streams) -> Candidates:
+    """Draw every possible patient of one replication."""
+    em = _emergencies(cfg, streams)
+    el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)
+    time = np.concatenate([em.time_days, el.time_days])
     order = np.argsort(time, kind="stable")
-    u_svc = np.concatenate([u_service_los, e_u_service_los])[order]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(em, name), getattr(el, name)])[order]
+
+    u_svc = cat("u_service_los")
     u_assess = streams["assessment"].random(time.size)[order]
-    service_los = np.zeros((len(service_names), time.size))
-    assessment = np.zeros((len(service_names), time.size))
+    service_los = np.zeros((len(cfg.services), time.size))
+    assessment = np.zeros((len(cfg.services), time.size))
     for i, s in enumerate(cfg.services.values()):
         service_los[i] = ppf(s.los, u_svc)
         if s.assessment is not None:
             assessment[i] = ppf(s.assessment, u_assess)
-
-    def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.concatenate([a, b])[order]
-
     return Candidates(
         time_days=time[order],
         day=time[order].astype(np.int64),
-        is_elective=cat(np.zeros(k, dtype=bool), np.ones(n_el, dtype=bool)),
-        elective_slot=cat(np.full(k, -1, dtype=np.int64), e_slot),
-        group=cat(group, np.full(n_el, len(group_names), dtype=group.dtype)),
-        u_accept=cat(em.u_accept, np.zeros(n_el)),
-        base_los_days=cat(base_los, e_los),
-        u_step_up=cat(u_step_up, np.ones(n_el)),
-        step_up_los_days=cat(step_up_los, np.zeros(n_el)),
-        u_pathway=cat(u_pathway, e_u_pathway),
+        is_elective=np.concatenate([np.zeros(em.time_days.size, dtype=bool), np.ones(el.time_days.size, dtype=bool)])[
+            order
+        ],
+        elective_slot=cat("elective_slot"),
+        group=cat("group"),
+        u_accept=cat("u_accept"),
+        base_los_days=cat("base_los_days"),
+        u_step_up=cat("u_step_up"),
+        step_up_los_days=cat("step_up_los_days"),
+        u_pathway=cat("u_pathway"),
         service_los_days=service_los,
         assessment_days=assessment,
-        group_names=group_names,
-        service_names=service_names,
+        group_names=tuple(cfg.groups),
+        service_names=tuple(cfg.services),
     )
 
 
