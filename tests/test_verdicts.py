@@ -10,6 +10,7 @@ import pytest
 
 from hospsim.analysis.verdicts import monthly_table, paired_differences, verdict_table, wilson_interval
 from hospsim.config.experiment import Criterion, Experiment
+from hospsim.model import kpi_registry
 
 
 def kpi_rows(scenario: str, point: int, values: dict[str, list[float]], **params) -> list[dict]:
@@ -133,6 +134,7 @@ def test_monthly_table_sums_and_ratios():
     d = _daily(59, occupied=90.0, capacity=100)  # January (31 days) and February (28 days) 2017
     m = monthly_table(d, (0, 59)).set_index("month")
     assert list(m.index) == ["2017-01", "2017-02"]
+    assert list(m.columns) == [name for name, _ in kpi_registry.monthly_forms()]  # the registry's order
     assert m.loc["2017-01", "acute_bed_days"] == pytest.approx(31 * 90.0)
     assert m.loc["2017-02", "acute_bed_days"] == pytest.approx(28 * 90.0)
     assert m.loc["2017-01", "mean_occupancy"] == pytest.approx(0.9)

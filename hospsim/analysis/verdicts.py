@@ -13,45 +13,30 @@ import pandas as pd
 from scipy import stats
 
 from ..config.experiment import BASELINE, Criterion, Experiment
+from ..model import kpi_registry
 from .stats import t_interval
-
-# KPIs that can also be computed month by month from the daily table, for "first month breached".
-# name -> (numerator column, denominator column or None, how: "sum" | "mean" | "ratio" | "share_above")
-MONTHLY_KPIS: dict[str, tuple] = {
-    "acute_bed_days": ("occupied_beds_mean", None, "sum", 1.0),
-    "delayed_bed_days": ("delayed_patients_mean", None, "sum", 1.0),
-    "mean_occupied_beds": ("occupied_beds_mean", None, "mean", 1.0),
-    "mean_delayed_patients": ("delayed_patients_mean", None, "mean", 1.0),
-    "mean_boarding_patients": ("boarding_queue_mean", None, "mean", 1.0),
-    "mean_occupancy": ("occupied_beds_mean", "beds_capacity", "ratio", 1.0),
-    "waits_over_12h_per_1000": ("waits_over_12h", "emergencies_needing_bed", "ratio", 1000.0),
-    "p_wait_over_4h": ("waits_over_4h", "emergencies_needing_bed", "ratio", 1.0),
-    "emergency_admissions": ("emergency_admissions", None, "sum", 1.0),
-    "admissions_avoided": ("admissions_avoided", None, "sum", 1.0),
-    "elective_cancellations": ("elective_cancellations", None, "sum", 1.0),
-    "refused_admissions": ("refused_admissions", None, "sum", 1.0),
-}
-SHARE_ABOVE = {"share_days_over_85pct": 0.85, "share_days_over_92pct": 0.92}
 
 
 def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
-    """Monthly values of the KPIs in :data:`MONTHLY_KPIS` over the window's calendar months."""
+    """Monthly values of the KPIs that have a monthly form (see :mod:`hospsim.model.kpi_registry`)
+    over the window's calendar months, one row per month."""
     d = daily[(daily["day"] >= window[0]) & (daily["day"] < window[1])].copy()
     d["month"] = d["date"].str.slice(0, 7)
+    # The derived columns that monthly forms may use besides the daily table's own.
     d["emergencies_needing_bed"] = d["emergency_arrivals"] - d["admissions_avoided"]
     d["occupancy_day"] = d["occupied_beds_mean"] / d["beds_capacity"].where(d["beds_capacity"] > 0)
     g = d.groupby("month", sort=True)
     out = pd.DataFrame(index=g.size().index)
-    for name, (num, den, how, scale) in MONTHLY_KPIS.items():
-        if how == "sum":
-            out[name] = g[num].sum()
-        elif how == "mean":
-            out[name] = g[num].mean()
+    for name, form in kpi_registry.monthly_forms():
+        if form.how == "sum":
+            out[name] = g[form.column].sum()
+        elif form.how == "mean":
+            out[name] = g[form.column].mean()
+        elif form.how == "ratio":
+            denom = g[form.denominator].sum()
+            out[name] = form.scale * g[form.column].sum() / denom.where(denom > 0)
         else:
-            denom = g[den].sum()
-            out[name] = scale * g[num].sum() / denom.where(denom > 0)
-    for name, level in SHARE_ABOVE.items():
-        out[name] = g["occupancy_day"].apply(lambda s, level=level: float((s > level).mean()))
+            out[name] = g[form.column].apply(lambda s, level=form.level: float((s > level).mean()))
     return out.reset_index()
 
 

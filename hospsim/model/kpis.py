@@ -9,27 +9,44 @@ had lasted (right-censored).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..config import STEP_UP, Config
+from . import kpi_registry as registry
 from .demand import calendar
-from .engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, Replication
-from .monitor import daily_counts, daily_level
+from .engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, Records, Replication
+from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
+from .monitor import DailyLevel, daily_counts, daily_level
+
+__all__ = [
+    "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ServiceMeasures", "WindowMeasures",
+    "daily_and_kpis", "daily_table", "kpi_names", "kpis",
+]  # fmt: skip
 
 LONG_STAY_DAYS = 21.0
-WAIT_TOLERANCE_DAYS = 1e-9  # a wait shorter than this is float noise, not a wait
-HOURS = 24.0
 
 
-def _ratio(num: float, den: float) -> float:
-    return float(num) / float(den) if den > 0 else float("nan")
+def _is_step_up(name: str) -> bool:
+    """Step-up is told by its service name (the one place that knows it): it has no queue."""
+    return name == STEP_UP
 
 
 class _Measures:
     """Per-replication intermediate arrays shared by the daily table and the KPIs."""
 
-    def __init__(self, cfg: Config, rep: Replication, window: tuple[int, int] | None = None):
+    # Declared for the registry's compute functions (read through WindowMeasures.m).
+    emergency: np.ndarray
+    elective: np.ndarray
+    occupied: DailyLevel
+    boarding: DailyLevel
+    long_stay: np.ndarray
+    escalation_in_use: np.ndarray
+
+    def __init__(self, cfg: Config, rep: Replication, window: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
         self.start, self.end = window if window is not None else (cfg.warmup_days, cfg.horizon_days)
         if not 0 <= self.start < self.end <= cfg.horizon_days:
@@ -56,6 +73,9 @@ class _Measures:
             capacity.core_beds,
             capacity.total_beds - capacity.core_beds,
         )
+        if self.occupied.mean_excess is None:
+            raise AssertionError("daily_level gives the excess when asked with a threshold")
+        self.escalation_in_use = self.occupied.mean_excess
         self.emergency_occupied = daily_level(
             np.where(admitted & self.emergency, rec.admit_days, np.nan), rec.bed_leave_days, H
         ).mean
@@ -76,11 +96,11 @@ class _Measures:
         self.wait_days = np.where(waited, end - self.arrival, 0.0)
         self.wait_days[rec.outcome == TRANSFERRED] = max_wait  # exactly, not up to rounding
 
-        self.services = []
+        self.services: list[tuple[int, str, np.ndarray, np.ndarray]] = []
         for si, name in enumerate(co.service_names):
             used = rec.service == si
             occ = daily_level(np.where(used, rec.service_start_days, np.nan), rec.service_end_days, H).mean
-            if name == STEP_UP:
+            if _is_step_up(name):
                 queue = np.zeros(H)
             else:
                 # Waiting list for a place: ready to transfer (assessed) but no place yet.
@@ -88,8 +108,10 @@ class _Measures:
                 queue = daily_level(np.where(referred, rec.ready_days, np.nan), rec.service_start_days, H).mean
             self.services.append((si, name, occ, queue))
 
-    def in_window(self, times: np.ndarray) -> np.ndarray:
-        return ~np.isnan(times) & (times >= self.start) & (times < self.end)
+    def in_window(self, times: np.ndarray) -> npt.NDArray[np.bool_]:
+        """Which of ``times`` fall in the window (NaN: never)."""
+        inside: npt.NDArray[np.bool_] = ~np.isnan(times) & (times >= self.start) & (times < self.end)
+        return inside
 
 
 def daily_table(cfg: Config, rep: Replication) -> pd.DataFrame:
@@ -114,7 +136,7 @@ def _daily(m: _Measures) -> pd.DataFrame:
         "occupied_beds_midnight": m.occupied.midnight.astype(np.int64),
         "occupied_beds_max": m.occupied.max.astype(np.int64),
         "occupancy": np.divide(m.occupied.mean, cap.total_beds, out=np.full(H, np.nan), where=cap.total_beds > 0),
-        "escalation_beds_in_use": m.occupied.mean_excess,
+        "escalation_beds_in_use": m.escalation_in_use,
         "delayed_patients_mean": m.delayed.mean,
         "delayed_patients_midnight": m.delayed.midnight.astype(np.int64),
         "boarding_queue_mean": m.boarding.mean,
@@ -152,153 +174,109 @@ def daily_and_kpis(
 
 
 def _kpis(m: _Measures) -> dict[str, float]:
-    cfg, rec, co = m.cfg, m.rec, m.cohort
-    W, E, H = m.start, m.end, m.n_days
-    w = slice(W, E)
-    n_days = E - W
-    out = m.outcome
-    arrived = (m.arrival >= W) & (m.arrival < E)
-    cap = m.capacity.total_beds[w].astype(float)
-    occ_mean = m.occupied.mean[w]
-    occupancy_daily = np.divide(occ_mean, cap, out=np.where(occ_mean > 0, np.inf, 0.0), where=cap > 0)
-
-    needing = m.needing & arrived
-    n_need = int(needing.sum())
-    waits = m.wait_days[needing]
-    refused = int((needing & (out == REFUSED)).sum())
-    no_bed = needing & ((m.wait_days > WAIT_TOLERANCE_DAYS) | (out == REFUSED))
-    no_bed_days = np.unique(m.arrival[no_bed].astype(np.int64))
-
-    bed_days = float(occ_mean.sum())
-    delayed_days = float(m.delayed.mean[w].sum())
-    em_admitted = m.emergency & (out == ADMITTED) & m.in_window(rec.admit_days)
-    em_bed_days = float(m.emergency_occupied[w].sum())
-    discharged = em_admitted & ~np.isnan(rec.bed_leave_days)
-    same_day = np.floor(rec.bed_leave_days[discharged]) == np.floor(rec.admit_days[discharged])
-
-    _, _, month = calendar(cfg.start_date, H)
-    month = month[w]
-
-    def occupancy_in(months: tuple[int, ...]) -> float:
-        sel = np.isin(month, months)
-        return _ratio(occ_mean[sel].sum(), cap[sel].sum()) if sel.any() else float("nan")
-
-    k: dict[str, float] = {
-        "emergency_arrivals": float((m.emergency & arrived).sum()),
-        "emergency_admissions": float(em_admitted.sum()),
-        "admissions_avoided": float((arrived & (out == AVOIDED)).sum()),
-        "refused_admissions": float(refused),
-        "p_refused": _ratio(refused, n_need),
-        "transferred_out": float((needing & (out == TRANSFERRED)).sum()),
-        "p_transferred_out": _ratio((needing & (out == TRANSFERRED)).sum(), n_need),
-        "elective_admissions": float((m.elective & (out == ADMITTED) & m.in_window(rec.admit_days)).sum()),
-        "elective_cancellations": float((m.elective & arrived & (out == CANCELLED)).sum()),
-        "mean_occupied_beds": bed_days / n_days,
-        "mean_occupancy": _ratio(bed_days, cap.sum()),
-        "share_days_over_85pct": float(np.mean(occupancy_daily > 0.85)),
-        "share_days_over_92pct": float(np.mean(occupancy_daily > 0.92)),
-        "share_days_full": float(np.mean(m.occupied.max[w] >= cap)),
-        "share_days_no_bed": no_bed_days.size / n_days,
-        "p_wait_for_bed": float(np.mean(waits > WAIT_TOLERANCE_DAYS)) if n_need else float("nan"),
-        "mean_wait_hours": float(waits.mean() * HOURS) if n_need else float("nan"),
-        "p_wait_over_4h": float(np.mean(waits > 4 / HOURS)) if n_need else float("nan"),
-        "waits_over_12h_per_1000": 1000 * _ratio((waits > 12 / HOURS).sum(), n_need),
-        "mean_boarding_patients": float(m.boarding.mean[w].mean()),
-        "acute_bed_days": bed_days,
-        "delayed_bed_days": delayed_days,
-        "delayed_share": _ratio(delayed_days, bed_days),
-        "mean_delayed_patients": delayed_days / n_days,
-        "mean_escalation_beds_in_use": float(m.occupied.mean_excess[w].mean()),
-        "mean_emergency_los_days": _ratio(em_bed_days, em_admitted.sum()),
-        "same_day_discharge_share": float(same_day.mean()) if same_day.size else float("nan"),
-        "long_stay_bed_share": _ratio(m.long_stay[w].sum(), bed_days),
-        "emergency_bed_share": _ratio(em_bed_days, bed_days),
-        "mean_occupancy_winter": occupancy_in((12, 1, 2)),
-        "mean_occupancy_summer": occupancy_in((6, 7, 8)),
-    }
-    for path, day in rec.gate_open_days.items():
-        key = "gate_" + path.replace(".", "_")
-        k[f"{key}_opened"] = float(day is not None)
-        k[f"{key}_open_day"] = float("nan") if day is None else float(day)
-    if cfg.acute.delayed_day_cost_gbp is not None:
-        k["delayed_cost_gbp"] = delayed_days * cfg.acute.delayed_day_cost_gbp
-
-    for si, name, occ, _queue in m.services:
-        places = m.capacity.service_places[si][w].astype(float)
-        occupied = occ[w]
-        if name == STEP_UP:
-            # Step-up has no queue: a suitable patient who finds it full is admitted instead.
-            offered = m.emergency & arrived & co.step_up_suitable
-            p_wait = _ratio((offered & (out != AVOIDED)).sum(), offered.sum())
-            mean_wait = mean_delay = 0.0
-        else:
-            referred = (co.service == si) & (out == ADMITTED) & m.in_window(rec.fit_days)
-            start = np.where(np.isnan(rec.service_start_days), float(H), rec.service_start_days)
-            ready = np.where(np.isnan(rec.ready_days), start, rec.ready_days)  # still assessing at the end
-            wait = (start - ready)[referred]
-            delay = (start - rec.fit_days)[referred]
-            p_wait = float(np.mean(wait > WAIT_TOLERANCE_DAYS)) if wait.size else float("nan")
-            mean_wait = float(wait.mean()) if wait.size else float("nan")
-            mean_delay = float(delay.mean()) if delay.size else float("nan")
-        k[f"{name}_mean_occupied"] = float(occupied.mean())
-        k[f"{name}_utilisation"] = _ratio(occupied.sum(), places.sum())
-        k[f"{name}_p_wait"] = p_wait
-        k[f"{name}_mean_wait_days"] = mean_wait
-        k[f"{name}_mean_delay_days"] = mean_delay
-        cost = cfg.services[name].place_day_cost_gbp
-        if cost is not None:
-            k[f"{name}_capacity_cost_gbp"] = float(places.sum() * cost)
-    return k
+    gates = [(gate_key(path), GateMeasures(day)) for path, day in m.rec.gate_open_days.items()]
+    services = [(name, ServiceMeasures(m, si, name, occ)) for si, name, occ, _queue in m.services]
+    return registry.evaluate(m.cfg, WindowMeasures(m), gates, services)
 
 
-SYSTEM_KPIS = (
-    "emergency_arrivals",
-    "emergency_admissions",
-    "admissions_avoided",
-    "refused_admissions",
-    "p_refused",
-    "transferred_out",
-    "p_transferred_out",
-    "elective_admissions",
-    "elective_cancellations",
-    "mean_occupied_beds",
-    "mean_occupancy",
-    "share_days_over_85pct",
-    "share_days_over_92pct",
-    "share_days_full",
-    "share_days_no_bed",
-    "p_wait_for_bed",
-    "mean_wait_hours",
-    "p_wait_over_4h",
-    "waits_over_12h_per_1000",
-    "mean_boarding_patients",
-    "acute_bed_days",
-    "delayed_bed_days",
-    "delayed_share",
-    "mean_delayed_patients",
-    "mean_escalation_beds_in_use",
-    "mean_emergency_los_days",
-    "same_day_discharge_share",
-    "long_stay_bed_share",
-    "emergency_bed_share",
-    "mean_occupancy_winter",
-    "mean_occupancy_summer",
-)
-SERVICE_KPI_SUFFIXES = ("mean_occupied", "utilisation", "p_wait", "mean_wait_days", "mean_delay_days")
+class WindowMeasures:
+    """What the system KPIs are computed from: one replication's measures over its window."""
+
+    m: _Measures
+    cfg: Config
+    rec: Records
+    w: slice  # the window's days
+    days: int  # number of days in the window
+    out: np.ndarray  # outcome code per patient
+    arrived: np.ndarray  # arrived in the window
+    cap: np.ndarray  # beds available per day
+    occ_mean: np.ndarray  # time-weighted mean occupied beds per day
+    occupancy_daily: np.ndarray  # occ_mean / cap (inf when occupied with no beds)
+    needing: np.ndarray  # emergencies arrived in the window needing a bed (not diverted to step-up)
+    n_need: int
+    waits: np.ndarray  # wait for a bed (days) of each emergency needing one
+    refused: int
+    no_bed_days: np.ndarray  # days on which an emergency found no free bed
+    bed_days: float
+    delayed_days: float
+    em_admitted: np.ndarray  # emergencies admitted in the window
+    em_bed_days: float
+    same_day: np.ndarray  # per discharged emergency admission: left on the day of admission
+    month: np.ndarray  # calendar month of each day
+
+    def __init__(self, m: _Measures) -> None:
+        self.m, self.cfg, self.rec = m, m.cfg, m.rec
+        W, E = m.start, m.end
+        self.w = w = slice(W, E)
+        self.days = E - W
+        self.out = out = m.outcome
+        self.arrived = arrived = (m.arrival >= W) & (m.arrival < E)
+        self.cap = cap = m.capacity.total_beds[w].astype(float)
+        self.occ_mean = occ_mean = m.occupied.mean[w]
+        self.occupancy_daily = np.divide(occ_mean, cap, out=np.where(occ_mean > 0, np.inf, 0.0), where=cap > 0)
+
+        self.needing = needing = m.needing & arrived
+        self.n_need = int(needing.sum())
+        self.waits = m.wait_days[needing]
+        self.refused = int((needing & (out == REFUSED)).sum())
+        no_bed = needing & ((m.wait_days > WAIT_TOLERANCE_DAYS) | (out == REFUSED))
+        self.no_bed_days = np.unique(m.arrival[no_bed].astype(np.int64))
+
+        self.bed_days = float(occ_mean.sum())
+        self.delayed_days = float(m.delayed.mean[w].sum())
+        self.em_admitted = em_admitted = m.emergency & (out == ADMITTED) & m.in_window(m.rec.admit_days)
+        self.em_bed_days = float(m.emergency_occupied[w].sum())
+        discharged = em_admitted & ~np.isnan(m.rec.bed_leave_days)
+        self.same_day = np.floor(m.rec.bed_leave_days[discharged]) == np.floor(m.rec.admit_days[discharged])
+        self.month = calendar(m.cfg.start_date, m.n_days)[2][w]
+
+    def occupancy_in(self, months: tuple[int, ...]) -> float:
+        """Mean occupancy over the window's days in these calendar months (NaN if none)."""
+        sel = np.isin(self.month, months)
+        return ratio(self.occ_mean[sel].sum(), self.cap[sel].sum()) if sel.any() else float("nan")
+
+
+class ServiceMeasures:
+    """What one community service's KPIs are computed from, over the window."""
+
+    cfg: Config
+    name: str
+    places: np.ndarray  # places available per day
+    occupied: np.ndarray  # time-weighted mean occupied places per day
+    p_wait: float
+    mean_wait: float  # days
+    mean_delay: float  # days
+
+    def __init__(self, m: _Measures, si: int, name: str, occ: np.ndarray) -> None:
+        self.cfg, self.name = m.cfg, name
+        self.places = m.capacity.service_places[si][m.start : m.end].astype(float)
+        self.occupied = occ[m.start : m.end]
+        self.p_wait, self.mean_wait, self.mean_delay = _service_waits(m, si, name)
+
+
+def _service_waits(m: _Measures, si: int, name: str) -> tuple[float, float, float]:
+    """Share of referrals that waited for a place, mean wait and mean delay (days)."""
+    rec, co, out, H = m.rec, m.cohort, m.outcome, m.n_days
+    arrived = (m.arrival >= m.start) & (m.arrival < m.end)
+    if _is_step_up(name):
+        # Step-up has no queue: a suitable patient who finds it full is admitted instead.
+        offered = m.emergency & arrived & co.step_up_suitable
+        return ratio((offered & (out != AVOIDED)).sum(), offered.sum()), 0.0, 0.0
+    referred = (co.service == si) & (out == ADMITTED) & m.in_window(rec.fit_days)
+    start = np.where(np.isnan(rec.service_start_days), float(H), rec.service_start_days)
+    ready = np.where(np.isnan(rec.ready_days), start, rec.ready_days)  # still assessing at the end
+    wait = (start - ready)[referred]
+    delay = (start - rec.fit_days)[referred]
+    return mean_or_nan(wait > WAIT_TOLERANCE_DAYS), mean_or_nan(wait), mean_or_nan(delay)
+
+
+@dataclass(frozen=True)
+class GateMeasures:
+    """What a gate's KPIs are computed from: the day it opened (None: never)."""
+
+    day: int | None
 
 
 def kpi_names(cfg: Config) -> list[str]:
     """The KPI names a config produces, in output order (without running it)."""
-    from ..config import gated_schedules
-
-    names = list(SYSTEM_KPIS)
-    for path, _ in gated_schedules(cfg):
-        key = "gate_" + path.replace(".", "_")
-        names += [f"{key}_opened", f"{key}_open_day"]
-    if cfg.acute.delayed_day_cost_gbp is not None:
-        names.append("delayed_cost_gbp")
-    for name, svc in cfg.services.items():
-        names += [f"{name}_{s}" for s in SERVICE_KPI_SUFFIXES]
-        if svc.place_day_cost_gbp is not None:
-            names.append(f"{name}_capacity_cost_gbp")
-    return names
+    return registry.names(cfg)

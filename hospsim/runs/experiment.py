@@ -133,13 +133,17 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
             raise ConfigError(
                 f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}"
             )
-    # Catch a criterion on a KPI that does not exist before anything runs.
-    from ..model.kpis import kpi_names
+    # Catch a criterion on a KPI that does not exist, or cannot decide a verdict, before anything runs.
+    from ..model import kpi_registry
 
-    known = kpi_names(variants[0].config)
+    known = kpi_registry.for_config(variants[0].config)
     for i, c in enumerate(exp.criteria):
         if c.kpi not in known:
-            raise ConfigError(f"{path}: criteria.{i}.kpi: unknown KPI {c.kpi!r}")
+            hint = kpi_registry.did_you_mean(c.kpi, known)
+            raise ConfigError(f"{path}: criteria.{i}.kpi: unknown KPI {c.kpi!r}{hint}")
+        kpi = known[c.kpi].kpi
+        if not kpi.verdict:
+            raise ConfigError(f"{path}: criteria.{i}.kpi: {c.kpi!r} cannot be a criterion: {kpi.not_for_verdicts}")
     return LoadedExperiment(
         experiment=exp,
         source=str(path),
