@@ -45,6 +45,7 @@ class _Measures:
     boarding: DailyLevel
     long_stay: np.ndarray
     escalation_in_use: np.ndarray
+    services: list[tuple[int, str, np.ndarray, np.ndarray]]  # (index, name, occupied, waiting list) per day
 
     def __init__(self, cfg: Config, rep: Replication, window: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
@@ -96,17 +97,18 @@ class _Measures:
         self.wait_days = np.where(waited, end - self.arrival, 0.0)
         self.wait_days[rec.outcome == TRANSFERRED] = max_wait  # exactly, not up to rounding
 
-        self.services: list[tuple[int, str, np.ndarray, np.ndarray]] = []
-        for si, name in enumerate(co.service_names):
-            used = rec.service == si
-            occ = daily_level(np.where(used, rec.service_start_days, np.nan), rec.service_end_days, H).mean
-            if _is_step_up(name):
-                queue = np.zeros(H)
-            else:
-                # Waiting list for a place: ready to transfer (assessed) but no place yet.
-                referred = (co.service == si) & ~np.isnan(rec.ready_days) & (rec.outcome == ADMITTED)
-                queue = daily_level(np.where(referred, rec.ready_days, np.nan), rec.service_start_days, H).mean
-            self.services.append((si, name, occ, queue))
+        self.services = [(si, name, *self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
+
+    def _service_levels(self, si: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Daily mean occupied places of service ``si`` and of its waiting list."""
+        rec, co, H = self.rec, self.cohort, self.n_days
+        used = rec.service == si
+        occ = daily_level(np.where(used, rec.service_start_days, np.nan), rec.service_end_days, H).mean
+        if _is_step_up(name):
+            return occ, np.zeros(H)
+        # Waiting list for a place: ready to transfer (assessed) but no place yet.
+        referred = (co.service == si) & ~np.isnan(rec.ready_days) & (rec.outcome == ADMITTED)
+        return occ, daily_level(np.where(referred, rec.ready_days, np.nan), rec.service_start_days, H).mean
 
     def in_window(self, times: np.ndarray) -> npt.NDArray[np.bool_]:
         """Which of ``times`` fall in the window (NaN: never)."""
