@@ -445,12 +445,12 @@ KPIS: tuple[Kpi, ...] = (
     ),
     _service(
         "{service}_p_wait", "{service}: share waiting", "share 0–1", "services",
-        "share of referrals (fit for discharge in the window) that waited; for `step_up`, share of suitable emergencies turned away because it was full",
+        "share of referrals (fit for discharge in the window) that waited; for a `step_up` kind of service, share of suitable emergencies admitted instead because it was full",
         lambda s: s.p_wait,
     ),
     _service(
         "{service}_mean_wait_days", "{service}: mean wait for a place", "days", "services",
-        "mean wait in an acute bed for a place once ready to transfer (zeros included; 0 for `step_up`)",
+        "mean wait in an acute bed for a place once ready to transfer (zeros included; 0 for a `step_up` kind of service)",
         lambda s: s.mean_wait,
     ),
     _service(

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..config import STEP_UP, Config
+from ..config import Config
+from ..config.service_kinds import ServiceKind
 from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, Records, Replication
@@ -30,9 +31,9 @@ __all__ = [
 LONG_STAY_DAYS = 21.0
 
 
-def _is_step_up(name: str) -> bool:
-    """Step-up is told by its service name (the one place that knows it): it has no queue."""
-    return name == STEP_UP
+def _kind(cfg: Config, name: str) -> ServiceKind:
+    """What the service does (its kind decides how it is measured, never its name)."""
+    return cfg.services[name].service_kind
 
 
 class _Measures:
@@ -104,8 +105,8 @@ class _Measures:
         rec, co, H = self.rec, self.cohort, self.n_days
         used = rec.service == si
         occ = daily_level(np.where(used, rec.service_start_days, np.nan), rec.service_end_days, H).mean
-        if _is_step_up(name):
-            return occ, np.zeros(H)
+        if not _kind(self.cfg, name).takes_transfers:
+            return occ, np.zeros(H)  # nobody waits for a place in it
         # Waiting list for a place: ready to transfer (assessed) but no place yet.
         referred = (co.service == si) & ~np.isnan(rec.ready_days) & (rec.outcome == ADMITTED)
         return occ, daily_level(np.where(referred, rec.ready_days, np.nan), rec.service_start_days, H).mean
@@ -260,7 +261,7 @@ def _service_waits(m: _Measures, si: int, name: str) -> tuple[float, float, floa
     """Share of referrals that waited for a place, mean wait and mean delay (days)."""
     rec, co, out, H = m.rec, m.cohort, m.outcome, m.n_days
     arrived = (m.arrival >= m.start) & (m.arrival < m.end)
-    if _is_step_up(name):
+    if _kind(m.cfg, name).diverts_arrivals:
         # Step-up has no queue: a suitable patient who finds it full is admitted instead.
         offered = m.emergency & arrived & co.step_up_suitable
         return ratio((offered & (out != AVOIDED)).sum(), offered.sum()), 0.0, 0.0
