@@ -4,6 +4,8 @@ verdicts.csv, the forest plot from paired_differences.csv), and output files are
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,10 +15,14 @@ import pandas as pd
 import pytest
 
 from hospsim.cli import main
-from hospsim.config import load_config
+from hospsim.config import ConfigError, UserError, load_config
 from hospsim.outputs import plots
+from hospsim.outputs.errors import OptionError
+from hospsim.outputs.selection import select_cells
+from hospsim.runs.errors import ResultsError
 from hospsim.runs.experiment import load_experiment
 from hospsim.runs.replications import run_config
+from hospsim.runs.results import Results, load_results, on_time_point
 from hospsim.runs.store import build_manifest, write_results
 from hospsim.runs.sweep import run_sweep
 
@@ -58,8 +64,8 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sweep(sweep_dir) -> plots.Results:
-    return plots.load_results(sweep_dir)
+def sweep(sweep_dir) -> Results:
+    return load_results(sweep_dir)
 
 
 def daily_of(folder: Path, scenario: str | None = None, point: int | None = None) -> pd.DataFrame:
@@ -101,17 +107,17 @@ def assert_fan(fig, gid: str, values: pd.DataFrame, wide: bool = True) -> None:
 
 def test_default_cells_are_baseline_and_each_scenario_on_time(sweep):
     assert sweep.kind == "sweep" and sweep.window == (200, 300)
-    assert plots.on_time_point(sweep) == 1  # ic_delay_days=0, ic_growth_achieved=1.0
-    cells = plots.select_cells(sweep)
+    assert on_time_point(sweep) == 1  # ic_delay_days=0, ic_growth_achieved=1.0
+    cells = select_cells(sweep)
     assert [(c.scenario, c.point) for c in cells] == [("baseline", -1), ("fixed_date", 1), ("gated", 1)]
-    assert [c.key for c in plots.select_cells(sweep, ["gated"], 2)] == ["baseline", "gated#p002"]
+    assert [c.key for c in select_cells(sweep, ["gated"], 2)] == ["baseline", "gated#p002"]
 
 
 # --- fan chart -------------------------------------------------------------------------------
 
 
 def test_fan_chart_bands_capacity_and_events_match_the_tables(sweep, sweep_dir):
-    cells = plots.select_cells(sweep)
+    cells = select_cells(sweep)
     fig = plots.fan_chart(sweep, cells)
     kpis = pd.read_parquet(sweep_dir / "kpis.parquet")
     for i, cell in enumerate(cells):
@@ -158,7 +164,7 @@ def test_bed_events_group_a_ramp_and_tell_replications_apart():
 
 
 def test_fan_chart_of_a_run_folder(run_dir):
-    res = plots.load_results(run_dir)
+    res = load_results(run_dir)
     assert res.kind == "run" and res.window == (60, 300)
     fig = plots.fan_chart(res)
     d = pd.read_parquet(run_dir / "daily.parquet")
@@ -170,7 +176,7 @@ def test_fan_chart_of_a_run_folder(run_dir):
 
 
 def test_delays_chart_matches_daily_and_weekly_totals(sweep, sweep_dir):
-    cells = plots.select_cells(sweep)
+    cells = select_cells(sweep)
     fig = plots.delays_chart(sweep, cells)
     for i, cell in enumerate(cells):
         d = daily_of(sweep_dir, cell.scenario, cell.point)
@@ -184,7 +190,7 @@ def test_delays_chart_matches_daily_and_weekly_totals(sweep, sweep_dir):
 
 
 def test_services_chart_occupancy_capacity_and_waiting_list(sweep, sweep_dir):
-    cells = plots.select_cells(sweep)
+    cells = select_cells(sweep)
     fig = plots.services_chart(sweep, cells)
     for i, cell in enumerate(cells):
         d = daily_of(sweep_dir, cell.scenario, cell.point)
@@ -200,7 +206,7 @@ def test_services_chart_occupancy_capacity_and_waiting_list(sweep, sweep_dir):
 
 def test_exceedance_curve_agrees_with_the_kpis(sweep, sweep_dir, run_dir):
     kpis = pd.read_parquet(sweep_dir / "kpis.parquet")
-    cells = plots.select_cells(sweep)
+    cells = select_cells(sweep)
     fig = plots.exceedance_chart(sweep, cells)
     for i, cell in enumerate(cells):
         line = plots.find(fig, f"exceed-{i}")
@@ -210,7 +216,7 @@ def test_exceedance_curve_agrees_with_the_kpis(sweep, sweep_dir, run_dir):
             j = int(np.argmin(np.abs(x - level)))
             assert y[j] == pytest.approx(100 * k[kpi].mean(), abs=1e-9)
         assert np.all(np.diff(y) <= 1e-12)  # share above a level never rises with the level
-    res = plots.load_results(run_dir)
+    res = load_results(run_dir)
     reps = pd.read_csv(run_dir / "replications.csv")
     line = plots.find(plots.exceedance_chart(res), "exceed-0")
     j = int(np.argmin(np.abs(np.asarray(line.get_xdata()) - 85)))
@@ -236,7 +242,7 @@ def test_robustness_map_equals_verdicts(sweep, sweep_dir):
 
 def test_robustness_map_orientation_with_distinct_shares(sweep):
     """Shares that differ by cell land where they belong: x = first parameter, y = second."""
-    res = plots.load_results(sweep.path)
+    res = load_results(sweep.path)
     v = res.verdicts.copy()
     v["share_holds"] = v["share_holds"].astype(float)
     rows = v["criterion"] == "all criteria"
@@ -292,7 +298,7 @@ def test_files_are_deterministic(sweep, tmp_path, fmt):
 
 
 def test_fan_png_is_deterministic(run_dir, tmp_path):
-    res = plots.load_results(run_dir)
+    res = load_results(run_dir)
     paths = [plots.save(plots.fan_chart(res), tmp_path / f"{n}.png", "png") for n in "ab"]
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
@@ -360,13 +366,123 @@ def test_run_folder_with_csv_daily(run_dir, tmp_path):
     shutil.copytree(run_dir, folder)
     pd.read_parquet(folder / "daily.parquet").to_csv(folder / "daily.csv", index=False)
     (folder / "daily.parquet").unlink()
-    res = plots.load_results(folder)
+    res = load_results(folder)
     fig = plots.fan_chart(res)
     d = pd.read_parquet(run_dir / "daily.parquet")
     assert_fan(fig, "fan-0", table(d, "occupied_beds_mean"))
 
 
 def test_dates_axis_uses_calendar_dates(sweep):
-    fig = plots.fan_chart(sweep, plots.select_cells(sweep)[:1])
+    fig = plots.fan_chart(sweep, select_cells(sweep)[:1])
     lo, hi = fig.axes[0].get_xlim()
     assert mdates.num2date(lo).year == 2017 and mdates.num2date(hi).year == 2018
+
+
+# --- error kinds: the folder (ResultsError) or the options (OptionError), never ConfigError ----
+
+
+def break_folder(how: str, run_dir: Path, sweep_dir: Path, dest: Path) -> tuple[Path, str]:
+    """A copy of a results folder broken in one way, and what its error message says."""
+    source = sweep_dir if how.startswith("sweep") else run_dir
+    shutil.copytree(source, dest)
+    if how == "bad-json":
+        (dest / "manifest.json").write_text("{not json")
+        return dest, "unreadable manifest"
+    if how == "wrong-kind":
+        (dest / "manifest.json").write_text(json.dumps({"kind": "calibration"}))
+        return dest, "kind: expected 'run' or 'sweep'"
+    if how == "truncated-daily":
+        data = (dest / "daily.parquet").read_bytes()
+        (dest / "daily.parquet").write_bytes(data[: len(data) // 2])
+        return dest, "daily.parquet: unreadable"
+    if how == "no-replication-column":
+        reps = pd.read_csv(dest / "replications.csv").drop(columns="replication")
+        reps.to_csv(dest / "replications.csv", index=False)
+        return dest, "replications.csv: incomplete (no column replication)"
+    if how == "sweep-truncated-kpis":
+        data = (dest / "kpis.parquet").read_bytes()
+        (dest / "kpis.parquet").write_bytes(data[:100])
+        return dest, "kpis.parquet: unreadable"
+    if how == "sweep-bad-cell-config":
+        manifest = json.loads((dest / "manifest.json").read_text())
+        manifest["cells"][0]["config"]["acute"]["beds"] = -5
+        (dest / "manifest.json").write_text(json.dumps(manifest))
+        return dest, "config of baseline"
+    raise AssertionError(how)
+
+
+BROKEN = ["bad-json", "wrong-kind", "truncated-daily", "no-replication-column", "sweep-truncated-kpis"]
+
+
+@pytest.mark.parametrize("how", BROKEN)
+def test_broken_folder_is_a_results_error(run_dir, sweep_dir, tmp_path, how):
+    folder, message = break_folder(how, run_dir, sweep_dir, tmp_path / how)
+    with pytest.raises(ResultsError, match=re.escape(message)) as caught:
+        plots.write_plots(load_results(folder), tmp_path / "out")
+    assert isinstance(caught.value, UserError) and not isinstance(caught.value, ConfigError)
+
+
+@pytest.mark.parametrize("how", BROKEN)
+def test_plot_of_a_broken_folder_is_one_line(run_dir, sweep_dir, tmp_path, capsys, how):
+    folder, message = break_folder(how, run_dir, sweep_dir, tmp_path / how)
+    assert main(["plot", str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hospsim: error: ") and message in err and err.count("\n") == 1
+
+
+def test_options_are_option_errors(sweep, run_dir, tmp_path):
+    run = load_results(run_dir)
+    cases = [
+        (lambda: plots.write_plots(sweep, tmp_path, ["pie"]), "--what pie: unknown figure"),
+        (lambda: plots.write_plots(sweep, tmp_path, fmt="bmp"), "--format bmp"),
+        (lambda: plots.write_plots(run, tmp_path, ["forest"]), "only for results of `hospsim sweep`"),
+        (lambda: select_cells(sweep, ["nope"]), "--scenario nope"),
+        (lambda: select_cells(sweep, point=9), "--point 9"),
+        (lambda: plots.robustness_map(sweep, "nope"), "--criterion nope"),
+    ]
+    for call, message in cases:
+        with pytest.raises(OptionError, match=re.escape(message)):
+            call()
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(OptionError, match="cannot create the folder"):
+        plots.write_plots(sweep, blocked / "plots", ["fan"])
+
+
+def test_a_cell_config_that_no_longer_validates_is_a_results_error(run_dir, sweep_dir, tmp_path):
+    folder, message = break_folder("sweep-bad-cell-config", run_dir, sweep_dir, tmp_path / "cfg")
+    res = load_results(folder)
+    with pytest.raises(ResultsError, match=re.escape(message)):
+        res.config_of(res.cells[0])
+
+
+# --- the figure registry ---------------------------------------------------------------------
+
+
+def test_registry_lists_every_figure_once(sweep, run_dir):
+    assert plots.FIGURES == ("fan", "delays", "services", "exceedance", "robustness", "forest")
+    assert {"robustness", "forest"} == plots.SWEEP_ONLY
+    for name, spec in plots.REGISTRY.items():
+        assert spec.title and spec.caption and callable(spec.draw), name
+    assert plots.available(sweep) == list(plots.FIGURES)
+    assert plots.available(load_results(run_dir)) == ["fan", "delays", "services", "exceedance"]
+
+
+def test_a_new_figure_is_one_registry_entry(sweep, tmp_path, monkeypatch):
+    """A figure module plus one entry: --what, ``all`` and write_plots pick it up."""
+    seen = []
+
+    def draw(res, choice):
+        seen.append(([c.key for c in choice.cells], choice.point, choice.criterion))
+        fig = plots.common.new_figure(2, 2)
+        fig.subplots().plot([0, 1], [0, 1], gid="extra-line")
+        return fig
+
+    spec = plots.FigureSpec(draw=draw, title="Extra", caption="An extra figure.")
+    monkeypatch.setitem(plots.REGISTRY, "extra", spec)
+    monkeypatch.setattr(plots, "FIGURES", tuple(plots.REGISTRY))
+    assert plots.parse_what(["fan,extra"], sweep) == ["fan", "extra"]
+    assert "extra" in plots.available(sweep)
+    (path,) = plots.write_plots(sweep, tmp_path, ["extra"], "svg", ["gated"], 2)
+    assert path.name == "extra.svg" and path.stat().st_size > 0
+    assert seen == [(["baseline", "gated#p002"], 2, plots.ALL_CRITERIA)]

@@ -12,11 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_plots import mini_run, mini_sweep
+from test_plots import BROKEN, break_folder, mini_run, mini_sweep
 
 from hospsim.cli import main
+from hospsim.config import load_config
+from hospsim.config.schedules import Schedule
 from hospsim.outputs.report import CHECK_SCRIPT, describe_schedule, write_report
+from hospsim.runs.replications import run_config
+from hospsim.runs.store import build_manifest, write_results
 
+DATA = Path(__file__).parent / "data"
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and Path(p).exists()), None)
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; CI installs it)"
@@ -151,6 +156,9 @@ def test_describe_schedule_in_words():
         "16, changing linearly to 22 over 40 days from day 60; held until acute "
         "occupancy over the last 28 days is at most 85% (checked each midnight)"
     )
+    # validated schedules read the same as the raw ones
+    assert describe_schedule(Schedule.model_validate(ramp)) == describe_schedule(ramp)
+    assert describe_schedule(Schedule(constant=45.0), unit="beds") == "45 beds"
 
 
 def test_report_command(tmp_path_factory, tmp_path, capsys):
@@ -164,6 +172,55 @@ def test_report_command(tmp_path_factory, tmp_path, capsys):
     assert main(["report", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hospsim: error: ") and err.count("\n") == 1
+
+
+def section(text: str, start: str, end: str) -> str:
+    return text[text.index(f'id="{start}"') : text.index(f'id="{end}"')]
+
+
+def write_run(folder: Path, overrides: list[str]) -> Path:
+    """A short run of the mini system with ``overrides`` (``--set`` syntax)."""
+    import datetime as dt
+
+    cfg = load_config(DATA / "mini_system.yaml", ["replications=2", "horizon_days=150", *overrides])
+    now = dt.datetime.now(dt.UTC)
+    output = run_config(cfg, workers=1)
+    manifest = build_manifest(cfg, "mini_system.yaml", output.seeds, now, now, 1, output.events)
+    write_results(folder, output.summary, output.replications, output.daily, manifest)
+    return folder
+
+
+def test_plan_section_shows_pathway_changes_and_delivery(tmp_path):
+    """The plan is read by the model's own plan_schedules: a pathway change is in it, and a
+    schedule that plan_delivery delays says so."""
+    change = "{to: {home: 0.5, rehab: 0.5}, start_day: 100, duration_days: 30}"
+    ramp = "{ramp: {from: 16, to: 22, start_day: 60, duration_days: 40}}"
+    folder = write_run(
+        tmp_path / "run",
+        [
+            f"groups.frail.pathways_change={change}",
+            f"services.rehab.capacity={ramp}",
+            "plan_delivery.ic_delay_days=20",
+            "description=<script>alert('x')</script> & co",
+        ],
+    )
+    text = write_report(folder, tmp_path / "r.html").read_text()
+    plan = section(text, "plan", "model")
+    assert "<td>groups.frail.pathways_change</td>" in plan
+    assert "home 60%, rehab 40%, shifting to home 50%, rehab 50% over 30 days from day 100 (2017-07-10)" in plan
+    assert "16, changing linearly to 22 over 40 days from day 60 (2017-05-31) (as delivered: 20 days late" in plan
+    # every value is escaped by the templates
+    assert "<script>alert" not in text and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in text
+
+
+@pytest.mark.parametrize("how", BROKEN)
+def test_report_of_a_broken_folder_is_one_line(tmp_path_factory, tmp_path, capsys, how):
+    run_dir, sweep_dir = mini_run(tmp_path_factory), mini_sweep(tmp_path_factory)
+    folder, message = break_folder(how, run_dir, sweep_dir, tmp_path / how)
+    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hospsim: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "r.html").exists()
 
 
 # --- in a real browser -----------------------------------------------------------------------

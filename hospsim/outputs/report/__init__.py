@@ -1,0 +1,132 @@
+"""A single-file HTML report of a results folder, for a planning board.
+
+``hospsim report RESULTS`` writes one self-contained HTML file: figures embedded as base64 PNG,
+styles inline, no network and no external CSS or JavaScript, so it opens offline in any browser
+and can be mailed as it is. Its sections:
+
+1. the question and the answer (for sweeps: where the plan holds and where it breaks, the share
+   of replications holding per cell with its 95% CI, what gating buys);
+2. the key figures (see :mod:`hospsim.outputs.plots`);
+3. KPI tables with 95% confidence intervals, and paired differences from the baseline;
+4. the plan and its criteria;
+5. a model description generated from the config, following the STRESS-DES reporting checklist
+   (objectives, logic, data and inputs, experimentation, implementation);
+6. the manifest: versions, git revision, hashes, seeds and timings.
+
+The Python modules build plain data (:mod:`.answer`, :mod:`.kpis`, :mod:`.plan`, :mod:`.model`,
+:mod:`.manifest`); the Jinja2 templates in ``templates/`` turn it into HTML, escaping every value.
+
+A small inline script (``templates/check.js``) only marks ``<body>`` with how many images loaded
+and how many script errors happened (``data-images``, ``data-images-loaded``, ``data-errors``), so
+a headless browser can check the file.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from ... import __version__
+from ...runs.results import Cell, Results, load_results
+from .. import plots
+from ..errors import OptionError
+from ..selection import cell_label, select_cells
+from .answer import BREAKS, HOLDS, verdict_data
+from .kpis import KEY_KPIS, headline_run, kpi_order, kpi_table, other_kpis, paired_table, verdict_table
+from .manifest import manifest_data
+from .model import model_data
+from .plan import plan_data
+from .render import render, static_text
+from .text import describe_gate, describe_los, describe_mix, describe_pathway_change, describe_schedule
+
+FIGURE_DPI = 90
+# The figures in the order the report shows them; figures of the registry not named here follow.
+REPORT_ORDER = ("fan", "robustness", "forest", "exceedance", "delays", "services")
+CSS = static_text("style.css")
+CHECK_SCRIPT = static_text("check.js")  # marks <body> once loaded: images that loaded, script errors
+
+__all__ = [
+    "BREAKS",
+    "CHECK_SCRIPT",
+    "CSS",
+    "HOLDS",
+    "KEY_KPIS",
+    "build_report",
+    "describe_gate",
+    "describe_los",
+    "describe_mix",
+    "describe_pathway_change",
+    "describe_schedule",
+    "write_report",
+]
+
+
+def figure_data(name: str, fig: Figure) -> dict[str, Any]:
+    """A figure as the report embeds it: title, caption, PNG (base64) and size in pixels."""
+    spec = plots.REGISTRY[name]
+    w, h = (round(v * FIGURE_DPI) for v in fig.get_size_inches())
+    png = base64.b64encode(plots.png_bytes(fig, FIGURE_DPI)).decode("ascii")
+    return {"name": name, "title": spec.title, "caption": spec.caption, "png": png, "width": w, "height": h}
+
+
+def _figures(res: Results, cells: list[Cell], scenario: Iterable[str] | None, point: int | None) -> list[dict]:
+    available = plots.available(res)
+    order = [n for n in REPORT_ORDER if n in available] + [n for n in available if n not in REPORT_ORDER]
+    return [figure_data(n, plots.make_figure(res, n, cells, point, scenario)) for n in order]
+
+
+def _kpi_tables(res: Results, cells: list[Cell]) -> dict[str, Any]:
+    kpis = kpi_order(res)
+    others = other_kpis(res, kpis)
+    return {
+        "main": kpi_table(res, cells, kpis),
+        "paired": paired_table(res, cells, kpis) if res.is_sweep else None,
+        "verdicts": verdict_table(res) if res.is_sweep else None,
+        "others": kpi_table(res, cells, others) if others else None,
+    }
+
+
+def build_report(res: Results, scenario: Iterable[str] | None = None, point: int | None = None) -> str:
+    """The report as one HTML string."""
+    cells = select_cells(res, scenario, point)
+    verdict = res.is_sweep and res.experiment.get("criteria")
+    data = {
+        "title": f"{res.name}: {'does the plan hold?' if verdict else 'results'}",
+        "path": str(res.path),
+        "kind": res.kind,
+        "replications": res.replications,
+        "sweep": res.is_sweep,
+        "n_cells": len(res.cells),
+        "version": __version__,
+        "question": (res.experiment.get("question") or "").strip(),
+        "answer": verdict_data(res, cells) if res.is_sweep else None,
+        "headline": "" if res.is_sweep else headline_run(res),
+        "shown": ", ".join(cell_label(c) for c in cells),
+        "figures": _figures(res, cells, scenario, point),
+        "kpis": _kpi_tables(res, cells),
+        "plan": plan_data(res),
+        "model": model_data(res.config_of(res.cells[0]), res),
+        "manifest": manifest_data(res),
+    }
+    return render("report.html.j2", **data)
+
+
+def write_report(
+    results: str | Path, out: str | Path | None = None, scenario: Iterable[str] | None = None, point: int | None = None
+) -> Path:
+    """Write the report of ``results`` to ``out`` (default ``RESULTS/report.html``)."""
+    res = load_results(results)
+    path = Path(out) if out is not None else res.path / "report.html"
+    if path.is_dir():
+        path = path / "report.html"
+    text = build_report(res, scenario, point)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
