@@ -293,7 +293,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .outputs.plots import load_results, write_plots
+    from .outputs.plots import write_plots
+    from .runs.results import load_results
 
     res = load_results(args.results)
     out_dir = args.out or args.results / "plots"
