@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from ..config import Config, ConfigError, config_from_dict, read_yaml
 from ..config.experiment import BASELINE, Experiment, _resolve, design_points, read_experiment_raw, scenario_overrides
 from ..config.loading import _one_line
+from ..model import kpi_registry
 from ..model.streams import replication_seeds
 
 
@@ -98,52 +99,9 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     if not base_path.exists():
         raise ConfigError(f"{path}: config: file not found: {exp.config}")
     base_raw = _resolve(read_yaml(base_path), exp.overrides, "overrides", str(path))
-
-    def validated(data: dict, where: str) -> Config:
-        try:
-            return config_from_dict(data, where)
-        except ConfigError as exc:
-            # Say which scenario or sweep point made the config invalid, and where it came from.
-            raise ConfigError(f"{path}: {exc}") from None
-
-    variants = [
-        Variant(
-            BASELINE,
-            -1,
-            (),
-            validated(_resolve(base_raw, exp.baseline.overrides, "baseline.overrides", str(path)), "baseline"),
-        )
-    ]
-    swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
-    points = design_points(exp.sweep, exp.seed) if exp.sweep else []
-    for name, _sc in exp.scenarios.items():
-        scen_raw = _resolve(base_raw, scenario_overrides(exp, name), f"scenarios.{name}.overrides", str(path))
-        if name not in swept:
-            variants.append(Variant(name, -1, (), validated(scen_raw, f"scenarios.{name}")))
-            continue
-        assert exp.sweep is not None
-        for i, point in enumerate(points):
-            over = {exp.sweep.parameters[p].path: v for p, v in point.items()}
-            data = _resolve(scen_raw, over, "sweep.parameters", str(path))
-            cfg = validated(data, f"scenarios.{name} at sweep point {point}")
-            variants.append(Variant(name, i, tuple(point.items()), cfg))
-
-    for v in variants:
-        if exp.window is not None and not exp.window.end_day <= v.config.horizon_days:
-            raise ConfigError(
-                f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}"
-            )
-    # Catch a criterion on a KPI that does not exist, or cannot decide a verdict, before anything runs.
-    from ..model import kpi_registry
-
-    known = kpi_registry.for_config(variants[0].config)
-    for i, c in enumerate(exp.criteria):
-        if c.kpi not in known:
-            hint = kpi_registry.did_you_mean(c.kpi, known)
-            raise ConfigError(f"{path}: criteria.{i}.kpi: unknown KPI {c.kpi!r}{hint}")
-        kpi = known[c.kpi].kpi
-        if not kpi.verdict:
-            raise ConfigError(f"{path}: criteria.{i}.kpi: {c.kpi!r} cannot be a criterion: {kpi.not_for_verdicts}")
+    variants = _variants(exp, base_raw, path)
+    _check_window(exp, variants, path)
+    _check_criteria(exp, variants[0].config, path)
     return LoadedExperiment(
         experiment=exp,
         source=str(path),
@@ -153,3 +111,51 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
         variants=variants,
         seeds=replication_seeds(exp.seed, exp.replications),
     )
+
+
+def _validated(data: dict[str, Any], where: str, path: Path) -> Config:
+    try:
+        return config_from_dict(data, where)
+    except ConfigError as exc:
+        # Say which scenario or sweep point made the config invalid, and where it came from.
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _variants(exp: Experiment, base_raw: dict[str, Any], path: Path) -> list[Variant]:
+    """The baseline, then every scenario (at every sweep point if it is swept), validated."""
+    baseline = _resolve(base_raw, exp.baseline.overrides, "baseline.overrides", str(path))
+    variants = [Variant(BASELINE, -1, (), _validated(baseline, "baseline", path))]
+    swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
+    points = design_points(exp.sweep, exp.seed) if exp.sweep else []
+    for name in exp.scenarios:
+        scen_raw = _resolve(base_raw, scenario_overrides(exp, name), f"scenarios.{name}.overrides", str(path))
+        if name not in swept:
+            variants.append(Variant(name, -1, (), _validated(scen_raw, f"scenarios.{name}", path)))
+            continue
+        assert exp.sweep is not None
+        for i, point in enumerate(points):
+            over = {exp.sweep.parameters[p].path: v for p, v in point.items()}
+            data = _resolve(scen_raw, over, "sweep.parameters", str(path))
+            cfg = _validated(data, f"scenarios.{name} at sweep point {point}", path)
+            variants.append(Variant(name, i, tuple(point.items()), cfg))
+    return variants
+
+
+def _check_window(exp: Experiment, variants: list[Variant], path: Path) -> None:
+    for v in variants:
+        if exp.window is not None and not exp.window.end_day <= v.config.horizon_days:
+            raise ConfigError(
+                f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}"
+            )
+
+
+def _check_criteria(exp: Experiment, cfg: Config, path: Path) -> None:
+    """Catch a criterion on a KPI that does not exist, or cannot decide a verdict, before anything runs."""
+    known = kpi_registry.for_config(cfg)
+    for i, c in enumerate(exp.criteria):
+        if c.kpi not in known:
+            hint = kpi_registry.did_you_mean(c.kpi, known)
+            raise ConfigError(f"{path}: criteria.{i}.kpi: unknown KPI {c.kpi!r}{hint}")
+        kpi = known[c.kpi].kpi
+        if not kpi.verdict:
+            raise ConfigError(f"{path}: criteria.{i}.kpi: {c.kpi!r} cannot be a criterion: {kpi.not_for_verdicts}")
