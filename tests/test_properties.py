@@ -39,6 +39,7 @@ EPS = 1e-9
 
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 COMMUNITY = ("rehab", "care_home")
+STEP_UP_NAMES = (STEP_UP, "admission_avoidance")
 
 # ---------------------------------------------------------------------------------------------
 # Strategies: raw config mappings
@@ -122,8 +123,15 @@ def systems(
             "capacity": draw(capacity_schedules(0, 6, horizon)),
             "los": draw(los_dists(20.0)),
         }
+        if draw(st.booleans()):
+            raw_services[name]["kind"] = "discharge"  # the default, said explicitly
     if has_step_up:
-        raw_services[STEP_UP] = {"capacity": draw(capacity_schedules(0, 4, horizon)), "los": draw(los_dists(10.0))}
+        # What a service does comes from its kind: the step-up service may have any name (one
+        # named step_up with no kind is of kind step_up, as configs before kinds wrote it).
+        name = draw(st.sampled_from(STEP_UP_NAMES))
+        raw_services[name] = {"capacity": draw(capacity_schedules(0, 4, horizon)), "los": draw(los_dists(10.0))}
+        if name != STEP_UP or draw(st.booleans()):
+            raw_services[name]["kind"] = "step_up"
 
     n_groups = draw(st.integers(1, 2))
     shares = [1.0] if n_groups == 1 else [p := draw(st.floats(0.05, 0.95)), 1.0 - p]
@@ -213,7 +221,7 @@ def check_conservation(cfg, rep) -> None:
     out = rec.outcome
     em, el = ~co.is_elective, co.is_elective
     names = co.service_names
-    step_up = names.index(STEP_UP) if STEP_UP in names else -1
+    step_up = names.index(cfg.step_up_service) if cfg.step_up_service is not None else -1
 
     # One outcome per patient, from the set that fits the patient type and policy.
     assert out.shape == (n,)
@@ -390,7 +398,7 @@ def check_fifo(cfg, rep) -> None:
 
     # Each service takes its waiting list in the order patients became fit.
     for si, name in enumerate(co.service_names):
-        if name == STEP_UP:
+        if name == cfg.step_up_service:
             continue
         ref = np.flatnonzero((out == ADMITTED) & (co.service == si) & ~np.isnan(rec.fit_days))
         start = rec.service_start_days[ref]
@@ -553,7 +561,7 @@ def _delayed_days(rep, horizon: int) -> np.ndarray:
 
 
 def _more_places(data, raw):
-    community = [s for s in raw["services"] if s != STEP_UP]
+    community = [s for s in raw["services"] if s not in STEP_UP_NAMES]
     name = data.draw(st.sampled_from(community))
     bigger = copy.deepcopy(raw)
     bigger["services"][name]["capacity"] = data.draw(more_capacity(raw["services"][name]["capacity"]))
