@@ -217,12 +217,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .outputs.tables import verdict_text
+    from .runs.executors import check_backend
     from .runs.experiment import load_experiment
     from .runs.sweep import run_sweep
 
     loaded = load_experiment(args.experiment)
-    if args.scheduler and args.backend != "dask":
-        raise UserError("--scheduler: only with --backend dask")
+    check_backend(args.backend, args.scheduler)
     out_dir = args.out or Path("results") / loaded.experiment.name
     bar = None
 

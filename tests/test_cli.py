@@ -262,3 +262,28 @@ def test_version_and_help():
     assert res.returncode == 0 and res.stdout.startswith("hospsim ")
     res = hospsim()
     assert res.returncode == 2 and "run" in res.stdout
+
+
+def test_run_into_a_used_folder_replaces_it_whole(small_config: Path, tmp_path: Path):
+    out = tmp_path / "o"
+    common = ("run", str(small_config), "--out", str(out), "--workers", "2", "--no-progress")
+    assert hospsim(*common).returncode == 0
+    res = hospsim(*common, "-r", "2", "--seed", "7", "--daily-format", "csv")
+    assert res.returncode == 0, res.stderr
+    # Only the second run's files: no Parquet table of the first, no temporary files.
+    assert sorted(p.name for p in out.iterdir()) == ["daily.csv", "manifest.json", "replications.csv", "summary.csv"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["replication_seeds"] == replication_seeds(7, 2)
+    assert pd.read_csv(out / "replications.csv")["seed"].tolist() == replication_seeds(7, 2)
+    assert sorted(set(pd.read_csv(out / "daily.csv")["replication"])) == [0, 1]
+    res = hospsim("reproduce", str(out), "--workers", "2")
+    assert res.returncode == 0, res.stderr
+    assert "reproduced: 2 replications" in res.stdout and "all identical" in res.stdout
+
+
+def test_sweep_scheduler_needs_dask_and_nothing_is_written(tmp_path: Path):
+    experiment = Path(__file__).parent / "data" / "mini_experiment.yaml"
+    res = hospsim("sweep", str(experiment), "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert res.stderr.strip() == "hospsim: error: --scheduler: only with --backend dask"
+    assert not (tmp_path / "o").exists()

@@ -18,6 +18,7 @@ import yaml
 
 from hospsim.config import ConfigError
 from hospsim.config.experiment import Sweep, design_points
+from hospsim.runs.errors import ResultsError
 from hospsim.runs.experiment import load_experiment
 from hospsim.runs.reproduce import reproduce
 from hospsim.runs.sweep import run_sweep
@@ -197,7 +198,7 @@ def test_resume_refuses_a_different_experiment(reference: Path, tmp_path: Path):
     path = DATA / "_changed_experiment.yaml"
     try:
         path.write_text(yaml.safe_dump(changed))
-        with pytest.raises(ConfigError, match="different experiment"):
+        with pytest.raises(ResultsError, match="different experiment"):
             run_sweep(load_experiment(path), reference, resume=True)
     finally:
         path.unlink()

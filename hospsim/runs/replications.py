@@ -1,4 +1,4 @@
-"""Replications: seeds, executors and collection of results.
+"""Replications of one config: seeds, running them on an executor, and their tables.
 
 Each replication depends only on the config and its own seed, and results are put back in
 replication order, so the output is the same bit for bit whatever the number of workers.
@@ -6,10 +6,8 @@ replication order, so the output is the same bit for bit whatever the number of 
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,6 +17,7 @@ from ..config import Config
 from ..model.engine import run_model
 from ..model.kpis import daily_and_kpis
 from ..model.streams import replication_seeds
+from .executors import executor
 
 
 @dataclass(frozen=True)
@@ -49,31 +48,37 @@ def run_replication(cfg: Config, index: int, seed: int) -> ReplicationResult:
     )
 
 
+@dataclass(frozen=True)
+class ReplicationTask:
+    """What one worker needs for one replication."""
+
+    config: Config
+    index: int
+    seed: int
+
+
+def replication_task(task: ReplicationTask) -> ReplicationResult:
+    """The executor's task function (module-level, so workers can unpickle it)."""
+    return run_replication(task.config, task.index, task.seed)
+
+
 def run_replications(
     cfg: Config,
     workers: int = 1,
     on_done: Callable[[ReplicationResult], None] | None = None,
+    backend: str = "process",
+    scheduler: str | None = None,
 ) -> list[ReplicationResult]:
-    """Run ``cfg.replications`` replications seeded from ``cfg.seed``, in replication order.
+    """Run ``cfg.replications`` replications seeded from ``cfg.seed``; returns them in replication
+    order whatever the number of workers or the backend (see :func:`.executors.executor`).
 
-    ``workers > 1`` runs them in separate processes; ``on_done`` is called as each finishes
-    (for progress reporting), in completion order.
+    ``on_done`` is called as each finishes (for progress reporting), in completion order.
     """
     seeds = replication_seeds(cfg.seed, cfg.replications)
+    tasks = [ReplicationTask(cfg, i, seed) for i, seed in enumerate(seeds)]
     results: list[ReplicationResult] = []
-    if workers <= 1 or cfg.replications == 1:
-        for i, seed in enumerate(seeds):
-            res = run_replication(cfg, i, seed)
-            results.append(res)
-            if on_done:
-                on_done(res)
-        return results
-    # 'spawn' keeps workers clean of the parent's threads (progress bar) on every platform.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, cfg.replications), mp_context=ctx) as pool:
-        futures = [pool.submit(run_replication, cfg, i, seed) for i, seed in enumerate(seeds)]
-        for fut in as_completed(futures):
-            res = fut.result()
+    with executor(backend, min(workers, len(tasks)), scheduler) as ex:
+        for res in ex.map_unordered(replication_task, tasks):
             results.append(res)
             if on_done:
                 on_done(res)
@@ -103,9 +108,15 @@ class RunOutput:
     events: int
 
 
-def run_config(cfg: Config, workers: int = 1, on_done: Callable[[ReplicationResult], None] | None = None) -> RunOutput:
+def run_config(
+    cfg: Config,
+    workers: int = 1,
+    on_done: Callable[[ReplicationResult], None] | None = None,
+    backend: str = "process",
+    scheduler: str | None = None,
+) -> RunOutput:
     """Run all replications of ``cfg`` and summarise them."""
-    results = run_replications(cfg, workers=workers, on_done=on_done)
+    results = run_replications(cfg, workers=workers, on_done=on_done, backend=backend, scheduler=scheduler)
     reps = replications_table(results)
     kpi_names = list(results[0].kpis)
     return RunOutput(

@@ -1,26 +1,37 @@
-"""Re-run a results folder from its manifest and check that every number matches."""
+"""Re-run a results folder from its manifest and check that every number matches.
+
+A folder that is not a complete results folder (no manifest, an unreadable one, a sweep that did
+not finish, a table missing) is refused with :class:`ResultsError` before anything runs.
+"""
 
 from __future__ import annotations
 
 import io
-import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import Experiment
+from .errors import ResultsError
+from .executors import executor
 from .experiment import LoadedExperiment, Variant
 from .replications import run_config
-from .store import FLOAT_FORMAT, package_versions, read_daily
-from .sweep import MANIFEST
+from .store import FLOAT_FORMAT, MANIFEST, package_versions, read_daily, read_manifest
+from .sweep import execute_run
+
+Progress = Callable[[Any], None] | None
 
 
 @dataclass(frozen=True)
 class ReproduceReport:
+    """What a re-run found: how much was compared and every difference."""
+
     kind: str
     checked: int  # runs or replications re-run
     values_compared: int
@@ -29,6 +40,7 @@ class ReproduceReport:
 
     @property
     def ok(self) -> bool:
+        """True when every value re-ran identically."""
         return not self.mismatches
 
 
@@ -36,39 +48,62 @@ def _same(a: float, b: float) -> bool:
     return (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)) or a == b
 
 
-def _read_manifest(results: Path) -> dict:
-    path = results / MANIFEST
-    if not path.exists():
-        raise ConfigError(f"{results}: no {MANIFEST}: not a hospsim results folder")
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError(f"{path}: unreadable manifest ({exc})") from None
-
-
-def _version_changes(manifest: dict) -> list[str]:
+def _version_changes(manifest: dict[str, Any]) -> list[str]:
     now = package_versions()
     then = manifest.get("versions", {})
     return [f"{k}: {then[k]} -> {now.get(k)}" for k in then if now.get(k) != then[k]]
 
 
-def reproduce(results: Path, workers: int = 1, sample: int | None = None, on_progress=None) -> ReproduceReport:
+def reproduce(
+    results: Path,
+    workers: int = 1,
+    sample: int | None = None,
+    on_progress: Progress = None,
+    backend: str = "process",
+    scheduler: str | None = None,
+) -> ReproduceReport:
     """Re-run what ``results`` holds (all runs, or an evenly spread ``sample`` of a sweep's runs)
-    and compare every KPI (and, for ``hospsim run``, every daily value) bit for bit."""
-    manifest = _read_manifest(results)
-    if manifest.get("kind") == "sweep":
-        return _reproduce_sweep(results, manifest, workers, sample, on_progress)
-    return _reproduce_run(results, manifest, workers, on_progress)
+    and compare every KPI (and, for ``hospsim run``, every daily value) bit for bit.
+
+    Raises :class:`ResultsError` for a folder that is not a complete, readable results folder.
+    """
+    results = Path(results)
+    manifest = read_manifest(results)
+    kind = manifest.get("kind", "run")
+    if kind == "sweep":
+        return _reproduce_sweep(results, manifest, workers, sample, on_progress, backend, scheduler)
+    if kind == "run":
+        return _reproduce_run(results, manifest, workers, on_progress, backend, scheduler)
+    raise ResultsError(f"{results / MANIFEST}: kind: unknown kind of results {kind!r}")
 
 
-def _reproduce_run(results: Path, manifest: dict, workers: int, on_progress) -> ReproduceReport:
-    cfg: Config = config_from_dict(manifest["config"], f"{results / MANIFEST}: config")
-    out = run_config(cfg, workers=workers, on_done=on_progress)
-    old_daily = read_daily(results)
-    mismatches = []
-    if out.seeds != manifest["replication_seeds"]:
-        mismatches.append("replication seeds differ")
+def _require(results: Path, *names: str) -> None:
+    for name in names:
+        if not (results / name).is_file():
+            raise ResultsError(f"{results}: incomplete results folder: no {name}")
+
+
+def _run_config(results: Path, manifest: dict[str, Any]) -> Config:
+    try:
+        return config_from_dict(manifest["config"], f"{results / MANIFEST}: config")
+    except KeyError:
+        raise ResultsError(f"{results / MANIFEST}: config: missing") from None
+    except ConfigError as exc:
+        raise ResultsError(str(exc)) from None
+
+
+def _reproduce_run(
+    results: Path, manifest: dict[str, Any], workers: int, on_progress: Progress, backend: str, scheduler: str | None
+) -> ReproduceReport:
+    cfg = _run_config(results, manifest)
+    daily_name = "daily.parquet" if (results / "daily.parquet").exists() else "daily.csv"  # as read_daily
+    _require(results, "replications.csv", daily_name)
     old = pd.read_csv(results / "replications.csv")
+    old_daily = read_daily(results)
+    out = run_config(cfg, workers=workers, on_done=on_progress, backend=backend, scheduler=scheduler)
+    mismatches = []
+    if out.seeds != manifest.get("replication_seeds"):
+        mismatches.append("replication seeds differ")
     # Compare as stored: the CSV keeps FLOAT_FORMAT digits, so round-trip the re-run the same way.
     new = pd.read_csv(io.StringIO(out.replications.to_csv(index=False, float_format=FLOAT_FORMAT)))
     compared = 0
@@ -78,22 +113,35 @@ def _reproduce_run(results: Path, manifest: dict, workers: int, on_progress) -> 
             if not _same(a, b):
                 mismatches.append(f"replication {i} {col}: stored {a!r}, re-run {b!r}")
     new_daily = out.daily
-    if (results / "daily.csv").exists():
+    if daily_name == "daily.csv":
         new_daily = pd.read_csv(io.StringIO(out.daily.to_csv(index=False, float_format=FLOAT_FORMAT)))
-    for col in old_daily.columns:
-        a = old_daily[col].to_numpy()
-        b = new_daily[col].to_numpy()
+    compared += _compare_daily(old_daily, new_daily, mismatches)
+    return ReproduceReport("run", len(out.results), compared, mismatches, _version_changes(manifest))
+
+
+def _compare_daily(old: pd.DataFrame, new: pd.DataFrame, mismatches: list[str]) -> int:
+    """Compare two daily tables column by column, appending differences; returns values compared."""
+    compared = 0
+    for col in old.columns:
+        if col not in new.columns:
+            mismatches.append(f"daily {col}: not in the re-run")
+            continue
+        a = old[col].to_numpy()
+        b = new[col].to_numpy()
         compared += a.size
+        if a.shape != b.shape:
+            mismatches.append(f"daily {col}: stored {a.size} values, re-run {b.size}")
+            continue
         if a.dtype.kind == "f":
             equal = (a == b) | (np.isnan(a) & np.isnan(b.astype(float)))
         else:
             equal = a.astype(str) == b.astype(str)
         if not equal.all():
             mismatches.append(f"daily {col}: {int((~equal).sum())} values differ")
-    return ReproduceReport("run", len(out.results), compared, mismatches, _version_changes(manifest))
+    return compared
 
 
-def loaded_from_manifest(manifest: dict, results: Path) -> LoadedExperiment:
+def loaded_from_manifest(manifest: dict[str, Any], results: Path) -> LoadedExperiment:
     """The experiment as it was run, rebuilt from the manifest alone (configs included)."""
     exp = Experiment.model_validate(manifest["experiment"])
     variants = [
@@ -116,10 +164,33 @@ def loaded_from_manifest(manifest: dict, results: Path) -> LoadedExperiment:
     )
 
 
-def _reproduce_sweep(results: Path, manifest: dict, workers: int, sample: int | None, on_progress) -> ReproduceReport:
-    from .sweep import executor
+def _loaded_sweep(results: Path, manifest: dict[str, Any]) -> LoadedExperiment:
+    """The sweep's experiment, refusing an unfinished sweep or an unusable manifest."""
+    if not manifest.get("complete"):
+        raise ResultsError(
+            f"{results}: the sweep did not finish; finish it with: hospsim sweep "
+            f"{manifest.get('experiment_source', 'EXPERIMENT')} --out {results} --resume"
+        )
+    _require(results, "kpis.parquet")
+    try:
+        return loaded_from_manifest(manifest, results)
+    except KeyError as exc:
+        raise ResultsError(f"{results / MANIFEST}: {exc.args[0]}: missing") from None
+    except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ResultsError(f"{results / MANIFEST}: unusable experiment ({first})") from None
 
-    loaded = loaded_from_manifest(manifest, results)
+
+def _reproduce_sweep(
+    results: Path,
+    manifest: dict[str, Any],
+    workers: int,
+    sample: int | None,
+    on_progress: Progress,
+    backend: str,
+    scheduler: str | None,
+) -> ReproduceReport:
+    loaded = _loaded_sweep(results, manifest)
     specs = loaded.runs()
     if sample is not None and sample < len(specs):
         idx = np.unique(np.linspace(0, len(specs) - 1, sample).round().astype(int))
@@ -127,16 +198,17 @@ def _reproduce_sweep(results: Path, manifest: dict, workers: int, sample: int | 
     stored = pd.read_parquet(results / "kpis.parquet").set_index("run_id")
     mismatches: list[str] = []
     compared = 0
-    for record, _daily in executor("process", workers, None)(specs):
-        rid = record["run_id"]
-        if rid not in stored.index:
-            mismatches.append(f"{rid}: not in the stored results")
-            continue
-        row = stored.loc[rid]
-        for k, v in record["kpis"].items():
-            compared += 1
-            if k not in row or not _same(float(row[k]), float(v)):
-                mismatches.append(f"{rid} {k}: stored {row.get(k)!r}, re-run {v!r}")
-        if on_progress:
-            on_progress(record)
+    with executor(backend, workers, scheduler) as ex:
+        for record, _daily in ex.map_unordered(execute_run, specs):
+            rid = record["run_id"]
+            if rid not in stored.index:
+                mismatches.append(f"{rid}: not in the stored results")
+                continue
+            row = stored.loc[rid]
+            for k, v in record["kpis"].items():
+                compared += 1
+                if k not in row or not _same(float(row[k]), float(v)):
+                    mismatches.append(f"{rid} {k}: stored {row.get(k)!r}, re-run {v!r}")
+            if on_progress:
+                on_progress(record)
     return ReproduceReport("sweep", len(specs), compared, mismatches, _version_changes(manifest))

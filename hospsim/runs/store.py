@@ -1,22 +1,101 @@
-"""Writing a run's results folder: summary, replications, daily series and the manifest."""
+"""Results folders on disk: one atomic writer for every file, the manifest, a run's folder and a
+sweep's folder.
+
+Every file goes through :func:`atomic_write` (a temporary name in the same folder, fsync, then a
+rename), so a reader sees a whole file or the previous one, never half of one. The manifest is
+what makes a folder a results folder, and it is written last:
+
+- ``hospsim run``: a stale manifest is removed first, then the tables, then the new manifest, so a
+  folder interrupted mid-write has no manifest and every reader refuses it.
+- ``hospsim sweep``: each run is written as ``runs/<id>.daily.parquet`` then ``runs/<id>.json``
+  (KPIs and monthly values), the JSON last. A run counts as done only when its JSON exists, so a
+  sweep killed at any moment (even SIGKILL) leaves no half-written run that a resume would trust,
+  and a resume never repeats a finished run. The sweep manifest says ``complete: false`` until the
+  consolidated tables are all written.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
+import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .. import __version__
 from ..config import Config, config_hash, config_to_dict
+from .errors import ResultsError
 
 FLOAT_FORMAT = "%.10g"  # plenty for KPIs, and stable text across platforms
+MANIFEST = "manifest.json"
+RUNS = "runs"
+_TMP = ".tmp"
 _PACKAGES = ("numpy", "scipy", "simpy", "pandas", "pyarrow", "pydantic", "pyyaml")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+# --- the atomic writer -----------------------------------------------------------------------
+
+
+def atomic_write(path: Path, write_fn: Callable[[Path], object]) -> Path:
+    """Write ``path`` via ``write_fn(tmp_path)``, fsync, then rename into place: readers see the
+    whole new file or the old one. If ``write_fn`` raises, the old file is left as it was and the
+    temporary file is removed. Returns ``path``."""
+    path = Path(path)
+    tmp = path.with_name(path.name + _TMP)
+    try:
+        write_fn(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename itself reaches the disk only when the folder is synced (POSIX; not possible on Windows).
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> Path:
+    """A table as CSV, without index, floats at :data:`FLOAT_FORMAT`."""
+    return atomic_write(path, lambda p: table.to_csv(p, index=False, float_format=FLOAT_FORMAT))
+
+
+def write_parquet(path: Path, table: pd.DataFrame, compression: Literal["snappy", "zstd"] = "snappy") -> Path:
+    """A table as Parquet, without index."""
+    return atomic_write(path, lambda p: table.to_parquet(p, index=False, compression=compression))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """A text file."""
+    return atomic_write(path, lambda p: p.write_text(text))
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    """A JSON document, indented (values JSON cannot hold are written as text)."""
+    return write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+# --- manifests -------------------------------------------------------------------------------
 
 
 def package_versions() -> dict[str, str]:
@@ -45,6 +124,27 @@ def git_revision() -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty else "")
 
 
+def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Write ``out_dir/manifest.json``."""
+    return write_json(Path(out_dir) / MANIFEST, manifest)
+
+
+def read_manifest(results: Path) -> dict[str, Any]:
+    """The manifest of a results folder; :class:`ResultsError` when there is none or it is unreadable."""
+    path = Path(results) / MANIFEST
+    if not path.is_file():
+        raise ResultsError(
+            f"{results}: no {MANIFEST}: not a hospsim results folder (or one whose writing was cut short)"
+        )
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ResultsError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{path}: unreadable manifest (not a JSON object)")
+    return manifest
+
+
 def build_manifest(
     cfg: Config,
     config_source: str,
@@ -53,7 +153,7 @@ def build_manifest(
     finished: dt.datetime,
     workers: int,
     events: int,
-) -> dict:
+) -> dict[str, Any]:
     """Everything needed to re-run a result and check it: config, seeds, versions, timings."""
     return {
         "kind": "run",
@@ -78,35 +178,132 @@ def build_manifest(
     }
 
 
+# --- a run's folder --------------------------------------------------------------------------
+
+
 def write_results(
     out_dir: Path,
     summary: pd.DataFrame,
     replications: pd.DataFrame,
     daily: pd.DataFrame,
-    manifest: dict,
+    manifest: dict[str, Any],
     daily_format: str = "parquet",
 ) -> list[Path]:
-    """Write the results folder; returns the files written."""
+    """Write a run's results folder, manifest last; returns the files written."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "summary.csv", out_dir / "replications.csv"]
-    summary.to_csv(paths[0], index=False, float_format=FLOAT_FORMAT)
-    replications.to_csv(paths[1], index=False, float_format=FLOAT_FORMAT)
+    # Until the new manifest is in place the folder must not pass for a complete (older) result.
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    _fsync_dir(out_dir)
+    paths = [write_csv(out_dir / "summary.csv", summary), write_csv(out_dir / "replications.csv", replications)]
     if daily_format == "csv":
-        daily_path = out_dir / "daily.csv"
-        daily.to_csv(daily_path, index=False, float_format=FLOAT_FORMAT)
+        paths.append(write_csv(out_dir / "daily.csv", daily))
     else:
-        daily_path = out_dir / "daily.parquet"
-        daily.to_parquet(daily_path, index=False, compression="zstd")
+        paths.append(write_parquet(out_dir / "daily.parquet", daily, compression="zstd"))
     stale = out_dir / ("daily.parquet" if daily_format == "csv" else "daily.csv")
     stale.unlink(missing_ok=True)  # never leave another run's daily table beside this one
-    paths.append(daily_path)
-    manifest_path = out_dir / "manifest.json"
-    manifest_path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    paths.append(manifest_path)
+    paths.append(write_manifest(out_dir, manifest))
     return paths
 
 
 def read_daily(results_dir: Path) -> pd.DataFrame:
     """The daily table of a results folder, whichever format it was written in."""
-    pq = results_dir / "daily.parquet"
-    return pd.read_parquet(pq) if pq.exists() else pd.read_csv(results_dir / "daily.csv")
+    parquet = results_dir / "daily.parquet"
+    return pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(results_dir / "daily.csv")
+
+
+# --- a sweep's folder ------------------------------------------------------------------------
+
+
+def _file_stem(run_id: str) -> str:
+    return _SAFE.sub("_", run_id)
+
+
+class SweepStore:
+    """Reads and writes the per-run files of a sweep results folder (``<out>/runs/``)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.runs_dir = self.out_dir / RUNS
+
+    def prepare(self) -> None:
+        """Create the folders and drop temporary files left by a sweep killed while writing."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.out_dir, self.runs_dir):
+            for tmp in folder.glob("*" + _TMP):
+                tmp.unlink()
+
+    def done_ids(self) -> set[str]:
+        """Run ids already on disk; an unreadable run record is deleted so the run is redone."""
+        if not self.runs_dir.is_dir():
+            return set()
+        ids = set()
+        for p in self.runs_dir.glob("*.json"):
+            try:
+                ids.add(json.loads(p.read_text())["run_id"])
+            except (ValueError, KeyError, TypeError):
+                p.unlink()
+        return ids
+
+    def has_runs(self) -> bool:
+        """Whether any run is on disk."""
+        return self.runs_dir.is_dir() and any(self.runs_dir.glob("*.json"))
+
+    def write_run(self, record: dict[str, Any], daily: pd.DataFrame) -> None:
+        """One finished run: its daily table, then its record (which marks it done)."""
+        stem = _file_stem(record["run_id"])
+        write_parquet(self.runs_dir / f"{stem}.daily.parquet", daily)
+        # One line, numpy numbers as floats: records are many and read by programs only.
+        write_text(self.runs_dir / f"{stem}.json", json.dumps(record, default=float))
+
+    def records(self, run_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+        """The runs' records, in the order given."""
+        for rid in run_ids:
+            yield json.loads((self.runs_dir / f"{_file_stem(rid)}.json").read_text())
+
+    def stream_daily(self, run_ids: list[str], target: Path) -> int:
+        """Concatenate the runs' daily tables into one Parquet file, one run in memory at a time;
+        returns the number of rows."""
+        if not run_ids:
+            return 0
+        rows = 0
+
+        def write(tmp: Path) -> None:
+            nonlocal rows
+            writer = None
+            try:
+                for rid in run_ids:
+                    table = pq.read_table(self.runs_dir / f"{_file_stem(rid)}.daily.parquet")
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table.cast(writer.schema))
+                    rows += table.num_rows
+            finally:
+                if writer is not None:
+                    writer.close()
+
+        atomic_write(target, write)
+        return rows
+
+
+def records_to_frames(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """KPI rows and monthly rows of the given run records."""
+    kpi_rows, monthly_frames = [], []
+    for rec in records:
+        ident = {
+            "run_id": rec["run_id"],
+            "scenario": rec["scenario"],
+            "point": rec["point"],
+            **{f"param_{k}": v for k, v in rec["params"]},
+            "replication": rec["replication"],
+            "seed": rec["seed"],
+        }
+        kpi_rows.append({**ident, **rec["kpis"]})
+        m = pd.DataFrame(rec["monthly"])
+        for col, val in reversed(list(ident.items())):
+            if col in ("run_id", "scenario", "point", "replication"):
+                m.insert(0, col, val)
+        monthly_frames.append(m)
+    kpis = pd.DataFrame(kpi_rows)
+    monthly = pd.concat(monthly_frames, ignore_index=True) if monthly_frames else pd.DataFrame()
+    return kpis, monthly
