@@ -2,8 +2,8 @@
 
 Runs go to an executor (:mod:`.executors`: a process pool by default, or a Dask cluster); the
 driver writes each result as it arrives (see :mod:`.store`), so memory stays flat and an
-interrupted sweep resumes where it stopped. Results depend only on each run's config and seed, never on the executor or
-the number of workers, and tables are assembled in run order.
+interrupted sweep resumes where it stopped. Results depend only on each run's config and seed,
+never on the executor or the number of workers, and tables are assembled in run order.
 """
 
 from __future__ import annotations
