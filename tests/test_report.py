@@ -266,3 +266,16 @@ def test_browser_check_catches_broken_pages(tmp_path):
     assert attrs["data-images"] == "2" and attrs["data-images-loaded"] == "0"
     assert int(attrs["data-errors"]) >= 2
     assert any("boom" in line for line in console_lines(done.stderr))
+
+
+def test_kpis_the_outputs_name_are_in_the_kpi_registry():
+    """The report's and the forest plot's KPI lists are checked against the one registry."""
+    from hospsim.model import kpi_registry
+    from hospsim.outputs.plots.forest import FOREST_KPIS
+    from hospsim.outputs.report.kpis import KEY_KPIS, kpi_cell, kpi_unit
+
+    for name in (*KEY_KPIS, *FOREST_KPIS):
+        assert kpi_registry.get(name).name == name
+    assert kpi_cell("mean_occupancy") == {"lines": ["mean occupancy", {"code": "mean_occupancy"}]}
+    assert kpi_unit("home_support_mean_wait_days") == kpi_registry.get("home_support_mean_wait_days").unit == "days"
+    assert kpi_cell("no_such_kpi") == {"code": "no_such_kpi"} and kpi_unit("no_such_kpi") == ""

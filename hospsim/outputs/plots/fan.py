@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ...model import kpi_registry
 from ...runs.results import Cell, Results
 from ..selection import cell_label, select_cells
 from .common import (
@@ -85,8 +86,9 @@ def gate_columns(kpis: pd.DataFrame) -> list[str]:
 
 
 def gate_label(column: str) -> str:
-    """``gate_acute_beds_open_day`` -> ``acute beds``."""
-    return column[len("gate_") : -len("_open_day")].replace("_", " ")
+    """``gate_acute_beds_open_day`` -> ``acute beds`` (the gate the KPI registry reads in the name)."""
+    subject = kpi_registry.get(column).subject or column
+    return subject.replace("_", " ")
 
 
 def _capacity(ax: Axes, x: np.ndarray, cap_t: pd.DataFrame, i: int) -> pd.Series:

@@ -14,13 +14,23 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ...model import kpi_registry
 from ...runs.errors import ResultsError
 from ...runs.results import Cell, Results
 from ..selection import cell_label, params_text, select_cells
 from ..tables import fmt_number
 from .common import OKABE_ITO, FigureSpec, cell_colour, new_figure, styled, suptitle
 
-# KPIs shown in the forest plot after the criteria's KPIs (when defined).
+
+def _label(kpi: str) -> str:
+    """The KPI's label from the registry (its name, for a KPI this version does not know)."""
+    try:
+        return kpi_registry.get(kpi).label
+    except KeyError:
+        return kpi
+
+
+# KPIs shown in the forest plot after the criteria's KPIs (each must be in the KPI registry).
 FOREST_KPIS = (
     "acute_bed_days",
     "mean_occupancy",
@@ -155,7 +165,9 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
     ax.axvline(0, color="0.3", lw=1)
     base_by_kpi = shown.groupby("kpi")["baseline_mean"].first() if not shown.empty else pd.Series(dtype=float)
     drew_limit = _draw_limits(ax, res, base_by_kpi, ypos)
-    ax.set_yticks([ypos[k] for k in kpis], [f"{k}\n(baseline {fmt_number(float(base_by_kpi[k]))})" for k in kpis])
+    ax.set_yticks(
+        [ypos[k] for k in kpis], [f"{_label(k)}\n(baseline {fmt_number(float(base_by_kpi[k]))})" for k in kpis]
+    )
     ax.set_ylim(-0.7, max(len(kpis), 1) - 0.3)
     _x_axis(ax)
     handles, _labels = ax.get_legend_handles_labels()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...model import kpi_registry
 from ...runs.results import Cell, Results
 from ..selection import cell_label
 from .answer import param_columns
 from .text import cell_name, ci, num, pct
 
+# The KPIs every report shows first (each must be in the KPI registry: tests/test_report.py).
 KEY_KPIS = (
     "mean_occupied_beds",
     "mean_occupancy",
@@ -39,12 +41,29 @@ def other_kpis(res: Results, shown: list[str]) -> list[str]:
     return [k for k in dict.fromkeys(res.summary["kpi"]) if k not in shown]
 
 
+def kpi_cell(name: str) -> dict[str, Any]:
+    """A KPI as the registry describes it: its label, then its name as written in the results."""
+    try:
+        label = kpi_registry.get(name).label
+    except KeyError:  # results written by another version of hospsim
+        return {"code": name}
+    return {"lines": [label, {"code": name}]}
+
+
+def kpi_unit(name: str) -> str:
+    """The KPI's unit from the registry ("" if this version does not know the KPI)."""
+    try:
+        return kpi_registry.get(name).unit
+    except KeyError:
+        return ""
+
+
 def kpi_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, Any]:
     """Mean and 95% CI of each KPI (rows) per cell (columns)."""
     s = res.summary
     rows = []
     for k in kpis:
-        row: list[Any] = [{"code": k}]
+        row: list[Any] = [kpi_cell(k), kpi_unit(k)]
         for c in cells:
             if res.is_sweep:
                 found = s[(s["scenario"] == c.scenario) & (s["point"] == c.point) & (s["kpi"] == k)]
@@ -56,7 +75,8 @@ def kpi_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, Any
             r = found.iloc[0]
             row.append({"main": num(r["mean"]), "small": ci(r["ci_low"], r["ci_high"])})
         rows.append(row)
-    return {"header": ["KPI", *[cell_label(c) for c in cells]], "rows": rows, "num": list(range(1, len(cells) + 1))}
+    header = ["KPI", "unit", *[cell_label(c) for c in cells]]
+    return {"header": header, "rows": rows, "num": list(range(2, len(cells) + 2))}
 
 
 def paired_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, Any] | None:
@@ -74,7 +94,7 @@ def paired_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, 
             rows.append(
                 [
                     cell_label(c),
-                    {"code": k},
+                    kpi_cell(k),
                     num(r["baseline_mean"]),
                     num(r["scenario_mean"]),
                     num(r["difference"]),
