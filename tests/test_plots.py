@@ -403,6 +403,11 @@ def break_folder(how: str, run_dir: Path, sweep_dir: Path, dest: Path) -> tuple[
         data = (dest / "kpis.parquet").read_bytes()
         (dest / "kpis.parquet").write_bytes(data[:100])
         return dest, "kpis.parquet: unreadable"
+    if how == "sweep-unfinished":
+        manifest = json.loads((dest / "manifest.json").read_text())
+        manifest["complete"] = False
+        (dest / "manifest.json").write_text(json.dumps(manifest))
+        return dest, "the sweep has not finished"
     if how == "sweep-bad-cell-config":
         manifest = json.loads((dest / "manifest.json").read_text())
         manifest["cells"][0]["config"]["acute"]["beds"] = -5
@@ -411,7 +416,9 @@ def break_folder(how: str, run_dir: Path, sweep_dir: Path, dest: Path) -> tuple[
     raise AssertionError(how)
 
 
-BROKEN = ["bad-json", "wrong-kind", "truncated-daily", "no-replication-column", "sweep-truncated-kpis"]
+BROKEN = [
+    "bad-json", "wrong-kind", "truncated-daily", "no-replication-column", "sweep-truncated-kpis", "sweep-unfinished",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("how", BROKEN)

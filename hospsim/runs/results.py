@@ -257,6 +257,9 @@ def _sweep_window(p: Path, exp: dict, base: dict) -> tuple[int, int]:
 
 
 def _load_sweep(p: Path, manifest: dict) -> Results:
+    if manifest.get("complete") is not True:
+        # Tables left by an earlier session may be complete, but not for this manifest's runs.
+        raise ResultsError(f"{p}: the sweep has not finished (manifest.json: complete is not true){RESUME_HINT}")
     kpis = _table(p / "kpis.parquet", RESUME_HINT)
     _need(p / "daily.parquet", RESUME_HINT)
     summary = _table(p / "summary.csv", RESUME_HINT)
