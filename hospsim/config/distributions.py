@@ -63,15 +63,19 @@ DIST_NAMES = ("exponential", "lognormal", "gamma", "fixed", "empirical")
 def ppf(spec: LosDistribution, u: np.ndarray) -> np.ndarray:
     """Quantiles (days) of ``spec`` at uniforms ``u`` in [0, 1)."""
     u = np.asarray(u, dtype=float)
+    days: np.ndarray  # scipy.special is untyped
     if isinstance(spec, Exponential):
-        return -spec.mean_days * np.log1p(-u)
+        days = -spec.mean_days * np.log1p(-u)
+        return days
     if isinstance(spec, Lognormal):
         sigma2 = math.log1p(spec.cv**2)
         mu = math.log(spec.mean_days) - sigma2 / 2
-        return np.exp(mu + math.sqrt(sigma2) * special.ndtri(u))
+        days = np.exp(mu + math.sqrt(sigma2) * special.ndtri(u))
+        return days
     if isinstance(spec, Gamma):
         shape = 1.0 / spec.cv**2
-        return special.gammaincinv(shape, u) * (spec.mean_days / shape)
+        days = special.gammaincinv(shape, u) * (spec.mean_days / shape)
+        return days
     if isinstance(spec, Fixed):
         return np.full(u.shape, float(spec.mean_days))
     if isinstance(spec, Empirical):

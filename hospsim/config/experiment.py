@@ -178,16 +178,17 @@ def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
 def scenario_overrides(exp: Experiment, name: str) -> dict[str, Any]:
     """A scenario's overrides with those it extends (nearest ancestor last wins)."""
     chain = []
-    while name is not None:
-        chain.append(exp.scenarios[name])
-        name = exp.scenarios[name].extends
+    current: str | None = name
+    while current is not None:
+        chain.append(exp.scenarios[current])
+        current = exp.scenarios[current].extends
     merged: dict[str, Any] = {}
     for sc in reversed(chain):
         merged.update(sc.overrides)
     return merged
 
 
-def _resolve(base_raw: dict, overrides: dict[str, Any], where: str, source: str) -> dict:
+def _resolve(base_raw: dict[str, Any], overrides: dict[str, Any], where: str, source: str) -> dict[str, Any]:
     data = copy_raw(base_raw)
     for key, value in overrides.items():
         try:
@@ -197,7 +198,7 @@ def _resolve(base_raw: dict, overrides: dict[str, Any], where: str, source: str)
     return data
 
 
-def _deep_merge(parent: dict, child: dict) -> dict:
+def _deep_merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     out = copy_raw(parent)
     for key, value in child.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -207,7 +208,7 @@ def _deep_merge(parent: dict, child: dict) -> dict:
     return out
 
 
-def read_experiment_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+def read_experiment_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """An experiment file's raw data, with ``extends`` resolved: the parent's settings, deep-merged
     with this file's (mappings merge, other values replace)."""
     raw = read_yaml(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Hashable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from .errors import ConfigError
 from .schema import Config
 
 
-def _format_loc(loc: tuple) -> str:
+def _format_loc(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for i, p in enumerate(loc):
         # Pydantic puts the discriminator tag of a LOS distribution in the path; users never wrote it.
@@ -62,7 +63,7 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text) if text.strip() else ""
 
 
-def set_dotted(data: dict, key: str, value: Any, origin: str = "--set") -> None:
+def set_dotted(data: dict[str, Any], key: str, value: Any, origin: str = "--set") -> None:
     """Set ``data[a][b][c] = value`` for ``key = "a.b.c"``, creating sections as needed.
 
     Unknown keys are left for validation to reject, so a typo names itself.
@@ -82,7 +83,7 @@ def set_dotted(data: dict, key: str, value: Any, origin: str = "--set") -> None:
     node[path[-1]] = value
 
 
-def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied (values as YAML)."""
     data = copy_raw(raw)
     for item in overrides:
@@ -93,16 +94,17 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
     return data
 
 
-def copy_raw(raw: dict) -> dict:
+def copy_raw(raw: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of raw YAML data as plain JSON types (dates become strings)."""
-    return json.loads(json.dumps(raw, default=str))
+    data: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+    return data
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """The safe loader, refusing a mapping that repeats a key (YAML would keep the last)."""
 
-    def construct_mapping(self, node, deep=False):
-        seen = set()
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
@@ -111,7 +113,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def read_yaml(path: str | Path) -> dict:
+def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping with ``safe_load``; any problem is a one-line :class:`ConfigError`."""
     p = Path(path)
     try:
@@ -148,7 +150,7 @@ def _find_bool(data: Any, path: str = "") -> str | None:
     return None
 
 
-def config_from_dict(data: dict, source: str = "<config>") -> Config:
+def config_from_dict(data: dict[str, Any], source: str = "<config>") -> Config:
     """Validate a raw mapping into a :class:`Config` (errors name ``source``)."""
     # No config setting is a yes/no; YAML turns yes/no/on/off into booleans that would pass as 1/0.
     flagged = _find_bool(data)
@@ -172,7 +174,7 @@ def default_config_path() -> Path:
     return Path(str(resources.files("hospsim") / "configs" / "footprint.yaml"))
 
 
-def config_to_dict(cfg: Config) -> dict:
+def config_to_dict(cfg: Config) -> dict[str, Any]:
     """The resolved config as plain JSON-able data (aliases as written in YAML)."""
     return cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
 

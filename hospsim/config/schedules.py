@@ -214,7 +214,7 @@ def whole(values: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(values, dtype=float) + 0.5).astype(np.int64)
 
 
-def _range_check(low: float | None, high: float | None, *, low_open: bool = False) -> Callable:
+def _range_check(low: float | None, high: float | None, *, low_open: bool = False) -> Callable[[Schedule], Schedule]:
     def check(s: Schedule) -> Schedule:
         for v in s.values():
             if low is not None and (v < low or (low_open and v == low)):
