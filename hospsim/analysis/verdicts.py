@@ -7,6 +7,7 @@ so differences are paired and their confidence intervals are much narrower than 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -33,11 +34,17 @@ def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
         elif form.how == "mean":
             out[name] = g[form.column].mean()
         elif form.how == "ratio":
+            assert form.denominator is not None
             denom = g[form.denominator].sum()
             out[name] = form.scale * g[form.column].sum() / denom.where(denom > 0)
         else:
-            out[name] = g[form.column].apply(lambda s, level=form.level: float((s > level).mean()))
+            out[name] = g[form.column].apply(partial(_share_above, form.level))
     return out.reset_index()
+
+
+def _share_above(level: float | None, values: pd.Series) -> float:
+    """Share of the values above ``level``."""
+    return float((values > level).mean())
 
 
 def _compare(c: Criterion, value: np.ndarray, base: np.ndarray) -> np.ndarray:

@@ -37,15 +37,15 @@ def render(rows: list[list[str]], header: list[str], right: set[int] | None = No
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
+def _interval(low: float, high: float) -> str:
+    return "n/a" if math.isnan(low) else f"{fmt_number(low)} .. {fmt_number(high)}"
+
+
 def summary_text(summary: pd.DataFrame) -> str:
     """The KPI table: mean and 95% CI per KPI."""
     rows = [
-        [
-            r.kpi,
-            fmt_number(r.mean),
-            "n/a" if math.isnan(r.ci_low) else f"{fmt_number(r.ci_low)} .. {fmt_number(r.ci_high)}",
-        ]
-        for r in summary.itertuples()
+        [str(r["kpi"]), fmt_number(float(r["mean"])), _interval(float(r["ci_low"]), float(r["ci_high"]))]
+        for r in summary.to_dict(orient="records")
     ]
     n = int(summary["n"].max()) if len(summary) else 0
     return render(rows, ["kpi", "mean", f"95% CI (n={n})"], right={1, 2})
@@ -55,13 +55,13 @@ def calibration_text(table: pd.DataFrame) -> str:
     """Target band vs simulated mean and CI."""
     rows = [
         [
-            r.quantity,
-            f"{fmt_number(r.target_low)} .. {fmt_number(r.target_high)}",
-            fmt_number(r.simulated_mean),
-            "n/a" if math.isnan(r.ci_low) else f"{fmt_number(r.ci_low)} .. {fmt_number(r.ci_high)}",
-            "yes" if r.met else "NO",
+            str(r["quantity"]),
+            f"{fmt_number(float(r['target_low']))} .. {fmt_number(float(r['target_high']))}",
+            fmt_number(float(r["simulated_mean"])),
+            _interval(float(r["ci_low"]), float(r["ci_high"])),
+            "yes" if r["met"] else "NO",
         ]
-        for r in table.itertuples()
+        for r in table.to_dict(orient="records")
     ]
     return render(rows, ["quantity", "target", "simulated", "95% CI", "met"], right={1, 2, 3})
 
