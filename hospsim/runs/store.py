@@ -39,7 +39,7 @@ FLOAT_FORMAT = "%.10g"  # plenty for KPIs, and stable text across platforms
 MANIFEST = "manifest.json"
 RUNS = "runs"
 _TMP = ".tmp"
-_PACKAGES = ("numpy", "scipy", "simpy", "pandas", "pyarrow", "pydantic", "pyyaml")
+_PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "pydantic", "pyyaml")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -171,7 +171,7 @@ def build_manifest(
         "git_revision": git_revision(),
         "platform": platform.platform(),
         "workers": workers,
-        "simpy_events": events,
+        "events": events,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
         "wall_seconds": round((finished - started).total_seconds(), 3),

@@ -35,7 +35,8 @@ def _facts(res: Results) -> list[list[Any]]:
             ["command", {"code": " ".join(str(a) for a in m.get("command") or [])}],
             ["platform", m.get("platform")],
             ["workers", m.get("workers")],
-            ["SimPy events", fmt_number(float(m.get("simpy_events") or 0))],
+            # "simpy_events": the name in folders written before the engine had its own event queue.
+            ["events", fmt_number(float(m.get("events", m.get("simpy_events")) or 0))],
             ["started / finished", f"{m.get('started_at')} / {m.get('finished_at')}"],
             ["wall time", f"{m.get('wall_seconds')} s"],
         ]

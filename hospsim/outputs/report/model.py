@@ -122,8 +122,8 @@ def _experimentation(res: Results, cfg: Config) -> list[list[Any]]:
 def _implementation(res: Results) -> list[list[Any]]:
     v = res.manifest.get("versions") or {}
     software = (
-        f"hospsim {v.get('hospsim', '?')} (Python {v.get('python', '?')}, SimPy {v.get('simpy', '?')}, "
-        f"numpy {v.get('numpy', '?')})"
+        f"hospsim {v.get('hospsim', '?')} (Python {v.get('python', '?')}, numpy {v.get('numpy', '?')}, "
+        f"scipy {v.get('scipy', '?')})"
     )
     return [
         ["software", software],
