@@ -285,6 +285,35 @@ def test_grid_lhs_and_sobol_designs():
     assert strata == list(range(8))
 
 
+def test_designs_are_the_scipy_designs_they_name():
+    """lhs and sobol are scipy.stats.qmc's seeded designs, scaled to the ranges."""
+    from scipy.stats import qmc
+
+    sw = Sweep.model_validate(
+        {"method": "sobol", "samples": 4, "parameters": {"a": {"path": "x", "low": 2.0, "high": 6.0}}}
+    )
+    expected = qmc.scale(qmc.Sobol(d=1, scramble=True, seed=5).random(4), [2.0], [6.0])[:, 0]
+    assert [p["a"] for p in design_points(sw, seed=5)] == expected.tolist()
+
+
+def test_a_new_sampling_method_is_one_registry_entry(monkeypatch):
+    from hospsim.config.sweep_methods import SAMPLING_METHODS, SamplingMethod
+
+    def corners(d: int, n: int, seed: int) -> np.ndarray:
+        return np.tile([0.0, 0.999], (n + 1) // 2)[:n, None].repeat(d, axis=1)
+
+    monkeypatch.setitem(SAMPLING_METHODS, "corners", SamplingMethod("corners", "both ends", corners))
+    sw = Sweep.model_validate(
+        {"method": "corners", "samples": 3, "parameters": {"a": {"path": "x", "low": 0.0, "high": 10.0}}}
+    )
+    assert [p["a"] for p in design_points(sw, seed=1)] == pytest.approx([0.0, 9.99, 0.0])
+
+
+def test_an_unknown_sweep_method_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown method 'latin' \(one of: grid, lhs, sobol\)"):
+        Sweep.model_validate({"method": "latin", "samples": 3, "parameters": {"a": {"path": "x", "low": 0, "high": 1}}})
+
+
 # --- bad experiment files --------------------------------------------------------------------
 
 

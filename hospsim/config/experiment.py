@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from scipy.stats import qmc
 
 from .errors import ConfigError
 from .loading import copy_raw, read_yaml, set_dotted
+from .sweep_methods import GRID, SAMPLING_METHODS
 
 BASELINE = "baseline"
 
@@ -48,15 +49,22 @@ class SweepParameter(_Strict):
 
 
 class Sweep(_Strict):
-    method: Literal["grid", "lhs", "sobol"] = "grid"
+    method: str = GRID  # one of SWEEP_METHODS
     samples: StrictInt | None = Field(default=None, ge=1)
     parameters: dict[str, SweepParameter] = Field(min_length=1)
     scenarios: list[str] | None = None  # which scenarios it crosses (default: all but baseline)
 
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, v: str) -> str:
+        if v != GRID and v not in SAMPLING_METHODS:
+            raise ValueError(f"unknown method {v!r} (one of: {', '.join([GRID, *SAMPLING_METHODS])})")
+        return v
+
     @model_validator(mode="after")
     def _shape(self) -> Sweep:
         for name, p in self.parameters.items():
-            if self.method == "grid":
+            if self.method == GRID:
                 if not p.values:
                     raise ValueError(f"parameters.{name}.values: a grid sweep needs a non-empty list of values")
             else:
@@ -64,7 +72,7 @@ class Sweep(_Strict):
                     raise ValueError(f"parameters.{name}: a {self.method} sweep needs low and high")
                 if not p.low < p.high:
                     raise ValueError(f"parameters.{name}: low must be < high (got {p.low:g}, {p.high:g})")
-        if self.method != "grid" and self.samples is None:
+        if self.method != GRID and self.samples is None:
             raise ValueError(f"samples: required for a {self.method} sweep")
         return self
 
@@ -155,14 +163,14 @@ class Experiment(_Strict):
 
 
 def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
-    """The sweep's points: the grid's product, or a seeded Latin hypercube / Sobol design."""
+    """The sweep's points: the grid's product, or a seeded design of a sampling method
+    (:data:`~hospsim.config.sweep_methods.SAMPLING_METHODS`) scaled to the parameters' ranges."""
     names = list(sweep.parameters)
-    if sweep.method == "grid":
+    if sweep.method == GRID:
         combos = itertools.product(*(sweep.parameters[n].values or [] for n in names))
         return [dict(zip(names, c)) for c in combos]
-    d = len(names)
-    sampler = qmc.LatinHypercube(d=d, seed=seed) if sweep.method == "lhs" else qmc.Sobol(d=d, scramble=True, seed=seed)
-    unit = sampler.random(sweep.samples)
+    assert sweep.samples is not None  # validated: a sampled sweep states its size
+    unit = SAMPLING_METHODS[sweep.method].unit_design(len(names), sweep.samples, seed)
     low = np.array([sweep.parameters[n].low for n in names], dtype=float)
     high = np.array([sweep.parameters[n].high for n in names], dtype=float)
     scaled = qmc.scale(unit, low, high)
