@@ -6,7 +6,7 @@ Measures, for one replication (median of --repeat runs, each in a fresh process 
 that of one replication):
   * seconds per simulated 2,000-bed year = wall seconds / (simulated years x mean beds / 2,000),
     for the simulation alone and with the daily table and KPIs;
-  * SimPy events processed per second;
+  * events processed per second;
   * peak resident memory.
 ``--record`` appends the result, with the machine and the date, to benchmarks/RESULTS.md.
 """
@@ -56,6 +56,17 @@ def measure(config: str, seed: int) -> dict:
     }
 
 
+def revision() -> str:
+    """The git commit measured (short hash; "-dirty" with uncommitted changes)."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=HERE, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "no git"
+    return out.stdout.strip() or "no git"
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -86,10 +97,10 @@ def main() -> None:
     first = runs[0]
     lines = [
         f"config {first['config']}: {first['horizon_days']} days, {med['mean_beds']:.0f} beds, "
-        f"{med['patients']:,.0f} patients, {med['events']:,.0f} SimPy events (median of {args.repeat})",
+        f"{med['patients']:,.0f} patients, {med['events']:,.0f} events (median of {args.repeat})",
         f"  simulate: {med['simulate_seconds']:.2f} s  = {med['seconds_per_2000_bed_year']:.2f} s per 2,000-bed year",
         f"  with daily table and KPIs: {med['seconds_per_2000_bed_year_with_metrics']:.2f} s per 2,000-bed year",
-        f"  SimPy events per second: {med['events_per_second']:,.0f}",
+        f"  events per second: {med['events_per_second']:,.0f}",
         f"  peak memory: {med['peak_rss_mb']:.0f} MB",
     ]
     print("\n".join(lines))
@@ -97,7 +108,8 @@ def main() -> None:
         from hospsim import __version__
 
         row = (
-            f"| {dt.date.today().isoformat()} | {cpu_model()}, {platform.python_version()} | hospsim {__version__} | "
+            f"| {dt.date.today().isoformat()} | {cpu_model()}, {platform.python_version()} | hospsim {__version__} "
+            f"({revision()}) | "
             f"{first['config']} ({first['horizon_days']} d, {med['mean_beds']:.0f} beds) | "
             f"{med['seconds_per_2000_bed_year']:.2f} | {med['seconds_per_2000_bed_year_with_metrics']:.2f} | "
             f"{med['events_per_second']:,.0f} | {med['peak_rss_mb']:.0f} |\n"
@@ -108,7 +120,7 @@ def main() -> None:
                 "# Benchmark results\n\nOne replication on one core, median of repeats "
                 "(`python benchmarks/bench_model.py --record`).\n\n"
                 "| date | machine | version | config | s per 2,000-bed year (simulate) | "
-                "s per 2,000-bed year (with metrics) | SimPy events/s | peak MB |\n"
+                "s per 2,000-bed year (with metrics) | events/s | peak MB |\n"
                 "|---|---|---|---|---|---|---|---|\n"
             )
         with results.open("a") as fh:

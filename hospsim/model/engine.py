@@ -89,8 +89,10 @@ class Engine:
         self.u_step_up = cand.u_step_up.tolist()
         self.step_up_los = cand.step_up_los_days.tolist()
         self.u_pathway = cand.u_pathway.tolist()
-        self.service_los = [row.tolist() for row in cand.service_los_days]
-        self.assessment = [row.tolist() for row in cand.assessment_days]
+        # Rows of numpy arrays, not lists: only referred patients read them, and lists of every
+        # candidate's LOS for every service would cost ~130 MB for the default footprint.
+        self.service_los = list(cand.service_los_days)
+        self.assessment = list(cand.assessment_days)
         self.has_assessment = [bool(row.any()) for row in cand.assessment_days]
 
     def run(self) -> Records:
@@ -196,7 +198,7 @@ class Engine:
         elif self.has_assessment[s]:
             # Assessment / arranging care: the patient keeps the bed and is a delayed transfer.
             self.delayed.change(1, now)
-            delay = self.assessment[s][pid] * self.levers.assessment_multiplier[s][self.arrival_day[pid]]
+            delay = float(self.assessment[s][pid]) * self.levers.assessment_multiplier[s][self.arrival_day[pid]]
             self.clock.after(delay, self._on_ready, pid)
         else:
             self._ready_for_transfer(pid, self.pools[s], now, False)
@@ -209,7 +211,7 @@ class Engine:
         if pool.occupied < pool.places and not pool.waiting:
             if counted_delayed:
                 self.delayed.change(-1, now)
-            self._start_service(pool, pid, now, self.service_los[pool.index][pid])
+            self._start_service(pool, pid, now, float(self.service_los[pool.index][pid]))
             self._free_bed(pid, now)
         else:
             # Delayed transfer of care: the patient keeps the acute bed until a place frees.
@@ -241,7 +243,7 @@ class Engine:
         while waiting and pool.occupied < pool.places:
             pid = waiting.popleft()
             self.delayed.change(-1, now)
-            self._start_service(pool, pid, now, los[pid])
+            self._start_service(pool, pid, now, float(los[pid]))
             self._free_bed(pid, now)
 
     # --- midnight ------------------------------------------------------------------------------
@@ -278,17 +280,21 @@ def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
     levers, gates = build_levers(cfg)
     engine = Engine(cfg, cand, levers, gates)
     records = engine.run()
+    resolved = engine.log.resolved()
+    del engine  # its per-patient lists (about 100 MB for the default footprint) are done with
     keep = records.outcome != NOT_ARRIVED
     return Replication(
-        cohort=_cohort(cand, engine.log, keep),
+        cohort=_cohort(cand, resolved, keep),
         capacity=_capacity(cfg, levers),
         records=records.select(keep),
     )
 
 
-def _cohort(cand: Candidates, log: PatientLog, keep: np.ndarray) -> Cohort:
-    """The patients who arrived, with the attributes the plan gave them."""
-    service = np.array(log.service, dtype=np.int64)[keep]
+def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray], keep: np.ndarray) -> Cohort:
+    """The patients who arrived, with the attributes the plan gave them (``resolved``: acute LOS,
+    discharge service and step-up suitability of every candidate)."""
+    acute_los, service_all, suitable = resolved
+    service = service_all[keep]
     los_matrix = cand.service_los_days[:, keep]
     rows = np.maximum(service, 0)
     if los_matrix.size:
@@ -299,9 +305,9 @@ def _cohort(cand: Candidates, log: PatientLog, keep: np.ndarray) -> Cohort:
         arrival_days=cand.time_days[keep],
         is_elective=cand.is_elective[keep],
         group=cand.group[keep],
-        step_up_suitable=np.array(log.suitable, dtype=bool)[keep],
+        step_up_suitable=suitable[keep],
         step_up_los_days=cand.step_up_los_days[keep],
-        acute_los_days=np.array(log.acute_los)[keep],
+        acute_los_days=acute_los[keep],
         service=service,
         service_los_days=service_los,
         group_names=cand.group_names,

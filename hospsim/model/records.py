@@ -99,6 +99,14 @@ class PatientLog:
         self.service = [-1] * n  # discharge pathway's service, -1 for home
         self.suitable = [False] * n  # suitable for step-up
 
+    def resolved(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The attributes the plan gave each patient: acute LOS, discharge service, step-up suitable."""
+        return (
+            np.array(self.acute_los),
+            np.array(self.service, dtype=np.int64),
+            np.array(self.suitable, dtype=bool),
+        )
+
     def records(self, horizon_days: int, gate_open_days: dict[str, int | None]) -> Records:
         """The log as arrays, with the number of events the run processed."""
         fit = np.array(self.fit)
