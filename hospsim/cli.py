@@ -63,6 +63,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``hospsim`` argument parser and its commands."""
     parser = argparse.ArgumentParser(
         prog="hospsim",
         description="Stress-test plans to cut acute hospital beds against slow or late intermediate care.",
@@ -81,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="compare a config's results with England's 2016/17 figures")
     _add_run_args(cal)
 
+    _add_sweep_parser(sub)
+    _add_results_parsers(sub)
+    return parser
+
+
+def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sw = sub.add_parser("sweep", help="run an experiment (baseline, scenarios, sweep) and give the plan's verdicts")
     sw.add_argument("experiment", help="experiment YAML (see experiments/)")
     sw.add_argument(
@@ -97,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+
+def _add_results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that read a results folder: reproduce, plot, report."""
     rp = sub.add_parser("reproduce", help="re-run a results folder from its manifest and check every number")
     rp.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
     rp.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
@@ -125,7 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
     rep.add_argument("--out", type=Path, help="HTML file to write (default: RESULTS/report.html)")
     _add_cell_args(rep)
-    return parser
 
 
 def _add_cell_args(p: argparse.ArgumentParser) -> None:
