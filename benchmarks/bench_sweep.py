@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_model import cpu_model
+from bench_model import cpu_model, revision
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = HERE.parent / "experiments" / "swl_44pct_fast.yaml"
@@ -54,7 +54,7 @@ def main() -> None:
         with results.open("a") as fh:
             fh.write(
                 f"| {dt.date.today().isoformat()} | {cpu_model()}, Python {platform.python_version()} | "
-                f"hospsim {__version__} | {loaded.experiment.name} | {runs} | {args.workers} | {wall:.0f} | "
+                f"hospsim {__version__} ({revision()}) | {loaded.experiment.name} | {runs} | {args.workers} | {wall:.0f} | "
                 f"{wall / runs:.2f} |\n"
             )
         print(f"recorded in {results}")
