@@ -279,3 +279,25 @@ def test_kpis_the_outputs_name_are_in_the_kpi_registry():
     assert kpi_cell("mean_occupancy") == {"lines": ["mean occupancy", {"code": "mean_occupancy"}]}
     assert kpi_unit("home_support_mean_wait_days") == kpi_registry.get("home_support_mean_wait_days").unit == "days"
     assert kpi_cell("no_such_kpi") == {"code": "no_such_kpi"} and kpi_unit("no_such_kpi") == ""
+
+
+def test_a_report_cut_short_leaves_the_old_one_whole(tmp_path_factory, tmp_path, monkeypatch):
+    """The report is written atomically: a failure half-way keeps the previous report intact and
+    leaves no partial file behind."""
+    from hospsim.outputs.errors import OptionError
+
+    results = mini_run(tmp_path_factory)
+    out = tmp_path / "report.html"
+    out.write_text("previous report")
+    real_write_text = Path.write_text
+
+    def half_then_fail(self, text, *args, **kwargs):
+        real_write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_fail)
+    with pytest.raises(OptionError, match="No space left on device"):
+        write_report(results, out)
+    monkeypatch.undo()
+    assert out.read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]

@@ -34,6 +34,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from ...runs.results import Cell, Results, load_results, on_time_point, points, scenarios
+from ...runs.store import atomic_write
 from ..errors import OptionError
 from ..selection import cell_label, params_text, select_cells
 from . import delays, exceedance, fan, forest, robustness, services
@@ -142,10 +143,14 @@ def make_figure(
 
 
 def save(fig: Figure, path: Path, fmt: str = "png", dpi: int = 100) -> Path:
-    """Write ``fig`` deterministically (no dates or versions in the file)."""
-    try:
+    """Write ``fig`` deterministically (no dates or versions in the file), atomically."""
+
+    def write(tmp: Path) -> None:
         with matplotlib.rc_context(STYLE):
-            fig.savefig(path, format=fmt, dpi=dpi, metadata=METADATA[fmt])
+            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA[fmt])
+
+    try:
+        atomic_write(path, write)
     except OSError as exc:
         raise OptionError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return path

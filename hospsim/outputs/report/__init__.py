@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 
 from ... import __version__
 from ...runs.results import Cell, Results, load_results
+from ...runs.store import atomic_write
 from .. import plots
 from ..errors import OptionError
 from ..selection import cell_label, select_cells
@@ -126,7 +127,7 @@ def write_report(
     text = build_report(res, scenario, point)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except OSError as exc:
         raise OptionError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return path
