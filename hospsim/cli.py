@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, UserError, default_config_path, load_config
+from .config.experiment import ALL_CRITERIA
 
 EXIT_USAGE = 2  # bad config or bad arguments
 
@@ -126,7 +127,7 @@ def _add_results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
     _add_cell_args(pl)
     pl.add_argument(
         "--criterion",
-        default="all criteria",
+        default=ALL_CRITERIA,
         help="sweeps: the criterion the robustness map shows, as in verdicts.csv (default: %(default)s)",
     )
     pl.add_argument("--dpi", type=_positive_int, default=100, help="resolution of PNG files (default: %(default)s)")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..config.experiment import BASELINE, Criterion, Experiment
+from ..config.experiment import ALL_CRITERIA, BASELINE, Criterion, Experiment
 from ..model import kpi_registry
 from .stats import t_interval
 
@@ -130,7 +130,7 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
                     scenario,
                     point,
                     params,
-                    "all criteria",
+                    ALL_CRITERIA,
                     "",
                     all_hold,
                     np.full(n, np.nan),

@@ -16,13 +16,13 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
-from scipy.stats import qmc
 
 from .errors import ConfigError
 from .loading import copy_raw, read_yaml, set_dotted
 from .sweep_methods import GRID, SAMPLING_METHODS
 
 BASELINE = "baseline"
+ALL_CRITERIA = "all criteria"  # the verdict row of every criterion together (verdicts.csv)
 
 
 class _Strict(BaseModel):
@@ -173,6 +173,8 @@ def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
     unit = SAMPLING_METHODS[sweep.method].unit_design(len(names), sweep.samples, seed)
     low = np.array([sweep.parameters[n].low for n in names], dtype=float)
     high = np.array([sweep.parameters[n].high for n in names], dtype=float)
+    from scipy.stats import qmc  # only for a sampled sweep: importing scipy.stats takes a second
+
     scaled = qmc.scale(unit, low, high)
     points = []
     for row in scaled:

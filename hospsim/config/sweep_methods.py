@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import qmc
 
 GRID = "grid"  # every combination of the parameters' listed values
 
@@ -27,11 +26,18 @@ class SamplingMethod:
     unit_design: Callable[[int, int, int], np.ndarray]
 
 
+# scipy.stats is imported when a design is drawn, not when a config is read (it takes a second).
+
+
 def _latin_hypercube(d: int, n: int, seed: int) -> np.ndarray:
+    from scipy.stats import qmc
+
     return np.asarray(qmc.LatinHypercube(d=d, seed=seed).random(n))
 
 
 def _sobol(d: int, n: int, seed: int) -> np.ndarray:
+    from scipy.stats import qmc
+
     return np.asarray(qmc.Sobol(d=d, scramble=True, seed=seed).random(n))
 
 

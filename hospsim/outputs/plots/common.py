@@ -20,9 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ...config.experiment import ALL_CRITERIA
 from ...runs.results import Cell, Results
 
-ALL_CRITERIA = "all criteria"  # the verdict row of every criterion together (verdicts.csv)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 BAND_COLUMNS = ("q05", "q25", "q50", "q75", "q95")
 
