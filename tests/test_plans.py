@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -333,3 +334,61 @@ def test_max_wait_transfers_long_waiters_elsewhere():
     assert kpis(lax, run_model(lax, 9)) == k_unlimited
     with pytest.raises(ConfigError, match=r"acute.max_wait_hours: only with when_full: queue"):
         config(acute={"beds": 40, "when_full": "refuse", "max_wait_hours": 4})
+
+
+# --- plans validated as delivered ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lever", "planned", "achieved", "message"),
+    [
+        ("groups__frail__step_up_share", {"ramp": {"from": 0.1, "to": 0.8, "start_day": 50, "duration_days": 50}},
+         1.5, "groups.frail.step_up_share out of range as delivered (every value must be <= 1 (got 1.15))"),
+        ("groups__frail__los_multiplier", {"steps": [[0, 1.0], [60, 0.4]]},
+         2.0, "groups.frail.los_multiplier out of range as delivered (every value must be > 0 (got -0.2))"),
+        ("services__rehab__capacity", {"steps": [[0, 30], [60, 10]]},
+         2.0, "services.rehab.capacity out of range as delivered (every value must be >= 0 (got -10))"),
+    ],
+)  # fmt: skip
+def test_an_over_delivered_plan_is_a_one_line_error(lever, planned, achieved, message):
+    path = lever.replace("__", ".")
+    step_up = {"kind": "step_up", "capacity": 5, "los": {"dist": "fixed", "mean_days": 2}}
+    with pytest.raises(ConfigError) as err:
+        config(**{lever: planned, "services__step_up": step_up,
+                  "plan_delivery": {"ic_growth_achieved": achieved, "applies_to": [path]}})  # fmt: skip
+    text = str(err.value)
+    assert text.startswith(f"<test>: plan_delivery.ic_growth_achieved: {achieved:g} makes ") and "\n" not in text
+    assert message in text  # a share of 0.1 + 1.5 x 0.7 = 1.15 is out of [0, 1]
+
+
+def test_a_pathway_change_may_overshoot_while_no_share_goes_negative():
+    change = {"to": {"home": 0.2, "rehab": 0.8}, "start_day": 50}
+    delivery = {"applies_to": ["groups.frail.pathways_change"]}
+    ok = config(groups__frail__pathways_change=change, plan_delivery={**delivery, "ic_growth_achieved": 1.2})
+    rep = run_model(ok, 3)  # home 0.1, rehab 0.9 once the change is complete: a valid mix
+    frail_late = (rep.cohort.group == 0) & (rep.cohort.arrival_days >= 60)
+    assert np.mean(rep.cohort.service[frail_late] == 0) == pytest.approx(0.9, abs=0.03)
+    with pytest.raises(
+        ConfigError, match=r"pathways_change out of range as delivered \(the share of home would be -0\.25"
+    ):
+        config(groups__frail__pathways_change=change, plan_delivery={**delivery, "ic_growth_achieved": 1.9})
+
+
+def test_an_over_delivered_sweep_point_is_named_before_anything_runs(tmp_path):
+    import yaml
+
+    from hospsim.runs.experiment import load_experiment
+
+    data = Path(__file__).parent / "data"
+    raw = yaml.safe_load((data / "mini_experiment.yaml").read_text())
+    raw["config"] = str(data / "mini_system.yaml")
+    raw["overrides"] = {"plan_delivery.applies_to": ["services.rehab.capacity", "groups.frail.los_multiplier"]}
+    raw["sweep"]["parameters"]["ic_growth_achieved"]["values"] = [1.0, 2.0]
+    raw["scenarios"]["fixed_date"]["overrides"]["groups.frail.los_multiplier"] = {"steps": [[0, 1], [80, 0.4]]}
+    path = tmp_path / "over.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert "scenarios.fixed_date at sweep point" in text and "'ic_growth_achieved': 2.0" in text
+    assert "groups.frail.los_multiplier out of range as delivered" in text and "\n" not in text

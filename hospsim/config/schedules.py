@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
@@ -214,17 +215,19 @@ def whole(values: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(values, dtype=float) + 0.5).astype(np.int64)
 
 
-def _range_check(low: float | None, high: float | None, *, low_open: bool = False) -> Callable[[Schedule], Schedule]:
-    def check(s: Schedule) -> Schedule:
-        for v in s.values():
-            if low is not None and (v < low or (low_open and v == low)):
-                op = ">" if low_open else ">="
-                raise ValueError(f"every value must be {op} {low:g} (got {v:g})")
-            if high is not None and v > high:
-                raise ValueError(f"every value must be <= {high:g} (got {v:g})")
-        return s
+def check_range(s: Schedule, low: float | None, high: float | None, *, low_open: bool = False) -> Schedule:
+    """``s`` if every value it takes is within [low, high] (or (low, high]); else ValueError."""
+    for v in s.values():
+        if low is not None and (v < low or (low_open and v == low)):
+            op = ">" if low_open else ">="
+            raise ValueError(f"every value must be {op} {low:g} (got {v:g})")
+        if high is not None and v > high:
+            raise ValueError(f"every value must be <= {high:g} (got {v:g})")
+    return s
 
-    return check
+
+def _range_check(low: float | None, high: float | None, *, low_open: bool = False) -> Callable[[Schedule], Schedule]:
+    return partial(check_range, low=low, high=high, low_open=low_open)
 
 
 # Schedule types with the value ranges each use allows.

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .distributions import LosDistribution
-from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule
+from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule, check_range
 from .service_kinds import DISCHARGE, SERVICE_KINDS, STEP_UP_KIND, ServiceKind
 
 HOME = "home"  # the discharge pathway that needs no community service
@@ -247,6 +247,7 @@ class Config(_Strict):
         for p in self.plan_delivery.applies_to or []:
             if p not in known:
                 raise ValueError(f"plan_delivery.applies_to: {p!r} is not a plan schedule (one of: {', '.join(known)})")
+        _check_delivered(self)
         for path, sched in gated_schedules(self):
             for cond in sched.gate or []:
                 if cond.service_capacity_at_least is not None:
@@ -285,6 +286,53 @@ class Config(_Strict):
             path in targets if targets is not None else (path.startswith("services.") and path.endswith(".capacity"))
         )
         return schedule.delivered(pd.ic_delay_days, pd.ic_growth_achieved) if applies else schedule
+
+
+# The range each plan lever allows, by the last part of its path: (low, high, low excluded).
+# A pathway change is its 0 -> 1 fraction of the way from the old mix to the new one.
+LEVER_RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    "beds": (0, None, False),
+    "capacity": (0, None, False),
+    "multiplier": (0, None, False),
+    "per_weekday": (0, None, False),
+    "los_multiplier": (0, None, True),
+    "assessment_multiplier": (0, None, True),
+    "step_up_share": (0, 1, False),
+}
+
+
+def _check_delivered(cfg: Config) -> None:
+    """Every schedule as delivered (late, partly or over-delivered) stays in its lever's range:
+    an over-delivered plan cannot give a negative share or multiplier."""
+    planned = dict(plan_schedules(cfg, delivered=False))
+    pd = cfg.plan_delivery
+    for path, sched in plan_schedules(cfg):
+        if sched is planned[path]:
+            continue
+        lever = path.rsplit(".", 1)[-1]
+        try:
+            if lever == "pathways_change":
+                _check_mixes(cfg.groups[path.split(".")[1]], sched)
+            else:
+                low, high, low_open = LEVER_RANGES[lever]
+                check_range(sched, low, high, low_open=low_open)
+        except ValueError as exc:
+            raise ValueError(
+                f"plan_delivery.ic_growth_achieved: {pd.ic_growth_achieved:g} makes {path} out of range as "
+                f"delivered ({exc})"
+            ) from None
+
+
+def _check_mixes(group: Group, fraction: Schedule) -> None:
+    """The pathway mix at every fraction the delivered change reaches has no negative share (an
+    over-delivered change goes past its target mix: allowed while the shares stay >= 0)."""
+    change = group.pathways_change
+    assert change is not None
+    for f in fraction.values():
+        for name in {**group.pathways, **change.to}:
+            share = (1 - f) * group.pathways.get(name, 0.0) + f * change.to.get(name, 0.0)
+            if share < -1e-12:
+                raise ValueError(f"the share of {name} would be {share:.3g}")
 
 
 def plan_schedules(cfg: Config, delivered: bool = True) -> list[tuple[str, Schedule]]:
