@@ -392,3 +392,19 @@ def test_an_over_delivered_sweep_point_is_named_before_anything_runs(tmp_path):
     text = str(err.value)
     assert "scenarios.fixed_date at sweep point" in text and "'ic_growth_achieved': 2.0" in text
     assert "groups.frail.los_multiplier out of range as delivered" in text and "\n" not in text
+
+
+def test_a_gate_waiting_on_another_gated_lever_opens_the_same_midnight():
+    """Beds wait for rehab capacity, which itself waits for occupancy: when the rehab gate opens,
+    the bed gate (registered first) opens at the same midnight, not a day later."""
+    cfg = config(
+        acute={"beds": {"steps": [[0, 80], [1, 70]], "gate": {"service_capacity_at_least": {"service": "rehab", "places": 30}}}},
+        services__rehab__capacity={"steps": [[0, 15], [1, 35]], "gate": {"occupancy_at_most": {"days": 7, "occupancy": 0.99}}},
+    )  # fmt: skip
+    rep = run_model(cfg, 2)
+    opened = rep.records.gate_open_days
+    assert opened["services.rehab.capacity"] is not None
+    assert opened["acute.beds"] == opened["services.rehab.capacity"]
+    day = opened["acute.beds"]
+    assert rep.capacity.service_places[0][day] == 35 and rep.capacity.core_beds[day] == 70
+    assert rep.capacity.core_beds[day - 1] == 80

@@ -233,10 +233,16 @@ class GateBook:
         self.delayed_bed_days[day] = delayed_bed_days
 
     def open_due(self, day: int, levers: Levers) -> None:
-        """At the midnight that starts ``day``, open every gate whose conditions hold (in the
-        order the gates were registered) and rewrite its lever from ``day`` on."""
-        for gate in list(self.shut):
-            if gate.holds(day, levers, self.occupied_bed_days, self.delayed_bed_days):
-                gate.apply(levers, day)
-                self.opened[gate.path] = day
-                self.shut.remove(gate)
+        """At the midnight that starts ``day``, open every gate whose conditions hold and rewrite
+        its lever from ``day`` on. Repeated until no more open: a gate that waits on a lever
+        another gate rewrites (beds waiting on a gated service capacity) opens the same midnight,
+        whatever order the gates were registered in."""
+        opened = True
+        while opened:
+            opened = False
+            for gate in list(self.shut):
+                if gate.holds(day, levers, self.occupied_bed_days, self.delayed_bed_days):
+                    gate.apply(levers, day)
+                    self.opened[gate.path] = day
+                    self.shut.remove(gate)
+                    opened = True
