@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(run)
     run.add_argument("--out", type=Path, help="results folder (default: results/<config name>)")
     run.add_argument("--daily-format", choices=("parquet", "csv"), default="parquet", help="format of the daily table")
+    _add_patients_arg(run)
 
     check = sub.add_parser("check", help="validate a config without running it")
     _add_config_args(check)
@@ -104,6 +105,15 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sw.add_argument("--out", type=Path, help="results folder (default: results/<experiment name>)")
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_patients_arg(sw)
+
+
+def _add_patients_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--patients",
+        action="store_true",
+        help="also write patients.parquet: one row per patient, their fate and times (large)",
+    )
 
 
 def _add_results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -177,7 +187,12 @@ def _run(cfg: Config, args: argparse.Namespace):
         file=sys.stderr,
     )
     with bar:
-        return run_config(cfg, workers=args.workers, on_done=lambda _res: bar.update(1))
+        return run_config(
+            cfg,
+            workers=args.workers,
+            on_done=lambda _res: bar.update(1),
+            patients=getattr(args, "patients", False),  # `calibrate` has no --patients
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -189,8 +204,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = dt.datetime.now(dt.UTC)
     output = _run(cfg, args)
     finished = dt.datetime.now(dt.UTC)
-    manifest = build_manifest(cfg, source, output.seeds, started, finished, args.workers, output.events)
-    write_results(out_dir, output.summary, output.replications, output.daily, manifest, args.daily_format)
+    manifest = build_manifest(
+        cfg, source, output.seeds, started, finished, args.workers, output.events, patients=args.patients
+    )
+    write_results(
+        out_dir, output.summary, output.replications, output.daily, manifest, args.daily_format, output.patients
+    )
     print(
         f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
         f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
@@ -260,6 +279,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             resume=args.resume,
             on_progress=progress,
+            patients=args.patients,
         )
     except KeyboardInterrupt:
         print(

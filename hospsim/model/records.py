@@ -17,6 +17,17 @@ CANCELLED = 4  # elective that found no bed
 NOT_ARRIVED = 5  # candidate removed by the plan (demand multiplier, fewer electives booked)
 TRANSFERRED = 6  # waited `acute.max_wait_hours` for a bed, then went to another hospital
 
+# The outcome codes' names, as output tables write them (patients.parquet).
+OUTCOME_NAMES: dict[int, str] = {
+    WAITING: "waiting",
+    ADMITTED: "admitted",
+    AVOIDED: "avoided",
+    REFUSED: "refused",
+    CANCELLED: "cancelled",
+    NOT_ARRIVED: "not_arrived",
+    TRANSFERRED: "transferred",
+}
+
 
 @dataclass(frozen=True)
 class Capacity:

@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..analysis.stats import summarise
 from ..config import Config
 from ..model.engine import run_model
 from ..model.kpis import daily_and_kpis
+from ..model.records import OUTCOME_NAMES, Replication
 from ..model.streams import replication_seeds
 from .executors import executor
 
@@ -30,14 +32,56 @@ class ReplicationResult:
     daily: pd.DataFrame
     events: int
     wall_seconds: float
+    patients: pd.DataFrame | None = None  # one row per patient, only when asked for
 
 
-def run_replication(cfg: Config, index: int, seed: int) -> ReplicationResult:
-    """Simulate one replication and measure it."""
+def categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical[str]:
+    """Codes (-1: none) as a categorical over ``names``: one small dictionary, not a string a row."""
+    return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(names, dtype=str))
+
+
+def patient_table(rep: Replication) -> pd.DataFrame:
+    """One row per patient who arrived, in arrival order: who they were (kind, group, drawn acute
+    LOS, step-up suitability, discharge pathway), what happened (outcome) and when (days since the
+    start; NaN where it did not happen). Built column by column in bulk, strings as categoricals."""
+    co, rec = rep.cohort, rep.records
+    n = len(co)
+    # Outcome codes are small integers but need not be contiguous: map them through a lookup table.
+    codes = np.array(sorted(OUTCOME_NAMES))
+    lookup = np.full(int(codes.max()) + 1, -1, dtype=np.int32)
+    lookup[codes] = np.arange(codes.size)
+    services = list(co.service_names)
+    return pd.DataFrame(
+        {
+            "patient": np.arange(n, dtype=np.int64),
+            "kind": categorical(co.is_elective.astype(np.int32), ["emergency", "elective"]),
+            "group": categorical(co.group, [*co.group_names, "elective"]),
+            "arrival_days": co.arrival_days,
+            "admit_days": rec.admit_days,
+            "fit_days": rec.fit_days,
+            "ready_days": rec.ready_days,
+            "bed_leave_days": rec.bed_leave_days,
+            "service": categorical(rec.service, services),
+            "service_start_days": rec.service_start_days,
+            "service_end_days": rec.service_end_days,
+            "outcome": categorical(lookup[rec.outcome], [OUTCOME_NAMES[int(c)] for c in codes]),
+            "acute_los_days": co.acute_los_days,
+            "step_up_suitable": co.step_up_suitable,
+            "discharge_service": categorical(co.service, services),
+        }
+    )
+
+
+def run_replication(cfg: Config, index: int, seed: int, patients: bool = False) -> ReplicationResult:
+    """Simulate one replication and measure it (with its patient table if ``patients``)."""
     start = time.perf_counter()
     rep = run_model(cfg, seed)
     daily, kpis = daily_and_kpis(cfg, rep)
     daily.insert(0, "replication", index)
+    table = None
+    if patients:
+        table = patient_table(rep)
+        table.insert(0, "replication", np.int64(index))
     return ReplicationResult(
         index=index,
         seed=seed,
@@ -45,6 +89,7 @@ def run_replication(cfg: Config, index: int, seed: int) -> ReplicationResult:
         daily=daily,
         events=rep.records.events,
         wall_seconds=time.perf_counter() - start,
+        patients=table,
     )
 
 
@@ -55,11 +100,12 @@ class ReplicationTask:
     config: Config
     index: int
     seed: int
+    patients: bool = False  # return the patient table too (big: only when asked)
 
 
 def replication_task(task: ReplicationTask) -> ReplicationResult:
     """The executor's task function (module-level, so workers can unpickle it)."""
-    return run_replication(task.config, task.index, task.seed)
+    return run_replication(task.config, task.index, task.seed, task.patients)
 
 
 def run_replications(
@@ -68,14 +114,16 @@ def run_replications(
     on_done: Callable[[ReplicationResult], None] | None = None,
     backend: str = "process",
     scheduler: str | None = None,
+    patients: bool = False,
 ) -> list[ReplicationResult]:
     """Run ``cfg.replications`` replications seeded from ``cfg.seed``; returns them in replication
     order whatever the number of workers or the backend (see :func:`.executors.executor`).
 
-    ``on_done`` is called as each finishes (for progress reporting), in completion order.
+    ``on_done`` is called as each finishes (for progress reporting), in completion order;
+    ``patients`` makes each replication return its patient table.
     """
     seeds = replication_seeds(cfg.seed, cfg.replications)
-    tasks = [ReplicationTask(cfg, i, seed) for i, seed in enumerate(seeds)]
+    tasks = [ReplicationTask(cfg, i, seed, patients) for i, seed in enumerate(seeds)]
     results: list[ReplicationResult] = []
     with executor(backend, min(workers, len(tasks)), scheduler) as ex:
         for res in ex.map_unordered(replication_task, tasks):
@@ -107,6 +155,13 @@ class RunOutput:
     seeds: list[int]
     events: int
 
+    @property
+    def patients(self) -> list[pd.DataFrame] | None:
+        """Each replication's patient table, in replication order (None: not asked for); kept
+        apart so that writing them never holds a second, concatenated copy."""
+        tables = [r.patients for r in self.results if r.patients is not None]
+        return tables if tables else None
+
 
 def run_config(
     cfg: Config,
@@ -114,9 +169,13 @@ def run_config(
     on_done: Callable[[ReplicationResult], None] | None = None,
     backend: str = "process",
     scheduler: str | None = None,
+    patients: bool = False,
 ) -> RunOutput:
-    """Run all replications of ``cfg`` and summarise them."""
-    results = run_replications(cfg, workers=workers, on_done=on_done, backend=backend, scheduler=scheduler)
+    """Run all replications of ``cfg`` and summarise them (``patients``: keep each replication's
+    patient table, see :func:`patient_table`)."""
+    results = run_replications(
+        cfg, workers=workers, on_done=on_done, backend=backend, scheduler=scheduler, patients=patients
+    )
     reps = replications_table(results)
     kpi_names = list(results[0].kpis)
     return RunOutput(

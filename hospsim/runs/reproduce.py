@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ import pandas as pd
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import Experiment
 from .errors import ResultsError
-from .executors import executor
-from .experiment import LoadedExperiment, Variant
+from .executors import Executor, executor
+from .experiment import LoadedExperiment, RunSpec, Variant
 from .replications import run_config
-from .store import FLOAT_FORMAT, MANIFEST, package_versions, read_daily, read_manifest
-from .sweep import execute_run
+from .store import FLOAT_FORMAT, MANIFEST, PATIENTS, package_versions, read_daily, read_manifest
+from .sweep import execute_run, execute_run_task
 
 Progress = Callable[[Any], None] | None
 
@@ -63,7 +63,8 @@ def reproduce(
     scheduler: str | None = None,
 ) -> ReproduceReport:
     """Re-run what ``results`` holds (all runs, or an evenly spread ``sample`` of a sweep's runs)
-    and compare every KPI (and, for ``hospsim run``, every daily value) bit for bit.
+    and compare every KPI (and, for ``hospsim run``, every daily value) bit for bit, and every
+    value of ``patients.parquet`` when the folder holds one.
 
     Raises :class:`ResultsError` for a folder that is not a complete, readable results folder.
     """
@@ -83,6 +84,14 @@ def _require(results: Path, *names: str) -> None:
             raise ResultsError(f"{results}: incomplete results folder: no {name}")
 
 
+def _has_patients(results: Path, manifest: dict[str, Any]) -> bool:
+    """Whether the folder holds a patient table to check (refused when the manifest says it
+    should and it is missing)."""
+    if manifest.get("patients"):
+        _require(results, PATIENTS)
+    return (results / PATIENTS).is_file()
+
+
 def _run_config(results: Path, manifest: dict[str, Any]) -> Config:
     try:
         return config_from_dict(manifest["config"], f"{results / MANIFEST}: config")
@@ -98,9 +107,10 @@ def _reproduce_run(
     cfg = _run_config(results, manifest)
     daily_name = "daily.parquet" if (results / "daily.parquet").exists() else "daily.csv"  # as read_daily
     _require(results, "replications.csv", daily_name)
+    patients = _has_patients(results, manifest)
     old = pd.read_csv(results / "replications.csv")
     old_daily = read_daily(results)
-    out = run_config(cfg, workers=workers, on_done=on_progress, backend=backend, scheduler=scheduler)
+    out = run_config(cfg, workers=workers, on_done=on_progress, backend=backend, scheduler=scheduler, patients=patients)
     mismatches = []
     if out.seeds != manifest.get("replication_seeds"):
         mismatches.append("replication seeds differ")
@@ -115,29 +125,35 @@ def _reproduce_run(
     new_daily = out.daily
     if daily_name == "daily.csv":
         new_daily = pd.read_csv(io.StringIO(out.daily.to_csv(index=False, float_format=FLOAT_FORMAT)))
-    compared += _compare_daily(old_daily, new_daily, mismatches)
+    compared += _compare_table("daily", old_daily, new_daily, mismatches)
+    if patients and out.patients is not None:
+        new_patients = pd.concat(out.patients, ignore_index=True)
+        compared += _compare_table("patients", pd.read_parquet(results / PATIENTS), new_patients, mismatches)
     return ReproduceReport("run", len(out.results), compared, mismatches, _version_changes(manifest))
 
 
-def _compare_daily(old: pd.DataFrame, new: pd.DataFrame, mismatches: list[str]) -> int:
-    """Compare two daily tables column by column, appending differences; returns values compared."""
+def _compare_table(label: str, old: pd.DataFrame, new: pd.DataFrame, mismatches: list[str]) -> int:
+    """Compare two tables (daily, patients) column by column, exactly, appending differences;
+    returns values compared."""
     compared = 0
+    for col in new.columns.difference(old.columns):
+        mismatches.append(f"{label} {col}: not in the stored table")
     for col in old.columns:
         if col not in new.columns:
-            mismatches.append(f"daily {col}: not in the re-run")
+            mismatches.append(f"{label} {col}: not in the re-run")
             continue
         a = old[col].to_numpy()
         b = new[col].to_numpy()
         compared += a.size
         if a.shape != b.shape:
-            mismatches.append(f"daily {col}: stored {a.size} values, re-run {b.size}")
+            mismatches.append(f"{label} {col}: stored {a.size} values, re-run {b.size}")
             continue
         if a.dtype.kind == "f":
             equal = (a == b) | (np.isnan(a) & np.isnan(b.astype(float)))
         else:
             equal = a.astype(str) == b.astype(str)
         if not equal.all():
-            mismatches.append(f"daily {col}: {int((~equal).sum())} values differ")
+            mismatches.append(f"{label} {col}: {int((~equal).sum())} values differ")
     return compared
 
 
@@ -181,6 +197,16 @@ def _loaded_sweep(results: Path, manifest: dict[str, Any]) -> LoadedExperiment:
         raise ResultsError(f"{results / MANIFEST}: unusable experiment ({first})") from None
 
 
+def _rerun(ex: Executor, specs: list[RunSpec], patients: bool) -> Iterator[tuple[dict[str, Any], pd.DataFrame | None]]:
+    """Each run's record and (only when asked, as the workers then send more) its patient table."""
+    if patients:
+        for record, _daily, table in ex.map_unordered(execute_run_task, [(s, True) for s in specs]):
+            yield record, table
+    else:
+        for record, _daily in ex.map_unordered(execute_run, specs):
+            yield record, None
+
+
 def _reproduce_sweep(
     results: Path,
     manifest: dict[str, Any],
@@ -196,10 +222,11 @@ def _reproduce_sweep(
         idx = np.unique(np.linspace(0, len(specs) - 1, sample).round().astype(int))
         specs = [specs[i] for i in idx]
     stored = pd.read_parquet(results / "kpis.parquet").set_index("run_id")
+    patients = _has_patients(results, manifest)
     mismatches: list[str] = []
     compared = 0
     with executor(backend, workers, scheduler) as ex:
-        for record, _daily in ex.map_unordered(execute_run, specs):
+        for record, table in _rerun(ex, specs, patients):
             rid = record["run_id"]
             if rid not in stored.index:
                 mismatches.append(f"{rid}: not in the stored results")
@@ -209,6 +236,10 @@ def _reproduce_sweep(
                 compared += 1
                 if k not in row or not _same(float(row[k]), float(v)):
                     mismatches.append(f"{rid} {k}: stored {row.get(k)!r}, re-run {v!r}")
+            if table is not None:
+                # Only this run's rows are read: the whole table may not fit in memory.
+                old = pd.read_parquet(results / PATIENTS, filters=[("run_id", "==", rid)])
+                compared += _compare_table(f"{rid} patients", old, table, mismatches)
             if on_progress:
                 on_progress(record)
     return ReproduceReport("sweep", len(specs), compared, mismatches, _version_changes(manifest))

@@ -10,8 +10,9 @@ what makes a folder a results folder, and it is written last:
 - ``hospsim sweep``: each run is written as ``runs/<id>.daily.parquet`` then ``runs/<id>.json``
   (KPIs and monthly values), the JSON last. A run counts as done only when its JSON exists, so a
   sweep killed at any moment (even SIGKILL) leaves no half-written run that a resume would trust,
-  and a resume never repeats a finished run. The sweep manifest says ``complete: false`` until the
-  consolidated tables are all written.
+  and a resume never repeats a finished run (with ``--patients``, ``runs/<id>.patients.parquet``
+  is written before the JSON too, and a run without it is redone). The sweep manifest says
+  ``complete: false`` until the consolidated tables are all written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import __version__
@@ -37,6 +39,7 @@ from .errors import ResultsError
 
 FLOAT_FORMAT = "%.10g"  # plenty for KPIs, and stable text across platforms
 MANIFEST = "manifest.json"
+PATIENTS = "patients.parquet"
 RUNS = "runs"
 _TMP = ".tmp"
 _PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "pydantic", "pyyaml")
@@ -83,6 +86,29 @@ def write_csv(path: Path, table: pd.DataFrame) -> Path:
 def write_parquet(path: Path, table: pd.DataFrame, compression: Literal["snappy", "zstd"] = "snappy") -> Path:
     """A table as Parquet, without index."""
     return atomic_write(path, lambda p: table.to_parquet(p, index=False, compression=compression))
+
+
+def write_parquet_frames(path: Path, frames: Iterable[pd.DataFrame]) -> int:
+    """Tables of one schema as one Parquet file (zstd), one row group each, without ever
+    concatenating them in memory; returns the number of rows."""
+    rows = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal rows
+        writer = None
+        try:
+            for frame in frames:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table.cast(writer.schema))
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+
+    atomic_write(path, write)
+    return rows
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -153,9 +179,11 @@ def build_manifest(
     finished: dt.datetime,
     workers: int,
     events: int,
+    patients: bool = False,
 ) -> dict[str, Any]:
-    """Everything needed to re-run a result and check it: config, seeds, versions, timings."""
-    return {
+    """Everything needed to re-run a result and check it: config, seeds, versions, timings, and
+    (``patients: true``) whether the folder holds ``patients.parquet``."""
+    manifest = {
         "kind": "run",
         "hospsim_version": __version__,
         "command": sys.argv,
@@ -176,6 +204,9 @@ def build_manifest(
         "finished_at": finished.isoformat(timespec="seconds"),
         "wall_seconds": round((finished - started).total_seconds(), 3),
     }
+    if patients:  # only then: manifests of runs without it keep their keys
+        manifest["patients"] = True
+    return manifest
 
 
 # --- a run's folder --------------------------------------------------------------------------
@@ -188,8 +219,10 @@ def write_results(
     daily: pd.DataFrame,
     manifest: dict[str, Any],
     daily_format: str = "parquet",
+    patients: list[pd.DataFrame] | None = None,
 ) -> list[Path]:
-    """Write a run's results folder, manifest last; returns the files written."""
+    """Write a run's results folder, manifest last; returns the files written. ``patients``: each
+    replication's patient table, written as one ``patients.parquet``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Until the new manifest is in place the folder must not pass for a complete (older) result.
@@ -202,6 +235,11 @@ def write_results(
         paths.append(write_parquet(out_dir / "daily.parquet", daily, compression="zstd"))
     stale = out_dir / ("daily.parquet" if daily_format == "csv" else "daily.csv")
     stale.unlink(missing_ok=True)  # never leave another run's daily table beside this one
+    if patients is not None:
+        write_parquet_frames(out_dir / PATIENTS, patients)
+        paths.append(out_dir / PATIENTS)
+    else:
+        (out_dir / PATIENTS).unlink(missing_ok=True)  # nor another run's patients
     paths.append(write_manifest(out_dir, manifest))
     return paths
 
@@ -249,10 +287,16 @@ class SweepStore:
         """Whether any run is on disk."""
         return self.runs_dir.is_dir() and any(self.runs_dir.glob("*.json"))
 
-    def write_run(self, record: dict[str, Any], daily: pd.DataFrame) -> None:
-        """One finished run: its daily table, then its record (which marks it done)."""
+    def has_patients(self, run_id: str) -> bool:
+        """Whether the run's patient table is on disk."""
+        return (self.runs_dir / f"{_file_stem(run_id)}.patients.parquet").is_file()
+
+    def write_run(self, record: dict[str, Any], daily: pd.DataFrame, patients: pd.DataFrame | None = None) -> None:
+        """One finished run: its daily table (and patient table), then its record (which marks it done)."""
         stem = _file_stem(record["run_id"])
         write_parquet(self.runs_dir / f"{stem}.daily.parquet", daily)
+        if patients is not None:
+            write_parquet(self.runs_dir / f"{stem}.patients.parquet", patients, compression="zstd")
         # One line, numpy numbers as floats: records are many and read by programs only.
         write_text(self.runs_dir / f"{stem}.json", json.dumps(record, default=float))
 
@@ -264,6 +308,14 @@ class SweepStore:
     def stream_daily(self, run_ids: list[str], target: Path) -> int:
         """Concatenate the runs' daily tables into one Parquet file, one run in memory at a time;
         returns the number of rows."""
+        return self._stream(run_ids, "daily", target)
+
+    def stream_patients(self, run_ids: list[str], target: Path) -> int:
+        """Concatenate the runs' patient tables into one Parquet file, one run in memory at a time;
+        returns the number of rows."""
+        return self._stream(run_ids, "patients", target)
+
+    def _stream(self, run_ids: list[str], table_name: str, target: Path) -> int:
         if not run_ids:
             return 0
         rows = 0
@@ -273,7 +325,7 @@ class SweepStore:
             writer = None
             try:
                 for rid in run_ids:
-                    table = pq.read_table(self.runs_dir / f"{_file_stem(rid)}.daily.parquet")
+                    table = pq.read_table(self.runs_dir / f"{_file_stem(rid)}.{table_name}.parquet")
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
                     writer.write_table(table.cast(writer.schema))

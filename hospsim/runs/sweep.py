@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..analysis.stats import summarise
@@ -22,11 +23,14 @@ from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 from ..config import config_hash, config_to_dict
 from ..model.engine import run_model
 from ..model.kpis import daily_and_kpis
+from ..model.records import Replication
 from .errors import ResultsError
 from .executors import check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
+from .replications import categorical, patient_table
 from .store import (
     MANIFEST,
+    PATIENTS,
     SweepStore,
     git_revision,
     package_versions,
@@ -40,12 +44,38 @@ from .store import (
 
 def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame]:
     """Simulate one run; returns its record (KPIs, monthly values) and its daily table."""
+    record, daily, _patients = _simulate(spec, patients=False)
+    return record, daily
+
+
+def execute_run_task(task: tuple[RunSpec, bool]) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
+    """The executor's task for a run ``(spec, patients)``: its record, its daily table and, only
+    when ``patients`` is true, its patient table (so sweeps without it move no more data)."""
+    spec, patients = task
+    return _simulate(spec, patients)
+
+
+def _run_patients(spec: RunSpec, rep: Replication) -> pd.DataFrame:
+    """The run's patient table, led by the run's identity (ids as one-entry categoricals)."""
+    table = patient_table(rep)
+    n = len(table)
+    ident = {
+        "run_id": categorical(np.zeros(n, dtype=np.int32), [spec.run_id]),
+        "scenario": categorical(np.zeros(n, dtype=np.int32), [spec.scenario]),
+        "point": np.full(n, spec.point, dtype=np.int64),
+        "replication": np.full(n, spec.replication, dtype=np.int64),
+    }
+    return pd.concat([pd.DataFrame(ident), table], axis=1)
+
+
+def _simulate(spec: RunSpec, patients: bool) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
     start = time.perf_counter()
     rep = run_model(spec.config, spec.seed)
     daily, kpis = daily_and_kpis(spec.config, rep, spec.window)
     monthly = monthly_table(daily, spec.window)
     ident = {"run_id": spec.run_id, "scenario": spec.scenario, "point": spec.point, "replication": spec.replication}
     daily = pd.concat([pd.DataFrame(ident, index=daily.index), daily], axis=1)
+    table = _run_patients(spec, rep) if patients else None
     record = {
         "run_id": spec.run_id,
         "scenario": spec.scenario,
@@ -58,7 +88,7 @@ def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame]:
         "events": rep.records.events,
         "wall_seconds": time.perf_counter() - start,
     }
-    return record, daily
+    return record, daily, table
 
 
 @dataclass(frozen=True)
@@ -81,6 +111,7 @@ def _manifest(
     workers: int,
     finished: dt.datetime | None,
     wall: float,
+    patients: bool = False,
 ) -> dict[str, Any]:
     cells = [
         {
@@ -103,7 +134,7 @@ def _manifest(
             "workers": workers,
         }
     )
-    return {
+    manifest = {
         "kind": "sweep",
         "experiment_source": loaded.source,
         "experiment": loaded.raw,
@@ -119,6 +150,9 @@ def _manifest(
         "sessions": sessions,
         "complete": finished is not None,
     }
+    if patients:  # only then: manifests of sweeps without it keep their keys
+        manifest["patients"] = True
+    return manifest
 
 
 def _previous_manifest(loaded: LoadedExperiment, store: SweepStore, resume: bool) -> dict[str, Any] | None:
@@ -145,44 +179,51 @@ def run_sweep(
     scheduler: str | None = None,
     resume: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    patients: bool = False,
 ) -> SweepResult:
     """Run (or finish) every run of an experiment into ``out_dir`` and consolidate the tables.
 
-    ``on_progress(done, total)`` is called at the start and after each run.
+    ``on_progress(done, total)`` is called at the start and after each run. ``patients`` also
+    writes ``patients.parquet``; a resumed sweep keeps it if the sweep was started with it.
     """
     check_backend(backend, scheduler)  # before anything is written
     out_dir = Path(out_dir)
     store = SweepStore(out_dir)
     previous = _previous_manifest(loaded, store, resume)
+    patients = patients or bool(previous and previous.get("patients"))
     store.prepare()
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, None, 0.0))
+    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, None, 0.0, patients))
 
     specs = loaded.runs()
     done = store.done_ids()
+    if patients:  # a run finished without its patient table is run again (same seed, same numbers)
+        done = {rid for rid in done if store.has_patients(rid)}
     pending = [s for s in specs if s.run_id not in done]
     total = len(specs)
     count = total - len(pending)
     if on_progress:
         on_progress(count, total)
     with executor(backend, workers, scheduler) as ex:
-        for record, daily in ex.map_unordered(execute_run, pending):
-            store.write_run(record, daily)
+        for record, daily, table in ex.map_unordered(execute_run_task, [(s, patients) for s in pending]):
+            store.write_run(record, daily, table)
             count += 1
             if on_progress:
                 on_progress(count, total)
 
-    summary, verdicts = consolidate(loaded, store, out_dir)
+    summary, verdicts = consolidate(loaded, store, out_dir, patients)
     finished = dt.datetime.now(dt.UTC)
     wall = time.perf_counter() - t0
-    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, finished, wall))
+    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, finished, wall, patients))
     return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall)
 
 
-def consolidate(loaded: LoadedExperiment, store: SweepStore, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Assemble the per-run files into the experiment's tables, in run order; returns the summary
-    and the verdicts."""
+def consolidate(
+    loaded: LoadedExperiment, store: SweepStore, out_dir: Path, patients: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assemble the per-run files into the experiment's tables, in run order (``patients``: the
+    patient tables too); returns the summary and the verdicts."""
     run_ids = [s.run_id for s in loaded.runs()]
     kpis, monthly = records_to_frames(store.records(run_ids))
     kpi_cols = [
@@ -194,6 +235,10 @@ def consolidate(loaded: LoadedExperiment, store: SweepStore, out_dir: Path) -> t
     write_csv(out_dir / "kpis.csv", kpis)
     write_parquet(out_dir / "monthly.parquet", monthly)
     store.stream_daily(run_ids, out_dir / "daily.parquet")
+    if patients:
+        store.stream_patients(run_ids, out_dir / PATIENTS)
+    else:
+        (out_dir / PATIENTS).unlink(missing_ok=True)
 
     id_cols = ["scenario", "point"] + [c for c in kpis.columns if c.startswith("param_")]
     frames = []

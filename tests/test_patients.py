@@ -1,0 +1,212 @@
+"""`--patients`: one row per patient who arrived, in `patients.parquet`, from which the KPIs can be
+recomputed; written by `hospsim run` and `hospsim sweep`, checked by `hospsim reproduce`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hospsim.cli import main
+from hospsim.config import load_config
+from hospsim.model.engine import run_model
+from hospsim.model.records import OUTCOME_NAMES
+from hospsim.model.streams import replication_seeds
+from hospsim.runs.errors import ResultsError
+from hospsim.runs.experiment import load_experiment
+from hospsim.runs.replications import patient_table, run_config
+from hospsim.runs.reproduce import reproduce
+from hospsim.runs.sweep import run_sweep
+
+DATA = Path(__file__).parent / "data"
+CONFIG = DATA / "mini_system.yaml"
+EXPERIMENT = DATA / "mini_experiment.yaml"
+# The mini system made busier: electives (some cancelled), step-up places (some admissions
+# avoided) and a bed cut (some emergencies wait, some are transferred).
+BUSY = [
+    "acute.beds={steps: [[0, 45], [150, 38]]}",
+    "acute.max_wait_hours=12",
+    "demand.elective={per_weekday: 4, los: {dist: exponential, mean_days: 2}}",
+    "groups.frail.step_up_share=0.3",
+    "services.step_up.capacity=3",
+]
+COLUMNS = [
+    "replication", "patient", "kind", "group", "arrival_days", "admit_days", "fit_days", "ready_days",
+    "bed_leave_days", "service", "service_start_days", "service_end_days", "outcome", "acute_los_days",
+    "step_up_suitable", "discharge_service",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def busy_run(tmp_path_factory) -> Path:
+    """`hospsim run --patients` of the busy mini system, 2 replications on 2 workers."""
+    out = tmp_path_factory.mktemp("busy") / "out"
+    sets = [a for s in BUSY for a in ("--set", s)]
+    args = ["run", str(CONFIG), *sets, "-r", "2", "--seed", "11", "--workers", "2", "--patients"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None)
+
+
+def test_one_row_per_patient_who_arrived():
+    cfg = load_config(CONFIG, BUSY)
+    rep = run_model(cfg, replication_seeds(11, 1)[0])
+    table = patient_table(rep)
+    assert len(table) == len(rep.cohort) > 1000
+    assert table["patient"].tolist() == list(range(len(rep.cohort)))
+    assert (np.diff(table["arrival_days"].to_numpy()) >= 0).all()
+    # Electives are in the group `elective`, emergencies in their own group.
+    assert (table.loc[table["kind"] == "elective", "group"] == "elective").all()
+    assert set(table.loc[table["kind"] == "emergency", "group"]) == {"frail", "other"}
+    # Step-up is the service of every avoided patient; home discharges have no service.
+    assert (table.loc[table["outcome"] == "avoided", "service"] == "step_up").all()
+    assert table["discharge_service"].isna().sum() > 0
+    assert "not_arrived" not in set(table["outcome"])
+
+
+def test_outcome_names_cover_every_code():
+    from hospsim.model import records
+
+    codes = {v for k, v in vars(records).items() if k.isupper() and isinstance(v, int) and k != "OUTCOME_NAMES"}
+    assert codes == {0, 1, 2, 3, 4, 5, 6}
+    assert set(OUTCOME_NAMES) == codes
+    assert len(set(OUTCOME_NAMES.values())) == len(codes)
+    assert OUTCOME_NAMES[records.TRANSFERRED] == "transferred"
+    assert OUTCOME_NAMES[records.AVOIDED] == "avoided"
+
+
+def test_run_writes_patients_with_the_cohort_size(busy_run):
+    table = pd.read_parquet(busy_run / "patients.parquet")
+    assert table.columns.tolist() == COLUMNS
+    for col in ("kind", "group", "service", "outcome", "discharge_service"):
+        assert isinstance(table[col].dtype, pd.CategoricalDtype), col
+    cfg = load_config(CONFIG, [*BUSY, "replications=2", "seed=11"])
+    sizes = [len(run_model(cfg, s).cohort) for s in replication_seeds(11, 2)]
+    assert table.groupby("replication").size().tolist() == sizes
+    manifest = json.loads((busy_run / "manifest.json").read_text())
+    assert manifest["patients"] is True
+    # Every outcome the busy system produces is there.
+    assert {"admitted", "avoided", "cancelled", "transferred"} <= set(table["outcome"])
+
+
+def test_kpis_recomputed_from_patients_match(busy_run):
+    cfg = load_config(CONFIG, BUSY)
+    lo, hi, horizon = cfg.warmup_days, cfg.horizon_days, float(cfg.horizon_days)
+    table = pd.read_parquet(busy_run / "patients.parquet")
+    reps = pd.read_csv(busy_run / "replications.csv").set_index("replication")
+    for r, p in table.groupby("replication"):
+        emergency, out = p["kind"] == "emergency", p["outcome"]
+        arrived = (p["arrival_days"] >= lo) & (p["arrival_days"] < hi)
+        admitted_in = (p["admit_days"] >= lo) & (p["admit_days"] < hi)
+        kpi = reps.loc[r]
+        assert (emergency & arrived).sum() == kpi["emergency_arrivals"]
+        assert (emergency & (out == "admitted") & admitted_in).sum() == kpi["emergency_admissions"]
+        assert (arrived & (out == "avoided")).sum() == kpi["admissions_avoided"] > 0
+        assert ((p["kind"] == "elective") & arrived & (out == "cancelled")).sum() == kpi["elective_cancellations"] > 0
+        assert ((p["kind"] == "elective") & (out == "admitted") & admitted_in).sum() == kpi["elective_admissions"]
+        adm = p[out == "admitted"]
+        leave = adm["bed_leave_days"].fillna(horizon).to_numpy()
+        bed_days = _overlap(adm["admit_days"].to_numpy(), leave, lo, hi).sum()
+        assert bed_days == pytest.approx(kpi["acute_bed_days"], rel=1e-6)
+        fit = adm.dropna(subset=["fit_days"])
+        delayed = _overlap(fit["fit_days"].to_numpy(), fit["bed_leave_days"].fillna(horizon).to_numpy(), lo, hi)
+        assert delayed.sum() == pytest.approx(kpi["delayed_bed_days"], rel=1e-6)
+
+
+def test_same_table_with_one_or_two_workers(busy_run):
+    cfg = load_config(CONFIG, [*BUSY, "replications=2", "seed=11"])
+    one = run_config(cfg, workers=1, patients=True)
+    assert one.patients is not None
+    serial = pd.concat(one.patients, ignore_index=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(busy_run / "patients.parquet"), serial)
+    # Without --patients the workers send no patient table.
+    assert run_config(cfg, workers=2).patients is None
+
+
+def test_without_patients_no_file(tmp_path):
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "patients.parquet").write_bytes(b"an older run's")
+    assert main(["run", str(CONFIG), "-r", "1", "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+    assert not (out / "patients.parquet").exists()
+    assert "patients" not in json.loads((out / "manifest.json").read_text())
+
+
+def test_reproduce_checks_patients(busy_run, tmp_path):
+    good = reproduce(busy_run, workers=1)
+    assert good.ok, good.mismatches
+    n_patients = len(pd.read_parquet(busy_run / "patients.parquet"))
+    assert good.values_compared > n_patients * len(COLUMNS)
+    # A tampered copy: one admission time moved by a millisecond of a day.
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in busy_run.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    table = pd.read_parquet(bad / "patients.parquet")
+    table.loc[10, "admit_days"] += 1e-6
+    table.to_parquet(bad / "patients.parquet", index=False)
+    report = reproduce(bad, workers=1)
+    assert not report.ok
+    assert report.mismatches == ["patients admit_days: 1 values differ"]
+    # A folder whose manifest promises patients but has none is refused.
+    (bad / "patients.parquet").unlink()
+    with pytest.raises(ResultsError, match=r"incomplete results folder: no patients\.parquet"):
+        reproduce(bad, workers=1)
+
+
+def test_sweep_writes_one_row_set_per_run(tmp_path):
+    loaded = load_experiment(EXPERIMENT)
+    out = tmp_path / "sweep"
+    run_sweep(loaded, out, workers=2, patients=True)
+    table = pd.read_parquet(out / "patients.parquet")
+    assert table.columns.tolist()[:4] == ["run_id", "scenario", "point", "replication"]
+    assert table.columns.tolist()[4:] == COLUMNS[1:]
+    specs = loaded.runs()
+    assert len(specs) == 27
+    # Runs in run order, each with its cohort.
+    ids = table["run_id"].astype(str)
+    assert ids.drop_duplicates().tolist() == [s.run_id for s in specs]
+    for spec in (specs[0], specs[13], specs[-1]):
+        rows = table[ids == spec.run_id]
+        assert len(rows) == len(run_model(spec.config, spec.seed).cohort)
+        assert set(rows["scenario"].astype(str)) == {spec.scenario}
+        assert set(rows["point"]) == {spec.point}
+        assert set(rows["replication"]) == {spec.replication}
+        assert rows["patient"].tolist() == list(range(len(rows)))
+    # Every run recomputes its KPI from its rows: admissions avoided in the window.
+    kpis = pd.read_parquet(out / "kpis.parquet").set_index("run_id")
+    avoided = table[(table["outcome"] == "avoided") & (table["arrival_days"] >= 200) & (table["arrival_days"] < 300)]
+    counts = avoided.groupby(avoided["run_id"].astype(str)).size()
+    assert counts.reindex(kpis.index, fill_value=0).tolist() == kpis["admissions_avoided"].tolist()
+    assert kpis["admissions_avoided"].sum() > 0
+    assert json.loads((out / "manifest.json").read_text())["patients"] is True
+    # The sweep's patient table re-runs exactly, run by run.
+    report = reproduce(out, workers=1, sample=3)
+    assert report.ok, report.mismatches
+    assert report.checked == 3
+
+
+def test_sweep_without_patients_writes_none(tmp_path):
+    out = tmp_path / "sweep"
+    run_sweep(load_experiment(EXPERIMENT), out, workers=1)
+    assert not (out / "patients.parquet").exists()
+    assert not list((out / "runs").glob("*.patients.parquet"))
+    assert "patients" not in json.loads((out / "manifest.json").read_text())
+
+
+def test_resume_with_patients_redoes_runs_without_them(tmp_path):
+    loaded = load_experiment(EXPERIMENT)
+    out = tmp_path / "sweep"
+    run_sweep(loaded, out, workers=1)
+    result = run_sweep(loaded, out, workers=1, resume=True, patients=True)
+    # No finished run had its patient table, so every run was done again.
+    assert result.runs_done_before == 0
+    table = pd.read_parquet(out / "patients.parquet")
+    assert table["run_id"].nunique() == 27
+    assert len(list((out / "runs").glob("*.patients.parquet"))) == 27
