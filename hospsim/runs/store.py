@@ -91,14 +91,19 @@ def write_parquet(path: Path, table: pd.DataFrame, compression: Literal["snappy"
 def write_parquet_frames(path: Path, frames: Iterable[pd.DataFrame]) -> int:
     """Tables of one schema as one Parquet file (zstd), one row group each, without ever
     concatenating them in memory; returns the number of rows."""
+    return write_parquet_tables(path, (pa.Table.from_pandas(f, preserve_index=False) for f in frames))
+
+
+def write_parquet_tables(path: Path, tables: Iterable[pa.Table]) -> int:
+    """Tables of one schema written one after another into one Parquet file (atomically, one table
+    in memory at a time); returns the number of rows."""
     rows = 0
 
     def write(tmp: Path) -> None:
         nonlocal rows
         writer = None
         try:
-            for frame in frames:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
+            for table in tables:
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
                 writer.write_table(table.cast(writer.schema))
@@ -318,24 +323,8 @@ class SweepStore:
     def _stream(self, run_ids: list[str], table_name: str, target: Path) -> int:
         if not run_ids:
             return 0
-        rows = 0
-
-        def write(tmp: Path) -> None:
-            nonlocal rows
-            writer = None
-            try:
-                for rid in run_ids:
-                    table = pq.read_table(self.runs_dir / f"{_file_stem(rid)}.{table_name}.parquet")
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                    writer.write_table(table.cast(writer.schema))
-                    rows += table.num_rows
-            finally:
-                if writer is not None:
-                    writer.close()
-
-        atomic_write(target, write)
-        return rows
+        files = (self.runs_dir / f"{_file_stem(rid)}.{table_name}.parquet" for rid in run_ids)
+        return write_parquet_tables(target, (pq.read_table(f) for f in files))
 
 
 def records_to_frames(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
