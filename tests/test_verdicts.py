@@ -126,6 +126,7 @@ def _daily(days: int, occupied: float, capacity: int, start: str = "2017-01-01")
             "emergency_admissions": 8,
             "elective_cancellations": 0,
             "refused_admissions": 0,
+            "displaced_bed_days": 2.5,
         }
     )
 
@@ -140,6 +141,8 @@ def test_monthly_table_sums_and_ratios():
     assert m.loc["2017-01", "mean_occupancy"] == pytest.approx(0.9)
     assert m.loc["2017-01", "p_wait_over_4h"] == pytest.approx(1 / 8)  # 1 of 8 needing a bed each day
     assert m.loc["2017-01", "share_days_over_85pct"] == 1.0 and m.loc["2017-01", "share_days_over_92pct"] == 0.0
+    assert m.loc["2017-02", "displaced_bed_days"] == pytest.approx(28 * 2.5)
+    assert m.loc["2017-02", "bed_days_demanded"] == pytest.approx(28 * (90.0 + 2.5))  # used + displaced
     # The window cuts the months.
     m = monthly_table(d, (31, 40)).set_index("month")
     assert list(m.index) == ["2017-02"] and m.loc["2017-02", "acute_bed_days"] == pytest.approx(9 * 90.0)

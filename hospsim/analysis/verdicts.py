@@ -26,6 +26,7 @@ def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     # The derived columns that monthly forms may use besides the daily table's own.
     d["emergencies_needing_bed"] = d["emergency_arrivals"] - d["admissions_avoided"]
     d["occupancy_day"] = d["occupied_beds_mean"] / d["beds_capacity"].where(d["beds_capacity"] > 0)
+    d["bed_days_demanded"] = d["occupied_beds_mean"] + d["displaced_bed_days"]
     g = d.groupby("month", sort=True)
     out = pd.DataFrame(index=g.size().index)
     for name, form in kpi_registry.monthly_forms():

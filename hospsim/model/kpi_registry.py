@@ -70,7 +70,7 @@ class Monthly:
     ``how``: ``sum`` or ``mean`` of ``column`` over the month's days; ``ratio``: ``scale`` × sum of
     ``column`` / sum of ``denominator`` (NaN when that is 0); ``share_above``: share of the
     month's days whose ``column`` is above ``level``. Besides the daily table's columns,
-    ``emergencies_needing_bed`` and ``occupancy_day`` are available (see
+    ``emergencies_needing_bed``, ``occupancy_day`` and ``bed_days_demanded`` are available (see
     :func:`hospsim.analysis.verdicts.monthly_table`).
     """
 
@@ -286,6 +286,11 @@ KPIS: tuple[Kpi, ...] = (
         lambda v: ratio((v.needing & (v.out == TRANSFERRED)).sum(), v.n_need),
     ),
     _system(
+        "transferred_out_per_1000", "transferred out per 1,000", "per 1,000", "waits",
+        f"1,000 × transferred out / {_NEEDING}",
+        lambda v: 1000 * ratio((v.needing & (v.out == TRANSFERRED)).sum(), v.n_need),
+    ),
+    _system(
         "elective_admissions", "elective admissions", "patients", "demand",
         "electives admitted",
         lambda v: float((v.m.elective & (v.out == ADMITTED) & v.m.in_window(v.rec.admit_days)).sum()),
@@ -363,6 +368,21 @@ KPIS: tuple[Kpi, ...] = (
         "occupied acute bed days in the window",
         lambda v: v.bed_days,
         monthly=_sum("occupied_beds_mean"),
+    ),
+    _system(
+        "displaced_bed_days", "displaced bed days", "bed days", "beds",
+        "acute bed days the patients turned away in the window would have needed (transferred elsewhere, "
+        "refused, electives cancelled): each one's own drawn time to medically fit, counted on the day "
+        "turned away (a delayed transfer their pathway would have met is not included)",
+        lambda v: v.displaced_days,
+        monthly=_sum("displaced_bed_days"),
+    ),
+    _system(
+        "bed_days_demanded", "acute bed days demanded", "bed days", "beds",
+        "acute bed days used here + displaced bed days: the demand for beds, which turning patients away "
+        "does not reduce",
+        lambda v: v.bed_days + v.displaced_days,
+        monthly=_sum("bed_days_demanded"),
     ),
     _system(
         "delayed_bed_days", "delayed bed days", "bed days", "delays",
@@ -484,6 +504,8 @@ MONTHLY_ORDER = (
     "refused_admissions",
     "share_days_over_85pct",
     "share_days_over_92pct",
+    "displaced_bed_days",
+    "bed_days_demanded",
 )
 
 _BY_NAME: dict[str, Kpi] = {k.name: k for k in KPIS}

@@ -46,6 +46,7 @@ class _Measures:
     boarding: DailyLevel
     long_stay: np.ndarray
     escalation_in_use: np.ndarray
+    displaced_by_day: np.ndarray  # acute bed days of the patients turned away each day
     services: list[tuple[int, str, np.ndarray, np.ndarray]]  # (index, name, occupied, waiting list) per day
 
     def __init__(self, cfg: Config, rep: Replication, window: tuple[int, int] | None = None) -> None:
@@ -97,8 +98,21 @@ class _Measures:
         end = np.where(np.isnan(end), float(H), end)
         self.wait_days = np.where(waited, end - self.arrival, 0.0)
         self.wait_days[rec.outcome == TRANSFERRED] = max_wait  # exactly, not up to rounding
+        self.displaced_by_day = self._displaced_bed_days(co.acute_los_days)
 
         self.services = [(si, name, *self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
+
+    def _displaced_bed_days(self, acute_los_days: np.ndarray) -> np.ndarray:
+        """Per day: the acute bed days that the patients turned away that day (transferred
+        elsewhere, refused, electives cancelled) would have needed - each one's own drawn time to
+        medically fit, not any delayed transfer their pathway would have met."""
+        out, H = self.outcome, self.n_days
+        when = np.select(
+            [out == TRANSFERRED, (out == REFUSED) | (out == CANCELLED)], [self.transfer_days, self.arrival], np.nan
+        )
+        away = ~np.isnan(when)
+        day = np.clip(when[away].astype(np.int64), 0, H - 1)
+        return np.bincount(day, weights=acute_los_days[away], minlength=H)[:H]
 
     def _service_levels(self, si: int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Daily mean occupied places of service ``si`` and of its waiting list."""
@@ -154,6 +168,7 @@ def _daily(m: _Measures) -> pd.DataFrame:
         "elective_cancellations": daily_counts(np.where(out == CANCELLED, arrival, np.nan), H),
         "waits_over_4h": daily_counts(np.where(m.wait_days > 4 / HOURS, arrival, np.nan), H),
         "waits_over_12h": daily_counts(np.where(m.wait_days > 12 / HOURS, arrival, np.nan), H),
+        "displaced_bed_days": m.displaced_by_day,
     }
     for si, name, occ, queue in m.services:
         cols[f"{name}_occupied_mean"] = occ
@@ -202,6 +217,7 @@ class WindowMeasures:
     no_bed_days: np.ndarray  # days on which an emergency found no free bed
     bed_days: float
     delayed_days: float
+    displaced_days: float  # acute bed days the patients turned away in the window would have needed
     em_admitted: np.ndarray  # emergencies admitted in the window
     em_bed_days: float
     same_day: np.ndarray  # per discharged emergency admission: left on the day of admission
@@ -227,6 +243,7 @@ class WindowMeasures:
 
         self.bed_days = float(occ_mean.sum())
         self.delayed_days = float(m.delayed.mean[w].sum())
+        self.displaced_days = float(m.displaced_by_day[w].sum())
         self.em_admitted = em_admitted = m.emergency & (out == ADMITTED) & m.in_window(m.rec.admit_days)
         self.em_bed_days = float(m.emergency_occupied[w].sum())
         discharged = em_admitted & ~np.isnan(m.rec.bed_leave_days)
