@@ -33,6 +33,7 @@ def _label(kpi: str) -> str:
 # KPIs shown in the forest plot after the criteria's KPIs (each must be in the KPI registry).
 FOREST_KPIS = (
     "acute_bed_days",
+    "bed_days_demanded",
     "mean_occupancy",
     "share_days_over_92pct",
     "mean_delayed_patients",

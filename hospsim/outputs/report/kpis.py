@@ -18,6 +18,8 @@ KEY_KPIS = (
     "share_days_over_85pct",
     "share_days_over_92pct",
     "acute_bed_days",
+    "displaced_bed_days",
+    "bed_days_demanded",
     "delayed_bed_days",
     "mean_delayed_patients",
     "p_wait_over_4h",
