@@ -8,7 +8,6 @@ refuses such a folder rather than show part of it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,8 @@ import pandas as pd
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import BASELINE
 from .errors import ResultsError
+from .store import MANIFEST, read_manifest
 
-MANIFEST = "manifest.json"
 RESUME_HINT = " (has the sweep finished? finish it with `hospsim sweep EXPERIMENT --out DIR --resume`)"
 # Columns a reader relies on, per table (a table written by another tool or cut short lacks them).
 REQUIRED_COLUMNS = {
@@ -120,18 +119,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _read_manifest(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ResultsError(f"{path}: unreadable manifest ({exc})") from None
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read ({exc.strerror})") from None
-    if not isinstance(data, dict):
-        raise ResultsError(f"{path}: unreadable manifest (expected a JSON object, got {type(data).__name__})")
-    return data
-
-
 def _need(path: Path, hint: str = "") -> Path:
     if not path.exists():
         raise ResultsError(f"{path.parent}: missing {path.name}{hint}")
@@ -196,7 +183,7 @@ def load_results(path: str | Path) -> Results:
     mpath = p / MANIFEST
     if not mpath.exists():
         raise ResultsError(f"{p}: not a results folder of `hospsim run` or `hospsim sweep` (no {MANIFEST})")
-    manifest = _read_manifest(mpath)
+    manifest = read_manifest(p)
     kind = manifest.get("kind")
     if kind == "run":
         return _load_run(p, manifest)
