@@ -13,6 +13,7 @@ from .config import Config, UserError, default_config_path, load_config
 from .config.experiment import ALL_CRITERIA
 
 EXIT_USAGE = 2  # bad config or bad arguments
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # processes for replications and runs
 
 
 def _whole_number(minimum: int):
@@ -57,7 +58,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=_positive_int,
-        default=min(2, os.cpu_count() or 1),
+        default=DEFAULT_WORKERS,
         help="parallel processes (default: %(default)s)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -95,7 +96,7 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sw.add_argument(
         "--workers",
         type=_positive_int,
-        default=min(2, os.cpu_count() or 1),
+        default=DEFAULT_WORKERS,
         help="parallel workers (default: %(default)s)",
     )
     sw.add_argument(
@@ -120,7 +121,7 @@ def _add_results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
     """The commands that read a results folder: reproduce, plot, report."""
     rp = sub.add_parser("reproduce", help="re-run a results folder from its manifest and check every number")
     rp.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
-    rp.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
+    rp.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS)
     rp.add_argument("--sample", type=_positive_int, help="re-run only this many runs of a sweep, evenly spread")
 
     pl = sub.add_parser("plot", help="draw figures from a results folder of `hospsim run` or `hospsim sweep`")

@@ -407,7 +407,7 @@ def break_folder(how: str, run_dir: Path, sweep_dir: Path, dest: Path) -> tuple[
         manifest = json.loads((dest / "manifest.json").read_text())
         manifest["complete"] = False
         (dest / "manifest.json").write_text(json.dumps(manifest))
-        return dest, "the sweep has not finished"
+        return dest, "the sweep did not finish"
     if how == "sweep-bad-cell-config":
         manifest = json.loads((dest / "manifest.json").read_text())
         manifest["cells"][0]["config"]["acute"]["beds"] = -5

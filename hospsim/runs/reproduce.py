@@ -22,7 +22,15 @@ from .errors import ResultsError
 from .executors import Executor, executor
 from .experiment import LoadedExperiment, RunSpec, Variant
 from .replications import run_config
-from .store import FLOAT_FORMAT, MANIFEST, PATIENTS, package_versions, read_daily, read_manifest
+from .store import (
+    FLOAT_FORMAT,
+    MANIFEST,
+    PATIENTS,
+    package_versions,
+    read_daily,
+    read_manifest,
+    require_finished_sweep,
+)
 from .sweep import execute_run, execute_run_task
 
 Progress = Callable[[Any], None] | None
@@ -182,11 +190,7 @@ def loaded_from_manifest(manifest: dict[str, Any], results: Path) -> LoadedExper
 
 def _loaded_sweep(results: Path, manifest: dict[str, Any]) -> LoadedExperiment:
     """The sweep's experiment, refusing an unfinished sweep or an unusable manifest."""
-    if not manifest.get("complete"):
-        raise ResultsError(
-            f"{results}: the sweep did not finish; finish it with: hospsim sweep "
-            f"{manifest.get('experiment_source', 'EXPERIMENT')} --out {results} --resume"
-        )
+    require_finished_sweep(results, manifest)
     _require(results, "kpis.parquet")
     try:
         return loaded_from_manifest(manifest, results)

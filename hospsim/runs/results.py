@@ -19,7 +19,7 @@ import pandas as pd
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import BASELINE
 from .errors import ResultsError
-from .store import MANIFEST, read_manifest
+from .store import MANIFEST, read_manifest, require_finished_sweep
 
 RESUME_HINT = " (has the sweep finished? finish it with `hospsim sweep EXPERIMENT --out DIR --resume`)"
 # Columns a reader relies on, per table (a table written by another tool or cut short lacks them).
@@ -244,9 +244,7 @@ def _sweep_window(p: Path, exp: dict, base: dict) -> tuple[int, int]:
 
 
 def _load_sweep(p: Path, manifest: dict) -> Results:
-    if manifest.get("complete") is not True:
-        # Tables left by an earlier session may be complete, but not for this manifest's runs.
-        raise ResultsError(f"{p}: the sweep has not finished (manifest.json: complete is not true){RESUME_HINT}")
+    require_finished_sweep(p, manifest)
     kpis = _table(p / "kpis.parquet", RESUME_HINT)
     _need(p / "daily.parquet", RESUME_HINT)
     summary = _table(p / "summary.csv", RESUME_HINT)

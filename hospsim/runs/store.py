@@ -176,6 +176,16 @@ def read_manifest(results: Path) -> dict[str, Any]:
     return manifest
 
 
+def require_finished_sweep(results: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a sweep whose manifest does not say it finished: the tables beside it, if any, may be
+    an earlier session's and not those of the runs the manifest lists."""
+    if manifest.get("complete") is not True:
+        raise ResultsError(
+            f"{results}: the sweep did not finish; finish it with: hospsim sweep "
+            f"{manifest.get('experiment_source', 'EXPERIMENT')} --out {results} --resume"
+        )
+
+
 def build_manifest(
     cfg: Config,
     config_source: str,
