@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .distributions import LosDistribution
-from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule, check_range
+from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule
 from .service_kinds import DISCHARGE, SERVICE_KINDS, STEP_UP_KIND, ServiceKind
 
 HOME = "home"  # the discharge pathway that needs no community service
@@ -288,19 +289,6 @@ class Config(_Strict):
         return schedule.delivered(pd.ic_delay_days, pd.ic_growth_achieved) if applies else schedule
 
 
-# The range each plan lever allows, by the last part of its path: (low, high, low excluded).
-# A pathway change is its 0 -> 1 fraction of the way from the old mix to the new one.
-LEVER_RANGES: dict[str, tuple[float | None, float | None, bool]] = {
-    "beds": (0, None, False),
-    "capacity": (0, None, False),
-    "multiplier": (0, None, False),
-    "per_weekday": (0, None, False),
-    "los_multiplier": (0, None, True),
-    "assessment_multiplier": (0, None, True),
-    "step_up_share": (0, 1, False),
-}
-
-
 def _check_delivered(cfg: Config) -> None:
     """Every schedule as delivered (late, partly or over-delivered) stays in its lever's range:
     an over-delivered plan cannot give a negative share or multiplier."""
@@ -309,18 +297,27 @@ def _check_delivered(cfg: Config) -> None:
     for path, sched in plan_schedules(cfg):
         if sched is planned[path]:
             continue
-        lever = path.rsplit(".", 1)[-1]
         try:
-            if lever == "pathways_change":
+            if path.endswith(".pathways_change"):
                 _check_mixes(cfg.groups[path.split(".")[1]], sched)
             else:
-                low, high, low_open = LEVER_RANGES[lever]
-                check_range(sched, low, high, low_open=low_open)
+                for check in _declared_checks(cfg, path):
+                    check(sched)
         except ValueError as exc:
             raise ValueError(
                 f"plan_delivery.ic_growth_achieved: {pd.ic_growth_achieved:g} makes {path} out of range as "
                 f"delivered ({exc})"
             ) from None
+
+
+def _declared_checks(cfg: Config, path: str) -> list[Callable[..., Any]]:
+    """The value checks the schema declares for the schedule at ``path`` (its field's type, e.g.
+    ``ShareSchedule``), so a delivered schedule is held to the same range as a written one."""
+    *parents, field = path.split(".")
+    node: Any = cfg
+    for part in parents:
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return [m.func for m in type(node).model_fields[field].metadata if isinstance(m, AfterValidator)]
 
 
 def _check_mixes(group: Group, fraction: Schedule) -> None:
