@@ -641,6 +641,15 @@ def get(name: str) -> KpiRef:
     raise UnknownKpiError(f"unknown KPI {name!r}{did_you_mean(name, known)}")
 
 
+def find(name: str) -> KpiRef | None:
+    """The definition of a KPI name, or None when this version does not know it (results written
+    by another version of hospsim)."""
+    try:
+        return get(name)
+    except UnknownKpiError:
+        return None
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'a' or 'b'?)`` for the names in ``known`` close to ``name``; otherwise a
     pointer to the KPI dictionary."""

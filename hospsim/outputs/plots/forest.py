@@ -24,10 +24,8 @@ from .common import OKABE_ITO, FigureSpec, cell_colour, new_figure, styled, supt
 
 def _label(kpi: str) -> str:
     """The KPI's label from the registry (its name, for a KPI this version does not know)."""
-    try:
-        return kpi_registry.get(kpi).label
-    except KeyError:
-        return kpi
+    ref = kpi_registry.find(kpi)
+    return ref.label if ref else kpi
 
 
 # KPIs shown in the forest plot after the criteria's KPIs (each must be in the KPI registry).

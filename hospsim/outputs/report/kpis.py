@@ -45,19 +45,14 @@ def other_kpis(res: Results, shown: list[str]) -> list[str]:
 
 def kpi_cell(name: str) -> dict[str, Any]:
     """A KPI as the registry describes it: its label, then its name as written in the results."""
-    try:
-        label = kpi_registry.get(name).label
-    except KeyError:  # results written by another version of hospsim
-        return {"code": name}
-    return {"lines": [label, {"code": name}]}
+    ref = kpi_registry.find(name)
+    return {"lines": [ref.label, {"code": name}]} if ref else {"code": name}
 
 
 def kpi_unit(name: str) -> str:
     """The KPI's unit from the registry ("" if this version does not know the KPI)."""
-    try:
-        return kpi_registry.get(name).unit
-    except KeyError:
-        return ""
+    ref = kpi_registry.find(name)
+    return ref.unit if ref else ""
 
 
 def kpi_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, Any]:
