@@ -136,7 +136,7 @@ class Engine:
         self.log.service[pid] = lv.pathway_service[g][bisect_right(lv.pathway_cumulative[g][d], self.u_pathway[pid])]
 
     def _book_elective(self, pid: int) -> None:
-        if self.beds.count < self.beds.capacity and not self.boarding.waiting:
+        if self.beds.has_free_bed() and not self.boarding.waiting:
             self._admit(pid)
         else:
             self.log.outcome[pid] = CANCELLED
@@ -148,11 +148,11 @@ class Engine:
             and self.u_step_up[pid] < self.levers.step_up_share[self.group[pid]][self.arrival_day[pid]]
         ):
             self.log.suitable[pid] = True
-            if step_up.occupied < step_up.places:
+            if step_up.has_place():
                 self.log.outcome[pid] = AVOIDED
                 self._start_service(step_up, pid, now, self.step_up_los[pid])
                 return
-        if self.beds.count < self.beds.capacity and not self.boarding.waiting:
+        if self.beds.has_free_bed() and not self.boarding.waiting:
             self._admit(pid)
         elif self.queue_when_full:
             self.boarding.join(pid)
@@ -183,7 +183,7 @@ class Engine:
 
     def _admit_boarders(self) -> None:
         waiting, beds = self.boarding.waiting, self.beds
-        while waiting and beds.count < beds.capacity:
+        while waiting and beds.has_free_bed():
             self._admit(waiting.popleft())
 
     # --- discharge -----------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class Engine:
 
     def _ready_for_transfer(self, pid: int, pool: ServicePool, now: float, counted_delayed: bool) -> None:
         self.log.ready[pid] = now
-        if pool.occupied < pool.places and not pool.waiting:
+        if pool.can_take_now():
             if counted_delayed:
                 self.delayed.change(-1, now)
             self._start_service(pool, pid, now, float(self.service_los[pool.index][pid]))
@@ -240,7 +240,7 @@ class Engine:
     def _transfer_waiting(self, pool: ServicePool, now: float) -> None:
         """Move patients waiting in acute beds into the pool's free places, first come first."""
         waiting, los = pool.waiting, self.service_los[pool.index]
-        while waiting and pool.occupied < pool.places:
+        while waiting and pool.has_place():
             pid = waiting.popleft()
             self.delayed.change(-1, now)
             self._start_service(pool, pid, now, float(los[pid]))
