@@ -26,7 +26,7 @@ SMALL = {
     "acute": {"beds": 40, "when_full": "queue", "escalation": {"beds": 3, "months": [1, 2]}},
     "demand": {
         "emergency": {"per_day": 8.5, "winter": {"amplitude": 0.1}},
-        "elective": {"per_weekday": 2, "los": {"dist": "gamma", "mean_days": 3, "cv": 0.8}},
+        "elective": {"per_weekday": 2, "referrals_per_week": 9, "los": {"dist": "gamma", "mean_days": 3, "cv": 0.8}},
     },
     "groups": {
         "frail": {

@@ -33,7 +33,11 @@ def full_config(**acute):
         "max_wait_hours": 24,
         **acute,
     }
-    raw["demand"]["elective"] = {"per_weekday": 2, "los": {"dist": "exponential", "mean_days": 2}}
+    raw["demand"]["elective"] = {
+        "per_weekday": 2,
+        "referrals_per_week": 9,
+        "los": {"dist": "exponential", "mean_days": 2},
+    }
     raw["groups"]["frail"]["step_up_share"] = 0.3
     raw["services"]["step_up"]["capacity"] = 4
     raw["services"]["rehab"]["capacity"] = {"ramp": {"from": 10, "to": 14, "start_day": 60, "duration_days": 60}}

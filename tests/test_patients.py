@@ -29,7 +29,7 @@ EXPERIMENT = DATA / "mini_experiment.yaml"
 BUSY = [
     "acute.beds={steps: [[0, 45], [150, 38]]}",
     "acute.max_wait_hours=12",
-    "demand.elective={per_weekday: 4, los: {dist: exponential, mean_days: 2}}",
+    "demand.elective={per_weekday: 4, referrals_per_week: 19, los: {dist: exponential, mean_days: 2}}",
     "groups.frail.step_up_share=0.3",
     "services.step_up.capacity=3",
 ]

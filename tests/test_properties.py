@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hospsim.config import STEP_UP, config_from_dict
-from hospsim.model.engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, run_model
+from hospsim.model.demand import calendar
+from hospsim.model.engine import ADMITTED, AVOIDED, ON_LIST, REFUSED, TRANSFERRED, WAITING, run_model
 from hospsim.model.kpis import daily_and_kpis, daily_table, kpis
 from hospsim.runs.replications import run_config
 
@@ -201,6 +202,7 @@ def systems(
         admit_hour = draw(st.sampled_from([0.0, 8.0, 13.5]))
         demand["elective"] = {
             "per_weekday": draw(capacity_schedules(0, 3, horizon)),
+            "referrals_per_week": draw(st.floats(0.5, 15.0)),
             "admit_hour": admit_hour,
             # Not 0: simultaneous electives can crash the model (test_simultaneous_electives...).
             "spread_hours": draw(st.sampled_from([0.5, 2.0, 4.0])),
@@ -208,6 +210,19 @@ def systems(
         }
         if svc_names:
             demand["elective"]["pathways"] = draw(pathway_mixes(svc_names))
+        if draw(st.booleans()):
+            demand["elective"]["referral_growth_per_year"] = draw(st.floats(-0.5, 1.0))
+        if draw(st.booleans()):
+            demand["elective"]["priorities"] = draw(
+                st.sampled_from([{"urgent": 0.3, "routine": 0.7}, {"a": 0.2, "b": 0.3, "c": 0.5}])
+            )
+        if draw(st.booleans()):
+            demand["elective"]["bookable_after"] = draw(los_dists(6.0))
+        if draw(st.booleans()):
+            demand["elective"]["initial_list"] = {
+                "patients": draw(st.integers(0, 30)),
+                "max_wait_weeks": draw(st.floats(0.0, 30.0)),
+            }
 
     acute: dict = {
         "beds": draw(capacity_schedules(1, 30, horizon)),
@@ -295,7 +310,7 @@ def check_conservation(cfg, rep) -> None:
 
     # One outcome per patient, from the set that fits the patient type and policy.
     assert out.shape == (n,)
-    assert set(np.unique(out[el])) <= {ADMITTED, CANCELLED}
+    assert set(np.unique(out[el])) <= {ADMITTED, ON_LIST}
     assert set(np.unique(out[em])) <= {WAITING, ADMITTED, AVOIDED, REFUSED, TRANSFERRED}
     if cfg.acute.when_full == "queue":
         assert not np.any(out == REFUSED)
@@ -303,9 +318,13 @@ def check_conservation(cfg, rep) -> None:
         assert not np.any(out == WAITING)
     if cfg.acute.max_wait_hours is None:
         assert not np.any(out == TRANSFERRED)
-    counts = {k: int(np.sum(out == k)) for k in (WAITING, ADMITTED, AVOIDED, REFUSED, CANCELLED, TRANSFERRED)}
+    counts = {k: int(np.sum(out == k)) for k in (WAITING, ADMITTED, AVOIDED, REFUSED, ON_LIST, TRANSFERRED)}
     assert sum(counts.values()) == n
-    assert np.all(np.diff(co.arrival_days) >= 0) and np.all(co.arrival_days < H) and np.all(co.arrival_days >= 0)
+    # Emergencies, then electives (the starting list referred before day 0), each in time order.
+    assert np.array_equal(el, np.sort(el)) and np.all(co.arrival_days < H)
+    assert np.all(np.diff(co.arrival_days[em]) >= 0) and np.all(co.arrival_days[em] >= 0)
+    assert np.all(np.diff(co.arrival_days[el]) >= 0)
+    assert np.all(rec.times_cancelled[em] == 0) and rec.times_cancelled.sum() == rec.cancellation_days.size
 
     admitted = out == ADMITTED
     # Admitted patients have an admission time, everyone else none.
@@ -365,7 +384,8 @@ def check_conservation(cfg, rep) -> None:
     assert daily["emergency_arrivals"].sum() == int(em.sum())
     assert daily["admissions_avoided"].sum() == counts[AVOIDED]
     assert daily["refused_admissions"].sum() == counts[REFUSED]
-    assert daily["elective_cancellations"].sum() == counts[CANCELLED]
+    assert daily["elective_cancellations"].sum() == int(rec.times_cancelled.sum())
+    assert daily["elective_referrals"].sum() == int(np.sum(el & (co.arrival_days >= 0)))
     assert daily["emergency_admissions"].sum() + daily["elective_admissions"].sum() == counts[ADMITTED]
     assert daily["transferred_out"].sum() == counts[TRANSFERRED]
     if counts[TRANSFERRED]:
@@ -374,6 +394,7 @@ def check_conservation(cfg, rep) -> None:
         assert np.all(co.arrival_days[out == TRANSFERRED] + limit < H)
     last = daily.iloc[-1]
     assert last["boarding_queue_midnight"] == counts[WAITING]
+    assert last["elective_waiting_list"] == counts[ON_LIST]
     assert last["occupied_beds_midnight"] == int(in_bed.sum())
     assert last["delayed_patients_midnight"] == int(np.sum(got_fit & np.isnan(rec.bed_leave_days)))
 
@@ -455,9 +476,17 @@ def check_fifo(cfg, rep) -> None:
     w_end = np.where(np.isnan(rec.admit_days[idx]), np.inf, rec.admit_days[idx])
     for t in co.arrival_days[direct]:
         assert not np.any((w_start < t - EPS) & (w_end > t + EPS)), f"admitted on arrival at {t} past a waiting patient"
-    # Electives never wait: admitted on arrival or cancelled.
+    # Electives are admitted only into a weekday's theatre slots, after their referral.
     el_in = co.is_elective & (out == ADMITTED)
-    assert np.allclose(rec.admit_days[el_in], co.arrival_days[el_in], rtol=0, atol=EPS)
+    if el_in.any():
+        el_cfg = cfg.demand.elective
+        admit = rec.admit_days[el_in]
+        hour = (admit - np.floor(admit)) * 24
+        assert np.all(hour >= el_cfg.admit_hour - 1e-6) and np.all(
+            hour <= el_cfg.admit_hour + el_cfg.spread_hours + 1e-6
+        )
+        weekday = calendar(cfg.start_date, cfg.horizon_days)[0][np.floor(admit).astype(np.int64)]
+        assert np.all(weekday < 5) and np.all(admit > co.arrival_days[el_in])
 
     # Each service takes its waiting list in the order patients became ready to transfer
     # (medically fit, plus the service's assessment when it has one).
@@ -525,12 +554,14 @@ def test_same_seed_same_results_other_seed_other_patients(raw, seed, other):
     assert _kpis_equal(kpis_a, kpis_b)
 
     c = run_model(cfg, other)
-    em_a = a.cohort.arrival_days[~a.cohort.is_elective]
-    em_c = c.cohort.arrival_days[~c.cohort.is_elective]
-    assume(em_a.size + em_c.size > 0)
-    assert not np.array_equal(em_a, em_c)
-    # Electives are a booked list: the same whatever the seed.
-    assert np.array_equal(a.cohort.arrival_days[a.cohort.is_elective], c.cohort.arrival_days[c.cohort.is_elective])
+    # Other patients: emergencies and new referrals (the starting list is the same whatever the seed).
+    new_a = a.cohort.arrival_days[a.cohort.arrival_days >= 0]
+    new_c = c.cohort.arrival_days[c.cohort.arrival_days >= 0]
+    assume(new_a.size + new_c.size > 0)
+    assert not np.array_equal(new_a, new_c)
+    assert np.array_equal(
+        a.cohort.arrival_days[a.cohort.arrival_days < 0], c.cohort.arrival_days[c.cohort.arrival_days < 0]
+    )
 
 
 @settings(max_examples=2, **SETTINGS)
@@ -736,7 +767,7 @@ def test_demand_cut_keeps_a_subset_of_the_same_patients(data, seed):
     base = run_model(build(raw), seed).cohort
     less = run_model(build(cut), seed).cohort
 
-    # Electives are untouched.
+    # Elective referrals are untouched (their admissions may move with the beds).
     el_a, el_b = base.is_elective, less.is_elective
     assert np.array_equal(base.arrival_days[el_a], less.arrival_days[el_b])
     for f in _COHORT_FIELDS:
@@ -848,9 +879,19 @@ def test_simultaneous_electives_do_not_crash():
         "acute": {"beds": 5},
         "demand": {
             "emergency": {"per_day": 0.5},
-            "elective": {"per_weekday": 2, "spread_hours": 0, "los": {"dist": "fixed", "mean_days": 0.5}},
+            "elective": {
+                "per_weekday": 2,
+                "referrals_per_week": 0.01,
+                "initial_list": {"patients": 10},
+                "spread_hours": 0,
+                "los": {"dist": "fixed", "mean_days": 0.5},
+            },
         },
         "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 1}}},
     }
     rep = run_model(build(raw), 7)
     assert np.sum(rep.records.outcome == ADMITTED) == len(rep.cohort)
+    # The starting list, two at a time at 08:00 on Friday and Monday to Thursday.
+    el = rep.cohort.is_elective
+    assert el.sum() == 10
+    np.testing.assert_allclose(np.sort(rep.records.admit_days[el]), np.repeat([0, 3, 4, 5, 6], 2) + 8 / 24)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,13 +18,13 @@ from hospsim.model.cohort import Candidates
 from hospsim.model.demand import (
     calendar,
     demand_bound,
-    elective_counts,
-    elective_times,
     emergency_arrivals,
     emergency_base_rate_per_day,
     emergency_rate_per_day,
+    initial_list_times,
+    referral_times,
 )
-from hospsim.model.engine import ADMITTED, run_model, simulate_candidates
+from hospsim.model.engine import ADMITTED, ElectiveList, run_model, simulate_candidates
 from hospsim.model.kpis import daily_table, kpis
 from hospsim.model.monitor import daily_counts, daily_level
 from hospsim.model.streams import Streams, replication_seeds, stream_key
@@ -377,28 +378,46 @@ def el(**kw) -> Elective:
     return Elective.model_validate(kw)
 
 
-def test_electives_weekdays_only_evenly_spread():
-    start = dt.date(2017, 4, 2)  # Sunday
-    e = el(per_weekday=3, admit_hour=8, spread_hours=4)
-    t = elective_times(e, elective_counts(e, start, 14))
-    day = t.astype(np.int64)
-    wd, _, _ = calendar(start, 14)
-    assert np.all(wd[day] < 5)
-    np.testing.assert_array_equal(np.bincount(day, minlength=14), [0, 3, 3, 3, 3, 3, 0, 0, 3, 3, 3, 3, 3, 0])
-    hours = (t - day) * 24
-    np.testing.assert_allclose(hours[:3], [8, 8 + 4 / 3, 8 + 8 / 3])
-    np.testing.assert_allclose(np.sort(np.unique(np.round(hours, 9))), [8, 8 + 4 / 3, 8 + 8 / 3])
-    assert np.all(hours >= 8 - 1e-9) and np.all(hours < 12)  # (rounding when taking the day off)
-    assert np.all(np.diff(t) > 0)
+def test_referrals_are_poisson_with_growth_and_never_depend_on_slots():
+    e = el(per_weekday=3, referrals_per_week=70, referral_growth_per_year=0.5)
+    t = referral_times(e, 730, np.random.default_rng(3))
+    assert np.all(np.diff(t) >= 0) and t.min() >= 0 and t.max() < 730
+    first, second = np.sum(t < 365), np.sum(t >= 365)
+    expected_first = 10 * 365.25 / math.log(1.5) * (1.5 ** (365 / 365.25) - 1)
+    assert abs(first - expected_first) < 4 * math.sqrt(expected_first)
+    assert abs(second / first - 1.5) < 0.1
+    fewer_slots = el(per_weekday=1, referrals_per_week=70, referral_growth_per_year=0.5)
+    np.testing.assert_array_equal(referral_times(fewer_slots, 730, np.random.default_rng(3)), t)
 
 
-def test_electives_follow_a_schedule_and_zero_spread():
-    start = dt.date(2017, 4, 3)  # Monday
-    e = el(per_weekday={"steps": [[0, 2], [7, 0], [14, 1]]}, admit_hour=9.5, spread_hours=0)
-    t = elective_times(e, elective_counts(e, start, 21))
-    day = t.astype(np.int64)
-    np.testing.assert_array_equal(day, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 14, 15, 16, 17, 18])
-    np.testing.assert_allclose((t - day) * 24, 9.5)
+def test_initial_list_is_spread_evenly_before_day_zero():
+    e = el(per_weekday=3, referrals_per_week=1, initial_list={"patients": 4, "max_wait_weeks": 2})
+    np.testing.assert_allclose(initial_list_times(e), [-12.25, -8.75, -5.25, -1.75])
+    assert initial_list_times(el(per_weekday=3, referrals_per_week=1)).size == 0
+
+
+def _list_of(bookable: list[float], priority: list[int], referral: list[float]) -> ElectiveList:
+    n = len(bookable)
+    cand = SimpleNamespace(
+        n_emergencies=1,
+        bookable_days=np.array([np.nan, *bookable]),
+        priority=np.array([-1, *priority]),
+        time_days=np.array([0.0, *referral]),
+    )
+    cfg = config_from_dict(dict(TINY_RAW))
+    assert n == len(priority) == len(referral)
+    return ElectiveList(cand, cfg)  # type: ignore[arg-type]
+
+
+def test_waiting_list_books_by_priority_then_referral_and_rebooks_first():
+    # Patients 1..5: referral times and priorities; patient 5 is not bookable until day 3.
+    wl = _list_of(bookable=[0.2, 0.1, 0.5, 0.9, 2.5], priority=[1, 1, 0, 1, 0], referral=[0.2, 0.1, 0.5, 0.9, 0.4])
+    assert wl.book(1, 2) == [3, 2]  # urgent first, then the earliest routine referral
+    wl.rebook(3, 1.3)  # cancelled on day 1: back to the top
+    assert wl.book(2, 1) == [3]
+    assert wl.book(3, 5) == [5, 1, 4]  # patient 5 (urgent) now bookable; then routine by referral
+    assert wl.book(4, 3) == []
+    assert wl.slot_offset_days(0, 2) == pytest.approx(6 / 24) and wl.slot_offset_days(1, 2) == pytest.approx(6 / 24)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,9 +498,10 @@ TINY_RAW = {
     "acute": {"beds": 2, "when_full": "queue", "delayed_day_cost_gbp": 100},
     "demand": {
         "emergency": {"per_day": 1},
-        # One elective booked, on Monday 10 April (day 7) at 06:00.
+        # One elective referred on day 6, booked into the one slot, on Monday 10 April (day 7) at 06:00.
         "elective": {
             "per_weekday": {"steps": [[0, 0], [7, 1], [8, 0]]},
+            "referrals_per_week": 1,
             "admit_hour": 6,
             "spread_hours": 0,
             "los": {"dist": "fixed", "mean_days": 1},
@@ -494,25 +514,33 @@ TINY_RAW = {
 }
 
 
+# Patients P0..P5 by time of admission; candidates list the emergencies (P0-P3, P5), then the
+# elective (P4, referred at 6.5). ``OLD`` puts arrays in candidate order back in P order.
+OLD = [0, 1, 2, 3, 5, 4]
+
+
 def tiny_candidates() -> Candidates:
     n = 6
-    arrival = np.array([0.5, 1.0, 2.5, 4.25, 7.25, 9.5])
-    to_rehab = np.array([False, True, True, False, False, False])
+    arrival = np.array([0.5, 1.0, 2.5, 4.25, 6.5, 9.5])[OLD]
+    to_rehab = np.array([False, True, True, False, False, False])[OLD]
     return Candidates(
         time_days=arrival,
         day=arrival.astype(np.int64),
-        is_elective=np.array([False, False, False, False, True, False]),
-        elective_slot=np.array([-1, -1, -1, -1, 0, -1]),
-        group=np.array([0, 0, 0, 0, 1, 0]),
+        is_elective=np.array([False, False, False, False, False, True]),
+        n_emergencies=5,
+        priority=np.array([-1, -1, -1, -1, -1, 0]),
+        bookable_days=np.array([np.nan] * 5 + [6.5]),
+        group=np.array([0, 0, 0, 0, 0, 1]),
         u_accept=np.zeros(n),  # every emergency candidate arrives
-        base_los_days=np.array([3.0, 2.0, 1.0, 0.5, 1.0, 2.0]),
+        base_los_days=np.array([3.0, 2.0, 1.0, 0.5, 1.0, 2.0])[OLD],
         u_step_up=np.ones(n),
         step_up_los_days=np.zeros(n),
         u_pathway=np.where(to_rehab, 0.75, 0.25),  # mix home 0.5 / rehab 0.5
-        service_los_days=np.array([[0.0, 2.0, 4.0, 0.0, 0.0, 0.0]]),
+        service_los_days=np.array([[0.0, 2.0, 4.0, 0.0, 0.0, 0.0]])[:, OLD],
         assessment_days=np.zeros((1, n)),
         group_names=("all",),
         service_names=("rehab",),
+        priority_names=("routine",),
     )
 
 
@@ -526,12 +554,14 @@ def test_tiny_system_records():
     r = rep.records
     assert np.all(r.outcome == ADMITTED)
     nan = np.nan
-    np.testing.assert_array_equal(r.admit_days, [0.5, 1.0, 3.0, 4.25, 7.25, 9.5])
-    np.testing.assert_array_equal(r.fit_days, [3.5, 3.0, 4.0, 4.75, 8.25, nan])
-    np.testing.assert_array_equal(r.bed_leave_days, [3.5, 3.0, 5.0, 4.75, 8.25, nan])
-    np.testing.assert_array_equal(r.service, [-1, 0, 0, -1, -1, -1])
-    np.testing.assert_array_equal(r.service_start_days, [nan, 3.0, 5.0, nan, nan, nan])
-    np.testing.assert_array_equal(r.service_end_days, [nan, 5.0, 9.0, nan, nan, nan])
+    np.testing.assert_array_equal(r.admit_days[OLD], [0.5, 1.0, 3.0, 4.25, 7.25, 9.5])
+    np.testing.assert_array_equal(r.fit_days[OLD], [3.5, 3.0, 4.0, 4.75, 8.25, nan])
+    np.testing.assert_array_equal(r.bed_leave_days[OLD], [3.5, 3.0, 5.0, 4.75, 8.25, nan])
+    np.testing.assert_array_equal(r.service[OLD], [-1, 0, 0, -1, -1, -1])
+    np.testing.assert_array_equal(r.service_start_days[OLD], [nan, 3.0, 5.0, nan, nan, nan])
+    np.testing.assert_array_equal(r.service_end_days[OLD], [nan, 5.0, 9.0, nan, nan, nan])
+    np.testing.assert_array_equal(r.times_cancelled, 0)
+    assert r.cancellation_days.size == 0
 
 
 def test_tiny_system_kpis():
@@ -543,8 +573,16 @@ def test_tiny_system_kpis():
         "admissions_avoided": 0,
         "refused_admissions": 0,
         "p_refused": 0,
+        "elective_referrals": 1,
         "elective_admissions": 1,
         "elective_cancellations": 0,
+        "elective_cancellations_per_1000_booked": 0,
+        # On the list from 6.5 to 7.25: counted at the midnight ending day 6 (of days 2..9).
+        "elective_waiting_list_mean": 1 / 8,
+        "elective_waiting_list_end": 0,
+        "elective_wait_weeks_median": 0.5 / 7,
+        "elective_wait_weeks_p92": 0.5 / 7,
+        "share_waiting_over_18_weeks": 0,
         # Bed-days after day 2: P0 1.5 + P1 1 + P2 2 + P3 0.5 + P4 1 + P5 0.5
         "acute_bed_days": 6.5,
         "mean_occupied_beds": 6.5 / 8,
@@ -596,6 +634,9 @@ def test_tiny_system_daily_table():
     np.testing.assert_array_equal(d["emergency_arrivals"], [1, 1, 1, 0, 1, 0, 0, 0, 0, 1])
     np.testing.assert_array_equal(d["emergency_admissions"], [1, 1, 0, 1, 1, 0, 0, 0, 0, 1])
     np.testing.assert_array_equal(d["elective_admissions"], [0, 0, 0, 0, 0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(d["elective_referrals"], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(d["elective_waiting_list"], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(d["elective_booked"], d["elective_admissions"])
     np.testing.assert_array_equal(d["waits_over_4h"], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(d["waits_over_12h"], [0] * 10)
     np.testing.assert_allclose(d["occupancy"], d["occupied_beds_mean"] / 2)

@@ -82,12 +82,48 @@ class Emergency(_Strict):
         return v
 
 
+class InitialList(_Strict):
+    """Patients already on the elective waiting list at day 0, their waits spread evenly over
+    ``0 .. max_wait_weeks``."""
+
+    patients: StrictInt = Field(ge=0, le=10_000_000)
+    max_wait_weeks: float = Field(default=18.0, ge=0, le=520)
+
+
 class Elective(_Strict):
-    per_weekday: NonNegativeSchedule
+    """Elective (planned) care: referrals join a waiting list and are booked into theatre slots.
+
+    Referrals arrive as a Poisson process (``referrals_per_week`` with ``referral_growth_per_year``)
+    and never depend on the plan. A referral becomes bookable ``bookable_after`` days later
+    (outpatients, diagnostics; the RTT clock runs throughout). Each weekday the plan's
+    ``per_weekday`` slots are filled from the bookable patients in order of clinical priority
+    (``priorities``, most urgent first), then referral time; a patient cancelled for want of a bed
+    goes back to the top of the list and is booked again.
+    """
+
+    per_weekday: NonNegativeSchedule  # theatre slots each weekday (the plan's elective capacity)
+    referrals_per_week: float = Field(gt=0, le=1_000_000)
+    referral_growth_per_year: float = Field(default=0.0, gt=-1, le=1)
+    priorities: dict[str, float] = Field(default={"routine": 1.0}, min_length=1)
+    bookable_after: LosDistribution | None = None
+    initial_list: InitialList | None = None
     admit_hour: float = Field(default=8.0, ge=0, lt=24)
     spread_hours: float = Field(default=4.0, ge=0)
     los: LosDistribution
     pathways: dict[str, float] = Field(default={HOME: 1.0})
+
+    @field_validator("priorities")
+    @classmethod
+    def _priorities(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, share in v.items():
+            if not re.match(_NAME_PATTERN, name):
+                raise ValueError(f"{name!r}: names must be lower_snake_case (a-z, 0-9, _)")
+            if not 0 < share <= 1:
+                raise ValueError(f"{name}: a share must be in (0, 1] (got {share:g})")
+        total = sum(v.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"shares must sum to 1 (got {total:g})")
+        return v
 
     @model_validator(mode="after")
     def _within_day(self) -> Elective:

@@ -1,9 +1,11 @@
 """The patients of one replication.
 
-:class:`Candidates` are drawn in bulk before the simulation starts, from named streams, indexed by
-the patient's place in a dominating arrival stream that does not depend on the plan: arrival time,
-group, and one uniform number per attribute (acceptance, LOS quantile, step-up suitability,
-pathway, community LOS quantile). The plan in force on the arrival day (possibly changed by a gate
+:class:`Candidates` are drawn in bulk before the simulation starts, from named streams: the
+emergencies, indexed by their place in a dominating arrival stream that does not depend on the
+plan, then the elective referrals (the starting waiting list, then new referrals), which do not
+depend on the plan either. Each has an arrival (or referral) time, a group, and one uniform
+number per attribute (acceptance, LOS quantile, step-up suitability, pathway, community LOS
+quantile); electives also a clinical priority and the time they become bookable. The plan in force on the arrival day (possibly changed by a gate
 that opened) turns those numbers into attributes as the patient arrives. Scenarios compared under
 the same replication seed therefore see the same patients (common random numbers), and no
 attribute depends on the state of the system.
@@ -14,13 +16,13 @@ attributes, after the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..config import Config
 from ..config.distributions import ppf
-from .demand import calendar, elective_counts, elective_times, emergency_arrivals
+from .demand import emergency_arrivals, initial_list_times, referral_times
 from .streams import Streams
 
 NO_SERVICE = -1
@@ -28,12 +30,15 @@ NO_SERVICE = -1
 
 @dataclass(frozen=True)
 class Candidates:
-    """Possible arrivals sorted by time; arrays aligned by candidate index."""
+    """Possible emergency arrivals sorted by time, then elective referrals sorted by time;
+    arrays aligned by candidate index."""
 
-    time_days: np.ndarray  # float, sorted
-    day: np.ndarray  # int, day of arrival
+    time_days: np.ndarray  # float: arrival (emergency) or referral (elective; < 0 if on the list at day 0)
+    day: np.ndarray  # int, day of arrival or referral (0 for the starting list)
     is_elective: np.ndarray  # bool
-    elective_slot: np.ndarray  # int: position in the day's booked list (-1 for emergencies)
+    n_emergencies: int  # emergencies are candidates 0 .. n_emergencies-1
+    priority: np.ndarray  # int: elective clinical priority (0 most urgent); -1 for emergencies
+    bookable_days: np.ndarray  # float: when an elective can first be booked; NaN for emergencies
     group: np.ndarray  # index into group_names; electives get len(group_names)
     u_accept: np.ndarray  # emergencies: thinning uniform (kept if < multiplier / bound)
     base_los_days: np.ndarray  # LOS before any plan multiplier
@@ -44,6 +49,7 @@ class Candidates:
     assessment_days: np.ndarray  # shape (n_services, n): fit-to-ready time if referred to s
     group_names: tuple[str, ...]
     service_names: tuple[str, ...]
+    priority_names: tuple[str, ...]  # elective clinical priorities, most urgent first
 
     def __len__(self) -> int:
         return int(self.time_days.size)
@@ -53,8 +59,9 @@ class Candidates:
 class Cohort:
     """The patients who arrived, with the attributes the plan in force gave them."""
 
-    arrival_days: np.ndarray  # float, sorted
+    arrival_days: np.ndarray  # float: arrival (emergencies, sorted) or referral (electives, sorted)
     is_elective: np.ndarray  # bool
+    priority: np.ndarray  # int: elective clinical priority (0 most urgent); -1 for emergencies
     group: np.ndarray  # index into group_names; electives get len(group_names)
     step_up_suitable: np.ndarray  # bool: may be diverted to step-up if a place is free
     step_up_los_days: np.ndarray
@@ -63,22 +70,10 @@ class Cohort:
     service_los_days: np.ndarray  # LOS in that service (0 for home)
     group_names: tuple[str, ...]
     service_names: tuple[str, ...]
+    priority_names: tuple[str, ...]
 
     def __len__(self) -> int:
         return int(self.arrival_days.size)
-
-
-def elective_slot_bound(cfg: Config) -> np.ndarray:
-    """Most electives that any version of the plan books on each day (0 at weekends)."""
-    el = cfg.demand.elective
-    n = cfg.horizon_days
-    if el is None:
-        return np.zeros(n, dtype=np.int64)
-    if not el.per_weekday.gate:
-        return elective_counts(el, cfg.start_date, n)
-    weekday, _, _ = calendar(cfg.start_date, n)
-    most = int(np.floor(max(el.per_weekday.values()) + 0.5))
-    return np.where(weekday < 5, most, 0)
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,8 @@ class _Arrivals:
     """One source of candidates (emergencies or electives), in its own order, before merging."""
 
     time_days: np.ndarray
-    elective_slot: np.ndarray
+    priority: np.ndarray
+    bookable_days: np.ndarray
     group: np.ndarray
     u_accept: np.ndarray
     base_los_days: np.ndarray
@@ -110,7 +106,8 @@ def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
     step_up = cfg.step_up_service
     return _Arrivals(
         time_days=em.time_days,
-        elective_slot=np.full(k, -1, dtype=np.int64),
+        priority=np.full(k, -1, dtype=np.int64),
+        bookable_days=np.full(k, np.nan),
         group=group,
         u_accept=em.u_accept,
         base_los_days=base_los,
@@ -122,35 +119,46 @@ def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
 
 
 def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.dtype) -> _Arrivals:
+    """The starting waiting list, then the referrals, each with its own draws: none depends on
+    the plan (slots only decide when they are admitted)."""
     el = cfg.demand.elective
-    slots = elective_slot_bound(cfg)
-    time = elective_times(el, slots) if el is not None else np.empty(0)
+    if el is None:
+        empty = np.empty(0)
+        return _Arrivals(empty, np.empty(0, dtype=np.int64), empty, np.empty(0, dtype=group_dtype), *[empty] * 6)
+    time = np.concatenate([initial_list_times(el), referral_times(el, cfg.horizon_days, streams["elective_referrals"])])
     n = time.size
+    priority = np.searchsorted(
+        _cumulative(list(el.priorities.values())), streams["elective_priority"].random(n), "right"
+    )
+    wait_to_book = ppf(el.bookable_after, streams["elective_bookable"].random(n)) if el.bookable_after else np.zeros(n)
     return _Arrivals(
         time_days=time,
-        elective_slot=np.arange(n) - np.repeat(np.cumsum(slots) - slots, slots) if n else np.empty(0, dtype=np.int64),
+        priority=priority.astype(np.int64),
+        bookable_days=time + wait_to_book,
         group=np.full(n, group_index, dtype=group_dtype),
         u_accept=np.zeros(n),
-        base_los_days=ppf(el.los, streams["elective_los"].random(n)) if el is not None else np.empty(0),
+        base_los_days=ppf(el.los, streams["elective_los"].random(n)),
         u_step_up=np.ones(n),  # never suitable for step-up
         step_up_los_days=np.zeros(n),
-        u_pathway=streams["elective_pathway"].random(n) if el is not None else np.empty(0),
-        u_service_los=streams["elective_service_los"].random(n) if el is not None else np.empty(0),
+        u_pathway=streams["elective_pathway"].random(n),
+        u_service_los=streams["elective_service_los"].random(n),
     )
 
 
 def build_candidates(cfg: Config, streams: Streams) -> Candidates:
-    """Draw every possible patient of one replication."""
-    em = _emergencies(cfg, streams)
-    el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)
-    time = np.concatenate([em.time_days, el.time_days])
-    order = np.argsort(time, kind="stable")
+    """Draw every possible patient of one replication: emergencies, then elective referrals."""
+    em = _in_time_order(_emergencies(cfg, streams))
+    el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)  # already in time order
 
     def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(em, name), getattr(el, name)])[order]
+        return np.concatenate([getattr(em, name), getattr(el, name)])
 
+    time = cat("time_days")
     u_svc = cat("u_service_los")
-    u_assess = streams["assessment"].random(time.size)[order]
+    # Each source draws its own assessment numbers, so electives never shift an emergency's.
+    u_assess = np.concatenate(
+        [streams["assessment"].random(em.time_days.size), streams["elective_assessment"].random(el.time_days.size)]
+    )
     service_los = np.zeros((len(cfg.services), time.size))
     assessment = np.zeros((len(cfg.services), time.size))
     for i, s in enumerate(cfg.services.values()):
@@ -158,12 +166,12 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
         if s.assessment is not None:
             assessment[i] = ppf(s.assessment, u_assess)
     return Candidates(
-        time_days=time[order],
-        day=time[order].astype(np.int64),
-        is_elective=np.concatenate([np.zeros(em.time_days.size, dtype=bool), np.ones(el.time_days.size, dtype=bool)])[
-            order
-        ],
-        elective_slot=cat("elective_slot"),
+        time_days=time,
+        day=np.maximum(np.floor(time), 0).astype(np.int64),
+        is_elective=np.concatenate([np.zeros(em.time_days.size, dtype=bool), np.ones(el.time_days.size, dtype=bool)]),
+        n_emergencies=int(em.time_days.size),
+        priority=cat("priority"),
+        bookable_days=cat("bookable_days"),
         group=cat("group"),
         u_accept=cat("u_accept"),
         base_los_days=cat("base_los_days"),
@@ -174,7 +182,14 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
         assessment_days=assessment,
         group_names=tuple(cfg.groups),
         service_names=tuple(cfg.services),
+        priority_names=tuple(cfg.demand.elective.priorities) if cfg.demand.elective is not None else (),
     )
+
+
+def _in_time_order(arrivals: _Arrivals) -> _Arrivals:
+    """The arrivals sorted by time (generated day by day, unsorted within a day)."""
+    order = np.argsort(arrivals.time_days, kind="stable")
+    return _Arrivals(**{f.name: getattr(arrivals, f.name)[order] for f in fields(arrivals)})
 
 
 def _cumulative(probs: list[float]) -> np.ndarray:

@@ -1,5 +1,8 @@
 """Demand: when patients arrive.
 
+Elective demand is referrals to a waiting list (:func:`referral_times`); when they are admitted
+is the engine's business (theatre slots, beds).
+
 Emergency arrivals are a non-homogeneous Poisson process whose intensity is piecewise constant by
 hour: base rate x growth x day-of-week factor x winter seasonality x hourly profile x plan
 multiplier. They are generated day by day by thinning a dominating process that does not depend
@@ -78,19 +81,20 @@ def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.
     return EmergencyArrivals(time_days=time, u_accept=rng.random(day.size))
 
 
-def elective_counts(el: Elective, start_date: dt.date, n_days: int) -> np.ndarray:
-    """Electives booked on each day: ``per_weekday`` (rounded) Monday to Friday, none at weekends."""
-    weekday, _, _ = calendar(start_date, n_days)
-    return np.where(weekday < 5, el.per_weekday.daily_int(n_days), 0)
+def referral_times(el: Elective, n_days: int, rng: np.random.Generator) -> np.ndarray:
+    """Elective referral times over days ``0 .. n_days``, sorted: a Poisson process whose rate is
+    ``referrals_per_week`` / 7 grown by ``referral_growth_per_year``, constant within a day. No
+    plan lever enters, so every scenario sees the same referrals."""
+    days = np.arange(n_days)
+    rate = el.referrals_per_week / 7.0 * (1.0 + el.referral_growth_per_year) ** (days / 365.25)
+    day = np.repeat(days, rng.poisson(rate))
+    return np.sort(day + rng.random(day.size))
 
 
-def elective_times(el: Elective, counts_per_day: np.ndarray) -> np.ndarray:
-    """Booked elective admission times: ``counts_per_day[d]`` patients on day d, spread evenly
-    from ``admit_hour`` over ``spread_hours``."""
-    counts = np.asarray(counts_per_day, dtype=np.int64)
-    day = np.repeat(np.arange(counts.size), counts)
-    # Position of each patient within its day's list: 0 .. count-1.
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    k = np.arange(day.size) - first
-    n = np.repeat(counts, counts)
-    return day + (el.admit_hour + el.spread_hours * k / np.maximum(n, 1)) / 24.0
+def initial_list_times(el: Elective) -> np.ndarray:
+    """Referral times (days, <= 0) of the patients on the list at day 0, spread evenly over
+    ``initial_list.max_wait_weeks`` (oldest first)."""
+    if el.initial_list is None or el.initial_list.patients == 0:
+        return np.empty(0)
+    n = el.initial_list.patients
+    return -el.initial_list.max_wait_weeks * 7.0 * (n - 0.5 - np.arange(n)) / n

@@ -15,7 +15,10 @@ Patient flow:
                     -> else acute bed free (and nobody waiting)? -> admitted
                     -> else queue (ED boarding, FIFO) or refused, per ``acute.when_full``;
                        a queue wait past ``acute.max_wait_hours`` ends in a transfer elsewhere
-  elective arrival  -> bed free and nobody waiting? admitted, else cancelled
+  elective referral -> waiting list; bookable after `bookable_after`; each weekday midnight the
+                       day's theatre slots are filled in order of priority, then referral time
+  booked elective   -> bed free and nobody waiting? admitted, else cancelled: back to the top of
+                       the list, booked again
   medically fit     -> home: bed freed
                     -> community pathway: (assessment, in the bed) then place free and nobody
                        waiting? transfer, bed freed; else wait in the acute bed (delayed transfer
@@ -25,6 +28,7 @@ Patient flow:
 from __future__ import annotations
 
 from bisect import bisect_right
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -35,8 +39,8 @@ from .plan import Gate, GateBook, Levers, build_levers
 from .records import (
     ADMITTED,
     AVOIDED,
-    CANCELLED,
     NOT_ARRIVED,
+    ON_LIST,
     REFUSED,
     TRANSFERRED,
     WAITING,
@@ -50,9 +54,49 @@ from .services import BoardingQueue, ServicePool
 from .streams import Streams
 
 __all__ = [
-    "ADMITTED", "AVOIDED", "CANCELLED", "NOT_ARRIVED", "REFUSED", "TRANSFERRED", "WAITING",
+    "ADMITTED", "AVOIDED", "NOT_ARRIVED", "ON_LIST", "REFUSED", "TRANSFERRED", "WAITING",
     "Capacity", "Engine", "Records", "Replication", "run_model", "simulate_candidates",
 ]  # fmt: skip
+
+
+class ElectiveList:
+    """The elective waiting list: who may be booked next, in order of clinical priority, then
+    referral time; a patient cancelled for want of a bed goes back to the top (before every
+    priority), first cancelled first rebooked."""
+
+    def __init__(self, cand: Candidates, cfg: Config) -> None:
+        el = cfg.demand.elective
+        self.first_hour_days = el.admit_hour / 24.0 if el is not None else 0.0
+        self.spread_days = el.spread_hours / 24.0 if el is not None else 0.0
+        first = cand.n_emergencies
+        bookable = cand.bookable_days[first:]
+        # Patients in the order they become bookable; ``next`` is the first not yet on the heap.
+        self.order = (first + np.argsort(bookable, kind="stable")).tolist()
+        self.bookable_days = cand.bookable_days.tolist()
+        self.priority = cand.priority.tolist()
+        self.referral_days = cand.time_days.tolist()
+        self.next = 0
+        self.heap: list[tuple[int, float, float, int]] = []  # (tier, key, key, pid); tier 0: rebooking
+
+    def book(self, day: int, slots: int) -> list[int]:
+        """At the midnight that starts ``day``: the patients booked into its ``slots``."""
+        order, heap, bookable = self.order, self.heap, self.bookable_days
+        i = self.next
+        while i < len(order) and bookable[order[i]] <= day:
+            pid = order[i]
+            heappush(heap, (1, self.priority[pid], self.referral_days[pid], pid))
+            i += 1
+        self.next = i
+        return [heappop(heap)[3] for _ in range(min(slots, len(heap)))]
+
+    def rebook(self, pid: int, now: float) -> None:
+        """A cancelled patient goes back to the top of the list."""
+        heappush(self.heap, (0, now, 0.0, pid))
+
+    def slot_offset_days(self, k: int, slots: int) -> float:
+        """Time from midnight to the ``k``-th of ``slots`` admissions: spread evenly from
+        ``admit_hour`` over ``spread_hours``."""
+        return self.first_hour_days + self.spread_days * k / slots
 
 
 class Engine:
@@ -75,14 +119,14 @@ class Engine:
         step_up = cfg.step_up_service
         self.step_up = self.pools[list(cfg.services).index(step_up)] if step_up is not None else None
         self._take_patients(cand)
+        self.electives = ElectiveList(cand, cfg)
 
     def _take_patients(self, cand: Candidates) -> None:
         """The candidates' attributes as lists (fast to index on the per-event path)."""
         self.n = len(cand)
+        self.n_emergencies = cand.n_emergencies
         self.arrival = cand.time_days.tolist()
         self.arrival_day = cand.day.tolist()
-        self.elective = cand.is_elective.tolist()
-        self.slot = cand.elective_slot.tolist()
         self.group = cand.group.tolist()
         self.u_accept = cand.u_accept.tolist()
         self.base_los = cand.base_los_days.tolist()
@@ -99,10 +143,13 @@ class Engine:
         """Simulate up to the horizon; ``levers`` then hold the plan as it happened (gates)."""
         clock = self.clock
         clock.urgent_after(0.0, self._on_midnight, 0)
-        if self.n:
+        if self.n_emergencies:
             clock.after(max(0.0, self.arrival[0]), self._on_arrival, 0)
+        for pid in range(self.n_emergencies, self.n):
+            self.log.outcome[pid] = ON_LIST  # until admitted
+            self._resolve(pid)  # electives have no plan levers: their LOS and pathway are known
         clock.run(until=self.horizon_days)
-        return self.log.records(self.horizon_days, self.gates.opened)
+        return self.log.records(clock.processed, self.gates.opened)
 
     # --- arrivals ----------------------------------------------------------------------------
 
@@ -112,22 +159,16 @@ class Engine:
         t = self.clock.now = self.arrival[pid]
         if self._arrives(pid):
             self._resolve(pid)
-            if self.elective[pid]:
-                self._book_elective(pid)
-            else:
-                self._emergency(pid, t)
+            self._emergency(pid, t)
         else:
             self.log.outcome[pid] = NOT_ARRIVED
         nxt = pid + 1
-        if nxt < self.n:
+        if nxt < self.n_emergencies:
             self.clock.after(max(0.0, self.arrival[nxt] - t), self._on_arrival, nxt)
 
     def _arrives(self, pid: int) -> bool:
-        """Does the plan on the arrival day keep this candidate (demand multiplier, list size)?"""
-        d = self.arrival_day[pid]
-        if self.elective[pid]:
-            return not self.slot[pid] >= self.levers.elective_slots[d]
-        return not self.u_accept[pid] >= self.levers.accept_probability[d]
+        """Does the plan's demand multiplier on the arrival day keep this emergency candidate?"""
+        return not self.u_accept[pid] >= self.levers.accept_probability[self.arrival_day[pid]]
 
     def _resolve(self, pid: int) -> None:
         """Give the patient the LOS and discharge pathway of the plan on the arrival day."""
@@ -135,11 +176,22 @@ class Engine:
         self.log.acute_los[pid] = self.base_los[pid] * lv.los_multiplier[g][d]
         self.log.service[pid] = lv.pathway_service[g][bisect_right(lv.pathway_cumulative[g][d], self.u_pathway[pid])]
 
-    def _book_elective(self, pid: int) -> None:
+    # --- electives --------------------------------------------------------------------------
+
+    def _book_electives(self, day: int) -> None:
+        """Fill the day's theatre slots from the top of the waiting list."""
+        slots = self.levers.elective_slots[day]
+        booked = self.electives.book(day, slots)
+        for k, pid in enumerate(booked):
+            self.clock.after(self.electives.slot_offset_days(k, slots), self._on_elective_admission, pid)
+
+    def _on_elective_admission(self, pid: int) -> None:
         if self.beds.has_free_bed() and not self.boarding.waiting:
             self._admit(pid)
         else:
-            self.log.outcome[pid] = CANCELLED
+            now = self.clock.now
+            self.log.cancel(pid, now)
+            self.electives.rebook(pid, now)
 
     def _emergency(self, pid: int, now: float) -> None:
         step_up = self.step_up
@@ -261,6 +313,7 @@ class Engine:
             pool.places = lv.service_places[pool.index][day]
             if pool.takes_transfers:
                 self._transfer_waiting(pool, now)
+        self._book_electives(day)
         if day + 1 < self.horizon_days:
             self.clock.urgent_after(day + 1 - now, self._on_midnight, day + 1)
 
@@ -304,6 +357,7 @@ def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray
     return Cohort(
         arrival_days=cand.time_days[keep],
         is_elective=cand.is_elective[keep],
+        priority=cand.priority[keep],
         group=cand.group[keep],
         step_up_suitable=suitable[keep],
         step_up_los_days=cand.step_up_los_days[keep],
@@ -312,6 +366,7 @@ def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray
         service_los_days=service_los,
         group_names=cand.group_names,
         service_names=cand.service_names,
+        priority_names=cand.priority_names,
     )
 
 

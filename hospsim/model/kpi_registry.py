@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .engine import ADMITTED, AVOIDED, CANCELLED, TRANSFERRED
+from .engine import ADMITTED, AVOIDED, TRANSFERRED
 
 if TYPE_CHECKING:  # only for annotations: kpis.py imports this module
     from ..config import Config
@@ -42,6 +42,7 @@ PLACEHOLDER: dict[Scope, str] = {"gate": "gate", "service": "service"}
 # Groups in the order the KPI dictionary shows them, with their headings.
 GROUPS: dict[str, str] = {
     "demand": "Demand and admissions",
+    "electives": "Elective care and the waiting list (only with `demand.elective`)",
     "waits": "Waits for an acute bed",
     "beds": "Acute beds",
     "delays": "Delayed transfers of care",
@@ -220,6 +221,18 @@ def _needing_bed(column: str, scale: float = 1.0) -> Monthly:
     return Monthly("ratio", column, "emergencies_needing_bed", scale)
 
 
+def _has_electives(cfg: Config, _subject: str) -> bool:
+    return cfg.demand.elective is not None
+
+
+def _list_quantile_weeks(q: float) -> Callable[[WindowMeasures], float]:
+    def quantile(v: WindowMeasures) -> float:
+        waits = v.list_waits_weeks
+        return float(np.quantile(waits, q, method="inverted_cdf")) if waits.size else NAN
+
+    return quantile
+
+
 def _delayed_cost(cfg: Config, _subject: str) -> bool:
     return cfg.acute.delayed_day_cost_gbp is not None
 
@@ -291,15 +304,72 @@ KPIS: tuple[Kpi, ...] = (
         lambda v: 1000 * ratio((v.needing & (v.out == TRANSFERRED)).sum(), v.n_need),
     ),
     _system(
-        "elective_admissions", "elective admissions", "patients", "demand",
+        "elective_referrals", "elective referrals", "patients", "electives",
+        "referrals added to the elective waiting list in the window",
+        lambda v: float((v.m.elective & v.arrived).sum()),
+        present=_has_electives,
+        not_for_verdicts="it is the demand put into the model, not an outcome of the plan",
+    ),
+    _system(
+        "elective_admissions", "elective admissions", "patients", "electives",
         "electives admitted",
         lambda v: float((v.m.elective & (v.out == ADMITTED) & v.m.in_window(v.rec.admit_days)).sum()),
     ),
     _system(
-        "elective_cancellations", "elective cancellations", "patients", "demand",
-        "electives cancelled: no free bed, or emergencies waiting",
-        lambda v: float((v.m.elective & v.arrived & (v.out == CANCELLED)).sum()),
+        "elective_cancellations", "elective cancellations", "cancellations", "electives",
+        "booked elective admissions cancelled (no free bed, or emergencies waiting); the patient goes back to "
+        "the top of the list, and each cancellation counts",
+        lambda v: v.elective_booked[0],
         monthly=_sum("elective_cancellations"),
+    ),
+    _system(
+        "elective_cancellations_per_1000_booked", "cancellations per 1,000 booked", "per 1,000", "electives",
+        "1,000 × cancellations / booked admissions (admitted + cancelled)",
+        lambda v: 1000 * ratio(*v.elective_booked),
+        monthly=Monthly("ratio", "elective_cancellations", "elective_booked", 1000.0),
+        present=_has_electives,
+    ),
+    _system(
+        "elective_waiting_list_mean", "mean elective waiting list", "patients", "electives",
+        "patients on the waiting list (referred, not yet admitted; booked included), mean over the window's "
+        "midnights",
+        lambda v: float(v.m.waiting_list[v.w].mean()),
+        monthly=_mean("elective_waiting_list"),
+        present=_has_electives,
+    ),
+    _system(
+        "elective_waiting_list_end", "elective waiting list at the end", "patients", "electives",
+        "patients on the waiting list at the window's last midnight",
+        lambda v: float(v.m.waiting_list[v.w][-1]),
+        present=_has_electives,
+    ),
+    _system(
+        "elective_wait_weeks_median", "median wait on the list", "weeks", "electives",
+        "median time waited so far by the patients on the list (incomplete pathways), pooled over the "
+        "window's midnights (n/a if the list was always empty)",
+        _list_quantile_weeks(0.5),
+        present=_has_electives,
+    ),
+    _system(
+        "elective_wait_weeks_p92", "92nd percentile wait on the list", "weeks", "electives",
+        "92nd percentile of the same waits: the 18-week RTT standard is met when it is at most 18",
+        _list_quantile_weeks(0.92),
+        present=_has_electives,
+    ),
+    _system(
+        "share_waiting_over_18_weeks", "share of the list waiting over 18 weeks", "share 0–1", "electives",
+        "patients on the list waiting over 18 weeks / patients on the list, pooled over the window's midnights "
+        "(0 if the list was always empty); 1 − this is 18-week RTT performance",
+        lambda v: v.share_waiting_over(18),
+        monthly=Monthly("ratio", "elective_waiting_over_18_weeks", "elective_waiting_list"),
+        present=_has_electives,
+    ),
+    _system(
+        "share_waiting_over_52_weeks", "share of the list waiting over 52 weeks", "share 0–1", "electives",
+        "as `share_waiting_over_18_weeks`, over 52 weeks",
+        lambda v: v.share_waiting_over(52),
+        monthly=Monthly("ratio", "elective_waiting_over_52_weeks", "elective_waiting_list"),
+        present=_has_electives,
     ),
     _system(
         "mean_occupied_beds", "mean occupied beds", "beds", "beds",
@@ -372,8 +442,9 @@ KPIS: tuple[Kpi, ...] = (
     _system(
         "displaced_bed_days", "displaced bed days", "bed days", "beds",
         "acute bed days the patients turned away in the window would have needed (transferred elsewhere, "
-        "refused, electives cancelled): each one's own drawn time to medically fit, counted on the day "
-        "turned away (a delayed transfer their pathway would have met is not included)",
+        "refused): each one's own drawn time to medically fit, counted on the day turned away (a delayed "
+        "transfer their pathway would have met is not included; a cancelled elective is not turned away: "
+        "it stays on the waiting list)",
         lambda v: v.displaced_days,
         monthly=_sum("displaced_bed_days"),
     ),
@@ -506,6 +577,10 @@ MONTHLY_ORDER = (
     "share_days_over_92pct",
     "displaced_bed_days",
     "bed_days_demanded",
+    "elective_cancellations_per_1000_booked",
+    "elective_waiting_list_mean",
+    "share_waiting_over_18_weeks",
+    "share_waiting_over_52_weeks",
 )
 
 _BY_NAME: dict[str, Kpi] = {k.name: k for k in KPIS}

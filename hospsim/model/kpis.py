@@ -10,6 +10,7 @@ had lasted (right-censored).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +20,7 @@ from ..config import Config
 from ..config.service_kinds import ServiceKind
 from . import kpi_registry as registry
 from .demand import calendar
-from .engine import ADMITTED, AVOIDED, CANCELLED, REFUSED, TRANSFERRED, WAITING, Records, Replication
+from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
 from .monitor import DailyLevel, daily_counts, daily_level
 
@@ -29,6 +30,7 @@ __all__ = [
 ]  # fmt: skip
 
 LONG_STAY_DAYS = 21.0
+RTT_WEEKS = (18, 52)  # waits the elective KPIs count (the 18-week standard, the 52-week breach)
 
 
 def _kind(cfg: Config, name: str) -> ServiceKind:
@@ -47,6 +49,9 @@ class _Measures:
     long_stay: np.ndarray
     escalation_in_use: np.ndarray
     displaced_by_day: np.ndarray  # acute bed days of the patients turned away each day
+    waiting_list: np.ndarray  # electives on the waiting list at the midnight ending each day
+    waiting_over: dict[int, np.ndarray]  # ... of whom waiting over N weeks, per N in RTT_WEEKS
+    cancellations: np.ndarray  # booked elective admissions cancelled each day
     services: list[tuple[int, str, np.ndarray, np.ndarray]]  # (index, name, occupied, waiting list) per day
 
     def __init__(self, cfg: Config, rep: Replication, window: tuple[int, int] | None = None) -> None:
@@ -99,17 +104,42 @@ class _Measures:
         self.wait_days = np.where(waited, end - self.arrival, 0.0)
         self.wait_days[rec.outcome == TRANSFERRED] = max_wait  # exactly, not up to rounding
         self.displaced_by_day = self._displaced_bed_days(co.acute_los_days)
+        self._waiting_list()
 
         self.services = [(si, name, *self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
 
+    def _waiting_list(self) -> None:
+        """Electives on the list from referral to admission (the RTT clock: it runs through a
+        cancellation), counted at each midnight."""
+        H, rec = self.n_days, self.rec
+        referred = np.where(self.elective, self.arrival, np.nan)
+        self.waiting_list = daily_level(referred, rec.admit_days, H).midnight.astype(np.int64)
+        self.waiting_over = {
+            weeks: daily_level(referred + 7.0 * weeks, rec.admit_days, H).midnight.astype(np.int64)
+            for weeks in RTT_WEEKS
+        }
+        self.cancellations = daily_counts(rec.cancellation_days, H)
+
+    def list_waits_days(self) -> np.ndarray:
+        """Time waited so far by each elective on the list at each midnight that ends a window
+        day (pooled over the midnights): what the RTT standard measures, every day."""
+        referred = self.elective & (self.arrival < self.end)
+        ref = self.arrival[referred]
+        admit = np.nan_to_num(self.rec.admit_days[referred], nan=float(self.end))
+        # On the list at midnight t when referral < t <= admission (as daily_level counts it).
+        first = np.maximum(self.start + 1, np.floor(ref).astype(np.int64) + 1)
+        last = np.minimum(self.end, np.floor(admit).astype(np.int64))
+        count = np.maximum(last - first + 1, 0)
+        offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        return np.repeat(first, count) + offset - np.repeat(ref, count)
+
     def _displaced_bed_days(self, acute_los_days: np.ndarray) -> np.ndarray:
         """Per day: the acute bed days that the patients turned away that day (transferred
-        elsewhere, refused, electives cancelled) would have needed - each one's own drawn time to
-        medically fit, not any delayed transfer their pathway would have met."""
+        elsewhere, refused) would have needed - each one's own drawn time to medically fit, not
+        any delayed transfer their pathway would have met. A cancelled elective is not turned
+        away: it goes back on the waiting list."""
         out, H = self.outcome, self.n_days
-        when = np.select(
-            [out == TRANSFERRED, (out == REFUSED) | (out == CANCELLED)], [self.transfer_days, self.arrival], np.nan
-        )
+        when = np.select([out == TRANSFERRED, out == REFUSED], [self.transfer_days, self.arrival], np.nan)
         away = ~np.isnan(when)
         day = np.clip(when[away].astype(np.int64), 0, H - 1)
         return np.bincount(day, weights=acute_los_days[away], minlength=H)[:H]
@@ -143,6 +173,7 @@ def _daily(m: _Measures) -> pd.DataFrame:
     out = m.outcome
     admit = m.rec.admit_days
     dates = np.datetime64(m.cfg.start_date, "D") + np.arange(H)
+    elective_admissions = daily_counts(np.where(m.elective & (out == ADMITTED), admit, np.nan), H)
     cols: dict[str, np.ndarray] = {
         "day": np.arange(H),
         "date": dates.astype(str),
@@ -164,8 +195,12 @@ def _daily(m: _Measures) -> pd.DataFrame:
         "admissions_avoided": daily_counts(np.where(out == AVOIDED, arrival, np.nan), H),
         "refused_admissions": daily_counts(np.where(out == REFUSED, arrival, np.nan), H),
         "transferred_out": daily_counts(m.transfer_days, H),
-        "elective_admissions": daily_counts(np.where(m.elective & (out == ADMITTED), admit, np.nan), H),
-        "elective_cancellations": daily_counts(np.where(out == CANCELLED, arrival, np.nan), H),
+        "elective_referrals": daily_counts(np.where(m.elective & (arrival >= 0), arrival, np.nan), H),
+        "elective_admissions": elective_admissions,
+        "elective_cancellations": m.cancellations,
+        "elective_booked": elective_admissions + m.cancellations,
+        "elective_waiting_list": m.waiting_list,
+        **{f"elective_waiting_over_{w}_weeks": m.waiting_over[w] for w in RTT_WEEKS},
         "waits_over_4h": daily_counts(np.where(m.wait_days > 4 / HOURS, arrival, np.nan), H),
         "waits_over_12h": daily_counts(np.where(m.wait_days > 12 / HOURS, arrival, np.nan), H),
         "displaced_bed_days": m.displaced_by_day,
@@ -249,6 +284,25 @@ class WindowMeasures:
         discharged = em_admitted & ~np.isnan(m.rec.bed_leave_days)
         self.same_day = np.floor(m.rec.bed_leave_days[discharged]) == np.floor(m.rec.admit_days[discharged])
         self.month = calendar(m.cfg.start_date, m.n_days)[2][w]
+
+    @cached_property
+    def list_waits_weeks(self) -> np.ndarray:
+        """Weeks waited so far by the electives on the list at each of the window's midnights."""
+        return self.m.list_waits_days() / 7.0
+
+    @cached_property
+    def elective_booked(self) -> tuple[float, float]:
+        """Booked elective admissions in the window: (cancelled, booked = admitted + cancelled)."""
+        m = self.m
+        admitted = float((m.elective & (self.out == ADMITTED) & m.in_window(self.rec.admit_days)).sum())
+        cancelled = float(m.cancellations[self.w].sum())
+        return cancelled, admitted + cancelled
+
+    def share_waiting_over(self, weeks: int) -> float:
+        """Share of the list (pooled over the window's midnights) waiting over ``weeks`` weeks;
+        0 when nobody was on the list."""
+        on_list = self.m.waiting_list[self.w].sum()
+        return float(self.m.waiting_over[weeks][self.w].sum() / on_list) if on_list > 0 else 0.0
 
     def occupancy_in(self, months: tuple[int, ...]) -> float:
         """Mean occupancy over the window's days in these calendar months (NaN if none)."""

@@ -32,7 +32,7 @@ class Levers:
     service_places: list[list[int]]  # [service][day]
     assessment_multiplier: list[list[float]]  # [service][day], applied on the arrival day
     accept_probability: list[float]  # emergency demand multiplier / dominating bound
-    elective_slots: list[int]  # electives booked per day
+    elective_slots: list[int]  # theatre slots per day (electives booked from the waiting list)
     los_multiplier: list[list[float]]  # [group][day]
     step_up_share: list[list[float]]  # [group][day]
     pathway_cumulative: list[list[tuple[float, ...]]]  # [group][day] -> cumulative mix

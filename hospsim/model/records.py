@@ -13,8 +13,8 @@ WAITING = 0  # emergency still waiting for a bed when the run ends
 ADMITTED = 1
 AVOIDED = 2  # diverted to step-up care
 REFUSED = 3  # `when_full: refuse` and no bed
-CANCELLED = 4  # elective that found no bed
-NOT_ARRIVED = 5  # candidate removed by the plan (demand multiplier, fewer electives booked)
+ON_LIST = 4  # elective still on the waiting list when the run ends (booked or not)
+NOT_ARRIVED = 5  # emergency candidate removed by the plan (demand multiplier)
 TRANSFERRED = 6  # waited `acute.max_wait_hours` for a bed, then went to another hospital
 
 # The outcome codes' names, as output tables write them (patients.parquet).
@@ -23,7 +23,7 @@ OUTCOME_NAMES: dict[int, str] = {
     ADMITTED: "admitted",
     AVOIDED: "avoided",
     REFUSED: "refused",
-    CANCELLED: "cancelled",
+    ON_LIST: "waiting_list",
     NOT_ARRIVED: "not_arrived",
     TRANSFERRED: "transferred",
 }
@@ -50,6 +50,8 @@ class Records:
     service: np.ndarray  # community service used (step-up for avoided patients), -1 none
     service_start_days: np.ndarray
     service_end_days: np.ndarray
+    times_cancelled: np.ndarray  # int: times an elective's booked admission was cancelled
+    cancellation_days: np.ndarray  # when each cancellation happened (one entry per cancellation)
     events: int  # events processed
     gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
 
@@ -64,6 +66,8 @@ class Records:
             service=self.service[keep],
             service_start_days=self.service_start_days[keep],
             service_end_days=self.service_end_days[keep],
+            times_cancelled=self.times_cancelled[keep],
+            cancellation_days=self.cancellation_days,  # electives are never dropped
             events=self.events,
             gate_open_days=self.gate_open_days,
         )
@@ -84,6 +88,7 @@ class PatientLog:
     __slots__ = (
         "acute_los",
         "admit",
+        "cancellation_days",
         "fit",
         "leave",
         "outcome",
@@ -92,6 +97,7 @@ class PatientLog:
         "s_start",
         "service",
         "suitable",
+        "times_cancelled",
         "used_service",
     )
 
@@ -105,6 +111,8 @@ class PatientLog:
         self.s_start = [nan] * n
         self.s_end = [nan] * n
         self.used_service = [-1] * n  # service the patient went to (step-up included)
+        self.times_cancelled = [0] * n
+        self.cancellation_days: list[float] = []
         # Attributes the plan gave each patient on arrival.
         self.acute_los = [nan] * n
         self.service = [-1] * n  # discharge pathway's service, -1 for home
@@ -118,24 +126,24 @@ class PatientLog:
             np.array(self.suitable, dtype=bool),
         )
 
-    def records(self, horizon_days: int, gate_open_days: dict[str, int | None]) -> Records:
+    def cancel(self, pid: int, now: float) -> None:
+        """An elective's booked admission cancelled (no bed): it goes back on the list."""
+        self.times_cancelled[pid] += 1
+        self.cancellation_days.append(now)
+
+    def records(self, events: int, gate_open_days: dict[str, int | None]) -> Records:
         """The log as arrays, with the number of events the run processed."""
-        fit = np.array(self.fit)
-        s_end = np.array(self.s_end)
-        ready = np.array(self.ready)
-        n = len(self.outcome)
-        assessed = int(np.count_nonzero(ready > fit))  # an assessment event fired
-        events = (n + horizon_days + int(np.count_nonzero(~np.isnan(fit)))
-                  + int(np.count_nonzero(~np.isnan(s_end))) + assessed)  # fmt: skip
         return Records(
             outcome=np.array(self.outcome, dtype=np.int8),
             admit_days=np.array(self.admit),
-            fit_days=fit,
-            ready_days=ready,
+            fit_days=np.array(self.fit),
+            ready_days=np.array(self.ready),
             bed_leave_days=np.array(self.leave),
             service=np.array(self.used_service, dtype=np.int64),
             service_start_days=np.array(self.s_start),
-            service_end_days=s_end,
+            service_end_days=np.array(self.s_end),
+            times_cancelled=np.array(self.times_cancelled, dtype=np.int64),
+            cancellation_days=np.array(self.cancellation_days, dtype=float),
             events=events,
             gate_open_days=gate_open_days,
         )

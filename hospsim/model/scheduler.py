@@ -24,10 +24,11 @@ Callback = Callable[[Any], None]
 class EventQueue:
     """A clock and the events still to come."""
 
-    __slots__ = ("_heap", "_order", "now")
+    __slots__ = ("_heap", "_order", "now", "processed")
 
     def __init__(self) -> None:
         self.now = 0.0
+        self.processed = 0  # events run so far
         self._heap: list[tuple[float, int, int, Callback, Any]] = []
         self._order = 0
 
@@ -49,10 +50,13 @@ class EventQueue:
         reference cycle that keeps the whole replication alive until a full garbage collection.
         """
         heap = self._heap
+        done = 0
         try:
             while heap and heap[0][0] < until:
                 time, _, _, callback, arg = heappop(heap)
                 self.now = time
                 callback(arg)
+                done += 1
         finally:
             heap.clear()
+            self.processed += done

@@ -41,9 +41,11 @@ def categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical[str]:
 
 
 def patient_table(rep: Replication) -> pd.DataFrame:
-    """One row per patient who arrived, in arrival order: who they were (kind, group, drawn acute
-    LOS, step-up suitability, discharge pathway), what happened (outcome) and when (days since the
-    start; NaN where it did not happen). Built column by column in bulk, strings as categoricals."""
+    """One row per patient who arrived: emergencies in arrival order, then electives in referral
+    order. Who they were (kind, group, elective priority, drawn acute LOS, step-up suitability,
+    discharge pathway), what happened (outcome, times an elective's booked admission was
+    cancelled) and when (days since the start, a referral before it negative; NaN where it did
+    not happen). Built column by column in bulk, strings as categoricals."""
     co, rec = rep.cohort, rep.records
     n = len(co)
     # Outcome codes are small integers but need not be contiguous: map them through a lookup table.
@@ -56,6 +58,7 @@ def patient_table(rep: Replication) -> pd.DataFrame:
             "patient": np.arange(n, dtype=np.int64),
             "kind": categorical(co.is_elective.astype(np.int32), ["emergency", "elective"]),
             "group": categorical(co.group, [*co.group_names, "elective"]),
+            "priority": categorical(co.priority, list(co.priority_names)),
             "arrival_days": co.arrival_days,
             "admit_days": rec.admit_days,
             "fit_days": rec.fit_days,
@@ -65,6 +68,7 @@ def patient_table(rep: Replication) -> pd.DataFrame:
             "service_start_days": rec.service_start_days,
             "service_end_days": rec.service_end_days,
             "outcome": categorical(lookup[rec.outcome], [OUTCOME_NAMES[int(c)] for c in codes]),
+            "times_cancelled": rec.times_cancelled,
             "acute_los_days": co.acute_los_days,
             "step_up_suitable": co.step_up_suitable,
             "discharge_service": categorical(co.service, services),
