@@ -92,12 +92,22 @@ def test_sweep_report_answers_the_question_first(sweep_report, tmp_path_factory)
     verdicts = pd.read_csv(sweep_dir / "verdicts.csv")
     allv = verdicts[verdicts["criterion"] == "all criteria"]
     grid = text[text.index("Share of replications in which the plan holds, per cell") : text.index("What gating buys")]
-    cells = re.findall(r'<td class="share"[^>]*>([^<]*)<br><small>([^<]*)</small>', grid)
+    cells = re.findall(
+        r'<td class="share" data-scenario="([^"]*)" data-point="(\d+)"[^>]*>([^<]*)<br><small>([^<]*)</small>', grid
+    )
     assert len(cells) == len(allv) == 8
-    for (share, ci), (_, r) in zip(cells, allv.sort_values(["point", "scenario"]).iterrows()):
+    assert len({(s, p) for s, p, _, _ in cells}) == 8  # every cell once
+    by_cell = allv.set_index(["scenario", "point"])
+    for scen, point, share, ci in cells:
+        r = by_cell.loc[(scen, int(point))]
         assert share == f"{100 * r['share_holds']:.0f}%"
         assert ci == f"{100 * r['ci_low']:.0f}% \u2013 {100 * r['ci_high']:.0f}%"
-    assert "<b>fixed_date</b>: holds (in at least 90% of replications) at" in text
+    # the plain answer counts the cells holding, from the same file
+    for scen, g in allv.groupby("scenario"):
+        holding = int((g["share_holds"] >= 0.9).sum())
+        said = {4: "all 4 futures swept", 0: "none of the 4 futures swept"}.get(holding, f"{holding} of the 4 futures")
+        assert f"<b>{scen}</b>: the plan holds in {said}" in text
+    assert "breaks_at" not in text and "What breaks it" not in text
     # what gating buys: the gate opened in every replication at the on-time point, never at half growth
     gating = text[text.index("What gating buys") : text.index('id="figures"')]
     assert "gated</b> against <b>fixed_date</b>" in gating

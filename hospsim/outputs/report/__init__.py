@@ -104,7 +104,7 @@ def build_report(res: Results, scenario: Iterable[str] | None = None, point: int
         "n_cells": len(res.cells),
         "version": __version__,
         "question": (res.experiment.get("question") or "").strip(),
-        "answer": verdict_data(res, cells) if res.is_sweep else None,
+        "answer": verdict_data(res) if res.is_sweep else None,
         "headline": "" if res.is_sweep else headline_run(res),
         "shown": ", ".join(cell_label(c) for c in cells),
         "figures": _figures(res, cells, scenario, point),

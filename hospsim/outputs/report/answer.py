@@ -1,23 +1,22 @@
-"""The answer of a sweep, as data: where the plan holds and where it breaks, the share of
-replications holding per cell, which criteria fail, and what gating buys."""
+"""The answer of a sweep, as data: the plain answer and the grid of cells (:mod:`.plain`, from
+the verdict rows), with what the gates did and what gating buys (from the KPIs and configs)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import matplotlib
 import numpy as np
 import pandas as pd
 
 from ...config import gated_schedules
+from ...model.kpi_registry import gate_key
 from ...runs.results import Cell, Results, scenarios
-from ..plots.common import ALL_CRITERIA, MAP_CMAP
-from .text import cell_name, ci, date, num, pct
+from ..plots.common import ALL_CRITERIA
+from .plain import BREAKS, HOLDS, RULE, Gating, param_columns, plain_answer, share_grids
+from .text import cell_name, date, pct
 
-HOLDS = 0.9  # the plan "holds" at a cell when it holds in at least this share of replications
-BREAKS = 0.5  # ...and "breaks" when it holds in fewer than this share
-MAX_BREAKS_LISTED = 8
+__all__ = ["BREAKS", "HOLDS", "all_rows", "gating_data", "param_columns", "verdict_data"]
 
 
 def all_rows(res: Results) -> pd.DataFrame:
@@ -28,122 +27,26 @@ def all_rows(res: Results) -> pd.DataFrame:
     return v[v["criterion"] == ALL_CRITERIA]
 
 
-def param_columns(rows: pd.DataFrame) -> list[str]:
-    """The ``param_<name>`` columns of a verdict table."""
-    return [c for c in rows.columns if c.startswith("param_")]
+def param_paths(res: Results) -> dict[str, str]:
+    """Sweep parameter name -> its config path (how its values read in words)."""
+    params = (res.experiment.get("sweep") or {}).get("parameters") or {}
+    return {name: str(p.get("path", name)) for name, p in params.items()}
 
 
-def share_colour(share: float) -> tuple[str, str]:
-    """Background (cividis, as the robustness map) and a readable text colour."""
-    if not np.isfinite(share):
-        return "#ffffff", "#000000"
-    rgba = matplotlib.colormaps[MAP_CMAP](float(share))
-    return matplotlib.colors.to_hex(rgba), ("#ffffff" if share < 0.55 else "#000000")
-
-
-def _breach(r: pd.Series, params: list[str]) -> str:
-    """Where the plan breaks: the cell, its share and CI, and when it was first breached."""
-    first = str(r.get("first_breach_month_median"))
-    when = f", first breached {r['first_breach_month_median']}" if first not in ("never", "n/a", "nan") else ""
-    return f"{cell_name(r, params)} ({pct(r['share_holds'])}, CI {ci(r['ci_low'], r['ci_high'], pct)}{when})"
-
-
-def _scenario_verdict(scen: str, g: pd.DataFrame, params: list[str], at: int) -> dict[str, Any]:
-    """One scenario's verdict: a share for a fixed scenario, counts of points for a swept one."""
-    swept = g[g["point"] >= 0]
-    if swept.empty:
-        r = g.iloc[0]
-        cls = "good" if r["share_holds"] >= HOLDS else ("bad" if r["share_holds"] < BREAKS else "")
-        return {
-            "scenario": scen,
-            "swept": False,
-            "share": pct(r["share_holds"]),
-            "cls": cls,
-            "ci": ci(r["ci_low"], r["ci_high"], pct),
-        }
-    bad = swept[swept["share_holds"] < BREAKS]
-    here = swept[swept["point"] == at]
-    at_point = None
-    if len(here):
-        r = here.iloc[0]
-        at_point = {
-            "name": cell_name(r, params),
-            "share": pct(r["share_holds"]),
-            "ci": ci(r["ci_low"], r["ci_high"], pct),
-        }
-    return {
-        "scenario": scen,
-        "swept": True,
-        "holding": int((swept["share_holds"] >= HOLDS).sum()),
-        "points": len(swept),
-        "breaking": len(bad),
-        "breaks_at": [_breach(r, params) for _, r in bad.head(MAX_BREAKS_LISTED).iterrows()],
-        "more": max(0, len(bad) - MAX_BREAKS_LISTED),
-        "uncertain": int(((swept["share_holds"] >= BREAKS) & (swept["share_holds"] < HOLDS)).sum()),
-        "at_point": at_point,
-    }
-
-
-def verdict_data(res: Results, cells: list[Cell]) -> dict[str, Any]:
-    """Where the plan holds and where it breaks; share holding per cell; what gating buys."""
-    allv = all_rows(res)
-    if allv.empty:
+def verdict_data(res: Results) -> dict[str, Any]:
+    """The plain answer, the grid of cells behind it, and what gating buys."""
+    v = res.verdicts
+    if v is None or v.empty:
         return {"criteria": False}
-    params = param_columns(allv)
-    at = cells[-1].point if cells else -1
-    verdicts = [_scenario_verdict(str(s), g, params, at) for s, g in allv.groupby("scenario", sort=False)]
+    paths = param_paths(res)
     return {
         "criteria": True,
-        "holds": pct(HOLDS),
-        "breaks": pct(BREAKS),
-        "verdicts": verdicts,
-        "n_rep": int(allv["n"].max()) if len(allv) else 0,
-        "grid": share_grid(res),
-        "failing": failing_criteria(res),
+        "plain": plain_answer(v, gate_summaries(res), paths),
+        "rule": RULE,
+        "n_rep": int(all_rows(res)["n"].max()),
+        "grids": share_grids(v, paths),
         "gating": gating_data(res),
     }
-
-
-def share_grid(res: Results) -> dict[str, Any]:
-    """Share of replications holding (all criteria) per cell with its CI, coloured as the map."""
-    allv = all_rows(res)
-    params = param_columns(allv)
-    scen = list(dict.fromkeys(allv["scenario"]))
-    rows = []
-    for _pt, g in allv[allv["point"] >= 0].groupby("point", sort=True):
-        first = g.iloc[0]
-        shares: list[dict[str, str] | None] = []
-        for s in scen:
-            r = g[g["scenario"] == s]
-            if r.empty:
-                shares.append(None)
-                continue
-            r = r.iloc[0]
-            bg, fg = share_colour(float(r["share_holds"]))
-            shares.append(
-                {"share": pct(r["share_holds"]), "ci": ci(r["ci_low"], r["ci_high"], pct), "bg": bg, "fg": fg}
-            )
-        rows.append({"point": int(first["point"]), "params": [num(first[p]) for p in params], "shares": shares})
-    fixed = [
-        {"scenario": r["scenario"], "share": pct(r["share_holds"]), "ci": ci(r["ci_low"], r["ci_high"], pct)}
-        for _, r in allv[allv["point"] < 0].iterrows()
-    ]
-    return {"header": ["point", *[p[len("param_") :] for p in params], *scen], "rows": rows, "fixed": fixed}
-
-
-def failing_criteria(res: Results) -> list[dict[str, Any]]:
-    """Which criteria fail (hold in under half of replications), in how many cells."""
-    v = res.verdicts
-    assert v is not None  # only called with criteria
-    crit = v[(v["criterion"] != ALL_CRITERIA)]
-    weak = crit[crit["share_holds"] < BREAKS]
-    if weak.empty:
-        return []
-    total = crit.groupby("criterion", sort=False).size().to_dict()
-    return [
-        {"criterion": c, "fails": int(k), "cells": int(total[c])}
-        for c, k in weak.groupby("criterion", sort=False).size().items()
-    ]
 
 
 def gated_scenarios(res: Results) -> list[str]:
@@ -207,16 +110,52 @@ def _gating_block(res: Results, gated: str, ref: str) -> dict[str, Any] | None:
     }
 
 
-def gating_data(res: Results) -> list[dict[str, Any]]:
-    """Gated scenarios against their ungated counterpart: safety bought, savings given up."""
+def references(res: Results) -> dict[str, str]:
+    """Each gated scenario -> the ungated one it is compared with (the one it extends, else the
+    first ungated scenario)."""
     gated = gated_scenarios(res)
     ungated = [s for s in scenarios(res) if s not in gated]
     exp_sc = res.experiment.get("scenarios") or {}
-    blocks = []
+    out = {}
     for g in gated:
         parent = (exp_sc.get(g) or {}).get("extends")
         ref = parent if parent in ungated else (ungated[0] if ungated else None)
-        block = _gating_block(res, g, ref) if ref is not None else None
+        if ref is not None:
+            out[g] = ref
+    return out
+
+
+def _gate_delays(res: Results, cell: Cell) -> np.ndarray:
+    """Per replication of a cell, days from the planned change to the day its last gate opened
+    (none if the change came on its planned date; nan if some gate never opened)."""
+    k = res.kpis_of(cell)
+    delays = np.zeros(len(k))
+    for path, sched in gated_schedules(res.config_of(cell)):
+        col, planned = f"gate_{gate_key(path)}_open_day", sched.first_change_day()
+        if col in k.columns and planned is not None:
+            delays = np.maximum(delays, k[col].to_numpy(dtype=float) - planned)  # nan (never) propagates
+    return delays
+
+
+def gate_summaries(res: Results) -> dict[str, Gating]:
+    """What the gates of each gated scenario did over its replications: how often the change
+    went ahead, and how late (median, where it did)."""
+    out = {}
+    for gated, ref in references(res).items():
+        cells = [c for c in res.cells if c.scenario == gated]
+        delays = np.concatenate([_gate_delays(res, c) for c in cells])
+        went = np.isfinite(delays)
+        subject = " and ".join(p.replace(".", " ") for p, _ in gated_schedules(res.config_of(cells[0])))
+        median = float(np.median(delays[went])) if went.any() else math.nan
+        out[gated] = Gating(ref, subject, float(went.mean()) if delays.size else math.nan, median)
+    return out
+
+
+def gating_data(res: Results) -> list[dict[str, Any]]:
+    """Gated scenarios against their ungated counterpart: safety bought, savings given up."""
+    blocks = []
+    for g, ref in references(res).items():
+        block = _gating_block(res, g, ref)
         if block is not None:
             blocks.append(block)
     return blocks

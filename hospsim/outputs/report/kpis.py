@@ -8,7 +8,7 @@ from typing import Any
 from ...model import kpi_registry
 from ...runs.results import Cell, Results
 from ..selection import cell_label
-from .answer import param_columns
+from .plain import param_columns
 from .text import cell_name, ci, num, pct
 
 # The KPIs every report shows first (each must be in the KPI registry: tests/test_report.py).
