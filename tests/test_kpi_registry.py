@@ -35,7 +35,11 @@ def full_config(**acute):
     }
     raw["demand"]["elective"] = {
         "per_weekday": 2,
-        "referrals_per_week": 9,
+        # More referrals than slots, urgent ones first and a long starting list: routine patients
+        # wait past 18 and 52 weeks.
+        "referrals_per_week": 12,
+        "priorities": {"urgent": 0.6, "routine": 0.4},
+        "initial_list": {"patients": 300, "max_wait_weeks": 80},
         "los": {"dist": "exponential", "mean_days": 2},
     }
     raw["groups"]["frail"]["step_up_share"] = 0.3

@@ -34,9 +34,9 @@ BUSY = [
     "services.step_up.capacity=3",
 ]
 COLUMNS = [
-    "replication", "patient", "kind", "group", "arrival_days", "admit_days", "fit_days", "ready_days",
-    "bed_leave_days", "service", "service_start_days", "service_end_days", "outcome", "acute_los_days",
-    "step_up_suitable", "discharge_service",
+    "replication", "patient", "kind", "group", "priority", "arrival_days", "admit_days", "fit_days", "ready_days",
+    "bed_leave_days", "service", "service_start_days", "service_end_days", "outcome", "times_cancelled",
+    "cancelled_days", "acute_los_days", "step_up_suitable", "discharge_service",
 ]  # fmt: skip
 
 
@@ -60,7 +60,12 @@ def test_one_row_per_patient_who_arrived():
     table = patient_table(rep)
     assert len(table) == len(rep.cohort) > 1000
     assert table["patient"].tolist() == list(range(len(rep.cohort)))
-    assert (np.diff(table["arrival_days"].to_numpy()) >= 0).all()
+    # Emergencies in arrival order, then electives in referral order.
+    for k in ("emergency", "elective"):
+        assert table.loc[table["kind"] == k, "arrival_days"].is_monotonic_increasing
+    first_elective = int(np.argmax((table["kind"] == "elective").to_numpy()))
+    assert (table["kind"].iloc[first_elective:] == "elective").all()
+    assert (table["kind"].iloc[:first_elective] == "emergency").all()
     # Electives are in the group `elective`, emergencies in their own group.
     assert (table.loc[table["kind"] == "elective", "group"] == "elective").all()
     assert set(table.loc[table["kind"] == "emergency", "group"]) == {"frail", "other"}
@@ -92,7 +97,14 @@ def test_run_writes_patients_with_the_cohort_size(busy_run):
     manifest = json.loads((busy_run / "manifest.json").read_text())
     assert manifest["patients"] is True
     # Every outcome the busy system produces is there.
-    assert {"admitted", "avoided", "cancelled", "transferred"} <= set(table["outcome"])
+    assert {"admitted", "avoided", "transferred", "waiting_list"} <= set(table["outcome"])
+    assert (table["times_cancelled"] > 0).any()
+    # Each patient's cancellation times: as many as times cancelled, in order, before admission.
+    counts = table["cancelled_days"].map(len)
+    assert (counts == table["times_cancelled"]).all()
+    cancelled = table[table["times_cancelled"] > 0]
+    for days, admit in zip(cancelled["cancelled_days"], cancelled["admit_days"], strict=True):
+        assert list(days) == sorted(days) and (np.isnan(admit) or days[-1] < admit)
 
 
 def test_kpis_recomputed_from_patients_match(busy_run):
@@ -108,7 +120,8 @@ def test_kpis_recomputed_from_patients_match(busy_run):
         assert (emergency & arrived).sum() == kpi["emergency_arrivals"]
         assert (emergency & (out == "admitted") & admitted_in).sum() == kpi["emergency_admissions"]
         assert (arrived & (out == "avoided")).sum() == kpi["admissions_avoided"] > 0
-        assert ((p["kind"] == "elective") & arrived & (out == "cancelled")).sum() == kpi["elective_cancellations"] > 0
+        cancel_days = np.concatenate([np.asarray(d, dtype=float) for d in p["cancelled_days"]])
+        assert ((cancel_days >= lo) & (cancel_days < hi)).sum() == kpi["elective_cancellations"] > 0
         assert ((p["kind"] == "elective") & (out == "admitted") & admitted_in).sum() == kpi["elective_admissions"]
         adm = p[out == "admitted"]
         leave = adm["bed_leave_days"].fillna(horizon).to_numpy()

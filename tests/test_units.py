@@ -403,6 +403,8 @@ def _list_of(bookable: list[float], priority: list[int], referral: list[float]) 
         bookable_days=np.array([np.nan, *bookable]),
         priority=np.array([-1, *priority]),
         time_days=np.array([0.0, *referral]),
+        day=np.floor([0.0, *referral]).astype(np.int64),
+        u_accept=np.linspace(0, 1, n + 1, endpoint=False),
     )
     cfg = config_from_dict(dict(TINY_RAW))
     assert n == len(priority) == len(referral)
@@ -417,6 +419,14 @@ def test_waiting_list_books_by_priority_then_referral_and_rebooks_first():
     assert wl.book(2, 1) == [3]
     assert wl.book(3, 5) == [5, 1, 4]  # patient 5 (urgent) now bookable; then routine by referral
     assert wl.book(4, 3) == []
+
+
+def test_referral_multiplier_drops_the_referrals_drawn_above_it():
+    wl = _list_of(bookable=[0.5, 1.5, 1.6], priority=[0, 0, 0], referral=[0.5, 1.5, 1.6])
+    # Uniform draws 1/4, 2/4, 3/4 for patients 1..3: keep a half on day 0, a quarter on day 1.
+    assert wl.refer(0, 0.5) == []
+    assert wl.refer(1, 0.25) == [2, 3]
+    assert wl.book(2, 5) == [1]
     assert wl.slot_offset_days(0, 2) == pytest.approx(6 / 24) and wl.slot_offset_days(1, 2) == pytest.approx(6 / 24)
 
 

@@ -103,6 +103,9 @@ class Elective(_Strict):
 
     per_weekday: NonNegativeSchedule  # theatre slots each weekday (the plan's elective capacity)
     referrals_per_week: float = Field(gt=0, le=1_000_000)
+    # The plan's demand management: the share of referrals kept (at most 1). Referrals are thinned,
+    # so every referral of a plan with fewer is one of the baseline's, with the same draws.
+    referral_multiplier: ShareSchedule = Schedule(constant=1.0)
     referral_growth_per_year: float = Field(default=0.0, gt=-1, le=1)
     priorities: dict[str, float] = Field(default={"routine": 1.0}, min_length=1)
     bookable_after: LosDistribution | None = None
@@ -375,6 +378,7 @@ def plan_schedules(cfg: Config, delivered: bool = True) -> list[tuple[str, Sched
     out.append(("demand.emergency.multiplier", cfg.demand.emergency.multiplier))
     if cfg.demand.elective is not None:
         out.append(("demand.elective.per_weekday", cfg.demand.elective.per_weekday))
+        out.append(("demand.elective.referral_multiplier", cfg.demand.elective.referral_multiplier))
     for name, g in cfg.groups.items():
         out.append((f"groups.{name}.los_multiplier", g.los_multiplier))
         out.append((f"groups.{name}.step_up_share", g.step_up_share))

@@ -131,12 +131,14 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
         _cumulative(list(el.priorities.values())), streams["elective_priority"].random(n), "right"
     )
     wait_to_book = ppf(el.bookable_after, streams["elective_bookable"].random(n)) if el.bookable_after else np.zeros(n)
+    # Kept when below the plan's referral multiplier on the referral day; the starting list always.
+    u_accept = np.where(time < 0, -1.0, streams["elective_accept"].random(n))
     return _Arrivals(
         time_days=time,
         priority=priority.astype(np.int64),
         bookable_days=time + wait_to_book,
         group=np.full(n, group_index, dtype=group_dtype),
-        u_accept=np.zeros(n),
+        u_accept=u_accept,
         base_los_days=ppf(el.los, streams["elective_los"].random(n)),
         u_step_up=np.ones(n),  # never suitable for step-up
         step_up_los_days=np.zeros(n),

@@ -75,16 +75,33 @@ class ElectiveList:
         self.bookable_days = cand.bookable_days.tolist()
         self.priority = cand.priority.tolist()
         self.referral_days = cand.time_days.tolist()
+        self.referral_day = cand.day.tolist()
+        self.u_accept = cand.u_accept.tolist()
+        self.kept = [True] * len(cand.time_days)
+        self.next_referral = first  # the first referral whose day has not started yet
         self.next = 0
         self.heap: list[tuple[int, float, float, int]] = []  # (tier, key, key, pid); tier 0: rebooking
 
+    def refer(self, day: int, accept: float) -> list[int]:
+        """At the midnight that starts ``day``: the day's referrals that the plan's referral
+        multiplier (``accept``) removes."""
+        dropped, i, n, u = [], self.next_referral, len(self.kept), self.u_accept
+        while i < n and self.referral_day[i] <= day:
+            if not u[i] < accept:
+                self.kept[i] = False
+                dropped.append(i)
+            i += 1
+        self.next_referral = i
+        return dropped
+
     def book(self, day: int, slots: int) -> list[int]:
         """At the midnight that starts ``day``: the patients booked into its ``slots``."""
-        order, heap, bookable = self.order, self.heap, self.bookable_days
+        order, heap, bookable, kept = self.order, self.heap, self.bookable_days, self.kept
         i = self.next
         while i < len(order) and bookable[order[i]] <= day:
             pid = order[i]
-            heappush(heap, (1, self.priority[pid], self.referral_days[pid], pid))
+            if kept[pid]:
+                heappush(heap, (1, self.priority[pid], self.referral_days[pid], pid))
             i += 1
         self.next = i
         return [heappop(heap)[3] for _ in range(min(slots, len(heap)))]
@@ -179,7 +196,10 @@ class Engine:
     # --- electives --------------------------------------------------------------------------
 
     def _book_electives(self, day: int) -> None:
-        """Fill the day's theatre slots from the top of the waiting list."""
+        """Take the day's referrals that the plan keeps, then fill the day's theatre slots from
+        the top of the waiting list."""
+        for pid in self.electives.refer(day, self.levers.referral_accept[day]):
+            self.log.outcome[pid] = NOT_ARRIVED
         slots = self.levers.elective_slots[day]
         booked = self.electives.book(day, slots)
         for k, pid in enumerate(booked):

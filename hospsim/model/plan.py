@@ -33,6 +33,7 @@ class Levers:
     assessment_multiplier: list[list[float]]  # [service][day], applied on the arrival day
     accept_probability: list[float]  # emergency demand multiplier / dominating bound
     elective_slots: list[int]  # theatre slots per day (electives booked from the waiting list)
+    referral_accept: list[float]  # share of the day's elective referrals kept (demand management)
     los_multiplier: list[list[float]]  # [group][day]
     step_up_share: list[list[float]]  # [group][day]
     pathway_cumulative: list[list[tuple[float, ...]]]  # [group][day] -> cumulative mix
@@ -146,6 +147,11 @@ class _LeverBuilder:
             return [0] * self.n
         return self.lever("demand.elective.per_weekday", "elective_slots", None, partial(_weekday_slots, self.weekday))
 
+    def referral_accept(self) -> list[float]:
+        if self.cfg.demand.elective is None:
+            return [1.0] * self.n
+        return self.lever("demand.elective.referral_multiplier", "referral_accept", None, _floats)
+
     def pathway_mix(self, gi: int, gname: str, g: Group) -> tuple[tuple[int, ...], list[tuple[float, ...]]]:
         """A group's discharge services and its cumulative pathway mix on each day."""
         change = g.pathways_change
@@ -166,6 +172,7 @@ class _LeverBuilder:
         bound = demand_bound(cfg.demand.emergency)
         accept = self.lever("demand.emergency.multiplier", "accept_probability", None, partial(_scaled, bound))
         slots = self.elective_slots()
+        referrals = self.referral_accept()
         los_mult, step_up, path_cum, path_service = [], [], [], []
         for gi, (gname, g) in enumerate(cfg.groups.items()):
             los_mult.append(self.lever(f"groups.{gname}.los_multiplier", "los_multiplier", gi, _floats))
@@ -182,7 +189,7 @@ class _LeverBuilder:
         path_cum.append([_cumulative_mix(names, el.pathways, {}, 0.0) if el is not None else (1.0,)] * n)
         return Levers(
             core_beds=core, escalation_beds=self.escalation(), service_places=places, assessment_multiplier=assess,
-            accept_probability=accept, elective_slots=slots, los_multiplier=los_mult, step_up_share=step_up,
+            accept_probability=accept, elective_slots=slots, referral_accept=referrals, los_multiplier=los_mult, step_up_share=step_up,
             pathway_cumulative=path_cum, pathway_service=path_service,
         )  # fmt: skip
 

@@ -52,6 +52,7 @@ class Records:
     service_end_days: np.ndarray
     times_cancelled: np.ndarray  # int: times an elective's booked admission was cancelled
     cancellation_days: np.ndarray  # when each cancellation happened (one entry per cancellation)
+    cancelled_patient: np.ndarray  # int: whose booked admission it was (aligned with cancellation_days)
     events: int  # events processed
     gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
 
@@ -67,7 +68,8 @@ class Records:
             service_start_days=self.service_start_days[keep],
             service_end_days=self.service_end_days[keep],
             times_cancelled=self.times_cancelled[keep],
-            cancellation_days=self.cancellation_days,  # electives are never dropped
+            cancellation_days=self.cancellation_days,
+            cancelled_patient=(np.cumsum(keep) - 1)[self.cancelled_patient],  # electives are never dropped
             events=self.events,
             gate_open_days=self.gate_open_days,
         )
@@ -89,6 +91,7 @@ class PatientLog:
         "acute_los",
         "admit",
         "cancellation_days",
+        "cancelled_patient",
         "fit",
         "leave",
         "outcome",
@@ -113,6 +116,7 @@ class PatientLog:
         self.used_service = [-1] * n  # service the patient went to (step-up included)
         self.times_cancelled = [0] * n
         self.cancellation_days: list[float] = []
+        self.cancelled_patient: list[int] = []
         # Attributes the plan gave each patient on arrival.
         self.acute_los = [nan] * n
         self.service = [-1] * n  # discharge pathway's service, -1 for home
@@ -130,6 +134,7 @@ class PatientLog:
         """An elective's booked admission cancelled (no bed): it goes back on the list."""
         self.times_cancelled[pid] += 1
         self.cancellation_days.append(now)
+        self.cancelled_patient.append(pid)
 
     def records(self, events: int, gate_open_days: dict[str, int | None]) -> Records:
         """The log as arrays, with the number of events the run processed."""
@@ -144,6 +149,7 @@ class PatientLog:
             service_end_days=np.array(self.s_end),
             times_cancelled=np.array(self.times_cancelled, dtype=np.int64),
             cancellation_days=np.array(self.cancellation_days, dtype=float),
+            cancelled_patient=np.array(self.cancelled_patient, dtype=np.int64),
             events=events,
             gate_open_days=gate_open_days,
         )

@@ -69,11 +69,19 @@ def patient_table(rep: Replication) -> pd.DataFrame:
             "service_end_days": rec.service_end_days,
             "outcome": categorical(lookup[rec.outcome], [OUTCOME_NAMES[int(c)] for c in codes]),
             "times_cancelled": rec.times_cancelled,
+            "cancelled_days": _cancellations_by_patient(rec.cancelled_patient, rec.cancellation_days, n),
             "acute_los_days": co.acute_los_days,
             "step_up_suitable": co.step_up_suitable,
             "discharge_service": categorical(co.service, services),
         }
     )
+
+
+def _cancellations_by_patient(patient: np.ndarray, days: np.ndarray, n: int) -> pd.Series:
+    """Each patient's cancellation times (an array, empty for most): Parquet stores a list column."""
+    order = np.argsort(patient, kind="stable")  # a patient's cancellations stay in time order
+    bounds = np.cumsum(np.bincount(patient, minlength=n))[:-1]
+    return pd.Series(np.split(days[order], bounds) if n else [], dtype=object)
 
 
 def run_replication(cfg: Config, index: int, seed: int, patients: bool = False) -> ReplicationResult:

@@ -158,6 +158,8 @@ def _compare_table(label: str, old: pd.DataFrame, new: pd.DataFrame, mismatches:
             continue
         if a.dtype.kind == "f":
             equal = (a == b) | (np.isnan(a) & np.isnan(b.astype(float)))
+        elif a.size and isinstance(a[0], np.ndarray):  # a list column (cancellation times)
+            equal = np.fromiter((np.array_equal(x, y) for x, y in zip(a, b, strict=True)), bool, a.size)
         else:
             equal = a.astype(str) == b.astype(str)
         if not equal.all():
