@@ -197,7 +197,7 @@ def _run(cfg: Config, args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .outputs.tables import summary_text
+    from .outputs.tables import accounting_line, summary_text
     from .runs.store import build_manifest, write_results
 
     cfg, source = _load(args)
@@ -216,6 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
     )
     print(summary_text(output.summary))
+    print(accounting_line(output.final_states))
     print(f"\nresults written to {out_dir}/ in {manifest['wall_seconds']:.1f} s")
     return 0
 

@@ -73,6 +73,12 @@ def test_run_writes_results_folder(small_config: Path, tmp_path: Path):
     assert reps["replication"].tolist() == [0, 1, 2]
     assert reps["seed"].tolist() == replication_seeds(99, 3)
     assert set(summary["kpi"]) == set(reps.columns[2:])
+    # The accounting line: every patient of every replication in one end state, none missing.
+    line = next(x for x in res.stdout.splitlines() if "patients accounted for" in x)
+    total = int(line.split()[1].replace(",", ""))
+    parts = [int(p.split()[0].replace(",", "")) for p in line.split(": ", 1)[1].split(" + ")]
+    cfg = load_config(small_config)
+    assert total == sum(parts) == sum(len(run_model(cfg, s).cohort) for s in replication_seeds(99, 3))
     for name in [
         "rehab_mean_occupied",
         "rehab_utilisation",

@@ -3,6 +3,7 @@ daily monitors and KPIs of a tiny deterministic system."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from types import SimpleNamespace
@@ -24,9 +25,10 @@ from hospsim.model.demand import (
     initial_list_times,
     referral_times,
 )
-from hospsim.model.engine import ADMITTED, ElectiveList, run_model, simulate_candidates
+from hospsim.model.engine import ADMITTED, NOT_ARRIVED, ElectiveList, run_model, simulate_candidates
 from hospsim.model.kpis import daily_table, kpis
 from hospsim.model.monitor import daily_counts, daily_level
+from hospsim.model.records import final_states
 from hospsim.model.streams import Streams, replication_seeds, stream_key
 
 # ---------------------------------------------------------------------------------------------
@@ -689,3 +691,13 @@ def test_bed_days_of_a_config_with_fixed_los_and_ample_beds():
     assert k["emergency_admissions"] == np.sum(a >= 5)
     assert k["p_wait_for_bed"] == 0 and k["delayed_bed_days"] == 0
     assert k["mean_emergency_los_days"] == pytest.approx(expected / np.sum(a >= 5))
+
+
+def test_final_states_account_for_every_patient_once():
+    _, rep = tiny()
+    states = final_states(rep.records)
+    assert states["in an acute bed"] == 1 and states["discharged"] == 5  # P5 still in at day 10
+    assert sum(states.values()) == len(rep.cohort)
+    broken = dataclasses.replace(rep.records, outcome=np.full(6, NOT_ARRIVED, dtype=np.int8))
+    with pytest.raises(AssertionError, match="6 patients are not in exactly one state"):
+        final_states(broken)

@@ -124,7 +124,11 @@ def _daily(days: int, occupied: float, capacity: int, start: str = "2017-01-01")
             "waits_over_12h": 0,
             "waits_over_4h": 1,
             "emergency_admissions": 8,
-            "elective_cancellations": 0,
+            "elective_cancellations": np.where(np.arange(days) % 2 == 0, 1, 0),
+            "elective_booked": 20,
+            "elective_waiting_list": 400,
+            "elective_waiting_over_18_weeks": 40,
+            "elective_waiting_over_52_weeks": np.where(np.arange(days) < 31, 4, 0),
             "refused_admissions": 0,
             "displaced_bed_days": 2.5,
         }
@@ -143,6 +147,13 @@ def test_monthly_table_sums_and_ratios():
     assert m.loc["2017-01", "share_days_over_85pct"] == 1.0 and m.loc["2017-01", "share_days_over_92pct"] == 0.0
     assert m.loc["2017-02", "displaced_bed_days"] == pytest.approx(28 * 2.5)
     assert m.loc["2017-02", "bed_days_demanded"] == pytest.approx(28 * (90.0 + 2.5))  # used + displaced
+    # January: 16 cancellations (odd days) of 31 x 20 booked; February: 14 of 28 x 20.
+    assert m.loc["2017-01", "elective_cancellations_per_1000_booked"] == pytest.approx(1000 * 16 / 620)
+    assert m.loc["2017-02", "elective_cancellations_per_1000_booked"] == pytest.approx(1000 * 14 / 560)
+    assert m.loc["2017-01", "elective_waiting_list_mean"] == 400
+    assert m.loc["2017-01", "share_waiting_over_18_weeks"] == pytest.approx(0.1)
+    assert m.loc["2017-01", "share_waiting_over_52_weeks"] == pytest.approx(0.01)
+    assert m.loc["2017-02", "share_waiting_over_52_weeks"] == 0
     # The window cuts the months.
     m = monthly_table(d, (31, 40)).set_index("month")
     assert list(m.index) == ["2017-02"] and m.loc["2017-02", "acute_bed_days"] == pytest.approx(9 * 90.0)

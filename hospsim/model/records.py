@@ -75,6 +75,29 @@ class Records:
         )
 
 
+def final_states(rec: Records) -> dict[str, int]:
+    """Where every patient who arrived (or was referred) is at the end of the run: each in
+    exactly one state. Raises ``AssertionError`` if any patient is in none or in two."""
+    out = rec.outcome
+    admitted = out == ADMITTED
+    in_bed = admitted & np.isnan(rec.bed_leave_days)
+    in_service = admitted & ~in_bed & ~np.isnan(rec.service_start_days) & np.isnan(rec.service_end_days)
+    states = {
+        "waiting for a bed": out == WAITING,
+        "on the waiting list": out == ON_LIST,
+        "in an acute bed": in_bed,
+        "in a community service": in_service,
+        "discharged": admitted & ~in_bed & ~in_service,
+        "transferred elsewhere": out == TRANSFERRED,
+        "refused": out == REFUSED,
+        "avoided (step-up)": out == AVOIDED,
+    }
+    per_patient = np.sum(list(states.values()), axis=0) if out.size else np.zeros(0)
+    if not np.all(per_patient == 1):
+        raise AssertionError(f"{int(np.sum(per_patient != 1))} patients are not in exactly one state")
+    return {name: int(mask.sum()) for name, mask in states.items()}
+
+
 @dataclass(frozen=True)
 class Replication:
     """Inputs and raw outputs of one replication (metrics are computed from these)."""

@@ -41,6 +41,13 @@ def _interval(low: float, high: float) -> str:
     return "n/a" if math.isnan(low) else f"{fmt_number(low)} .. {fmt_number(high)}"
 
 
+def accounting_line(final_states: dict[str, int]) -> str:
+    """One line: every emergency and referral of the run, in exactly one end state."""
+    total = sum(final_states.values())
+    parts = " + ".join(f"{n:,} {state}" for state, n in final_states.items() if n)
+    return f"\nall {total:,} patients accounted for (emergencies and elective referrals, every replication): {parts}"
+
+
 def summary_text(summary: pd.DataFrame) -> str:
     """The KPI table: mean and 95% CI per KPI."""
     rows = [

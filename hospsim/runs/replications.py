@@ -17,7 +17,7 @@ from ..analysis.stats import summarise
 from ..config import Config
 from ..model.engine import run_model
 from ..model.kpis import daily_and_kpis
-from ..model.records import OUTCOME_NAMES, Replication
+from ..model.records import OUTCOME_NAMES, Replication, final_states
 from ..model.streams import replication_seeds
 from .executors import executor
 
@@ -32,6 +32,7 @@ class ReplicationResult:
     daily: pd.DataFrame
     events: int
     wall_seconds: float
+    final_states: dict[str, int]  # patients in each end state (see records.final_states)
     patients: pd.DataFrame | None = None  # one row per patient, only when asked for
 
 
@@ -101,6 +102,7 @@ def run_replication(cfg: Config, index: int, seed: int, patients: bool = False) 
         daily=daily,
         events=rep.records.events,
         wall_seconds=time.perf_counter() - start,
+        final_states=final_states(rep.records),
         patients=table,
     )
 
@@ -166,6 +168,15 @@ class RunOutput:
     daily: pd.DataFrame
     seeds: list[int]
     events: int
+
+    @property
+    def final_states(self) -> dict[str, int]:
+        """Patients in each end state, over all replications."""
+        total: dict[str, int] = {}
+        for r in self.results:
+            for state, count in r.final_states.items():
+                total[state] = total.get(state, 0) + count
+        return total
 
     @property
     def patients(self) -> list[pd.DataFrame] | None:
