@@ -131,7 +131,8 @@ class _Measures:
         last = np.minimum(self.end, np.floor(admit).astype(np.int64))
         count = np.maximum(last - first + 1, 0)
         offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        return np.repeat(first, count) + offset - np.repeat(ref, count)
+        waits: np.ndarray = np.repeat(first, count) + offset - np.repeat(ref, count)
+        return waits
 
     def _displaced_bed_days(self, acute_los_days: np.ndarray) -> np.ndarray:
         """Per day: the acute bed days that the patients turned away that day (transferred
