@@ -701,3 +701,15 @@ def test_final_states_account_for_every_patient_once():
     broken = dataclasses.replace(rep.records, outcome=np.full(6, NOT_ARRIVED, dtype=np.int8))
     with pytest.raises(AssertionError, match="6 patients are not in exactly one state"):
         final_states(broken)
+
+
+def test_daily_column_types_do_not_depend_on_what_happened():
+    """Sweep runs are streamed into one Parquet file: a column must have one type in every run,
+    e.g. displaced bed days stay float when nobody was turned away."""
+    cfg, quiet = tiny()
+    busy_cfg = config_from_dict(dict(TINY_RAW, acute={"beds": 1, "when_full": "refuse"}))
+    busy = run_model(busy_cfg, 5)
+    assert busy.records.outcome.tolist().count(3) > 0  # some refused
+    quiet_types = daily_table(cfg, quiet).dtypes
+    assert quiet_types.equals(daily_table(busy_cfg, busy).dtypes)
+    assert quiet_types["displaced_bed_days"] == np.float64

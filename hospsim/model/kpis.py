@@ -143,7 +143,8 @@ class _Measures:
         when = np.select([out == TRANSFERRED, out == REFUSED], [self.transfer_days, self.arrival], np.nan)
         away = ~np.isnan(when)
         day = np.clip(when[away].astype(np.int64), 0, H - 1)
-        return np.bincount(day, weights=acute_los_days[away], minlength=H)[:H]
+        # float even when nobody was turned away (bincount of nothing gives integers)
+        return np.bincount(day, weights=acute_los_days[away], minlength=H)[:H].astype(float)
 
     def _service_levels(self, si: int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Daily mean occupied places of service ``si`` and of its waiting list."""
