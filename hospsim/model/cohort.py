@@ -125,14 +125,15 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
     if el is None:
         empty = np.empty(0)
         return _Arrivals(empty, np.empty(0, dtype=np.int64), empty, np.empty(0, dtype=group_dtype), *[empty] * 6)
-    time = np.concatenate([initial_list_times(el), referral_times(el, cfg.horizon_days, streams["elective_referrals"])])
+    starting = initial_list_times(el)
+    time = np.concatenate([starting, referral_times(el, cfg.horizon_days, streams["elective_referrals"])])
     n = time.size
     priority = np.searchsorted(
         _cumulative(list(el.priorities.values())), streams["elective_priority"].random(n), "right"
     )
     wait_to_book = ppf(el.bookable_after, streams["elective_bookable"].random(n)) if el.bookable_after else np.zeros(n)
     # Kept when below the plan's referral multiplier on the referral day; the starting list always.
-    u_accept = np.where(time < 0, -1.0, streams["elective_accept"].random(n))
+    u_accept = np.concatenate([np.full(starting.size, -1.0), streams["elective_accept"].random(n - starting.size)])
     return _Arrivals(
         time_days=time,
         priority=priority.astype(np.int64),

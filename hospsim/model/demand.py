@@ -97,4 +97,6 @@ def initial_list_times(el: Elective) -> np.ndarray:
     if el.initial_list is None or el.initial_list.patients == 0:
         return np.empty(0)
     n = el.initial_list.patients
-    return -el.initial_list.max_wait_weeks * 7.0 * (n - 0.5 - np.arange(n)) / n
+    times = -el.initial_list.max_wait_weeks * 7.0 * (n - 0.5 - np.arange(n)) / n
+    # Strictly before day 0 even with no wait (-0.0 would count as a referral on day 0).
+    return np.minimum(times, np.nextafter(0.0, -1.0))

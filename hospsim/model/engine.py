@@ -81,6 +81,7 @@ class ElectiveList:
         self.next_referral = first  # the first referral whose day has not started yet
         self.next = 0
         self.heap: list[tuple[int, float, float, int]] = []  # (tier, key, key, pid); tier 0: rebooking
+        self.cancelled = 0  # cancellations so far: orders those at the same instant
 
     def refer(self, day: int, accept: float) -> list[int]:
         """At the midnight that starts ``day``: the day's referrals that the plan's referral
@@ -108,7 +109,8 @@ class ElectiveList:
 
     def rebook(self, pid: int, now: float) -> None:
         """A cancelled patient goes back to the top of the list."""
-        heappush(self.heap, (0, now, 0.0, pid))
+        self.cancelled += 1
+        heappush(self.heap, (0, now, float(self.cancelled), pid))
 
     def slot_offset_days(self, k: int, slots: int) -> float:
         """Time from midnight to the ``k``-th of ``slots`` admissions: spread evenly from
