@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import (
@@ -32,7 +31,7 @@ from test_properties import (
 
 from hospsim.model.cohort import build_candidates
 from hospsim.model.engine import ADMITTED, ON_LIST, run_model
-from hospsim.model.kpis import kpis
+from hospsim.model.kpis import daily_table, kpis
 from hospsim.model.plan import build_levers
 from hospsim.model.streams import Streams
 
@@ -64,8 +63,8 @@ def referral_multipliers(draw, horizon: int):
 def elective_systems(draw, *, plans: bool | None = None, tight: bool | None = None):
     """A system with an elective list: priorities, bookable delays, a starting list and a
     referral multiplier each half the time; ``tight`` beds (1-4, busy emergencies) give many
-    cancellations. Slot times are distinct (``spread_hours`` > 0): with ``spread_hours: 0``
-    simultaneous cancellations are rebooked out of order (see the xfail below)."""
+    cancellations. Slot times are distinct here (``spread_hours`` > 0); simultaneous
+    cancellations have their own test below."""
     raw = draw(systems(electives=True, plans=plans))
     el = raw["demand"]["elective"]
     horizon = raw["horizon_days"]
@@ -186,12 +185,6 @@ def test_waiting_list_is_booked_in_order(raw, seed):
     replay_waiting_list(cfg, rep, seed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ElectiveList.rebook keys a cancelled patient by (0, cancellation time, 0.0, pid): "
-    "patients cancelled at the same instant (spread_hours 0) are rebooked by pid, not in the "
-    "order they were cancelled, so their relative place on the list flips",
-)
 def test_simultaneous_cancellations_keep_their_order():
     """``spread_hours: 0``, ``admit_hour: 0``, 1 bed, slots 3 falling to 0 from day 50 (ramp).
 
@@ -199,9 +192,8 @@ def test_simultaneous_cancellations_keep_their_order():
     that order. On day 53 (2 slots) 65 is admitted and 66 cancelled again, so the list's top is
     67 (cancelled at 50), then 66 (cancelled at 53). On day 54 (2 slots) both are cancelled at
     t = 54.0, 67 first (the records' order, the booking order); on day 55 (1 slot) the model
-    books 66: the two rebooking keys (0, 54.0, 0.0, pid) tie on time and fall back to the
-    patient index, so the patient who was ahead on the list (and cancelled first) drops behind.
-    The replay expects "first cancelled, first rebooked": 67.
+    must book 67: "first cancelled, first rebooked" even at one instant (found by the properties:
+    the rebooking key tied on time and fell back to the patient index, booking 66).
     """
     raw = {
         "name": "ties",
@@ -251,8 +243,7 @@ def test_every_referral_ends_in_one_state(raw, seed):
     np.testing.assert_array_equal(co.arrival_days[idx], time[kept])
     np.testing.assert_array_equal(co.priority[idx], cand.priority[el][kept])
     np.testing.assert_array_equal(co.acute_los_days[idx], cand.base_los_days[el][kept])
-    if cfg.demand.elective.initial_list is not None and cfg.demand.elective.initial_list.max_wait_weeks > 0:
-        # (max_wait_weeks: 0 puts the list at -0.0, where the model thins it: see the xfail below.)
+    if cfg.demand.elective.initial_list is not None:
         assert np.all(kept[time < 0]) and int(np.sum(co.arrival_days[idx] < 0)) == int(np.sum(time < 0))
     # Electives: admitted or still on the list; a cancelled patient was booked again or is on it.
     assert set(np.unique(rec.outcome[idx])) <= {ADMITTED, ON_LIST}
@@ -263,18 +254,11 @@ def test_every_referral_ends_in_one_state(raw, seed):
     check_fifo(cfg, rep)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: initial_list with max_wait_weeks 0 gets referral times -0.0, not < 0, so the "
-    "referral multiplier thins the starting list (cohort._electives: np.where(time < 0, -1.0, ...))",
-)
 def test_starting_list_is_always_kept_even_with_no_wait():
-    """The starting list is always kept, whatever the referral multiplier (schema and
-    ``cohort._electives``). With ``max_wait_weeks: 0`` every starting patient's referral time is
-    ``-0.0 * ...`` = -0.0, the test ``time < 0`` is false, and they are drawn an acceptance
-    number like new referrals: a multiplier of 0 removes the whole starting list (10 -> 0
-    patients; with max_wait_weeks 1 all 10 are kept). The same -0.0 also counts them as day-0
-    referrals in the daily table's ``elective_referrals`` (``arrival >= 0``)."""
+    """The starting list is always kept, whatever the referral multiplier, and is referred
+    strictly before day 0 even with ``max_wait_weeks: 0`` (found by the properties: its times
+    were -0.0, so a multiplier of 0 removed it and the daily table counted it as day-0
+    referrals)."""
     raw = {
         "name": "zero_wait",
         "start_date": "2017-01-02",
@@ -292,8 +276,11 @@ def test_starting_list_is_always_kept_even_with_no_wait():
         },
         "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 1}}},
     }
-    rep = run_model(build(raw), 1)
+    cfg = build(raw)
+    rep = run_model(cfg, 1)
     assert int(rep.cohort.is_elective.sum()) == 10
+    assert np.all(rep.cohort.arrival_days[rep.cohort.is_elective] < 0)
+    assert daily_table(cfg, rep)["elective_referrals"].sum() == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +304,7 @@ def test_slots_multiplier_and_beds_keep_the_same_referrals(data, seed):
     raw = data.draw(elective_systems(plans=False))
     start = raw["demand"]["elective"].get("initial_list")
     if start is not None and start["max_wait_weeks"] == 0:
-        start["max_wait_weeks"] = 1.0  # distinct referral times (and see the -0.0 xfail above)
+        start["max_wait_weeks"] = 1.0  # distinct referral times
     H = raw["horizon_days"]
     other = copy.deepcopy(raw)
     el = other["demand"]["elective"]
