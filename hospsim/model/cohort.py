@@ -14,7 +14,8 @@ attributes, after the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class Candidates:
     is_elective: np.ndarray  # bool
     elective_slot: np.ndarray  # int: position in the day's booked list (-1 for emergencies)
     group: np.ndarray  # index into group_names; electives get len(group_names)
-    u_accept: np.ndarray  # emergencies: thinning uniform (kept if < multiplier / bound)
+    u_accept: np.ndarray  # emergencies: thinning uniform (kept if < growth x multiplier / headroom)
     base_los_days: np.ndarray  # LOS before any plan multiplier
     u_step_up: np.ndarray
     step_up_los_days: np.ndarray
@@ -47,6 +48,12 @@ class Candidates:
 
     def __len__(self) -> int:
         return int(self.time_days.size)
+
+    def select(self, keep: np.ndarray) -> Candidates:
+        """The candidates where ``keep`` is true (per-service rows keep their services)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        arrays: dict[str, Any] = {k: v[..., keep] for k, v in values.items() if isinstance(v, np.ndarray)}
+        return replace(self, **arrays)
 
 
 @dataclass(frozen=True)

@@ -118,14 +118,16 @@ class PatientLog:
             np.array(self.suitable, dtype=bool),
         )
 
-    def records(self, horizon_days: int, gate_open_days: dict[str, int | None]) -> Records:
-        """The log as arrays, with the number of events the run processed."""
+    def records(self, horizon_days: int, gate_open_days: dict[str, int | None], skipped_arrivals: int = 0) -> Records:
+        """The log as arrays, with the number of events the run processed (one per candidate but
+        the ``skipped_arrivals`` rejected without an event, per midnight, fit, service end and
+        assessment)."""
         fit = np.array(self.fit)
         s_end = np.array(self.s_end)
         ready = np.array(self.ready)
         n = len(self.outcome)
         assessed = int(np.count_nonzero(ready > fit))  # an assessment event fired
-        events = (n + horizon_days + int(np.count_nonzero(~np.isnan(fit)))
+        events = (n - skipped_arrivals + horizon_days + int(np.count_nonzero(~np.isnan(fit)))
                   + int(np.count_nonzero(~np.isnan(s_end))) + assessed)  # fmt: skip
         return Records(
             outcome=np.array(self.outcome, dtype=np.int8),
