@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hospsim.config import STEP_UP, config_from_dict
+from hospsim.config.schedules import Schedule
 from hospsim.model.demand import calendar
 from hospsim.model.engine import ADMITTED, AVOIDED, ON_LIST, REFUSED, TRANSFERRED, WAITING, run_model
 from hospsim.model.kpis import daily_and_kpis, daily_table, kpis
@@ -246,7 +247,20 @@ def systems(
     }
     if pick(plans):
         add_plans(draw, raw, svc_names, horizon)
+    fit_headroom(draw, raw)
     return raw
+
+
+def fit_headroom(draw, raw: dict) -> None:
+    """Give the emergencies a headroom that their growth x demand multiplier fits in (the config
+    refuses less), sometimes the default, sometimes a random larger one."""
+    em = raw["demand"]["emergency"]
+    mult = em.get("multiplier", 1.0)
+    top = max(Schedule.model_validate(mult).values())
+    growth = max(1.0, (1 + em.get("growth_per_year", 0.0)) ** ((raw["horizon_days"] - 1) / 365.25))
+    need = max(1.0, top * growth * (1 + 1e-9))  # a margin for rounding of the growth factor
+    if need > 1.5 or draw(st.booleans()):
+        em["headroom"] = draw(st.floats(need, 2 * need))
 
 
 def add_plans(draw, raw: dict, svc_names: list[str], horizon: int) -> None:

@@ -15,6 +15,7 @@ from .loading import (
     set_dotted,
 )
 from .schema import (
+    EMERGENCY_MULTIPLIER,
     HOME,
     STEP_UP,
     Acute,
@@ -34,6 +35,7 @@ from .schema import (
 )
 
 __all__ = [
+    "EMERGENCY_MULTIPLIER",
     "HOME",
     "STEP_UP",
     "Acute",

@@ -158,6 +158,12 @@ class Schedule(_Strict):
         days = np.arange(n_days) - shift
         return np.where(days < 0, self.initial_value(), full[np.clip(days, 0, n_days - 1)])
 
+    def daily_most(self, n_days: int) -> np.ndarray:
+        """The highest value on each day, whenever the gate opens: a late opening postpones the
+        schedule, so a gated one may have on any day any value it had before (running maximum)."""
+        values = self.daily(n_days)
+        return np.maximum.accumulate(values) if self.gate else values
+
     def values(self) -> list[float]:
         """The levels the schedule can take (its extremes are among them)."""
         if self.constant is not None:

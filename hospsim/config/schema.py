@@ -10,8 +10,10 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .distributions import LosDistribution
@@ -22,6 +24,7 @@ HOME = "home"  # the discharge pathway that needs no community service
 # Configs written before services had a kind named their step-up service "step_up"; a service of
 # that name with no kind is still of kind step_up (see Config._legacy_step_up_kind).
 STEP_UP = "step_up"
+EMERGENCY_MULTIPLIER = "demand.emergency.multiplier"
 _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
@@ -66,6 +69,9 @@ class Emergency(_Strict):
     hourly_factors: list[float] = Field(default=[1.0] * 24, min_length=24, max_length=24)
     winter: Winter | None = None
     multiplier: NonNegativeSchedule = Schedule(constant=1.0)
+    # Candidates are drawn at `headroom` x the rate without growth or plan, then thinned to growth
+    # x multiplier: the draws do not depend on either, so scenarios keep the same patients.
+    headroom: float = Field(default=1.5, ge=1, le=10, allow_inf_nan=False)
 
     @field_validator("weekday_factors")
     @classmethod
@@ -80,6 +86,10 @@ class Emergency(_Strict):
         if any(f < 0 for f in v) or sum(v) <= 0:
             raise ValueError("hourly factors must be >= 0 and not all 0")
         return v
+
+    def growth_factors(self, n_days: int) -> np.ndarray:
+        """Demand growth on each day: ``(1 + growth_per_year) ** (day / 365.25)``."""
+        return np.asarray((1.0 + self.growth_per_year) ** (np.arange(n_days, dtype=float) / 365.25), dtype=float)
 
 
 class InitialList(_Strict):
@@ -287,6 +297,12 @@ class Config(_Strict):
         for p in self.plan_delivery.applies_to or []:
             if p not in known:
                 raise ValueError(f"plan_delivery.applies_to: {p!r} is not a plan schedule (one of: {', '.join(known)})")
+        for path, sched in plan_schedules(self, delivered=False):
+            for check in _config_checks(self, path):
+                try:
+                    check(sched)
+                except ValueError as exc:
+                    raise ValueError(f"{path}: {exc}") from None
         _check_delivered(self)
         for path, sched in gated_schedules(self):
             for cond in sched.gate or []:
@@ -340,7 +356,7 @@ def _check_delivered(cfg: Config) -> None:
             if path.endswith(".pathways_change"):
                 _check_mixes(cfg.groups[path.split(".")[1]], sched)
             else:
-                for check in _declared_checks(cfg, path):
+                for check in _declared_checks(cfg, path) + _config_checks(cfg, path):
                     check(sched)
         except ValueError as exc:
             raise ValueError(
@@ -359,6 +375,30 @@ def _declared_checks(cfg: Config, path: str) -> list[Callable[..., Any]]:
     return [m.func for m in type(node).model_fields[field].metadata if isinstance(m, AfterValidator)]
 
 
+def _config_checks(cfg: Config, path: str) -> list[Callable[[Schedule], Any]]:
+    """The checks of the schedule at ``path`` that need the rest of the config (horizon, growth,
+    headroom), applied to the schedule as written and as delivered."""
+    return [partial(_check_headroom, cfg.demand.emergency, cfg.horizon_days)] if path == EMERGENCY_MULTIPLIER else []
+
+
+def _check_headroom(em: Emergency, horizon_days: int, multiplier: Schedule) -> None:
+    """Growth x ``multiplier`` never asks for more emergencies than the candidates drawn (headroom
+    x the rate without growth), on any day, whenever a gate on the multiplier opens."""
+    demand = em.growth_factors(horizon_days) * multiplier.daily_most(horizon_days)
+    day = int(np.argmax(demand))
+    if demand[day] > em.headroom:
+        raise ValueError(
+            f"growth x multiplier reaches {_above(float(demand[day]), em.headroom)} on day {day}, above "
+            f"demand.emergency.headroom {em.headroom:g}; raise headroom"
+        )
+
+
+def _above(value: float, limit: float) -> str:
+    """``value`` to 3 significant digits, or more if 3 would not show that it exceeds ``limit``."""
+    short = f"{value:.3g}"
+    return short if float(short) > limit else f"{value:.6g}"
+
+
 def _check_mixes(group: Group, fraction: Schedule) -> None:
     """The pathway mix at every fraction the delivered change reaches has no negative share (an
     over-delivered change goes past its target mix: allowed while the shares stay >= 0)."""
@@ -375,7 +415,7 @@ def plan_schedules(cfg: Config, delivered: bool = True) -> list[tuple[str, Sched
     """Every schedule of a config with its dotted path (pathway changes as their 0->1 fraction),
     as delivered unless ``delivered=False``."""
     out: list[tuple[str, Schedule]] = [("acute.beds", cfg.acute.beds)]
-    out.append(("demand.emergency.multiplier", cfg.demand.emergency.multiplier))
+    out.append((EMERGENCY_MULTIPLIER, cfg.demand.emergency.multiplier))
     if cfg.demand.elective is not None:
         out.append(("demand.elective.per_weekday", cfg.demand.elective.per_weekday))
         out.append(("demand.elective.referral_multiplier", cfg.demand.elective.referral_multiplier))

@@ -16,7 +16,8 @@ attributes, after the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Candidates:
     priority: np.ndarray  # int: elective clinical priority (0 most urgent); -1 for emergencies
     bookable_days: np.ndarray  # float: when an elective can first be booked; NaN for emergencies
     group: np.ndarray  # index into group_names; electives get len(group_names)
-    u_accept: np.ndarray  # emergencies: thinning uniform (kept if < multiplier / bound)
+    u_accept: np.ndarray  # emergencies: thinning uniform (kept if < growth x multiplier / headroom)
     base_los_days: np.ndarray  # LOS before any plan multiplier
     u_step_up: np.ndarray
     step_up_los_days: np.ndarray
@@ -53,6 +54,12 @@ class Candidates:
 
     def __len__(self) -> int:
         return int(self.time_days.size)
+
+    def select(self, keep: np.ndarray) -> Candidates:
+        """The candidates where ``keep`` is true (per-service rows keep their services)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        arrays: dict[str, Any] = {k: v[..., keep] for k, v in values.items() if isinstance(v, np.ndarray)}
+        return replace(self, **arrays, n_emergencies=int(np.count_nonzero(keep[: self.n_emergencies])))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ Patient flow:
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
 from heapq import heappop, heappush
 
 import numpy as np
@@ -35,7 +36,7 @@ import numpy as np
 from ..config import Config
 from .cohort import Candidates, Cohort, build_candidates
 from .levels import BedPool, Level
-from .plan import Gate, GateBook, Levers, build_levers
+from .plan import Gate, GateBook, Levers, build_levers, most_accept_probability
 from .records import (
     ADMITTED,
     AVOIDED,
@@ -144,6 +145,10 @@ class Engine:
         """The candidates' attributes as lists (fast to index on the per-event path)."""
         self.n = len(cand)
         self.n_emergencies = cand.n_emergencies
+        self.cand = cand  # as arrays, to sort each day's candidates at once (_sort_day)
+        self.day_end = np.searchsorted(cand.day[: cand.n_emergencies], np.arange(1, self.horizon_days + 1)).tolist()
+        self.sorted_day = -1  # the day whose kept candidates kept_today lists
+        self.kept_today: Iterator[int] = iter(())
         self.arrival = cand.time_days.tolist()
         self.arrival_day = cand.day.tolist()
         self.group = cand.group.tolist()
@@ -163,7 +168,7 @@ class Engine:
         clock = self.clock
         clock.urgent_after(0.0, self._on_midnight, 0)
         if self.n_emergencies:
-            clock.after(max(0.0, self.arrival[0]), self._on_arrival, 0)
+            clock.at(self.arrival[0], self._on_arrival, 0)
         for pid in range(self.n_emergencies, self.n):
             self.log.outcome[pid] = ON_LIST  # until admitted
             self._resolve(pid)  # electives have no plan levers: their LOS and pathway are known
@@ -173,17 +178,35 @@ class Engine:
     # --- arrivals ----------------------------------------------------------------------------
 
     def _on_arrival(self, pid: int) -> None:
-        # The queue's time is previous arrival + (t - previous), which can miss t by a rounding
-        # step: set the clock to t exactly, so no recorded time is ever before its arrival.
-        t = self.clock.now = self.arrival[pid]
+        t = self.clock.now
         if self._arrives(pid):
             self._resolve(pid)
             self._emergency(pid, t)
         else:
             self.log.outcome[pid] = NOT_ARRIVED
-        nxt = pid + 1
+        # The next candidate that may arrive: a later one today that the plan keeps, else the first
+        # of a later day (checked when it comes, after its midnight's gates).
+        day = self.arrival_day[pid]
+        if day != self.sorted_day:
+            self._sort_day(pid, day)
+        nxt = next(self.kept_today, self.day_end[day])
         if nxt < self.n_emergencies:
-            self.clock.after(max(0.0, self.arrival[nxt] - t), self._on_arrival, nxt)
+            # At its time exactly, not now + difference: the event's time then does not depend on
+            # which candidate came before it (rejected ones have no event).
+            self.clock.at(self.arrival[nxt], self._on_arrival, nxt)
+
+    def _sort_day(self, pid: int, day: int) -> None:
+        """At the day's first event, reject every later candidate of the day that ``_arrives``
+        would reject, with no event of its own (emergencies that a gate, had it opened, would
+        have kept): the day's levers are final by then, as a gate
+        rewrites them only from the midnight it opens at."""
+        lv, cand, later = self.levers, self.cand, slice(pid + 1, self.day_end[day])
+        keep = cand.u_accept[later] < lv.accept_probability[day]
+        outcome = self.log.outcome
+        for i in (np.flatnonzero(~keep) + pid + 1).tolist():
+            outcome[i] = NOT_ARRIVED
+        self.kept_today = iter((np.flatnonzero(keep) + pid + 1).tolist())
+        self.sorted_day = day
 
     def _arrives(self, pid: int) -> bool:
         """Does the plan's demand multiplier on the arrival day keep this emergency candidate?"""
@@ -353,6 +376,9 @@ def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
     happened (gates included).
     """
     levers, gates = build_levers(cfg)
+    # Candidates that no opening of the plan's gates can accept (about a third with the default
+    # headroom) never reach the engine: they would cost lists, log entries and records.
+    cand = cand.select(cand.is_elective | (cand.u_accept < most_accept_probability(cfg)[cand.day]))
     engine = Engine(cfg, cand, levers, gates)
     records = engine.run()
     resolved = engine.log.resolved()

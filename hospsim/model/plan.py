@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import HOME, Config, Group, plan_schedules
+from ..config import EMERGENCY_MULTIPLIER, HOME, Config, Group, plan_schedules
 from ..config.schedules import Condition, whole
 from .cohort import NO_SERVICE
-from .demand import calendar, demand_bound
+from .demand import accept_per_multiplier, calendar
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Levers:
     escalation_beds: list[int]  # escalation beds open (calendar months), not a plan lever
     service_places: list[list[int]]  # [service][day]
     assessment_multiplier: list[list[float]]  # [service][day], applied on the arrival day
-    accept_probability: list[float]  # emergency demand multiplier / dominating bound
+    accept_probability: list[float]  # emergencies: growth x demand multiplier / headroom
     elective_slots: list[int]  # theatre slots per day (electives booked from the waiting list)
     referral_accept: list[float]  # share of the day's elective referrals kept (demand management)
     los_multiplier: list[list[float]]  # [group][day]
@@ -82,8 +82,8 @@ def _whole(v: np.ndarray) -> list[int]:
     return list(whole(v).tolist())
 
 
-def _scaled(bound: float, v: np.ndarray) -> list[float]:
-    return list((v / bound).tolist())
+def _scaled(per_day: np.ndarray, v: np.ndarray) -> list[float]:
+    return list((v * per_day).tolist())
 
 
 def _weekday_slots(weekday: np.ndarray, v: np.ndarray) -> list[int]:
@@ -169,8 +169,9 @@ class _LeverBuilder:
         n, cfg = self.n, self.cfg
         core = self.lever("acute.beds", "core_beds", None, _whole)
         places, assess = self.services()
-        bound = demand_bound(cfg.demand.emergency)
-        accept = self.lever("demand.emergency.multiplier", "accept_probability", None, partial(_scaled, bound))
+        # Scaled day by day, so a gate that opens late rescales the postponed multiplier too.
+        per_unit = accept_per_multiplier(cfg.demand.emergency, n)
+        accept = self.lever("demand.emergency.multiplier", "accept_probability", None, partial(_scaled, per_unit))
         slots = self.elective_slots()
         referrals = self.referral_accept()
         los_mult, step_up, path_cum, path_service = [], [], [], []
@@ -192,6 +193,14 @@ class _LeverBuilder:
             accept_probability=accept, elective_slots=slots, referral_accept=referrals, los_multiplier=los_mult, step_up_share=step_up,
             pathway_cumulative=path_cum, pathway_service=path_service,
         )  # fmt: skip
+
+
+def most_accept_probability(cfg: Config) -> np.ndarray:
+    """The highest acceptance probability of an emergency candidate on each day, whenever the
+    demand multiplier's gate (if any) opens."""
+    multiplier = dict(plan_schedules(cfg))[EMERGENCY_MULTIPLIER]  # as delivered
+    n = cfg.horizon_days
+    return np.asarray(multiplier.daily_most(n) * accept_per_multiplier(cfg.demand.emergency, n), dtype=float)
 
 
 def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:

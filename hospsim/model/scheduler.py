@@ -37,6 +37,11 @@ class EventQueue:
         self._order += 1
         heappush(self._heap, (self.now + delay, NORMAL, self._order, callback, arg))
 
+    def at(self, time: float, callback: Callback, arg: Any) -> None:
+        """Run ``callback(arg)`` at ``time`` exactly (``NORMAL`` priority); ``time`` >= now."""
+        self._order += 1
+        heappush(self._heap, (time, NORMAL, self._order, callback, arg))
+
     def urgent_after(self, delay: float, callback: Callback, arg: Any) -> None:
         """Run ``callback(arg)`` ``delay`` days from now, before any ``NORMAL`` event due then."""
         self._order += 1
