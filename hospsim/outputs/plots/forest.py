@@ -38,6 +38,8 @@ FOREST_KPIS = (
     "p_wait_over_4h",
     "waits_over_12h_per_1000",
     "mean_wait_hours",
+    "transferred_out",
+    "elective_waiting_list_end",
     "elective_cancellations",
 )
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")

@@ -25,7 +25,11 @@ KEY_KPIS = (
     "p_wait_over_4h",
     "waits_over_12h_per_1000",
     "mean_wait_hours",
-    "elective_cancellations",
+    "p_transferred_out",
+    "share_waiting_over_18_weeks",
+    "elective_wait_weeks_p92",
+    "elective_waiting_list_end",
+    "elective_cancellations_per_1000_booked",
     "admissions_avoided",
 )
 
