@@ -53,6 +53,15 @@ def mini_run(tmp_path_factory) -> Path:
     return out
 
 
+def elective_sweep(tmp_path_factory) -> Path:
+    """The mini system with electives: baseline and a bed cut, 3 replications of 240 days (~2 s)."""
+    out = tmp_path_factory.getbasetemp() / "hospsim-mini-electives"
+    if not (out / "kpis.parquet").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        run_sweep(load_experiment(DATA / "mini_electives.yaml"), out, workers=1)
+    return out
+
+
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory) -> Path:
     return mini_sweep(tmp_path_factory)
@@ -224,6 +233,65 @@ def test_exceedance_curve_agrees_with_the_kpis(sweep, sweep_dir, run_dir):
     assert line.get_ydata()[j] == pytest.approx(100 * reps["share_days_over_85pct"].mean(), rel=1e-9)
 
 
+# --- the elective waiting list ----------------------------------------------------------------
+
+
+def monthly_median(d: pd.DataFrame, num: str, den: str, scale: float = 1.0) -> pd.Series:
+    """Per calendar month of ``date``: the median across replications of sum(num) / sum(den)."""
+    month = pd.to_datetime(d["date"]).dt.to_period("M").rename("month")
+    sums = d.groupby([month, d["replication"]])[[num, den]].sum()
+    ratio = scale * sums[num] / sums[den].where(sums[den] > 0)
+    return ratio.groupby(level="month").median()
+
+
+def test_waiting_list_figure_matches_daily(tmp_path_factory):
+    folder = elective_sweep(tmp_path_factory)
+    res = load_results(folder)
+    cells = select_cells(res)
+    assert [c.key for c in cells] == ["baseline", "bed_cut"]
+    fig = plots.waiting_list_chart(res, cells)
+    for i, cell in enumerate(cells):
+        d = daily_of(folder, cell.scenario, cell.point)
+        assert_fan(fig, f"wl-list-{i}", table(d, "elective_waiting_list"))
+        for tag, num, den, scale in (
+            ("share", "elective_waiting_over_18_weeks", "elective_waiting_list", 1.0),
+            ("cancel", "elective_cancellations", "elective_booked", 1000.0),
+        ):
+            expected = monthly_median(d, num, den, scale)
+            line = plots.find(fig, f"wl-{tag}-{i}-median")
+            assert line.get_drawstyle() == "steps-post"
+            y = np.asarray(line.get_ydata(), dtype=float)
+            np.testing.assert_allclose(y[:-1], expected.to_numpy(), rtol=1e-12)
+            assert y[-1] == y[-2]  # the last month drawn to its end
+            x = np.asarray(line.get_xdata()).astype("datetime64[D]")
+            starts = expected.index.to_timestamp().to_numpy().astype("datetime64[D]")
+            np.testing.assert_array_equal(x[:-1], starts)
+            assert x[0] == np.datetime64("2017-04-01") and x[-1] == np.datetime64("2017-12-01")
+    # the list grows after the plan's bed cut, and more of it waits over 18 weeks
+    base, cut = (plots.find(fig, f"wl-list-{i}-median").get_ydata() for i in (0, 1))
+    assert cut[-1] > base[-1]
+    standard = plots.find(fig, "wl-standard")
+    assert list(standard.get_ydata()) == [0.08, 0.08]
+    share_ax = fig.axes[1]
+    assert "18-week standard: 92% within 18 weeks" in [t.get_text() for t in share_ax.texts]
+    assert share_ax.get_ylabel() == "share waiting over 18 weeks"
+    assert share_ax.yaxis.get_major_formatter()(0.08, 0) == "8%"
+    assert fig.axes[0].get_ylabel() == "patients on the list"
+    assert "beds cut: 45 \u2192 36" in [t.get_text() for t in fig.axes[0].texts]
+    assert "mini-electives: elective waiting list" in fig._suptitle.get_text()
+
+
+def test_waiting_list_without_electives_is_not_drawn(sweep, run_dir, tmp_path):
+    # not offered: `--what all` and the report leave it out, `--what waiting_list` says why
+    assert "waiting_list" not in plots.available(sweep)
+    with pytest.raises(OptionError, match="no elective demand"):
+        plots.parse_what(["waiting_list"], load_results(run_dir))
+    # drawn directly: a figure that says so, no empty frames
+    fig = plots.waiting_list_chart(sweep)
+    assert not fig.axes
+    assert "no elective demand" in fig.texts[0].get_text()
+
+
 # --- robustness map and forest plot ----------------------------------------------------------
 
 
@@ -306,7 +374,7 @@ def test_fan_png_is_deterministic(run_dir, tmp_path):
 def test_plot_command_writes_every_figure(sweep_dir, run_dir, tmp_path, capsys):
     assert main(["plot", str(sweep_dir), "--out", str(tmp_path / "s")]) == 0
     names = sorted(p.name for p in (tmp_path / "s").iterdir())
-    assert names == sorted(f"{n}.png" for n in plots.FIGURES)
+    assert names == sorted(f"{n}.png" for n in plots.FIGURES if n != "waiting_list")  # no electives
     assert main(["plot", str(run_dir), "--out", str(tmp_path / "r"), "--format", "svg"]) == 0
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(
         f"{n}.svg" for n in ("fan", "delays", "services", "exceedance")
@@ -467,12 +535,25 @@ def test_a_cell_config_that_no_longer_validates_is_a_results_error(run_dir, swee
 
 
 def test_registry_lists_every_figure_once(sweep, run_dir):
-    assert plots.FIGURES == ("fan", "delays", "services", "exceedance", "robustness", "forest")
+    assert plots.FIGURES == ("fan", "delays", "waiting_list", "services", "exceedance", "robustness", "forest")
     assert {"robustness", "forest"} == plots.SWEEP_ONLY
     for name, spec in plots.REGISTRY.items():
         assert spec.title and spec.caption and callable(spec.draw), name
-    assert plots.available(sweep) == list(plots.FIGURES)
+    # the mini folders have no electives, so no waiting list
+    assert plots.available(sweep) == [n for n in plots.FIGURES if n != "waiting_list"]
     assert plots.available(load_results(run_dir)) == ["fan", "delays", "services", "exceedance"]
+
+
+def test_waiting_list_is_in_the_registry_and_plot_command(tmp_path_factory, tmp_path, capsys):
+    folder = elective_sweep(tmp_path_factory)
+    res = load_results(folder)
+    assert plots.REGISTRY["waiting_list"].title == "Elective waiting list"
+    assert "waiting_list" in plots.available(res)
+    assert plots.parse_what(["all"], res)[:3] == ["fan", "delays", "waiting_list"]
+    assert plots.parse_what(["waiting_list,fan"], res) == ["waiting_list", "fan"]
+    assert main(["plot", str(folder), "--what", "waiting_list", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "waiting_list.png").stat().st_size > 1000
+    assert str(tmp_path / "waiting_list.png") in capsys.readouterr().out
 
 
 def test_a_new_figure_is_one_registry_entry(sweep, tmp_path, monkeypatch):

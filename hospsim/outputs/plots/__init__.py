@@ -12,6 +12,8 @@ Figures (names as in ``hospsim plot --what``), one module each:
 ``fan``         acute occupancy over calendar dates: median and 50% / 90% bands across
                 replications, beds open as a step line, 85% and 92% of it, plan events marked
 ``delays``      delayed-transfer patients and ED waits over 4 h and 12 h per week
+``waiting_list`` the elective waiting list (median and 50% / 90% bands), the share waiting over
+                18 weeks per month against the 92% standard, cancellations per 1,000 booked
 ``services``    each community service: occupied places against capacity, and its waiting list
 ``exceedance``  share of days above each level of occupancy, baseline against the plan
 ``robustness``  (sweeps) share of replications in which the plan holds over the swept parameters
@@ -37,7 +39,7 @@ from ...runs.results import Cell, Results, load_results, on_time_point, points, 
 from ...runs.store import atomic_write
 from ..errors import OptionError
 from ..selection import cell_label, params_text, select_cells
-from . import delays, exceedance, fan, forest, robustness, services
+from . import delays, exceedance, fan, forest, robustness, services, waiting_list
 from .common import (
     ALL_CRITERIA,
     MAP_CMAP,
@@ -56,11 +58,13 @@ from .fan import PlanEvent, bed_events, fan_chart, gate_columns, gate_label
 from .forest import forest_data, forest_plot
 from .robustness import robustness_data, robustness_map
 from .services import services_chart
+from .waiting_list import monthly_ratio, waiting_list_chart
 
 # The figures, in the order ``--what all`` draws them: name -> how to draw it.
 REGISTRY: dict[str, FigureSpec] = {
     "fan": fan.FIGURE,
     "delays": delays.FIGURE,
+    "waiting_list": waiting_list.FIGURE,
     "services": services.FIGURE,
     "exceedance": exceedance.FIGURE,
     "robustness": robustness.FIGURE,
@@ -95,6 +99,7 @@ __all__ = [
     "gate_label",
     "load_results",
     "make_figure",
+    "monthly_ratio",
     "on_time_point",
     "params_text",
     "parse_what",
@@ -108,6 +113,7 @@ __all__ = [
     "scenarios",
     "select_cells",
     "services_chart",
+    "waiting_list_chart",
     "weekly_totals",
     "write_plots",
 ]

@@ -46,7 +46,7 @@ from .text import describe_gate, describe_los, describe_mix, describe_pathway_ch
 
 FIGURE_DPI = 90
 # The figures in the order the report shows them; figures of the registry not named here follow.
-REPORT_ORDER = ("fan", "robustness", "forest", "exceedance", "delays", "services")
+REPORT_ORDER = ("fan", "robustness", "forest", "exceedance", "delays", "waiting_list", "services")
 CSS = static_text("style.css")
 CHECK_SCRIPT = static_text("check.js")  # marks <body> once loaded: images that loaded, script errors
 
