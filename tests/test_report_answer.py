@@ -112,6 +112,11 @@ def test_most_cells_first_then_earliest_breach():
     # without breach months, a tie keeps the criteria's order
     no_months = crit.drop(columns="first_breach_month_median")
     assert [c for c, _ in failing_first(no_months)] == ["waits ok", "bed days down", "occupancy ok"]
+    # a criterion with no monthly form has "n/a", which pandas reads from verdicts.csv as missing
+    missing = crit.assign(
+        first_breach_month_median=crit["first_breach_month_median"].where(crit["criterion"] != "occupancy ok", np.nan)
+    )
+    assert [c for c, _ in failing_first(missing)] == ["waits ok", "bed days down", "occupancy ok"]
 
 
 def test_nothing_breaks():

@@ -88,8 +88,9 @@ def region(
 
 def _earliest_month(rows: pd.DataFrame) -> str:
     """The earliest median month of first breach among ``rows`` (after any month if none)."""
-    months = rows.get("first_breach_month_median", pd.Series(dtype=str)).astype(str)
-    return min((m for m in months if _MONTH.fullmatch(m)), default="9999-99")
+    # A criterion without a monthly form has no month ("n/a", which pandas reads as missing).
+    months = rows.get("first_breach_month_median", pd.Series(dtype=object)).tolist()
+    return min((m for m in months if isinstance(m, str) and _MONTH.fullmatch(m)), default="9999-99")
 
 
 def failing_first(crit: pd.DataFrame) -> list[tuple[str, int]]:
