@@ -184,6 +184,22 @@ def _no_running(monkeypatch) -> None:
         (json.dumps({"kind": "run"}), {}, "config: missing"),
         (json.dumps({"kind": "run", "config": {"horizon_days": "long"}}), {}, "manifest.json: config: "),
         (json.dumps(_run_manifest()), {"daily.parquet": ""}, "incomplete results folder: no replications.csv"),
+        # Stored tables are read before anything is re-run: a broken one is refused at once.
+        (
+            json.dumps(_run_manifest()),
+            {"replications.csv": "replication,seed\n", "daily.parquet": "PAR1"},
+            "daily.parquet: unreadable",
+        ),
+        (
+            json.dumps(_run_manifest()),
+            {"replications.csv": "replication\n0\n", "daily.csv": "day\n"},
+            "replications.csv: incomplete (no column seed)",
+        ),
+        (
+            json.dumps({**_run_manifest(), "patients": True}),
+            {"replications.csv": "replication,seed\n", "daily.csv": "day\n", "patients.parquet": "not parquet"},
+            "patients.parquet: unreadable",
+        ),
         (json.dumps({"kind": "sweep", "complete": False, "experiment_source": "e.yaml"}), {}, "did not finish"),
         (json.dumps({"kind": "sweep", "complete": True}), {}, "no kpis.parquet"),
         (json.dumps({"kind": "sweep", "complete": True}), {"kpis.parquet": ""}, "experiment: missing"),
