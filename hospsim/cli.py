@@ -222,19 +222,29 @@ def _run(cfg: Config, args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .outputs.tables import accounting_line, summary_text
-    from .runs.store import build_manifest, check_output_dir, write_results
+    from .runs.store import build_manifest, check_output_dir, folder_lock, write_results
 
     cfg, source = _load(args)
     out_dir = check_output_dir(args.out or Path("results") / cfg.name, beside=True)
-    started = dt.datetime.now(dt.UTC)
-    output = _run(cfg, args)
-    finished = dt.datetime.now(dt.UTC)
-    manifest = build_manifest(
-        cfg, source, output.seeds, started, finished, args.workers, output.events, patients=args.patients
-    )
-    write_results(
-        out_dir, output.summary, output.replications, output.daily, manifest, args.daily_format, output.patients
-    )
+    # Locked from before the simulation: a second `run` on this folder refuses at once.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir):
+        started = dt.datetime.now(dt.UTC)
+        output = _run(cfg, args)
+        finished = dt.datetime.now(dt.UTC)
+        manifest = build_manifest(
+            cfg, source, output.seeds, started, finished, args.workers, output.events, patients=args.patients
+        )
+        write_results(
+            out_dir,
+            output.summary,
+            output.replications,
+            output.daily,
+            manifest,
+            args.daily_format,
+            output.patients,
+            lock=False,
+        )
     print(
         f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
         f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"

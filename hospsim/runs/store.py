@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -351,16 +351,18 @@ def write_results(
     manifest: dict[str, Any],
     daily_format: str = "parquet",
     patients: list[pd.DataFrame] | None = None,
+    lock: bool = True,
 ) -> list[Path]:
     """Write a run's results folder whole: built in ``.<name>.tmp-<pid>`` beside it (manifest
     last), then renamed into place, an older folder of that name renamed aside and deleted; under
     the lock ``.<name>.lock``. Returns the files written (at their final place). ``patients``: each
-    replication's patient table, written as one ``patients.parquet``."""
+    replication's patient table, written as one ``patients.parquet``. ``lock=False``: the caller
+    already holds :func:`folder_lock` (``hospsim run`` holds it from before simulating)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: is a file, not a folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with folder_lock(out_dir):
+    with folder_lock(out_dir) if lock else nullcontext():
         _remove_leftovers(out_dir)
         tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
         tmp.mkdir()
