@@ -181,6 +181,8 @@ def test_the_check_creates_nothing_it_leaves_behind(tmp_path):
     assert os.listdir(existing) == []
     with pytest.raises(OutputError, match="empty path"):
         check_output_dir("")
+    with pytest.raises(OutputError, match="is the current folder or holds it"):
+        check_output_dir(".", beside=True)  # `run` swaps its folder whole: never the one it runs in
 
 
 def test_a_bad_output_fails_fast_on_the_default_config(tmp_path):

@@ -246,6 +246,9 @@ def check_output_dir(path: str | Path, *, beside: bool = False) -> Path:
         raise OutputError("--out: empty path; name a folder")
     p = Path(path)
     full = Path(os.path.abspath(p))
+    cwd = Path.cwd()
+    if beside and (full == cwd or full in cwd.parents):
+        raise OutputError(f"{p}: is the current folder or holds it; name a folder of its own")
     for folder in (full, *full.parents):
         if folder.exists():
             if not folder.is_dir():
@@ -301,7 +304,7 @@ def folder_lock(out_dir: Path) -> Iterator[Path]:
     pid; a lock whose process is dead (a writer killed) is taken over. (Two processes taking over
     one stale lock at the same instant could both succeed; that needs a writer killed and two
     starting within microseconds.)"""
-    out_dir = Path(out_dir)
+    out_dir = Path(os.path.abspath(out_dir))
     lock = out_dir.parent / f".{out_dir.name}.lock"
     for _attempt in range(3):
         try:
@@ -358,7 +361,8 @@ def write_results(
     the lock ``.<name>.lock``. Returns the files written (at their final place). ``patients``: each
     replication's patient table, written as one ``patients.parquet``. ``lock=False``: the caller
     already holds :func:`folder_lock` (``hospsim run`` holds it from before simulating)."""
-    out_dir = Path(out_dir)
+    given = Path(out_dir)
+    out_dir = Path(os.path.abspath(given))  # `--out .`: its siblings are those of the real name
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: is a file, not a folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -375,7 +379,7 @@ def write_results(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return [out_dir / name for name in names]
+    return [given / name for name in names]
 
 
 def _write_run_files(
