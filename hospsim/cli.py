@@ -6,13 +6,17 @@ import argparse
 import datetime as dt
 import os
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .config import Config, UserError, default_config_path, load_config
 from .config.experiment import ALL_CRITERIA
 
 EXIT_USAGE = 2  # bad config or bad arguments
+EXIT_INTERNAL = 1  # a bug: an exception no user could cause
+EXIT_INTERRUPTED = 130
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # processes for replications and runs
 
 
@@ -33,6 +37,21 @@ def _whole_number(minimum: int):
 
 _positive_int = _whole_number(1)
 _seed = _whole_number(0)
+
+
+def _out_path(text: str) -> Path:
+    """An argparse type: a path that is not empty (``Path('')`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path; name a folder or file")
+    return Path(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``hospsim: error: ...`` and exit code 2 (no
+    usage block), pointing at the command's ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"hospsim: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -66,16 +85,19 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``hospsim`` argument parser and its commands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hospsim",
         description="Stress-test plans to cut acute hospital beds against slow or late intermediate care.",
     )
     parser.add_argument("--version", action="version", version=f"hospsim {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an internal error, show the Python traceback (for bug reports)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run replications of a config and write its results folder")
     _add_run_args(run)
-    run.add_argument("--out", type=Path, help="results folder (default: results/<config name>)")
+    run.add_argument("--out", type=_out_path, help="results folder (default: results/<config name>)")
     run.add_argument("--daily-format", choices=("parquet", "csv"), default="parquet", help="format of the daily table")
     _add_patients_arg(run)
 
@@ -87,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sweep_parser(sub)
     _add_results_parsers(sub)
+    for command in sub.choices.values():  # `hospsim run --debug` too; SUPPRESS keeps `hospsim --debug run`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
-def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sw = sub.add_parser("sweep", help="run an experiment (baseline, scenarios, sweep) and give the plan's verdicts")
     sw.add_argument("experiment", help="experiment YAML (see experiments/)")
     sw.add_argument(
@@ -103,7 +127,7 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--backend", choices=("process", "dask"), default="process", help="process pool, or Dask (default: %(default)s)"
     )
     sw.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: a local cluster)")
-    sw.add_argument("--out", type=Path, help="results folder (default: results/<experiment name>)")
+    sw.add_argument("--out", type=_out_path, help="results folder (default: results/<experiment name>)")
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_patients_arg(sw)
@@ -117,7 +141,7 @@ def _add_patients_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     """The commands that read a results folder: reproduce, plot, report."""
     rp = sub.add_parser("reproduce", help="re-run a results folder from its manifest and check every number")
     rp.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
@@ -133,7 +157,7 @@ def _add_results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="figures, comma-separated or repeated: fan, delays, services, exceedance, robustness, "
         "forest, or all (default: all that apply)",
     )
-    pl.add_argument("--out", type=Path, help="folder for the figures (default: RESULTS/plots)")
+    pl.add_argument("--out", type=_out_path, help="folder for the figures (default: RESULTS/plots)")
     pl.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="file format (default: %(default)s)")
     _add_cell_args(pl)
     pl.add_argument(
@@ -145,7 +169,7 @@ def _add_results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
     rep = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
     rep.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
-    rep.add_argument("--out", type=Path, help="HTML file to write (default: RESULTS/report.html)")
+    rep.add_argument("--out", type=_out_path, help="HTML file to write (default: RESULTS/report.html)")
     _add_cell_args(rep)
 
 
@@ -198,19 +222,29 @@ def _run(cfg: Config, args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .outputs.tables import accounting_line, summary_text
-    from .runs.store import build_manifest, write_results
+    from .runs.store import build_manifest, check_output_dir, folder_lock, write_results
 
     cfg, source = _load(args)
-    out_dir = args.out or Path("results") / cfg.name
-    started = dt.datetime.now(dt.UTC)
-    output = _run(cfg, args)
-    finished = dt.datetime.now(dt.UTC)
-    manifest = build_manifest(
-        cfg, source, output.seeds, started, finished, args.workers, output.events, patients=args.patients
-    )
-    write_results(
-        out_dir, output.summary, output.replications, output.daily, manifest, args.daily_format, output.patients
-    )
+    out_dir = check_output_dir(args.out or Path("results") / cfg.name, beside=True)
+    # Locked from before the simulation: a second `run` on this folder refuses at once.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir):
+        started = dt.datetime.now(dt.UTC)
+        output = _run(cfg, args)
+        finished = dt.datetime.now(dt.UTC)
+        manifest = build_manifest(
+            cfg, source, output.seeds, started, finished, args.workers, output.events, patients=args.patients
+        )
+        write_results(
+            out_dir,
+            output.summary,
+            output.replications,
+            output.daily,
+            manifest,
+            args.daily_format,
+            output.patients,
+            lock=False,
+        )
     print(
         f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
         f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
@@ -250,11 +284,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .outputs.tables import verdict_text
     from .runs.executors import check_backend
     from .runs.experiment import load_experiment
+    from .runs.store import check_output_dir
     from .runs.sweep import run_sweep
 
     loaded = load_experiment(args.experiment)
     check_backend(args.backend, args.scheduler)
-    out_dir = args.out or Path("results") / loaded.experiment.name
+    out_dir = check_output_dir(args.out or Path("results") / loaded.experiment.name)
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -327,9 +362,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .outputs.plots import write_plots
     from .runs.results import load_results
+    from .runs.store import check_output_dir
 
     res = load_results(args.results)
-    out_dir = args.out or args.results / "plots"
+    out_dir = check_output_dir(args.out or args.results / "plots")
     paths = write_plots(res, out_dir, args.what, args.format, args.scenario, args.point, args.criterion, args.dpi)
     for path in paths:
         print(path)
@@ -338,7 +374,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .outputs.report import write_report
+    from .runs.store import check_output_dir
 
+    if args.out is not None:  # the folder the file goes in (or --out itself, if a folder)
+        check_output_dir(args.out if args.out.is_dir() else args.out.parent)
     path = write_report(args.results, args.out, args.scenario, args.point)
     print(f"report written to {path}")
     return 0
@@ -356,9 +395,14 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``hospsim`` command; returns the exit code."""
+    """Entry point of the ``hospsim`` command; returns the exit code. Every way out is one line on
+    stderr: a user's mistake (a :class:`UserError`, a bad option) exits 2, an interrupt 130, and
+    anything else, a bug, exits 1 naming the exception (``--debug``: the traceback)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (already one line on stderr)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -369,9 +413,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("hospsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as exc:  # the last resort: a bug, not a user's mistake
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        else:
+            print(f"hospsim: internal error: {_describe(exc)} (re-run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _describe(exc: BaseException) -> str:
+    """``ExcType: first line of its message`` (one line whatever the message)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

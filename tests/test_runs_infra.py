@@ -129,9 +129,10 @@ def test_run_folder_is_written_atomically_manifest_last(tmp_path: Path, monkeypa
     assert read_daily(out)["occupied"].tolist() == [1.0, 2.0, 3.0, 41.0]
 
 
-def test_overwrite_cut_short_leaves_a_folder_every_reader_refuses(tmp_path: Path, monkeypatch):
+def test_overwrite_cut_short_keeps_the_old_folder_whole(tmp_path: Path, monkeypatch):
     out = tmp_path / "run"
     write_results(out, *_tables(40.0), {"kind": "run", "tag": 1})
+    before = {name: (out / name).read_bytes() for name in os.listdir(out)}
     real = store.atomic_write
 
     def disk_full_on_daily(path, write_fn):
@@ -147,13 +148,30 @@ def test_overwrite_cut_short_leaves_a_folder_every_reader_refuses(tmp_path: Path
     monkeypatch.setattr(store, "atomic_write", disk_full_on_daily)
     with pytest.raises(OSError, match="No space"):
         write_results(out, *_tables(50.0), {"kind": "run", "tag": 2})
-    # New summary and replications, old daily table, and no manifest: not a results folder.
-    assert sorted(os.listdir(out)) == ["daily.parquet", "replications.csv", "summary.csv"]
-    assert pd.read_csv(out / "summary.csv")["mean"].tolist() == [50.0]
-    with pytest.raises(ResultsError, match=r"no manifest\.json"):
-        read_manifest(out)
-    with pytest.raises(ResultsError, match=r"no manifest\.json"):
-        reproduce(out)
+    # The new folder was being built beside the old one: the old one is untouched, byte for byte,
+    # and neither the temporary folder nor the lock is left behind.
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+    assert read_manifest(out) == {"kind": "run", "tag": 1}
+
+
+def test_a_half_built_temporary_folder_is_never_read_as_results(tmp_path: Path, monkeypatch):
+    out = tmp_path / "run"
+    real = store.atomic_write
+    seen: list[Path] = []
+
+    def look_then_write(path, write_fn):
+        if Path(path).name == MANIFEST:  # every table written, the manifest not yet
+            seen.append(Path(path).parent)
+            with pytest.raises(ResultsError, match=r"no manifest\.json"):
+                read_manifest(Path(path).parent)
+            assert not out.exists()
+        return real(path, write_fn)
+
+    monkeypatch.setattr(store, "atomic_write", look_then_write)
+    write_results(out, *_tables(40.0), {"kind": "run", "tag": 1})
+    assert seen == [tmp_path / f".run.tmp-{os.getpid()}"]
+    assert read_manifest(out) == {"kind": "run", "tag": 1}
 
 
 # --- reproduce refuses what is not a complete results folder ---------------------------------

@@ -5,8 +5,13 @@ Every file goes through :func:`atomic_write` (a temporary name in the same folde
 rename), so a reader sees a whole file or the previous one, never half of one. The manifest is
 what makes a folder a results folder, and it is written last:
 
-- ``hospsim run``: a stale manifest is removed first, then the tables, then the new manifest, so a
-  folder interrupted mid-write has no manifest and every reader refuses it.
+- ``hospsim run``: the whole folder is built in a temporary sibling (``.<name>.tmp-<pid>``, manifest
+  last) and renamed into place only when complete; an older folder of that name is first renamed
+  aside (``.<name>.old-<pid>``) and deleted after. A kill at any moment leaves the old complete
+  folder or the new complete one, never a mix; the one window is the microseconds between the two
+  renames, in which the folder is absent (a reader then finds no folder, never a mixed one). A lock
+  file beside it (``.<name>.lock``, holding the writer's pid) keeps two writers off one folder; a
+  lock whose process is gone is taken over, and leftovers of a killed writer are removed.
 - ``hospsim sweep``: each run is written as ``runs/<id>.daily.parquet`` then ``runs/<id>.json``
   (KPIs and monthly values), the JSON last. A run counts as done only when its JSON exists, so a
   sweep killed at any moment (even SIGKILL) leaves no half-written run that a resume would trust,
@@ -22,9 +27,13 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +44,7 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..config import Config, config_hash, config_to_dict
-from .errors import ResultsError
+from .errors import OutputError, ResultsError
 
 FLOAT_FORMAT = "%.10g"  # plenty for KPIs, and stable text across platforms
 MANIFEST = "manifest.json"
@@ -224,7 +233,117 @@ def build_manifest(
     return manifest
 
 
+# --- output folders: checked before any work ------------------------------------------------
+
+
+def check_output_dir(path: str | Path, *, beside: bool = False) -> Path:
+    """Check, before any simulation, that ``path`` is or can become a writable folder: not an
+    existing file, not under a file, creatable, and a file can be written in it (tried, then
+    cleaned up: the probe file and any folder the check created are removed). ``beside``: its
+    parent must be writable too (``hospsim run`` swaps the folder in beside its old one and takes a
+    lock file there). Returns ``path``; a problem is a one-line :class:`OutputError`."""
+    if str(path).strip() == "":
+        raise OutputError("--out: empty path; name a folder")
+    p = Path(path)
+    full = Path(os.path.abspath(p))
+    cwd = Path.cwd()
+    if beside and (full == cwd or full in cwd.parents):
+        raise OutputError(f"{p}: is the current folder or holds it; name a folder of its own")
+    for folder in (full, *full.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is a file" if folder == full else f"is under {folder}, which is a file"
+                raise OutputError(f"{p}: {where}, not a folder")
+            break
+    created: list[Path] = []
+    try:
+        for folder in reversed((full, *full.parents)):
+            if not folder.exists():
+                folder.mkdir()
+                created.append(folder)
+        for folder in (full, full.parent) if beside else (full,):
+            fd, probe = tempfile.mkstemp(prefix=".hospsim-probe-", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{p}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        for folder in reversed(created):
+            with suppress(OSError):
+                folder.rmdir()
+    return p
+
+
 # --- a run's folder --------------------------------------------------------------------------
+
+
+def _lock_holder(lock: Path) -> int | None:
+    """The pid in a lock file, or None if it holds none (yet)."""
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # cannot tell cheaply: never take over another's lock
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+@contextmanager
+def folder_lock(out_dir: Path) -> Iterator[Path]:
+    """Hold ``.<name>.lock`` beside ``out_dir`` (created with O_EXCL, holding this pid) while the
+    folder is written. Another live writer's lock is a one-line :class:`OutputError` naming its
+    pid; a lock whose process is dead (a writer killed) is taken over. (Two processes taking over
+    one stale lock at the same instant could both succeed; that needs a writer killed and two
+    starting within microseconds.)"""
+    out_dir = Path(os.path.abspath(out_dir))
+    lock = out_dir.parent / f".{out_dir.name}.lock"
+    for _attempt in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid = _lock_holder(lock)
+            if pid is None:
+                try:
+                    young = time.time() - lock.stat().st_mtime < 10
+                except FileNotFoundError:
+                    continue  # released meanwhile: try again
+                if young:  # just created, its pid not yet written
+                    raise OutputError(f"{out_dir}: another hospsim is writing it (lock {lock})") from None
+            elif pid != os.getpid() and _alive(pid):
+                raise OutputError(
+                    f"{out_dir}: another hospsim (pid {pid}) is writing it; wait for it to finish, "
+                    f"or delete {lock} if that process is not hospsim"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its writer is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{os.getpid()}\n")
+        break
+    else:
+        raise OutputError(f"{out_dir}: could not take the lock {lock}")
+    try:
+        yield lock
+    finally:
+        if _lock_holder(lock) == os.getpid():
+            lock.unlink(missing_ok=True)
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Temporary and set-aside folders of writers killed before they finished (under the lock, so
+    none is in use)."""
+    for pattern in (f".{out_dir.name}.tmp-*", f".{out_dir.name}.old-*"):
+        for leftover in out_dir.parent.glob(pattern):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_results(
@@ -235,28 +354,71 @@ def write_results(
     manifest: dict[str, Any],
     daily_format: str = "parquet",
     patients: list[pd.DataFrame] | None = None,
+    lock: bool = True,
 ) -> list[Path]:
-    """Write a run's results folder, manifest last; returns the files written. ``patients``: each
-    replication's patient table, written as one ``patients.parquet``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Until the new manifest is in place the folder must not pass for a complete (older) result.
-    (out_dir / MANIFEST).unlink(missing_ok=True)
-    _fsync_dir(out_dir)
-    paths = [write_csv(out_dir / "summary.csv", summary), write_csv(out_dir / "replications.csv", replications)]
+    """Write a run's results folder whole: built in ``.<name>.tmp-<pid>`` beside it (manifest
+    last), then renamed into place, an older folder of that name renamed aside and deleted; under
+    the lock ``.<name>.lock``. Returns the files written (at their final place). ``patients``: each
+    replication's patient table, written as one ``patients.parquet``. ``lock=False``: the caller
+    already holds :func:`folder_lock` (``hospsim run`` holds it from before simulating)."""
+    given = Path(out_dir)
+    out_dir = Path(os.path.abspath(given))  # `--out .`: its siblings are those of the real name
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: is a file, not a folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir) if lock else nullcontext():
+        _remove_leftovers(out_dir)
+        tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+        tmp.mkdir()
+        try:
+            names = [
+                p.name for p in _write_run_files(tmp, summary, replications, daily, manifest, daily_format, patients)
+            ]
+            _fsync_dir(tmp)
+            _swap_in(tmp, out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return [given / name for name in names]
+
+
+def _write_run_files(
+    folder: Path,
+    summary: pd.DataFrame,
+    replications: pd.DataFrame,
+    daily: pd.DataFrame,
+    manifest: dict[str, Any],
+    daily_format: str,
+    patients: list[pd.DataFrame] | None,
+) -> list[Path]:
+    paths = [write_csv(folder / "summary.csv", summary), write_csv(folder / "replications.csv", replications)]
     if daily_format == "csv":
-        paths.append(write_csv(out_dir / "daily.csv", daily))
+        paths.append(write_csv(folder / "daily.csv", daily))
     else:
-        paths.append(write_parquet(out_dir / "daily.parquet", daily, compression="zstd"))
-    stale = out_dir / ("daily.parquet" if daily_format == "csv" else "daily.csv")
-    stale.unlink(missing_ok=True)  # never leave another run's daily table beside this one
+        paths.append(write_parquet(folder / "daily.parquet", daily, compression="zstd"))
     if patients is not None:
-        write_parquet_frames(out_dir / PATIENTS, patients)
-        paths.append(out_dir / PATIENTS)
-    else:
-        (out_dir / PATIENTS).unlink(missing_ok=True)  # nor another run's patients
-    paths.append(write_manifest(out_dir, manifest))
+        write_parquet_frames(folder / PATIENTS, patients)
+        paths.append(folder / PATIENTS)
+    paths.append(write_manifest(folder, manifest))  # last: the folder is complete
     return paths
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Rename the complete ``tmp`` to ``out_dir``; an existing ``out_dir`` is renamed aside first
+    and deleted after. Between the two renames (microseconds) ``out_dir`` does not exist."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        os.rename(out_dir, old)
+    try:
+        os.rename(tmp, out_dir)
+    except BaseException:
+        if old is not None:
+            os.rename(old, out_dir)  # put the old folder back
+        raise
+    _fsync_dir(out_dir.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_daily(results_dir: Path) -> pd.DataFrame:
