@@ -82,7 +82,7 @@ CASES = {
             _scen(r, "gated").update(extends="fixed_date"),
             r["sweep"].update(scenarios=["gated"]),
         ),
-        "is also set by scenarios.gated.overrides.plan_delivery",
+        "is also set by scenarios.fixed_date.overrides.plan_delivery (extended by gated)",
         "",
     ),
     # criteria

@@ -47,7 +47,8 @@ class _Strict(BaseModel):
 
 class Scenario(_Strict):
     """Changes to the base config, as ``dotted.path: value``; ``extends`` starts from another
-    scenario's changes (its own override the inherited ones)."""
+    scenario's changes (its own override the inherited ones). The baseline is one too: its
+    ``extends`` names a scenario."""
 
     description: str = ""
     extends: str | None = None
@@ -233,11 +234,20 @@ class Experiment(_Strict):
             for key in scenario_overrides(self, scen):
                 for name, p in params:
                     if _overlap(_dotted(p.path), _dotted(key)):
+                        owner = self._setter(scen, key)
+                        via = f" (extended by {scen})" if owner != scen else ""
                         raise ValueError(
                             f"sweep.parameters.{name}.path: {p.path.strip()} is also set by "
-                            f"scenarios.{scen}.overrides.{key.strip()} (the sweep would replace it); "
+                            f"scenarios.{owner}.overrides.{key.strip()}{via}, which the sweep would replace; "
                             "drop the override or leave the scenario out of sweep.scenarios"
                         )
+
+    def _setter(self, scen: str, key: str) -> str:
+        """The scenario, ``scen`` or the nearest one it extends, whose own overrides set ``key``."""
+        current: str | None = scen
+        while current is not None and key not in self.scenarios[current].overrides:
+            current = self.scenarios[current].extends
+        return current or scen
 
 
 def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
