@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,21 @@ from .sweep_methods import GRID, SAMPLING_METHODS
 
 BASELINE = "baseline"
 ALL_CRITERIA = "all criteria"  # the verdict row of every criterion together (verdicts.csv)
+# Names that become file names (the experiment's results folder, the scenarios' run files).
+SLUG = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+_SLUG_RULE = "letters, digits, '-', '_' and '.' (not first)"
+# Config fields an experiment sets itself: an override or a sweep of them would be ignored.
+_EXPERIMENT_OWNED = ("seed", "replications")
+
+
+def _dotted(key: str) -> tuple[str, ...]:
+    return tuple(key.strip().split("."))
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether setting one dotted path changes the value at the other (equal, or one inside the other)."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
 
 
 class _Strict(BaseModel):
@@ -31,7 +47,8 @@ class _Strict(BaseModel):
 
 class Scenario(_Strict):
     """Changes to the base config, as ``dotted.path: value``; ``extends`` starts from another
-    scenario's changes (its own override the inherited ones)."""
+    scenario's changes (its own override the inherited ones). The baseline is one too: its
+    ``extends`` names a scenario."""
 
     description: str = ""
     extends: str | None = None
@@ -91,6 +108,13 @@ class Criterion(_Strict):
     at_most: float | None = None
     at_least: float | None = None
 
+    @field_validator("at_most", "at_least")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError(f"must be a finite number (got {v}): the criterion would never or always hold")
+        return v
+
     @model_validator(mode="after")
     def _bound(self) -> Criterion:
         if (self.at_most is None) == (self.at_least is None):
@@ -137,12 +161,23 @@ class Experiment(_Strict):
     sweep: Sweep | None = None
     criteria: list[Criterion] = Field(default_factory=list)
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not SLUG.fullmatch(v):
+            raise ValueError(f"{v!r} is not a safe folder name (use {_SLUG_RULE})")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> Experiment:
         if BASELINE in self.scenarios:
             raise ValueError(f"scenarios.{BASELINE}: the baseline is given under 'baseline'")
         if not self.scenarios:
             raise ValueError("scenarios: give at least one scenario to compare with the baseline")
+        for name in self.scenarios:
+            if not SLUG.fullmatch(name):
+                # Scenario names label run ids and run files: only slugs keep those apart.
+                raise ValueError(f"scenarios.{name}: not a valid scenario name (use {_SLUG_RULE})")
         for name, sc in self.scenarios.items():
             seen = [name]
             parent = sc.extends
@@ -153,13 +188,66 @@ class Experiment(_Strict):
                     raise ValueError(f"scenarios.{name}.extends: circular ({' -> '.join([*seen, parent])})")
                 seen.append(parent)
                 parent = self.scenarios[parent].extends
+        if self.baseline.extends is not None and self.baseline.extends not in self.scenarios:
+            raise ValueError(f"baseline.extends: no scenario {self.baseline.extends!r}")
+        self._no_experiment_owned_overrides()
         if self.sweep is not None:
             for s in self.sweep.scenarios or []:
                 if s not in self.scenarios:
                     raise ValueError(f"sweep.scenarios: no scenario {s!r}")
+            self._sweep_paths_unambiguous()
         if self.window is not None and self.window.end_day <= self.window.start_day:
             raise ValueError("window: end_day must be > start_day")
         return self
+
+    def _no_experiment_owned_overrides(self) -> None:
+        """``seed`` and ``replications`` come from the experiment itself: setting them in overrides
+        or sweeping them would be silently ignored."""
+        places = [("overrides", self.overrides), ("baseline.overrides", self.baseline.overrides)]
+        places += [(f"scenarios.{n}.overrides", sc.overrides) for n, sc in self.scenarios.items()]
+        for where, overrides in places:
+            for key in overrides:
+                field = _dotted(key)[0]
+                if field in _EXPERIMENT_OWNED:
+                    raise ValueError(
+                        f"{where}.{key.strip()}: an experiment ignores the config's {field}; "
+                        f"set `{field}:` at the top of the experiment"
+                    )
+        for pname, p in (self.sweep.parameters if self.sweep else {}).items():
+            field = _dotted(p.path)[0]
+            if field in _EXPERIMENT_OWNED:
+                raise ValueError(
+                    f"sweep.parameters.{pname}.path: {field} cannot be swept; "
+                    f"set `{field}:` at the top of the experiment"
+                )
+
+    def _sweep_paths_unambiguous(self) -> None:
+        """No two sweep parameters set the same value, and no swept scenario sets a swept value
+        itself (the sweep would silently replace it)."""
+        assert self.sweep is not None
+        params = list(self.sweep.parameters.items())
+        for i, (name, p) in enumerate(params):
+            for other, q in params[:i]:
+                if _overlap(_dotted(p.path), _dotted(q.path)):
+                    raise ValueError(f"sweep.parameters.{name}.path: same path as {other} ({q.path.strip()})")
+        for scen in self.sweep.scenarios or list(self.scenarios):
+            for key in scenario_overrides(self, scen):
+                for name, p in params:
+                    if _overlap(_dotted(p.path), _dotted(key)):
+                        owner = self._setter(scen, key)
+                        via = f" (extended by {scen})" if owner != scen else ""
+                        raise ValueError(
+                            f"sweep.parameters.{name}.path: {p.path.strip()} is also set by "
+                            f"scenarios.{owner}.overrides.{key.strip()}{via}, which the sweep would replace; "
+                            "drop the override or leave the scenario out of sweep.scenarios"
+                        )
+
+    def _setter(self, scen: str, key: str) -> str:
+        """The scenario, ``scen`` or the nearest one it extends, whose own overrides set ``key``."""
+        current: str | None = scen
+        while current is not None and key not in self.scenarios[current].overrides:
+            current = self.scenarios[current].extends
+        return current or scen
 
 
 def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
@@ -183,6 +271,12 @@ def design_points(sweep: Sweep, seed: int) -> list[dict[str, Any]]:
             point[n] = round(x) if sweep.parameters[n].integer else float(x)
         points.append(point)
     return points
+
+
+def baseline_overrides(exp: Experiment) -> dict[str, Any]:
+    """The baseline's overrides, on top of those of the scenario it extends (if any)."""
+    inherited = scenario_overrides(exp, exp.baseline.extends) if exp.baseline.extends else {}
+    return {**inherited, **exp.baseline.overrides}
 
 
 def scenario_overrides(exp: Experiment, name: str) -> dict[str, Any]:

@@ -14,10 +14,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..config import Config, ConfigError, config_from_dict, read_yaml
-from ..config.experiment import BASELINE, Experiment, _resolve, design_points, read_experiment_raw, scenario_overrides
+from ..config.experiment import (
+    BASELINE,
+    Experiment,
+    _resolve,
+    baseline_overrides,
+    design_points,
+    read_experiment_raw,
+    scenario_overrides,
+)
 from ..config.loading import _one_line
 from ..model import kpi_registry
 from ..model.streams import replication_seeds
+from .store import run_file_stem
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     variants = _variants(exp, base_raw, path)
     _check_window(exp, variants, path)
     _check_criteria(exp, variants[0].config, path)
-    return LoadedExperiment(
+    loaded = LoadedExperiment(
         experiment=exp,
         source=str(path),
         raw=raw,
@@ -111,6 +120,22 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
         variants=variants,
         seeds=replication_seeds(exp.seed, exp.replications),
     )
+    _check_run_files(loaded, path)
+    return loaded
+
+
+def _check_run_files(loaded: LoadedExperiment, path: Path) -> None:
+    """Every run must have its own files under ``runs/``: a scenario named like another's sweep
+    point (``a_p001`` beside a swept ``a``) would share them, and a resume would mix the two."""
+    owner: dict[str, RunSpec] = {}
+    for spec in loaded.runs():
+        stem = run_file_stem(spec.run_id)
+        first = owner.setdefault(stem, spec)
+        if first is not spec:
+            raise ConfigError(
+                f"{path}: scenarios.{spec.scenario}: its run files would be those of {first.run_id} "
+                f"(runs/{stem}.json); rename the scenario"
+            )
 
 
 def _validated(data: dict[str, Any], where: str, path: Path) -> Config:
@@ -123,7 +148,7 @@ def _validated(data: dict[str, Any], where: str, path: Path) -> Config:
 
 def _variants(exp: Experiment, base_raw: dict[str, Any], path: Path) -> list[Variant]:
     """The baseline, then every scenario (at every sweep point if it is swept), validated."""
-    baseline = _resolve(base_raw, exp.baseline.overrides, "baseline.overrides", str(path))
+    baseline = _resolve(base_raw, baseline_overrides(exp), "baseline.overrides", str(path))
     variants = [Variant(BASELINE, -1, (), _validated(baseline, "baseline", path))]
     swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
     points = design_points(exp.sweep, exp.seed) if exp.sweep else []

@@ -430,7 +430,9 @@ def read_daily(results_dir: Path) -> pd.DataFrame:
 # --- a sweep's folder ------------------------------------------------------------------------
 
 
-def _file_stem(run_id: str) -> str:
+def run_file_stem(run_id: str) -> str:
+    """The name of a run's files under ``runs/`` (``gated#p003#r001`` -> ``gated_p003_r001``);
+    :func:`~hospsim.runs.experiment.load_experiment` refuses an experiment where two runs share one."""
     return _SAFE.sub("_", run_id)
 
 
@@ -466,11 +468,11 @@ class SweepStore:
 
     def has_patients(self, run_id: str) -> bool:
         """Whether the run's patient table is on disk."""
-        return (self.runs_dir / f"{_file_stem(run_id)}.patients.parquet").is_file()
+        return (self.runs_dir / f"{run_file_stem(run_id)}.patients.parquet").is_file()
 
     def write_run(self, record: dict[str, Any], daily: pd.DataFrame, patients: pd.DataFrame | None = None) -> None:
         """One finished run: its daily table (and patient table), then its record (which marks it done)."""
-        stem = _file_stem(record["run_id"])
+        stem = run_file_stem(record["run_id"])
         write_parquet(self.runs_dir / f"{stem}.daily.parquet", daily)
         if patients is not None:
             write_parquet(self.runs_dir / f"{stem}.patients.parquet", patients, compression="zstd")
@@ -480,7 +482,7 @@ class SweepStore:
     def records(self, run_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
         """The runs' records, in the order given."""
         for rid in run_ids:
-            yield json.loads((self.runs_dir / f"{_file_stem(rid)}.json").read_text())
+            yield json.loads((self.runs_dir / f"{run_file_stem(rid)}.json").read_text())
 
     def stream_daily(self, run_ids: list[str], target: Path) -> int:
         """Concatenate the runs' daily tables into one Parquet file, one run in memory at a time;
@@ -495,7 +497,7 @@ class SweepStore:
     def _stream(self, run_ids: list[str], table_name: str, target: Path) -> int:
         if not run_ids:
             return 0
-        files = (self.runs_dir / f"{_file_stem(rid)}.{table_name}.parquet" for rid in run_ids)
+        files = (self.runs_dir / f"{run_file_stem(rid)}.{table_name}.parquet" for rid in run_ids)
         return write_parquet_tables(target, (pq.read_table(f) for f in files))
 
 
