@@ -39,11 +39,40 @@ _FRIENDLY = {
 }
 
 
+# Errors of a number out of range or not finite: the message gives the limit, the value is added.
+_NUMBER_ERRORS = {
+    "finite_number",
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "float_parsing",
+    "float_type",
+}
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it, short: a float in ``g`` format, a long number abbreviated."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = str(value)
+    if len(text) <= 16:
+        return text
+    if isinstance(value, int):
+        try:
+            return f"{float(value):.3g}"
+        except OverflowError:
+            return f"a {len(text.lstrip('-'))}-digit number"
+    return f"{text[:16]}..."
+
+
 def _one_line(source: str, err: ValidationError) -> str:
     msgs = []
     for e in err.errors():
         loc = _format_loc(tuple(e["loc"]))
         msg = _FRIENDLY.get(e["type"], e["msg"])
+        if e["type"] in _NUMBER_ERRORS and not isinstance(e.get("input"), dict | list):
+            msg = f"{msg} (got {_shown(e['input'])})"
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         if e["type"] == "union_tag_invalid" or e["type"] == "union_tag_not_found":
