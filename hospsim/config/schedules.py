@@ -183,6 +183,16 @@ class Schedule(_Strict):
         assert self.ramp is not None
         return [self.ramp.from_value, self.ramp.to]
 
+    def located_values(self) -> list[tuple[str, float]]:
+        """:meth:`values` with where each is written (``""`` for a constant, ``steps.1.1``,
+        ``ramp.to``), so an error names the number at fault."""
+        if self.constant is not None:
+            return [("", self.constant)]
+        if self.steps is not None:
+            return [(f"steps.{i}.1", v) for i, (_, v) in enumerate(self.steps)]
+        assert self.ramp is not None
+        return [("ramp.from", self.ramp.from_value), ("ramp.to", self.ramp.to)]
+
     def daily(self, n_days: int) -> np.ndarray:
         """Value in force on each day ``0 .. n_days-1`` (float array)."""
         days = np.arange(n_days, dtype=float)
@@ -233,12 +243,13 @@ def whole(values: np.ndarray) -> np.ndarray:
 
 def check_range(s: Schedule, low: float | None, high: float | None, *, low_open: bool = False) -> Schedule:
     """``s`` if every value it takes is within [low, high] (or (low, high]); else ValueError."""
-    for v in s.values():
+    for where, v in s.located_values():
+        at = f"{where}: " if where else ""
         if low is not None and (v < low or (low_open and v == low)):
             op = ">" if low_open else ">="
-            raise ValueError(f"every value must be {op} {low:g} (got {v:g})")
+            raise ValueError(f"{at}every value must be {op} {low:g} (got {v:g})")
         if high is not None and v > high:
-            raise ValueError(f"every value must be <= {high:g} (got {v:g})")
+            raise ValueError(f"{at}every value must be <= {high:g} (got {v:g})")
     return s
 
 

@@ -55,7 +55,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-Factor = Annotated[float, Field(le=MAX_FACTOR)]  # a weekday or hourly factor (signs checked below)
+WeekdayFactor = Annotated[float, Field(gt=0, le=MAX_FACTOR)]
+HourlyFactor = Annotated[float, Field(ge=0, le=MAX_FACTOR)]
+Month = Annotated[StrictInt, Field(ge=1, le=12)]
 Cost = Annotated[float, Field(ge=0, le=MAX_COST_GBP_PER_DAY)]  # £ a day
 
 
@@ -63,15 +65,7 @@ class Escalation(_Strict):
     """Extra beds opened in winter months, used only when the core beds are full."""
 
     beds: StrictInt = Field(ge=0, le=MAX_PLACES)
-    months: list[StrictInt] = Field(default=[12, 1, 2, 3], min_length=1)
-
-    @field_validator("months")
-    @classmethod
-    def _months(cls, v: list[int]) -> list[int]:
-        bad = [m for m in v if not 1 <= m <= 12]
-        if bad:
-            raise ValueError(f"months must be 1..12 (got {bad})")
-        return v
+    months: list[Month] = Field(default=[12, 1, 2, 3], min_length=1)
 
 
 class Acute(_Strict):
@@ -92,26 +86,19 @@ class Winter(_Strict):
 class Emergency(_Strict):
     per_day: float = Field(gt=0, le=MAX_PER_DAY)
     growth_per_year: float = Field(default=0.0, gt=-1, le=MAX_GROWTH_PER_YEAR)
-    weekday_factors: list[Factor] = Field(default=[1.0] * 7, min_length=7, max_length=7)
-    hourly_factors: list[Factor] = Field(default=[1.0] * 24, min_length=24, max_length=24)
+    weekday_factors: list[WeekdayFactor] = Field(default=[1.0] * 7, min_length=7, max_length=7)
+    hourly_factors: list[HourlyFactor] = Field(default=[1.0] * 24, min_length=24, max_length=24)
     winter: Winter | None = None
     multiplier: NonNegativeSchedule = Schedule(constant=1.0)
     # Candidates are drawn at `headroom` x the rate without growth or plan, then thinned to growth
     # x multiplier: the draws do not depend on either, so scenarios keep the same patients.
     headroom: float = Field(default=1.5, ge=1, le=10)
 
-    @field_validator("weekday_factors")
-    @classmethod
-    def _weekday(cls, v: list[float]) -> list[float]:
-        if any(f <= 0 for f in v):
-            raise ValueError("weekday factors must all be > 0")
-        return v
-
     @field_validator("hourly_factors")
     @classmethod
     def _hourly(cls, v: list[float]) -> list[float]:
-        if any(f < 0 for f in v) or sum(v) <= 0:
-            raise ValueError("hourly factors must be >= 0 and not all 0")
+        if sum(v) <= 0:
+            raise ValueError("hourly factors must not all be 0")
         return v
 
     def growth_factors(self, n_days: int) -> np.ndarray:
@@ -386,9 +373,11 @@ def _check_delivered(cfg: Config) -> None:
                 for check in _declared_checks(cfg, path) + _config_checks(cfg, path):
                     check(sched)
         except ValueError as exc:
+            # Where in the delivered schedule (steps.1.1, ramp.to) is no number the user wrote: drop it.
+            problem = re.sub(r"^(steps\.\d+\.1|ramp\.from|ramp\.to): ", "", str(exc))
             raise ValueError(
                 f"plan_delivery.ic_growth_achieved: {pd.ic_growth_achieved:g} makes {path} out of range as "
-                f"delivered ({exc})"
+                f"delivered ({problem})"
             ) from None
 
 
