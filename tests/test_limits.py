@@ -120,7 +120,7 @@ def test_no_number_bypasses_validation(base: str, path: str, written: float, kin
     [
         ("acute.beds", 1e300, "acute.beds: every value must be <= 1e+06 (got 1e+300)"),
         ("demand.emergency.per_day", math.inf, "demand.emergency.per_day: Input should be a finite number (got inf)"),
-        ("horizon_days", 10**30, "horizon_days: Input should be less than or equal to 36525 (got 1e+30)"),
+        ("horizon_days", 10**30, "horizon_days: Input should be less than or equal to 365250 (got 1e+30)"),
         ("groups.frail_older.los.cv", 1e300, "groups.frail_older.los.cv: Input should be less than or equal to 100"),
         ("seed", 2**63, "seed: Input should be less than or equal to 9223372036854775807"),
         ("replications", 10**12, "replications: Input should be less than or equal to 100000 (got 1000000000000)"),
@@ -183,7 +183,13 @@ def test_derived_products_cannot_overflow():
     place_days = places.sum()
     assert place_days == limits.MAX_PLACES * limits.MAX_HORIZON_DAYS < np.iinfo(np.int64).max
     cost = float(place_days * limits.MAX_COST_GBP_PER_DAY)  # as kpi_registry's capacity cost
-    assert math.isfinite(cost) and cost == pytest.approx(3.6525e19)
+    assert math.isfinite(cost) and cost == pytest.approx(3.6525e20)
+    # The fastest growth over the longest horizon stays finite, and headroom refuses it.
+    longest = {**RICH, "horizon_days": limits.MAX_HORIZON_DAYS}
+    longest = _set(longest, "demand.emergency.growth_per_year", limits.MAX_GROWTH_PER_YEAR)
+    longest = _set(longest, "demand.emergency.multiplier", limits.MAX_FACTOR)
+    with pytest.raises(ConfigError, match=r"growth x multiplier reaches 1\.07e\+304 on day 365249"):
+        config_from_dict(longest, "rich.yaml")
     # Delivered (late, over-delivered) capacities are checked against the same ceiling.
     over = _set(RICH, "services.rehab_bed.capacity.ramp.to", 900_000.0)
     over["plan_delivery"]["ic_growth_achieved"] = 2.0

@@ -7,7 +7,7 @@ products the model forms stay exact:
 
 * ``MAX_PLACES`` (10^6) -- beds, escalation beds, community places, theatre slots, gate thresholds.
   England has ~100,000 general and acute beds; a million is ten Englands. Capacities become int64
-  whole places: 10^6 places x ``MAX_HORIZON_DAYS`` days = 3.7 x 10^10 place days, far inside int64.
+  whole places: 10^6 places x ``MAX_HORIZON_DAYS`` days = 3.7 x 10^11 place days, far inside int64.
 * ``MAX_PER_DAY`` (10^6) -- emergencies a day (``demand.emergency.per_day``). England has ~16,000
   emergency admissions a day.
 * ``MAX_REFERRALS_PER_WEEK`` (10^6) -- elective referrals a week (England: ~400,000 a week).
@@ -16,16 +16,19 @@ products the model forms stay exact:
   hospital or community stay is planned around a decade.
 * ``MAX_CV`` (100) -- coefficient of variation of a LOS: real stays have CVs of 0.5-3; at 100 a
   lognormal's sigma^2 is 9.2 and its quantiles stay far inside float range.
-* ``MAX_HORIZON_DAYS`` (36,525, a hundred years) -- horizon, and any day a schedule, ramp, gate or
-  delay names. A plan is tested over years, not centuries; also bounds the per-day arrays.
+* ``MAX_HORIZON_DAYS`` (365,250, a thousand years) -- horizon, and any day a schedule, ramp, gate
+  or delay names. Plans are tested over years, but the queueing validation against closed forms
+  (tests/test_validation.py) runs a small unit for up to ~830 years to pin a blocking probability
+  down; a thousand years keeps each per-day array at ~3 MB.
 * ``MAX_FACTOR`` (1,000) -- weekday and hourly factors and plan multipliers (LOS, assessment): a
   thousand-fold change is no plan; bounds rates at ``MAX_PER_DAY`` x 1,000.
 * ``MAX_GROWTH_PER_YEAR`` (1, doubling a year) -- demand growth; over ``MAX_HORIZON_DAYS`` the
-  growth factor stays below 2^100, far inside float range (``headroom`` caps it further).
+  growth factor stays below 2^1000 ~ 10^301, inside float range even x ``MAX_FACTOR``, and
+  ``demand.emergency.headroom`` (at most 10) rejects any growth beyond 10-fold.
 * ``MAX_WAIT_HOURS`` (8,760, one year) -- ``acute.max_wait_hours``: nobody waits a year for a bed.
 * ``MAX_COST_GBP_PER_DAY`` (10^9) -- cost of a place day or a delayed bed day (real: £100-£500).
-  A capacity cost is at most 10^6 places x 36,525 days x 10^9 = 3.7 x 10^19 £: a float, exact to
-  16 digits, never an int64.
+  A capacity cost is at most 10^6 places x 365,250 days x 10^9 = 3.7 x 10^20 £: a float (exact to
+  16 digits), never an int64.
 * ``MAX_OCCUPANCY`` (10) -- a gate's occupancy threshold, a share of core beds (escalation beds
   can push occupancy a little above 1; ten times the beds is no threshold).
 * ``MAX_REPLICATIONS`` (10^5) -- replications (config or ``-r``): at ~1 s a replication of the
@@ -46,7 +49,7 @@ MAX_REFERRALS_PER_WEEK = 1_000_000.0
 MAX_INITIAL_LIST = 10_000_000
 MAX_LOS_DAYS = 3652.5
 MAX_CV = 100.0
-MAX_HORIZON_DAYS = 36_525
+MAX_HORIZON_DAYS = 365_250
 MAX_FACTOR = 1000.0
 MAX_GROWTH_PER_YEAR = 1.0
 MAX_WAIT_HOURS = 8760.0
