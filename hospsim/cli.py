@@ -13,6 +13,7 @@ from typing import NoReturn
 from . import __version__
 from .config import Config, UserError, default_config_path, load_config
 from .config.experiment import ALL_CRITERIA
+from .config.limits import MAX_DPI, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED, MAX_WORKERS
 
 EXIT_USAGE = 2  # bad config or bad arguments
 EXIT_INTERNAL = 1  # a bug: an exception no user could cause
@@ -20,23 +21,33 @@ EXIT_INTERRUPTED = 130
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # processes for replications and runs
 
 
-def _whole_number(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``."""
+def _whole_number(minimum: int, maximum: int):
+    """An argparse type: a whole number from ``minimum`` to ``maximum`` (ceilings: config.limits)."""
 
     def parse(text: str) -> int:
+        shown = text if len(text) <= 24 else f"{text[:16]}..."
         try:
+            # Digits only (with a sign): no float, no 1e12, no 10**10000-digit strings to convert.
+            if len(text.strip()) > 40:
+                raise ValueError
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {value:,}")
         return value
 
     return parse
 
 
-_positive_int = _whole_number(1)
-_seed = _whole_number(0)
+_replications = _whole_number(1, MAX_REPLICATIONS)
+_workers = _whole_number(1, MAX_WORKERS)
+_seed = _whole_number(0, MAX_SEED)
+_count = _whole_number(1, MAX_RUNS)
+_index = _whole_number(0, MAX_RUNS)
+_dpi = _whole_number(1, MAX_DPI)
 
 
 def _out_path(text: str) -> Path:
@@ -72,11 +83,11 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     _add_config_args(p)
-    p.add_argument("-r", "--replications", type=_positive_int, help="number of replications (config: replications)")
+    p.add_argument("-r", "--replications", type=_replications, help="number of replications (config: replications)")
     p.add_argument("--seed", type=_seed, help="root seed (config: seed)")
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_workers,
         default=DEFAULT_WORKERS,
         help="parallel processes (default: %(default)s)",
     )
@@ -119,7 +130,7 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sw.add_argument("experiment", help="experiment YAML (see experiments/)")
     sw.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_workers,
         default=DEFAULT_WORKERS,
         help="parallel workers (default: %(default)s)",
     )
@@ -145,8 +156,8 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     """The commands that read a results folder: reproduce, plot, report."""
     rp = sub.add_parser("reproduce", help="re-run a results folder from its manifest and check every number")
     rp.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
-    rp.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS)
-    rp.add_argument("--sample", type=_positive_int, help="re-run only this many runs of a sweep, evenly spread")
+    rp.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS)
+    rp.add_argument("--sample", type=_count, help="re-run only this many runs of a sweep, evenly spread")
 
     pl = sub.add_parser("plot", help="draw figures from a results folder of `hospsim run` or `hospsim sweep`")
     pl.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
@@ -165,7 +176,7 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
         default=ALL_CRITERIA,
         help="sweeps: the criterion the robustness map shows, as in verdicts.csv (default: %(default)s)",
     )
-    pl.add_argument("--dpi", type=_positive_int, default=100, help="resolution of PNG files (default: %(default)s)")
+    pl.add_argument("--dpi", type=_dpi, default=100, help="resolution of PNG files (default: %(default)s)")
 
     rep = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
     rep.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
@@ -182,7 +193,7 @@ def _add_cell_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--point",
-        type=int,
+        type=_index,
         metavar="N",
         help="sweeps: the sweep point the time series and the forest plot show "
         "(default: intermediate care on time and in full, else the first point)",

@@ -225,7 +225,7 @@ BAD = {
     ),
     "weekday factor zero": (
         _set("demand.emergency.weekday_factors", [1, 1, 1, 1, 1, 1, 0]),
-        ["demand.emergency.weekday_factors", "> 0"],
+        ["demand.emergency.weekday_factors.6", "greater than 0"],
     ),
     "hourly factors all zero": (_set("demand.emergency.hourly_factors", [0] * 24), ["demand.emergency.hourly_factors"]),
     "winter amplitude 1": (_set("demand.emergency.winter", {"amplitude": 1.0}), ["demand.emergency.winter.amplitude"]),

@@ -329,8 +329,8 @@ def test_max_wait_transfers_long_waiters_elsewhere():
     unlimited = config(acute={"beds": 40}, demand={"emergency": {"per_day": 14}})
     k_unlimited = kpis(unlimited, run_model(unlimited, 9))
     assert k_unlimited["waits_over_12h_per_1000"] > 0 and k_unlimited["transferred_out"] == 0
-    # A limit nobody reaches changes nothing.
-    lax = config(acute={"beds": 40, "max_wait_hours": 1e7}, demand={"emergency": {"per_day": 14}})
+    # A limit nobody reaches (the ceiling, a year) changes nothing.
+    lax = config(acute={"beds": 40, "max_wait_hours": 8760}, demand={"emergency": {"per_day": 14}})
     assert kpis(lax, run_model(lax, 9)) == k_unlimited
     with pytest.raises(ConfigError, match=r"acute.max_wait_hours: only with when_full: queue"):
         config(acute={"beds": 40, "when_full": "refuse", "max_wait_hours": 4})

@@ -14,42 +14,45 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import special
 
+from .limits import MAX_CV, MAX_LOS_DAYS
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every float finite: NaN and infinity are never a value (see limits).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Exponential(_Strict):
     dist: Literal["exponential"]
-    mean_days: float = Field(gt=0)
+    mean_days: float = Field(gt=0, le=MAX_LOS_DAYS)
 
 
 class Lognormal(_Strict):
     """Lognormal given by its mean and coefficient of variation (sd / mean)."""
 
     dist: Literal["lognormal"]
-    mean_days: float = Field(gt=0)
-    cv: float = Field(gt=0)
+    mean_days: float = Field(gt=0, le=MAX_LOS_DAYS)
+    cv: float = Field(gt=0, le=MAX_CV)
 
 
 class Gamma(_Strict):
     """Gamma given by its mean and coefficient of variation (shape = 1 / cv^2)."""
 
     dist: Literal["gamma"]
-    mean_days: float = Field(gt=0)
-    cv: float = Field(gt=0)
+    mean_days: float = Field(gt=0, le=MAX_LOS_DAYS)
+    cv: float = Field(gt=0, le=MAX_CV)
 
 
 class Fixed(_Strict):
     dist: Literal["fixed"]
-    mean_days: float = Field(ge=0)
+    mean_days: float = Field(ge=0, le=MAX_LOS_DAYS)
 
 
 class Empirical(_Strict):
     """Resample, with equal weights, from observed lengths of stay."""
 
     dist: Literal["empirical"]
-    values_days: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    values_days: list[Annotated[float, Field(ge=0, le=MAX_LOS_DAYS)]] = Field(min_length=1)
 
     @property
     def mean_days(self) -> float:

@@ -11,21 +11,48 @@ import re
 from collections.abc import Hashable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .distributions import DIST_NAMES
 from .errors import ConfigError
 from .schema import Config
 
 
+def _los_fields() -> frozenset[str]:
+    """The names of the schema's fields that hold a LOS distribution (los, assessment, ...)."""
+    found: set[str] = set()
+    seen: set[type] = set()
+
+    def types_in(annotation: Any) -> list[Any]:
+        args = get_args(annotation)
+        return [annotation] if not args else [t for a in args for t in types_in(a)]
+
+    def visit(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            for t in types_in(field.annotation):
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    if t.model_fields.get("dist") is not None:
+                        found.add(name)
+                    visit(t)
+
+    visit(Config)
+    return frozenset(found)
+
+
+_LOS_FIELDS = _los_fields()
+
+
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for i, p in enumerate(loc):
         # Pydantic puts the discriminator tag of a LOS distribution in the path; users never wrote it.
-        if isinstance(p, str) and p in DIST_NAMES and i > 0 and loc[i - 1] == "los":
+        if isinstance(p, str) and p in DIST_NAMES and i > 0 and loc[i - 1] in _LOS_FIELDS:
             continue
         if isinstance(p, str) and p.startswith("function-"):
             continue
@@ -39,11 +66,40 @@ _FRIENDLY = {
 }
 
 
+# Errors of a number out of range or not finite: the message gives the limit, the value is added.
+_NUMBER_ERRORS = {
+    "finite_number",
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "float_parsing",
+    "float_type",
+}
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it, short: a float in ``g`` format, a long number abbreviated."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = str(value)
+    if len(text) <= 16:
+        return text
+    if isinstance(value, int):
+        try:
+            return f"{float(value):.3g}"
+        except OverflowError:
+            return f"a {len(text.lstrip('-'))}-digit number"
+    return f"{text[:16]}..."
+
+
 def _one_line(source: str, err: ValidationError) -> str:
     msgs = []
     for e in err.errors():
         loc = _format_loc(tuple(e["loc"]))
         msg = _FRIENDLY.get(e["type"], e["msg"])
+        if e["type"] in _NUMBER_ERRORS and not isinstance(e.get("input"), dict | list):
+            msg = f"{msg} (got {_shown(e['input'])})"
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         if e["type"] == "union_tag_invalid" or e["type"] == "union_tag_not_found":

@@ -18,6 +18,7 @@ structured data, never evaluated code.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
@@ -25,9 +26,16 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from .limits import MAX_FACTOR, MAX_HORIZON_DAYS, MAX_OCCUPANCY, MAX_PLACES
+
+# A day a schedule, ramp or gate names: day 0 up to the longest horizon (see limits).
+Day = Annotated[StrictInt, Field(ge=0, le=MAX_HORIZON_DAYS)]
+Days = Annotated[StrictInt, Field(ge=1, le=MAX_HORIZON_DAYS)]
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Every float finite: NaN and infinity are never a value (see limits).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Ramp(_Strict):
@@ -35,30 +43,30 @@ class Ramp(_Strict):
 
     from_value: float = Field(alias="from")
     to: float
-    start_day: StrictInt = Field(ge=0)
-    duration_days: StrictInt = Field(ge=0)
+    start_day: Day
+    duration_days: Day
 
 
 class ServiceCapacityAtLeast(_Strict):
     """Open once community service ``service`` has at least ``places`` places in force."""
 
     service: str
-    places: float = Field(ge=0)
+    places: float = Field(ge=0, le=MAX_PLACES)
 
 
 class OccupancyAtMost(_Strict):
     """Open once acute occupancy (time-weighted) over the last ``days`` days is <= ``occupancy``."""
 
-    days: StrictInt = Field(default=28, ge=1)
-    occupancy: float = Field(gt=0)
+    days: Days = 28
+    occupancy: float = Field(gt=0, le=MAX_OCCUPANCY)
 
 
 class DelayedAtMost(_Strict):
     """Open once the mean number of delayed-transfer patients over the last ``days`` days is
     <= ``patients``."""
 
-    days: StrictInt = Field(default=28, ge=1)
-    patients: float = Field(ge=0)
+    days: Days = 28
+    patients: float = Field(ge=0, le=MAX_PLACES)
 
 
 class Condition(_Strict):
@@ -88,7 +96,7 @@ class Schedule(_Strict):
     """A per-day value: exactly one of ``constant``, ``steps`` or ``ramp``; optionally gated."""
 
     constant: float | None = None
-    steps: list[tuple[StrictInt, float]] | None = None
+    steps: list[tuple[Day, float]] | None = None
     ramp: Ramp | None = None
     gate: list[Condition] | None = None
 
@@ -103,6 +111,8 @@ class Schedule(_Strict):
         if isinstance(data, bool):
             raise ValueError("expected a number or a schedule mapping, got a boolean")
         if isinstance(data, (int, float)):
+            if isinstance(data, float) and not math.isfinite(data):
+                raise ValueError(f"expected a finite number (got {data:g})")
             return {"constant": data}
         return data
 
@@ -173,6 +183,16 @@ class Schedule(_Strict):
         assert self.ramp is not None
         return [self.ramp.from_value, self.ramp.to]
 
+    def located_values(self) -> list[tuple[str, float]]:
+        """:meth:`values` with where each is written (``""`` for a constant, ``steps.1.1``,
+        ``ramp.to``), so an error names the number at fault."""
+        if self.constant is not None:
+            return [("", self.constant)]
+        if self.steps is not None:
+            return [(f"steps.{i}.1", v) for i, (_, v) in enumerate(self.steps)]
+        assert self.ramp is not None
+        return [("ramp.from", self.ramp.from_value), ("ramp.to", self.ramp.to)]
+
     def daily(self, n_days: int) -> np.ndarray:
         """Value in force on each day ``0 .. n_days-1`` (float array)."""
         days = np.arange(n_days, dtype=float)
@@ -223,12 +243,13 @@ def whole(values: np.ndarray) -> np.ndarray:
 
 def check_range(s: Schedule, low: float | None, high: float | None, *, low_open: bool = False) -> Schedule:
     """``s`` if every value it takes is within [low, high] (or (low, high]); else ValueError."""
-    for v in s.values():
+    for where, v in s.located_values():
+        at = f"{where}: " if where else ""
         if low is not None and (v < low or (low_open and v == low)):
             op = ">" if low_open else ">="
-            raise ValueError(f"every value must be {op} {low:g} (got {v:g})")
+            raise ValueError(f"{at}every value must be {op} {low:g} (got {v:g})")
         if high is not None and v > high:
-            raise ValueError(f"every value must be <= {high:g} (got {v:g})")
+            raise ValueError(f"{at}every value must be <= {high:g} (got {v:g})")
     return s
 
 
@@ -236,7 +257,8 @@ def _range_check(low: float | None, high: float | None, *, low_open: bool = Fals
     return partial(check_range, low=low, high=high, low_open=low_open)
 
 
-# Schedule types with the value ranges each use allows.
-NonNegativeSchedule = Annotated[Schedule, AfterValidator(_range_check(0, None))]
-PositiveSchedule = Annotated[Schedule, AfterValidator(_range_check(0, None, low_open=True))]
+# Schedule types with the value ranges each use allows (ceilings: see limits).
+PlacesSchedule = Annotated[Schedule, AfterValidator(_range_check(0, MAX_PLACES))]  # beds, places, slots
+NonNegativeSchedule = Annotated[Schedule, AfterValidator(_range_check(0, MAX_FACTOR))]  # multipliers
+PositiveSchedule = Annotated[Schedule, AfterValidator(_range_check(0, MAX_FACTOR, low_open=True))]
 ShareSchedule = Annotated[Schedule, AfterValidator(_range_check(0, 1))]

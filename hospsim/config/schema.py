@@ -11,13 +11,35 @@ import math
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .distributions import LosDistribution
-from .schedules import Condition, NonNegativeSchedule, PositiveSchedule, Ramp, Schedule, ShareSchedule
+from .limits import (
+    MAX_COST_GBP_PER_DAY,
+    MAX_FACTOR,
+    MAX_GROWTH_PER_YEAR,
+    MAX_HORIZON_DAYS,
+    MAX_INITIAL_LIST,
+    MAX_PER_DAY,
+    MAX_PLACES,
+    MAX_REFERRALS_PER_WEEK,
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    MAX_WAIT_HOURS,
+)
+from .schedules import (
+    Condition,
+    Day,
+    NonNegativeSchedule,
+    PlacesSchedule,
+    PositiveSchedule,
+    Ramp,
+    Schedule,
+    ShareSchedule,
+)
 from .service_kinds import DISCHARGE, SERVICE_KINDS, STEP_UP_KIND, ServiceKind
 
 HOME = "home"  # the discharge pathway that needs no community service
@@ -29,32 +51,31 @@ _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every float finite: NaN and infinity are never a value; every number has a ceiling (limits).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+WeekdayFactor = Annotated[float, Field(gt=0, le=MAX_FACTOR)]
+HourlyFactor = Annotated[float, Field(ge=0, le=MAX_FACTOR)]
+Month = Annotated[StrictInt, Field(ge=1, le=12)]
+Cost = Annotated[float, Field(ge=0, le=MAX_COST_GBP_PER_DAY)]  # £ a day
 
 
 class Escalation(_Strict):
     """Extra beds opened in winter months, used only when the core beds are full."""
 
-    beds: StrictInt = Field(ge=0)
-    months: list[StrictInt] = Field(default=[12, 1, 2, 3], min_length=1)
-
-    @field_validator("months")
-    @classmethod
-    def _months(cls, v: list[int]) -> list[int]:
-        bad = [m for m in v if not 1 <= m <= 12]
-        if bad:
-            raise ValueError(f"months must be 1..12 (got {bad})")
-        return v
+    beds: StrictInt = Field(ge=0, le=MAX_PLACES)
+    months: list[Month] = Field(default=[12, 1, 2, 3], min_length=1)
 
 
 class Acute(_Strict):
-    beds: NonNegativeSchedule
+    beds: PlacesSchedule
     when_full: Literal["queue", "refuse"] = "queue"
     # With `queue`: an emergency still waiting after this many hours is transferred to another
     # hospital (mutual aid, ambulance diversion) instead of waiting on. None: waits without limit.
-    max_wait_hours: float | None = Field(default=None, gt=0)
+    max_wait_hours: float | None = Field(default=None, gt=0, le=MAX_WAIT_HOURS)
     escalation: Escalation | None = None
-    delayed_day_cost_gbp: float | None = Field(default=None, ge=0)
+    delayed_day_cost_gbp: Cost | None = None
 
 
 class Winter(_Strict):
@@ -63,28 +84,21 @@ class Winter(_Strict):
 
 
 class Emergency(_Strict):
-    per_day: float = Field(gt=0)
-    growth_per_year: float = Field(default=0.0, gt=-1)
-    weekday_factors: list[float] = Field(default=[1.0] * 7, min_length=7, max_length=7)
-    hourly_factors: list[float] = Field(default=[1.0] * 24, min_length=24, max_length=24)
+    per_day: float = Field(gt=0, le=MAX_PER_DAY)
+    growth_per_year: float = Field(default=0.0, gt=-1, le=MAX_GROWTH_PER_YEAR)
+    weekday_factors: list[WeekdayFactor] = Field(default=[1.0] * 7, min_length=7, max_length=7)
+    hourly_factors: list[HourlyFactor] = Field(default=[1.0] * 24, min_length=24, max_length=24)
     winter: Winter | None = None
     multiplier: NonNegativeSchedule = Schedule(constant=1.0)
     # Candidates are drawn at `headroom` x the rate without growth or plan, then thinned to growth
     # x multiplier: the draws do not depend on either, so scenarios keep the same patients.
-    headroom: float = Field(default=1.5, ge=1, le=10, allow_inf_nan=False)
-
-    @field_validator("weekday_factors")
-    @classmethod
-    def _weekday(cls, v: list[float]) -> list[float]:
-        if any(f <= 0 for f in v):
-            raise ValueError("weekday factors must all be > 0")
-        return v
+    headroom: float = Field(default=1.5, ge=1, le=10)
 
     @field_validator("hourly_factors")
     @classmethod
     def _hourly(cls, v: list[float]) -> list[float]:
-        if any(f < 0 for f in v) or sum(v) <= 0:
-            raise ValueError("hourly factors must be >= 0 and not all 0")
+        if sum(v) <= 0:
+            raise ValueError("hourly factors must not all be 0")
         return v
 
     def growth_factors(self, n_days: int) -> np.ndarray:
@@ -96,7 +110,7 @@ class InitialList(_Strict):
     """Patients already on the elective waiting list at day 0, their waits spread evenly over
     ``0 .. max_wait_weeks``."""
 
-    patients: StrictInt = Field(ge=0, le=10_000_000)
+    patients: StrictInt = Field(ge=0, le=MAX_INITIAL_LIST)
     max_wait_weeks: float = Field(default=18.0, ge=0, le=520)
 
 
@@ -111,17 +125,17 @@ class Elective(_Strict):
     goes back to the top of the list and is booked again.
     """
 
-    per_weekday: NonNegativeSchedule  # theatre slots each weekday (the plan's elective capacity)
-    referrals_per_week: float = Field(gt=0, le=1_000_000)
+    per_weekday: PlacesSchedule  # theatre slots each weekday (the plan's elective capacity)
+    referrals_per_week: float = Field(gt=0, le=MAX_REFERRALS_PER_WEEK)
     # The plan's demand management: the share of referrals kept (at most 1). Referrals are thinned,
     # so every referral of a plan with fewer is one of the baseline's, with the same draws.
     referral_multiplier: ShareSchedule = Schedule(constant=1.0)
-    referral_growth_per_year: float = Field(default=0.0, gt=-1, le=1)
+    referral_growth_per_year: float = Field(default=0.0, gt=-1, le=MAX_GROWTH_PER_YEAR)
     priorities: dict[str, float] = Field(default={"routine": 1.0}, min_length=1)
     bookable_after: LosDistribution | None = None
     initial_list: InitialList | None = None
     admit_hour: float = Field(default=8.0, ge=0, lt=24)
-    spread_hours: float = Field(default=4.0, ge=0)
+    spread_hours: float = Field(default=4.0, ge=0, lt=24)
     los: LosDistribution
     pathways: dict[str, float] = Field(default={HOME: 1.0})
 
@@ -155,8 +169,8 @@ class PathwayChange(_Strict):
     ``duration_days`` from ``start_day`` (optionally gated)."""
 
     to: dict[str, float]
-    start_day: StrictInt = Field(ge=0)
-    duration_days: StrictInt = Field(default=0, ge=0)
+    start_day: Day
+    duration_days: Day = 0
     gate: list[Condition] | None = None
 
     @field_validator("gate", mode="before")
@@ -189,13 +203,13 @@ class Service(_Strict):
     """A community service (intermediate care or care-home placement) with finite places."""
 
     kind: str = DISCHARGE.name  # one of SERVICE_KINDS
-    capacity: NonNegativeSchedule
+    capacity: PlacesSchedule
     los: LosDistribution
     # Time from medically fit to ready to transfer (assessment, arranging care, funding); the
     # patient waits in the acute bed and counts as a delayed transfer. None: ready at once.
     assessment: LosDistribution | None = None
     assessment_multiplier: PositiveSchedule = Schedule(constant=1.0)  # plan lever, e.g. discharge to assess
-    place_day_cost_gbp: float | None = Field(default=None, ge=0)
+    place_day_cost_gbp: Cost | None = None
 
     @field_validator("kind")
     @classmethod
@@ -220,7 +234,7 @@ class PlanDelivery(_Strict):
     can only happen as the IC capacity arrives.
     """
 
-    ic_delay_days: StrictInt = Field(default=0, ge=0)
+    ic_delay_days: Day = 0
     ic_growth_achieved: float = Field(default=1.0, ge=0, le=2)
     applies_to: list[str] | None = None
 
@@ -245,10 +259,10 @@ class Config(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     start_date: dt.date
-    horizon_days: StrictInt = Field(gt=0)
-    warmup_days: StrictInt = Field(default=0, ge=0)
-    replications: StrictInt = Field(default=10, ge=1)
-    seed: StrictInt = Field(default=12345, ge=0)
+    horizon_days: StrictInt = Field(gt=0, le=MAX_HORIZON_DAYS)
+    warmup_days: StrictInt = Field(default=0, ge=0, le=MAX_HORIZON_DAYS)
+    replications: StrictInt = Field(default=10, ge=1, le=MAX_REPLICATIONS)
+    seed: StrictInt = Field(default=12345, ge=0, le=MAX_SEED)
     acute: Acute
     demand: Demand
     groups: dict[str, Group] = Field(min_length=1)
@@ -359,9 +373,11 @@ def _check_delivered(cfg: Config) -> None:
                 for check in _declared_checks(cfg, path) + _config_checks(cfg, path):
                     check(sched)
         except ValueError as exc:
+            # Where in the delivered schedule (steps.1.1, ramp.to) is no number the user wrote: drop it.
+            problem = re.sub(r"^(steps\.\d+\.1|ramp\.from|ramp\.to): ", "", str(exc))
             raise ValueError(
                 f"plan_delivery.ic_growth_achieved: {pd.ic_growth_achieved:g} makes {path} out of range as "
-                f"delivered ({exc})"
+                f"delivered ({problem})"
             ) from None
 
 
