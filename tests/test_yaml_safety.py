@@ -173,3 +173,14 @@ VALID = [
 @pytest.mark.parametrize("path", VALID, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_valid_files_read_as_safe_load_reads_them(path):
     assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_experiment_files_use_the_same_reader(tmp_path):
+    """An experiment, and the config it names, are read by the same reader as a config."""
+    exp = ROOT / "tests" / "data" / "mini_experiment.yaml"
+    bad = tmp_path / "exp.yaml"
+    bad.write_text(exp.read_text(encoding="utf-8") + "seed: 2\n", encoding="utf-8")
+    one_line_exit_2(hospsim("sweep", str(bad), "--no-progress"), f"{bad}: line", "duplicate key seed")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(exp.read_text(encoding="utf-8") + billion_laughs(), encoding="utf-8")
+    one_line_exit_2(hospsim("sweep", str(bomb), "--no-progress"), f"{bomb}: line", "aliases are expanded")
