@@ -420,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"hospsim: error: {exc}", file=sys.stderr)
+        # One line, whatever the message quotes (a --set item or a file name may hold a newline).
+        line = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+        print(f"hospsim: error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("hospsim: interrupted", file=sys.stderr)

@@ -254,7 +254,11 @@ def test_missing_file_malformed_yaml_and_bad_override(tmp_path: Path, small_conf
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nacute: [1, 2\n")
     res = hospsim("check", str(bad))
-    assert res.returncode == 2 and "malformed YAML at line" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert (
+        res.returncode == 2
+        and f"{bad}: line 3, column 1: malformed YAML" in res.stderr
+        and len(res.stderr.strip().splitlines()) == 1
+    )
     res = hospsim("check", str(small_config), "--set", "acute.beds.ramp=3")
     assert res.returncode == 2 and "acute.beds" in res.stderr
     res = hospsim("check", str(small_config), "--set", "acute.bedz=3")

@@ -8,14 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Hashable
 from importlib import resources
 from pathlib import Path
 from typing import Any, get_args
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import safe_yaml
 from .distributions import DIST_NAMES
 from .errors import ConfigError
 from .schema import Config
@@ -114,9 +113,10 @@ def _one_line(source: str, err: ValidationError) -> str:
     return f"{source}: {first}{more}"
 
 
-def parse_value(text: str) -> Any:
-    """Parse the value of a ``--set key=value`` as YAML (numbers, lists, mappings, strings)."""
-    return yaml.safe_load(text) if text.strip() else ""
+def parse_value(text: str, origin: str = "--set") -> Any:
+    """Parse the value of a ``--set key=value`` as YAML (numbers, lists, mappings, strings); errors
+    name ``origin``."""
+    return safe_yaml.load_value(text, origin) if text.strip() else ""
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any, origin: str = "--set") -> None:
@@ -144,9 +144,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
     data = copy_raw(raw)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set {item}: expected dotted.key=value")
+            raise ConfigError(f"--set {safe_yaml.short(item)}: expected dotted.key=value")
         key, _, text = item.partition("=")
-        set_dotted(data, key, parse_value(text))
+        set_dotted(data, key, parse_value(text, f"--set {safe_yaml.short(item)}"))
     return data
 
 
@@ -156,35 +156,10 @@ def copy_raw(raw: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """The safe loader, refusing a mapping that repeats a key (YAML would keep the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``safe_load``; any problem is a one-line :class:`ConfigError`."""
+    """Read a YAML mapping with the safe, limited reader; any problem is a one-line :class:`ConfigError`."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # safe_load, but duplicate keys are errors
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{p}: malformed YAML{where}: {problem}") from None
+    data = safe_yaml.read_file(p)
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping of settings at the top level")
     return data
