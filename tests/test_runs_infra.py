@@ -313,6 +313,26 @@ def test_sweep_refuses_a_bad_backend_or_a_used_folder_before_writing(tmp_path: P
     assert sorted(os.listdir(out)) == [MANIFEST]
 
 
+def test_resume_needs_the_manifest_and_a_second_writer_refuses(tmp_path: Path):
+    """Runs on disk without a manifest cannot be matched to an experiment: resuming would mix an
+    old experiment's runs with this one's. A live writer's lock makes a second sweep refuse."""
+    loaded = load_experiment(DATA / "mini_experiment.yaml")
+    out = tmp_path / "out"
+    store = SweepStore(out)
+    store.prepare()
+    store.write_run(_record("baseline#r000", 1.0), pd.DataFrame({"day": [0], "beds": [1.0]}))
+    with pytest.raises(ResultsError, match=f"holds runs but no {MANIFEST}") as err:
+        run_sweep(loaded, out, resume=True)
+    assert "\n" not in str(err.value)
+    other = tmp_path / "other"
+    lock = tmp_path / ".other.lock"
+    holder = os.getppid()  # a live process other than this one holds it
+    lock.write_text(str(holder))
+    with pytest.raises(UserError, match=f"pid {holder}"):
+        run_sweep(loaded, other)
+    assert not other.exists() and lock.read_text() == str(holder)
+
+
 # --- executors -------------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from .store import (
     MANIFEST,
     PATIENTS,
     SweepStore,
+    folder_lock,
     git_revision,
     package_versions,
     read_manifest,
@@ -164,6 +165,12 @@ def _previous_manifest(loaded: LoadedExperiment, store: SweepStore, resume: bool
             raise ResultsError(
                 f"{store.out_dir}: already holds sweep results; add --resume to finish them, or choose another --out"
             )
+        if previous is None:
+            # Without the manifest nothing says which experiment the runs on disk belong to.
+            raise ResultsError(
+                f"{store.out_dir}: holds runs but no {MANIFEST}, so they cannot be matched to this experiment; "
+                "cannot resume (choose another --out)"
+            )
         if previous is not None and previous.get("experiment_hash") != loaded.hash:
             raise ResultsError(
                 f"{store.out_dir}: holds results of a different experiment (or it was edited); cannot resume"
@@ -188,6 +195,21 @@ def run_sweep(
     """
     check_backend(backend, scheduler)  # before anything is written
     out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir):  # a second writer refuses instead of mixing its runs in
+        return _run_sweep(loaded, out_dir, workers, backend, scheduler, resume, on_progress, patients)
+
+
+def _run_sweep(
+    loaded: LoadedExperiment,
+    out_dir: Path,
+    workers: int,
+    backend: str,
+    scheduler: str | None,
+    resume: bool,
+    on_progress: Callable[[int, int], None] | None,
+    patients: bool,
+) -> SweepResult:
     store = SweepStore(out_dir)
     previous = _previous_manifest(loaded, store, resume)
     patients = patients or bool(previous and previous.get("patients"))
