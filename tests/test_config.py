@@ -242,6 +242,14 @@ BAD = {
     "no groups": (_set("groups", {}), ["groups"]),
     "negative seed": (_set("seed", -1), ["seed"]),
     "zero replications": (_set("replications", 0), ["replications"]),
+    "empty gate": (
+        _set("acute.beds", {"steps": [[0, 100], [10, 90]], "gate": []}),
+        ["acute.beds.gate", "an empty list", "occupancy_at_most", "or remove the gate"],
+    ),
+    "assessment distribution field": (
+        _set("services.rehab_bed.assessment", {"dist": "lognormal", "mean_days": 2, "cv": -1}),
+        ["services.rehab_bed.assessment.cv", "greater than 0"],
+    ),
 }
 
 

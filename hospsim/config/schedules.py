@@ -131,7 +131,10 @@ class Schedule(_Strict):
                 raise ValueError("step days must be strictly increasing")
         if self.gate is not None:
             if not self.gate:
-                raise ValueError("gate: give at least one condition")
+                raise ValueError(
+                    "gate: an empty list; give at least one condition (service_capacity_at_least, "
+                    "occupancy_at_most or delayed_patients_at_most), or remove the gate"
+                )
             if self.first_change_day() is None:
                 raise ValueError("gate: a schedule that never changes cannot be gated")
         return self
