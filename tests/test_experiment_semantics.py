@@ -88,12 +88,12 @@ CASES = {
     # criteria
     "nan limit": (
         lambda r: r["criteria"].append({"kpi": "mean_occupancy", "at_most": float("nan")}),
-        "criteria.3.at_most: must be a finite number",
+        "criteria.3.at_most: Input should be a finite number",
         "",
     ),
     "inf limit": (
         lambda r: r["criteria"].append({"kpi": "mean_occupancy", "at_least": float("-inf")}),
-        "criteria.3.at_least: must be a finite number",
+        "criteria.3.at_least: Input should be a finite number",
         "",
     ),
     "both limits": (
@@ -119,6 +119,31 @@ CASES = {
     "scenario named like a sweep point's files": (
         lambda r: (r["scenarios"].update({"gated_p001": {}}), r["sweep"].update(scenarios=["fixed_date", "gated"])),
         "scenarios.gated_p001: its run files would be those of gated#p001#r000 (runs/gated_p001_r000.json)",
+        "",
+    ),
+    # sizes: a huge experiment is refused before anything is built (it would hang, not run)
+    "a trillion replications": (lambda r: r.update(replications=10**12), "replications:", "100000"),
+    "a huge seed": (lambda r: r.update(seed=2**64), "seed:", ""),
+    "a huge grid": (
+        lambda r: r["sweep"]["parameters"].update(
+            {f"p{i}": {"path": f"groups.frail.los_multiplier.p{i}", "values": list(range(100))} for i in range(4)}
+        ),
+        "sweep.parameters: ",
+        "more than the 10,000,000 runs",
+    ),
+    "too many runs in all": (
+        lambda r: (
+            r.update(replications=100_000),
+            _param(r, "big", path="acute.delayed_day_cost_gbp", values=[x / 1000 for x in range(1, 1001)]),
+        ),
+        "replications: ",
+        "runs in all",
+    ),
+    "an infinite sweep bound": (
+        lambda r: r.update(
+            sweep={"method": "lhs", "samples": 4, "parameters": {"d": {"path": DELAY, "low": 0, "high": float("inf")}}}
+        ),
+        "sweep.parameters.d.high",
         "",
     ),
     # baseline.extends

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .errors import ConfigError
+from .limits import MAX_HORIZON_DAYS, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED
 from .loading import copy_raw, read_yaml, set_dotted
 from .sweep_methods import GRID, SAMPLING_METHODS
 
@@ -42,7 +43,7 @@ def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Scenario(_Strict):
@@ -67,7 +68,7 @@ class SweepParameter(_Strict):
 
 class Sweep(_Strict):
     method: str = GRID  # one of SWEEP_METHODS
-    samples: StrictInt | None = Field(default=None, ge=1)
+    samples: StrictInt | None = Field(default=None, ge=1, le=MAX_RUNS)
     parameters: dict[str, SweepParameter] = Field(min_length=1)
     scenarios: list[str] | None = None  # which scenarios it crosses (default: all but baseline)
 
@@ -91,7 +92,17 @@ class Sweep(_Strict):
                     raise ValueError(f"parameters.{name}: low must be < high (got {p.low:g}, {p.high:g})")
         if self.method != GRID and self.samples is None:
             raise ValueError(f"samples: required for a {self.method} sweep")
+        if self.points() > MAX_RUNS:
+            raise ValueError(
+                f"parameters: {self.points():,} sweep points, more than the {MAX_RUNS:,} runs hospsim allows"
+            )
         return self
+
+    def points(self) -> int:
+        """How many points the sweep has (counted, not built: a grid's product can be huge)."""
+        if self.method != GRID:
+            return self.samples or 0
+        return math.prod(len(p.values or []) for p in self.parameters.values())
 
 
 class Criterion(_Strict):
@@ -105,15 +116,10 @@ class Criterion(_Strict):
     name: str | None = None
     kpi: str
     compare: Literal["absolute", "relative_to_baseline", "difference_from_baseline"] = "absolute"
+    # Finite (allow_inf_nan=False on every experiment model): a NaN or infinite limit would make
+    # the criterion never or always hold.
     at_most: float | None = None
     at_least: float | None = None
-
-    @field_validator("at_most", "at_least")
-    @classmethod
-    def _finite(cls, v: float | None) -> float | None:
-        if v is not None and not math.isfinite(v):
-            raise ValueError(f"must be a finite number (got {v}): the criterion would never or always hold")
-        return v
 
     @model_validator(mode="after")
     def _bound(self) -> Criterion:
@@ -142,8 +148,8 @@ class Criterion(_Strict):
 class Window(_Strict):
     """Days over which KPIs are measured for the verdict: ``start_day`` <= day < ``end_day``."""
 
-    start_day: StrictInt = Field(ge=0)
-    end_day: StrictInt = Field(gt=0)
+    start_day: StrictInt = Field(ge=0, le=MAX_HORIZON_DAYS)
+    end_day: StrictInt = Field(gt=0, le=MAX_HORIZON_DAYS)
 
 
 class Experiment(_Strict):
@@ -153,8 +159,8 @@ class Experiment(_Strict):
     question: str = ""
     config: str  # base config path, relative to the experiment file
     overrides: dict[str, Any] = Field(default_factory=dict)  # applied to the base for every scenario
-    replications: StrictInt = Field(default=10, ge=1)
-    seed: StrictInt = Field(default=1, ge=0)
+    replications: StrictInt = Field(default=10, ge=1, le=MAX_REPLICATIONS)
+    seed: StrictInt = Field(default=1, ge=0, le=MAX_SEED)
     window: Window | None = None
     baseline: Scenario = Scenario()
     scenarios: dict[str, Scenario] = Field(default_factory=dict)
@@ -198,7 +204,21 @@ class Experiment(_Strict):
             self._sweep_paths_unambiguous()
         if self.window is not None and self.window.end_day <= self.window.start_day:
             raise ValueError("window: end_day must be > start_day")
+        runs = self._run_count()
+        if runs > MAX_RUNS:
+            raise ValueError(
+                f"replications: {runs:,} runs in all (scenarios x sweep points x replications), more than the "
+                f"{MAX_RUNS:,} hospsim allows"
+            )
         return self
+
+    def _run_count(self) -> int:
+        """Runs the experiment expands to: the baseline and each scenario, a swept one at every
+        point, each replicated."""
+        swept = set(self.sweep.scenarios or self.scenarios) if self.sweep is not None else set()
+        points = self.sweep.points() if self.sweep is not None else 1
+        cells = 1 + sum(points if name in swept else 1 for name in self.scenarios)
+        return cells * self.replications
 
     def _no_experiment_owned_overrides(self) -> None:
         """``seed`` and ``replications`` come from the experiment itself: setting them in overrides
