@@ -286,3 +286,52 @@ def test_write_results_refuses_a_held_lock(tmp_path):
     with pytest.raises(OutputError, match="is writing it"):
         store.write_results(out, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {"kind": "run"})
     assert sorted(os.listdir(tmp_path)) == [".out.lock"]
+
+
+# --- a full disk -----------------------------------------------------------------------------
+
+
+def _small_files_only(limit_bytes: int):
+    """For a subprocess: files larger than ``limit_bytes`` cannot be written (EFBIG), as on a
+    full disk (Python ignores SIGXFSZ, so the write fails instead of killing the process)."""
+    import resource
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return apply
+
+
+def _cli(*args: str, limit_bytes: int | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hospsim", *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=_small_files_only(limit_bytes) if limit_bytes else None,
+        timeout=300,
+    )
+
+
+def test_a_full_disk_leaves_the_old_run_folder_whole(tmp_path: Path):
+    out = tmp_path / "out"
+    base = ["run", str(MINI), "--out", str(out), "--no-progress", "--workers", "1"]
+    assert _cli(*base, "-r", "2").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    res = _cli(*base, "-r", "3", "--seed", "8", limit_bytes=20_000)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "cannot write the results" in res.stderr and "unchanged" in res.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temporary left
+
+
+def test_a_full_disk_stops_a_sweep_in_one_line_and_it_resumes(tmp_path: Path):
+    out = tmp_path / "sweep"
+    exp = EXPERIMENT
+    res = _cli("sweep", str(exp), "--out", str(out), "--no-progress", "--workers", "1", limit_bytes=30_000)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "cannot write the results" in res.stderr and "--resume" in res.stderr
+    with pytest.raises(ResultsError):  # no manifest yet, or one saying the sweep did not finish
+        load_results(out)
+    done = _cli("sweep", str(exp), "--out", str(out), "--no-progress", "--workers", "1", "--resume")
+    assert done.returncode == 0, done.stderr
+    assert load_results(out).kind == "sweep"

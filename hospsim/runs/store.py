@@ -376,6 +376,12 @@ def write_results(
             ]
             _fsync_dir(tmp)
             _swap_in(tmp, out_dir)
+        except OSError as exc:
+            # A full disk, a file size limit, a folder gone read-only: the user's to fix, and the
+            # old folder (if any) is untouched.
+            shutil.rmtree(tmp, ignore_errors=True)
+            reason = exc.strerror or str(exc).splitlines()[0]
+            raise OutputError(f"{out_dir}: cannot write the results ({reason}); the folder is unchanged") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

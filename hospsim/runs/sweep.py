@@ -24,7 +24,7 @@ from ..config import config_hash, config_to_dict
 from ..model.engine import run_model
 from ..model.kpis import daily_and_kpis
 from ..model.records import Replication
-from .errors import ResultsError
+from .errors import OutputError, ResultsError
 from .executors import check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
 from .replications import categorical, patient_table
@@ -197,7 +197,16 @@ def run_sweep(
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):  # a second writer refuses instead of mixing its runs in
-        return _run_sweep(loaded, out_dir, workers, backend, scheduler, resume, on_progress, patients)
+        try:
+            return _run_sweep(loaded, out_dir, workers, backend, scheduler, resume, on_progress, patients)
+        except OSError as exc:
+            # A full disk or a file size limit: every run written so far is whole (atomic files),
+            # and the manifest still says the sweep did not finish.
+            reason = exc.strerror or str(exc).splitlines()[0]
+            raise OutputError(
+                f"{out_dir}: cannot write the results ({reason}); make room, then finish with "
+                f"hospsim sweep {loaded.source} --out {out_dir} --resume"
+            ) from None
 
 
 def _run_sweep(
