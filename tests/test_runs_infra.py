@@ -17,7 +17,7 @@ import pytest
 from hospsim.cli import main
 from hospsim.config import ConfigError, UserError, config_to_dict, load_config
 from hospsim.runs import store
-from hospsim.runs.errors import ResultsError
+from hospsim.runs.errors import OutputError, ResultsError
 from hospsim.runs.executors import DaskExecutor, ProcessExecutor, SerialExecutor, check_backend, executor
 from hospsim.runs.experiment import load_experiment
 from hospsim.runs.replications import daily_frame, replications_table, run_replications
@@ -146,7 +146,9 @@ def test_overwrite_cut_short_keeps_the_old_folder_whole(tmp_path: Path, monkeypa
         return real(path, write_then_fail)
 
     monkeypatch.setattr(store, "atomic_write", disk_full_on_daily)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(
+        OutputError, match="cannot write the results \\(No space left on device\\); the folder is unchanged"
+    ):
         write_results(out, *_tables(50.0), {"kind": "run", "tag": 2})
     # The new folder was being built beside the old one: the old one is untouched, byte for byte,
     # and neither the temporary folder nor the lock is left behind.
