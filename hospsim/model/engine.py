@@ -69,41 +69,43 @@ class ElectiveList:
         el = cfg.demand.elective
         self.first_hour_days = el.admit_hour / 24.0 if el is not None else 0.0
         self.spread_days = el.spread_hours / 24.0 if el is not None else 0.0
-        first = cand.n_emergencies
+        # Only the electives' attributes (candidates first..), indexed by k = pid - first: lists of
+        # every candidate would cost ~20 MB each for the default footprint.
+        self.first = first = cand.n_emergencies
         bookable = cand.bookable_days[first:]
-        # Patients in the order they become bookable; ``next`` is the first not yet on the heap.
-        self.order = (first + np.argsort(bookable, kind="stable")).tolist()
-        self.bookable_days = cand.bookable_days.tolist()
-        self.priority = cand.priority.tolist()
-        self.referral_days = cand.time_days.tolist()
-        self.referral_day = cand.day.tolist()
-        self.u_accept = cand.u_accept.tolist()
-        self.kept = [True] * len(cand.time_days)
-        self.next_referral = first  # the first referral whose day has not started yet
+        # Electives in the order they become bookable; ``next`` is the first not yet on the heap.
+        self.order = np.argsort(bookable, kind="stable").tolist()
+        self.bookable_days = bookable.tolist()
+        self.priority = cand.priority[first:].tolist()
+        self.referral_days = cand.time_days[first:].tolist()
+        self.referral_day = cand.day[first:].tolist()
+        self.u_accept = cand.u_accept[first:].tolist()
+        self.kept = [True] * len(self.u_accept)
+        self.next_referral = 0  # the first referral whose day has not started yet
         self.next = 0
         self.heap: list[tuple[int, float, float, int]] = []  # (tier, key, key, pid); tier 0: rebooking
         self.cancelled = 0  # cancellations so far: orders those at the same instant
 
     def refer(self, day: int, accept: float) -> list[int]:
-        """At the midnight that starts ``day``: the day's referrals that the plan's referral
-        multiplier (``accept``) removes."""
-        dropped, i, n, u = [], self.next_referral, len(self.kept), self.u_accept
-        while i < n and self.referral_day[i] <= day:
-            if not u[i] < accept:
-                self.kept[i] = False
-                dropped.append(i)
-            i += 1
-        self.next_referral = i
+        """At the midnight that starts ``day``: the day's referrals (as patient ids) that the
+        plan's referral multiplier (``accept``) removes."""
+        dropped, k, n, u = [], self.next_referral, len(self.kept), self.u_accept
+        while k < n and self.referral_day[k] <= day:
+            if not u[k] < accept:
+                self.kept[k] = False
+                dropped.append(self.first + k)
+            k += 1
+        self.next_referral = k
         return dropped
 
     def book(self, day: int, slots: int) -> list[int]:
         """At the midnight that starts ``day``: the patients booked into its ``slots``."""
-        order, heap, bookable, kept = self.order, self.heap, self.bookable_days, self.kept
+        order, heap, bookable, kept, first = self.order, self.heap, self.bookable_days, self.kept, self.first
         i = self.next
         while i < len(order) and bookable[order[i]] <= day:
-            pid = order[i]
-            if kept[pid]:
-                heappush(heap, (1, self.priority[pid], self.referral_days[pid], pid))
+            k = order[i]
+            if kept[k]:
+                heappush(heap, (1, self.priority[k], self.referral_days[k], first + k))
             i += 1
         self.next = i
         return [heappop(heap)[3] for _ in range(min(slots, len(heap)))]
