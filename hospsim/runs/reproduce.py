@@ -23,6 +23,7 @@ from .errors import ResultsError
 from .executors import Executor, executor
 from .experiment import LoadedExperiment, RunSpec, Variant
 from .replications import run_config
+from .results import read_table
 from .store import (
     FLOAT_FORMAT,
     MANIFEST,
@@ -93,20 +94,6 @@ def _require(results: Path, *names: str) -> None:
             raise ResultsError(f"{results}: incomplete results folder: no {name}")
 
 
-def _stored(path: Path, read: Callable[[Path], pd.DataFrame], columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A stored table, read before anything is re-run: an unreadable or incomplete one is a
-    one-line :class:`ResultsError`, not a traceback after the whole re-run."""
-    try:
-        table = read(path)
-    except Exception as exc:  # pandas and pyarrow raise many kinds; all mean the same here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ResultsError(f"{path}: unreadable ({first})") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ResultsError(f"{path}: incomplete (no column {', '.join(missing)})")
-    return table
-
-
 def _has_patients(results: Path, manifest: dict[str, Any]) -> bool:
     """Whether the folder holds a patient table to check (refused when the manifest says it
     should and it is missing, or when it is unreadable - checked by its schema, without loading it)."""
@@ -115,7 +102,7 @@ def _has_patients(results: Path, manifest: dict[str, Any]) -> bool:
     path = results / PATIENTS
     if not path.is_file():
         return False
-    _stored(path, lambda p: pq.read_schema(p).empty_table().to_pandas())
+    read_table(path, lambda p: pq.read_schema(p).empty_table().to_pandas())
     return True
 
 
@@ -135,8 +122,8 @@ def _reproduce_run(
     daily_name = "daily.parquet" if (results / "daily.parquet").exists() else "daily.csv"  # as read_daily
     _require(results, "replications.csv", daily_name)
     patients = _has_patients(results, manifest)
-    old = _stored(results / "replications.csv", pd.read_csv, ("replication", "seed"))
-    old_daily = _stored(results / daily_name, lambda _path: read_daily(results))
+    old = read_table(results / "replications.csv", columns=("replication", "seed"))
+    old_daily = read_table(results / daily_name, lambda _path: read_daily(results))
     out = run_config(cfg, workers=workers, on_done=on_progress, backend=backend, scheduler=scheduler, patients=patients)
     mismatches = []
     if out.seeds != manifest.get("replication_seeds"):
@@ -246,7 +233,7 @@ def _reproduce_sweep(
     if sample is not None and sample < len(specs):
         idx = np.unique(np.linspace(0, len(specs) - 1, sample).round().astype(int))
         specs = [specs[i] for i in idx]
-    stored = _stored(results / "kpis.parquet", pd.read_parquet, ("run_id",)).set_index("run_id")
+    stored = read_table(results / "kpis.parquet", columns=("run_id",)).set_index("run_id")
     patients = _has_patients(results, manifest)
     mismatches: list[str] = []
     compared = 0

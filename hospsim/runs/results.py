@@ -8,7 +8,7 @@ refuses such a folder rather than show part of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,14 +127,25 @@ def _need(path: Path, hint: str = "") -> Path:
 
 def _table(path: Path, hint: str = "") -> pd.DataFrame:
     """A results table (CSV or Parquet); a missing, unreadable or incomplete one is a one-line error."""
-    _need(path, hint)
+    return read_table(_need(path, hint))
+
+
+def read_table(
+    path: Path, read: Callable[[Path], pd.DataFrame] | None = None, columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A stored table, read by ``read`` (default: by its suffix). An unreadable one, or one without
+    its required columns or ``columns``, is a one-line :class:`ResultsError`; an empty CSV is an
+    empty table (an experiment without criteria has no verdicts) unless ``columns`` are asked for."""
+    reader = read or (pd.read_parquet if path.suffix == ".parquet" else pd.read_csv)
     try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        df = reader(path)
     except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+        df, required = pd.DataFrame(), columns
     except Exception as exc:  # pandas and pyarrow raise many kinds; all mean the same here
         raise ResultsError(f"{path}: unreadable ({_first_line(exc)})") from None
-    missing = [c for c in REQUIRED_COLUMNS.get(path.name, ()) if c not in df.columns]
+    else:
+        required = (*REQUIRED_COLUMNS.get(path.name, ()), *columns)
+    missing = [c for c in dict.fromkeys(required) if c not in df.columns]
     if missing:
         raise ResultsError(f"{path}: incomplete (no column {', '.join(missing)})")
     return df
