@@ -36,8 +36,7 @@ def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
             out[name] = g[form.column].mean()
         elif form.how == "ratio":
             assert form.denominator is not None
-            denom = g[form.denominator].sum()
-            out[name] = form.scale * g[form.column].sum() / denom.where(denom > 0)
+            out[name] = form.of_sums(g[form.column].sum(), g[form.denominator].sum())
         else:
             out[name] = g[form.column].apply(partial(_share_above, form.level))
     return out.reset_index()

@@ -87,6 +87,11 @@ class Monthly:
         if (self.how == "share_above") != (self.level is not None):
             raise ValueError(f"{self}: share_above needs a level, and only share_above has one")
 
+    def of_sums(self, numerator: Any, denominator: Any) -> Any:
+        """A ratio form's value from the sums of ``column`` and ``denominator`` (pandas objects,
+        e.g. per month): NaN where the denominator is 0."""
+        return self.scale * numerator / denominator.where(denominator > 0)
+
     def describe(self) -> str:
         """One line for the KPI dictionary, e.g. "sum of `occupied_beds_mean`"."""
         if self.how == "ratio":

@@ -65,8 +65,7 @@ def monthly_ratio(cell: Cell, daily: pd.DataFrame, kpi: str) -> pd.DataFrame:
     num = pivot(daily, cell, form.column)
     den = pivot(daily, cell, form.denominator)
     month = pd.DatetimeIndex(dates(cell, num.index).astype("datetime64[M]").astype("datetime64[s]"))
-    n, d = num.groupby(month).sum(), den.groupby(month).sum()
-    out: pd.DataFrame = form.scale * n / d.where(d > 0)
+    out: pd.DataFrame = form.of_sums(num.groupby(month).sum(), den.groupby(month).sum())
     return out
 
 
