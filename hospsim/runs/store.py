@@ -236,6 +236,11 @@ def build_manifest(
 # --- output folders: checked before any work ------------------------------------------------
 
 
+def os_reason(exc: OSError) -> str:
+    """What an operating-system error says, in one line (e.g. "No space left on device")."""
+    return exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def check_output_dir(path: str | Path, *, beside: bool = False) -> Path:
     """Check, before any simulation, that ``path`` is or can become a writable folder: not an
     existing file, not under a file, creatable, and a file can be written in it (tried, then
@@ -380,8 +385,9 @@ def write_results(
             # A full disk, a file size limit, a folder gone read-only: the user's to fix, and the
             # old folder (if any) is untouched.
             shutil.rmtree(tmp, ignore_errors=True)
-            reason = exc.strerror or str(exc).splitlines()[0]
-            raise OutputError(f"{out_dir}: cannot write the results ({reason}); the folder is unchanged") from None
+            raise OutputError(
+                f"{out_dir}: cannot write the results ({os_reason(exc)}); the folder is unchanged"
+            ) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -34,6 +34,7 @@ from .store import (
     SweepStore,
     folder_lock,
     git_revision,
+    os_reason,
     package_versions,
     read_manifest,
     records_to_frames,
@@ -202,9 +203,8 @@ def run_sweep(
         except OSError as exc:
             # A full disk or a file size limit: every run written so far is whole (atomic files),
             # and the manifest still says the sweep did not finish.
-            reason = exc.strerror or str(exc).splitlines()[0]
             raise OutputError(
-                f"{out_dir}: cannot write the results ({reason}); make room, then finish with "
+                f"{out_dir}: cannot write the results ({os_reason(exc)}); make room, then finish with "
                 f"hospsim sweep {loaded.source} --out {out_dir} --resume"
             ) from None
 
