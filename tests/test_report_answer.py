@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from hospsim.config.experiment import ALL_CRITERIA
+from hospsim.outputs.labels import months_late, param_value
 from hospsim.outputs.report.plain import Gating, failing_first, plain_answer, share_grids
-from hospsim.outputs.report.text import months_late, param_bound, param_value
+from hospsim.outputs.report.text import param_bound
 
 DELAYS = (0, 183, 365)
 GROWTHS = (0.5, 1.0)

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .errors import ConfigError
-from .limits import MAX_HORIZON_DAYS, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED
+from .limits import MAX_HORIZON_DAYS, MAX_LABEL_CHARS, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED
 from .loading import copy_raw, read_yaml, set_dotted
 from .sweep_methods import GRID, SAMPLING_METHODS
 
@@ -166,6 +166,9 @@ class Experiment(_Strict):
     scenarios: dict[str, Scenario] = Field(default_factory=dict)
     sweep: Sweep | None = None
     criteria: list[Criterion] = Field(default_factory=list)
+    # Display names for the report and figures: scenario, sweep parameter, service or KPI name ->
+    # the words a board reads, e.g. {fixed_date: "Cut on the planned date"}.
+    labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -202,6 +205,9 @@ class Experiment(_Strict):
                 if s not in self.scenarios:
                     raise ValueError(f"sweep.scenarios: no scenario {s!r}")
             self._sweep_paths_unambiguous()
+        for key, text in self.labels.items():
+            if not text.strip() or len(text) > MAX_LABEL_CHARS:
+                raise ValueError(f"labels.{key}: give a label of 1 to {MAX_LABEL_CHARS} characters")
         if self.window is not None and self.window.end_day <= self.window.start_day:
             raise ValueError("window: end_day must be > start_day")
         runs = self._run_count()

@@ -39,6 +39,8 @@ products the model forms stay exact:
   model; more than a machine's cores gains nothing and thousands exhaust its memory.
 * ``MAX_RUNS`` (10^7) -- ``--sample`` and ``--point``: a count or index of a sweep's runs/points.
 * ``MAX_DPI`` (2,400) -- ``--dpi``: print resolution; a 10,000 dpi figure is gigapixels.
+* ``MAX_LABEL_CHARS`` (80) -- a display label (an experiment's ``labels``): a table column head or
+  a figure legend entry, not a paragraph.
 """
 
 from __future__ import annotations
@@ -61,3 +63,4 @@ MAX_SEED = SEED_LIMIT - 1
 MAX_WORKERS = 1024
 MAX_RUNS = 10_000_000
 MAX_DPI = 2400
+MAX_LABEL_CHARS = 80

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ...config.experiment import ALL_CRITERIA
+from ..labels import months_late, param_value, param_words
 from ..plots.common import MAP_CMAP
-from .text import ci, months_late, param_bound, param_value, param_words, pct
+from .text import ci, param_bound, pct
 
 HOLDS = 0.9  # the plan "holds" at a cell when it holds in at least this share of replications
 BREAKS = 0.5  # ...and "breaks" when it holds in fewer than this share

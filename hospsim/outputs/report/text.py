@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from ...config import Group, PathwayChange
 from ...config.distributions import Empirical, Gamma, Lognormal
 from ...config.schedules import Condition, Schedule
+from ..labels import param_words
 from ..tables import fmt_number
 
 
@@ -50,43 +51,6 @@ def cell_name(row: pd.Series | dict, params: list[str]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Swept values in words
-
-MONTH_DAYS = 365.25 / 12
-
-
-def months_late(days: float) -> str:
-    """A delay in days as months late (``on time`` for none), e.g. ``12 months late``."""
-    if not np.isfinite(days):
-        return "n/a"
-    if days <= 0:
-        return "on time"
-    m = days / MONTH_DAYS
-    text = f"{round(m)}" if m >= 2 or abs(m - round(m)) < 0.05 else f"{m:.1f}"  # whole months past a few
-    return f"{text} month{'' if text == '1' else 's'} late"
-
-
-def _of_plan(share: float) -> str:
-    return f"{pct(share)} of plan"
-
-
-# Parameters a reader knows in other units than the config's, by the last part of their config
-# path (or their sweep name): the subject a sentence names and how a value reads.
-PARAM_WORDS: dict[str, tuple[str, Callable[[float], str]]] = {
-    "ic_delay_days": ("intermediate care", months_late),
-    "ic_growth_achieved": ("intermediate care growth", _of_plan),
-}
-
-
-def param_words(name: str, path: str | None = None) -> tuple[str, Callable[[float], str]]:
-    """How a swept parameter reads: its subject and a formatter of its values (the name and a
-    plain number when it has no words of its own)."""
-    key = (path or name).rsplit(".", 1)[-1]
-    return PARAM_WORDS.get(key) or PARAM_WORDS.get(name) or (name, num)
-
-
-def param_value(name: str, value: float, path: str | None = None) -> str:
-    """A swept value in the unit a reader knows, e.g. ``12 months late``, ``50% of plan``."""
-    return param_words(name, path)[1](float(value))
 
 
 def param_bound(name: str, low: float | None, high: float | None, path: str | None = None) -> str:

@@ -1,0 +1,193 @@
+"""Display names and units: how scenarios, sweep parameters, services and KPIs read in the report,
+the figures and the console, instead of their code names.
+
+A name reads as the experiment's ``labels`` give it (``labels: {fixed_date: "Cut on the planned
+date"}``); otherwise a KPI reads as the KPI registry labels it, a swept parameter as the words
+it has (``ic_delay_days`` → "intermediate care", its values as "12 months late"), and any other
+code name with its underscores as spaces ("home_support" → "Home support").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config.experiment import BASELINE
+from ..model import kpi_registry
+from .tables import fmt_number
+
+MONTH_DAYS = 365.25 / 12
+
+
+def humanise(code: str) -> str:
+    """A code name in words: ``home_support`` → ``Home support``."""
+    text = code.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def percent(share: Any, digits: int | None = None) -> str:
+    """A share (0–1) as a percentage a person reads: ``0.42`` → ``42%``, ``0.0123`` → ``1.2%``,
+    ``0.000182`` → ``0.018%`` (two significant digits below 1%); ``n/a`` if missing."""
+    try:
+        x = 100 * float(share)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(x):
+        return "n/a"
+    if digits is None:
+        if x == 0 or abs(x) >= 10:
+            digits = 0
+        elif abs(x) >= 1:
+            digits = 1
+        else:
+            digits = min(6, 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{digits}f}%"
+
+
+def months_late(days: float) -> str:
+    """A delay in days as months late (``on time`` for none), e.g. ``12 months late``."""
+    if not math.isfinite(days):
+        return "n/a"
+    if days <= 0:
+        return "on time"
+    m = days / MONTH_DAYS
+    text = f"{round(m)}" if m >= 2 or abs(m - round(m)) < 0.05 else f"{m:.1f}"  # whole months past a few
+    return f"{text} month{'' if text == '1' else 's'} late"
+
+
+def _of_plan(share: float) -> str:
+    return f"{percent(share)} of plan"
+
+
+def _number(x: float) -> str:
+    return fmt_number(float(x))
+
+
+# Parameters a reader knows in other units than the config's, by the last part of their config
+# path (or their sweep name): the subject a sentence names and how a value reads.
+PARAM_WORDS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "ic_delay_days": ("intermediate care", months_late),
+    "ic_growth_achieved": ("intermediate care growth", _of_plan),
+}
+
+
+def param_words(name: str, path: str | None = None) -> tuple[str, Callable[[float], str]]:
+    """How a swept parameter reads: its subject and a formatter of its values (the name and a
+    plain number when it has no words of its own)."""
+    key = (path or name).rsplit(".", 1)[-1]
+    return PARAM_WORDS.get(key) or PARAM_WORDS.get(name) or (name, _number)
+
+
+def param_value(name: str, value: float, path: str | None = None) -> str:
+    """A swept value in the unit a reader knows, e.g. ``12 months late``, ``50% of plan``."""
+    return param_words(name, path)[1](float(value))
+
+
+# How a KPI's registry unit reads after a number, and how its values are formatted.
+_SHARE_UNITS = ("share 0–1", "share of days 0–1")
+UNIT_WORDS = {
+    "share 0–1": "%",
+    "share of days 0–1": "% of days",
+    "per 1,000": "per 1,000",
+    "0/1": "share of replications",
+    "£": "£",
+}
+
+
+def unit_words(unit: str) -> str:
+    """A registry unit as a reader sees it beside a number (``share 0–1`` → ``%``)."""
+    return UNIT_WORDS.get(unit, unit)
+
+
+def kpi_unit(name: str) -> str:
+    """The KPI's unit in words ("" if this version does not know the KPI)."""
+    ref = kpi_registry.find(name)
+    return unit_words(ref.unit) if ref else ""
+
+
+def kpi_value(name: str, value: Any, with_unit: bool = False) -> str:
+    """A KPI value as a person reads it: shares as percentages, counts with thousands
+    separators, money with £; ``with_unit`` adds the unit (``3.2 days``, ``1.8 per 1,000``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return "n/a"
+    ref = kpi_registry.find(name)
+    unit = ref.unit if ref else ""
+    if unit in _SHARE_UNITS:
+        return percent(v) + (" of days" if with_unit and unit == "share of days 0–1" else "")
+    if unit == "£":
+        return f"£{fmt_number(v)}"
+    if unit == "day number":
+        return f"day {fmt_number(v)}"
+    text = fmt_number(v)
+    return f"{text} {unit_words(unit)}" if with_unit and unit and unit != "0/1" else text
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Display names for one experiment (or run): ``given`` are the experiment's ``labels``,
+    ``paths`` map each sweep parameter to its config path (for the words of its values)."""
+
+    given: Mapping[str, str] = field(default_factory=dict)
+    paths: Mapping[str, str] = field(default_factory=dict)
+
+    def scenario(self, name: str) -> str:
+        """A scenario's display name (the baseline is "Baseline" unless labelled)."""
+        return self.given.get(name) or ("Baseline" if name == BASELINE else humanise(name))
+
+    def parameter(self, name: str) -> str:
+        """A swept parameter's display name, e.g. "Intermediate care"."""
+        if name in self.given:
+            return self.given[name]
+        subject, _ = param_words(name, self.paths.get(name))
+        return humanise(subject)
+
+    def value(self, name: str, value: float) -> str:
+        """A swept parameter's value in words, e.g. "12 months late"."""
+        return param_value(name, value, self.paths.get(name))
+
+    def point(self, params: Mapping[str, Any]) -> str:
+        """Sweep values in words, e.g. "intermediate care 12 months late, intermediate care growth
+        50% of plan"."""
+        return ", ".join(f"{self._subject(k)} {self.value(k, float(v))}" for k, v in params.items())
+
+    def _subject(self, name: str) -> str:
+        return self.given.get(name) or param_words(name, self.paths.get(name))[0]
+
+    def cell(self, scenario: str, params: Mapping[str, Any] | None = None) -> str:
+        """A cell's display name: its scenario, and its sweep values in words if any."""
+        if not params:
+            return self.scenario(scenario)
+        return f"{self.scenario(scenario)}: {self.point(params)}"
+
+    def service(self, name: str) -> str:
+        """A community service's display name, e.g. "Home support"."""
+        return self.given.get(name) or humanise(name)
+
+    def kpi(self, name: str) -> str:
+        """A KPI's display name: the experiment's label, or the registry's with the service
+        named by its display name, capitalised; the code name if this version does not know it."""
+        if name in self.given:
+            return self.given[name]
+        ref = kpi_registry.find(name)
+        if ref is None:
+            return name
+        if ref.subject is not None and ref.kpi.scope == "service":
+            label = ref.kpi.label.format(service=self.service(ref.subject))
+        else:
+            label = ref.label
+        return label[:1].upper() + label[1:]
+
+
+def labels_of(experiment: Mapping[str, Any] | None) -> Labels:
+    """The display names of an experiment as written (its ``labels`` and sweep parameter paths);
+    of a single run (``None`` or ``{}``), the defaults."""
+    exp = experiment or {}
+    params = (exp.get("sweep") or {}).get("parameters") or {}
+    paths = {name: str((p or {}).get("path", name)) for name, p in params.items()}
+    return Labels(given=dict(exp.get("labels") or {}), paths=paths)
