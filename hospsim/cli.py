@@ -294,11 +294,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from .outputs.tables import verdict_text
     from .runs.executors import check_backend
-    from .runs.experiment import load_experiment
+    from .runs.experiment import load_experiment, window_warning
     from .runs.store import check_output_dir
     from .runs.sweep import run_sweep
 
     loaded = load_experiment(args.experiment)
+    warning = window_warning(loaded)
+    if warning:
+        print(f"hospsim: warning: {warning}", file=sys.stderr)
     check_backend(args.backend, args.scheduler)
     out_dir = check_output_dir(args.out or Path("results") / loaded.experiment.name)
     bar = None

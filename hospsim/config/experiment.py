@@ -19,8 +19,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .errors import ConfigError
-from .limits import MAX_HORIZON_DAYS, MAX_LABEL_CHARS, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED
+from .limits import MAX_LABEL_CHARS, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED
 from .loading import copy_raw, read_yaml, set_dotted
+from .schedules import DayOrDate
 from .sweep_methods import GRID, SAMPLING_METHODS
 
 BASELINE = "baseline"
@@ -146,10 +147,13 @@ class Criterion(_Strict):
 
 
 class Window(_Strict):
-    """Days over which KPIs are measured for the verdict: ``start_day`` <= day < ``end_day``."""
+    """Days over which KPIs are measured for the verdict: ``start_day`` <= day < ``end_day``.
 
-    start_day: StrictInt = Field(ge=0, le=MAX_HORIZON_DAYS)
-    end_day: StrictInt = Field(gt=0, le=MAX_HORIZON_DAYS)
+    Each is a day number or a date, counted from the base config's ``start_date`` (the loader
+    validates the window once that is known; see :mod:`hospsim.runs.experiment`)."""
+
+    start_day: DayOrDate
+    end_day: DayOrDate = Field(gt=0)
 
 
 class Experiment(_Strict):

@@ -5,6 +5,9 @@ A schedule is written in a config as one of
   * ``{steps: [[day, value], ...]}``           -> piecewise constant, first step on day 0
   * ``{ramp: {from, to, start_day, duration_days}}`` -> linear change between two levels
 
+A step's day and a ramp's ``start_day`` are points in time: a day number or an ISO date, turned
+into its day number from the config's ``start_date`` while validating (see :mod:`.dates`).
+
 Every schedule is evaluated once per simulated day (day 0 = ``start_date``); the model uses the
 resulting per-day array, so changes happen at midnight.
 
@@ -24,13 +27,25 @@ from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
+from .dates import day_number
 from .limits import MAX_FACTOR, MAX_HORIZON_DAYS, MAX_OCCUPANCY, MAX_PLACES
 
-# A day a schedule, ramp or gate names: day 0 up to the longest horizon (see limits).
+# A number of days (a duration or a delay): 0 up to the longest horizon (see limits).
 Day = Annotated[StrictInt, Field(ge=0, le=MAX_HORIZON_DAYS)]
 Days = Annotated[StrictInt, Field(ge=1, le=MAX_HORIZON_DAYS)]
+# A day of the simulation (a point in time): a day number as Day, or a date (see .dates).
+DayOrDate = Annotated[StrictInt, Field(ge=0, le=MAX_HORIZON_DAYS), BeforeValidator(day_number)]
 
 
 class _Strict(BaseModel):
@@ -43,7 +58,7 @@ class Ramp(_Strict):
 
     from_value: float = Field(alias="from")
     to: float
-    start_day: Day
+    start_day: DayOrDate
     duration_days: Day
 
 
@@ -96,7 +111,7 @@ class Schedule(_Strict):
     """A per-day value: exactly one of ``constant``, ``steps`` or ``ramp``; optionally gated."""
 
     constant: float | None = None
-    steps: list[tuple[Day, float]] | None = None
+    steps: list[tuple[DayOrDate, float]] | None = None
     ramp: Ramp | None = None
     gate: list[Condition] | None = None
 
@@ -126,7 +141,7 @@ class Schedule(_Strict):
         if self.steps is not None:
             days = [d for d, _ in self.steps]
             if not days or days[0] != 0:
-                raise ValueError("steps must start on day 0")
+                raise ValueError("steps must start on day 0 (the start_date)")
             if any(b <= a for a, b in itertools.pairwise(days)):
                 raise ValueError("step days must be strictly increasing")
         if self.gate is not None:
@@ -147,6 +162,15 @@ class Schedule(_Strict):
         if self.ramp is not None and self.ramp.from_value != self.ramp.to:
             return self.ramp.start_day + (1 if self.ramp.duration_days > 0 else 0)
         return None
+
+    def change_days(self) -> list[int]:
+        """The days on which a change starts, as written: each step that changes the value, a
+        ramp's ``start_day`` (a gated schedule's at the earliest; its gate may postpone them)."""
+        if self.steps is not None:
+            return [d for (_, before), (d, v) in itertools.pairwise(self.steps) if v != before]
+        if self.ramp is not None and self.ramp.from_value != self.ramp.to:
+            return [self.ramp.start_day]
+        return []
 
     def daily_held(self, n_days: int) -> np.ndarray:
         """Per-day values while the gate is shut: the schedule until its first change, then held."""

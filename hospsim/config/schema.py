@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from . import dates
 from .distributions import LosDistribution
 from .limits import (
     MAX_COST_GBP_PER_DAY,
@@ -33,6 +34,7 @@ from .limits import (
 from .schedules import (
     Condition,
     Day,
+    DayOrDate,
     NonNegativeSchedule,
     PlacesSchedule,
     PositiveSchedule,
@@ -169,7 +171,7 @@ class PathwayChange(_Strict):
     ``duration_days`` from ``start_day`` (optionally gated)."""
 
     to: dict[str, float]
-    start_day: Day
+    start_day: DayOrDate
     duration_days: Day = 0
     gate: list[Condition] | None = None
 
@@ -327,6 +329,14 @@ class Config(_Strict):
                     if path == f"services.{needed}.capacity":
                         raise ValueError(f"{path}.gate: a service's capacity cannot wait for itself")
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _days_from_start_date(cls, data: Any, handler: Callable[[Any], Config]) -> Config:
+        # Days written as dates (steps, start_day) count from this config's start_date.
+        start = data.get("start_date") if isinstance(data, dict) else None
+        with dates.counting_from(start):
+            return handler(data)
 
     @model_validator(mode="before")
     @classmethod

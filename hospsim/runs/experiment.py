@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import Config, ConfigError, config_from_dict, read_yaml
+from ..config import Config, ConfigError, config_from_dict, plan_schedules, read_yaml
+from ..config.dates import counting_from, date_of, day_and_date
 from ..config.experiment import (
     BASELINE,
     Experiment,
@@ -100,15 +101,15 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     """Read and validate an experiment and every config it implies (nothing runs on a bad one)."""
     path = Path(path)
     raw = read_experiment_raw(path)
-    try:
-        exp = Experiment.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(_one_line(str(path), err)) from None
+    # The window's dates count from the base config's start_date: validated once that is known.
+    exp = _validated_experiment({k: v for k, v in raw.items() if k != "window"}, path)
     base_path = (path.parent / exp.config).resolve()
     if not base_path.exists():
         raise ConfigError(f"{path}: config: file not found: {exp.config}")
     base_raw = _resolve(read_yaml(base_path), exp.overrides, "overrides", str(path))
     variants = _variants(exp, base_raw, path)
+    if "window" in raw:
+        exp, raw = _with_window(raw, variants[0].config, path)
     _check_window(exp, variants, path)
     _check_criteria(exp, variants[0].config, path)
     loaded = LoadedExperiment(
@@ -122,6 +123,24 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     )
     _check_run_files(loaded, path)
     return loaded
+
+
+def _validated_experiment(raw: dict[str, Any], path: Path) -> Experiment:
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_one_line(str(path), err)) from None
+
+
+def _with_window(raw: dict[str, Any], base: Config, path: Path) -> tuple[Experiment, dict[str, Any]]:
+    """The experiment validated with its window, whose dates count from ``base``'s start_date (a
+    date past its horizon is an error), and its raw data with the window in day numbers: what a
+    manifest records and hashes, so a window in dates is the same experiment as in days."""
+    with counting_from(base.start_date, base.horizon_days):
+        exp = _validated_experiment(raw, path)
+    assert exp.window is not None
+    in_days = {"start_day": exp.window.start_day, "end_day": exp.window.end_day}
+    return exp, raw if raw["window"] == in_days else {**raw, "window": in_days}
 
 
 def _check_run_files(loaded: LoadedExperiment, path: Path) -> None:
@@ -172,6 +191,38 @@ def _check_window(exp: Experiment, variants: list[Variant], path: Path) -> None:
             raise ConfigError(
                 f"{path}: window.end_day: {exp.window.end_day} is past horizon_days {v.config.horizon_days}"
             )
+
+
+def window_warning(loaded: LoadedExperiment) -> str | None:
+    """A one-line warning when the experiment has no ``window`` but its plan changes after the
+    warm-up: the KPIs (and a "first breach") are then measured over months before the change.
+    None when a window is set or nothing changes in the measured days."""
+    if loaded.experiment.window is not None:
+        return None
+    first = _first_change(loaded.variants)
+    if first is None:
+        return None
+    day, where, cfg = first
+    return (
+        f"{loaded.source}: no window: KPIs are measured from the end of the warm-up "
+        f"({day_and_date(cfg.warmup_days, cfg.start_date)}), but the plan first changes on day {day:,} "
+        f"({date_of(day, cfg.start_date)}, {where}); set window: {{start_day: {day}, end_day: {cfg.horizon_days}}} "
+        "to measure from the change"
+    )
+
+
+def _first_change(variants: list[Variant]) -> tuple[int, str, Config] | None:
+    """The earliest day after its warm-up on which a change of a cell's plan starts, as written (a
+    sweep's delivery delays are what-ifs, not the plan), with where that is and the cell's config."""
+    found: tuple[int, str, Config] | None = None
+    for v in variants:
+        cfg = v.config
+        owner = BASELINE if v.scenario == BASELINE else f"scenarios.{v.scenario}"
+        for path, sched in plan_schedules(cfg, delivered=False):
+            later = [d for d in sched.change_days() if cfg.warmup_days < d < cfg.horizon_days]
+            if later and (found is None or min(later) < found[0]):
+                found = (min(later), f"{owner}: {path}", cfg)
+    return found
 
 
 def _check_criteria(exp: Experiment, cfg: Config, path: Path) -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from ...config import Group, PathwayChange
+from ...config.dates import counting_from
 from ...config.distributions import Empirical, Gamma, Lognormal
 from ...config.schedules import Condition, Schedule
 from ..labels import param_words
@@ -107,7 +108,8 @@ def describe_schedule(spec: Any, start_date: str | None = None, unit: str = "") 
     """A schedule (constant, steps, ramp, optionally gated; a :class:`Schedule` or as written) in words."""
     if spec is None:
         return "none"
-    s = as_schedule(spec)
+    with counting_from(start_date):  # days written as dates count from it
+        s = as_schedule(spec)
     if s is None:  # not a schedule (a mix, a name): as written
         return json.dumps(spec) if isinstance(spec, dict) else str(spec)
     u = f" {unit}" if unit else ""
@@ -156,7 +158,8 @@ def describe_pathway_change(change: Any, start_date: str | None = None, group: G
     """A plan's shift of a group's pathway mix (a :class:`PathwayChange` or as written) in words,
     starting from the group's mix when ``group`` is given."""
     try:
-        ch = change if isinstance(change, PathwayChange) else PathwayChange.model_validate(change)
+        with counting_from(start_date):  # days written as dates count from it
+            ch = change if isinstance(change, PathwayChange) else PathwayChange.model_validate(change)
     except ValidationError:
         return json.dumps(change) if isinstance(change, dict) else str(change)
     when = f"day {ch.start_day}" + (f" ({date(start_date, ch.start_day)})" if start_date else "")
