@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hospsim.cli import main
-from hospsim.config import ConfigError, config_hash, default_config_path
+from hospsim.config import Config, ConfigError, config_hash, default_config_path
 from hospsim.config.dates import counting_from, date_of, day_number, day_of
 from hospsim.config.loading import config_from_dict, config_to_dict, load_config, read_yaml
 from hospsim.config.schedules import Schedule
@@ -325,3 +325,17 @@ def test_sweep_prints_the_warning(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress"]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert warnings == [f"hospsim: warning: {window_warning(load_experiment(path))}"]
+
+
+def test_json_schema_offers_a_day_number_or_a_date():
+    """Editors completing a config from its JSON Schema accept a date where the config does."""
+    defs = Config.model_json_schema()["$defs"]
+    day_or_date = [
+        {"maximum": 365250, "minimum": 0, "type": "integer"},
+        {"format": "date", "type": "string"},
+    ]
+    assert defs["Ramp"]["properties"]["start_day"]["anyOf"] == day_or_date
+    assert defs["PathwayChange"]["properties"]["start_day"]["anyOf"] == day_or_date
+    step = defs["Schedule"]["properties"]["steps"]["anyOf"][0]["items"]["prefixItems"][0]
+    assert step["anyOf"] == day_or_date
+    assert defs["Ramp"]["properties"]["duration_days"]["type"] == "integer"  # a duration: a number only

@@ -20,6 +20,7 @@ structured data, never evaluated code.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from collections.abc import Callable
@@ -44,8 +45,13 @@ from .limits import MAX_FACTOR, MAX_HORIZON_DAYS, MAX_OCCUPANCY, MAX_PLACES
 # A number of days (a duration or a delay): 0 up to the longest horizon (see limits).
 Day = Annotated[StrictInt, Field(ge=0, le=MAX_HORIZON_DAYS)]
 Days = Annotated[StrictInt, Field(ge=1, le=MAX_HORIZON_DAYS)]
-# A day of the simulation (a point in time): a day number as Day, or a date (see .dates).
-DayOrDate = Annotated[StrictInt, Field(ge=0, le=MAX_HORIZON_DAYS), BeforeValidator(day_number)]
+# A day of the simulation (a point in time): a day number as Day, or a date (see .dates); the
+# JSON Schema (editor completion) offers both.
+DayOrDate = Annotated[
+    StrictInt,
+    Field(ge=0, le=MAX_HORIZON_DAYS),
+    BeforeValidator(day_number, json_schema_input_type=Day | dt.date),
+]
 
 
 class _Strict(BaseModel):
