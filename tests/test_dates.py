@@ -292,6 +292,7 @@ def test_warning_names_the_first_change_after_the_warm_up(tmp_path: Path):
 
 def test_no_warning_with_a_window_or_no_change_after_the_warm_up(tmp_path: Path):
     assert window_warning(load_experiment(_exp(tmp_path, "a", "{start_day: 2017-08-29, end_day: 300}"))) is None
+    assert window_warning(load_experiment(_exp(tmp_path, "b", "null"))) is not None  # window: null is no window
     quiet = tmp_path / "quiet.yaml"
     quiet.write_text(
         f"name: quiet\nconfig: {MINI_SYSTEM}\nscenarios:\n  early:\n    overrides:\n"

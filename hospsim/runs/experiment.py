@@ -108,7 +108,7 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
         raise ConfigError(f"{path}: config: file not found: {exp.config}")
     base_raw = _resolve(read_yaml(base_path), exp.overrides, "overrides", str(path))
     variants = _variants(exp, base_raw, path)
-    if "window" in raw:
+    if raw.get("window") is not None:
         exp, raw = _with_window(raw, variants[0].config, path)
     _check_window(exp, variants, path)
     _check_criteria(exp, variants[0].config, path)
@@ -132,11 +132,12 @@ def _validated_experiment(raw: dict[str, Any], path: Path) -> Experiment:
         raise ConfigError(_one_line(str(path), err)) from None
 
 
-def _with_window(raw: dict[str, Any], base: Config, path: Path) -> tuple[Experiment, dict[str, Any]]:
-    """The experiment validated with its window, whose dates count from ``base``'s start_date (a
-    date past its horizon is an error), and its raw data with the window in day numbers: what a
-    manifest records and hashes, so a window in dates is the same experiment as in days."""
-    with counting_from(base.start_date, base.horizon_days):
+def _with_window(raw: dict[str, Any], baseline: Config, path: Path) -> tuple[Experiment, dict[str, Any]]:
+    """The experiment validated with its window, whose dates count from the ``baseline``'s
+    start_date (the base config's with the experiment's overrides; a date past its horizon is an
+    error), and its raw data with the window in day numbers: what a manifest records and hashes,
+    so a window in dates is the same experiment as in days."""
+    with counting_from(baseline.start_date, baseline.horizon_days):
         exp = _validated_experiment(raw, path)
     assert exp.window is not None
     in_days = {"start_day": exp.window.start_day, "end_day": exp.window.end_day}
