@@ -366,7 +366,9 @@ def _print_cells(cells: pd.DataFrame, verdicts: pd.DataFrame, raw: dict, criteri
     if criteria:
         print()
         print(criteria_text(verdicts))
-    print(f"\nresults written to {out_dir}/ (every cell: {CELLS}; each criterion in each cell: verdicts.csv)")
+    print(
+        f"\nresults written to {out_dir}/ (every cell: {CELLS}; each criterion in each cell, with the month of its first breach: verdicts.csv)"
+    )
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

@@ -74,7 +74,11 @@ def test_share_holding_is_the_verdicts_all_criteria_row(swept: Path):
     assert len(every) == 8
     for key, v in every.iterrows():
         c = cells.loc[key]
-        assert (c["share_holds"], c["holds_ci_low"], c["holds_ci_high"]) == (v["share_holds"], v["ci_low"], v["ci_high"])
+        assert (c["share_holds"], c["holds_ci_low"], c["holds_ci_high"]) == (
+            v["share_holds"],
+            v["ci_low"],
+            v["ci_high"],
+        )
 
 
 def test_means_and_bed_days_change_are_the_summary_and_paired_differences(swept: Path):
@@ -144,7 +148,7 @@ def test_a_large_sweep_shows_the_cells_where_the_plan_holds_most(swept: Path):
 def test_criteria_lines_count_cells(swept: Path):
     text = criteria_text(pd.read_csv(swept / "verdicts.csv"))
     counts = {line.rsplit(None, 2)[0]: line.rsplit(None, 2)[1:] for line in text.splitlines()[3:]}
-    assert counts["All criteria together"] == ["4", "4"]  # full IC growth holds, half does not
+    assert counts[ALL_CRITERIA] == ["4", "4"]  # full IC growth holds, half does not
     assert counts["mean_occupancy <= 0.92"] == ["8", "0"]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..config.experiment import ALL_CRITERIA, BASELINE
+from ..config.experiment import BASELINE
 from .labels import Labels, humanise, percent
 from .tables import render
 
@@ -183,7 +183,6 @@ def criteria_text(verdicts: pd.DataFrame) -> str:
     for label, group in verdicts.groupby("criterion", sort=False):
         share = group["share_holds"]
         cells = len(group)
-        name = "All criteria together" if label == ALL_CRITERIA else str(label)
-        rows.append([name, str(int((share == 1).sum())), str(int((share == 0).sum()))])
+        rows.append([str(label), str(int((share == 1).sum())), str(int((share == 0).sum()))])
     header = [f"Criterion (of {cells} cells)", "Holds in every\nreplication", "Holds in no\nreplication"]
     return render(rows, header, right={1, 2})

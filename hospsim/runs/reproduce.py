@@ -269,7 +269,8 @@ def _reproduce_sweep(
     patients = _has_patients(results, manifest)
     mismatches: list[str] = []
     notes: list[str] = []
-    compared = _check_cells(results, loaded, kpis, mismatches, notes)
+    stored_cells = _stored_cells(results, loaded, notes)  # refused before anything runs if unreadable
+    compared = 0
     if on_progress:
         on_progress(0, len(specs))
     with executor(backend, workers, scheduler) as ex:
@@ -277,6 +278,9 @@ def _reproduce_sweep(
             compared += _compare_run(results, stored, record, table, mismatches)
             if on_progress:
                 on_progress(done, len(specs))
+    if stored_cells is not None:  # after the runs: a differing KPI is the news, cells.csv follows from it
+        remade = cell_table(loaded.experiment, kpis).to_csv(index=False, float_format=FLOAT_FORMAT)
+        compared += _compare_table(CELLS, stored_cells, pd.read_csv(io.StringIO(remade)), mismatches)
     return ReproduceReport("sweep", len(specs), compared, mismatches, _version_changes(manifest), notes)
 
 
@@ -301,18 +305,14 @@ def _compare_run(
     return compared
 
 
-def _check_cells(
-    results: Path, loaded: LoadedExperiment, kpis: pd.DataFrame, mismatches: list[str], notes: list[str]
-) -> int:
-    """Compare the stored ``cells.csv`` with the table made again from the stored KPIs, as stored
-    (CSV digits); returns values compared. A folder of a hospsim that did not write it gets a note."""
+def _stored_cells(results: Path, loaded: LoadedExperiment, notes: list[str]) -> pd.DataFrame | None:
+    """The stored ``cells.csv``, made again from the stored KPIs and compared after the re-runs;
+    None, with a note, for a folder of a hospsim that did not write it."""
     path = results / CELLS
     if not path.is_file():
         notes.append(
             f"no {CELLS} (written by an earlier hospsim): not checked; "
             f"`hospsim sweep {loaded.source} --out {results} --resume` adds it"
         )
-        return 0
-    old = read_table(path)
-    remade = cell_table(loaded.experiment, kpis).to_csv(index=False, float_format=FLOAT_FORMAT)
-    return _compare_table(CELLS, old, pd.read_csv(io.StringIO(remade)), mismatches)
+        return None
+    return read_table(path)
