@@ -348,27 +348,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{exp.replications} replications), {result.runs_done_before} already done, "
         f"{result.wall_seconds:.1f} s"
     )
-    if exp.question:
-        print(f"question: {exp.question.strip()}")
-    _print_cells(result.cells, result.verdicts, loaded.raw, len(exp.criteria), out_dir)
+    _print_cells(exp.question, result.cells, result.verdicts, loaded.raw, len(exp.criteria), out_dir)
     return 0
 
 
-def _print_cells(cells: pd.DataFrame, verdicts: pd.DataFrame, raw: dict, criteria: int, out_dir: Path) -> None:
-    """The end of `hospsim sweep`: the per-cell table (``raw``: the experiment as written, for its
-    display names), how often each of the ``criteria`` holds, and where the tables are."""
+def _print_cells(
+    question: str, cells: pd.DataFrame, verdicts: pd.DataFrame, raw: dict, criteria: int, out_dir: Path
+) -> None:
+    """The end of `hospsim sweep`: the experiment's question, the per-cell table (``raw``: the
+    experiment as written, for its display names), how often each of the ``criteria`` holds, and
+    where the tables are."""
+    import textwrap
+
     from .outputs.cells import cells_text, criteria_text
     from .outputs.labels import labels_of
     from .runs.store import CELLS
 
+    if question:  # wrapped: a question is often a paragraph
+        print(textwrap.fill(f"question: {question.strip()}", 100, subsequent_indent="  "))
     print()
     print(cells_text(cells, labels_of(raw), criteria, full_table=out_dir / CELLS))
     if criteria:
         print()
         print(criteria_text(verdicts))
-    print(
-        f"\nresults written to {out_dir}/ (every cell: {CELLS}; each criterion in each cell, with the month of its first breach: verdicts.csv)"
-    )
+    print(f"\nresults written to {out_dir}/")
+    print(f"  every cell: {CELLS}; each criterion in each cell, with the month of its first breach: verdicts.csv")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
