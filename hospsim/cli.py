@@ -368,11 +368,11 @@ def _print_cells(
         print(textwrap.fill(f"question: {question.strip()}", 100, subsequent_indent="  "))
     print()
     print(cells_text(cells, labels_of(raw), criteria, full_table=out_dir / CELLS))
-    if criteria:
-        print()
-        print(criteria_text(verdicts))
+    print()
+    print(criteria_text(verdicts))  # or that there are no criteria
     print(f"\nresults written to {out_dir}/")
-    print(f"  every cell: {CELLS}; each criterion in each cell, with the month of its first breach: verdicts.csv")
+    if criteria:
+        print(f"  every cell: {CELLS}; each criterion in each cell, with the month of its first breach: verdicts.csv")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

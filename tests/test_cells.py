@@ -145,6 +145,23 @@ def test_a_large_sweep_shows_the_cells_where_the_plan_holds_most(swept: Path):
     assert "Showing the 3 of 8 cells" in text and "every cell: R/cells.csv" in text
 
 
+def test_without_sweep_or_criteria_scenarios_are_rows(tmp_path: Path):
+    raw = yaml.safe_load((DATA / "mini_experiment.yaml").read_text())
+    raw["config"] = str(DATA / raw["config"])
+    del raw["sweep"], raw["criteria"]
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    run_sweep(load_experiment(path), tmp_path / "out", workers=1)
+    cells = _cells(tmp_path / "out")
+    assert list(cells.columns) == ["scenario", "point", *VALUE_COLUMNS]
+    assert list(cells["point"]) == [-1, -1, -1] and cells["share_holds"].isna().all()
+    assert set(cells["bed_days_kpi"]) == {"bed_days_demanded"}  # no criterion names one
+    lines = cells_text(cells, labels_of(raw), 0).splitlines()
+    assert lines[-4].split() == ["Scenario", "vs", "baseline", "occupancy", "per", "1,000", "bed", "days", "out"]
+    assert lines[-1].split()[:2] == ["Gated", f"{100 * cells['bed_days_change'].iloc[2]:+.1f}%"]
+    assert "Whole plan holds" not in "\n".join(lines)
+
+
 def test_criteria_lines_count_cells(swept: Path):
     text = criteria_text(pd.read_csv(swept / "verdicts.csv"))
     counts = {line.rsplit(None, 2)[0]: line.rsplit(None, 2)[1:] for line in text.splitlines()[3:]}

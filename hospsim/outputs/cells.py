@@ -152,7 +152,11 @@ def _rows(
                 more = f" ({count} of {total} cells shown)" if count < total else ""
                 titles[i] = _scenario_name(labels, r["scenario"]) + more
                 previous = r["scenario"]
-            first = ["-" if pd.isna(r[f"param_{p}"]) else labels.value(p, float(r[f"param_{p}"])) for p in params]
+            values = [r[f"param_{p}"] for p in params]
+            if all(pd.isna(v) for v in values):  # a scenario the sweep leaves out
+                first = ["not swept", *([""] * (len(params) - 1))]
+            else:
+                first = ["-" if pd.isna(v) else labels.value(p, float(v)) for p, v in zip(params, values)]
         else:
             first = [_scenario_name(labels, r["scenario"])]
         values = [_fmt(r[col], how) for _h, col, how in _COLUMNS]

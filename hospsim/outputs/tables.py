@@ -76,23 +76,3 @@ def calibration_text(table: pd.DataFrame) -> str:
         for r in table.to_dict(orient="records")
     ]
     return render(rows, ["quantity", "target", "simulated", "95% CI", "met"], right={1, 2, 3})
-
-
-def verdict_text(verdicts: pd.DataFrame) -> str:
-    """Share of replications in which the plan holds, per scenario cell and criterion."""
-    if verdicts.empty:
-        return "(no criteria given: no verdicts)"
-    params = [c for c in verdicts.columns if c.startswith("param_")]
-    rows = []
-    for r in verdicts.to_dict(orient="records"):
-        cell = r["scenario"] + "".join(f" {p[len('param_') :]}={fmt_number(r[p])}" for p in params if not pd.isna(r[p]))
-        rows.append(
-            [
-                cell,
-                r["criterion"],
-                f"{r['share_holds']:.0%}",
-                f"{r['ci_low']:.0%} .. {r['ci_high']:.0%}",
-                str(r["first_breach_month_median"]),
-            ]
-        )
-    return render(rows, ["scenario", "criterion", "holds", "95% CI", "first breach (median)"], right={2, 3})
