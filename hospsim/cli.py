@@ -8,12 +8,15 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .config import Config, UserError, default_config_path, load_config
 from .config.experiment import ALL_CRITERIA
 from .config.limits import MAX_DPI, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED, MAX_WORKERS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_USAGE = 2  # bad config or bad arguments
 EXIT_INTERNAL = 1  # a bug: an exception no user could cause
@@ -158,6 +161,7 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     rp.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
     rp.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS)
     rp.add_argument("--sample", type=_count, help="re-run only this many runs of a sweep, evenly spread")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     pl = sub.add_parser("plot", help="draw figures from a results folder of `hospsim run` or `hospsim sweep`")
     pl.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
@@ -292,7 +296,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .outputs.tables import verdict_text
     from .runs.executors import check_backend
     from .runs.experiment import load_experiment, window_warning
     from .runs.store import check_output_dir
@@ -348,19 +351,55 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{exp.replications} replications), {result.runs_done_before} already done, "
         f"{result.wall_seconds:.1f} s"
     )
-    if exp.question:
-        print(f"question: {exp.question.strip()}")
-    print(verdict_text(result.verdicts))
-    print(f"\nresults written to {out_dir}/")
+    _print_cells(exp.question, result.cells, result.verdicts, loaded.raw, len(exp.criteria), out_dir)
     return 0
 
 
+def _print_cells(
+    question: str, cells: pd.DataFrame, verdicts: pd.DataFrame, raw: dict, criteria: int, out_dir: Path
+) -> None:
+    """The end of `hospsim sweep`: the experiment's question, the per-cell table (``raw``: the
+    experiment as written, for its display names), how often each of the ``criteria`` holds, and
+    where the tables are."""
+    import textwrap
+
+    from .outputs.cells import cells_text, criteria_text
+    from .outputs.labels import labels_of
+    from .runs.store import CELLS
+
+    if question:  # wrapped: a question is often a paragraph
+        print(textwrap.fill(f"question: {question.strip()}", 100, subsequent_indent="  "))
+    print()
+    print(cells_text(cells, labels_of(raw), criteria, full_table=out_dir / CELLS))
+    print()
+    print(criteria_text(verdicts))  # or that there are no criteria
+    print(f"\nresults written to {out_dir}/")
+    if criteria:
+        print(f"  every cell: {CELLS}; each criterion in each cell, with the month of its first breach: verdicts.csv")
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from .runs.reproduce import reproduce
 
-    report = reproduce(args.results, workers=args.workers, sample=args.sample)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="reproduce: re-runs", unit="run", disable=args.no_progress, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        report = reproduce(args.results, workers=args.workers, sample=args.sample, on_progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     for change in report.version_changes:
         print(f"note: version changed since the run: {change}")
+    for note in report.notes:
+        print(f"note: {note}")
     if report.ok:
         print(
             f"{args.results}: reproduced: {report.checked} {(report.kind == 'sweep' and 'runs') or 'replications'}, "

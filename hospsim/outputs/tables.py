@@ -24,9 +24,13 @@ def fmt_number(x: float) -> str:
 
 
 def render(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
-    """Align ``rows`` under ``header``; columns in ``right`` are right-aligned."""
+    """Align ``rows`` under ``header``; columns in ``right`` are right-aligned. A heading with
+    line breaks (``"12-h waits\\nper 1,000"``) takes as many lines, aligned at the bottom."""
     right = right or set()
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    heads = [h.split("\n") for h in header]
+    depth = max((len(h) for h in heads), default=1)
+    head_lines = [[""] * (depth - len(h)) + h for h in heads]
+    widths = [max(len(x) for x in [*head_lines[i], *(r[i] for r in rows)]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -34,7 +38,8 @@ def render(rows: list[list[str]], header: list[str], right: set[int] | None = No
         ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+    top = [line([h[k] for h in head_lines]) for k in range(depth)]
+    return "\n".join([*top, rule, *(line(r) for r in rows)])
 
 
 def _interval(low: float, high: float) -> str:
@@ -71,23 +76,3 @@ def calibration_text(table: pd.DataFrame) -> str:
         for r in table.to_dict(orient="records")
     ]
     return render(rows, ["quantity", "target", "simulated", "95% CI", "met"], right={1, 2, 3})
-
-
-def verdict_text(verdicts: pd.DataFrame) -> str:
-    """Share of replications in which the plan holds, per scenario cell and criterion."""
-    if verdicts.empty:
-        return "(no criteria given: no verdicts)"
-    params = [c for c in verdicts.columns if c.startswith("param_")]
-    rows = []
-    for r in verdicts.to_dict(orient="records"):
-        cell = r["scenario"] + "".join(f" {p[len('param_') :]}={fmt_number(r[p])}" for p in params if not pd.isna(r[p]))
-        rows.append(
-            [
-                cell,
-                r["criterion"],
-                f"{r['share_holds']:.0%}",
-                f"{r['ci_low']:.0%} .. {r['ci_high']:.0%}",
-                str(r["first_breach_month_median"]),
-            ]
-        )
-    return render(rows, ["scenario", "criterion", "holds", "95% CI", "first breach (median)"], right={2, 3})

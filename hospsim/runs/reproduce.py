@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..analysis.cells import cell_table
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import Experiment
 from .errors import ResultsError
@@ -25,6 +26,7 @@ from .experiment import LoadedExperiment, RunSpec, Variant
 from .replications import run_config
 from .results import read_table
 from .store import (
+    CELLS,
     FLOAT_FORMAT,
     MANIFEST,
     PATIENTS,
@@ -35,7 +37,9 @@ from .store import (
 )
 from .sweep import execute_run, execute_run_task
 
-Progress = Callable[[Any], None] | None
+# ``on_progress(done, total)``: runs (or replications) re-run so far, called at the start and
+# after each one, as a sweep reports its progress.
+Progress = Callable[[int, int], None] | None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class ReproduceReport:
     values_compared: int
     mismatches: list[str]
     version_changes: list[str]
+    notes: list[str] = field(default_factory=list)  # what could not be checked, and why
 
     @property
     def ok(self) -> bool:
@@ -76,6 +81,8 @@ def reproduce(
     and compare every KPI (and, for ``hospsim run``, every daily value) bit for bit, and every
     value of ``patients.parquet`` when the folder holds one.
 
+    A sweep's ``cells.csv`` is made again from its stored KPIs and compared value by value.
+    ``on_progress(done, total)`` is called at the start and after each run or replication.
     Raises :class:`ResultsError` for a folder that is not a complete, readable results folder.
     """
     results = Path(results)
@@ -124,7 +131,14 @@ def _reproduce_run(
     patients = _has_patients(results, manifest)
     old = read_table(results / "replications.csv", columns=("replication", "seed"))
     old_daily = read_table(results / daily_name, lambda _path: read_daily(results))
-    out = run_config(cfg, workers=workers, on_done=on_progress, backend=backend, scheduler=scheduler, patients=patients)
+    out = run_config(
+        cfg,
+        workers=workers,
+        on_done=_counter(on_progress, int(cfg.replications)),
+        backend=backend,
+        scheduler=scheduler,
+        patients=patients,
+    )
     mismatches = []
     if out.seeds != manifest.get("replication_seeds"):
         mismatches.append("replication seeds differ")
@@ -144,6 +158,23 @@ def _reproduce_run(
         new_patients = pd.concat(out.patients, ignore_index=True)
         compared += _compare_table("patients", pd.read_parquet(results / PATIENTS), new_patients, mismatches)
     return ReproduceReport("run", len(out.results), compared, mismatches, _version_changes(manifest))
+
+
+def _counter(on_progress: Progress, total: int) -> Callable[[Any], None] | None:
+    """A per-replication callback that reports ``(done, total)`` to ``on_progress`` (and reports
+    ``(0, total)`` now)."""
+    if on_progress is None:
+        return None
+    report = on_progress
+    done = 0
+    report(0, total)
+
+    def one(_result: Any) -> None:
+        nonlocal done
+        done += 1
+        report(done, total)
+
+    return one
 
 
 def _compare_table(label: str, old: pd.DataFrame, new: pd.DataFrame, mismatches: list[str]) -> int:
@@ -233,25 +264,55 @@ def _reproduce_sweep(
     if sample is not None and sample < len(specs):
         idx = np.unique(np.linspace(0, len(specs) - 1, sample).round().astype(int))
         specs = [specs[i] for i in idx]
-    stored = read_table(results / "kpis.parquet", columns=("run_id",)).set_index("run_id")
+    kpis = read_table(results / "kpis.parquet", columns=("run_id",))
+    stored = kpis.set_index("run_id")
     patients = _has_patients(results, manifest)
     mismatches: list[str] = []
+    notes: list[str] = []
+    stored_cells = _stored_cells(results, loaded, notes)  # refused before anything runs if unreadable
     compared = 0
+    if on_progress:
+        on_progress(0, len(specs))
     with executor(backend, workers, scheduler) as ex:
-        for record, table in _rerun(ex, specs, patients):
-            rid = record["run_id"]
-            if rid not in stored.index:
-                mismatches.append(f"{rid}: not in the stored results")
-                continue
-            row = stored.loc[rid]
-            for k, v in record["kpis"].items():
-                compared += 1
-                if k not in row or not _same(float(row[k]), float(v)):
-                    mismatches.append(f"{rid} {k}: stored {row.get(k)!r}, re-run {v!r}")
-            if table is not None:
-                # Only this run's rows are read: the whole table may not fit in memory.
-                old = pd.read_parquet(results / PATIENTS, filters=[("run_id", "==", rid)])
-                compared += _compare_table(f"{rid} patients", old, table, mismatches)
+        for done, (record, table) in enumerate(_rerun(ex, specs, patients), start=1):
+            compared += _compare_run(results, stored, record, table, mismatches)
             if on_progress:
-                on_progress(record)
-    return ReproduceReport("sweep", len(specs), compared, mismatches, _version_changes(manifest))
+                on_progress(done, len(specs))
+    if stored_cells is not None:  # after the runs: a differing KPI is the news, cells.csv follows from it
+        remade = cell_table(loaded.experiment, kpis).to_csv(index=False, float_format=FLOAT_FORMAT)
+        compared += _compare_table(CELLS, stored_cells, pd.read_csv(io.StringIO(remade)), mismatches)
+    return ReproduceReport("sweep", len(specs), compared, mismatches, _version_changes(manifest), notes)
+
+
+def _compare_run(
+    results: Path, stored: pd.DataFrame, record: dict[str, Any], table: pd.DataFrame | None, mismatches: list[str]
+) -> int:
+    """Compare a re-run's KPIs (and patient table) with the stored ones; returns values compared."""
+    rid = record["run_id"]
+    if rid not in stored.index:
+        mismatches.append(f"{rid}: not in the stored results")
+        return 0
+    row = stored.loc[rid]
+    compared = 0
+    for k, v in record["kpis"].items():
+        compared += 1
+        if k not in row or not _same(float(row[k]), float(v)):
+            mismatches.append(f"{rid} {k}: stored {row.get(k)!r}, re-run {v!r}")
+    if table is not None:
+        # Only this run's rows are read: the whole table may not fit in memory.
+        old = pd.read_parquet(results / PATIENTS, filters=[("run_id", "==", rid)])
+        compared += _compare_table(f"{rid} patients", old, table, mismatches)
+    return compared
+
+
+def _stored_cells(results: Path, loaded: LoadedExperiment, notes: list[str]) -> pd.DataFrame | None:
+    """The stored ``cells.csv``, made again from the stored KPIs and compared after the re-runs;
+    None, with a note, for a folder of a hospsim that did not write it."""
+    path = results / CELLS
+    if not path.is_file():
+        notes.append(
+            f"no {CELLS} (written by an earlier hospsim): not checked; "
+            f"`hospsim sweep {loaded.source} --out {results} --resume` adds it"
+        )
+        return None
+    return read_table(path)

@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
+from ..analysis.cells import VALUE_COLUMNS, cell_table
 from ..config import Config, ConfigError, config_from_dict
-from ..config.experiment import BASELINE
+from ..config.experiment import BASELINE, Experiment
 from .errors import ResultsError
-from .store import MANIFEST, read_manifest, require_finished_sweep
+from .store import CELLS, MANIFEST, read_manifest, require_finished_sweep
 
 RESUME_HINT = " (has the sweep finished? finish it with `hospsim sweep EXPERIMENT --out DIR --resume`)"
 # Columns a reader relies on, per table (a table written by another tool or cut short lacks them).
@@ -27,6 +29,7 @@ REQUIRED_COLUMNS = {
     "summary.csv": ("kpi", "mean", "ci_low", "ci_high"),
     "kpis.parquet": ("scenario", "point", "replication"),
     "replications.csv": ("replication",),
+    CELLS: ("scenario", "point", *VALUE_COLUMNS),
 }
 
 
@@ -63,6 +66,7 @@ class Results:
     parameters: dict[str, str] = field(default_factory=dict)  # swept name -> config path
     _daily_cache: dict = field(default_factory=dict, repr=False)
     _config_cache: dict = field(default_factory=dict, repr=False)
+    _cell_table: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def is_sweep(self) -> bool:
@@ -99,6 +103,24 @@ class Results:
         """The KPI rows of one cell, by replication."""
         k = self.kpis
         return k[(k["scenario"] == cell.scenario) & (k["point"] == cell.point)].sort_values("replication")
+
+    def cell_table(self) -> pd.DataFrame:
+        """A sweep's per-cell table as in its ``cells.csv`` (see :mod:`hospsim.analysis.cells`);
+        a folder written before hospsim wrote that file gets it made from its KPIs by the same code."""
+        if not self.is_sweep:
+            raise ResultsError(f"{self.path}: results of `hospsim run` have no per-cell table")
+        if self._cell_table is None:
+            path = self.path / CELLS
+            if path.exists():
+                table = read_table(path)
+            else:
+                try:
+                    exp = Experiment.model_validate(self.experiment)
+                except ValidationError as exc:
+                    raise ResultsError(f"{self.path / MANIFEST}: unusable experiment ({_first_line(exc)})") from None
+                table = cell_table(exp, self.kpis, self.verdicts)
+            self._cell_table = table
+        return self._cell_table
 
     def daily(self, cells: Iterable[Cell], columns: Iterable[str]) -> pd.DataFrame:
         """Daily rows of ``cells`` (``scenario, point, replication, day`` and ``columns``)."""

@@ -48,6 +48,7 @@ from .errors import OutputError, ResultsError
 
 FLOAT_FORMAT = "%.10g"  # plenty for KPIs, and stable text across platforms
 MANIFEST = "manifest.json"
+CELLS = "cells.csv"  # a sweep's per-cell table (hospsim.analysis.cells)
 PATIENTS = "patients.parquet"
 RUNS = "runs"
 _TMP = ".tmp"

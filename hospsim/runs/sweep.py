@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.cells import cell_table
 from ..analysis.stats import summarise
 from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 from ..config import config_hash, config_to_dict
@@ -29,6 +30,7 @@ from .executors import check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
 from .replications import categorical, patient_table
 from .store import (
+    CELLS,
     MANIFEST,
     PATIENTS,
     SweepStore,
@@ -103,6 +105,7 @@ class SweepResult:
     verdicts: pd.DataFrame
     summary: pd.DataFrame
     wall_seconds: float
+    cells: pd.DataFrame  # the per-cell table, as in cells.csv
 
 
 def _manifest(
@@ -243,18 +246,19 @@ def _run_sweep(
             if on_progress:
                 on_progress(count, total)
 
-    summary, verdicts = consolidate(loaded, store, out_dir, patients)
+    summary, verdicts, cells = consolidate(loaded, store, out_dir, patients)
     finished = dt.datetime.now(dt.UTC)
     wall = time.perf_counter() - t0
     write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, finished, wall, patients))
-    return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall)
+    return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall, cells)
 
 
 def consolidate(
     loaded: LoadedExperiment, store: SweepStore, out_dir: Path, patients: bool = False
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Assemble the per-run files into the experiment's tables, in run order (``patients``: the
-    patient tables too); returns the summary and the verdicts."""
+    patient tables too); returns the summary, the verdicts and the per-cell table. All are written
+    before the manifest says the sweep is complete."""
     run_ids = [s.run_id for s in loaded.runs()]
     kpis, monthly = records_to_frames(store.records(run_ids))
     kpi_cols = [
@@ -283,4 +287,6 @@ def consolidate(
     write_csv(out_dir / "paired_differences.csv", paired_differences(kpis, kpi_cols))
     verdicts = verdict_table(loaded.experiment, kpis, monthly)
     write_csv(out_dir / "verdicts.csv", verdicts)
-    return summary, verdicts
+    cells = cell_table(loaded.experiment, kpis, verdicts)
+    write_csv(out_dir / CELLS, cells)
+    return summary, verdicts, cells
