@@ -205,7 +205,9 @@ class Experiment(_Strict):
         if self.sweep is not None:
             for s in self.sweep.scenarios or []:
                 if s not in self.scenarios:
-                    raise ValueError(f"sweep.scenarios: no scenario {s!r}{did_you_mean(s, self.scenarios, 'scenarios')}")
+                    raise ValueError(
+                        f"sweep.scenarios: no scenario {s!r}{did_you_mean(s, self.scenarios, 'scenarios')}"
+                    )
             self._sweep_paths_unambiguous()
         for key, text in self.labels.items():
             if not text.strip() or len(text) > MAX_LABEL_CHARS:

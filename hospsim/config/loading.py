@@ -98,9 +98,7 @@ class _Section:
 
     def child(self, part: str) -> _Section | None:
         """What the schema allows under ``part``; None when it allows nothing there or cannot say."""
-        fields = [
-            f.annotation for m in self.models for n, f in m.model_fields.items() if part in (n, f.alias)
-        ]
+        fields = [f.annotation for m in self.models for n, f in m.model_fields.items() if part in (n, f.alias)]
         if fields:
             return _Section(fields)
         if self.names_of and not self.models:
@@ -330,6 +328,11 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 def default_config_path() -> Path:
     """The bundled default: an average English STP footprint (1.2 m people)."""
     return Path(str(resources.files("hospsim") / "configs" / "footprint.yaml"))
+
+
+def example_experiment_path() -> Path:
+    """The bundled example experiment on the default config (``hospsim init --experiment``)."""
+    return Path(str(resources.files("hospsim") / "configs" / "example_experiment.yaml"))
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
