@@ -128,6 +128,11 @@ def test_experiment_or_config_is_told_by_its_keys_not_its_name(capsys, folder: P
             "plan_delivery.ic_delay_dayz: unknown key (did you mean 'ic_delay_days'? "
             "plan_delivery: applies_to, ic_delay_days, ic_growth_achieved)",
         ),
+        (  # a bad value in a scenario's override: the override, not the cell, is at fault
+            "acute.beds: {steps: [[0, 2250], [545, 2025]]}",
+            "acute.beds: -5",
+            "scenarios.fixed_date.overrides: acute.beds: every value must be >= 0 (got -5)",
+        ),
         (
             "extends: fixed_date ",
             "extends: fixed_dat ",
@@ -142,8 +147,7 @@ def test_experiment_or_config_is_told_by_its_keys_not_its_name(capsys, folder: P
         (
             "{service: step_up, places: 155}",
             "{service: stepup, places: 155}",
-            "scenarios.gated at sweep point {'ic_delay_days': 0, 'ic_growth_achieved': 0.5}: "
-            "acute.beds.gate.service_capacity_at_least.service: no service 'stepup' "
+            "scenarios.gated.overrides: acute.beds.gate.service_capacity_at_least.service: no service 'stepup' "
             f"(did you mean 'step_up'? {SERVICES})",
         ),
     ],
@@ -157,7 +161,7 @@ def test_plan_delivery_target_typo_lists_the_plan_schedules(capsys, folder: Path
     path = edited(folder, "    - services.step_up.capacity", "    - services.stepup.capacity")
     msg = refused(capsys, "check", str(path))
     assert msg.startswith(
-        f"{path}: baseline: plan_delivery.applies_to: 'services.stepup.capacity' is not a plan schedule "
+        f"{path}: overrides: plan_delivery.applies_to: 'services.stepup.capacity' is not a plan schedule "
         "(did you mean 'services.step_up.capacity', 'services.home_support.capacity' or "
         "'services.rehab_bed.capacity'? plan schedules: acute.beds, demand.elective.per_weekday, "
     )

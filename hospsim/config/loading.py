@@ -130,7 +130,8 @@ def _root_model(err: ValidationError) -> type[BaseModel] | None:
     """The model a validation error is about (a config or an experiment), to list a section's keys."""
     from .experiment import Experiment  # experiment.py imports this module
 
-    return {"Config": Config, "Experiment": Experiment}.get(err.title)
+    roots: dict[str, type[BaseModel]] = {"Config": Config, "Experiment": Experiment}
+    return roots.get(err.title)
 
 
 _FRIENDLY = {
