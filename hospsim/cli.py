@@ -1,4 +1,4 @@
-"""The ``hospsim`` command line: run, check, calibrate."""
+"""The ``hospsim`` command line: run, check (configs and experiments), init, schema, calibrate, sweep, and the commands that read results."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def _widen_shorthands(schema: dict[str, Any]) -> None:
         }
     for name in ("ScheduleMapping", "PathwayChange"):
         gate = defs.get(name, {}).get("properties", {}).get("gate")
-        if gate is not None:
+        if gate is not None and "anyOf" in gate:
             # `gate: {occupancy_at_most: ...}` is a list of that one condition (the _gate_list validators).
             gate["anyOf"].insert(0, {"$ref": "#/$defs/Condition"})
 

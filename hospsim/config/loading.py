@@ -232,14 +232,17 @@ def set_dotted(
     node[path[-1]] = value
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied (values as YAML)."""
+def apply_overrides(
+    raw: dict[str, Any], overrides: list[str] | tuple[str, ...], origin: str = "--set"
+) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied (values as YAML);
+    errors name each override as ``<origin> <override>``."""
     data = copy_raw(raw)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set {safe_yaml.short(item)}: expected dotted.key=value")
+            raise ConfigError(f"{origin} {safe_yaml.short(item)}: expected dotted.key=value")
         key, _, text = item.partition("=")
-        set_dotted(data, key, parse_value(text, f"--set {safe_yaml.short(item)}"))
+        set_dotted(data, key, parse_value(text, f"{origin} {safe_yaml.short(item)}"), origin)
     return data
 
 
@@ -266,10 +269,12 @@ def blame_overrides(message: str, source: str, setters: Mapping[str, str]) -> st
     return message
 
 
-def validate_overridden(data: dict[str, Any], source: str, overrides: list[str] | tuple[str, ...]) -> Config:
+def validate_overridden(
+    data: dict[str, Any], source: str, overrides: list[str] | tuple[str, ...], origin: str = "--set"
+) -> Config:
     """:func:`config_from_dict` of ``data`` (read from ``source``, then ``overrides`` applied): an
-    error in a field an override set names the override, not the file."""
-    setters = {item.partition("=")[0]: f"--set {safe_yaml.short(item)}" for item in overrides}
+    error in a field an override set names the override (``<origin> <override>``), not the file."""
+    setters = {item.partition("=")[0]: f"{origin} {safe_yaml.short(item)}" for item in overrides}
     try:
         return config_from_dict(data, source)
     except ConfigError as exc:
