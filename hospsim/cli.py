@@ -1,4 +1,5 @@
-"""The ``hospsim`` command line: run, check (configs and experiments), init, schema, calibrate, sweep, and the commands that read results."""
+"""The ``hospsim`` command line: run, check (configs and experiments), init, schema, calibrate,
+sweep, and the commands that read a results folder."""
 
 from __future__ import annotations
 
