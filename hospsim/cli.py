@@ -1,4 +1,5 @@
-"""The ``hospsim`` command line: run, check, calibrate."""
+"""The ``hospsim`` command line: run, check (configs and experiments), init, schema, calibrate,
+sweep, and the commands that read a results folder."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from .config.limits import MAX_DPI, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED, MAX_WO
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .runs.experiment import LoadedExperiment
 
 EXIT_USAGE = 2  # bad config or bad arguments
 EXIT_INTERNAL = 1  # a bug: an exception no user could cause
@@ -68,12 +71,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"hospsim: error: {message} (see {self.prog} --help)\n")
 
 
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "config",
-        nargs="?",
-        help="config YAML (default: the bundled footprint, an average English STP footprint)",
-    )
+def _add_config_args(
+    p: argparse.ArgumentParser,
+    what: str = "config YAML (default: the bundled footprint, an average English STP footprint)",
+) -> None:
+    p.add_argument("config", nargs="?", help=what)
     p.add_argument(
         "--set",
         dest="overrides",
@@ -115,8 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--daily-format", choices=("parquet", "csv"), default="parquet", help="format of the daily table")
     _add_patients_arg(run)
 
-    check = sub.add_parser("check", help="validate a config without running it")
-    _add_config_args(check)
+    check = sub.add_parser(
+        "check",
+        help="validate a config, or an experiment and every cell it expands to, without running anything",
+    )
+    _add_config_args(
+        check,
+        "config or experiment YAML, told apart by their keys (default: the bundled footprint config); "
+        "an experiment is checked as `hospsim sweep` would run it: its base config and every cell",
+    )
+
+    init = sub.add_parser("init", help="write the bundled default config (and an example experiment) to edit")
+    init.add_argument("dir", type=_out_path, metavar="DIR", help="folder to write into (created if missing)")
+    init.add_argument(
+        "--experiment",
+        action="store_true",
+        help="also write example_experiment.yaml, a commented example experiment on it",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that already exist")
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of config files, for editor completion")
+    schema.add_argument("--experiment", action="store_true", help="the schema of experiment files instead")
+    schema.add_argument("--out", type=_out_path, metavar="FILE", help="write it to FILE instead of printing it")
 
     cal = sub.add_parser("calibrate", help="compare a config's results with England's 2016/17 figures")
     _add_run_args(cal)
@@ -129,7 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    sw = sub.add_parser("sweep", help="run an experiment (baseline, scenarios, sweep) and give the plan's verdicts")
+    sw = sub.add_parser(
+        "sweep",
+        help="run an experiment (baseline, scenarios, sweep) and give the plan's verdicts",
+        description="Run an experiment (baseline, scenarios, sweep) and give the plan's verdicts. "
+        "Dry run: `hospsim check EXPERIMENT` validates the experiment and every cell without running.",
+    )
     sw.add_argument("experiment", help="experiment YAML (see experiments/)")
     sw.add_argument(
         "--workers",
@@ -271,11 +298,113 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.config and _is_experiment(Path(args.config)):
+        if args.overrides:
+            raise UserError(f"--set: applies to configs; change {args.config} (its overrides:) instead")
+        return _check_experiment(Path(args.config))
     cfg, source = _load(args)
     print(
         f"{source}: OK: {cfg.name}: {cfg.horizon_days} days (warm-up {cfg.warmup_days}), "
         f"{len(cfg.groups)} patient groups, services: {', '.join(cfg.services) or 'none'}"
     )
+    return 0
+
+
+# Keys only an experiment file has (a config has none of them): how `check` tells the two apart.
+_EXPERIMENT_KEYS = frozenset({"extends", "config", "scenarios", "baseline", "sweep", "criteria", "window"})
+
+
+def _is_experiment(path: Path) -> bool:
+    from .config import read_yaml
+
+    return bool(_EXPERIMENT_KEYS & set(read_yaml(path)))
+
+
+def _check_experiment(path: Path) -> int:
+    """Load an experiment and every cell it expands to (as `sweep` would, nothing run); summarise."""
+    from .runs.experiment import load_experiment, window_warning
+
+    loaded = load_experiment(path)
+    warning = window_warning(loaded)
+    if warning:
+        print(f"hospsim: warning: {warning}", file=sys.stderr)
+    for line in experiment_summary(loaded):
+        print(line)
+    return 0
+
+
+def experiment_summary(loaded: LoadedExperiment) -> list[str]:
+    """What `hospsim check EXPERIMENT` prints: the cells, runs, window and criteria of a valid experiment."""
+    exp = loaded.experiment
+    base = loaded.variants[0].config
+    swept = [v for v in loaded.variants if v.point >= 0]
+    points = 1 + max((v.point for v in swept), default=-1)
+    swept_names = sorted({v.scenario for v in swept}, key=list(exp.scenarios).index)
+    cells = f"baseline + {len(exp.scenarios)} scenario{'s' if len(exp.scenarios) != 1 else ''}"
+    if swept:
+        assert exp.sweep is not None
+        over = ", ".join(exp.sweep.parameters)
+        which = "" if len(swept_names) == len(exp.scenarios) else f" ({', '.join(swept_names)})"
+        cells += f", swept{which} over {points} points of {over} ({exp.sweep.method})"
+    start, end = loaded.window(base)
+    first = base.start_date + dt.timedelta(days=start)
+    last = base.start_date + dt.timedelta(days=end - 1)
+    window = f"{first:%d %b %Y} to {last:%d %b %Y} (days {start} to {end - 1})"
+    if exp.window is None:
+        window += ": no window set, so from the end of the warm-up"
+    criteria = "; ".join(c.label for c in exp.criteria) or "none"
+    return [
+        f"{loaded.source}: OK: experiment {exp.name}, every cell valid (nothing run)",
+        f"  config: {loaded.base_source} ({base.name})",
+        f"  cells: {cells} = {len(loaded.variants)} cells",
+        f"  runs: {len(loaded.variants)} cells x {exp.replications} replications = "
+        f"{len(loaded.variants) * exp.replications} runs, seed {exp.seed}",
+        f"  window: {window}",
+        f"  criteria ({len(exp.criteria)}): {criteria}",
+    ]
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write the bundled default config (and the example experiment) into a folder to edit."""
+    from .config.loading import example_experiment_path
+    from .runs.store import OutputError, os_reason
+
+    sources = [default_config_path(), *([example_experiment_path()] if args.experiment else [])]
+    targets = [(src, args.dir / src.name) for src in sources]
+    if args.dir.exists() and not args.dir.is_dir():
+        raise OutputError(f"{args.dir}: not a folder")
+    for _, target in targets:
+        if target.exists() and not args.force:
+            raise OutputError(f"{target}: already exists; hospsim init overwrites nothing without --force")
+    for src, target in targets:
+        try:
+            args.dir.mkdir(parents=True, exist_ok=True)
+            # "x": never overwrite a file that appeared since the check above, unless --force.
+            with open(target, "wb" if args.force else "xb") as f:
+                f.write(src.read_bytes())
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write ({os_reason(exc)})") from None
+        print(f"wrote {target}")
+    main_file = targets[-1][1]
+    then = "sweep" if args.experiment else "run"
+    print(f"next: edit it, then: hospsim check {main_file} && hospsim {then} {main_file}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print or write the JSON Schema of config (or experiment) files."""
+    from .config.json_schema import json_schema_text
+    from .runs.store import OutputError, os_reason
+
+    text = json_schema_text("experiment" if args.experiment else "config")
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{args.out}: cannot write ({os_reason(exc)})") from None
+    print(f"schema written to {args.out}")
     return 0
 
 
@@ -439,6 +568,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
+    "init": cmd_init,
+    "schema": cmd_schema,
     "calibrate": cmd_calibrate,
     "sweep": cmd_sweep,
     "reproduce": cmd_reproduce,

@@ -170,11 +170,17 @@ BAD = {
     ),
     "unknown pathway": (
         _set("groups.frail_older.pathways", {"home": 0.5, "rehab": 0.5}),
-        ["groups.frail_older.pathways.rehab", "no such pathway", "rehab_bed"],
+        [
+            "groups.frail_older.pathways.rehab",
+            "no pathway 'rehab' (did you mean 'rehab_bed'? pathways: care_home, home, home_support, rehab_bed)",
+        ],
     ),
     "unknown elective pathway": (
         _set("demand.elective.pathways", {"home": 0.5, "hospice": 0.5}),
-        ["demand.elective.pathways.hospice", "no such pathway"],
+        [
+            "demand.elective.pathways.hospice",
+            "no pathway 'hospice' (pathways: care_home, home, home_support, rehab_bed)",
+        ],
     ),
     "step-up as a discharge pathway": (
         _set("groups.frail_older.pathways", {"home": 0.5, "step_up": 0.5}),
@@ -363,15 +369,38 @@ def test_override_values_are_parsed_as_yaml(raw, tmp_path):
     assert raw == read_yaml(FOOTPRINT)
 
 
-def test_override_with_a_new_nested_key_is_rejected_by_validation(raw, tmp_path):
+def override_error(overrides: list[str]) -> str:
+    """Load the footprint with ``overrides``: it must fail with one line (the override's, not the file's)."""
+    with pytest.raises(ConfigError) as info:
+        load_config(FOOTPRINT, overrides)
+    msg = str(info.value)
+    assert "\n" not in msg and str(FOOTPRINT) not in msg, msg
+    return msg
+
+
+def test_override_may_create_only_its_last_key(raw):
     out = apply_overrides(raw, ["acute.escalation.bedz=5"])
-    assert out["acute"]["escalation"]["bedz"] == 5  # accepted by the override step...
-    one_line_error(FOOTPRINT, "acute.escalation.bedz", "unknown key", overrides=["acute.escalation.bedz=5"])
-    # ...as is a whole new section, which validation names.
-    out = apply_overrides(raw, ["acute.surge.beds=3"])
-    assert out["acute"]["surge"] == {"beds": 3}
-    one_line_error(FOOTPRINT, "acute.surge", "unknown key", overrides=["acute.surge.beds=3"])
-    one_line_error(FOOTPRINT, "horizon_dayz", "unknown key", overrides=["horizon_dayz=10"])
+    assert out["acute"]["escalation"]["bedz"] == 5  # accepted by the override step, judged by validation
+    assert override_error(["acute.escalation.bedz=5"]) == (
+        "--set acute.escalation.bedz=5: acute.escalation.bedz: unknown key "
+        "(did you mean 'beds'? acute.escalation: beds, months)"
+    )
+    assert override_error(["horizon_dayz=10"]).startswith("--set horizon_dayz=10: horizon_dayz: unknown key")
+    # A section the schema has but the file does not write is no typo: created.
+    assert apply_overrides(raw, ["plan_delivery.ic_delay_days=30"])["plan_delivery"] == {"ic_delay_days": 30}
+    # Any other missing key before the last is refused, with the names that exist.
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(raw, ["acute.surge.beds=3"])
+    assert str(info.value) == (
+        "--set acute.surge.beds: no 'surge' in acute (acute: beds, delayed_day_cost_gbp, escalation, "
+        "max_wait_hours, when_full)"
+    )
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(raw, ["services.rehab.capacity=500"])
+    assert str(info.value) == (
+        "--set services.rehab.capacity: no 'rehab' in services "
+        "(did you mean 'rehab_bed'? services: care_home, home_support, rehab_bed, step_up)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -395,9 +424,18 @@ def test_bad_override_is_a_clear_one_line_error(override, message, raw):
     assert "\n" not in str(info.value)
 
 
-def test_override_with_a_bad_value_names_the_field():
-    one_line_error(FOOTPRINT, "services.rehab_bed.capacity", overrides=["services.rehab_bed.capacity=-5"])
-    one_line_error(FOOTPRINT, "acute.beds", overrides=["acute.beds=lots"])
+def test_override_with_a_bad_value_names_the_override_and_the_field():
+    assert override_error(["services.rehab_bed.capacity=-5"]) == (
+        "--set services.rehab_bed.capacity=-5: services.rehab_bed.capacity: every value must be >= 0 (got -5)"
+    )
+    assert override_error(["acute.beds=1", "acute.beds=lots"]).startswith("--set acute.beds=lots: acute.beds: ")
+    # An error in a section holding the override is the override's too.
+    assert override_error(["groups.frail_older.share=0.5"]) == (
+        "--set groups.frail_older.share=0.5: groups: shares must sum to 1 (got 1.28)"
+    )
+    # An error in a field no override set is the file's.
+    msg = one_line_error(FOOTPRINT, overrides=["acute.beds=5", "horizon_days=100"])
+    assert msg == f"{FOOTPRINT}: warmup_days: must be < horizon_days (180 >= 100)"
 
 
 def test_later_override_wins(raw):

@@ -310,7 +310,7 @@ def test_a_new_sampling_method_is_one_registry_entry(monkeypatch):
 
 
 def test_an_unknown_sweep_method_names_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown method 'latin' \(one of: grid, lhs, sobol\)"):
+    with pytest.raises(ValueError, match=r"unknown method 'latin' \(methods: grid, lhs, sobol\)"):
         Sweep.model_validate({"method": "latin", "samples": 3, "parameters": {"a": {"path": "x", "low": 0, "high": 1}}})
 
 

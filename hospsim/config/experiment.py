@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .limits import MAX_LABEL_CHARS, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED
 from .loading import copy_raw, read_yaml, set_dotted
 from .schedules import DayOrDate
@@ -77,7 +77,7 @@ class Sweep(_Strict):
     @classmethod
     def _known_method(cls, v: str) -> str:
         if v != GRID and v not in SAMPLING_METHODS:
-            raise ValueError(f"unknown method {v!r} (one of: {', '.join([GRID, *SAMPLING_METHODS])})")
+            raise ValueError(f"unknown method {v!r}{did_you_mean(v, [GRID, *SAMPLING_METHODS], 'methods')}")
         return v
 
     @model_validator(mode="after")
@@ -196,18 +196,22 @@ class Experiment(_Strict):
             parent = sc.extends
             while parent is not None:
                 if parent not in self.scenarios:
-                    raise ValueError(f"scenarios.{seen[-1]}.extends: no scenario {parent!r}")
+                    hint = did_you_mean(parent, self.scenarios, "scenarios")
+                    raise ValueError(f"scenarios.{seen[-1]}.extends: no scenario {parent!r}{hint}")
                 if parent in seen:
                     raise ValueError(f"scenarios.{name}.extends: circular ({' -> '.join([*seen, parent])})")
                 seen.append(parent)
                 parent = self.scenarios[parent].extends
         if self.baseline.extends is not None and self.baseline.extends not in self.scenarios:
-            raise ValueError(f"baseline.extends: no scenario {self.baseline.extends!r}")
+            hint = did_you_mean(self.baseline.extends, self.scenarios, "scenarios")
+            raise ValueError(f"baseline.extends: no scenario {self.baseline.extends!r}{hint}")
         self._no_experiment_owned_overrides()
         if self.sweep is not None:
             for s in self.sweep.scenarios or []:
                 if s not in self.scenarios:
-                    raise ValueError(f"sweep.scenarios: no scenario {s!r}")
+                    raise ValueError(
+                        f"sweep.scenarios: no scenario {s!r}{did_you_mean(s, self.scenarios, 'scenarios')}"
+                    )
             self._sweep_paths_unambiguous()
         for key, text in self.labels.items():
             if not text.strip() or len(text) > MAX_LABEL_CHARS:

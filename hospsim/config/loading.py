@@ -8,15 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import types
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_args
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from . import safe_yaml
 from .distributions import DIST_NAMES
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .schema import Config
 
 
@@ -47,7 +49,8 @@ def _los_fields() -> frozenset[str]:
 _LOS_FIELDS = _los_fields()
 
 
-def _format_loc(loc: tuple[int | str, ...]) -> str:
+def _user_loc(loc: tuple[int | str, ...]) -> list[str]:
+    """A validation error's location as the user wrote it (keys and list indexes)."""
     parts: list[str] = []
     for i, p in enumerate(loc):
         # Pydantic puts the discriminator tag of a LOS distribution in the path; users never wrote it.
@@ -56,7 +59,79 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
         if isinstance(p, str) and p.startswith("function-"):
             continue
         parts.append(str(p))
-    return ".".join(parts)
+    return parts
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(_user_loc(loc))
+
+
+# ---------------------------------------------------------------------------------------------
+# What the schema allows at a dotted path: the keys of a section, for "did you mean" hints.
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The types a field may hold, with ``Annotated``, optional and union types unwrapped."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [m for a in get_args(annotation) for m in _members(a)]
+    return [annotation]
+
+
+class _Section:
+    """A place in a config as the schema describes it: a section of fixed keys (one or more
+    models, e.g. a LOS distribution of any kind), a mapping of names (services, groups) or a list."""
+
+    def __init__(self, annotations: Iterable[Any]) -> None:
+        members = [m for a in annotations for m in _members(a)]
+        self.models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        self.names_of = [get_args(m)[1] for m in members if get_origin(m) is dict and len(get_args(m)) == 2]
+        self.items_of = [get_args(m)[0] for m in members if get_origin(m) is list and get_args(m)]
+
+    def keys(self) -> list[str] | None:
+        """The keys a section of fixed keys may hold (as written in YAML); None for any other place."""
+        if not self.models:
+            return None
+        return [f.alias or n for m in self.models for n, f in m.model_fields.items()]
+
+    def child(self, part: str) -> _Section | None:
+        """What the schema allows under ``part``; None when it allows nothing there or cannot say."""
+        fields = [f.annotation for m in self.models for n, f in m.model_fields.items() if part in (n, f.alias)]
+        if fields:
+            return _Section(fields)
+        if self.names_of and not self.models:
+            return _Section(self.names_of)
+        if self.items_of and part.isdigit():
+            return _Section(self.items_of)
+        return None
+
+
+def _section_at(root: type[BaseModel], parts: Iterable[str]) -> _Section | None:
+    section: _Section | None = _Section([root])
+    for part in parts:
+        if section is None:
+            return None
+        section = section.child(part)
+    return section
+
+
+def _unknown_key(root: type[BaseModel] | None, parts: list[str]) -> str:
+    """``unknown key`` with the keys the section allows and the closest of them."""
+    section = _section_at(root, parts[:-1]) if root is not None and parts else None
+    keys = section.keys() if section is not None else None
+    if not keys:
+        return "unknown key"
+    return "unknown key" + did_you_mean(parts[-1], keys, ".".join(parts[:-1]) or "top-level keys")
+
+
+def _root_model(err: ValidationError) -> type[BaseModel] | None:
+    """The model a validation error is about (a config or an experiment), to list a section's keys."""
+    from .experiment import Experiment  # experiment.py imports this module
+
+    roots: dict[str, type[BaseModel]] = {"Config": Config, "Experiment": Experiment}
+    return roots.get(err.title)
 
 
 _FRIENDLY = {
@@ -94,9 +169,13 @@ def _shown(value: Any) -> str:
 
 def _one_line(source: str, err: ValidationError) -> str:
     msgs = []
+    root = _root_model(err)
     for e in err.errors():
-        loc = _format_loc(tuple(e["loc"]))
+        parts = _user_loc(tuple(e["loc"]))
+        loc = ".".join(parts)
         msg = _FRIENDLY.get(e["type"], e["msg"])
+        if e["type"] == "extra_forbidden":
+            msg = _unknown_key(root, parts)
         if e["type"] in _NUMBER_ERRORS and not isinstance(e.get("input"), dict | list):
             msg = f"{msg} (got {_shown(e['input'])})"
         if msg.startswith("Value error, "):
@@ -119,35 +198,87 @@ def parse_value(text: str, origin: str = "--set") -> Any:
     return safe_yaml.load_value(text, origin) if text.strip() else ""
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any, origin: str = "--set") -> None:
-    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"``, creating sections as needed.
+def set_dotted(
+    data: dict[str, Any], key: str, value: Any, origin: str = "--set", schema: type[BaseModel] = Config
+) -> None:
+    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"``.
 
-    Unknown keys are left for validation to reject, so a typo names itself.
+    Only the last key may be new: every key before it must be in ``data`` or be a section the
+    ``schema`` defines (``plan_delivery`` of a config that does not write one), so a typo
+    (``services.rehab.capacity`` for ``rehab_bed``) is refused, naming the close names and the
+    valid ones, rather than creating a section. A new last key is left for validation to judge.
     """
     path = key.strip().split(".")
     if not all(path):
         raise ConfigError(f"{origin} {key}: empty name in dotted key")
     node = data
+    section: _Section | None = _Section([schema])
     for i, part in enumerate(path[:-1]):
         nxt = node.get(part)
+        child = section.child(part) if section is not None else None
+        if part not in node and section is not None:
+            # A name (of a service, a group) must be one the data has; a key, one the schema has.
+            known = section.keys() if section.models else list(node) if section.names_of else None
+            if known is not None and (child is None or not section.models):
+                where = ".".join(path[:i])
+                hint = did_you_mean(part, known, where or "top-level keys")
+                raise ConfigError(f"{origin} {key.strip()}: no {part!r} in {where or 'the config'}{hint}")
         if nxt is None:
             nxt = node[part] = {}
         if not isinstance(nxt, dict):
             where = ".".join(path[: i + 1])
             raise ConfigError(f"{origin} {key}: {where} is a value, not a section")
-        node = nxt
+        node, section = nxt, child
     node[path[-1]] = value
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied (values as YAML)."""
+def apply_overrides(
+    raw: dict[str, Any], overrides: list[str] | tuple[str, ...], origin: str = "--set"
+) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``dotted.key=value`` overrides applied (values as YAML);
+    errors name each override as ``<origin> <override>``."""
     data = copy_raw(raw)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set {safe_yaml.short(item)}: expected dotted.key=value")
+            raise ConfigError(f"{origin} {safe_yaml.short(item)}: expected dotted.key=value")
         key, _, text = item.partition("=")
-        set_dotted(data, key, parse_value(text, f"--set {safe_yaml.short(item)}"))
+        set_dotted(data, key, parse_value(text, f"{origin} {safe_yaml.short(item)}"), origin)
     return data
+
+
+def blame_overrides(message: str, source: str, setters: Mapping[str, str]) -> str:
+    """A validation error of ``source`` (``<source>: <field>: <problem>``) in a field an override
+    set, or inside it, or holding it, told as that override's: ``<setter>: <field>: <problem>``.
+
+    ``setters`` maps each override's dotted key to how the user wrote it (``--set acute.beds=-5``);
+    the last override of a field is the one in force.
+    """
+    prefix = f"{source}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    field, sep, _ = rest.partition(": ")
+    if not sep:
+        return message
+    at = field.split(".")
+    for key, setter in reversed(list(setters.items())):
+        path = key.strip().split(".")
+        n = min(len(path), len(at))
+        if path[:n] == at[:n]:
+            return f"{setter}: {rest}"
+    return message
+
+
+def validate_overridden(
+    data: dict[str, Any], source: str, overrides: list[str] | tuple[str, ...], origin: str = "--set"
+) -> Config:
+    """:func:`config_from_dict` of ``data`` (read from ``source``, then ``overrides`` applied): an
+    error in a field an override set names the override (``<origin> <override>``), not the file."""
+    setters = {item.partition("=")[0]: f"{origin} {safe_yaml.short(item)}" for item in overrides}
+    try:
+        return config_from_dict(data, source)
+    except ConfigError as exc:
+        raise ConfigError(blame_overrides(str(exc), source, setters)) from None
 
 
 def copy_raw(raw: dict[str, Any]) -> dict[str, Any]:
@@ -197,12 +328,17 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     """Read, override and validate a config file."""
     raw = read_yaml(path)
     raw = apply_overrides(raw, overrides)
-    return config_from_dict(raw, str(path))
+    return validate_overridden(raw, str(path), overrides)
 
 
 def default_config_path() -> Path:
     """The bundled default: an average English STP footprint (1.2 m people)."""
     return Path(str(resources.files("hospsim") / "configs" / "footprint.yaml"))
+
+
+def example_experiment_path() -> Path:
+    """The bundled example experiment on the default config (``hospsim init --experiment``)."""
+    return Path(str(resources.files("hospsim") / "configs" / "example_experiment.yaml"))
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:

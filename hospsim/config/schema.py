@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, fi
 
 from . import dates
 from .distributions import LosDistribution
+from .errors import did_you_mean
 from .limits import (
     MAX_COST_GBP_PER_DAY,
     MAX_FACTOR,
@@ -217,7 +218,7 @@ class Service(_Strict):
     @classmethod
     def _known_kind(cls, v: str) -> str:
         if v not in SERVICE_KINDS:
-            raise ValueError(f"unknown kind {v!r} (one of: {', '.join(SERVICE_KINDS)})")
+            raise ValueError(f"unknown kind {v!r}{did_you_mean(v, SERVICE_KINDS, 'kinds')}")
         return v
 
     @property
@@ -244,8 +245,8 @@ class PlanDelivery(_Strict):
 def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
     for name, p in mix.items():
         if name != HOME and name not in services:
-            known = ", ".join([HOME] + [s for s, svc in services.items() if svc.service_kind.takes_transfers])
-            raise ValueError(f"{where}.{name}: no such pathway (known: {known})")
+            known = [HOME] + [s for s, svc in services.items() if svc.service_kind.takes_transfers]
+            raise ValueError(f"{where}.{name}: no pathway {name!r}{did_you_mean(name, known, 'pathways')}")
         if name != HOME and not services[name].service_kind.takes_transfers:
             raise ValueError(f"{where}.{name}: a service of kind {services[name].kind} takes no discharges")
         if not 0 <= p <= 1:
@@ -312,7 +313,8 @@ class Config(_Strict):
         known += [f"groups.{g}.pathways_change" for g in self.groups if f"groups.{g}.pathways_change" not in known]
         for p in self.plan_delivery.applies_to or []:
             if p not in known:
-                raise ValueError(f"plan_delivery.applies_to: {p!r} is not a plan schedule (one of: {', '.join(known)})")
+                hint = did_you_mean(p, known, "plan schedules")
+                raise ValueError(f"plan_delivery.applies_to: {p!r} is not a plan schedule{hint}")
         for path, sched in plan_schedules(self, delivered=False):
             for check in _config_checks(self, path):
                 try:
@@ -325,7 +327,8 @@ class Config(_Strict):
                 if cond.service_capacity_at_least is not None:
                     needed = cond.service_capacity_at_least.service
                     if needed not in self.services:
-                        raise ValueError(f"{path}.gate.service_capacity_at_least.service: no service {needed!r}")
+                        hint = did_you_mean(needed, self.services, "services")
+                        raise ValueError(f"{path}.gate.service_capacity_at_least.service: no service {needed!r}{hint}")
                     if path == f"services.{needed}.capacity":
                         raise ValueError(f"{path}.gate: a service's capacity cannot wait for itself")
         return self

@@ -16,7 +16,6 @@ To add a KPI: add one entry to :data:`KPIS` at the place where it should appear 
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ..config import errors
 from .engine import ADMITTED, AVOIDED, TRANSFERRED
 
 if TYPE_CHECKING:  # only for annotations: kpis.py imports this module
@@ -731,12 +731,9 @@ def find(name: str) -> KpiRef | None:
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """`` (did you mean 'a' or 'b'?)`` for the names in ``known`` close to ``name``; otherwise a
-    pointer to the KPI dictionary."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
-    if not close:
-        return " (see the KPI dictionary in the README)"
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+    """`` (did you mean 'a' or 'b'? 67 KPIs: see ...)``: the names in ``known`` close to ``name``,
+    and the valid names or where to read them (:func:`hospsim.config.errors.did_you_mean`)."""
+    return errors.did_you_mean(name, known, "KPIs", see="see the KPI dictionary in the README")
 
 
 def monthly_forms() -> list[tuple[str, Monthly]]:

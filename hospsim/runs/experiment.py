@@ -24,7 +24,7 @@ from ..config.experiment import (
     read_experiment_raw,
     scenario_overrides,
 )
-from ..config.loading import _one_line
+from ..config.loading import _one_line, blame_overrides
 from ..model import kpi_registry
 from ..model.streams import replication_seeds
 from .store import run_file_stem
@@ -158,30 +158,49 @@ def _check_run_files(loaded: LoadedExperiment, path: Path) -> None:
             )
 
 
-def _validated(data: dict[str, Any], where: str, path: Path) -> Config:
+def _validated(data: dict[str, Any], where: str, path: Path, setters: dict[str, str]) -> Config:
     try:
         return config_from_dict(data, where)
     except ConfigError as exc:
-        # Say which scenario or sweep point made the config invalid, and where it came from.
-        raise ConfigError(f"{path}: {exc}") from None
+        # Say which scenario or sweep point made the config invalid, or which override did.
+        raise ConfigError(f"{path}: {blame_overrides(str(exc), where, setters)}") from None
+
+
+def _setters(exp: Experiment, scenario: str | None) -> dict[str, str]:
+    """Where each override of a cell is written in the experiment: ``overrides``, then the
+    scenario's (or the one it extends), the baseline's."""
+    out = dict.fromkeys(exp.overrides, "overrides")
+    chain: list[str] = []
+    current = scenario if scenario is not None else exp.baseline.extends
+    while current is not None:
+        chain.append(current)
+        current = exp.scenarios[current].extends
+    for name in reversed(chain):  # nearest last: its overrides win
+        out.update(dict.fromkeys(exp.scenarios[name].overrides, f"scenarios.{name}.overrides"))
+    if scenario is None:
+        out.update(dict.fromkeys(exp.baseline.overrides, "baseline.overrides"))
+    return out
 
 
 def _variants(exp: Experiment, base_raw: dict[str, Any], path: Path) -> list[Variant]:
     """The baseline, then every scenario (at every sweep point if it is swept), validated."""
     baseline = _resolve(base_raw, baseline_overrides(exp), "baseline.overrides", str(path))
-    variants = [Variant(BASELINE, -1, (), _validated(baseline, "baseline", path))]
+    variants = [Variant(BASELINE, -1, (), _validated(baseline, "baseline", path, _setters(exp, None)))]
     swept = set(exp.sweep.scenarios or exp.scenarios) if exp.sweep else set()
     points = design_points(exp.sweep, exp.seed) if exp.sweep else []
     for name in exp.scenarios:
         scen_raw = _resolve(base_raw, scenario_overrides(exp, name), f"scenarios.{name}.overrides", str(path))
+        setters = _setters(exp, name)
         if name not in swept:
-            variants.append(Variant(name, -1, (), _validated(scen_raw, f"scenarios.{name}", path)))
+            variants.append(Variant(name, -1, (), _validated(scen_raw, f"scenarios.{name}", path, setters)))
             continue
         assert exp.sweep is not None
         for i, point in enumerate(points):
             over = {exp.sweep.parameters[p].path: v for p, v in point.items()}
             data = _resolve(scen_raw, over, "sweep.parameters", str(path))
-            cfg = _validated(data, f"scenarios.{name} at sweep point {point}", path)
+            where = f"scenarios.{name} at sweep point {point}"
+            # A value the sweep set is the cell's fault, whatever override it replaced.
+            cfg = _validated(data, where, path, setters | dict.fromkeys(over, where))
             variants.append(Variant(name, i, tuple(point.items()), cfg))
     return variants
 
