@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -376,3 +377,28 @@ def test_the_tutorial_runs_as_a_script(tmp_path):
     report = (folder / "report.html").read_text()
     assert "footprint-2000-beds" in report
     assert f"report written to {folder / 'report.html'}" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The README's section
+
+
+def test_the_readmes_python_example_uses_only_the_api():
+    """The README's Python example compiles, and every name it uses exists (running it takes the
+    full footprint and the fast sweep: too long for the suite; the tutorial test runs the API)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Python API") : readme.index("## Plots and report")]
+    code = section.split("```python\n")[1].split("```")[0]
+    compile(code, "README.md", "exec")
+    used = {
+        hospsim: re.findall(r"\bhospsim\.(\w+)", code),
+        hospsim.Results: re.findall(r"\b(?:res|res_cut|sw)\.(\w+)", code),
+        hospsim.Config: re.findall(r"\bcfg\.(\w+)", code),
+    }
+    for owner, names in used.items():
+        assert names
+        for name in names:
+            assert hasattr(owner, name), name
+    for path in re.findall(r'"(experiments/[\w.]+\.yaml)"', code):
+        assert (ROOT / path).exists(), path
+    assert "- [Python API](#python-api)" in readme
