@@ -25,6 +25,7 @@ from hospsim.config import config_hash, config_to_dict
 from hospsim.config import load_config as load_config_file
 from hospsim.outputs import plots
 from hospsim.outputs.selection import select_cells
+from hospsim.runs.reproduce import reproduce
 from hospsim.runs.store import FLOAT_FORMAT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,6 +178,14 @@ def test_run_to_a_folder_writes_the_command_lines_files(cli_run, tmp_path):
     pd.testing.assert_frame_equal(res.kpis, hospsim.load_results(cli_run).kpis)
 
 
+def test_a_config_built_in_python_is_recorded_as_such(tmp_path):
+    cfg = hospsim.load_config(MINI, {"replications": 2, "horizon_days": 120, "warmup_days": 20})
+    res = hospsim.run(cfg, workers=1, progress=False, out=tmp_path / "py")
+    assert res.manifest["config_source"] == "<Python>"
+    assert res.manifest["config_hash"] == config_hash(cfg) and res.config == cfg
+    assert reproduce(tmp_path / "py", workers=1).ok
+
+
 def test_run_refuses_bad_arguments_in_one_line():
     with pytest.raises(hospsim.UserError, match=r"^workers: expected a whole number from 1 to \d+, got 0$"):
         hospsim.run(MINI, workers=0)
@@ -197,6 +206,8 @@ def test_save_and_report(in_memory, tmp_path):
     html = path.read_text()
     assert path == tmp_path / "report.html" and html.startswith("<!DOCTYPE html>") and "mini" in html
     assert str(tmp_path / "saved") in html  # the report names the folder its manifest re-runs
+    report = reproduce(saved.path, workers=1)  # the folder re-runs bit for bit, as the CLI's does
+    assert report.ok and report.checked == 3
     with pytest.raises(hospsim.UserError, match="saved already"):
         saved.save(tmp_path / "again")
 
