@@ -242,51 +242,26 @@ def _load(args: argparse.Namespace) -> tuple[Config, str]:
 
 
 def _run(cfg: Config, args: argparse.Namespace):
-    from tqdm import tqdm
+    from .api import simulate
 
-    from .runs.replications import run_config
-
-    bar = tqdm(
-        total=cfg.replications,
-        desc=f"{cfg.name}: replications",
-        unit="rep",
-        disable=args.no_progress,
-        file=sys.stderr,
-    )
-    with bar:
-        return run_config(
-            cfg,
-            workers=args.workers,
-            on_done=lambda _res: bar.update(1),
-            patients=getattr(args, "patients", False),  # `calibrate` has no --patients
-        )
+    # `calibrate` has no --patients
+    return simulate(cfg, args.workers, not args.no_progress, getattr(args, "patients", False))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .api import run_to_folder
     from .outputs.tables import accounting_line, summary_text
-    from .runs.store import build_manifest, check_output_dir, folder_lock, write_results
 
     cfg, source = _load(args)
-    out_dir = check_output_dir(args.out or Path("results") / cfg.name, beside=True)
-    # Locked from before the simulation: a second `run` on this folder refuses at once.
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with folder_lock(out_dir):
-        started = dt.datetime.now(dt.UTC)
-        output = _run(cfg, args)
-        finished = dt.datetime.now(dt.UTC)
-        manifest = build_manifest(
-            cfg, source, output.seeds, started, finished, args.workers, output.events, patients=args.patients
-        )
-        write_results(
-            out_dir,
-            output.summary,
-            output.replications,
-            output.daily,
-            manifest,
-            args.daily_format,
-            output.patients,
-            lock=False,
-        )
+    output, manifest, out_dir = run_to_folder(
+        cfg,
+        source,
+        args.out or Path("results") / cfg.name,
+        lambda: _run(cfg, args),
+        workers=args.workers,
+        patients=args.patients,
+        daily_format=args.daily_format,
+    )
     print(
         f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
         f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
@@ -423,8 +398,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from .api import SweepProgress
     from .runs.executors import check_backend
     from .runs.experiment import load_experiment, window_warning
     from .runs.store import check_output_dir
@@ -436,23 +410,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"hospsim: warning: {warning}", file=sys.stderr)
     check_backend(args.backend, args.scheduler)
     out_dir = check_output_dir(args.out or Path("results") / loaded.experiment.name)
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            # Runs already on disk (--resume) are the bar's start, not progress: the ETA stays honest.
-            bar = tqdm(
-                total=total,
-                initial=done,
-                desc=f"{loaded.experiment.name}: runs",
-                unit="run",
-                disable=args.no_progress,
-                file=sys.stderr,
-            )
-        else:
-            bar.update(done - bar.n)
-
+    progress = SweepProgress(loaded.experiment.name, disable=args.no_progress)
     try:
         result = run_sweep(
             loaded,
@@ -472,8 +430,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
         return 130
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     exp = loaded.experiment
     print(
         f"{exp.name}: {result.runs_total} runs ({len(loaded.variants)} scenario cells x "
@@ -508,23 +465,14 @@ def _print_cells(
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from .api import SweepProgress
     from .runs.reproduce import reproduce
 
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc="reproduce: re-runs", unit="run", disable=args.no_progress, file=sys.stderr)
-        bar.update(done - bar.n)
-
+    progress = SweepProgress("reproduce", disable=args.no_progress)
     try:
         report = reproduce(args.results, workers=args.workers, sample=args.sample, on_progress=progress)
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     for change in report.version_changes:
         print(f"note: version changed since the run: {change}")
     for note in report.notes:

@@ -41,9 +41,11 @@ def test_the_rule_catches_an_upward_import(tmp_path, monkeypatch):
     ]
 
 
-def test_the_package_root_holds_only_the_version():
+def test_the_package_root_imports_only_the_api():
+    """The root re-exports hospsim.api lazily (tests/test_api.py checks that `import hospsim`
+    loads nothing else)."""
     root = architecture.PACKAGE / "__init__.py"
-    assert architecture.imports_of(root) == set()
+    assert architecture.imports_of(root) == {"hospsim.api"}
 
 
 def test_architecture_doc_is_up_to_date():

@@ -510,11 +510,6 @@ def test_config_objects_are_frozen():
     assert cfg == load_config(FOOTPRINT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the dicts and lists inside a 'frozen' Config are plain mutable containers, so a "
-    "validated config can be changed into an invalid one (and its hash changes)",
-)
 def test_config_containers_are_read_only():
     cfg = load_config(FOOTPRINT)
     before = config_hash(cfg)

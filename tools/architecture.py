@@ -22,7 +22,16 @@ DOC = ROOT / "docs" / "architecture.md"
 
 # Bottom to top. A module may import its own layer and the layers below it, never above.
 LAYERS = ("config", "model", "analysis", "runs", "outputs", "cli")
-ROOT_MODULES = {"hospsim": -1, "hospsim.__main__": LAYERS.index("cli"), "hospsim.cli": LAYERS.index("cli")}
+# The top layer holds the two ways in: the command line and the Python API.
+ROOT_MODULES = {
+    "hospsim": -1,
+    "hospsim.__main__": LAYERS.index("cli"),
+    "hospsim.cli": LAYERS.index("cli"),
+    "hospsim.api": LAYERS.index("cli"),
+}
+# The package root holds the version, which every layer may import, and re-exports the Python API
+# on first use (PEP 562 ``__getattr__``): the one import of a higher layer allowed, and only there.
+ROOT_EXPORTS = {"hospsim": {"hospsim.api"}}
 
 
 def module_name(path: Path) -> str:
@@ -34,8 +43,8 @@ def module_name(path: Path) -> str:
 
 
 def layer_of(module: str) -> int:
-    """Index of ``module``'s layer in :data:`LAYERS` (-1 for the package root, which holds only
-    the version)."""
+    """Index of ``module``'s layer in :data:`LAYERS` (-1 for the package root, which holds the
+    version and re-exports the Python API lazily)."""
     if module in ROOT_MODULES:
         return ROOT_MODULES[module]
     top = module.split(".")[1]
@@ -84,7 +93,7 @@ def layer_violations() -> list[str]:
     bad = []
     for mod, deps in import_graph().items():
         for dep in sorted(deps):
-            if layer_of(dep) > layer_of(mod):
+            if layer_of(dep) > layer_of(mod) and dep not in ROOT_EXPORTS.get(mod, set()):
                 bad.append(f"{mod} ({LAYERS[layer_of(mod)]}) -> {dep} ({LAYERS[layer_of(dep)]})")
     return bad
 
@@ -152,9 +161,11 @@ def render_markdown() -> str:
         "hospsim is built in layers, from the bottom up: "
         + " → ".join(f"`{name}`" for name in LAYERS)
         + ". A module may import modules of its own layer and of the layers below it, never of a "
-        "layer above (lazy imports inside functions included). The package root "
-        "`hospsim/__init__.py` holds only the version and imports nothing; `hospsim/__main__.py` "
-        "belongs to the `cli` layer.",
+        "layer above (lazy imports inside functions included). The top layer holds the two ways in: "
+        "the command line (`hospsim/cli.py`, `hospsim/__main__.py`) and the Python API "
+        "(`hospsim/api.py`). The package root `hospsim/__init__.py` holds the version, which any "
+        "layer may import, and re-exports the API of `hospsim/api.py` on first use (a module "
+        "`__getattr__`), so `import hospsim` loads nothing else.",
         "",
         "| layer | package | what it is |",
         "|---|---|---|",

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
@@ -369,6 +369,88 @@ class Config(_Strict):
             path in targets if targets is not None else (path.startswith("services.") and path.endswith(".capacity"))
         )
         return schedule.delivered(pd.ic_delay_days, pd.ic_growth_achieved) if applies else schedule
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """A new, validated config: this one with each ``dotted.path: value`` of ``overrides``
+        set, as ``--set`` does (``{"acute.beds": 2000, "services.rehab_bed.capacity": 500}``;
+        a value may be a whole schedule or section, ``{"steps": [[0, 2000], [400, 1800]]}``).
+
+        All overrides are applied, then the result is validated once, so overrides that only make
+        sense together (two shares that must sum to 1) are fine. A problem is a one-line
+        :class:`~hospsim.config.errors.ConfigError` naming the overrides."""
+        from .loading import config_from_dict, config_to_dict, set_dotted  # loading imports this module
+
+        data = config_to_dict(self)
+        for key, value in overrides.items():
+            set_dotted(data, str(key), _plain(value), "override")
+        keys = ", ".join(str(k) for k in overrides)
+        return config_from_dict(data, f"{self.name} with overrides {keys}" if keys else self.name)
+
+    @model_validator(mode="after")
+    def _read_only(self) -> Config:
+        # Frozen models refuse new values, but their lists and dicts would still change in place
+        # (and the config hash with them): make every container of the validated tree read-only.
+        _freeze(self)
+        return self
+
+
+class ReadOnlyDict(dict[Any, Any]):
+    """A dict of a validated config: reading works as for any dict, changing it raises TypeError.
+    Change a config with :meth:`Config.with_overrides`."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a config is read-only; make a changed copy with Config.with_overrides")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (to worker processes) and copied as a plain dict, rebuilt read-only.
+        return (type(self), (dict(self),))
+
+
+class ReadOnlyList(list[Any]):
+    """A list of a validated config: reading works as for any list, changing it raises TypeError."""
+
+    _refuse = ReadOnlyDict._refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self),))
+
+
+def _freeze(value: Any) -> Any:
+    """``value`` with its lists and dicts read-only, all the way down; models are changed in
+    place (they are frozen and new: nobody else holds them yet, or they are frozen already).
+    Subclasses of list and dict, not tuples: the schema's serializers and every reader (numpy,
+    ``isinstance(x, dict)``) take them as they are, so dumps and hashes do not change."""
+    if isinstance(value, BaseModel):
+        for name, item in value.__dict__.items():
+            value.__dict__[name] = _freeze(item)
+        return value
+    if isinstance(value, ReadOnlyDict | ReadOnlyList):
+        return value
+    if isinstance(value, dict):
+        return ReadOnlyDict({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return ReadOnlyList(_freeze(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """An override's value as YAML would give it: numpy numbers as Python numbers, tuples as
+    lists, mappings as dicts, dates as ISO text (what ``config_to_dict`` holds)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _check_delivered(cfg: Config) -> None:

@@ -14,8 +14,10 @@ started and shuts the workers down.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import multiprocessing.context
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from types import TracebackType
@@ -59,9 +61,52 @@ class SerialExecutor(Executor):
     """Runs tasks one after another in this process."""
 
 
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While a worker process is being started, hide where this process's ``__main__`` came from.
+
+    A ``spawn``ed child runs the parent's main script again (as ``__mp_main__``) before its first
+    task: :func:`multiprocessing.spawn.get_preparation_data` sends the script's path (``__file__``)
+    or its module name (``__spec__``, for ``python -m``), and the child's ``prepare`` runs it. A
+    script that calls :func:`hospsim.run` at its top level, without an ``if __name__ ==
+    "__main__":`` guard, would then start a run inside every worker, which crashes the pool.
+    hospsim's workers only need hospsim's own module-level task functions, so they are started as
+    from an interactive session (which has neither attribute): the child imports nothing of the
+    caller's. The attributes are back as soon as the child has its start-up data."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+class _SpawnProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker process that does not run the caller's main script (see :func:`_main_hidden`)."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        with _main_hidden():
+            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    """The ``spawn`` start method, with workers that leave the caller's ``__main__`` alone."""
+
+    Process = _SpawnProcess
+
+
 class ProcessExecutor(Executor):
     """A pool of worker processes, started on first use with the ``spawn`` method: workers start
-    clean of this process's threads (the progress bar) and behave the same on every platform."""
+    clean of this process's threads (the progress bar) and behave the same on every platform.
+    They never import the caller's main script, so a plain script (no ``__main__`` guard), a
+    notebook and the REPL can all use the pool (see :func:`_main_hidden`)."""
 
     name = "process"
 
@@ -77,8 +122,7 @@ class ProcessExecutor(Executor):
             yield from super().map_unordered(fn, tasks)
             return
         if self._pool is None:
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=_SpawnContext())
         self._futures = [self._pool.submit(fn, task) for task in tasks]
         for fut in as_completed(self._futures):
             yield fut.result()
