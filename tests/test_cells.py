@@ -239,7 +239,7 @@ def test_reproduce_refuses_an_unreadable_cells_csv(copy_of: Path):
 def test_reproduce_progress_goes_to_stderr_unless_turned_off(swept: Path, capsys):
     assert main(["reproduce", str(swept), "--workers", "1", "--sample", "2"]) == 0
     out, err = capsys.readouterr()
-    assert "reproduce: re-runs" in err and "2/2" in err
+    assert "reproduce: runs" in err and "2/2" in err
     assert "re-runs" not in out and "reproduced: 2 runs" in out
     assert main(["reproduce", str(swept), "--workers", "1", "--sample", "2", "--no-progress"]) == 0
     out, err = capsys.readouterr()
