@@ -35,18 +35,32 @@ from ...runs.results import Cell, Results, load_results
 from ...runs.store import atomic_write
 from .. import plots
 from ..errors import OptionError
-from ..selection import cell_label, select_cells
+from ..labels import Labels, humanise, labels_of
+from ..selection import select_cells
 from .answer import BREAKS, HOLDS, verdict_data
-from .kpis import KEY_KPIS, headline_run, kpi_order, kpi_table, other_kpis, paired_table, verdict_table
+from .kpis import (
+    KEY_KPIS,
+    board_kpis,
+    change_table,
+    headline_run,
+    kpi_dictionary,
+    kpi_order,
+    kpi_table,
+    other_kpis,
+    paired_table,
+    verdict_table,
+)
 from .manifest import manifest_data
 from .model import model_data
 from .plan import plan_data
 from .render import render, static_text
-from .text import describe_gate, describe_los, describe_mix, describe_pathway_change, describe_schedule
+from .text import describe_gate, describe_los, describe_mix, describe_pathway_change, describe_schedule, pct
 
 FIGURE_DPI = 90
 # The figures in the order the report shows them; figures of the registry not named here follow.
-REPORT_ORDER = ("fan", "robustness", "forest", "exceedance", "delays", "waiting_list", "services")
+REPORT_ORDER = ("robustness", "fan", "forest", "exceedance", "delays", "waiting_list", "services")
+# A sweep's report shows these in its main body (and on paper); the others are in the appendix.
+BOARD_FIGURES = ("robustness", "fan", "forest", "exceedance")
 CSS = static_text("style.css")
 CHECK_SCRIPT = static_text("check.js")  # marks <body> once loaded: images that loaded, script errors
 
@@ -62,41 +76,79 @@ __all__ = [
     "describe_mix",
     "describe_pathway_change",
     "describe_schedule",
+    "report_data",
     "write_report",
 ]
 
 
-def figure_data(name: str, fig: Figure) -> dict[str, Any]:
-    """A figure as the report embeds it: title, caption, PNG (base64) and size in pixels."""
+def _caption(name: str, caption: str) -> str:
+    """The report's caption of a figure: the registry's, but the robustness map's says what its
+    lines mark without naming their colours (the figure's legend does)."""
+    if name != "robustness":
+        return caption
+    return (
+        "Share of replications in which every criterion of the plan holds, for each combination of the swept "
+        f"parameters (95% Wilson interval in brackets). The lines mark where that share crosses {pct(BREAKS)} and "
+        f"{pct(HOLDS)} (the plan breaks below {pct(BREAKS)} and holds from {pct(HOLDS)}); the figure\u2019s legend "
+        "shows which line is which."
+    )
+
+
+def figure_data(name: str, fig: Figure, board: bool = True) -> dict[str, Any]:
+    """A figure as the report embeds it: title, caption, PNG (base64), size in pixels, and
+    whether it is in the main body (``board``) or the appendix."""
     spec = plots.REGISTRY[name]
     w, h = (round(v * FIGURE_DPI) for v in fig.get_size_inches())
     png = base64.b64encode(plots.png_bytes(fig, FIGURE_DPI)).decode("ascii")
-    return {"name": name, "title": spec.title, "caption": spec.caption, "png": png, "width": w, "height": h}
+    caption = _caption(name, spec.caption)
+    return {"name": name, "title": spec.title, "caption": caption, "png": png, "width": w, "height": h, "board": board}
 
 
 def _figures(res: Results, cells: list[Cell], scenario: Iterable[str] | None, point: int | None) -> list[dict]:
     available = plots.available(res)
     order = [n for n in REPORT_ORDER if n in available] + [n for n in available if n not in REPORT_ORDER]
-    return [figure_data(n, plots.make_figure(res, n, cells, point, scenario)) for n in order]
+    return [
+        figure_data(n, plots.make_figure(res, n, cells, point, scenario), not res.is_sweep or n in BOARD_FIGURES)
+        for n in order
+    ]
 
 
-def _kpi_tables(res: Results, cells: list[Cell]) -> dict[str, Any]:
+def _kpi_tables(res: Results, cells: list[Cell], labels: Labels) -> dict[str, Any]:
     kpis = kpi_order(res)
+    board = board_kpis(res) if res.is_sweep else kpis
     others = other_kpis(res, kpis)
     return {
-        "main": kpi_table(res, cells, kpis),
-        "paired": paired_table(res, cells, kpis) if res.is_sweep else None,
-        "verdicts": verdict_table(res) if res.is_sweep else None,
-        "others": kpi_table(res, cells, others) if others else None,
+        "board": kpi_table(res, cells, board, labels, code=False),
+        "change": change_table(res, cells, board, labels) if res.is_sweep else None,
+        "main": kpi_table(res, cells, kpis, labels),
+        "paired": paired_table(res, cells, kpis, labels) if res.is_sweep else None,
+        "verdicts": verdict_table(res, labels) if res.is_sweep else None,
+        "others": kpi_table(res, cells, others, labels) if others else None,
+        "dictionary": kpi_dictionary(board, labels),
     }
 
 
-def build_report(res: Results, scenario: Iterable[str] | None = None, point: int | None = None) -> str:
-    """The report as one HTML string."""
+def _shown(cells: list[Cell], labels: Labels) -> str:
+    """The cells the time series and tables show, in words: the scenarios and their future."""
+    names = ", ".join(labels.scenario(c.scenario) for c in cells)
+    params = next((c.params for c in cells if c.params), None)
+    return f"{names}, in the future where {labels.point(params)}" if params else names
+
+
+def report_data(res: Results, scenario: Iterable[str] | None = None, point: int | None = None) -> dict[str, Any]:
+    """Everything the report shows, as plain data: the HTML templates and the Word export
+    (:mod:`.docx`) both write this."""
     cells = select_cells(res, scenario, point)
+    labels = labels_of(res.experiment)
     verdict = res.is_sweep and res.experiment.get("criteria")
-    data = {
-        "title": f"{res.name}: {'does the plan hold?' if verdict else 'results'}",
+    config = res.config_of(res.cells[0])
+    if verdict:
+        title = labels.given.get(res.name) or "Does the plan hold?"
+    else:
+        title = labels.given.get(res.name) or f"Results: {config.description or humanise(config.name)}"
+    return {
+        "title": title,
+        "name": res.name,
         "path": str(res.path),
         "kind": res.kind,
         "replications": res.replications,
@@ -104,16 +156,20 @@ def build_report(res: Results, scenario: Iterable[str] | None = None, point: int
         "n_cells": len(res.cells),
         "version": __version__,
         "question": (res.experiment.get("question") or "").strip(),
-        "answer": verdict_data(res) if res.is_sweep else None,
+        "answer": verdict_data(res, labels) if res.is_sweep else None,
         "headline": "" if res.is_sweep else headline_run(res),
-        "shown": ", ".join(cell_label(c) for c in cells),
+        "shown": _shown(cells, labels),
         "figures": _figures(res, cells, scenario, point),
-        "kpis": _kpi_tables(res, cells),
-        "plan": plan_data(res),
-        "model": model_data(res.config_of(res.cells[0]), res),
+        "kpis": _kpi_tables(res, cells, labels),
+        "plan": plan_data(res, labels),
+        "model": model_data(config, res, labels),
         "manifest": manifest_data(res),
     }
-    return render("report.html.j2", **data)
+
+
+def build_report(res: Results, scenario: Iterable[str] | None = None, point: int | None = None) -> str:
+    """The report as one HTML string."""
+    return render("report.html.j2", **report_data(res, scenario, point))
 
 
 def write_report(
