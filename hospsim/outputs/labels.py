@@ -250,7 +250,8 @@ def criterion_words(labels: Labels, criterion: Mapping[str, Any]) -> str:
     op, bound = ("at most", criterion.get("at_most"))
     if bound is None:
         op, bound = "at least", criterion.get("at_least")
-    return f"{labels.kpi(kpi)} {criterion_bound(kpi, str(criterion.get('compare', 'absolute')), op, float(bound))}"
+    test = criterion_bound(kpi, str(criterion.get("compare", "absolute")), op, float(bound or 0))
+    return f"{labels.kpi(kpi)} {test}"
 
 
 def month_words(month: Any) -> str:

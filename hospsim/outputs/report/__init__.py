@@ -2,29 +2,37 @@
 
 ``hospsim report RESULTS`` writes one self-contained HTML file: figures embedded as base64 PNG,
 styles inline, no network and no external CSS or JavaScript, so it opens offline in any browser
-and can be mailed as it is. Its sections:
+and can be mailed as it is. Its main body:
 
 1. the question and the answer (for sweeps: where the plan holds and where it breaks, the share
-   of replications holding per cell with its 95% CI, what gating buys);
+   of replications holding per future with its 95% CI, what gating buys);
 2. the key figures (see :mod:`hospsim.outputs.plots`);
-3. KPI tables with 95% confidence intervals, and paired differences from the baseline;
+3. the key results with 95% confidence intervals and their change from the baseline;
 4. the plan and its criteria;
-5. a model description generated from the config, following the STRESS-DES reporting checklist
-   (objectives, logic, data and inputs, experimentation, implementation);
-6. the manifest: versions, git revision, hashes, seeds and timings.
+5. the KPI dictionary of the KPIs shown;
+
+then an appendix: the other figures, every KPI, every verdict, each scenario's changes setting by
+setting, a model description following the STRESS-DES reporting checklist, and the manifest.
+Everything is named as a reader knows it (the experiment's ``labels`` and
+:mod:`hospsim.outputs.labels`); names as written in the results only where an analyst needs them.
+
+Printed (A4, ``style.css``), the report is the main body and a list of what the appendix holds:
+tables wrap to the page width, each main section starts a page. ``--docx`` writes the main body
+as a Word document (:mod:`.docx`) from the same data (:func:`report_data`).
 
 The Python modules build plain data (:mod:`.answer`, :mod:`.kpis`, :mod:`.plan`, :mod:`.model`,
 :mod:`.manifest`); the Jinja2 templates in ``templates/`` turn it into HTML, escaping every value.
 
-A small inline script (``templates/check.js``) only marks ``<body>`` with how many images loaded
-and how many script errors happened (``data-images``, ``data-images-loaded``, ``data-errors``), so
-a headless browser can check the file.
+A small inline script (``templates/check.js``) only marks ``<body>`` with how many images loaded,
+how many script errors happened and how many tables or figures are wider than the page
+(``data-images``, ``data-images-loaded``, ``data-errors``, ``data-overflow``), so a headless
+browser can check the file.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +143,44 @@ def _shown(cells: list[Cell], labels: Labels) -> str:
     return f"{names}, in the future where {labels.point(params)}" if params else names
 
 
+def _left_out(res: Results, figures: list[dict], kpis: dict[str, Any]) -> list[Any]:
+    """What the main body (and so the printed copy and the Word document) leaves out, each with
+    where to find it: the appendix of the HTML file and the results folder's files."""
+    n_kpis = len(kpis["main"]["rows"]) + (len(kpis["others"]["rows"]) if kpis["others"] else 0)
+    items: list[Any] = [f"the figure \u2018{f['title']}\u2019" for f in figures if not f["board"]]
+    files: list[Any] = [{"code": "summary.csv"}] + ([", ", {"code": "paired_differences.csv"}] if res.is_sweep else [])
+    change = " and its change from the baseline" if res.is_sweep else ""
+    items.append({"seq": [f"every KPI{change} with 95% confidence intervals ({n_kpis} KPIs; also in ", *files, ")"]})
+    if res.is_sweep and kpis["verdicts"]:
+        n = len(kpis["verdicts"]["rows"])
+        items.append(
+            {
+                "seq": [
+                    "every future and criterion: share of replications holding, mean value tested, first month "
+                    f"breached ({n} rows; also in ",
+                    {"code": "verdicts.csv"},
+                    ")",
+                ]
+            }
+        )
+        items.append(
+            "each scenario\u2019s changes to the base config, setting by setting (also in the experiment file)"
+        )
+    items.append(
+        "the model description (STRESS-DES: objectives, logic, data and inputs, experimentation, implementation)"
+    )
+    items.append(
+        {
+            "seq": [
+                "the manifest: versions, git revision, hashes, seeds and timings (also in ",
+                {"code": "manifest.json"},
+                ")",
+            ]
+        }
+    )
+    return items
+
+
 def report_data(res: Results, scenario: Iterable[str] | None = None, point: int | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data: the HTML templates and the Word export
     (:mod:`.docx`) both write this."""
@@ -146,6 +192,8 @@ def report_data(res: Results, scenario: Iterable[str] | None = None, point: int 
         title = labels.given.get(res.name) or "Does the plan hold?"
     else:
         title = labels.given.get(res.name) or f"Results: {config.description or humanise(config.name)}"
+    figures = _figures(res, cells, scenario, point)
+    kpis = _kpi_tables(res, cells, labels)
     return {
         "title": title,
         "name": res.name,
@@ -159,8 +207,9 @@ def report_data(res: Results, scenario: Iterable[str] | None = None, point: int 
         "answer": verdict_data(res, labels) if res.is_sweep else None,
         "headline": "" if res.is_sweep else headline_run(res),
         "shown": _shown(cells, labels),
-        "figures": _figures(res, cells, scenario, point),
-        "kpis": _kpi_tables(res, cells, labels),
+        "figures": figures,
+        "kpis": kpis,
+        "left_out": _left_out(res, figures, kpis),
         "plan": plan_data(res, labels),
         "model": model_data(config, res, labels),
         "manifest": manifest_data(res),
@@ -172,18 +221,38 @@ def build_report(res: Results, scenario: Iterable[str] | None = None, point: int
     return render("report.html.j2", **report_data(res, scenario, point))
 
 
+def _write(path: Path, write_fn: Callable[[Path], object]) -> None:
+    """Write a file atomically, an OS error as one line naming the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, write_fn)
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
 def write_report(
-    results: str | Path, out: str | Path | None = None, scenario: Iterable[str] | None = None, point: int | None = None
+    results: str | Path,
+    out: str | Path | None = None,
+    scenario: Iterable[str] | None = None,
+    point: int | None = None,
+    docx: str | Path | None = None,
 ) -> Path:
-    """Write the report of ``results`` to ``out`` (default ``RESULTS/report.html``)."""
+    """Write the report of ``results`` to ``out`` (default ``RESULTS/report.html``) and, if
+    ``docx`` is given, the same content as a Word document there (needs python-docx)."""
+    if docx is not None:
+        from .docx import require_docx
+
+        require_docx()  # before any work: a missing package is said at once
     res = load_results(results)
     path = Path(out) if out is not None else res.path / "report.html"
     if path.is_dir():
         path = path / "report.html"
-    text = build_report(res, scenario, point)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    except OSError as exc:
-        raise OptionError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    data = report_data(res, scenario, point)
+    text = render("report.html.j2", **data)
+    _write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    if docx is not None:
+        from .docx import build_docx
+
+        document = build_docx(data)
+        _write(Path(docx), lambda tmp: document.save(str(tmp)))
     return path

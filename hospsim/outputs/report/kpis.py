@@ -3,6 +3,7 @@ baseline, and every verdict of a sweep."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -74,9 +75,12 @@ def board_kpis(res: Results) -> list[str]:
 
 
 def kpi_cell(name: str, labels: Labels | None = None, code: bool = True) -> Any:
-    """A KPI by its display name, then (``code``) its name as written in the results."""
+    """A KPI by its display name, then (``code``) its name as written in the results; a KPI this
+    version does not know by its name as written."""
     text = (labels or Labels()).kpi(name)
-    return {"lines": [text, {"code": name}]} if code and text != name else text
+    if text == name:
+        return {"code": name} if code else name
+    return {"lines": [text, {"code": name}]} if code else text
 
 
 def kpi_unit(name: str) -> str:
@@ -86,9 +90,11 @@ def kpi_unit(name: str) -> str:
 
 def _summary_row(res: Results, cell: Cell, kpi: str) -> pd.Series | None:
     s = res.summary
-    found = s[(s["scenario"] == cell.scenario) & (s["point"] == cell.point) & (s["kpi"] == kpi)] if res.is_sweep else s[
-        s["kpi"] == kpi
-    ]
+    found = (
+        s[(s["scenario"] == cell.scenario) & (s["point"] == cell.point) & (s["kpi"] == kpi)]
+        if res.is_sweep
+        else s[s["kpi"] == kpi]
+    )
     return None if found.empty else found.iloc[0]
 
 
@@ -112,8 +118,14 @@ def kpi_table(
     return {"header": header, "rows": rows, "num": list(range(2, len(cells) + 2))}
 
 
-def _fmt(kpi: str) -> Any:
+def _fmt(kpi: str) -> Callable[[Any], str]:
+    """A formatter of the KPI's values (for a confidence interval's ends)."""
     return lambda v: kpi_value(kpi, v)
+
+
+def _change_fmt(kpi: str) -> Callable[[Any], str]:
+    """A formatter of changes of the KPI from the baseline."""
+    return lambda v: kpi_change(kpi, v)
 
 
 def change_table(res: Results, cells: list[Cell], kpis: list[str], labels: Labels) -> dict[str, Any] | None:
@@ -126,14 +138,14 @@ def change_table(res: Results, cells: list[Cell], kpis: list[str], labels: Label
     for k in kpis:
         row: list[Any] = [kpi_cell(k, labels, code=False)]
         for c in cells[1:]:
-            r = p[(p["scenario"] == c.scenario) & (p["point"] == c.point) & (p["kpi"] == k)]
-            if r.empty:
+            found = p[(p["scenario"] == c.scenario) & (p["point"] == c.point) & (p["kpi"] == k)]
+            if found.empty:
                 row.append("n/a")
                 continue
-            r = r.iloc[0]
+            r = found.iloc[0]
             rel = relative_change(r["relative_change"])
             main = kpi_change(k, r["difference"]) + ("" if rel == "n/a" else f" ({rel})")
-            row.append({"main": main, "small": ci(r["ci_low"], r["ci_high"], lambda v, k=k: kpi_change(k, v))})
+            row.append({"main": main, "small": ci(r["ci_low"], r["ci_high"], _change_fmt(k))})
         rows.append(row)
     header = ["KPI", *[labels.scenario(c.scenario) for c in cells[1:]]]
     return {"header": header, "rows": rows, "num": list(range(1, len(cells)))}
@@ -161,7 +173,7 @@ def paired_table(
                     kpi_value(k, r["baseline_mean"]),
                     kpi_value(k, r["scenario_mean"]),
                     kpi_change(k, r["difference"]),
-                    ci(r["ci_low"], r["ci_high"], lambda v, k=k: kpi_change(k, v)),
+                    ci(r["ci_low"], r["ci_high"], _change_fmt(k)),
                     relative_change(r["relative_change"]),
                 ]
             )

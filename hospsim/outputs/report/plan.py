@@ -101,7 +101,9 @@ def _criteria(exp: dict, labels: Labels) -> dict[str, Any] | None:
         compare = c.get("compare", "absolute")
         kpi = str(c.get("kpi"))
         test = criterion_bound(kpi, compare, op, float(bound))
-        rows.append([str(i + 1), criterion_words(labels, c), labels.kpi(kpi), COMPARE_WORDS.get(compare, compare), test])
+        rows.append(
+            [str(i + 1), criterion_words(labels, c), labels.kpi(kpi), COMPARE_WORDS.get(compare, compare), test]
+        )
     header = ["", "criterion", "KPI", "tested on", "bound"]
     return {"header": header, "rows": rows, "num": []} if rows else None
 
