@@ -183,7 +183,7 @@ def test_report_command(tmp_path_factory, tmp_path, capsys):
     assert main(["report", str(sweep_dir), "--out", str(out), "--point", "2", "--scenario", "gated"]) == 0
     assert f"report written to {out}" in capsys.readouterr().out
     text = out.read_text()
-    shown = "Baseline, Gated, in the future where intermediate care 3 months late, intermediate care growth 50% of plan"
+    shown = "Baseline, Gated; the future: intermediate care 3 months late, intermediate care growth 50% of plan"
     assert f"tables of key results show: {shown}." in text
     kpis = section(text, "kpis", "plan")
     assert '<th class="num">Gated</th>' in kpis and "Fixed date" not in kpis

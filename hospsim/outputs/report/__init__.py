@@ -140,7 +140,7 @@ def _shown(cells: list[Cell], labels: Labels) -> str:
     """The cells the time series and tables show, in words: the scenarios and their future."""
     names = ", ".join(labels.scenario(c.scenario) for c in cells)
     params = next((c.params for c in cells if c.params), None)
-    return f"{names}, in the future where {labels.point(params)}" if params else names
+    return f"{names}; the future: {labels.point(params)}" if params else names
 
 
 def _left_out(res: Results, figures: list[dict], kpis: dict[str, Any]) -> list[Any]:

@@ -14,7 +14,7 @@ from ...config import gated_schedules
 from ...config.experiment import Criterion
 from ...model.kpi_registry import gate_key
 from ...runs.results import Cell, Results, scenarios
-from ..labels import Labels, criterion_words, labels_of, relative_change
+from ..labels import Labels, criterion_words, labels_of, param_words, relative_change
 from ..plots.common import ALL_CRITERIA
 from .plain import BREAKS, HOLDS, RULE, Gating, param_columns, plain_answer, share_grids
 from .text import day_words, pct
@@ -124,6 +124,14 @@ def _bed_days_change(res: Results, scen: str, pt: int) -> str:
     return relative_change(float(r["relative_change"].iloc[0])) if len(r) else "n/a"
 
 
+def _points(change: float) -> str:
+    """A change of a share in percentage points, signed: ``+11 percentage points``."""
+    if not math.isfinite(change):
+        return "n/a"
+    sign = "+" if change > 0 else "\u2212" if change < 0 else ""
+    return f"{sign}{pct(abs(change))[:-1]} percentage points"
+
+
 def _gating_block(res: Results, gated: str, ref: str, labels: Labels) -> dict[str, Any] | None:
     """A gated scenario against its ungated counterpart, point by point."""
     allv = all_rows(res)
@@ -147,13 +155,14 @@ def _gating_block(res: Results, gated: str, ref: str, labels: Labels) -> dict[st
         return None
     gain = float(np.mean(gains)) if gains else math.nan
     r, g = labels.scenario(ref), labels.scenario(gated)
-    subjects = "; ".join(labels.parameter(p[len("param_") :]) for p in params)
+    names = [p[len("param_") :] for p in params]
+    subjects = ", ".join(labels.given.get(n) or param_words(n, labels.paths.get(n))[0] for n in names)
     header = [f"future ({subjects})", f"plan holds: {r}", f"plan holds: {g}", "gate opened"]
     return {
         "gated": g,
         "ref": r,
         "cells": len(rows),
-        "gain": f"{'+' if gain >= 0 else ''}{pct(gain)}",
+        "gain": _points(gain),
         "went_ahead": pct(float(np.mean(opened_all))) if opened_all else None,
         "table": {
             "header": [*header, f"acute bed days vs baseline: {r}", f"acute bed days vs baseline: {g}"],

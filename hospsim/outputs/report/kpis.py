@@ -114,8 +114,8 @@ def kpi_table(
                 continue
             row.append({"main": kpi_value(k, r["mean"]), "small": ci(r["ci_low"], r["ci_high"], _fmt(k))})
         rows.append(row)
-    header = ["KPI", "unit", *[labels.scenario(c.scenario) for c in cells]]
-    return {"header": header, "rows": rows, "num": list(range(2, len(cells) + 2))}
+    columns = [labels.scenario(c.scenario) for c in cells] if res.is_sweep else ["mean (95% CI)"]
+    return {"header": ["KPI", "unit", *columns], "rows": rows, "num": list(range(2, len(cells) + 2))}
 
 
 def _fmt(kpi: str) -> Callable[[Any], str]:
