@@ -193,3 +193,9 @@ def test_docx_without_python_docx_is_one_line(labelled_sweep, tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'hospsim[docx]'" in err
     assert not out.exists() and not (tmp_path / "r.html").exists()  # failed before any work
+
+
+def test_docx_to_a_folder_is_one_line(labelled_sweep, tmp_path, capsys):
+    assert main(["report", str(labelled_sweep), "--out", str(tmp_path / "r.html"), "--docx", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hospsim: error: --docx ") and "is a folder" in err and err.count("\n") == 1

@@ -191,7 +191,8 @@ def report_data(res: Results, scenario: Iterable[str] | None = None, point: int 
     if verdict:
         title = labels.given.get(res.name) or "Does the plan hold?"
     else:
-        title = labels.given.get(res.name) or f"Results: {config.description or humanise(config.name)}"
+        subject = res.name if res.is_sweep else config.description or humanise(config.name)
+        title = labels.given.get(res.name) or f"Results: {subject}"
     figures = _figures(res, cells, scenario, point)
     kpis = _kpi_tables(res, cells, labels)
     return {
