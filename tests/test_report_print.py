@@ -199,3 +199,12 @@ def test_docx_to_a_folder_is_one_line(labelled_sweep, tmp_path, capsys):
     assert main(["report", str(labelled_sweep), "--out", str(tmp_path / "r.html"), "--docx", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hospsim: error: --docx ") and "is a folder" in err and err.count("\n") == 1
+
+
+def test_small_values_read_without_e_notation():
+    from hospsim.outputs.labels import kpi_change, kpi_value, plain_number
+
+    assert kpi_value("mean_wait_hours", 6.87e-4) == "0.00069"
+    assert kpi_change("mean_wait_hours", -6.87e-4) == "\u22120.00069"
+    assert kpi_value("p_wait_over_4h", 1.82e-4) == "0.018%"
+    assert plain_number(0.0237) == "0.0237" and plain_number(1234.5) == "1,234" and plain_number(2e-12) == "0"

@@ -124,7 +124,7 @@ def kpi_value(name: str, value: Any, with_unit: bool = False) -> str:
         return f"£{fmt_number(v)}"
     if unit == "day number":
         return f"day {fmt_number(v)}"
-    text = fmt_number(v)
+    text = plain_number(v)  # never e-notation: 0.00069, not 6.87e-04
     return f"{text} {unit_words(unit)}" if with_unit and unit and unit != "0/1" else text
 
 
@@ -261,3 +261,14 @@ def month_words(month: Any) -> str:
     if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
         return f"{_MONTH_NAMES[int(text[5:]) - 1]} {text[:4]}"
     return "n/a"
+
+
+def plain_number(x: float) -> str:
+    """A number as :func:`~hospsim.outputs.tables.fmt_number` writes it, but never in
+    e-notation: below 0.001 with two significant digits (``0.00069``), below 10⁻⁹ as ``0``."""
+    ax = abs(x)
+    if not math.isfinite(x) or ax >= 0.001 or ax == 0:
+        return fmt_number(x)
+    if ax < 1e-9:
+        return "0"
+    return f"{x:.{1 - math.floor(math.log10(ax))}f}"
