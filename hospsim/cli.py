@@ -209,9 +209,18 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     pl.add_argument("--dpi", type=_dpi, default=100, help="resolution of PNG files (default: %(default)s)")
 
-    rep = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
+    rep = sub.add_parser(
+        "report", help="write a self-contained HTML report of a results folder (prints to A4), optionally a Word file"
+    )
     rep.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
     rep.add_argument("--out", type=_out_path, help="HTML file to write (default: RESULTS/report.html)")
+    rep.add_argument(
+        "--docx",
+        type=_out_path,
+        metavar="FILE",
+        help="also write the report's main body as a Word document, for a board pack (needs python-docx: "
+        "pip install 'hospsim[docx]')",
+    )
     _add_cell_args(rep)
 
 
@@ -503,13 +512,20 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .outputs.errors import OptionError
     from .outputs.report import write_report
     from .runs.store import check_output_dir
 
     if args.out is not None:  # the folder the file goes in (or --out itself, if a folder)
         check_output_dir(args.out if args.out.is_dir() else args.out.parent)
-    path = write_report(args.results, args.out, args.scenario, args.point)
+    if args.docx is not None:
+        if args.docx.is_dir():
+            raise OptionError(f"--docx {args.docx}: is a folder; name the .docx file to write")
+        check_output_dir(args.docx.parent)
+    path = write_report(args.results, args.out, args.scenario, args.point, docx=args.docx)
     print(f"report written to {path}")
+    if args.docx is not None:
+        print(f"Word document written to {args.docx}")
     return 0
 
 

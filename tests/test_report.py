@@ -85,13 +85,17 @@ def test_sweep_report_answers_the_question_first(sweep_report, tmp_path_factory)
         < text.index('id="figures"')
         < text.index('id="kpis"')
         < text.index('id="plan"')
+        < text.index('id="dictionary"')
+        < text.index('id="appendix"')
         < text.index('id="model"')
         < text.index('id="manifest"')
     )
     # the share holding per cell, with its Wilson CI, straight from verdicts.csv
     verdicts = pd.read_csv(sweep_dir / "verdicts.csv")
     allv = verdicts[verdicts["criterion"] == "all criteria"]
-    grid = text[text.index("Share of replications in which the plan holds, per cell") : text.index("What gating buys")]
+    grid = text[
+        text.index("Share of replications in which the plan holds, per future") : text.index("What gating buys")
+    ]
     cells = re.findall(
         r'<td class="share" data-scenario="([^"]*)" data-point="(\d+)"[^>]*>([^<]*)<br><small>([^<]*)</small>', grid
     )
@@ -102,21 +106,22 @@ def test_sweep_report_answers_the_question_first(sweep_report, tmp_path_factory)
         r = by_cell.loc[(scen, int(point))]
         assert share == f"{100 * r['share_holds']:.0f}%"
         assert ci == f"{100 * r['ci_low']:.0f}% \u2013 {100 * r['ci_high']:.0f}%"
-    # the plain answer counts the cells holding, from the same file
+    # the plain answer counts the cells holding, from the same file (scenarios by display name)
     for scen, g in allv.groupby("scenario"):
         holding = int((g["share_holds"] >= 0.9).sum())
         said = {4: "all 4 futures swept", 0: "none of the 4 futures swept"}.get(holding, f"{holding} of the 4 futures")
-        assert f"<b>{scen}</b>: the plan holds in {said}" in text
+        assert f"<b>{scen.replace('_', ' ').capitalize()}</b>: the plan holds in {said}" in text
     assert "breaks_at" not in text and "What breaks it" not in text
     # what gating buys: the gate opened in every replication at the on-time point, never at half growth
     gating = text[text.index("What gating buys") : text.index('id="figures"')]
-    assert "gated</b> against <b>fixed_date</b>" in gating
-    assert "100%, median 2017-07-07" in gating and "<td>0%</td>" in gating
+    assert "Gated</b> against <b>Fixed date</b>" in gating
+    assert "100%, median 7 Jul 2017" in gating and "<td>0%</td>" in gating
     # the plan, its criteria, the model inputs and the manifest
     for needle in (
-        "acute_bed_days",
+        "<code>acute_bed_days</code>",
         "(scenario − baseline) / baseline",
-        "at most -0.15",
+        "Acute bed days at most −15% against the baseline",
+        "Waits over 12 h per 1,000 at most +5 per 1,000 against the baseline",
         "held until rehab has at least 22 places",
         "lognormal, mean 8 days, CV 1",
         "exponential, mean 3 days",
@@ -149,9 +154,10 @@ def test_run_report_has_kpis_figures_and_model(run_report, tmp_path_factory):
     assert "no plan criteria, so no verdict" in text
     assert len(re.findall(r"<img ", text)) == 4  # fan, exceedance, delays, services
     assert "<code>mean_occupancy</code>" in text
-    from hospsim.outputs.tables import fmt_number
+    from hospsim.outputs.labels import kpi_value
 
-    assert fmt_number(summary.loc["mean_occupied_beds", "mean"]) in text
+    assert kpi_value("mean_occupied_beds", summary.loc["mean_occupied_beds", "mean"]) in text
+    assert f'<td class="num">{kpi_value("mean_occupancy", summary.loc["mean_occupancy", "mean"])}<br>' in text
     assert "Model description" in text and "45 beds" in text and "Config hash" not in text
 
 
@@ -177,8 +183,10 @@ def test_report_command(tmp_path_factory, tmp_path, capsys):
     assert main(["report", str(sweep_dir), "--out", str(out), "--point", "2", "--scenario", "gated"]) == 0
     assert f"report written to {out}" in capsys.readouterr().out
     text = out.read_text()
-    assert "gated at ic_delay_days=90, ic_growth_achieved=0.5" in text
-    assert "fixed_date at ic_delay_days" not in text.split('id="kpis"')[1].split('id="plan"')[0]
+    shown = "Baseline, Gated; the future: intermediate care 3 months late, intermediate care growth 50% of plan"
+    assert f"tables of key results show: {shown}." in text
+    kpis = section(text, "kpis", "plan")
+    assert '<th class="num">Gated</th>' in kpis and "Fixed date" not in kpis
     assert main(["report", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hospsim: error: ") and err.count("\n") == 1
@@ -286,7 +294,8 @@ def test_kpis_the_outputs_name_are_in_the_kpi_registry():
 
     for name in (*KEY_KPIS, *FOREST_KPIS):
         assert kpi_registry.get(name).name == name
-    assert kpi_cell("mean_occupancy") == {"lines": ["mean occupancy", {"code": "mean_occupancy"}]}
+    assert kpi_cell("mean_occupancy") == {"lines": ["Mean occupancy", {"code": "mean_occupancy"}]}
+    assert kpi_cell("mean_occupancy", code=False) == "Mean occupancy"
     assert kpi_unit("home_support_mean_wait_days") == kpi_registry.get("home_support_mean_wait_days").unit == "days"
     assert kpi_cell("no_such_kpi") == {"code": "no_such_kpi"} and kpi_unit("no_such_kpi") == ""
 

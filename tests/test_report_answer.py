@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hospsim.config.experiment import ALL_CRITERIA
-from hospsim.outputs.labels import months_late, param_value
+from hospsim.outputs.labels import Labels, months_late, param_value
 from hospsim.outputs.report.plain import Gating, failing_first, plain_answer, share_grids
 from hospsim.outputs.report.text import param_bound
 
@@ -150,9 +150,15 @@ def test_gating_sentence():
     gating = {"gated": Gating("fixed_date", "acute beds", 1 / 3, 332.0)}
     answer = sentences(v, gating=gating)
     assert answer["gated"][-1] == (
-        "Against fixed_date, which holds in 2 of 6, the gate held back the change to acute beds: it went ahead "
-        "in 33% of replications, a median 11 months late, and not before the end in the rest."
+        "Against \u2018Fixed date\u2019, which holds in 2 of 6, the gate held back the change to acute beds: it went "
+        "ahead in 33% of replications, a median 11 months late, and not before the end in the rest."
     )
+    # the experiment's labels name the scenarios, in the sentence and beside it
+    named = Labels(given={"fixed_date": "Cut on the planned date", "gated": "Cut when IC is in place"})
+    labelled = plain_answer(v, gating, labels=named)
+    assert [a["label"] for a in labelled] == ["Cut on the planned date", "Cut when IC is in place"]
+    assert labelled[1]["sentences"][-1].startswith("Against \u2018Cut on the planned date\u2019, which holds in 2 of 6")
+    assert [g["label"] for g in share_grids(v, labels=named)] == ["Cut on the planned date", "Cut when IC is in place"]
     assert answer["gated"][1] == "It breaks in the other 4, first on \u2018bed days down\u2019 (fails in 4 of 6)."
     assert len(answer["fixed_date"]) == 2  # only the gated scenario gets the sentence
     never = sentences(v, gating={"gated": Gating("fixed_date", "acute beds", 0.0, np.nan)})["gated"][-1]

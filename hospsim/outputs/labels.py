@@ -124,7 +124,7 @@ def kpi_value(name: str, value: Any, with_unit: bool = False) -> str:
         return f"£{fmt_number(v)}"
     if unit == "day number":
         return f"day {fmt_number(v)}"
-    text = fmt_number(v)
+    text = plain_number(v)  # never e-notation: 0.00069, not 6.87e-04
     return f"{text} {unit_words(unit)}" if with_unit and unit and unit != "0/1" else text
 
 
@@ -191,3 +191,84 @@ def labels_of(experiment: Mapping[str, Any] | None) -> Labels:
     params = (exp.get("sweep") or {}).get("parameters") or {}
     paths = {name: str((p or {}).get("path", name)) for name, p in params.items()}
     return Labels(given=dict(exp.get("labels") or {}), paths=paths)
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes, criteria and months in words (the report's tables and the plain answer)
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")  # fmt: skip
+
+
+def _signed(text: str, value: float) -> str:
+    """``text`` with a sign in front (a true minus sign for negatives, + for positives)."""
+    text = text.lstrip("-\u2212")
+    return ("+" if value > 0 else "\u2212" if value < 0 else "") + text
+
+
+def kpi_change(name: str, value: Any, with_unit: bool = False) -> str:
+    """A difference of a KPI from the baseline, signed: shares in percentage points
+    (``+1.2 points``), other KPIs in their own units (``−612,000``; ``with_unit``: ``bed days``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return "n/a"
+    ref = kpi_registry.find(name)
+    if ref is not None and ref.unit in _SHARE_UNITS:
+        points = percent(v).rstrip("%").removesuffix(".0")
+        return _signed(points, v) + (" points" if with_unit else " pts")
+    return _signed(kpi_value(name, abs(v), with_unit), v)
+
+
+def relative_change(share: Any) -> str:
+    """A relative change, signed: ``−27.1%``, ``+3.0%`` (``n/a`` if missing)."""
+    try:
+        v = float(share)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if not math.isfinite(v) else _signed(percent(v, 1), v)
+
+
+def criterion_bound(kpi: str, compare: str, op: str, bound: float) -> str:
+    """A criterion's test in words, e.g. ``at most −44% against the baseline``, ``at most 92%``,
+    ``at most +1 per 1,000 above the baseline`` (``op``: "at most" or "at least")."""
+    if compare == "relative_to_baseline":
+        return f"{op} {_signed(percent(bound), bound)} against the baseline"
+    if compare == "difference_from_baseline":
+        return f"{op} {kpi_change(kpi, bound, with_unit=True)} against the baseline"
+    return f"{op} {kpi_value(kpi, bound, with_unit=True)}"
+
+
+def criterion_words(labels: Labels, criterion: Mapping[str, Any]) -> str:
+    """A criterion (as written in an experiment) in words: its ``name`` if it has one, else its
+    KPI's display name and its test, e.g. "Mean occupancy at most 92%"."""
+    if criterion.get("name"):
+        return str(criterion["name"])
+    kpi = str(criterion.get("kpi"))
+    op, bound = ("at most", criterion.get("at_most"))
+    if bound is None:
+        op, bound = "at least", criterion.get("at_least")
+    test = criterion_bound(kpi, str(criterion.get("compare", "absolute")), op, float(bound or 0))
+    return f"{labels.kpi(kpi)} {test}"
+
+
+def month_words(month: Any) -> str:
+    """A month as written in the results (``2018-03``) in words: ``March 2018``; other values
+    (none, ``n/a``) as ``n/a``."""
+    text = str(month)
+    if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
+        return f"{_MONTH_NAMES[int(text[5:]) - 1]} {text[:4]}"
+    return "n/a"
+
+
+def plain_number(x: float) -> str:
+    """A number as :func:`~hospsim.outputs.tables.fmt_number` writes it, but never in
+    e-notation: below 0.001 with two significant digits (``0.00069``), below 10⁻⁹ as ``0``."""
+    ax = abs(x)
+    if not math.isfinite(x) or ax >= 0.001 or ax == 0:
+        return fmt_number(x)
+    if ax < 1e-9:
+        return "0"
+    return f"{x:.{1 - math.floor(math.log10(ax))}f}"

@@ -8,15 +8,47 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from ...config import gated_schedules
+from ...config.experiment import Criterion
 from ...model.kpi_registry import gate_key
 from ...runs.results import Cell, Results, scenarios
+from ..labels import Labels, criterion_words, labels_of, param_words, relative_change
 from ..plots.common import ALL_CRITERIA
 from .plain import BREAKS, HOLDS, RULE, Gating, param_columns, plain_answer, share_grids
-from .text import cell_name, date, pct
+from .text import day_words, pct
 
 __all__ = ["BREAKS", "HOLDS", "all_rows", "gating_data", "param_columns", "verdict_data"]
+
+
+def criteria_words(res: Results, labels: Labels) -> dict[str, str]:
+    """Each criterion as ``verdicts.csv`` names it -> its words (its name, or its KPI's display
+    name and its test), in the experiment's order."""
+    out = {}
+    for c in res.experiment.get("criteria") or []:
+        try:
+            key = Criterion.model_validate(c).label
+        except ValidationError:  # written by another version: keep the name the rows give
+            continue
+        out[key] = criterion_words(labels, c)
+    return out
+
+
+def worded_verdicts(res: Results, labels: Labels) -> pd.DataFrame:
+    """The verdict rows with each criterion named in words (the rows of every criterion keep
+    their name)."""
+    v = res.verdicts
+    if v is None or v.empty:
+        return pd.DataFrame()
+    words = criteria_words(res, labels)
+    return v.assign(criterion=v["criterion"].map(lambda c: words.get(c, c)))
+
+
+def point_words(labels: Labels, row: pd.Series | dict, params: list[str]) -> str:
+    """The sweep values of a verdict row (``param_<name>`` columns) in words."""
+    values = {p[len("param_") :]: row[p] for p in params if pd.notna(row[p])}
+    return labels.point(values) if values else "not swept"
 
 
 def all_rows(res: Results) -> pd.DataFrame:
@@ -33,19 +65,33 @@ def param_paths(res: Results) -> dict[str, str]:
     return {name: str(p.get("path", name)) for name, p in params.items()}
 
 
-def verdict_data(res: Results) -> dict[str, Any]:
-    """The plain answer, the grid of cells behind it, and what gating buys."""
-    v = res.verdicts
-    if v is None or v.empty:
+def _numbered_fails(grids: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """The grids with each cell's failing criteria as their numbers in ``names`` (1-based), so a
+    cell stays small; the report lists the numbers once."""
+    for g in grids:
+        for row in g["rows"]:
+            for cell in row["cells"]:
+                if cell is not None:
+                    cell["fails_n"] = [str(names.index(f) + 1) if f in names else f for f in cell["fails"]]
+    return grids
+
+
+def verdict_data(res: Results, labels: Labels | None = None) -> dict[str, Any]:
+    """The plain answer, the grid of cells behind it, and what gating buys (in ``labels``' words)."""
+    labels = labels or labels_of(res.experiment)
+    v = worded_verdicts(res, labels)
+    if v.empty:
         return {"criteria": False}
     paths = param_paths(res)
+    names = list(dict.fromkeys(v.loc[v["criterion"] != ALL_CRITERIA, "criterion"]))
     return {
         "criteria": True,
-        "plain": plain_answer(v, gate_summaries(res), paths),
+        "plain": plain_answer(v, gate_summaries(res), paths, labels),
         "rule": RULE,
         "n_rep": int(all_rows(res)["n"].max()),
-        "grids": share_grids(v, paths),
-        "gating": gating_data(res),
+        "criteria_names": names,
+        "grids": _numbered_fails(share_grids(v, paths, labels), names),
+        "gating": gating_data(res, labels),
     }
 
 
@@ -66,7 +112,7 @@ def _gate_opened(res: Results, gated: str, pt: int, open_cols: list[str]) -> tup
     days = kg[[c.replace("_opened", "_open_day") for c in open_cols]].to_numpy(dtype=float).max(axis=1)
     days = days[np.isfinite(days)]
     start = res.cell(gated, int(pt)).config["start_date"]
-    return pct(share_open) + (f", median {date(start, float(np.median(days)))}" if days.size else ""), share_open
+    return pct(share_open) + (f", median {day_words(start, float(np.median(days)))}" if days.size else ""), share_open
 
 
 def _bed_days_change(res: Results, scen: str, pt: int) -> str:
@@ -75,10 +121,18 @@ def _bed_days_change(res: Results, scen: str, pt: int) -> str:
     if p is None or p.empty:
         return "n/a"
     r = p[(p["scenario"] == scen) & (p["point"] == pt) & (p["kpi"] == "acute_bed_days")]
-    return pct(float(r["relative_change"].iloc[0]), 1) if len(r) else "n/a"
+    return relative_change(float(r["relative_change"].iloc[0])) if len(r) else "n/a"
 
 
-def _gating_block(res: Results, gated: str, ref: str) -> dict[str, Any] | None:
+def _points(change: float) -> str:
+    """A change of a share in percentage points, signed: ``+11 percentage points``."""
+    if not math.isfinite(change):
+        return "n/a"
+    sign = "+" if change > 0 else "\u2212" if change < 0 else ""
+    return f"{sign}{pct(abs(change))[:-1]} percentage points"
+
+
+def _gating_block(res: Results, gated: str, ref: str, labels: Labels) -> dict[str, Any] | None:
     """A gated scenario against its ungated counterpart, point by point."""
     allv = all_rows(res)
     params = param_columns(allv)
@@ -94,19 +148,27 @@ def _gating_block(res: Results, gated: str, ref: str) -> dict[str, Any] | None:
         opened, share_open = _gate_opened(res, gated, pt, open_cols)
         if share_open is not None:
             opened_all.append(share_open)
-        row = [str(int(pt)) if pt >= 0 else "-", cell_name(b, params), pct(a["share_holds"]), pct(b["share_holds"])]
-        rows.append([*row, opened, _bed_days_change(res, ref, pt), _bed_days_change(res, gated, pt)])
+        values = ", ".join(labels.value(p[len("param_") :], float(b[p])) for p in params if pd.notna(b[p]))
+        row = [values or "not swept", pct(a["share_holds"]), pct(b["share_holds"]), opened]
+        rows.append([*row, _bed_days_change(res, ref, pt), _bed_days_change(res, gated, pt)])
     if not rows:
         return None
     gain = float(np.mean(gains)) if gains else math.nan
-    header = ["point", "sweep values", f"holds: {ref}", f"holds: {gated}", "gate opened (replications)"]
+    r, g = labels.scenario(ref), labels.scenario(gated)
+    names = [p[len("param_") :] for p in params]
+    subjects = ", ".join(labels.given.get(n) or param_words(n, labels.paths.get(n))[0] for n in names)
+    header = [f"future ({subjects})", f"plan holds: {r}", f"plan holds: {g}", "gate opened"]
     return {
-        "gated": gated,
-        "ref": ref,
+        "gated": g,
+        "ref": r,
         "cells": len(rows),
-        "gain": f"{'+' if gain >= 0 else ''}{pct(gain)}",
+        "gain": _points(gain),
         "went_ahead": pct(float(np.mean(opened_all))) if opened_all else None,
-        "table": {"header": [*header, f"bed days: {ref}", f"bed days: {gated}"], "rows": rows, "num": []},
+        "table": {
+            "header": [*header, f"acute bed days vs baseline: {r}", f"acute bed days vs baseline: {g}"],
+            "rows": rows,
+            "num": [1, 2, 4, 5],
+        },
     }
 
 
@@ -145,17 +207,27 @@ def gate_summaries(res: Results) -> dict[str, Gating]:
         cells = [c for c in res.cells if c.scenario == gated]
         delays = np.concatenate([_gate_delays(res, c) for c in cells])
         went = np.isfinite(delays)
-        subject = " and ".join(p.replace(".", " ") for p, _ in gated_schedules(res.config_of(cells[0])))
+        subject = " and ".join(path_words(p) for p, _ in gated_schedules(res.config_of(cells[0])))
         median = float(np.median(delays[went])) if went.any() else math.nan
         out[gated] = Gating(ref, subject, float(went.mean()) if delays.size else math.nan, median)
     return out
 
 
-def gating_data(res: Results) -> list[dict[str, Any]]:
+def path_words(path: str) -> str:
+    """A schedule's config path as a reader says it: ``acute.beds`` → ``acute beds``,
+    ``services.step_up.capacity`` → ``step up capacity``."""
+    parts = path.split(".")
+    if parts[0] in ("services", "groups", "demand") and len(parts) > 2:
+        parts = parts[1:]
+    return " ".join(parts).replace("_", " ")
+
+
+def gating_data(res: Results, labels: Labels | None = None) -> list[dict[str, Any]]:
     """Gated scenarios against their ungated counterpart: safety bought, savings given up."""
+    labels = labels or labels_of(res.experiment)
     blocks = []
     for g, ref in references(res).items():
-        block = _gating_block(res, g, ref)
+        block = _gating_block(res, g, ref, labels)
         if block is not None:
             blocks.append(block)
     return blocks

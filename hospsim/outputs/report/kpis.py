@@ -3,13 +3,18 @@ baseline, and every verdict of a sweep."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import pandas as pd
 
 from ...model import kpi_registry
 from ...runs.results import Cell, Results
-from ..selection import cell_label
+from ..labels import Labels, criterion_words, kpi_change, kpi_value, month_words, relative_change
+from ..labels import kpi_unit as unit_of
+from .answer import point_words, worded_verdicts
 from .plain import param_columns
-from .text import cell_name, ci, num, pct
+from .text import ci, pct
 
 # The KPIs every report shows first (each must be in the KPI registry: tests/test_report.py).
 KEY_KPIS = (
@@ -34,6 +39,21 @@ KEY_KPIS = (
 )
 
 
+# The KPIs of the main body after the criteria's: what a board asks of a bed plan.
+BOARD_KPIS = (
+    "bed_days_demanded",
+    "acute_bed_days",
+    "mean_occupied_beds",
+    "mean_occupancy",
+    "share_days_over_92pct",
+    "displaced_bed_days",
+    "delayed_bed_days",
+    "waits_over_12h_per_1000",
+    "p_transferred_out",
+    "share_waiting_over_18_weeks",
+)
+
+
 def kpi_order(res: Results) -> list[str]:
     """The KPIs shown first: the criteria's, the key ones, then the services'."""
     crit = [c.get("kpi") for c in (res.experiment.get("criteria") or [])]
@@ -47,44 +67,98 @@ def other_kpis(res: Results, shown: list[str]) -> list[str]:
     return [k for k in dict.fromkeys(res.summary["kpi"]) if k not in shown]
 
 
-def kpi_cell(name: str) -> dict[str, Any]:
-    """A KPI as the registry describes it: its label, then its name as written in the results."""
-    ref = kpi_registry.find(name)
-    return {"lines": [ref.label, {"code": name}]} if ref else {"code": name}
+def board_kpis(res: Results) -> list[str]:
+    """The KPIs the main body shows: the criteria's, then :data:`BOARD_KPIS`."""
+    crit = [c.get("kpi") for c in (res.experiment.get("criteria") or [])]
+    known = set(res.summary["kpi"])
+    return [k for k in dict.fromkeys([*crit, *BOARD_KPIS]) if k in known]
+
+
+def kpi_cell(name: str, labels: Labels | None = None, code: bool = True) -> Any:
+    """A KPI by its display name, then (``code``) its name as written in the results; a KPI this
+    version does not know by its name as written."""
+    text = (labels or Labels()).kpi(name)
+    if text == name:
+        return {"code": name} if code else name
+    return {"lines": [text, {"code": name}]} if code else text
 
 
 def kpi_unit(name: str) -> str:
-    """The KPI's unit from the registry ("" if this version does not know the KPI)."""
-    ref = kpi_registry.find(name)
-    return ref.unit if ref else ""
+    """The KPI's unit in words ("" if this version does not know the KPI)."""
+    return unit_of(name)
 
 
-def kpi_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, Any]:
-    """Mean and 95% CI of each KPI (rows) per cell (columns)."""
+def _summary_row(res: Results, cell: Cell, kpi: str) -> pd.Series | None:
     s = res.summary
+    found = (
+        s[(s["scenario"] == cell.scenario) & (s["point"] == cell.point) & (s["kpi"] == kpi)]
+        if res.is_sweep
+        else s[s["kpi"] == kpi]
+    )
+    return None if found.empty else found.iloc[0]
+
+
+def kpi_table(
+    res: Results, cells: list[Cell], kpis: list[str], labels: Labels | None = None, code: bool = True
+) -> dict[str, Any]:
+    """Mean and 95% CI of each KPI (rows) per cell (columns), as a person reads the values; the
+    columns are named by scenario (the cells shown are at one sweep point)."""
+    labels = labels or Labels()
     rows = []
     for k in kpis:
-        row: list[Any] = [kpi_cell(k), kpi_unit(k)]
+        row: list[Any] = [kpi_cell(k, labels, code), kpi_unit(k)]
         for c in cells:
-            if res.is_sweep:
-                found = s[(s["scenario"] == c.scenario) & (s["point"] == c.point) & (s["kpi"] == k)]
-            else:
-                found = s[s["kpi"] == k]
+            r = _summary_row(res, c, k)
+            if r is None:
+                row.append("n/a")
+                continue
+            row.append({"main": kpi_value(k, r["mean"]), "small": ci(r["ci_low"], r["ci_high"], _fmt(k))})
+        rows.append(row)
+    columns = [labels.scenario(c.scenario) for c in cells] if res.is_sweep else ["mean (95% CI)"]
+    return {"header": ["KPI", "unit", *columns], "rows": rows, "num": list(range(2, len(cells) + 2))}
+
+
+def _fmt(kpi: str) -> Callable[[Any], str]:
+    """A formatter of the KPI's values (for a confidence interval's ends)."""
+    return lambda v: kpi_value(kpi, v)
+
+
+def _change_fmt(kpi: str) -> Callable[[Any], str]:
+    """A formatter of changes of the KPI from the baseline."""
+    return lambda v: kpi_change(kpi, v)
+
+
+def change_table(res: Results, cells: list[Cell], kpis: list[str], labels: Labels) -> dict[str, Any] | None:
+    """Change from the baseline per KPI (rows) and scenario (columns), paired by replication:
+    the difference with its 95% CI and the relative change (the main body's compact form)."""
+    p = res.paired
+    if p is None or p.empty or len(cells) < 2:
+        return None
+    rows = []
+    for k in kpis:
+        row: list[Any] = [kpi_cell(k, labels, code=False)]
+        for c in cells[1:]:
+            found = p[(p["scenario"] == c.scenario) & (p["point"] == c.point) & (p["kpi"] == k)]
             if found.empty:
                 row.append("n/a")
                 continue
             r = found.iloc[0]
-            row.append({"main": num(r["mean"]), "small": ci(r["ci_low"], r["ci_high"])})
+            rel = relative_change(r["relative_change"])
+            main = kpi_change(k, r["difference"]) + ("" if rel == "n/a" else f" ({rel})")
+            row.append({"main": main, "small": ci(r["ci_low"], r["ci_high"], _change_fmt(k))})
         rows.append(row)
-    header = ["KPI", "unit", *[cell_label(c) for c in cells]]
-    return {"header": header, "rows": rows, "num": list(range(2, len(cells) + 2))}
+    header = ["KPI", *[labels.scenario(c.scenario) for c in cells[1:]]]
+    return {"header": header, "rows": rows, "num": list(range(1, len(cells)))}
 
 
-def paired_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, Any] | None:
-    """Differences from the baseline, paired by replication, per scenario cell and KPI."""
+def paired_table(
+    res: Results, cells: list[Cell], kpis: list[str], labels: Labels | None = None
+) -> dict[str, Any] | None:
+    """Differences from the baseline, paired by replication, per scenario cell and KPI (long form)."""
     p = res.paired
     if p is None or p.empty:
         return None
+    labels = labels or Labels()
     rows = []
     for c in cells[1:]:
         g = p[(p["scenario"] == c.scenario) & (p["point"] == c.point)].set_index("kpi")
@@ -94,39 +168,61 @@ def paired_table(res: Results, cells: list[Cell], kpis: list[str]) -> dict[str, 
             r = g.loc[k]
             rows.append(
                 [
-                    cell_label(c),
-                    kpi_cell(k),
-                    num(r["baseline_mean"]),
-                    num(r["scenario_mean"]),
-                    num(r["difference"]),
-                    ci(r["ci_low"], r["ci_high"]),
-                    pct(r["relative_change"], 1),
+                    labels.scenario(c.scenario),
+                    kpi_cell(k, labels),
+                    kpi_value(k, r["baseline_mean"]),
+                    kpi_value(k, r["scenario_mean"]),
+                    kpi_change(k, r["difference"]),
+                    ci(r["ci_low"], r["ci_high"], _change_fmt(k)),
+                    relative_change(r["relative_change"]),
                 ]
             )
     header = ["scenario", "KPI", "baseline", "scenario", "difference", "95% CI", "relative"]
     return {"header": header, "rows": rows, "num": [2, 3, 4, 5, 6]}
 
 
-def verdict_table(res: Results) -> dict[str, Any] | None:
+def _tested_value(crit: dict[str, Any], kpi: str, value: Any) -> str:
+    """The mean value a criterion tests, in its terms (the KPI, its change or its difference)."""
+    if pd.isna(value):
+        return ""
+    compare = crit.get("compare", "absolute")
+    if compare == "relative_to_baseline":
+        return relative_change(value)
+    return kpi_change(kpi, value) if compare == "difference_from_baseline" else kpi_value(kpi, value)
+
+
+def verdict_table(res: Results, labels: Labels | None = None) -> dict[str, Any] | None:
     """Every row of ``verdicts.csv``: share holding with its CI, mean value tested, first breach."""
-    v = res.verdicts
-    if v is None or v.empty:
+    labels = labels or Labels()
+    v = worded_verdicts(res, labels)
+    if v.empty:
         return None
     params = param_columns(v)
+    by_words = {criterion_words(labels, c): c for c in res.experiment.get("criteria") or []}
     rows = [
         [
-            r["scenario"],
-            cell_name(r, params),
+            labels.scenario(r["scenario"]),
+            point_words(labels, r, params),
             r["criterion"],
             pct(r["share_holds"]),
             ci(r["ci_low"], r["ci_high"], pct),
-            num(r["value_mean"]),
-            r["first_breach_month_median"],
+            _tested_value(by_words.get(r["criterion"], {}), str(r["kpi"]), r["value_mean"]),
+            month_words(r["first_breach_month_median"]),
         ]
         for _, r in v.iterrows()
     ]
-    header = ["scenario", "sweep values", "criterion", "holds", "95% CI", "mean value tested"]
+    header = ["scenario", "future (sweep values)", "criterion", "holds", "95% CI", "mean value tested"]
     return {"header": [*header, "first month breached (median)"], "rows": rows, "num": [3, 4, 5]}
+
+
+def kpi_dictionary(kpis: list[str], labels: Labels) -> dict[str, Any]:
+    """The KPIs shown: display name, unit, what it measures, and the name in the results files."""
+    rows = []
+    for k in dict.fromkeys(kpis):
+        ref = kpi_registry.find(k)
+        what = ref.description.replace("`", "") if ref else "not known to this version of hospsim"
+        rows.append([labels.kpi(k), kpi_unit(k), what, {"code": k}])
+    return {"header": ["KPI", "unit", "what it measures", "as written in the results"], "rows": rows, "num": []}
 
 
 def headline_run(res: Results) -> str:
@@ -137,7 +233,7 @@ def headline_run(res: Results) -> str:
         if k not in s.index:
             return "n/a"
         r = s.loc[k]
-        return f"{num(r['mean'])} (95% CI {ci(r['ci_low'], r['ci_high'])})"
+        return f"{kpi_value(k, r['mean'])} (95% CI {ci(r['ci_low'], r['ci_high'], _fmt(k))})"
 
     return (
         f"Mean occupied beds {get('mean_occupied_beds')}; mean occupancy {get('mean_occupancy')}; "

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...config import Config, Group
 from ...runs.results import Results
+from ..labels import Labels, humanise, labels_of
 from .text import date, describe_gate, describe_los, describe_mix, describe_schedule, num, pct
 
 MAX_SEEDS_LISTED = 12
@@ -72,7 +73,7 @@ def _groups(cfg: Config) -> dict[str, Any]:
     start = str(cfg.start_date)
     rows = [
         [
-            name,
+            humanise(name),
             pct(g.share, 1),
             describe_los(g.los),
             describe_schedule(g.los_multiplier, start),
@@ -85,7 +86,7 @@ def _groups(cfg: Config) -> dict[str, Any]:
     return {"header": [*header, "discharge pathways"], "rows": rows, "num": []}
 
 
-def _services(cfg: Config) -> dict[str, Any] | None:
+def _services(cfg: Config, labels: Labels) -> dict[str, Any] | None:
     start, pdv = str(cfg.start_date), cfg.plan_delivery
     late = f" (delivered {pdv.ic_delay_days} days late, {pct(pdv.ic_growth_achieved)} of planned growth)"
     rows = []
@@ -94,7 +95,7 @@ def _services(cfg: Config) -> dict[str, Any] | None:
         changed = not s.capacity.is_constant() and delivered != s.capacity
         rows.append(
             [
-                name,
+                labels.service(name),
                 describe_schedule(s.capacity, start, "places") + (late if changed else ""),
                 describe_los(s.los),
                 describe_los(s.assessment) if s.assessment else "none",
@@ -132,9 +133,10 @@ def _implementation(res: Results) -> list[list[Any]]:
     ]
 
 
-def model_data(cfg: Config, res: Results) -> dict[str, Any]:
+def model_data(cfg: Config, res: Results, labels: Labels | None = None) -> dict[str, Any]:
     """STRESS-DES-style description of the model as configured (``cfg``: the baseline's config)."""
     exp = res.experiment
+    labels = labels or labels_of(exp)
     return {
         "sweep": res.is_sweep,
         "question": exp.get("question") or "Compare the scenarios with the baseline.",
@@ -144,7 +146,7 @@ def model_data(cfg: Config, res: Results) -> dict[str, Any]:
         "queue": cfg.acute.when_full == "queue",
         "inputs": _inputs(cfg),
         "groups": _groups(cfg),
-        "services": _services(cfg),
+        "services": _services(cfg, labels),
         "delivery": {
             "delay": cfg.plan_delivery.ic_delay_days,
             "achieved": pct(cfg.plan_delivery.ic_growth_achieved),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...config.experiment import ALL_CRITERIA
-from ..labels import months_late, param_value, param_words
+from ..labels import Labels, months_late, param_value, param_words
 from ..plots.common import MAP_CMAP
 from .text import ci, param_bound, pct
 
@@ -157,12 +157,15 @@ def _fixed_sentence(row: pd.Series, crit: pd.DataFrame) -> str:
     return text + "."
 
 
-def _gating_sentence(g: Gating, ref_rows: pd.DataFrame) -> str:
+def _gating_sentence(g: Gating, ref_rows: pd.DataFrame, labels: Labels) -> str:
     """What waiting for the gate bought against the ungated scenario, and what it cost."""
     text = f"The gate held back the change to {g.subject}"
     if len(ref_rows):
         h = int((ref_rows["share_holds"] >= HOLDS).sum())
-        text = f"Against {g.ref}, which holds in {h} of {len(ref_rows)}, the gate held back the change to {g.subject}"
+        text = (
+            f"Against {_quoted(labels.scenario(g.ref))}, which holds in {h} of {len(ref_rows)}, "
+            f"the gate held back the change to {g.subject}"
+        )
     if not (np.isfinite(g.went_ahead) and g.went_ahead > 0):
         return text + ": it never went ahead, and neither did its savings."
     when = "on the planned date (median)" if g.delay_days <= 0 else f"a median {months_late(g.delay_days)}"
@@ -172,10 +175,15 @@ def _gating_sentence(g: Gating, ref_rows: pd.DataFrame) -> str:
 
 
 def plain_answer(
-    verdicts: pd.DataFrame, gating: dict[str, Gating] | None = None, paths: dict[str, str] | None = None
+    verdicts: pd.DataFrame,
+    gating: dict[str, Gating] | None = None,
+    paths: dict[str, str] | None = None,
+    labels: Labels | None = None,
 ) -> list[dict[str, Any]]:
     """Per scenario, a few plain sentences from its verdict rows (``gating``: what the gates of
-    gated scenarios did; ``paths``: sweep parameter name -> config path, for their units)."""
+    gated scenarios did; ``paths``: sweep parameter name -> config path, for their units;
+    ``labels``: display names, the scenario's in ``label``)."""
+    labels = labels or Labels(paths=dict(paths or {}))
     allv, crit = _split(verdicts)
     params = param_columns(allv)
     out = []
@@ -189,8 +197,8 @@ def plain_answer(
         gt = (gating or {}).get(str(scen))
         if gt is not None:
             ref = allv[(allv["scenario"] == gt.ref) & (allv["point"] >= 0)]
-            sentences.append(_gating_sentence(gt, ref))
-        out.append({"scenario": str(scen), "sentences": sentences})
+            sentences.append(_gating_sentence(gt, ref, labels))
+        out.append({"scenario": str(scen), "label": labels.scenario(str(scen)), "sentences": sentences})
     return out
 
 
@@ -242,9 +250,13 @@ def _grid(scen: str, g: pd.DataFrame, fails: pd.Series, params: list[str], paths
     }
 
 
-def share_grids(verdicts: pd.DataFrame, paths: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def share_grids(
+    verdicts: pd.DataFrame, paths: dict[str, str] | None = None, labels: Labels | None = None
+) -> list[dict[str, Any]]:
     """Per swept scenario, the share of replications holding (all criteria) in each cell, with
-    its CI, its colour as on the robustness map and the criteria that fail there."""
+    its CI, its colour as on the robustness map and the criteria that fail there (``labels``:
+    display names, the scenario's in ``label``)."""
+    labels = labels or Labels(paths=dict(paths or {}))
     allv, crit = _split(verdicts)
     params = param_columns(allv)
     swept = allv[allv["point"] >= 0]
@@ -255,5 +267,5 @@ def share_grids(verdicts: pd.DataFrame, paths: dict[str, str] | None = None) -> 
     for scen, g in swept.groupby("scenario", sort=False):
         w = weak[weak["scenario"] == scen]
         fails = w.groupby("point", sort=False)["criterion"].agg(list)
-        out.append(_grid(str(scen), g, fails, params, paths))
+        out.append({**_grid(str(scen), g, fails, params, paths), "label": labels.scenario(str(scen))})
     return out

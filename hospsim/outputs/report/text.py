@@ -44,6 +44,12 @@ def date(start: Any, day: float) -> str:
     return str(np.datetime64(str(start), "D") + int(day))
 
 
+def day_words(start: Any, day: float) -> str:
+    """The calendar date of simulation day ``day`` as a reader writes it, e.g. ``7 Jul 2017``."""
+    d = pd.Timestamp(date(start, day))
+    return f"{d.day} {d.strftime('%b %Y')}"
+
+
 def cell_name(row: pd.Series | dict, params: list[str]) -> str:
     """Sweep values of a verdict row (``param_<name>`` columns) as ``name=value, ...``."""
     vals = [f"{p[len('param_') :]}={fmt_number(float(row[p]))}" for p in params if pd.notna(row[p])]
