@@ -191,3 +191,56 @@ def labels_of(experiment: Mapping[str, Any] | None) -> Labels:
     params = (exp.get("sweep") or {}).get("parameters") or {}
     paths = {name: str((p or {}).get("path", name)) for name, p in params.items()}
     return Labels(given=dict(exp.get("labels") or {}), paths=paths)
+
+
+# ---------------------------------------------------------------------------------------------
+# Axes of figures: a swept parameter's unit and its tick values, a KPI's change in its own unit
+
+
+def months_number(days: float) -> str:
+    """Days as a number of months: whole months when within 0.05 of one (183 days → ``6``),
+    else one decimal (``1.5``)."""
+    m = float(days) / MONTH_DAYS
+    return f"{round(m)}" if abs(m - round(m)) < 0.05 else f"{m:.1f}"
+
+
+# Parameters whose axis reads in other units than the config's (by the last part of their path,
+# or their sweep name): the unit on the axis label and how a tick reads.
+PARAM_AXES: dict[str, tuple[str, Callable[[float], str]]] = {
+    "ic_delay_days": ("months late", months_number),
+    "ic_growth_achieved": ("% of plan achieved", lambda share: percent(share)),
+}
+
+
+def param_axis(labels: Labels, name: str) -> tuple[str, Callable[[float], str]]:
+    """A swept parameter's axis: its label (display name and unit, e.g. "Intermediate care
+    (months late)") and a tick formatter (``182.6`` → ``6``)."""
+    path = labels.paths.get(name)
+    key = (path or name).rsplit(".", 1)[-1]
+    unit, fmt = PARAM_AXES.get(key) or PARAM_AXES.get(name) or ("", _number)
+    display = labels.parameter(name)
+    return (f"{display} ({unit})" if unit else display), fmt
+
+
+def experiment_title(experiment: Mapping[str, Any] | None) -> str:
+    """The experiment's display name if its ``labels`` give one for its own name, else ""
+    (its name is a folder-safe slug, not a title)."""
+    exp = experiment or {}
+    return str((exp.get("labels") or {}).get(exp.get("name") or "", ""))
+
+
+def kpi_change(name: str, difference: Any) -> str:
+    """A change in a KPI in its own unit, signed: ``+1.2 points`` for a share (percentage
+    points), ``-3.5 hours``, ``+120 patients``; ``n/a`` if missing."""
+    try:
+        d = float(difference)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(d):
+        return "n/a"
+    sign = "+" if d > 0 else "\u2212" if d < 0 else ""
+    ref = kpi_registry.find(name)
+    unit = ref.unit if ref else ""
+    if unit in _SHARE_UNITS:
+        return f"{sign}{percent(abs(d))[:-1]} points"
+    return f"{sign}{kpi_value(name, abs(d), with_unit=True)}"
