@@ -204,7 +204,8 @@ def _legend_and_titles(
     labels = names(res)
     extra = f"; averaged over {', '.join(labels.parameter(p[6:]) for p in params[2:])}" if len(params) > 2 else ""
     title = f"Where the plan holds: share of replications in which {_what_holds(criterion)}"
-    suptitle(fig, f"{title}\n{res.replications:,} replications per cell{extra}")
+    detail = f"{res.replications:,} replications per cell{extra}; under each share, its 95% confidence interval"
+    suptitle(fig, f"{title}\n{detail}")
 
 
 def _count_holding(ax: Axes, shares: np.ndarray) -> None:
