@@ -218,7 +218,7 @@ def _absolute_table(ax: Axes, res: Results, rows: pd.DataFrame, cells: list[str]
         cellText=body, colLabels=header, colWidths=widths, cellLoc="left", colLoc="left", bbox=Bbox.from_bounds(0, 0, 1, 1)
     )
     table.auto_set_font_size(False)
-    table.set_fontsize(8)
+    table.set_fontsize(9)
     for (r, _c), cell in table.get_celld().items():
         cell.set_edgecolor("0.85")
         if r == 0 or (r > 0 and _c == 0 and kpis[r - 1] in crit):
@@ -247,7 +247,7 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
     crit = set(data.loc[data["criterion"], "kpi"]) if not data.empty else set()
     n_rest = rest["kpi"].nunique() if not rest.empty else 0
     main_h = 0.3 + (0.5 + 0.12 * len(cells)) * max(1, len(kpis))
-    table_h = (0.45 + 0.42 * n_rest) if n_rest else 0.0
+    table_h = (0.5 + 0.5 * n_rest) if n_rest else 0.0
     fig = new_figure(11, 1.9 + main_h + table_h)
     if n_rest:
         ax, ax_table = fig.subplots(2, 1, height_ratios=[main_h, table_h])
