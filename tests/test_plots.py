@@ -353,7 +353,10 @@ def test_robustness_map_orientation_with_distinct_shares(sweep):
     for t in fig.axes[1].texts:
         x, y = t.get_position()
         assert abs(x - round(x)) <= 0.2 and abs(y - round(y)) <= 0.2
-    assert [ax.get_title(loc="right") for ax in fig.axes[:2]] == ["0 of 4 cells hold", "1 of 4 cells hold"]
+    assert [ax.get_title(loc="right") for ax in fig.axes[:2]] == [
+        "0 of 4 cells hold (\u2265 90%)",
+        "1 of 4 cells hold (\u2265 90%)",
+    ]
 
 
 def test_forest_plot_equals_paired_differences(sweep, sweep_dir):
@@ -767,3 +770,14 @@ def test_holding_edges_outline_the_cells_that_hold():
     assert len(edges) == 8  # an L of three cells: 8 unit edges around it
     assert ((0.5, -0.5), (0.5, 0.5)) in edges  # between (0, 0) holding and (0, 1) not
     assert plots.robustness.holding_edges(np.array([[0.5, np.nan]])) == []
+
+
+def test_sampled_sweep_ticks_at_whole_months_and_round_percentages(sweep_dir):
+    res = load_results(sweep_dir)
+    res.manifest["experiment"]["sweep"]["method"] = "lhs"  # drawn as sampled points
+    fig = plots.robustness_map(res)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3"]
+    np.testing.assert_allclose(ax.get_xticks(), np.arange(4) * 365.25 / 12)  # ticks in days, read in months
+    assert all(t.get_text().endswith("0%") for t in ax.get_yticklabels())
+    assert ax.get_title(loc="right").endswith("points hold (\u2265 90%)")

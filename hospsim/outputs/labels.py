@@ -244,3 +244,14 @@ def kpi_change(name: str, difference: Any) -> str:
     if unit in _SHARE_UNITS:
         return f"{sign}{percent(abs(d))[:-1]} points"
     return f"{sign}{kpi_value(name, abs(d), with_unit=True)}"
+
+
+# How many display units one config unit of a parameter is (days → months, share → %), so that
+# an axis of sampled values can tick at whole months or round percentages.
+PARAM_SCALES: dict[str, float] = {"ic_delay_days": 1 / MONTH_DAYS, "ic_growth_achieved": 100.0}
+
+
+def param_scale(labels: Labels, name: str) -> float:
+    """Display units per config unit of a swept parameter (1 if it reads in its own units)."""
+    key = (labels.paths.get(name) or name).rsplit(".", 1)[-1]
+    return PARAM_SCALES.get(key) or PARAM_SCALES.get(name) or 1.0

@@ -215,7 +215,12 @@ def _absolute_table(ax: Axes, res: Results, rows: pd.DataFrame, cells: list[str]
     ax.axis("off")
     widths = [0.3, 0.18, *[0.52 / len(cells)] * len(cells)]
     table = ax.table(
-        cellText=body, colLabels=header, colWidths=widths, cellLoc="left", colLoc="left", bbox=Bbox.from_bounds(0, 0, 1, 1)
+        cellText=body,
+        colLabels=header,
+        colWidths=widths,
+        cellLoc="left",
+        colLoc="left",
+        bbox=Bbox.from_bounds(0, 0, 1, 1),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(9)

@@ -1,5 +1,6 @@
 """``robustness`` (sweeps): the share of replications in which the plan holds over the swept
-parameters, one panel per scenario, with the 50% and 90% contours."""
+parameters, one panel per scenario, in the units of the question (months late, % of plan), the
+cells where it holds in at least 90% of replications outlined along their edges."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from matplotlib.lines import Line2D
 from ...runs.errors import ResultsError
 from ...runs.results import Results
 from ..errors import OptionError
-from ..labels import Labels, param_axis, percent
+from ..labels import Labels, param_axis, param_scale, percent
 from .common import (
     ALL_CRITERIA,
     MAP_CMAP,
@@ -183,7 +184,15 @@ def _axes_in_words(ax: Axes, labels: Labels, params: list[str], grid: bool, tabl
             values = table.columns if i == 0 else table.index
             axis.set_ticks(range(len(values)), [fmt(float(v)) for v in values])
         else:
-            axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos, f=fmt: f(v)))
+            # Sampled values: ticks at round values of the display unit (whole months, 10%s).
+            scale = param_scale(labels, params[i][len("param_") :])
+            lo, hi = ax.get_xlim() if i == 0 else ax.get_ylim()
+            steps = [1, 2, 2.5, 3, 5, 6, 10]
+            ticks = (
+                matplotlib.ticker.MaxNLocator(nbins=6, steps=steps, integer=True).tick_values(lo * scale, hi * scale)
+                / scale
+            )
+            axis.set_ticks([t for t in ticks if lo <= t <= hi], [fmt(t) for t in ticks if lo <= t <= hi])
 
 
 def _what_holds(criterion: str) -> str:
@@ -191,27 +200,32 @@ def _what_holds(criterion: str) -> str:
 
 
 def _legend_and_titles(
-    fig: Figure, res: Results, axes: list[Axes], mesh: Any, criterion: str, params: list[str]
+    fig: Figure, res: Results, axes: list[Axes], mesh: Any, criterion: str, params: list[str], grid: bool
 ) -> None:
     subject = "the plan" if criterion == ALL_CRITERIA else "the criterion"
     if mesh is not None:
         cb = fig.colorbar(mesh, ax=list(axes), shrink=0.9)
         cb.set_label(f"replications in which {subject} holds")
         cb.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    words = f"outline: {subject} holds in at least {percent(HOLDS)} of replications"
+    line = "outline of the cells where" if grid else "contour where"
+    words = f"{line} {subject} holds in at least {percent(HOLDS)} of replications"
     outline = Line2D([], [], color=BOUNDARY_COLOUR, lw=3.0, label=words)
     fig.legend(handles=[outline], loc="outside lower center", frameon=False)
     labels = names(res)
     extra = f"; averaged over {', '.join(labels.parameter(p[6:]) for p in params[2:])}" if len(params) > 2 else ""
     title = f"Where the plan holds: share of replications in which {_what_holds(criterion)}"
-    detail = f"{res.replications:,} replications per cell{extra}; under each share, its 95% confidence interval"
+    per = "cell" if grid else "point"
+    ci = "; under each share, its 95% confidence interval" if grid and len(params) == 2 else ""
+    detail = f"{res.replications:,} replications per {per}{extra}{ci}"
     suptitle(fig, f"{title}\n{detail}")
 
 
-def _count_holding(ax: Axes, shares: np.ndarray) -> None:
-    """How many of the panel's cells hold, at the panel's top right."""
+def _count_holding(ax: Axes, shares: np.ndarray, grid: bool) -> None:
+    """How many of the panel's cells (or sampled points) hold, at the panel's top right."""
     n, held = int(np.isfinite(shares).sum()), int((np.nan_to_num(shares, nan=-1.0) >= HOLDS).sum())
-    ax.set_title(f"{held} of {n} cells hold", loc="right", fontsize=9, fontweight="normal", color="0.3")
+    what = "cells" if grid else "points"
+    text = f"{held} of {n} {what} hold (\u2265 {percent(HOLDS)})"
+    ax.set_title(text, loc="right", fontsize=9, fontweight="normal", color="0.3")
 
 
 @styled
@@ -233,8 +247,8 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
         mesh = _grid_panel(ax, scen, table, rows, params) if grid else _scatter_panel(ax, scen, rows, params)
         _axes_in_words(ax, labels, params, grid, table)
         ax.set_title(labels.scenario(scen), loc="left")
-        _count_holding(ax, table.to_numpy(dtype=float) if grid else rows["share_holds"].to_numpy(dtype=float))
-    _legend_and_titles(fig, res, axes, mesh, criterion, params)
+        _count_holding(ax, table.to_numpy(dtype=float) if grid else rows["share_holds"].to_numpy(dtype=float), grid)
+    _legend_and_titles(fig, res, axes, mesh, criterion, params, grid)
     return fig
 
 
