@@ -187,12 +187,10 @@ def _axes_in_words(ax: Axes, labels: Labels, params: list[str], grid: bool, tabl
             # Sampled values: ticks at round values of the display unit (whole months, 10%s).
             scale = param_scale(labels, params[i][len("param_") :])
             lo, hi = ax.get_xlim() if i == 0 else ax.get_ylim()
-            steps = [1, 2, 2.5, 3, 5, 6, 10]
-            ticks = (
-                matplotlib.ticker.MaxNLocator(nbins=6, steps=steps, integer=True).tick_values(lo * scale, hi * scale)
-                / scale
-            )
-            axis.set_ticks([t for t in ticks if lo <= t <= hi], [fmt(t) for t in ticks if lo <= t <= hi])
+            locator = matplotlib.ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 3, 5, 6, 10], integer=True)
+            ticks = [float(t) / scale for t in locator.tick_values(lo * scale, hi * scale)]
+            inside = [t for t in ticks if lo <= t <= hi]
+            axis.set_ticks(inside, [fmt(t) for t in inside])
 
 
 def _what_holds(criterion: str) -> str:
