@@ -193,10 +193,6 @@ def _axes_in_words(ax: Axes, labels: Labels, params: list[str], grid: bool, tabl
             axis.set_ticks(inside, [fmt(t) for t in inside])
 
 
-def _what_holds(criterion: str) -> str:
-    return "the plan holds (all criteria)" if criterion == ALL_CRITERIA else f"\u2018{criterion}\u2019 holds"
-
-
 def _legend_and_titles(
     fig: Figure, res: Results, axes: list[Axes], mesh: Any, criterion: str, params: list[str], grid: bool
 ) -> None:
@@ -211,10 +207,14 @@ def _legend_and_titles(
     fig.legend(handles=[outline], loc="outside lower center", frameon=False)
     labels = names(res)
     extra = f"; averaged over {', '.join(labels.parameter(p[6:]) for p in params[2:])}" if len(params) > 2 else ""
-    title = f"Where the plan holds: share of replications in which {_what_holds(criterion)}"
     per = "cell" if grid else "point"
     ci = "; under each share, its 95% confidence interval" if grid and len(params) == 2 else ""
-    detail = f"{res.replications:,} replications per {per}{extra}{ci}"
+    if criterion == ALL_CRITERIA:
+        title = "Where the plan holds: share of replications in which all its criteria hold"
+        detail = f"{res.replications:,} replications per {per}{extra}{ci}"
+    else:
+        title = f"Where one criterion holds: \u2018{criterion}\u2019"
+        detail = f"Share of replications in which it holds, {res.replications:,} per {per}{extra}{ci}"
     suptitle(fig, f"{title}\n{detail}")
 
 
