@@ -677,7 +677,7 @@ def test_a_panel_where_nobody_waits_says_none_in_any_replication(sweep_dir):
     for ax in (wait4, wait12):
         (note,) = [t for t in ax.texts if t.get_gid() == "none"]
         assert note.get_text().startswith(plots.NONE_TEXT + "\n")
-        assert "in any replication or scenario shown" in note.get_text()
+        assert note.get_text().endswith("for a bed, on any day, in any scenario shown")
         assert not ax.lines and list(ax.get_yticks()) == []  # no empty frame with a scale
     assert "over 4 hours" in wait4.texts[0].get_text() and "over 12 hours" in wait12.texts[0].get_text()
     assert not [t for t in delayed.texts if t.get_gid() == "none"]  # delayed patients were drawn
@@ -781,3 +781,19 @@ def test_sampled_sweep_ticks_at_whole_months_and_round_percentages(sweep_dir):
     np.testing.assert_allclose(ax.get_xticks(), np.arange(4) * 365.25 / 12)  # ticks in days, read in months
     assert all(t.get_text().endswith("0%") for t in ax.get_yticklabels())
     assert ax.get_title(loc="right").endswith("points hold (\u2265 90%)")
+
+
+def test_waiting_list_panels_with_none_say_so(tmp_path_factory):
+    res = load_results(elective_sweep(tmp_path_factory))
+    zeroed(res, ["elective_cancellations", "elective_waiting_over_18_weeks"])
+    fig = plots.waiting_list_chart(res)
+    _list, share, cancel = fig.axes
+    assert [t.get_text() for t in share.texts if t.get_gid() == "none"] == [
+        f"{plots.NONE_TEXT}\nNobody on the list waited over 18 weeks, in any month or scenario shown"
+    ]
+    assert [t.get_text() for t in cancel.texts if t.get_gid() == "none"] == [
+        f"{plots.NONE_TEXT}\nNo booked elective admission was cancelled, in any month or scenario shown"
+    ]
+    with pytest.raises(KeyError):
+        plots.find(fig, "wl-cancel-0-median")  # nothing drawn under the message
+    assert plots.find(fig, "wl-list-1-median")  # the list itself is still drawn

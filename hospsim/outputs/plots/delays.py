@@ -61,7 +61,7 @@ PANELS = (
         False,
         "Delayed transfers of care: medically fit patients still in an acute bed",
         "patients (daily mean)",
-        "no medically fit patient waited in an acute bed for a community place",
+        "No medically fit patient waited in an acute bed for a community place",
     ),
     DelayPanel(
         "wait4",
@@ -69,7 +69,7 @@ PANELS = (
         True,
         "Emergencies waiting over 4 hours for a bed (ED boarding)",
         PER_WEEK,
-        "no emergency waited over 4 hours for a bed",
+        "No emergency waited over 4 hours for a bed",
     ),
     DelayPanel(
         "wait12",
@@ -77,7 +77,7 @@ PANELS = (
         True,
         "Emergencies waiting over 12 hours for a bed",
         PER_WEEK,
-        "no emergency waited over 12 hours for a bed",
+        "No emergency waited over 12 hours for a bed",
     ),
 )
 
@@ -95,7 +95,7 @@ def _panel(ax: Axes, res: Results, cells: list[Cell], daily: pd.DataFrame, panel
     date_axis(ax)
     if all_zero(tables.values()):
         # An empty frame reads as missing data: say that nobody, in any replication, counts.
-        say_none(ax, f"{panel.nobody}, on any day, in any replication or scenario shown")
+        say_none(ax, f"{panel.nobody}, on any day, in any scenario shown")
         return
     for i, cell in enumerate(cells):
         t = tables[i]

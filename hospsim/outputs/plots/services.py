@@ -65,7 +65,7 @@ def _draw_queue(ax: Axes, svc: str, cells: list[Cell], daily: pd.DataFrame, labe
     if it stays empty in all of them, and the cells where it does named."""
     queues = {i: pivot(daily, c, f"{svc}_queue_mean") for i, c in enumerate(cells) if svc in services_of(c)}
     if all_zero(queues.values()):
-        say_none(ax, "nobody waited for a place, on any day, in any scenario shown")
+        say_none(ax, "Nobody waited for a place, on any day, in any scenario shown")
         return
     for i, q in queues.items():
         x = dates(cells[i], q.index)

@@ -51,8 +51,8 @@ STANDARD_COLOUR = "0.3"  # grey: no cell's colour
 NO_ELECTIVES = "no elective demand (demand.elective), so no waiting list to draw"
 # What "none" means on a monthly panel where nobody counts in any replication.
 NOBODY = {
-    SHARE_KPI: "nobody on the list waited over 18 weeks, in any month or scenario shown",
-    CANCEL_KPI: "no booked elective admission was cancelled, in any month or scenario shown",
+    SHARE_KPI: "Nobody on the list waited over 18 weeks, in any month or scenario shown",
+    CANCEL_KPI: "No booked elective admission was cancelled, in any month or scenario shown",
 }
 
 
