@@ -735,8 +735,10 @@ def test_plot_command_smooth_days(sweep_dir, tmp_path, capsys):
     assert parse(["plot", str(sweep_dir)]).smooth_days == plots.SMOOTH_DAYS
     assert parse(["plot", str(sweep_dir), "--smooth-days", "0"]).smooth_days == 0
     assert main(["plot", str(sweep_dir), "--what", "fan", "--smooth-days", "0", "--out", str(tmp_path)]) == 0
-    assert main(["plot", str(sweep_dir), "--what", "fan", "--smooth-days", "-1", "--out", str(tmp_path)]) == 2
-    assert "--smooth-days" in capsys.readouterr().err
+    for bad in ("-1", "92", "7.5"):
+        assert main(["plot", str(sweep_dir), "--what", "fan", "--smooth-days", bad, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hospsim: error: argument --smooth-days") and err.count("\n") == 1
 
 
 def test_forest_keeps_tiny_baselines_out_of_the_x_range(sweep_dir):
