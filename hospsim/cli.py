@@ -196,8 +196,8 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--what",
         action="append",
         metavar="FIGURES",
-        help="figures, comma-separated or repeated: fan, delays, services, exceedance, robustness, "
-        "forest, or all (default: all that apply)",
+        help="figures, comma-separated or repeated: fan, delays, waiting_list, services, exceedance, "
+        "robustness, forest, or all (default: all that apply)",
     )
     pl.add_argument("--out", type=_out_path, help="folder for the figures (default: RESULTS/plots)")
     pl.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="file format (default: %(default)s)")
@@ -208,6 +208,14 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="sweeps: the criterion the robustness map shows, as in verdicts.csv (default: %(default)s)",
     )
     pl.add_argument("--dpi", type=_dpi, default=100, help="resolution of PNG files (default: %(default)s)")
+    pl.add_argument(
+        "--smooth-days",
+        type=_whole_number(0, 91),
+        default=7,  # plots.SMOOTH_DAYS, not imported here: matplotlib would slow every command
+        metavar="N",
+        help="fan chart: draw the median as its N-day rolling mean, to show the trend through the "
+        "weekly cycle; 0 draws the daily median (default: %(default)s)",
+    )
 
     rep = sub.add_parser(
         "report", help="write a self-contained HTML report of a results folder (prints to A4), optionally a Word file"
@@ -505,7 +513,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     res = load_results(args.results)
     out_dir = check_output_dir(args.out or args.results / "plots")
-    paths = write_plots(res, out_dir, args.what, args.format, args.scenario, args.point, args.criterion, args.dpi)
+    paths = write_plots(
+        res, out_dir, args.what, args.format, args.scenario, args.point, args.criterion, args.dpi, args.smooth_days
+    )
     for path in paths:
         print(path)
     return 0

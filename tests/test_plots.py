@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import matplotlib.dates as mdates
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,20 +96,28 @@ def band_edges(collection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return frame.min().index.to_numpy(), frame.min().to_numpy(), frame.max().to_numpy()
 
 
-def assert_fan(fig, gid: str, values: pd.DataFrame, wide: bool = True) -> None:
-    """The median line and the bands of ``gid`` equal the quantiles of ``values`` (day x rep)."""
+def rolling_mean(values: np.ndarray, days: int) -> np.ndarray:
+    """Centred ``days``-day mean, over the days there are at the ends (written out, not pandas)."""
+    half = days // 2
+    return np.array([values[max(0, j - half) : j + half + 1].mean() for j in range(len(values))])
+
+
+def assert_fan(fig, gid: str, values: pd.DataFrame, wide: bool = True, median_days: int = 0) -> None:
+    """The median line and the bands of ``gid`` equal the quantiles of ``values`` (day x rep);
+    with ``median_days``, the line is the centred rolling mean of the daily median."""
     q = np.percentile(values.to_numpy(dtype=float), PCTS, axis=1)
     assert np.all(np.diff(q, axis=0) >= 0)  # 5% <= 25% <= median <= 75% <= 95%
     median = plots.find(fig, f"{gid}-median")
-    np.testing.assert_allclose(median.get_ydata(), q[2], rtol=1e-12, atol=1e-12)
+    expected = rolling_mean(q[2], median_days) if median_days > 1 else q[2]
+    np.testing.assert_allclose(median.get_ydata(), expected, rtol=1e-12, atol=1e-9)
     bands = [("band50", 1, 3)] + ([("band90", 0, 4)] if wide else [])
     for name, lo, hi in bands:
         x, low, high = band_edges(plots.find(fig, f"{gid}-{name}"))
         assert len(x) == values.shape[0]
         np.testing.assert_allclose(low, q[lo], rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(high, q[hi], rtol=1e-12, atol=1e-9)
-        assert np.all(low <= np.interp(x, x, median.get_ydata()) + 1e-9)
-        assert np.all(high >= median.get_ydata() - 1e-9)
+        assert np.all(low <= q[2] + 1e-9)
+        assert np.all(high >= q[2] - 1e-9)
 
 
 # --- choosing cells --------------------------------------------------------------------------
@@ -131,7 +140,7 @@ def test_fan_chart_bands_capacity_and_events_match_the_tables(sweep, sweep_dir):
     kpis = pd.read_parquet(sweep_dir / "kpis.parquet")
     for i, cell in enumerate(cells):
         d = daily_of(sweep_dir, cell.scenario, cell.point)
-        assert_fan(fig, f"fan-{i}", table(d, "occupied_beds_mean"))
+        assert_fan(fig, f"fan-{i}", table(d, "occupied_beds_mean"), median_days=plots.SMOOTH_DAYS)
         cap = table(d, "beds_capacity")
         assert (cap.nunique(axis=1) == 1).all()  # same schedule in every replication here
         line = plots.find(fig, f"fan-{i}-capacity")
@@ -158,8 +167,11 @@ def test_fan_chart_bands_capacity_and_events_match_the_tables(sweep, sweep_dir):
             np.testing.assert_array_equal(np.asarray(markers[0].get_xdata()), expected)
         else:
             assert not markers and open_days.empty
-    assert "mini-exp" in fig._suptitle.get_text()
-    assert fig.axes[1].get_title(loc="left") == "fixed_date at ic_delay_days=0, ic_growth_achieved=1"
+    # display names, not slugs: the shared sweep point once in the title, scenarios by name
+    assert fig._suptitle.get_text() == (
+        "Acute beds occupied\nIntermediate care on time, intermediate care growth 100% of plan; 3 replications"
+    )
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["Baseline", "Fixed date", "Gated"]
 
 
 def test_bed_events_group_a_ramp_and_tell_replications_apart():
@@ -175,7 +187,7 @@ def test_bed_events_group_a_ramp_and_tell_replications_apart():
 def test_fan_chart_of_a_run_folder(run_dir):
     res = load_results(run_dir)
     assert res.kind == "run" and res.window == (60, 300)
-    fig = plots.fan_chart(res)
+    fig = plots.fan_chart(res, smooth_days=0)
     d = pd.read_parquet(run_dir / "daily.parquet")
     assert_fan(fig, "fan-0", table(d, "occupied_beds_mean"))
     np.testing.assert_array_equal(plots.find(fig, "fan-0-capacity").get_ydata(), table(d, "beds_capacity")[0])
@@ -278,7 +290,7 @@ def test_waiting_list_figure_matches_daily(tmp_path_factory):
     assert share_ax.yaxis.get_major_formatter()(0.08, 0) == "8%"
     assert fig.axes[0].get_ylabel() == "patients on the list"
     assert "beds cut: 45 \u2192 36" in [t.get_text() for t in fig.axes[0].texts]
-    assert "mini-electives: elective waiting list" in fig._suptitle.get_text()
+    assert fig._suptitle.get_text() == "Elective waiting list\n3 replications"
 
 
 def test_waiting_list_without_electives_is_not_drawn(sweep, run_dir, tmp_path):
@@ -289,7 +301,7 @@ def test_waiting_list_without_electives_is_not_drawn(sweep, run_dir, tmp_path):
     # drawn directly: a figure that says so, no empty frames
     fig = plots.waiting_list_chart(sweep)
     assert not fig.axes
-    assert "no elective demand" in fig.texts[0].get_text()
+    assert fig.texts[0].get_text().startswith("No elective demand (demand.elective)")
 
 
 # --- robustness map and forest plot ----------------------------------------------------------
@@ -305,7 +317,9 @@ def test_robustness_map_equals_verdicts(sweep, sweep_dir):
             index="param_ic_growth_achieved", columns="param_ic_delay_days", values="share_holds"
         )
         np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(g.shape), g.to_numpy())
-    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["intermediate care: delay (days)"] * 2
+    # axes in the units the question is asked in: months late, % of the planned growth
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["Intermediate care (months late)"] * 2
+    assert fig.axes[0].get_ylabel() == "Intermediate care growth (% of plan achieved)"
 
 
 def test_robustness_map_orientation_with_distinct_shares(sweep):
@@ -323,9 +337,26 @@ def test_robustness_map_orientation_with_distinct_shares(sweep):
     gated = np.asarray(plots.find(fig, "robust-gated").get_array()).reshape(2, 2)
     np.testing.assert_allclose(gated, [[0.6, 0.8], [0.7, 0.9]])
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "90"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.5", "1"]
-    assert len(ax.collections) > 1  # the 50% / 90% contours were drawn
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "3"]  # 90 days: 3 months late
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["50%", "100%"]
+    # only gated's 0.9 (3 months late, in full: top right) holds in 90%: outlined along its 4 edges
+    with pytest.raises(KeyError):
+        plots.find(fig, "robust-fixed_date-holds")
+    segments = plots.find(fig, "robust-gated-holds").get_segments()
+    assert sorted(tuple(map(tuple, s.round(6))) for s in segments) == [
+        ((0.5, 0.5), (0.5, 1.5)),
+        ((0.5, 0.5), (1.5, 0.5)),
+        ((0.5, 1.5), (1.5, 1.5)),
+        ((1.5, 0.5), (1.5, 1.5)),
+    ]
+    # every label sits at a cell's centre, clear of the outline on the cell edges
+    for t in fig.axes[1].texts:
+        x, y = t.get_position()
+        assert abs(x - round(x)) <= 0.2 and abs(y - round(y)) <= 0.2
+    assert [ax.get_title(loc="right") for ax in fig.axes[:2]] == [
+        "0 of 4 cells hold (\u2265 90%)",
+        "1 of 4 cells hold (\u2265 90%)",
+    ]
 
 
 def test_forest_plot_equals_paired_differences(sweep, sweep_dir):
@@ -333,11 +364,12 @@ def test_forest_plot_equals_paired_differences(sweep, sweep_dir):
     fig = plots.forest_plot(sweep)
     data = plots.forest_data(sweep)
     assert list(dict.fromkeys(data["kpi"]))[:3] == ["acute_bed_days", "mean_occupancy", "waits_over_12h_per_1000"]
+    assert list(dict.fromkeys(data.loc[data["criterion"], "kpi"]))[:3] == list(dict.fromkeys(data["kpi"]))[:3]
     for i, scen in enumerate(["fixed_date", "gated"]):
         container = next(c for c in fig.axes[0].containers if c.lines[0].get_gid() == f"forest-{i}")
         x = np.asarray(container.lines[0].get_xdata())
         p = paired[(paired["scenario"] == scen) & (paired["point"] == 1)].set_index("kpi")
-        shown = data[(data["scenario"] == scen) & np.isfinite(data["rel"])]
+        shown = data[(data["scenario"] == scen) & data["relative"]]
         expected = (p.loc[shown["kpi"], "difference"] / p.loc[shown["kpi"], "baseline_mean"].abs()).to_numpy()
         np.testing.assert_allclose(x, 100 * expected)
         np.testing.assert_allclose(x, 100 * p.loc[shown["kpi"], "relative_change"].to_numpy())
@@ -347,8 +379,9 @@ def test_forest_plot_equals_paired_differences(sweep, sweep_dir):
         b = p.loc[shown["kpi"], "baseline_mean"].abs().to_numpy()
         np.testing.assert_allclose(lows, 100 * p.loc[shown["kpi"], "ci_low"].to_numpy() / b)
         np.testing.assert_allclose(highs, 100 * p.loc[shown["kpi"], "ci_high"].to_numpy() / b)
-    # elective_cancellations is 0 at baseline: no relative change, so left out and named
-    assert "elective_cancellations" in fig.axes[0].get_title(loc="left")
+    # elective_cancellations is 0 at baseline: no relative change, so in the table, in absolute terms
+    cells = plots.find(fig, "forest-absolute").get_celld()
+    assert "Elective cancellations" in [c.get_text().get_text() for (r, col), c in cells.items() if col == 0]
 
 
 # --- files and the command -------------------------------------------------------------------
@@ -435,7 +468,7 @@ def test_run_folder_with_csv_daily(run_dir, tmp_path):
     pd.read_parquet(folder / "daily.parquet").to_csv(folder / "daily.csv", index=False)
     (folder / "daily.parquet").unlink()
     res = load_results(folder)
-    fig = plots.fan_chart(res)
+    fig = plots.fan_chart(res, smooth_days=0)
     d = pd.read_parquet(run_dir / "daily.parquet")
     assert_fan(fig, "fan-0", table(d, "occupied_beds_mean"))
 
@@ -574,3 +607,195 @@ def test_a_new_figure_is_one_registry_entry(sweep, tmp_path, monkeypatch):
     (path,) = plots.write_plots(sweep, tmp_path, ["extra"], "svg", ["gated"], 2)
     assert path.name == "extra.svg" and path.stat().st_size > 0
     assert seen == [(["baseline", "gated#p002"], 2, plots.ALL_CRITERIA)]
+
+
+# --- figures a board can read -----------------------------------------------------------------
+
+LABELS = {
+    "mini-exp": "Mini plan",
+    "fixed_date": "Cut on the planned date",
+    "gated": "Cut once rehab is there",
+    "ic_delay_days": "Rehab delay",
+    "mean_occupancy": "Bed occupancy",
+}
+
+
+def labelled(sweep_dir: Path) -> Results:
+    """The mini sweep as if its experiment gave display names (``labels:``)."""
+    res = load_results(sweep_dir)
+    res.manifest["experiment"]["labels"] = dict(LABELS)
+    return res
+
+
+def all_text(fig) -> list[str]:
+    """Every piece of text a reader sees in a figure (titles, labels, ticks, legends, notes)."""
+    fig.canvas.draw()
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+
+
+def test_titles_legends_and_axes_use_the_experiments_display_names(sweep_dir):
+    res = labelled(sweep_dir)
+    fan = plots.fan_chart(res)
+    assert fan._suptitle.get_text().startswith("Mini plan: Acute beds occupied\nRehab delay on time, ")
+    assert [ax.get_title(loc="left") for ax in fan.axes] == ["Baseline", LABELS["fixed_date"], LABELS["gated"]]
+    robust = plots.robustness_map(res)
+    assert robust.axes[0].get_xlabel() == "Rehab delay (months late)"
+    assert [ax.get_title(loc="left") for ax in robust.axes[:2]] == [
+        "Cut on the planned date",
+        "Cut once rehab is there",
+    ]
+    forest = plots.forest_plot(res)
+    legend = [t.get_text() for t in forest.axes[0].get_legend().get_texts()]
+    assert legend[:2] == ["Cut on the planned date", "Cut once rehab is there"]
+    ticks = [t.get_text() for t in forest.axes[0].get_yticklabels()]
+    assert ticks[1].startswith("Bed occupancy\n(baseline ") and ticks[1].endswith("%)")
+    # no code name anywhere a reader looks, in any figure
+    slugs = ("fixed_date", "gated", "ic_delay_days", "ic_growth_achieved", "mini-exp", "_")
+    for name in plots.available(res):
+        texts = all_text(plots.make_figure(res, name, select_cells(res)))
+        assert not [t for t in texts if any(slug in t for slug in slugs)], name
+
+
+def zeroed(res: Results, columns: list[str], scenarios: set[str] | None = None) -> Results:
+    """``res`` whose daily ``columns`` read 0 (in ``scenarios``, or everywhere): nobody waited."""
+    read = res.daily
+
+    def daily(cells, cols):
+        d = read(cells, cols).copy()
+        rows = d["scenario"].isin(scenarios) if scenarios else slice(None)
+        d.loc[rows, [c for c in columns if c in d.columns]] = 0.0
+        return d
+
+    res.daily = daily  # type: ignore[method-assign]
+    return res
+
+
+def test_a_panel_where_nobody_waits_says_none_in_any_replication(sweep_dir):
+    res = zeroed(load_results(sweep_dir), ["waits_over_4h", "waits_over_12h", "rehab_queue_mean"])
+    fig = plots.delays_chart(res)
+    delayed, wait4, wait12 = fig.axes
+    for ax in (wait4, wait12):
+        (note,) = [t for t in ax.texts if t.get_gid() == "none"]
+        assert note.get_text().startswith(plots.NONE_TEXT + "\n")
+        assert note.get_text().endswith("for a bed, on any day, in any scenario shown")
+        assert not ax.lines and list(ax.get_yticks()) == []  # no empty frame with a scale
+    assert "over 4 hours" in wait4.texts[0].get_text() and "over 12 hours" in wait12.texts[0].get_text()
+    assert not [t for t in delayed.texts if t.get_gid() == "none"]  # delayed patients were drawn
+    services = plots.services_chart(res)
+    rehab_queue = next(ax for ax in services.axes if ax.get_title(loc="left") == "Rehab: waiting list")
+    assert rehab_queue.texts[0].get_text().startswith(plots.NONE_TEXT)
+
+
+def test_cells_with_none_are_named_when_others_have_some(sweep_dir):
+    res = zeroed(load_results(sweep_dir), ["delayed_patients_mean"], {"baseline", "gated"})
+    delayed = plots.delays_chart(res).axes[0]
+    (note,) = [t for t in delayed.texts if t.get_gid() == "none-note"]
+    assert note.get_text() == f"{plots.NONE_TEXT}: Baseline, Gated"
+    assert plots.find(delayed.figure, "delays-delayed-1-median")  # fixed_date still drawn
+
+
+def test_every_date_tick_carries_its_year(sweep, tmp_path_factory):
+    res_wl = load_results(elective_sweep(tmp_path_factory))
+    figures = [plots.fan_chart(sweep), plots.delays_chart(sweep), plots.services_chart(sweep)]
+    figures.append(plots.waiting_list_chart(res_wl))
+    checked = 0
+    for fig in figures:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            if isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter):
+                labels = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+                assert all(re.search(r"\b20\d\d\b", t) for t in labels), labels
+                checked += bool(labels)
+    assert checked >= 5  # the bottom axes of each figure (two columns in services)
+    # a span under a year ticks by month: "Jul 2017", not "Jul"
+    labels = [t.get_text() for t in figures[0].axes[-1].get_xticklabels() if t.get_text()]
+    assert "Jul 2017" in labels or "Oct 2017" in labels, labels
+
+
+def test_fan_median_is_a_stated_rolling_mean(sweep, sweep_dir):
+    cells = select_cells(sweep)[:1]
+    d = daily_of(sweep_dir, "baseline", -1)
+    daily_median = np.median(table(d, "occupied_beds_mean").to_numpy(), axis=1)
+    smooth = plots.find(plots.fan_chart(sweep, cells, smooth_days=7), "fan-0-median").get_ydata()
+    raw = plots.find(plots.fan_chart(sweep, cells, smooth_days=0), "fan-0-median").get_ydata()
+    np.testing.assert_allclose(raw, daily_median)
+    np.testing.assert_allclose(smooth[3:-3], np.convolve(daily_median, np.ones(7) / 7, mode="valid"))
+    assert smooth[0] == pytest.approx(daily_median[:4].mean())  # the first day: days 0-3
+    assert np.std(np.diff(smooth)) < np.std(np.diff(raw)) / 2  # the weekly zig-zag is gone
+    legend = [t.get_text() for t in plots.fan_chart(sweep, cells).legends[0].get_texts()]
+    assert "7-day rolling mean of the daily median" in legend
+    legend = [t.get_text() for t in plots.fan_chart(sweep, cells, smooth_days=0).legends[0].get_texts()]
+    assert "median (daily)" in legend
+
+
+def test_plot_command_smooth_days(sweep_dir, tmp_path, capsys):
+    from hospsim.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["plot", str(sweep_dir)]).smooth_days == plots.SMOOTH_DAYS
+    assert parse(["plot", str(sweep_dir), "--smooth-days", "0"]).smooth_days == 0
+    assert main(["plot", str(sweep_dir), "--what", "fan", "--smooth-days", "0", "--out", str(tmp_path)]) == 0
+    for bad in ("-1", "92", "7.5"):
+        assert main(["plot", str(sweep_dir), "--what", "fan", "--smooth-days", bad, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hospsim: error: argument --smooth-days") and err.count("\n") == 1
+
+
+def test_forest_keeps_tiny_baselines_out_of_the_x_range(sweep_dir):
+    res = load_results(sweep_dir)
+    p = res.paired.copy()
+    # a KPI rare at baseline: its 95% CI spans -300%..+250% of the baseline mean
+    rare = p["kpi"] == "mean_wait_hours"
+    p.loc[rare, ["baseline_mean", "difference", "ci_low", "ci_high"]] = [0.02, -0.01, -0.06, 0.05]
+    res.paired = p
+    data = plots.forest_data(res)
+    assert not data.loc[data["kpi"] == "mean_wait_hours", "relative"].any()
+    fig = plots.forest_plot(res)
+    ax = fig.axes[0]
+    ticks = [t.get_text().split("\n")[0] for t in ax.get_yticklabels()]
+    assert "Mean wait for a bed" not in ticks
+    assert ticks[:2] == ["Acute bed days", "Mean occupancy"]  # the criteria first, in bold
+    assert [t.get_fontweight() for t in ax.get_yticklabels()][:2] == ["bold", "bold"]
+    shown = data[data["relative"]]
+    lo, hi = ax.get_xlim()
+    assert lo > 100 * shown["rel_low"].min() - 50 and hi < max(100 * shown["rel_high"].max(), 0) + 50
+    assert lo > -300  # not stretched by the rare KPI's -300%
+    cells = plots.find(fig, "forest-absolute").get_celld()
+    row = next(r for (r, c), cell in cells.items() if c == 0 and cell.get_text().get_text() == "Mean wait for a bed")
+    assert cells[(row, 1)].get_text().get_text() == "0.02 hours"
+    assert cells[(row, 2)].get_text().get_text() == "\u22120.01 hours\n95% CI \u22120.06 to +0.05"
+
+
+def test_holding_edges_outline_the_cells_that_hold():
+    z = np.array([[0.95, 0.2], [0.9, 0.91]])  # rows: y, columns: x
+    edges = plots.robustness.holding_edges(z)
+    assert len(edges) == 8  # an L of three cells: 8 unit edges around it
+    assert ((0.5, -0.5), (0.5, 0.5)) in edges  # between (0, 0) holding and (0, 1) not
+    assert plots.robustness.holding_edges(np.array([[0.5, np.nan]])) == []
+
+
+def test_sampled_sweep_ticks_at_whole_months_and_round_percentages(sweep_dir):
+    res = load_results(sweep_dir)
+    res.manifest["experiment"]["sweep"]["method"] = "lhs"  # drawn as sampled points
+    fig = plots.robustness_map(res)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3"]
+    np.testing.assert_allclose(ax.get_xticks(), np.arange(4) * 365.25 / 12)  # ticks in days, read in months
+    assert all(t.get_text().endswith("0%") for t in ax.get_yticklabels())
+    assert ax.get_title(loc="right").endswith("points hold (\u2265 90%)")
+
+
+def test_waiting_list_panels_with_none_say_so(tmp_path_factory):
+    res = load_results(elective_sweep(tmp_path_factory))
+    zeroed(res, ["elective_cancellations", "elective_waiting_over_18_weeks"])
+    fig = plots.waiting_list_chart(res)
+    _list, share, cancel = fig.axes
+    assert [t.get_text() for t in share.texts if t.get_gid() == "none"] == [
+        f"{plots.NONE_TEXT}\nNobody on the list waited over 18 weeks, in any month or scenario shown"
+    ]
+    assert [t.get_text() for t in cancel.texts if t.get_gid() == "none"] == [
+        f"{plots.NONE_TEXT}\nNo booked elective admission was cancelled, in any month or scenario shown"
+    ]
+    with pytest.raises(KeyError):
+        plots.find(fig, "wl-cancel-0-median")  # nothing drawn under the message
+    assert plots.find(fig, "wl-list-1-median")  # the list itself is still drawn

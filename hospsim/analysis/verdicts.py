@@ -17,6 +17,11 @@ from ..config.experiment import ALL_CRITERIA, BASELINE, Criterion, Experiment
 from ..model import kpi_registry
 from .stats import t_interval
 
+# How a cell of a sweep reads: the plan "holds" there when it holds in at least HOLDS of the
+# replications, and "breaks" when in fewer than BREAKS (the report's words, the robustness map's line).
+HOLDS = 0.9
+BREAKS = 0.5
+
 
 def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     """Monthly values of the KPIs that have a monthly form (see :mod:`hospsim.model.kpi_registry`)

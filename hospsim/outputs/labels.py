@@ -272,3 +272,49 @@ def plain_number(x: float) -> str:
     if ax < 1e-9:
         return "0"
     return f"{x:.{1 - math.floor(math.log10(ax))}f}"
+
+
+# Axes of figures: a swept parameter's unit and its tick values, a KPI's change in its own unit
+
+
+def months_number(days: float) -> str:
+    """Days as a number of months: whole months when within 0.05 of one (183 days → ``6``),
+    else one decimal (``1.5``)."""
+    m = float(days) / MONTH_DAYS
+    return f"{round(m)}" if abs(m - round(m)) < 0.05 else f"{m:.1f}"
+
+
+# Parameters whose axis reads in other units than the config's (by the last part of their path,
+# or their sweep name): the unit on the axis label and how a tick reads.
+PARAM_AXES: dict[str, tuple[str, Callable[[float], str]]] = {
+    "ic_delay_days": ("months late", months_number),
+    "ic_growth_achieved": ("% of plan achieved", lambda share: percent(share)),
+}
+
+
+def param_axis(labels: Labels, name: str) -> tuple[str, Callable[[float], str]]:
+    """A swept parameter's axis: its label (display name and unit, e.g. "Intermediate care
+    (months late)") and a tick formatter (``182.6`` → ``6``)."""
+    path = labels.paths.get(name)
+    key = (path or name).rsplit(".", 1)[-1]
+    unit, fmt = PARAM_AXES.get(key) or PARAM_AXES.get(name) or ("", _number)
+    display = labels.parameter(name)
+    return (f"{display} ({unit})" if unit else display), fmt
+
+
+def experiment_title(experiment: Mapping[str, Any] | None) -> str:
+    """The experiment's display name if its ``labels`` give one for its own name, else ""
+    (its name is a folder-safe slug, not a title)."""
+    exp = experiment or {}
+    return str((exp.get("labels") or {}).get(exp.get("name") or "", ""))
+
+
+# How many display units one config unit of a parameter is (days → months, share → %), so that
+# an axis of sampled values can tick at whole months or round percentages.
+PARAM_SCALES: dict[str, float] = {"ic_delay_days": 1 / MONTH_DAYS, "ic_growth_achieved": 100.0}
+
+
+def param_scale(labels: Labels, name: str) -> float:
+    """Display units per config unit of a swept parameter (1 if it reads in its own units)."""
+    key = (labels.paths.get(name) or name).rsplit(".", 1)[-1]
+    return PARAM_SCALES.get(key) or PARAM_SCALES.get(name) or 1.0

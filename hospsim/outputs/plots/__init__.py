@@ -9,8 +9,9 @@ against ``beds_capacity``, the robustness map against ``verdicts.csv``.
 
 Figures (names as in ``hospsim plot --what``), one module each:
 
-``fan``         acute occupancy over calendar dates: median and 50% / 90% bands across
-                replications, beds open as a step line, 85% and 92% of it, plan events marked
+``fan``         acute occupancy over calendar dates: median (a 7-day rolling mean of it by
+                default) and 50% / 90% bands across replications, beds open as a step line,
+                85% and 92% of it, plan events marked
 ``delays``      delayed-transfer patients and ED waits over 4 h and 12 h per week
 ``waiting_list`` the elective waiting list (median and 50% / 90% bands), the share waiting over
                 18 weeks per month against the 92% standard, cancellations per 1,000 booked
@@ -18,6 +19,10 @@ Figures (names as in ``hospsim plot --what``), one module each:
 ``exceedance``  share of days above each level of occupancy, baseline against the plan
 ``robustness``  (sweeps) share of replications in which the plan holds over the swept parameters
 ``forest``      (sweeps) paired change from the baseline in key KPIs, with 95% CIs
+
+Every figure reads in display names (:mod:`hospsim.outputs.labels`: the experiment's
+``labels``, else the KPI registry's and the swept parameters' words), dates carry their year on
+every tick, and a panel with nothing to draw (nobody waited, in any replication) says so.
 
 To add a figure, write a module with its function and a :class:`FigureSpec` (``FIGURE``), and add
 one entry to :data:`REGISTRY`.
@@ -44,6 +49,8 @@ from .common import (
     ALL_CRITERIA,
     MAP_CMAP,
     METADATA,
+    NONE_TEXT,
+    SMOOTH_DAYS,
     STYLE,
     Choice,
     FigureSpec,
@@ -79,7 +86,9 @@ __all__ = [
     "FIGURES",
     "FORMATS",
     "MAP_CMAP",
+    "NONE_TEXT",
     "REGISTRY",
+    "SMOOTH_DAYS",
     "SWEEP_ONLY",
     "Cell",
     "Choice",
@@ -139,12 +148,14 @@ def make_figure(
     point: int | None = None,
     scenario: Iterable[str] | None = None,
     criterion: str = ALL_CRITERIA,
+    smooth_days: int = SMOOTH_DAYS,
 ) -> Figure:
     """Draw figure ``what`` of the registry for ``cells`` (time series), sweep point ``point``,
-    ``scenario`` (forest plot) and ``criterion`` (robustness map)."""
+    ``scenario`` (forest plot), ``criterion`` (robustness map) and ``smooth_days`` (the fan
+    chart's rolling mean of the median; 0: the daily median)."""
     if what not in REGISTRY:
         raise OptionError(f"--what {what}: unknown figure (choose from {', '.join(FIGURES)})")
-    choice = Choice(cells, point, tuple(scenario) if scenario is not None else None, criterion)
+    choice = Choice(cells, point, tuple(scenario) if scenario is not None else None, criterion, smooth_days)
     return REGISTRY[what].draw(res, choice)
 
 
@@ -198,6 +209,7 @@ def write_plots(
     point: int | None = None,
     criterion: str = ALL_CRITERIA,
     dpi: int = 100,
+    smooth_days: int = SMOOTH_DAYS,
 ) -> list[Path]:
     """Draw the chosen figures into ``out_dir`` as ``<name>.<fmt>``; returns the files."""
     if fmt not in FORMATS:
@@ -210,5 +222,6 @@ def write_plots(
     except OSError as exc:
         raise OptionError(f"{out_dir}: cannot create the folder ({exc.strerror or exc})") from None
     return [
-        save(make_figure(res, n, cells, point, scenario, criterion), out_dir / f"{n}.{fmt}", fmt, dpi) for n in names
+        save(make_figure(res, n, cells, point, scenario, criterion, smooth_days), out_dir / f"{n}.{fmt}", fmt, dpi)
+        for n in names
     ]

@@ -1,5 +1,6 @@
-"""What every figure shares: the style and palette, a figure without pyplot, calendar axes,
-quantile bands across replications, and the description of a figure for the registry."""
+"""What every figure shares: the style and palette, a figure without pyplot, display names,
+calendar axes with the year on every tick, quantile bands across replications, the stated "none
+in any replication" of an empty panel, and the description of a figure for the registry."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from matplotlib.patches import Patch
 
 from ...config.experiment import ALL_CRITERIA
 from ...runs.results import Cell, Results
+from ..labels import Labels, experiment_title, labels_of
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 BAND_COLUMNS = ("q05", "q25", "q50", "q75", "q95")
@@ -51,7 +53,7 @@ STYLE: dict[Any, Any] = {
     "legend.fontsize": 9,
     "xtick.labelsize": 9,
     "ytick.labelsize": 9,
-    "figure.titlesize": 13,
+    "figure.titlesize": 12,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
@@ -71,12 +73,16 @@ METADATA: dict[str, dict[str, Any]] = {
     "svg": {"Date": None, "Creator": None},
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
 }
-# Readable names and units of parameters commonly swept (by config path).
-PARAM_LABELS = {
-    "plan_delivery.ic_delay_days": "intermediate care: delay (days)",
-    "plan_delivery.ic_growth_achieved": "intermediate care: share of planned growth achieved",
-}
 UNMEASURED: dict[str, Any] = {"facecolor": "0.97", "edgecolor": "0.8", "hatch": "//", "lw": 0, "zorder": 0}
+# The weekly cycle of admissions makes a daily median a zig-zag as thick as a band: the fan
+# chart draws a 7-day rolling mean of it by default (``hospsim plot --smooth-days``; 0: daily).
+SMOOTH_DAYS = 7
+# What an empty panel says instead of an empty frame (tests and the report look for it).
+NONE_TEXT = "None in any replication"
+# Date ticks with the year on every one ("Jul 2017"), whatever the span: a board pack is read
+# page by page, not from the first tick of the axis.
+DATE_FORMATS = ["%Y", "%b %Y", "%-d %b %Y", "%H:%M", "%H:%M", "%S.%f"]
+DATE_ZERO_FORMATS = ["%Y", "%Y", "%b %Y", "%-d %b %Y", "%H:%M", "%H:%M"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,6 +98,7 @@ class Choice:
     point: int | None = None
     scenario: tuple[str, ...] | None = None
     criterion: str = ALL_CRITERIA
+    smooth_days: int = SMOOTH_DAYS
 
 
 def _always(res: Results) -> str | None:
@@ -137,15 +144,52 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def suptitle(fig: Figure, text: str) -> None:
-    """The figure's title, wrapped to the figure's width."""
-    width = int(fig.get_figwidth() * 9)
-    fig.suptitle(textwrap.fill(text, width=max(width, 40)))
+    """The figure's title, each line wrapped to the figure's width."""
+    width = max(int(fig.get_figwidth() * 10), 40)  # ~10 characters an inch at 12 pt
+    fig.suptitle("\n".join(textwrap.fill(line, width=width) for line in text.split("\n")))
 
 
 def title_suffix(res: Results) -> str:
     """``n replications``."""
     n = res.replications
-    return f"{n} replication{'s' if n != 1 else ''}"
+    return f"{n:,} replication{'s' if n != 1 else ''}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Display names (see :mod:`hospsim.outputs.labels`)
+
+
+def names(res: Results) -> Labels:
+    """The display names of a results folder's experiment (the defaults for a run)."""
+    return labels_of(res.experiment)
+
+
+def shared_point(res: Results, cells: list[Cell]) -> str:
+    """The sweep values every swept cell shown shares, in words ("" if none or they differ):
+    a figure states them once in its title and names the cells by scenario only."""
+    swept = [dict(c.params) for c in cells if c.params]
+    if not swept or any(p != swept[0] for p in swept[1:]):
+        return ""
+    text = names(res).point(swept[0])
+    return text[:1].upper() + text[1:]
+
+
+def cell_names(res: Results, cells: list[Cell]) -> list[str]:
+    """The cells' display names: scenario names when they share one sweep point (stated in the
+    title by :func:`figure_title`), else scenario and sweep values in words."""
+    labels = names(res)
+    if shared_point(res, cells):
+        return [labels.scenario(c.scenario) for c in cells]
+    return [labels.cell(c.scenario, c.params) for c in cells]
+
+
+def figure_title(res: Results, cells: list[Cell] | None, subject: str, detail: str = "") -> str:
+    """A figure's title in words: its subject, the sweep point its cells share and ``detail``
+    (e.g. the replications), prefixed by the experiment's display name if it has one."""
+    title = experiment_title(res.experiment)
+    first = f"{title}: {subject}" if title else subject
+    rest = "; ".join(x for x in (shared_point(res, cells or []), detail) if x)
+    return f"{first}\n{rest}" if rest else first
 
 
 def cell_colour(i: int) -> str:
@@ -158,16 +202,10 @@ def cell_style(i: int) -> str:
     return LINE_STYLES[i % len(LINE_STYLES)]
 
 
-def param_label(res: Results, name: str) -> str:
-    """Axis label of a swept parameter."""
-    path = res.parameters.get(name, name)
-    return PARAM_LABELS.get(path, f"{name} ({path})" if path != name else name)
-
-
 def find(fig: Figure, gid: str) -> Any:
     """The artist with this gid (tests and callers use it to read what was drawn)."""
     for ax in fig.axes:
-        for artist in [*ax.lines, *ax.collections, *ax.images]:
+        for artist in [*ax.lines, *ax.collections, *ax.images, *ax.tables, *ax.texts]:
             if artist.get_gid() == gid:
                 return artist
     raise KeyError(gid)
@@ -183,10 +221,13 @@ def dates(cell: Cell, days: Iterable[int]) -> np.ndarray:
 
 
 def date_axis(ax: Axes) -> None:
-    """Concise calendar dates on the x-axis."""
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    """Calendar dates on the x-axis, the year on every tick ("2018", "Jul 2018", "1 Jul 2018")."""
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    formatter = mdates.ConciseDateFormatter(
+        locator, formats=DATE_FORMATS, zero_formats=DATE_ZERO_FORMATS, show_offset=False
+    )
+    ax.xaxis.set_major_formatter(formatter)
 
 
 def shade_unmeasured(ax: Axes, res: Results, cell: Cell, horizon: int) -> None:
@@ -224,6 +265,22 @@ def quantile_bands(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(q.T, index=table.index, columns=list(BAND_COLUMNS))
 
 
+def smoothed_median(bands: pd.DataFrame, days: int) -> pd.DataFrame:
+    """``bands`` with the median (``q50``) replaced by its centred ``days``-day rolling mean
+    (partial windows at the ends); unchanged if ``days`` is 0 or 1. The 50% / 90% bands stay
+    daily: they show the spread on each day."""
+    if days <= 1:
+        return bands
+    out = bands.copy()
+    out["q50"] = bands["q50"].rolling(days, center=True, min_periods=1).mean()
+    return out
+
+
+def smoothing_words(days: int) -> str:
+    """How a smoothed median is described on a figure ("" when not smoothed)."""
+    return f"{days}-day rolling mean of the daily median" if days > 1 else ""
+
+
 def weekly_totals(table: pd.DataFrame) -> pd.DataFrame:
     """Sums over whole weeks counted from day 0 (a last partial week is dropped); the index is
     the first day of each week."""
@@ -253,3 +310,54 @@ def band(
         ax.fill_between(x, bands["q05"], bands["q95"], color=colour, alpha=alpha / 2, lw=0, gid=f"{gid}-band90")
     ax.fill_between(x, bands["q25"], bands["q75"], color=colour, alpha=alpha, lw=0, gid=f"{gid}-band50")
     ax.plot(x, bands["q50"], color=colour, lw=1.5, ls=ls, gid=f"{gid}-median", label=label, zorder=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Panels with nothing to draw
+
+
+def all_zero(tables: Iterable[pd.DataFrame | pd.Series | np.ndarray]) -> bool:
+    """Whether every value of every table is 0 or missing (nobody in any replication)."""
+    for t in tables:
+        arr = np.asarray(t, dtype=float)
+        if np.any(np.nan_to_num(arr, nan=0.0) != 0):
+            return False
+    return True
+
+
+def say_none(ax: Axes, what: str) -> None:
+    """In place of an empty frame: "None in any replication" and what there is none of (gid
+    ``none``); the y-axis, meaningless here, is hidden."""
+    ax.text(
+        0.5,
+        0.5,
+        f"{NONE_TEXT}\n{what}",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=10,
+        color="0.25",
+        linespacing=1.6,
+        gid="none",
+        bbox={"boxstyle": "round,pad=0.6", "facecolor": "white", "edgecolor": "0.8"},
+        zorder=6,
+    )
+    ax.set_yticks([])
+    ax.set_ylim(0, 1)
+
+
+def note_none(ax: Axes, cell_labels: list[str]) -> None:
+    """Name, in the panel's corner, the cells drawn that have none in any replication (their
+    line lies on the axis)."""
+    if cell_labels:
+        ax.text(
+            0.995,
+            0.96,
+            f"{NONE_TEXT}: {', '.join(cell_labels)}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+            color="0.3",
+            gid="none-note",
+        )

@@ -7,15 +7,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 from ...runs.results import Cell, Results
-from ..selection import cell_label, select_cells
+from ..selection import select_cells
 from .common import (
     OKABE_ITO,
     FigureSpec,
     cell_colour,
+    cell_names,
     cell_style,
     dates,
+    figure_title,
     new_figure,
     styled,
     suptitle,
@@ -42,7 +45,7 @@ def exceedance(res: Results, cell: Cell, daily: pd.DataFrame, levels: np.ndarray
 def _curves(ax: Axes, res: Results, cells: list[Cell], daily: pd.DataFrame) -> tuple[float, float]:
     """One curve per cell; returns the occupancy range worth showing (lowest, top)."""
     top, lowest = 1.0, 1.0
-    for i, cell in enumerate(cells):
+    for i, (cell, name) in enumerate(zip(cells, cell_names(res, cells))):
         share = exceedance(res, cell, daily, EXCEEDANCE_LEVELS)
         ax.plot(
             EXCEEDANCE_LEVELS * 100,
@@ -51,7 +54,7 @@ def _curves(ax: Axes, res: Results, cells: list[Cell], daily: pd.DataFrame) -> t
             lw=1.8,
             ls=cell_style(i),
             gid=f"exceed-{i}",
-            label=cell_label(cell),
+            label=name,
         )
         above = EXCEEDANCE_LEVELS[share > 0]
         if above.size:
@@ -90,15 +93,22 @@ def exceedance_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     ax.set_xlim(max(30.0, 100 * lowest), min(130.0, 100 * top))
     ax.set_ylim(0, 102)
     ax.set_xlabel("bed occupancy (% of beds open, daily time-weighted mean)")
-    ax.set_ylabel("share of days above it (%)")
+    ax.set_ylabel("days above that occupancy (% of days)")
+    ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     start, end = res.window
     c0 = cells[0]
-    period = f"{dates(c0, [start])[0]} to {dates(c0, [end - 1])[0]}"
-    title = f"Days above each occupancy level, {period}, pooled over {title_suffix(res)}"
-    ax.set_title(title, loc="left", fontsize=10, fontweight="normal")
+    period = f"{_day(dates(c0, [start])[0])} to {_day(dates(c0, [end - 1])[0])}"
+    subtitle = f"Measured days, {period}, pooled over {title_suffix(res)}"
+    ax.set_title(subtitle, loc="left", fontsize=10, fontweight="normal")
     ax.legend(loc="lower left", frameon=False)
-    suptitle(fig, f"{res.name}: occupancy exceedance")
+    suptitle(fig, figure_title(res, cells, "Days above each level of bed occupancy"))
     return fig
+
+
+def _day(day: np.datetime64) -> str:
+    """A date as a person writes it: ``22 Mar 2018``."""
+    return pd.Timestamp(day).strftime("%-d %b %Y")
 
 
 FIGURE = FigureSpec(

@@ -15,17 +15,22 @@ from matplotlib.patches import Patch
 
 from ...model import kpi_registry
 from ...runs.results import Cell, Results
-from ..selection import cell_label, select_cells
+from ..selection import select_cells
 from .common import (
     OKABE_ITO,
+    SMOOTH_DAYS,
     FigureSpec,
     band,
+    cell_names,
     date_axis,
     dates,
+    figure_title,
     new_figure,
     pivot,
     quantile_bands,
     shade_unmeasured,
+    smoothed_median,
+    smoothing_words,
     styled,
     suptitle,
     title_suffix,
@@ -151,28 +156,40 @@ def _mark_gates(ax: Axes, res: Results, cell: Cell, marked: _Marked) -> None:
         )
 
 
-def _panel(ax: Axes, res: Results, cell: Cell, daily: pd.DataFrame, i: int, marked: _Marked) -> None:
+@dataclass(frozen=True)
+class _Panel:
+    """One panel of the fan chart: its cell, position, title and the median's smoothing."""
+
+    cell: Cell
+    i: int
+    title: str
+    smooth_days: int
+
+
+def _panel(ax: Axes, res: Results, daily: pd.DataFrame, p: _Panel, marked: _Marked) -> None:
+    cell, i = p.cell, p.i
     occ = pivot(daily, cell, "occupied_beds_mean")
     cap_t = pivot(daily, cell, "beds_capacity")
     core = cap_t - pivot(daily, cell, "escalation_beds_open")
     x = dates(cell, occ.index)
     shade_unmeasured(ax, res, cell, int(occ.index.max()) + 1)
     bands = quantile_bands(occ)
-    band(ax, x, bands, BLUE, f"fan-{i}")
+    band(ax, x, smoothed_median(bands, p.smooth_days), BLUE, f"fan-{i}")
     cap = _capacity(ax, x, cap_t, i)
     top = float(np.nanmax([np.nanmax(cap.to_numpy()), np.nanmax(bands["q95"].to_numpy())])) * 1.12
     ax.set_ylim(0, top if top > 0 else 1)
     _mark_bed_events(ax, cell, core, marked)
     _mark_gates(ax, res, cell, marked)
-    ax.set_title(cell_label(cell), loc="left")
-    ax.set_ylabel("occupied acute beds\n(daily time-weighted mean)")
+    ax.set_title(p.title, loc="left")
+    ax.set_ylabel("acute beds occupied\n(daily time-weighted mean)")
     date_axis(ax)
 
 
-def _legend(res: Results, cells: list[Cell], marked: _Marked) -> list[Artist]:
+def _legend(res: Results, cells: list[Cell], marked: _Marked, smooth_days: int) -> list[Artist]:
     escalation = any((c.config.get("acute") or {}).get("escalation") for c in cells)
+    median = smoothing_words(smooth_days) or "median (daily)"
     handles: list[Artist] = [
-        Line2D([], [], color=BLUE, lw=1.5, label="median"),
+        Line2D([], [], color=BLUE, lw=1.5, label=median),
         Patch(color=BLUE, alpha=0.45, label="50% of replications"),
         Patch(color=BLUE, alpha=0.15, label="90% of replications"),
         Line2D(
@@ -192,27 +209,30 @@ def _legend(res: Results, cells: list[Cell], marked: _Marked) -> list[Artist]:
 
 
 @styled
-def fan_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
-    """Occupied acute beds over calendar dates, one panel per cell: median and 50% / 90% bands
-    across replications, beds open (step line) with 85% and 92% of it, bed cuts and gate
-    openings marked. Artists: ``fan-<i>-median|band50|band90|capacity|cap85|cap92``."""
+def fan_chart(res: Results, cells: list[Cell] | None = None, smooth_days: int = SMOOTH_DAYS) -> Figure:
+    """Occupied acute beds over calendar dates, one panel per cell: the median across
+    replications (its ``smooth_days``-day centred rolling mean; 0 or 1: daily) and the daily 50% /
+    90% bands, beds open (step line) with 85% and 92% of it, bed cuts and gate openings marked.
+    Artists: ``fan-<i>-median|band50|band90|capacity|cap85|cap92``."""
     cells = cells or select_cells(res)
     daily = res.daily(cells, ["occupied_beds_mean", "beds_capacity", "escalation_beds_open"])
-    fig = new_figure(11, 1.4 + 3.1 * len(cells))
+    fig = new_figure(11, 1.6 + 3.1 * len(cells))
     axes = fig.subplots(len(cells), 1, sharex=True, squeeze=False)[:, 0]
     marked = _Marked()
-    for i, (ax, cell) in enumerate(zip(axes, cells)):
-        _panel(ax, res, cell, daily, i, marked)
-    fig.legend(handles=_legend(res, cells, marked), loc="outside lower center", ncol=4, frameon=False)
-    suptitle(fig, f"{res.name}: acute bed occupancy, {title_suffix(res)}")
+    for i, (ax, cell, title) in enumerate(zip(axes, cells, cell_names(res, cells))):
+        _panel(ax, res, daily, _Panel(cell, i, title, smooth_days), marked)
+    fig.legend(handles=_legend(res, cells, marked, smooth_days), loc="outside lower center", ncol=3, frameon=False)
+    spread = title_suffix(res)
+    suptitle(fig, figure_title(res, cells, "Acute beds occupied", spread))
     return fig
 
 
 FIGURE = FigureSpec(
-    draw=lambda res, choice: fan_chart(res, choice.cells),
+    draw=lambda res, choice: fan_chart(res, choice.cells, choice.smooth_days),
     title="Acute bed occupancy over time",
     caption="Occupied acute beds per day (time-weighted daily mean): the line is the median across "
-    "replications, the shaded bands hold the middle 50% and 90% of replications. The black step line "
+    f"replications ({SMOOTH_DAYS}-day rolling mean of the daily median unless stated otherwise), the shaded "
+    "bands hold the middle 50% and 90% of replications on each day. The black step line "
     "is the beds open; dashed and dotted lines are 92% and 85% of it. Bed cuts in the plan and gate "
     "openings are marked. Hatched: days not counted in the KPIs.",
 )

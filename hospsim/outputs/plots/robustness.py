@@ -1,45 +1,46 @@
 """``robustness`` (sweeps): the share of replications in which the plan holds over the swept
-parameters, one panel per scenario, with the 50% and 90% contours."""
+parameters, one panel per scenario, in the units of the question (months late, % of plan), the
+cells where it holds in at least 90% of replications outlined along their edges."""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
 
-import matplotlib.artist
-import matplotlib.patheffects as patheffects
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ...analysis.verdicts import HOLDS
 from ...runs.errors import ResultsError
 from ...runs.results import Results
 from ..errors import OptionError
-from ..tables import fmt_number
+from ..labels import Labels, param_axis, param_scale, percent
 from .common import (
     ALL_CRITERIA,
     MAP_CMAP,
     OKABE_ITO,
     FigureSpec,
+    names,
     new_figure,
-    param_label,
     styled,
     suptitle,
 )
 
-CONTOUR_COLOURS = (OKABE_ITO["vermillion"], "black")  # 50%, 90%
-CONTOUR_STYLE: dict[str, Any] = {
-    "levels": [0.5, 0.9],
-    "colors": CONTOUR_COLOURS,
-    "linewidths": 2,
-    "linestyles": ["--", "-"],
+# The line on the map: the edge of the cells where the plan holds in at least HOLDS of
+# replications (the report's "holds"), drawn along cell edges so it never crosses a cell's label;
+# vermillion reads on both ends of the cividis map.
+BOUNDARY_COLOUR = OKABE_ITO["vermillion"]
+BOUNDARY_STYLE: dict[str, Any] = {
+    "colors": BOUNDARY_COLOUR,
+    "linewidths": 3.0,
+    "capstyle": "projecting",
+    "clip_on": False,  # whole on the map's border too
 }
-HALO: list[patheffects.AbstractPathEffect] = [
-    patheffects.withStroke(linewidth=4.5, foreground="white")
-]  # visible on dark and light cells
 
 
 def param_columns(verdicts: pd.DataFrame) -> list[str]:
@@ -83,32 +84,49 @@ def robustness_data(res: Results, criterion: str = ALL_CRITERIA) -> dict[str, pd
     return out
 
 
-def _halo(contours: Any) -> None:
-    """A white halo around contour lines (a ContourSet is one artist from matplotlib 3.8)."""
-    if isinstance(contours, matplotlib.artist.Artist):
-        contours.set_path_effects(HALO)
-    else:  # matplotlib 3.7: one collection per level
-        for c in contours.collections:
-            c.set_path_effects(HALO)
-
-
 def _grid_labels(ax: Axes, z: np.ndarray, xs: list, ys: list, rows: pd.DataFrame, params: list[str]) -> None:
-    """Each cell's share, with its CI when two parameters span a small grid."""
+    """Each cell's share at its centre, with its 95% CI below it when two parameters span a
+    small grid."""
     for yi, yv in enumerate(ys):
         for xi, xv in enumerate(xs):
             val = z[yi, xi]
             if np.isnan(val):
                 continue
-            label = f"{val:.0%}"
+            colour = "white" if val < 0.55 else "black"  # contrast on the cividis map
+            ci = ""
             if len(params) == 2 and len(xs) * len(ys) <= 36:
                 r = rows[(rows[params[0]] == xv) & (rows[params[1]] == yv)]
                 if len(r) == 1:
-                    label += f"\n({r['ci_low'].iloc[0]:.0%}\u2013{r['ci_high'].iloc[0]:.0%})"
-            ax.text(xi, yi, label, ha="center", va="center", fontsize=9, color="white" if val < 0.55 else "black")
+                    ci = f"{100 * r['ci_low'].iloc[0]:.0f}\u2013{percent(r['ci_high'].iloc[0], 0)}"
+            y_share = yi + (0.1 if ci else 0)
+            ax.text(xi, y_share, percent(val, 0), ha="center", va="center", fontsize=10, weight="bold", color=colour)
+            if ci:
+                ax.text(xi, yi - 0.2, ci, ha="center", va="center", fontsize=7.5, color=colour)
+
+
+def holding_edges(z: np.ndarray, level: float = HOLDS) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """The outline of the cells whose share is at least ``level``, as segments along cell edges
+    (cell (row, col) spans col ± 0.5, row ± 0.5): every edge between a holding cell and a cell
+    that does not hold or the border of the grid."""
+    holds = np.nan_to_num(z, nan=-1.0) >= level
+    padded = np.pad(holds, 1, constant_values=False)
+    segments = []
+    for r, c in zip(*np.nonzero(holds)):
+        pr, pc = r + 1, c + 1
+        if not padded[pr, pc - 1]:
+            segments.append(((c - 0.5, r - 0.5), (c - 0.5, r + 0.5)))
+        if not padded[pr, pc + 1]:
+            segments.append(((c + 0.5, r - 0.5), (c + 0.5, r + 0.5)))
+        if not padded[pr - 1, pc]:
+            segments.append(((c - 0.5, r - 0.5), (c + 0.5, r - 0.5)))
+        if not padded[pr + 1, pc]:
+            segments.append(((c - 0.5, r + 0.5), (c + 0.5, r + 0.5)))
+    return [((float(a), float(b)), (float(c), float(d))) for (a, b), (c, d) in segments]
 
 
 def _grid_panel(ax: Axes, scen: str, table: pd.DataFrame, rows: pd.DataFrame, params: list[str]) -> Any:
-    """A grid sweep (or one parameter): a coloured mesh with labels and contours."""
+    """A grid sweep (or one parameter): a coloured mesh with each cell's share at its centre and
+    the outline of the cells that hold (gid ``robust-<scenario>-holds``) along cell edges."""
     xs, ys = list(table.columns), list(table.index)
     z = table.to_numpy(dtype=float)
     xe, ye = np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5
@@ -116,33 +134,39 @@ def _grid_panel(ax: Axes, scen: str, table: pd.DataFrame, rows: pd.DataFrame, pa
         xe, ye, z, cmap=MAP_CMAP, vmin=0, vmax=1, gid=f"robust-{scen}", edgecolors="white", linewidth=0.5
     )
     _grid_labels(ax, z, xs, ys, rows, params)
-    if min(z.shape) >= 2 and np.isfinite(z).all() and np.nanmin(z) < np.nanmax(z):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _halo(ax.contour(np.arange(len(xs)), np.arange(len(ys)), z, **CONTOUR_STYLE))
-    ax.set_xticks(range(len(xs)), [fmt_number(float(x)) for x in xs])
-    if len(params) > 1:
-        ax.set_yticks(range(len(ys)), [fmt_number(float(y)) for y in ys])
-    else:
+    edges = holding_edges(z)
+    if edges:
+        ax.add_collection(LineCollection(edges, gid=f"robust-{scen}-holds", zorder=5, **BOUNDARY_STYLE))
+    ax.set_xlim(xe[0], xe[-1])
+    ax.set_ylim(ye[0], ye[-1])
+    if len(params) == 1:
         ax.set_yticks([])
     ax.grid(False)
     return mesh
 
 
 def _scatter_panel(ax: Axes, scen: str, rows: pd.DataFrame, params: list[str]) -> Any:
-    """A sampled sweep: one dot per point, contours by triangulation."""
+    """A sampled sweep: one dot per point, its share beside it, and the HOLDS contour by
+    triangulation (gid ``robust-<scenario>-holds``)."""
     x, y, s = (rows[params[0]].to_numpy(float), rows[params[1]].to_numpy(float), rows["share_holds"].to_numpy(float))
     mesh = ax.scatter(x, y, c=s, cmap=MAP_CMAP, vmin=0, vmax=1, s=90, edgecolors="0.3", gid=f"robust-{scen}", zorder=3)
     if len(x) <= 40:
         for xi, yi, si in zip(x, y, s):
             ax.annotate(
-                f"{si:.0%}", (xi, yi), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8, color="0.2"
+                percent(si, 0),
+                (xi, yi),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+                color="0.2",
             )
-    if len(x) >= 4 and np.ptp(s) > 0:
+    if len(x) >= 4 and np.ptp(s) > 0 and s.max() >= HOLDS:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _halo(ax.tricontour(x, y, s, **CONTOUR_STYLE))
+                c = ax.tricontour(x, y, s, levels=[HOLDS], colors=BOUNDARY_COLOUR, linewidths=3.0)
+            c.set_gid(f"robust-{scen}-holds")
         except (ValueError, RuntimeError):
             pass  # points on a line or too few distinct ones: no contour
     for lim, vals in ((ax.set_xlim, x), (ax.set_ylim, y)):
@@ -151,47 +175,78 @@ def _scatter_panel(ax: Axes, scen: str, rows: pd.DataFrame, params: list[str]) -
     return mesh
 
 
+def _axes_in_words(ax: Axes, labels: Labels, params: list[str], grid: bool, table: pd.DataFrame | None) -> None:
+    """Axis labels and ticks in the units a reader knows (months late, % of plan)."""
+    for i, axis in enumerate((ax.xaxis, ax.yaxis)[: min(2, len(params))]):
+        label, fmt = param_axis(labels, params[i][len("param_") :])
+        axis.set_label_text(label)
+        if grid and table is not None:
+            values = table.columns if i == 0 else table.index
+            axis.set_ticks(range(len(values)), [fmt(float(v)) for v in values])
+        else:
+            # Sampled values: ticks at round values of the display unit (whole months, 10%s).
+            scale = param_scale(labels, params[i][len("param_") :])
+            lo, hi = ax.get_xlim() if i == 0 else ax.get_ylim()
+            locator = matplotlib.ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 3, 5, 6, 10], integer=True)
+            ticks = [float(t) / scale for t in locator.tick_values(lo * scale, hi * scale)]
+            inside = [t for t in ticks if lo <= t <= hi]
+            axis.set_ticks(inside, [fmt(t) for t in inside])
+
+
 def _legend_and_titles(
-    fig: Figure, res: Results, axes: list[Axes], mesh: Any, criterion: str, params: list[str]
+    fig: Figure, res: Results, axes: list[Axes], mesh: Any, criterion: str, params: list[str], grid: bool
 ) -> None:
+    subject = "the plan" if criterion == ALL_CRITERIA else "the criterion"
     if mesh is not None:
         cb = fig.colorbar(mesh, ax=list(axes), shrink=0.9)
-        cb.set_label("share of replications in which the plan holds")
+        cb.set_label(f"replications in which {subject} holds")
         cb.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    fig.legend(
-        handles=[
-            Line2D([], [], color=CONTOUR_COLOURS[0], lw=2, ls="--", label="50% contour", path_effects=HALO),
-            Line2D([], [], color=CONTOUR_COLOURS[1], lw=2, label="90% contour", path_effects=HALO),
-        ],
-        loc="outside lower center",
-        ncol=2,
-        frameon=False,
-    )
-    what = "the plan holds (all criteria)" if criterion == ALL_CRITERIA else f"'{criterion}' holds"
-    extra = f"; averaged over {', '.join(p[6:] for p in params[2:])}" if len(params) > 2 else ""
-    suptitle(fig, f"{res.name}: share of replications in which {what}, n = {res.replications} per cell{extra}")
+    line = "outline of the cells where" if grid else "contour where"
+    words = f"{line} {subject} holds in at least {percent(HOLDS)} of replications"
+    outline = Line2D([], [], color=BOUNDARY_COLOUR, lw=3.0, label=words)
+    fig.legend(handles=[outline], loc="outside lower center", frameon=False)
+    labels = names(res)
+    extra = f"; averaged over {', '.join(labels.parameter(p[6:]) for p in params[2:])}" if len(params) > 2 else ""
+    per = "cell" if grid else "point"
+    ci = "; under each share, its 95% confidence interval" if grid and len(params) == 2 else ""
+    if criterion == ALL_CRITERIA:
+        title = "Where the plan holds: share of replications in which all its criteria hold"
+        detail = f"{res.replications:,} replications per {per}{extra}{ci}"
+    else:
+        title = f"Where one criterion holds: \u2018{criterion}\u2019"
+        detail = f"Share of replications in which it holds, {res.replications:,} per {per}{extra}{ci}"
+    suptitle(fig, f"{title}\n{detail}")
+
+
+def _count_holding(ax: Axes, shares: np.ndarray, grid: bool) -> None:
+    """How many of the panel's cells (or sampled points) hold, at the panel's top right."""
+    n, held = int(np.isfinite(shares).sum()), int((np.nan_to_num(shares, nan=-1.0) >= HOLDS).sum())
+    what = "cells" if grid else "points"
+    text = f"{held} of {n} {what} hold (\u2265 {percent(HOLDS)})"
+    ax.set_title(text, loc="right", fontsize=9, fontweight="normal", color="0.3")
 
 
 @styled
 def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
     """Share of replications in which the plan holds over the two swept parameters, one panel
-    per scenario, with the 50% and 90% contours. Artists: ``robust-<scenario>`` (the mesh, its
-    array in the table's row order)."""
+    per scenario, in the units a reader knows, the cells where it holds in at least 90% of
+    replications outlined along their edges. Artists: ``robust-<scenario>`` (the mesh, its array
+    in the table's row order) and ``robust-<scenario>-holds`` (the outline, if any cell holds)."""
     data = robustness_data(res, criterion)
     v = _verdicts(res, criterion)
     params = param_columns(v)
     grid = ((res.experiment.get("sweep") or {}).get("method") or "grid") == "grid" or len(params) == 1
-    fig = new_figure(max(8.0, 1.2 + 4.6 * len(data)), 5.2)
+    fig = new_figure(max(8.0, 1.4 + 4.8 * len(data)), 5.6)
     axes = list(fig.subplots(1, len(data), squeeze=False)[0])
     mesh = None
+    labels = names(res)
     for ax, (scen, table) in zip(axes, data.items()):
         rows = v[v["scenario"] == scen]
         mesh = _grid_panel(ax, scen, table, rows, params) if grid else _scatter_panel(ax, scen, rows, params)
-        ax.set_xlabel(param_label(res, params[0][len("param_") :]))
-        if len(params) > 1:
-            ax.set_ylabel(param_label(res, params[1][len("param_") :]))
-        ax.set_title(scen, loc="left")
-    _legend_and_titles(fig, res, axes, mesh, criterion, params)
+        _axes_in_words(ax, labels, params, grid, table)
+        ax.set_title(labels.scenario(scen), loc="left")
+        _count_holding(ax, table.to_numpy(dtype=float) if grid else rows["share_holds"].to_numpy(dtype=float), grid)
+    _legend_and_titles(fig, res, axes, mesh, criterion, params, grid)
     return fig
 
 
@@ -199,8 +254,8 @@ FIGURE = FigureSpec(
     draw=lambda res, choice: robustness_map(res, choice.criterion),
     title="Where the plan holds: robustness map",
     caption="Share of replications in which every criterion of the plan holds, for each combination "
-    "of the swept parameters (95% Wilson interval in brackets). Dashed contour: 50%; "
-    "solid white contour: 90%.",
+    "of the swept parameters, with its 95% Wilson interval below it. The thick vermillion (orange-red) "
+    "line outlines the cells where the plan holds in at least 90% of replications.",
     sweep_only=True,
     unavailable=unavailable,
 )

@@ -1,5 +1,6 @@
 """``services``: each community service's occupied places against its capacity as delivered,
-and its waiting list (patients ready to transfer with no place yet)."""
+and its waiting list (patients ready to transfer with no place yet); a waiting list that stays
+empty in every replication says so."""
 
 from __future__ import annotations
 
@@ -12,17 +13,23 @@ from matplotlib.patches import Patch
 
 from ...config import STEP_UP
 from ...runs.results import Cell, Results
-from ..selection import cell_label, select_cells
+from ..selection import select_cells
 from .common import (
     FigureSpec,
+    all_zero,
     band,
     cell_colour,
+    cell_names,
     cell_style,
     date_axis,
     dates,
+    figure_title,
+    names,
     new_figure,
+    note_none,
     pivot,
     quantile_bands,
+    say_none,
     shade_unmeasured,
     styled,
     suptitle,
@@ -30,7 +37,7 @@ from .common import (
     unmeasured_handle,
 )
 
-NO_QUEUE_NOTE = "Step-up takes a suitable emergency only if a place is free;\notherwise the patient is admitted (see step_up_p_wait)."
+NO_QUEUE_NOTE = "Nobody waits for step-up: it takes a suitable emergency\nonly if a place is free; otherwise the patient is admitted."
 
 
 def services_of(cell: Cell) -> list[str]:
@@ -38,42 +45,56 @@ def services_of(cell: Cell) -> list[str]:
     return list((cell.config.get("services") or {}).keys())
 
 
-def _draw_service(axes: tuple[Axes, Axes], svc: str, cells: list[Cell], daily: pd.DataFrame) -> None:
-    """Occupied places with capacity, and the waiting list, of one service for every cell."""
-    ax_occ, ax_q = axes
+def _draw_occupancy(ax: Axes, svc: str, cells: list[Cell], daily: pd.DataFrame) -> None:
+    """Occupied places with capacity of one service for every cell that has it."""
     for i, cell in enumerate(cells):
         if svc not in services_of(cell):
             continue
         colour, ls = cell_colour(i), cell_style(i)
         occ = pivot(daily, cell, f"{svc}_occupied_mean")
         x = dates(cell, occ.index)
-        band(ax_occ, x, quantile_bands(occ), colour, f"svc-{svc}-{i}", ls=ls, alpha=0.2)
+        band(ax, x, quantile_bands(occ), colour, f"svc-{svc}-{i}", ls=ls, alpha=0.2)
         cap = pivot(daily, cell, f"{svc}_capacity").median(axis=1)
-        ax_occ.step(x, cap, where="post", color=colour, lw=2.2, alpha=0.6, ls=ls, gid=f"svc-{svc}-{i}-capacity")
-        if svc != STEP_UP:
-            q = pivot(daily, cell, f"{svc}_queue_mean")
-            band(ax_q, x, quantile_bands(q), colour, f"queue-{svc}-{i}", wide=False, ls=ls, alpha=0.15)
+        ax.step(x, cap, where="post", color=colour, lw=2.2, alpha=0.6, ls=ls, gid=f"svc-{svc}-{i}-capacity")
+    ax.set_ylabel("places")
+    ax.set_ylim(bottom=0)
 
 
-def _label_service(axes: tuple[Axes, Axes], svc: str) -> None:
+def _draw_queue(ax: Axes, svc: str, cells: list[Cell], daily: pd.DataFrame, labels: list[str]) -> None:
+    """The waiting list of one service for every cell that has it; "None in any replication"
+    if it stays empty in all of them, and the cells where it does named."""
+    queues = {i: pivot(daily, c, f"{svc}_queue_mean") for i, c in enumerate(cells) if svc in services_of(c)}
+    if all_zero(queues.values()):
+        say_none(ax, "Nobody waited for a place, on any day, in any scenario shown")
+        return
+    for i, q in queues.items():
+        x = dates(cells[i], q.index)
+        band(ax, x, quantile_bands(q), cell_colour(i), f"queue-{svc}-{i}", wide=False, ls=cell_style(i), alpha=0.15)
+    note_none(ax, [labels[i] for i, q in queues.items() if all_zero([q])])
+    ax.set_ylabel("patients ready to transfer,\nno place yet (daily mean)")
+    ax.set_ylim(bottom=0)
+
+
+def _draw_service(axes: tuple[Axes, Axes], res: Results, svc: str, cells: list[Cell], daily: pd.DataFrame) -> None:
+    """One row of the figure: a service's places and capacity, and its waiting list."""
     ax_occ, ax_q = axes
-    ax_occ.set_title(f"{svc}: occupied places and capacity", loc="left")
-    ax_occ.set_ylabel("places")
-    ax_occ.set_ylim(bottom=0)
+    name = names(res).service(svc)
+    _draw_occupancy(ax_occ, svc, cells, daily)
+    ax_occ.set_title(f"{name}: occupied places and capacity", loc="left")
     if svc == STEP_UP:
         # Step-up has no waiting list: say why rather than draw an empty panel.
-        ax_q.set_title(f"{svc}: no waiting list", loc="left")
+        ax_q.set_title(f"{name}: no waiting list", loc="left")
         ax_q.text(0.5, 0.5, NO_QUEUE_NOTE, transform=ax_q.transAxes, ha="center", va="center", fontsize=9, color="0.3")
         ax_q.set_yticks([])
     else:
-        ax_q.set_title(f"{svc}: waiting list", loc="left")
-        ax_q.set_ylabel("patients ready to transfer,\nno place yet (daily mean)")
-        ax_q.set_ylim(bottom=0)
+        ax_q.set_title(f"{name}: waiting list", loc="left")
+        _draw_queue(ax_q, svc, cells, daily, cell_names(res, cells))
 
 
 def _legend(res: Results, cells: list[Cell]) -> list[Artist]:
     handles: list[Artist] = [
-        Line2D([], [], color=cell_colour(i), ls=cell_style(i), lw=1.5, label=cell_label(c)) for i, c in enumerate(cells)
+        Line2D([], [], color=cell_colour(i), ls=cell_style(i), lw=1.5, label=name)
+        for i, name in enumerate(cell_names(res, cells))
     ]
     return [
         *handles,
@@ -92,7 +113,7 @@ def services_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     names = list(dict.fromkeys(s for c in cells for s in services_of(c)))
     if not names:
         fig = new_figure(8, 2)
-        fig.text(0.5, 0.5, f"{res.name}: no community services in this config", ha="center", va="center")
+        fig.text(0.5, 0.5, "No community services in this config", ha="center", va="center")
         return fig
     cols = [f"{s}_{k}" for s in names for k in ("occupied_mean", "capacity", "queue_mean")]
     daily = res.daily(cells, cols)
@@ -101,13 +122,12 @@ def services_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     horizon = int(daily["day"].max()) + 1
     for row, svc in enumerate(names):
         pair = (axes[row][0], axes[row][1])
-        _draw_service(pair, svc, cells, daily)
         for ax in pair:
             shade_unmeasured(ax, res, cells[0], horizon)
             date_axis(ax)
-        _label_service(pair, svc)
+        _draw_service(pair, res, svc, cells, daily)
     fig.legend(handles=_legend(res, cells), loc="outside lower center", ncol=2, frameon=False)
-    suptitle(fig, f"{res.name}: community services, median of {title_suffix(res)}")
+    suptitle(fig, figure_title(res, cells, "Community services", title_suffix(res)))
     return fig
 
 
@@ -115,5 +135,6 @@ FIGURE = FigureSpec(
     draw=lambda res, choice: services_chart(res, choice.cells),
     title="Community services",
     caption="Each community service: occupied places against its capacity as delivered (thick line), "
-    "and its waiting list (patients ready to transfer with no place yet).",
+    "and its waiting list (patients ready to transfer with no place yet); a waiting list that stays "
+    "empty in every replication says so.",
 )

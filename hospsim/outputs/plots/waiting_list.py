@@ -4,6 +4,8 @@ the 18-week standard, and cancelled elective admissions per 1,000 booked per mon
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
@@ -15,17 +17,22 @@ from matplotlib.ticker import PercentFormatter
 
 from ...model import kpi_registry
 from ...runs.results import Cell, Results
-from ..selection import cell_label, select_cells
+from ..selection import select_cells
 from .common import (
     FigureSpec,
+    all_zero,
     band,
     cell_colour,
+    cell_names,
     cell_style,
     date_axis,
     dates,
+    figure_title,
     new_figure,
+    note_none,
     pivot,
     quantile_bands,
+    say_none,
     shade_unmeasured,
     styled,
     suptitle,
@@ -42,6 +49,20 @@ STANDARD = 0.08
 STANDARD_LABEL = "18-week standard: 92% within 18 weeks"
 STANDARD_COLOUR = "0.3"  # grey: no cell's colour
 NO_ELECTIVES = "no elective demand (demand.elective), so no waiting list to draw"
+# What "none" means on a monthly panel where nobody counts in any replication.
+NOBODY = {
+    SHARE_KPI: "Nobody on the list waited over 18 weeks, in any month or scenario shown",
+    CANCEL_KPI: "No booked elective admission was cancelled, in any month or scenario shown",
+}
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """A cell drawn: its position among the cells asked for (its colour) and display name."""
+
+    i: int
+    cell: Cell
+    name: str
 
 
 def has_electives(cell: Cell) -> bool:
@@ -78,30 +99,39 @@ def _month_steps(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return x, np.append(median, median[-1])
 
 
-def _list_panel(ax: Axes, cells: list[tuple[int, Cell]], daily: pd.DataFrame) -> None:
-    for i, cell in cells:
-        t = pivot(daily, cell, LIST)
-        x, colour, ls = dates(cell, t.index), cell_colour(i), cell_style(i)
-        band(ax, x, quantile_bands(t), colour, f"wl-list-{i}", label=cell_label(cell), ls=ls, alpha=0.2)
+def _list_panel(ax: Axes, cells: list[_Drawn], daily: pd.DataFrame) -> None:
+    for d in cells:
+        t = pivot(daily, d.cell, LIST)
+        x, colour, ls = dates(d.cell, t.index), cell_colour(d.i), cell_style(d.i)
+        band(ax, x, quantile_bands(t), colour, f"wl-list-{d.i}", label=d.name, ls=ls, alpha=0.2)
     ax.set_title("Patients on the elective waiting list (at midnight)", loc="left")
     ax.set_ylabel("patients on the list")
     ax.set_ylim(bottom=0)
 
 
-def _monthly_panel(ax: Axes, cells: list[tuple[int, Cell]], daily: pd.DataFrame, kpi: str, tag: str) -> float:
-    """Median across replications of a monthly ratio, as a step per month; returns its maximum."""
+def _monthly_panel(ax: Axes, cells: list[_Drawn], daily: pd.DataFrame, kpi: str, tag: str) -> float | None:
+    """Median across replications of a monthly ratio, as a step per month; returns its maximum,
+    or None (and "None in any replication" drawn) if it is 0 in every month and replication."""
+    tables = [monthly_ratio(d.cell, daily, kpi) for d in cells]
+    if all_zero(tables):
+        say_none(ax, NOBODY[kpi])
+        return None
     top = 0.0
-    for i, cell in cells:
-        x, y = _month_steps(monthly_ratio(cell, daily, kpi))
-        gid = f"wl-{tag}-{i}-median"
-        ax.plot(x, y, drawstyle="steps-post", color=cell_colour(i), ls=cell_style(i), lw=1.5, gid=gid)
+    for d, table in zip(cells, tables):
+        x, y = _month_steps(table)
+        gid = f"wl-{tag}-{d.i}-median"
+        ax.plot(x, y, drawstyle="steps-post", color=cell_colour(d.i), ls=cell_style(d.i), lw=1.5, gid=gid)
         if np.isfinite(y).any():
             top = max(top, float(np.nanmax(y)))
+    note_none(ax, [d.name for d, t in zip(cells, tables) if all_zero([t])])
     return top
 
 
-def _share_panel(ax: Axes, cells: list[tuple[int, Cell]], daily: pd.DataFrame) -> None:
+def _share_panel(ax: Axes, cells: list[_Drawn], daily: pd.DataFrame) -> None:
+    ax.set_title(f"{kpi_registry.get(SHARE_KPI).label.capitalize()}, per calendar month", loc="left")
     top = _monthly_panel(ax, cells, daily, SHARE_KPI, "share")
+    if top is None:
+        return
     ax.axhline(STANDARD, color=STANDARD_COLOUR, lw=1.4, ls=(0, (6, 2)), gid="wl-standard", zorder=3)
     ax.annotate(
         STANDARD_LABEL,
@@ -113,24 +143,26 @@ def _share_panel(ax: Axes, cells: list[tuple[int, Cell]], daily: pd.DataFrame) -
         fontsize=9,
         color=STANDARD_COLOUR,
     )
-    ax.set_title(f"{kpi_registry.get(SHARE_KPI).label.capitalize()}, per calendar month", loc="left")
     ax.set_ylabel("share waiting over 18 weeks")
     ax.set_ylim(0, max(top, 1.5 * STANDARD) * 1.15)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
 
 
-def _cancel_panel(ax: Axes, cells: list[tuple[int, Cell]], daily: pd.DataFrame) -> None:
-    top = _monthly_panel(ax, cells, daily, CANCEL_KPI, "cancel")
+def _cancel_panel(ax: Axes, cells: list[_Drawn], daily: pd.DataFrame) -> None:
     ax.set_title(f"Elective {kpi_registry.get(CANCEL_KPI).label}, per calendar month", loc="left")
+    top = _monthly_panel(ax, cells, daily, CANCEL_KPI, "cancel")
+    if top is None:
+        return
     ax.set_ylabel("cancellations\nper 1,000 booked")
     ax.set_ylim(0, top * 1.15 if top > 0 else 1)
 
 
-def _mark_bed_cuts(axes: list[Axes], cells: list[tuple[int, Cell]], daily: pd.DataFrame) -> bool:
+def _mark_bed_cuts(axes: list[Axes], cells: list[_Drawn], daily: pd.DataFrame) -> bool:
     """Bed cuts (or additions) of the plans that every replication has: a line in the cell's
     colour on every panel, noted once on the top panel. Returns whether any was marked."""
     noted: set[str] = set()
-    for i, cell in cells:
+    for d in cells:
+        i, cell = d.i, d.cell
         core = pivot(daily, cell, "beds_capacity") - pivot(daily, cell, "escalation_beds_open")
         for ev in bed_events(core):
             if ev.replication is not None:
@@ -156,10 +188,9 @@ def _mark_bed_cuts(axes: list[Axes], cells: list[tuple[int, Cell]], daily: pd.Da
     return bool(noted)
 
 
-def _legend(res: Results, cells: list[tuple[int, Cell]], cuts: bool) -> list[Artist]:
+def _legend(res: Results, cells: list[_Drawn], cuts: bool) -> list[Artist]:
     handles: list[Artist] = [
-        Line2D([], [], color=cell_colour(i), ls=cell_style(i), lw=1.5, label=f"{cell_label(c)} (median)")
-        for i, c in cells
+        Line2D([], [], color=cell_colour(d.i), ls=cell_style(d.i), lw=1.5, label=f"{d.name} (median)") for d in cells
     ]
     handles += [
         Patch(color="0.5", alpha=0.35, label="50% of replications (list)"),
@@ -181,15 +212,15 @@ def waiting_list_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     Artists: ``wl-list-<i>-median|band50|band90``, ``wl-share-<i>-median``, ``wl-cancel-<i>-median``,
     ``wl-standard`` (``i``: the cell's position among ``cells``, as in the other figures)."""
     cells = cells or select_cells(res)
-    drawn = [(i, c) for i, c in enumerate(cells) if has_electives(c)]
+    drawn = [_Drawn(i, c, n) for i, (c, n) in enumerate(zip(cells, cell_names(res, cells))) if has_electives(c)]
     if not drawn:
         fig = new_figure(8, 2)
-        fig.text(0.5, 0.5, f"{res.name}: {NO_ELECTIVES}", ha="center", va="center", wrap=True)
+        fig.text(0.5, 0.5, NO_ELECTIVES[:1].upper() + NO_ELECTIVES[1:], ha="center", va="center", wrap=True)
         return fig
     share, cancel = kpi_registry.get(SHARE_KPI).kpi.monthly, kpi_registry.get(CANCEL_KPI).kpi.monthly
     assert share is not None and cancel is not None
     cols = [LIST, share.column, str(share.denominator), cancel.column, str(cancel.denominator)]
-    daily = res.daily([c for _, c in drawn], [*cols, "beds_capacity", "escalation_beds_open"])
+    daily = res.daily([d.cell for d in drawn], [*cols, "beds_capacity", "escalation_beds_open"])
     fig = new_figure(11, 10)
     axes = list(fig.subplots(3, 1, sharex=True, height_ratios=[3, 2, 1.4]))
     _list_panel(axes[0], drawn, daily)
@@ -198,10 +229,11 @@ def waiting_list_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     cuts = _mark_bed_cuts(axes, drawn, daily)
     horizon = int(daily["day"].max()) + 1
     for ax in axes:
-        shade_unmeasured(ax, res, drawn[0][1], horizon)
+        shade_unmeasured(ax, res, drawn[0].cell, horizon)
         date_axis(ax)
     fig.legend(handles=_legend(res, drawn, cuts), loc="outside lower center", ncol=2, frameon=False)
-    suptitle(fig, f"{res.name}: elective waiting list, {title_suffix(res)}")
+    title = figure_title(res, [d.cell for d in drawn], "Elective waiting list", title_suffix(res))
+    suptitle(fig, title)
     return fig
 
 

@@ -62,7 +62,7 @@ from .manifest import manifest_data
 from .model import model_data
 from .plan import plan_data
 from .render import render, static_text
-from .text import describe_gate, describe_los, describe_mix, describe_pathway_change, describe_schedule, pct
+from .text import describe_gate, describe_los, describe_mix, describe_pathway_change, describe_schedule
 
 FIGURE_DPI = 90
 # The figures in the order the report shows them; figures of the registry not named here follow.
@@ -89,26 +89,13 @@ __all__ = [
 ]
 
 
-def _caption(name: str, caption: str) -> str:
-    """The report's caption of a figure: the registry's, but the robustness map's says what its
-    lines mark without naming their colours (the figure's legend does)."""
-    if name != "robustness":
-        return caption
-    return (
-        "Share of replications in which every criterion of the plan holds, for each combination of the swept "
-        f"parameters (95% Wilson interval in brackets). The lines mark where that share crosses {pct(BREAKS)} and "
-        f"{pct(HOLDS)} (the plan breaks below {pct(BREAKS)} and holds from {pct(HOLDS)}); the figure\u2019s legend "
-        "shows which line is which."
-    )
-
-
 def figure_data(name: str, fig: Figure, board: bool = True) -> dict[str, Any]:
     """A figure as the report embeds it: title, caption, PNG (base64), size in pixels, and
     whether it is in the main body (``board``) or the appendix."""
     spec = plots.REGISTRY[name]
     w, h = (round(v * FIGURE_DPI) for v in fig.get_size_inches())
     png = base64.b64encode(plots.png_bytes(fig, FIGURE_DPI)).decode("ascii")
-    caption = _caption(name, spec.caption)
+    caption = spec.caption
     return {"name": name, "title": spec.title, "caption": caption, "png": png, "width": w, "height": h, "board": board}
 
 

@@ -13,13 +13,12 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from ...analysis.verdicts import BREAKS, HOLDS
 from ...config.experiment import ALL_CRITERIA
 from ..labels import Labels, months_late, param_value, param_words
 from ..plots.common import MAP_CMAP
 from .text import ci, param_bound, pct
 
-HOLDS = 0.9  # the plan "holds" at a cell when it holds in at least this share of replications
-BREAKS = 0.5  # ...and "breaks" when it holds in fewer than this share
 MAX_CRITERIA_NAMED = 3  # the sentence names the first few failing criteria, then counts the rest
 RULE = (
     f"A future is one cell of the sweep. The plan holds there when it holds in at least {pct(HOLDS)} of "
