@@ -394,7 +394,7 @@ def test_interrupt_while_collecting_cancels_pending_work(tmp_path: Path):
 
 
 def test_dask_executor_same_results_and_errors(tmp_path: Path):
-    pytest.importorskip("dask.distributed")
+    pytest.importorskip("dask.distributed", reason="needs Dask: pip install '.[dask]' (CI installs it)")
     seeds = list(range(5))
     ex = executor("dask", 2)
     assert isinstance(ex, DaskExecutor)

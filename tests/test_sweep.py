@@ -135,7 +135,7 @@ def test_two_workers_give_identical_results(reference: Path, tmp_path: Path):
 
 
 def test_dask_backend_gives_identical_results(reference: Path, tmp_path: Path):
-    pytest.importorskip("dask.distributed")
+    pytest.importorskip("dask.distributed", reason="needs Dask: pip install '.[dask]' (CI installs it)")
     out = tmp_path / "dask"
     run_sweep(load_experiment(EXPERIMENT), out, workers=2, backend="dask")
     assert_same_results(reference, out)
