@@ -91,3 +91,18 @@ def test_tutorial_script_becomes_prose_and_code(tmp_path: Path, monkeypatch: pyt
 def test_missing_tutorial_script_is_said_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(docs_pages, "TUTORIAL", tmp_path / "absent.py")
     assert "no `docs/tutorial.py`" in docs_pages.tutorial_page()
+
+
+def test_the_cli_tutorials_experiment_is_valid_and_has_the_runs_it_says(tmp_path: Path):
+    """The experiment the tutorial tells a reader to save loads, and resolves to its 15 runs."""
+    from hospsim.runs.experiment import load_experiment
+
+    text = (ROOT / "docs" / "tutorial" / "first-plan.md").read_text()
+    block = text.split("Save this as `experiments/my_plan.yaml`:\n\n```yaml\n", 1)[1].split("\n```", 1)[0]
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "footprint.yaml").write_bytes((ROOT / "configs" / "footprint.yaml").read_bytes())
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "my_plan.yaml").write_text(block + "\n")
+    runs = list(load_experiment(tmp_path / "experiments" / "my_plan.yaml").runs())
+    assert len(runs) == 15 and "Fifteen runs" in text
+    assert {r.scenario for r in runs} == {"baseline", "cut_only", "cut_with_d2a"}
