@@ -121,12 +121,13 @@ def readme_page(page: str, text: str) -> str:
         body = f"# {heading}\n{sections[heading]}"
     else:
         body = f"# {title}\n\n" + "".join(f"## {h}\n{sections[h]}" for h in headings)
-    if page == "reference/config.md" and SCHEMA.is_file():
-        body += (
-            "## JSON Schema\n\nThe config's JSON Schema, for completion and checking in an editor "
+    text = for_site(body, page, anchors).rstrip() + "\n"
+    if page == "reference/config.md" and SCHEMA.is_file():  # published beside the pages
+        text += (
+            "\n## JSON Schema\n\nThe config's JSON Schema, for completion and checking in an editor "
             f"(for example VS Code's YAML extension): [config.schema.json]({relative(SCHEMA.name, page)}).\n"
         )
-    return note("README.md") + for_site(body, page, anchors).rstrip() + "\n"
+    return note("README.md") + text
 
 
 def kpis_page() -> str:
