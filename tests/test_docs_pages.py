@@ -73,6 +73,7 @@ def test_readme_pages_carry_their_sections_and_images():
 def test_tutorial_script_becomes_prose_and_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     script = tmp_path / "tutorial.py"
     script.write_text(
+        "# ---\n# jupyter:\n#   jupytext:\n#     formats: py:percent\n# ---\n\n"
         '"""Run me."""\n'
         "# %%\n# a comment, not a title\nimport hospsim\n"
         "# %% [markdown]\n# # hospsim from Python\n#\n# Load the *default* config.\n"
@@ -86,6 +87,7 @@ def test_tutorial_script_becomes_prose_and_code(tmp_path: Path, monkeypatch: pyt
     assert body.count("# hospsim from Python") == 1 and "# Python tutorial" not in body
     assert body.index("Run me.") < body.index("```python\n# a comment, not a title\nimport hospsim\n```")
     assert body.index("import hospsim") < body.index("Load the *default* config.") < body.index("cfg = hospsim")
+    assert "jupytext" not in body  # the notebook metadata is not shown
 
 
 def test_missing_tutorial_script_is_said_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

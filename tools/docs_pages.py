@@ -32,6 +32,8 @@ README = ROOT / "README.md"
 TUTORIAL = DOCS / "tutorial.py"
 SCHEMA = DOCS / "config.schema.json"
 sys.path.insert(0, str(ROOT / "tools"))
+# The metadata block Jupytext writes at the top of a "percent" script: `# ---` ... `# ---`.
+JUPYTEXT_HEADER = re.compile(r"\A\s*# ---\n(?:#.*\n)*?# ---\n")
 
 import kpi_dictionary  # noqa: E402  (tools/ is not a package)
 
@@ -187,8 +189,9 @@ def tutorial_page() -> str:
         )
     cells = re.split(r"^# %%(.*)\n", TUTORIAL.read_text(), flags=re.M)
     prose_and_code: list[tuple[bool, str]] = []  # (is prose, markdown)
-    if cells[0].strip():  # before the first cell: a module docstring or code
-        prose_and_code.append((False, code_or_docstring(cells[0])))
+    preamble = JUPYTEXT_HEADER.sub("", cells[0], count=1)  # Jupytext's own metadata, not the reader's
+    if preamble.strip():  # before the first cell: a module docstring or code
+        prose_and_code.append((False, code_or_docstring(preamble)))
     for marker, cell in zip(cells[1::2], cells[2::2]):
         if "[markdown]" in marker:
             prose_and_code.append((True, re.sub(r"^# ?", "", cell.strip(), flags=re.M)))
@@ -202,8 +205,9 @@ def tutorial_page() -> str:
             prose_and_code[i] = (prose, (text[: title.start()] + text[title.end() :]).strip())
             break
     body = "\n\n".join(text for _, text in prose_and_code if text)
-    intro = "This page is the script `docs/tutorial.py`; run it with `python docs/tutorial.py` from a checkout."
-    return note("docs/tutorial.py") + f"{heading}\n\n{intro}\n\n{body.strip()}\n"
+    if "python docs/tutorial.py" not in body:  # say how to run it, unless the script does
+        body = f"This page is the script `docs/tutorial.py`; run it with `python docs/tutorial.py` from a checkout.\n\n{body}"
+    return note("docs/tutorial.py") + f"{heading}\n\n{body.strip()}\n"
 
 
 def code_or_docstring(text: str) -> str:
