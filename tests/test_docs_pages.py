@@ -108,3 +108,8 @@ def test_the_cli_tutorials_experiment_is_valid_and_has_the_runs_it_says(tmp_path
     runs = list(load_experiment(tmp_path / "experiments" / "my_plan.yaml").runs())
     assert len(runs) == 15 and "Fifteen runs" in text
     assert {r.scenario for r in runs} == {"baseline", "cut_only", "cut_with_d2a"}
+
+
+def test_a_renamed_readme_section_is_named_in_the_error():
+    with pytest.raises(ValueError, match=r"README.md has no '## The model' section: update README_PAGES"):
+        docs_pages.readme_page("explanation/model.md", "# hospsim\n\n## The models\nText.\n")

@@ -117,6 +117,9 @@ def readme_page(page: str, text: str) -> str:
     """A generated page made of README sections."""
     title, headings = README_PAGES[page]
     sections = readme_sections(text)
+    missing = [h for p in README_PAGES.values() for h in p[1] if h not in sections]
+    if missing:
+        raise ValueError(f"README.md has no '## {missing[0]}' section: update README_PAGES in tools/docs_pages.py")
     anchors = anchor_pages(sections)
     if title is None:
         (heading,) = headings
