@@ -79,7 +79,7 @@ def anchor_pages(sections: dict[str, str]) -> dict[str, str]:
     for page, (_, headings) in README_PAGES.items():
         for heading in headings:
             pages[anchor(heading)] = page
-            for sub in re.findall(r"^#{3,6} (.+)$", sections[heading], re.M):
+            for sub in re.findall(r"^#{3,6} (.+)$", sections.get(heading, ""), re.M):
                 pages[anchor(sub)] = page
     pages[anchor(kpi_dictionary.HEADING.removeprefix("## "))] = "reference/kpis.md"
     return pages
@@ -117,7 +117,7 @@ def readme_page(page: str, text: str) -> str:
     """A generated page made of README sections."""
     title, headings = README_PAGES[page]
     sections = readme_sections(text)
-    missing = [h for p in README_PAGES.values() for h in p[1] if h not in sections]
+    missing = [h for h in headings if h not in sections]
     if missing:
         raise ValueError(f"README.md has no '## {missing[0]}' section: update README_PAGES in tools/docs_pages.py")
     anchors = anchor_pages(sections)
