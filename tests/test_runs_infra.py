@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -393,8 +394,18 @@ def test_interrupt_while_collecting_cancels_pending_work(tmp_path: Path):
     assert 1 <= len(list(tmp_path.glob("*.done"))) <= 6
 
 
+def test_dask_backend_without_dask_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch):
+    """Dask is an extra ([dask], not [test]): without it, --backend dask says how to install it."""
+    monkeypatch.setitem(sys.modules, "dask", None)  # `import dask...` raises ImportError
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(
+        UserError, match=r"^--backend dask: dask.distributed is not installed \(pip install 'hospsim\[dask\]'\)$"
+    ):
+        check_backend("dask")
+
+
 def test_dask_executor_same_results_and_errors(tmp_path: Path):
-    pytest.importorskip("dask.distributed")
+    pytest.importorskip("dask.distributed", reason="needs Dask: pip install '.[dask]' (CI installs it)")
     seeds = list(range(5))
     ex = executor("dask", 2)
     assert isinstance(ex, DaskExecutor)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from hospsim.cli import main
 from hospsim.config import ConfigError
 from hospsim.config.experiment import Sweep, design_points
 from hospsim.runs.errors import ResultsError
@@ -135,7 +136,7 @@ def test_two_workers_give_identical_results(reference: Path, tmp_path: Path):
 
 
 def test_dask_backend_gives_identical_results(reference: Path, tmp_path: Path):
-    pytest.importorskip("dask.distributed")
+    pytest.importorskip("dask.distributed", reason="needs Dask: pip install '.[dask]' (CI installs it)")
     out = tmp_path / "dask"
     run_sweep(load_experiment(EXPERIMENT), out, workers=2, backend="dask")
     assert_same_results(reference, out)
@@ -366,13 +367,27 @@ def _write(tmp_path: Path, mutate) -> Path:
         ),
     ],
 )
-def test_bad_experiment_gives_one_clear_line(tmp_path: Path, mutate, expected: str):
+def test_bad_experiment_gives_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate, expected: str):
+    """``hospsim sweep``'s entry point, in this process: a new interpreter per case (as before)
+    cost ~2.5 s each to start and import, and checked nothing more than the test below, which
+    runs one case as a real ``python -m hospsim`` process (exit status, stderr)."""
     path = _write(tmp_path, mutate)
+    code = main(["sweep", str(path), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("hospsim: error: ")
+    assert str(path) in lines[0] and expected in lines[0], lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_experiment_in_a_real_process_exits_2_with_one_line(tmp_path: Path):
+    path = _write(tmp_path, lambda r: r["criteria"].append({"kpi": "bed_dayz", "at_most": 1}))
     res = hospsim("sweep", str(path), "--out", str(tmp_path / "o"), "--no-progress")
     assert res.returncode == 2
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-    assert str(path) in lines[0] and expected in lines[0], lines[0]
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.startswith(f"hospsim: error: {path}: ") and "criteria.3.kpi: unknown KPI 'bed_dayz'" in res.stderr
     assert not (tmp_path / "o").exists()
 
 

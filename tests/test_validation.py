@@ -291,9 +291,13 @@ def run_erlang_c(c: int, rho: float, days: int, reps: int, warmup: int, check_me
 # (c, rho, measured days, replications, warm-up days). The M/M/c relaxation time is about
 # LOS / (sqrt(c) - sqrt(a))^2: 19 LOS (95 days) at c = 20, rho = 0.9; 390 days at rho = 0.95,
 # where the mean wait needs runs too long for CI (see the slow set).
+# The rho = 0.8 and 0.85 rows (not quoted in the README) run 12,000 days, not 25,000: at these
+# loads the system relaxes in under 10 LOS, and 12,000 days keep every 99% interval well inside
+# the power guard (at 8,000 days the widest, the mean wait's, was still under 75% of it), so the
+# check can fail as before; the slow set runs them long.
 ERLANG_C_FAST = [
-    (20, 0.8, 25_000, 10, 200),
-    (20, 0.85, 25_000, 10, 200),
+    (20, 0.8, 12_000, 10, 200),
+    (20, 0.85, 12_000, 10, 200),
     (20, 0.9, 25_000, 10, 300),
     (100, 0.9, 12_000, 10, 200),
 ]
@@ -402,12 +406,15 @@ def run_monks(key: str, los_units: int, reps: int) -> None:
     )
 
 
-MONKS_FAST = ["acute-10", "acute-13", "rehab-12", "rehab-15", "pooled-22"]
+# Run length in mean LOS per replication. The pooled unit (not quoted in the README) runs half as
+# long: its blocking is large (B = 0.063), and at 1,500 LOS its interval is still under a quarter
+# of the power guard's width, so the check is as able to fail as at 3,000.
+MONKS_FAST = {"acute-10": 3_000, "acute-13": 3_000, "rehab-12": 3_000, "rehab-15": 3_000, "pooled-22": 1_500}
 
 
-@pytest.mark.parametrize("key", MONKS_FAST)
+@pytest.mark.parametrize("key", list(MONKS_FAST))
 def test_monks(key):
-    run_monks(key, los_units=3_000, reps=10)
+    run_monks(key, los_units=MONKS_FAST[key], reps=10)
 
 
 @pytest.mark.slow
