@@ -44,6 +44,7 @@ from hospsim.cli import build_parser  # noqa: E402
 README_PAGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "reference/config.md": ("Config and experiment reference", ("Config reference", "Experiment reference")),
     "reference/outputs.md": ("Output files and reproducing a result", ("Output files", "Reproducing a result")),
+    "reference/python-api.md": (None, ("Python API",)),
     "explanation/model.md": (None, ("The model",)),
     "contributing/development.md": (None, ("Development",)),
     "explanation/validation.md": ("Validation, calibration and speed", ("Validation and calibration", "Speed")),
