@@ -224,7 +224,7 @@ def test_plot_helpers_draw_the_plot_commands_figures(in_memory, cli_run):
         direct = plots.make_figure(folder.raw, name, select_cells(folder.raw))
         assert type(fig).__name__ == "Figure"
         assert fig.get_suptitle() == direct.get_suptitle() != "", name
-        assert "mini" in fig.get_suptitle()
+        assert "3 replications" in fig.get_suptitle()  # a title in words, not the config slug
         assert _lines(fig) == _lines(direct), name  # the same data, from memory or from the folder
     with pytest.raises(hospsim.UserError, match=r"^--what robustness: only for results of `hospsim sweep`"):
         in_memory.plot_robustness()
@@ -297,7 +297,7 @@ def test_load_results_of_a_sweep_and_its_figures(tiny_sweep):
     assert again.figures == ["fan", "delays", "services", "exceedance", "robustness", "forest"]
     fig = again.plot_robustness()
     direct = plots.make_figure(again.raw, "robustness", select_cells(again.raw))
-    assert fig.get_suptitle() == direct.get_suptitle() and "tiny-exp" in fig.get_suptitle()
+    assert fig.get_suptitle() == direct.get_suptitle() and fig.get_suptitle().startswith("Where the plan holds")
     fan = again.plot_fan(scenario="cut", point=1)
     assert _lines(fan) == _lines(plots.make_figure(again.raw, "fan", select_cells(again.raw, ["cut"], 1)))
     forest = again.plot("forest", point=0)
