@@ -224,7 +224,7 @@ def test_plot_helpers_draw_the_plot_commands_figures(in_memory, cli_run):
         direct = plots.make_figure(folder.raw, name, select_cells(folder.raw))
         assert type(fig).__name__ == "Figure"
         assert fig.get_suptitle() == direct.get_suptitle() != "", name
-        assert "3 replications" in fig.get_suptitle()  # a title in words, not the config slug
+        assert "mini" not in fig.get_suptitle()  # a title in words, not the config slug
         assert _lines(fig) == _lines(direct), name  # the same data, from memory or from the folder
     with pytest.raises(hospsim.UserError, match=r"^--what robustness: only for results of `hospsim sweep`"):
         in_memory.plot_robustness()
