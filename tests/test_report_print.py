@@ -208,3 +208,14 @@ def test_small_values_read_without_e_notation():
     assert kpi_change("mean_wait_hours", -6.87e-4) == "\u22120.00069"
     assert kpi_value("p_wait_over_4h", 1.82e-4) == "0.018%"
     assert plain_number(0.0237) == "0.0237" and plain_number(1234.5) == "1,234" and plain_number(2e-12) == "0"
+
+
+def test_a_kpi_interval_is_cut_to_the_values_the_kpi_can_take():
+    from hospsim.outputs.report.kpis import kpi_ci
+
+    # A t-interval of a share over 3 replications can reach below 0 (and above 100%).
+    assert kpi_ci("share_days_over_92pct", -0.021, 0.048) == "0% \u2013 4.8%"
+    assert kpi_ci("share_days_over_85pct", 0.9, 1.05) == "90% \u2013 100%"
+    assert kpi_ci("mean_occupancy", 0.95, 1.07) == "95% \u2013 107%"  # escalation beds: above 100%
+    assert kpi_ci("displaced_bed_days", -12.5, 40.0) == "0 \u2013 40"
+    assert kpi_ci("mean_occupied_beds", 2012.0, 2116.0) == "2,012 \u2013 2,116"

@@ -208,7 +208,10 @@ def _figures(doc: Any, data: Mapping[str, Any]) -> None:
 def _results(doc: Any, data: Mapping[str, Any]) -> None:
     k = data["kpis"]
     doc.add_heading("Key results with 95% confidence intervals", level=1)
-    _note(doc, "Mean over replications, with the t-based 95% confidence interval below. Units: the KPI dictionary.")
+    _note(
+        doc,
+        "Mean over replications, with the t-based 95% confidence interval below (cut at 0, and at 100% for a share of days). Units: the KPI dictionary.",
+    )
     _table(doc, k["board"])
     if k["change"]:
         doc.add_heading("Change from the baseline (paired by replication)", level=2)

@@ -112,15 +112,20 @@ def kpi_table(
             if r is None:
                 row.append("n/a")
                 continue
-            row.append({"main": kpi_value(k, r["mean"]), "small": ci(r["ci_low"], r["ci_high"], _fmt(k))})
+            row.append({"main": kpi_value(k, r["mean"]), "small": kpi_ci(k, r["ci_low"], r["ci_high"])})
         rows.append(row)
     columns = [labels.scenario(c.scenario) for c in cells] if res.is_sweep else ["mean (95% CI)"]
     return {"header": ["KPI", "unit", *columns], "rows": rows, "num": list(range(2, len(cells) + 2))}
 
 
-def _fmt(kpi: str) -> Callable[[Any], str]:
-    """A formatter of the KPI's values (for a confidence interval's ends)."""
-    return lambda v: kpi_value(kpi, v)
+def kpi_ci(kpi: str, low: Any, high: Any) -> str:
+    """A KPI's confidence interval as a person reads it, cut to the values the KPI can take
+    (every KPI is at least 0, a share of days at most 100%; occupancy can pass 100% with
+    escalation beds): a t-interval of a rare event's share over a few replications reaches below
+    0, which no reader should see."""
+    low, high = (float(v) if v is not None else float("nan") for v in (low, high))
+    top = 1.0 if kpi_unit(kpi) == "% of days" else float("inf")
+    return ci(min(max(low, 0.0), top), min(max(high, 0.0), top), lambda v: kpi_value(kpi, v))
 
 
 def _change_fmt(kpi: str) -> Callable[[Any], str]:
@@ -233,7 +238,7 @@ def headline_run(res: Results) -> str:
         if k not in s.index:
             return "n/a"
         r = s.loc[k]
-        return f"{kpi_value(k, r['mean'])} (95% CI {ci(r['ci_low'], r['ci_high'], _fmt(k))})"
+        return f"{kpi_value(k, r['mean'])} (95% CI {kpi_ci(k, r['ci_low'], r['ci_high'])})"
 
     return (
         f"Mean occupied beds {get('mean_occupied_beds')}; mean occupancy {get('mean_occupancy')}; "
