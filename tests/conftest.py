@@ -45,21 +45,6 @@ def queue_config(
     return config_from_dict(raw, "<test>")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each test module that has a module-scoped fixture on one pytest-xdist worker.
-
-    Such fixtures run a simulation once for the whole module (the calibration run, a mini sweep
-    for the figures...). Under xdist a fixture runs once per worker that gets one of the module's
-    tests, so spread over both workers it ran twice. With `--dist loadgroup` (pyproject.toml's
-    addopts) an `xdist_group` keeps the module together; other tests are spread as before.
-    """
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)  # pytest's, not public: without it, no grouping
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d[-1].scope == "module" for d in defs if d):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
 @pytest.fixture
 def validation_dir() -> Path:
     if not VALIDATION_DIR.is_dir():

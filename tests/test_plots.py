@@ -640,7 +640,7 @@ def test_titles_legends_and_axes_use_the_experiments_display_names(sweep_dir):
     assert [ax.get_title(loc="left") for ax in fan.axes] == ["Baseline", LABELS["fixed_date"], LABELS["gated"]]
     robust = plots.robustness_map(res)
     assert robust.axes[0].get_xlabel() == "Rehab delay (months late)"
-    assert [ax.get_title(loc="left") for ax in robust.axes[:2]] == [
+    assert [ax.get_title(loc="left").strip() for ax in robust.axes[:2]] == [
         "Cut on the planned date",
         "Cut once rehab is there",
     ]

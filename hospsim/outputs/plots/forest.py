@@ -9,6 +9,7 @@ in its own unit (percentage points, hours, patients)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
@@ -206,7 +207,8 @@ def _absolute_table(ax: Axes, res: Results, rows: pd.DataFrame, cells: list[str]
     labels = names(res)
     kpis = list(dict.fromkeys(rows["kpi"]))
     cell_label = rows.drop_duplicates("cell").set_index("cell")["label"]
-    header = ["Measure", "Baseline", *[f"{cell_label[c]}: change" for c in cells]]
+    # Long scenario names wrap: a table cell clips its text at the figure's edge.
+    header = ["Measure", "Baseline", *[textwrap.fill(f"{cell_label[c]}: change", 26) for c in cells]]
     body = []
     for k in kpis:
         g = rows[rows["kpi"] == k].set_index("cell")
@@ -255,7 +257,10 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
     table_h = (0.5 + 0.5 * n_rest) if n_rest else 0.0
     fig = new_figure(11, 1.9 + main_h + table_h)
     if n_rest:
-        ax, ax_table = fig.subplots(2, 1, height_ratios=[main_h, table_h])
+        # Two subfigures: the table takes the whole width, not the plot's (its KPI names at the
+        # left would push the table's right columns off the figure).
+        top, bottom = fig.subfigures(2, 1, height_ratios=[main_h, table_h])
+        ax, ax_table = top.subplots(), bottom.subplots()
     else:
         ax, ax_table = fig.subplots(), None
     ypos = {k: len(kpis) - 1 - j for j, k in enumerate(kpis)}
@@ -269,7 +274,8 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
     if drew_limit:
         handles.append(Line2D([], [], color=LIMIT_COLOUR, lw=2.5, label="criterion's limit (at the baseline mean)"))
     # Above the plot, not under the table below it.
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, frameon=False)
+    long_names = sum(len(h.get_label()) for h in handles) > 80  # one row would run off the figure
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2 if long_names else 3, frameon=False)
     if ax_table is not None:
         _absolute_table(ax_table, res, rest, cells, crit)
     detail = f"paired by replication, {title_suffix(res)}"

@@ -244,7 +244,8 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
         rows = v[v["scenario"] == scen]
         mesh = _grid_panel(ax, scen, table, rows, params) if grid else _scatter_panel(ax, scen, rows, params)
         _axes_in_words(ax, labels, params, grid, table)
-        ax.set_title(labels.scenario(scen), loc="left")
+        # The name a line above the count (which is at the right): a long name never runs into it.
+        ax.set_title(f"{labels.scenario(scen)}\n", loc="left")
         _count_holding(ax, table.to_numpy(dtype=float) if grid else rows["share_holds"].to_numpy(dtype=float), grid)
     _legend_and_titles(fig, res, axes, mesh, criterion, params, grid)
     return fig
