@@ -259,7 +259,7 @@ def forest_plot(res: Results, point: int | None = None, scenario: Iterable[str] 
     if n_rest:
         # Two subfigures: the table takes the whole width, not the plot's (its KPI names at the
         # left would push the table's right columns off the figure).
-        top, bottom = fig.subfigures(2, 1, height_ratios=[main_h, table_h])
+        top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=[main_h, table_h])).ravel()
         ax, ax_table = top.subplots(), bottom.subplots()
     else:
         ax, ax_table = fig.subplots(), None
