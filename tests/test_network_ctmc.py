@@ -318,11 +318,14 @@ def _batch_estimates(batches: list[_Batch]) -> dict[str, np.ndarray]:
     return est
 
 
-def _compare_with_gillespie(net: Network, seed: int, batch_days: float, batches: int, z: float) -> None:
+def _gillespie_misfits(
+    net: Network, seed: int, batch_days: float, batches: int, z: float, sim: type[_Gillespie] = _Gillespie
+) -> list[str]:
+    """The exact measures outside the simulation's batch-means interval at the level of ``z``."""
     res = solve(net)
-    est = _batch_estimates(_Gillespie(net, seed).run(200.0, batch_days, batches))
+    est = _batch_estimates(sim(net, seed).run(200.0, batch_days, batches))
     t_crit = stats.t.ppf(stats.norm.cdf(z), batches - 1)  # two-sided, the level of z
-    failures = []
+    misfits = []
     for measure, values in est.items():
         for k, name in enumerate(n.name for n in net.nodes):
             exact = getattr(res[name], measure)
@@ -331,23 +334,67 @@ def _compare_with_gillespie(net: Network, seed: int, batch_days: float, batches:
             column = values[:, k]
             half = t_crit * column.std(ddof=1) / math.sqrt(batches)
             if not abs(column.mean() - exact) <= half + 1e-9:
-                failures.append(f"{name}.{measure}: exact {exact:.5f}, simulated {column.mean():.5f} ± {half:.5f}")
-    assert not failures, failures
+                misfits.append(f"{name}.{measure}: exact {exact:.5f}, simulated {column.mean():.5f} ± {half:.5f}")
+    return misfits
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_agrees_with_gillespie(name):
-    """A short run (~1 s each, ~200,000 events) at a ~99.9% batch-means interval: catches gross errors in the
-    state space, e.g. a blocked patient who does not hold its place or a cascade that stops."""
-    _compare_with_gillespie(NETWORKS[name], seed=11, batch_days=3_000.0, batches=20, z=3.29)
+    """A short run (~1 s each, ~200,000 events) at a ~99.9% batch-means interval: catches gross
+    errors in the state space, e.g. a blocked patient who does not hold its place or a cascade
+    that stops."""
+    assert _gillespie_misfits(NETWORKS[name], seed=11, batch_days=3_000.0, batches=20, z=3.29) == []
+
+
+class _AcuteFirst(_Gillespie):
+    """The same rules except the FIFO: a freed place goes to a patient waiting in acute first."""
+
+    def _free(self, k: int) -> None:
+        self.held[k] -= 1
+        queue = self.queue[k]
+        if queue:
+            i = queue.index(0) if 0 in queue else 0
+            sender = queue[i]
+            del queue[i]
+            self.blocked_at[sender] -= 1
+            self._admit(k)
+            self._free(sender)
+
+
+class _BlockedLeaves(_Gillespie):
+    """A gross error: a blocked patient gives up its place while it waits (blocking ignored)."""
+
+    def _ready(self, at: int, dest: int) -> None:
+        if self.held[dest] < self.servers[dest]:
+            super()._ready(at, dest)
+            return
+        self.count["ready"][dest] += 1
+        self.count["waited"][dest] += 1
+        self.queue[dest].append(-1)  # waits, but not in a place of ours
+        self._free(at)
+
+    def _free(self, k: int) -> None:
+        self.held[k] -= 1
+        if self.queue[k]:
+            sender = self.queue[k].popleft()
+            self._admit(k)
+            if sender >= 0:
+                self.blocked_at[sender] -= 1
+                self._free(sender)
+
+
+def test_gillespie_comparison_can_fail():
+    """The short comparison rejects a simulator in which blocked patients do not hold their place."""
+    misfits = _gillespie_misfits(CHAIN, seed=11, batch_days=3_000.0, batches=20, z=3.29, sim=_BlockedLeaves)
+    assert any(m.startswith("acute.mean_occupied") for m in misfits), misfits
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_agrees_with_gillespie_long(name):
-    """Forty times longer: intervals about six times narrower, so small errors in the FIFO
-    cascade (which sender a freed place goes to) would show in the per-node blocked counts."""
-    _compare_with_gillespie(NETWORKS[name], seed=2026, batch_days=30_000.0, batches=40, z=3.29)
+    """Twenty times longer (~40 s each): intervals about 4.5 times narrower, so smaller errors in
+    the FIFO cascade (which sender a freed place goes to) would show in the per-node blocked counts."""
+    assert _gillespie_misfits(NETWORKS[name], seed=2026, batch_days=30_000.0, batches=40, z=3.29) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,3 +455,11 @@ def test_too_many_states():
     with pytest.raises(ValueError, match=r"more than 50 states; too big for the exact solver") as exc:
         solve(FORK, max_states=50)
     _one_line(exc)
+
+
+@pytest.mark.slow
+def test_long_gillespie_comparison_can_fail():
+    """The long comparison rejects a simulator that breaks only the FIFO across senders: rehab's
+    blocked patients wait behind acute's (rehab mean blocked 0.565 against 0.523 exact, z ~ 20)."""
+    misfits = _gillespie_misfits(CHAIN, seed=2026, batch_days=30_000.0, batches=40, z=3.29, sim=_AcuteFirst)
+    assert any(m.startswith("rehab.mean_blocked") for m in misfits), misfits
