@@ -107,15 +107,22 @@ def kpi_unit(name: str) -> str:
     return unit_words(ref.unit) if ref else ""
 
 
-def kpi_value(name: str, value: Any, with_unit: bool = False) -> str:
-    """A KPI value as a person reads it: shares as percentages, counts with thousands
-    separators, money with £; ``with_unit`` adds the unit (``3.2 days``, ``1.8 per 1,000``)."""
+def _finite(value: Any) -> float | str:
+    """``value`` as a finite float, or the text to show instead: itself when it is not a number,
+    ``n/a`` when it is NaN or infinite."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if not math.isfinite(v):
-        return "n/a"
+    return v if math.isfinite(v) else "n/a"
+
+
+def kpi_value(name: str, value: Any, with_unit: bool = False) -> str:
+    """A KPI value as a person reads it: shares as percentages, counts with thousands
+    separators, money with £; ``with_unit`` adds the unit (``3.2 days``, ``1.8 per 1,000``)."""
+    v = _finite(value)
+    if isinstance(v, str):
+        return v
     ref = kpi_registry.find(name)
     unit = ref.unit if ref else ""
     if unit in _SHARE_UNITS:
@@ -209,12 +216,9 @@ def _signed(text: str, value: float) -> str:
 def kpi_change(name: str, value: Any, with_unit: bool = False) -> str:
     """A difference of a KPI from the baseline, signed: shares in percentage points
     (``+1.2 points``), other KPIs in their own units (``−612,000``; ``with_unit``: ``bed days``)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(v):
-        return "n/a"
+    v = _finite(value)
+    if isinstance(v, str):
+        return v
     ref = kpi_registry.find(name)
     if ref is not None and ref.unit in _SHARE_UNITS:
         points = percent(v).rstrip("%").removesuffix(".0")

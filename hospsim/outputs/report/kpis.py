@@ -10,8 +10,7 @@ import pandas as pd
 
 from ...model import kpi_registry
 from ...runs.results import Cell, Results
-from ..labels import Labels, criterion_words, kpi_change, kpi_value, month_words, relative_change
-from ..labels import kpi_unit as unit_of
+from ..labels import Labels, criterion_words, kpi_change, kpi_unit, kpi_value, month_words, relative_change
 from .answer import point_words, worded_verdicts
 from .plain import param_columns
 from .text import ci, pct
@@ -81,11 +80,6 @@ def kpi_cell(name: str, labels: Labels | None = None, code: bool = True) -> Any:
     if text == name:
         return {"code": name} if code else name
     return {"lines": [text, {"code": name}]} if code else text
-
-
-def kpi_unit(name: str) -> str:
-    """The KPI's unit in words ("" if this version does not know the KPI)."""
-    return unit_of(name)
 
 
 def _summary_row(res: Results, cell: Cell, kpi: str) -> pd.Series | None:
