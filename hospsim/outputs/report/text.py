@@ -14,13 +14,13 @@ from ...config import Group, PathwayChange
 from ...config.dates import counting_from
 from ...config.distributions import Empirical, Gamma, Lognormal
 from ...config.schedules import Condition, Schedule
-from ..labels import param_words
+from ..labels import param_words, percent
 from ..tables import fmt_number
 
 
 def pct(x: Any, digits: int = 0) -> str:
-    """A share as a percentage (``n/a`` if missing)."""
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.{digits}f}%"
+    """A share as a percentage with ``digits`` decimals (``n/a`` if missing)."""
+    return percent(x, digits)
 
 
 def num(x: Any) -> str:
