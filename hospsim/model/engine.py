@@ -23,6 +23,14 @@ Patient flow:
                     -> community pathway: (assessment, in the bed) then place free and nobody
                        waiting? transfer, bed freed; else wait in the acute bed (delayed transfer
                        of care), FIFO per service
+  end of a community stay -> home: place freed
+                    -> onward pathway to another service: as from an acute bed, the patient
+                       keeping its community place meanwhile (blocking after service)
+  a place freed     -> taken by the receiving service's longest-waiting ready patient, wherever
+                       that patient is; the place it leaves is offered on in turn (a cascade)
+
+Each community visit is a row of the visit log (``Records.visits``): the route and, from the
+second visit on, the stay and the assessment come from per-visit streams (:class:`OnwardDraws`).
 """
 
 from __future__ import annotations
