@@ -590,7 +590,12 @@ def _declared_checks(cfg: Config, path: str) -> list[Callable[..., Any]]:
     node: Any = cfg
     for part in parents:
         node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return [m.func for m in type(node).model_fields[field].metadata if isinstance(m, AfterValidator)]
+    # A service's capacity is places or `unlimited`; only places are a schedule.
+    places_checks: list[Any] = list(getattr(PlacesSchedule, "__metadata__", ()))
+    metadata = (
+        places_checks if isinstance(node, Service) and field == "capacity" else type(node).model_fields[field].metadata
+    )
+    return [m.func for m in metadata if isinstance(m, AfterValidator)]
 
 
 def _config_checks(cfg: Config, path: str) -> list[Callable[[Schedule], Any]]:
