@@ -159,3 +159,15 @@ def test_nobody_vanishes_along_the_chain(rehab_beds: int):
         assert np.array_equal(v.ready_days[pure], v.start_days[pure])
         # Everybody admitted to the HASU and still there is in it, not lost in a transfer.
         assert states["in an acute bed"] == int(np.sum((rec.outcome == ADMITTED) & np.isnan(rec.bed_leave_days)))
+
+
+def test_the_figures_page_gives_the_configs_capacities_and_stays():
+    """docs/stroke_pathway.md says where every figure came from: it must give the config's."""
+    page = (ROOT / "docs" / "stroke_pathway.md").read_text(encoding="utf-8")
+    cfg = load_config(CONFIG)
+    assert f"`acute.beds: {cfg.acute.beds.initial_value():g}`" in page
+    assert f"`demand.emergency.per_day: {cfg.demand.emergency.per_day:.1f}`" in page
+    for name, svc in cfg.services.items():
+        if not svc.unlimited:
+            assert f"`capacity: {svc.places.initial_value():g}`" in page, name
+        assert f"mean {svc.los.mean_days:.1f} d" in page, name
