@@ -46,6 +46,13 @@ def full_config(**acute):
     raw["services"]["step_up"]["capacity"] = 4
     raw["services"]["rehab"]["capacity"] = {"ramp": {"from": 10, "to": 14, "start_day": 60, "duration_days": 60}}
     raw["services"]["rehab"]["place_day_cost_gbp"] = 150.0
+    # An onward pathway (blocking KPIs) into a service with no capacity limit (no utilisation).
+    raw["services"]["rehab"]["pathways"] = {"home": 0.7, "care_package": 0.3}
+    raw["services"]["care_package"] = {
+        "capacity": "unlimited",
+        "los": {"dist": "exponential", "mean_days": 20},
+        "assessment": {"dist": "exponential", "mean_days": 3},
+    }
     return config_from_dict(raw, "<test>")
 
 
@@ -113,6 +120,10 @@ def test_the_model_produces_exactly_the_names_of_the_config(run):
     assert "delayed_cost_gbp" in produced and "rehab_capacity_cost_gbp" in produced
     assert "step_up_capacity_cost_gbp" not in produced  # no cost given for step-up
     assert {"gate_acute_beds_opened", "gate_acute_beds_open_day"} <= set(produced)
+    # Blocking KPIs only where patients can be blocked; no places to use in an unlimited service.
+    assert {"rehab_mean_blocked", "rehab_blocked_share", "community_delayed_bed_days"} <= set(produced)
+    assert "step_up_mean_blocked" not in produced and "care_package_mean_blocked" not in produced
+    assert "care_package_utilisation" not in produced and "care_package_mean_occupied" in produced
 
 
 def test_every_produced_kpi_is_in_the_registry_and_vice_versa(run):

@@ -19,6 +19,8 @@ Invariants checked on the records of one replication:
 
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 import datetime as dt
 
@@ -536,10 +538,14 @@ def test_conservation_capacity_and_fifo(raw, seed):
 
 
 def _records_equal(a, b) -> bool:
-    return all(
-        np.array_equal(getattr(a, f), getattr(b, f), equal_nan=np.asarray(getattr(a, f)).dtype.kind == "f")
-        for f in a.__dataclass_fields__
-    )
+    """Every field equal, NaN where NaN; nested records (the visits) field by field."""
+
+    def same(x, y) -> bool:
+        if dataclasses.is_dataclass(x):
+            return _records_equal(x, y)
+        return np.array_equal(x, y, equal_nan=np.asarray(x).dtype.kind == "f")
+
+    return all(same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
 
 
 def _kpis_equal(a: dict, b: dict) -> bool:

@@ -263,6 +263,12 @@ class Service(_Strict):
         return isinstance(self.capacity, str)
 
     @property
+    def routes_onward(self) -> bool:
+        """May patients go from here to another service (now or after a plan's change)?"""
+        change = self.pathways_change.to if self.pathways_change is not None else {}
+        return any(d != HOME for d in {**self.pathways, **change})
+
+    @property
     def places(self) -> Schedule:
         """The capacity schedule of a service with a limit."""
         if isinstance(self.capacity, str):
@@ -398,6 +404,10 @@ class Config(_Strict):
         if self.demand.elective is not None:
             _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
         for name, svc in self.services.items():
+            if svc.unlimited and svc.place_day_cost_gbp is not None:
+                raise ValueError(
+                    f"services.{name}.place_day_cost_gbp: a service with capacity: unlimited has no places to cost"
+                )
             _check_mix(f"services.{name}.pathways", svc.pathways, self.services)
             if svc.pathways_change is not None:
                 _check_mix(f"services.{name}.pathways_change.to", svc.pathways_change.to, self.services)

@@ -242,6 +242,18 @@ def _delayed_cost(cfg: Config, _subject: str) -> bool:
     return cfg.acute.delayed_day_cost_gbp is not None
 
 
+def _limited(cfg: Config, service: str) -> bool:
+    return not cfg.services[service].unlimited
+
+
+def _routes_onward(cfg: Config, service: str) -> bool:
+    return cfg.services[service].routes_onward
+
+
+def _has_onward_routes(cfg: Config, _subject: str) -> bool:
+    return any(s.routes_onward for s in cfg.services.values())
+
+
 def _place_cost(cfg: Config, service: str) -> bool:
     return cfg.services[service].place_day_cost_gbp is not None
 
@@ -467,6 +479,14 @@ KPIS: tuple[Kpi, ...] = (
         monthly=_sum("delayed_patients_mean"),
     ),
     _system(
+        "community_delayed_bed_days", "community delayed place days", "place days", "delays",
+        "place days in community services of patients who have finished their stay there and wait to move on "
+        "(the receiving service's assessment, or a place there): delayed transfers out of community services "
+        "(only with onward pathways)",
+        lambda v: v.community_delayed_days,
+        present=_has_onward_routes,
+    ),
+    _system(
         "delayed_share", "delayed share of bed days", "share 0–1", "delays",
         "delayed / acute bed days",
         lambda v: ratio(v.delayed_days, v.bed_days),
@@ -536,22 +556,40 @@ KPIS: tuple[Kpi, ...] = (
     ),
     _service(
         "{service}_utilisation", "{service}: utilisation", "share 0–1", "services",
-        "occupied place days / available place days",
+        "occupied place days / available place days (not for `capacity: unlimited`)",
         lambda s: ratio(s.occupied.sum(), s.places.sum()),
+        present=_limited,
+    ),
+    _service(
+        "{service}_mean_blocked", "{service}: mean blocked patients", "patients", "services",
+        "time-weighted mean of patients who have finished their stay in S and still hold its place, waiting "
+        "for the next service's assessment or a place there (only if S has onward pathways)",
+        lambda s: float(s.blocked.mean()),
+        present=_routes_onward,
+    ),
+    _service(
+        "{service}_blocked_share", "{service}: blocked share of places", "share 0–1", "services",
+        "blocked place days / available place days (only if S has onward pathways and a capacity limit)",
+        lambda s: ratio(s.blocked.sum(), s.places.sum()),
+        present=lambda cfg, name: _routes_onward(cfg, name) and _limited(cfg, name),
     ),
     _service(
         "{service}_p_wait", "{service}: share waiting", "share 0–1", "services",
-        "share of referrals (fit for discharge in the window) that waited; for a `step_up` kind of service, share of suitable emergencies admitted instead because it was full",
+        "share of transfers into S (from an acute bed or another service; referred in the window) that waited "
+        "for a place once ready; for a `step_up` kind of service, share of suitable emergencies admitted "
+        "instead because it was full",
         lambda s: s.p_wait,
     ),
     _service(
         "{service}_mean_wait_days", "{service}: mean wait for a place", "days", "services",
-        "mean wait in an acute bed for a place once ready to transfer (zeros included; 0 for a `step_up` kind of service)",
+        "mean wait for a place in S once ready to transfer, in the sender's place (acute bed or another "
+        "service; zeros included; 0 for a `step_up` kind of service)",
         lambda s: s.mean_wait,
     ),
     _service(
         "{service}_mean_delay_days", "{service}: mean delay", "days", "services",
-        "mean time in an acute bed from medically fit to transfer (assessment + wait for a place)",
+        "mean time from the end of the stay in the sender's place (medically fit, or the end of a community "
+        "stay) to the transfer into S (assessment + wait for a place)",
         lambda s: s.mean_delay,
     ),
     _service(

@@ -9,7 +9,7 @@ had lasted (right-censored).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
@@ -23,6 +23,7 @@ from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
 from .monitor import DailyLevel, daily_counts, daily_level
+from .records import FROM_ARRIVAL, Visits
 
 __all__ = [
     "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ServiceMeasures", "WindowMeasures",
@@ -36,6 +37,20 @@ RTT_WEEKS = (18, 52)  # waits the elective KPIs count (the 18-week standard, the
 def _kind(cfg: Config, name: str) -> ServiceKind:
     """What the service does (its kind decides how it is measured, never its name)."""
     return cfg.services[name].service_kind
+
+
+@dataclass(frozen=True)
+class ServiceLevels:
+    """Daily time-weighted means of one community service."""
+
+    occupied: np.ndarray  # places held: patients in their stay and patients blocked in it
+    queue: np.ndarray  # patients ready to move in, waiting for a place (wherever they are)
+    blocked: np.ndarray | None  # patients who finished their stay and still hold a place (None: no onward routes)
+
+
+def _sorted_visits(v: Visits) -> Visits:
+    order = np.argsort(v.patient, kind="stable")
+    return Visits(**{f.name: getattr(v, f.name)[order] for f in fields(v)})
 
 
 class _Measures:
@@ -52,7 +67,7 @@ class _Measures:
     waiting_list: np.ndarray  # electives on the waiting list at the midnight ending each day
     waiting_over: dict[int, np.ndarray]  # ... of whom waiting over N weeks, per N in RTT_WEEKS
     cancellations: np.ndarray  # booked elective admissions cancelled each day
-    services: list[tuple[int, str, np.ndarray, np.ndarray]]  # (index, name, occupied, waiting list) per day
+    services: list[tuple[int, str, ServiceLevels]]  # (index, name, daily levels)
 
     def __init__(self, cfg: Config, rep: Replication, window: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
@@ -106,7 +121,9 @@ class _Measures:
         self.displaced_by_day = self._displaced_bed_days(co.acute_los_days)
         self._waiting_list()
 
-        self.services = [(si, name, *self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
+        # In patient order (then referral order): sums then add up in the order they always have.
+        self.visits = _sorted_visits(rec.visits)
+        self.services = [(si, name, self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
 
     def _waiting_list(self) -> None:
         """Electives on the list from referral to admission (the RTT clock: it runs through a
@@ -146,16 +163,22 @@ class _Measures:
         # float even when nobody was turned away (bincount of nothing gives integers)
         return np.bincount(day, weights=acute_los_days[away], minlength=H)[:H].astype(float)
 
-    def _service_levels(self, si: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Daily mean occupied places of service ``si`` and of its waiting list."""
-        rec, co, H = self.rec, self.cohort, self.n_days
-        used = rec.service == si
-        occ = daily_level(np.where(used, rec.service_start_days, np.nan), rec.service_end_days, H).mean
+    def _service_levels(self, si: int, name: str) -> ServiceLevels:
+        """Daily means of service ``si``: places held (in a stay or blocked), its waiting list and
+        its blocked patients."""
+        v, H = self.visits, self.n_days
+        here = v.service == si
+        occ = daily_level(np.where(here, v.start_days, np.nan), v.leave_days, H).mean
+        # Blocked: finished the stay here, still holding the place (assessment for the next
+        # service, or waiting for a place there); only a service with onward routes has any.
+        svc = self.cfg.services[name]
+        blocked = (
+            daily_level(np.where(here, v.stay_end_days, np.nan), v.leave_days, H).mean if svc.routes_onward else None
+        )
         if not _kind(self.cfg, name).takes_transfers:
-            return occ, np.zeros(H)  # nobody waits for a place in it
-        # Waiting list for a place: ready to transfer (assessed) but no place yet.
-        referred = (co.service == si) & ~np.isnan(rec.ready_days) & (rec.outcome == ADMITTED)
-        return occ, daily_level(np.where(referred, rec.ready_days, np.nan), rec.service_start_days, H).mean
+            return ServiceLevels(occ, np.zeros(H), blocked)  # nobody waits for a place in it
+        # Waiting list for a place: ready to transfer (assessed) but no place yet, wherever they are.
+        return ServiceLevels(occ, daily_level(np.where(here, v.ready_days, np.nan), v.start_days, H).mean, blocked)
 
     def in_window(self, times: np.ndarray) -> npt.NDArray[np.bool_]:
         """Which of ``times`` fall in the window (NaN: never)."""
@@ -207,10 +230,13 @@ def _daily(m: _Measures) -> pd.DataFrame:
         "waits_over_12h": daily_counts(np.where(m.wait_days > 12 / HOURS, arrival, np.nan), H),
         "displaced_bed_days": m.displaced_by_day,
     }
-    for si, name, occ, queue in m.services:
-        cols[f"{name}_occupied_mean"] = occ
-        cols[f"{name}_capacity"] = cap.service_places[si]
-        cols[f"{name}_queue_mean"] = queue
+    for si, name, levels in m.services:
+        cols[f"{name}_occupied_mean"] = levels.occupied
+        if not m.cfg.services[name].unlimited:
+            cols[f"{name}_capacity"] = cap.service_places[si]
+        cols[f"{name}_queue_mean"] = levels.queue
+        if levels.blocked is not None:
+            cols[f"{name}_blocked_mean"] = levels.blocked
     return pd.DataFrame(cols)
 
 
@@ -230,7 +256,7 @@ def daily_and_kpis(
 
 def _kpis(m: _Measures) -> dict[str, float]:
     gates = [(gate_key(path), GateMeasures(day)) for path, day in m.rec.gate_open_days.items()]
-    services = [(name, ServiceMeasures(m, si, name, occ)) for si, name, occ, _queue in m.services]
+    services = [(name, ServiceMeasures(m, si, name, levels)) for si, name, levels in m.services]
     return registry.evaluate(m.cfg, WindowMeasures(m), gates, services)
 
 
@@ -288,6 +314,11 @@ class WindowMeasures:
         self.month = calendar(m.cfg.start_date, m.n_days)[2][w]
 
     @cached_property
+    def community_delayed_days(self) -> float:
+        """Place days of patients blocked in community services, over the window."""
+        return float(sum(lv.blocked[self.w].sum() for _, _, lv in self.m.services if lv.blocked is not None))
+
+    @cached_property
     def list_waits_weeks(self) -> np.ndarray:
         """Weeks waited so far by the electives on the list at each of the window's midnights."""
         return self.m.list_waits_days() / 7.0
@@ -317,32 +348,36 @@ class ServiceMeasures:
 
     cfg: Config
     name: str
-    places: np.ndarray  # places available per day
-    occupied: np.ndarray  # time-weighted mean occupied places per day
+    places: np.ndarray  # places available per day (a huge number for an unlimited service)
+    occupied: np.ndarray  # time-weighted mean occupied places per day (blocked patients included)
+    blocked: np.ndarray  # time-weighted mean blocked patients per day (zeros without onward routes)
     p_wait: float
     mean_wait: float  # days
     mean_delay: float  # days
 
-    def __init__(self, m: _Measures, si: int, name: str, occ: np.ndarray) -> None:
+    def __init__(self, m: _Measures, si: int, name: str, levels: ServiceLevels) -> None:
         self.cfg, self.name = m.cfg, name
         self.places = m.capacity.service_places[si][m.start : m.end].astype(float)
-        self.occupied = occ[m.start : m.end]
+        self.occupied = levels.occupied[m.start : m.end]
+        self.blocked = levels.blocked[m.start : m.end] if levels.blocked is not None else np.zeros(m.end - m.start)
         self.p_wait, self.mean_wait, self.mean_delay = _service_waits(m, si, name)
 
 
 def _service_waits(m: _Measures, si: int, name: str) -> tuple[float, float, float]:
-    """Share of referrals that waited for a place, mean wait and mean delay (days)."""
-    rec, co, out, H = m.rec, m.cohort, m.outcome, m.n_days
+    """Share of transfers in (from every sender, referred in the window) that waited for a
+    place, their mean wait once ready and mean delay from referral (days)."""
+    co, out, H = m.cohort, m.outcome, m.n_days
     arrived = (m.arrival >= m.start) & (m.arrival < m.end)
     if _kind(m.cfg, name).diverts_arrivals:
         # Step-up has no queue: a suitable patient who finds it full is admitted instead.
         offered = m.emergency & arrived & co.step_up_suitable
         return ratio((offered & (out != AVOIDED)).sum(), offered.sum()), 0.0, 0.0
-    referred = (co.service == si) & (out == ADMITTED) & m.in_window(rec.fit_days)
-    start = np.where(np.isnan(rec.service_start_days), float(H), rec.service_start_days)
-    ready = np.where(np.isnan(rec.ready_days), start, rec.ready_days)  # still assessing at the end
+    v = m.visits
+    referred = (v.service == si) & (v.origin != FROM_ARRIVAL) & m.in_window(v.referred_days)
+    start = np.where(np.isnan(v.start_days), float(H), v.start_days)
+    ready = np.where(np.isnan(v.ready_days), start, v.ready_days)  # still assessing at the end
     wait = (start - ready)[referred]
-    delay = (start - rec.fit_days)[referred]
+    delay = (start - v.referred_days)[referred]
     return mean_or_nan(wait > WAIT_TOLERANCE_DAYS), mean_or_nan(wait), mean_or_nan(delay)
 
 
