@@ -16,6 +16,7 @@ from hospsim.config import Config, load_config, read_yaml
 from hospsim.config.json_schema import json_schema
 from hospsim.config.loading import copy_raw
 from hospsim.model.engine import run_model
+from hospsim.model.kpis import kpis
 from hospsim.model.records import ADMITTED, FROM_ACUTE, Records, final_states
 from hospsim.model.streams import replication_seeds
 
@@ -61,6 +62,20 @@ def _runs(rehab_beds: int) -> tuple[Config, tuple[Records, ...], tuple[dict[str,
     cfg = load_config(CONFIG).with_overrides({**SHORT, "services.rehab_unit.capacity": rehab_beds})
     records = tuple(run_model(cfg, s).records for s in replication_seeds(cfg.seed, REPS))
     return cfg, records, tuple(_measures(cfg, r) for r in records)
+
+
+def test_hospsims_kpis_are_these_measures_of_the_visits():
+    """The experiment's criteria and report read hospsim's KPIs: they must be the blocked and
+    occupied patients measured here, independently, from the visits."""
+    cfg = load_config(CONFIG).with_overrides({**SHORT, "services.rehab_unit.capacity": REHAB_BEDS[1]})
+    rep = run_model(cfg, replication_seeds(cfg.seed, 1)[0])
+    k, m = kpis(cfg, rep), _measures(cfg, rep.records)
+    pairs = {"mean_occupied_beds": "hasu_occupied", "mean_delayed_patients": "hasu_delayed"}
+    for name in ("asu", "rehab_unit", "esd"):
+        pairs |= {f"{name}_mean_occupied": f"{name}_occupied", f"{name}_mean_blocked": f"{name}_blocked"}
+    for kpi, measure in pairs.items():
+        assert k[kpi] == pytest.approx(m[measure], rel=1e-12), kpi
+    assert m["asu_blocked"] > 5  # a cut: the comparison is not of zeros
 
 
 def _mean(rehab_beds: int, key: str) -> float:
