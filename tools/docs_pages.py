@@ -50,7 +50,12 @@ README_PAGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "explanation/validation.md": ("Validation, calibration and speed", ("Validation and calibration", "Speed")),
     "explanation/worked-examples.md": (
         "Worked examples",
-        ("Worked example: the default footprint", "Worked example: does a 44% cut hold?", "Plots and report"),
+        (
+            "Worked example: the default footprint",
+            "Worked example: does a 44% cut hold?",
+            "Worked example: a stroke pathway",
+            "Plots and report",
+        ),
     ),
 }
 
