@@ -431,6 +431,9 @@ class Engine:
         self._admit_boarders()
         for pool in self.pools:
             pool.places = lv.service_places[pool.index][day]
+        # Every capacity first: a move into one service frees a place in another (a cascade),
+        # which must be offered with that service's capacity of today.
+        for pool in self.pools:
             if pool.takes_transfers:
                 self._transfer_waiting(pool, now)
         self._book_electives(day)
