@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import safe_yaml
 from .distributions import DIST_NAMES
 from .errors import ConfigError, did_you_mean
-from .schema import Config
+from .schema import CAPACITY_FORMS, Config
 
 
 def _los_fields() -> frozenset[str]:
@@ -57,6 +57,8 @@ def _user_loc(loc: tuple[int | str, ...]) -> list[str]:
         if isinstance(p, str) and p in DIST_NAMES and i > 0 and loc[i - 1] in _LOS_FIELDS:
             continue
         if isinstance(p, str) and p.startswith("function-"):
+            continue
+        if p in CAPACITY_FORMS and i > 0 and loc[i - 1] == "capacity":
             continue
         parts.append(str(p))
     return parts

@@ -14,7 +14,17 @@ from functools import partial
 from typing import Annotated, Any, Literal, NoReturn
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from . import dates
 from .distributions import LosDistribution
@@ -46,6 +56,7 @@ from .schedules import (
 from .service_kinds import DISCHARGE, SERVICE_KINDS, STEP_UP_KIND, ServiceKind
 
 HOME = "home"  # the discharge pathway that needs no community service
+UNLIMITED = "unlimited"  # a service's capacity when it has no limit (a delay that needs no scarce place)
 # Configs written before services had a kind named their step-up service "step_up"; a service of
 # that name with no kind is still of kind step_up (see Config._legacy_step_up_kind).
 STEP_UP = "step_up"
@@ -202,17 +213,37 @@ class Group(_Strict):
     pathways_change: PathwayChange | None = None
 
 
+def _capacity_form(value: Any) -> str:
+    return UNLIMITED if isinstance(value, str) else "places"
+
+
+# A service's capacity: places (a schedule) or the word ``unlimited`` (told apart by type, so a
+# bad value gets the one error of the form it was written in).
+Capacity = Annotated[
+    Annotated[PlacesSchedule, Tag("places")] | Annotated[Literal["unlimited"], Tag(UNLIMITED)],
+    Discriminator(_capacity_form),
+]
+CAPACITY_FORMS = ("places", UNLIMITED)  # the tags pydantic puts in an error's location
+
+
 class Service(_Strict):
-    """A community service (intermediate care or care-home placement) with finite places."""
+    """A community service (intermediate care or care-home placement): its places (or
+    ``unlimited``), its length of stay, the assessment of patients transferring in, and where
+    its patients go next (``pathways``: home or other services; blocking after service)."""
 
     kind: str = DISCHARGE.name  # one of SERVICE_KINDS
-    capacity: PlacesSchedule
+    capacity: Capacity
     los: LosDistribution
-    # Time from medically fit to ready to transfer (assessment, arranging care, funding); the
-    # patient waits in the acute bed and counts as a delayed transfer. None: ready at once.
+    # Time from ready to leave the sender's place (acute bed or another service) to ready to
+    # transfer in (assessment, arranging care, funding), spent in that place and counted as a
+    # delayed transfer out of it. None: ready at once.
     assessment: LosDistribution | None = None
     assessment_multiplier: PositiveSchedule = Schedule(constant=1.0)  # plan lever, e.g. discharge to assess
     place_day_cost_gbp: Cost | None = None
+    # Where patients go at the end of their stay here (onward transfers hold this place until
+    # the receiving service takes them).
+    pathways: dict[str, float] = Field(default={HOME: 1.0})
+    pathways_change: PathwayChange | None = None
 
     @field_validator("kind")
     @classmethod
@@ -225,6 +256,18 @@ class Service(_Strict):
     def service_kind(self) -> ServiceKind:
         """What this service does (see :mod:`hospsim.config.service_kinds`)."""
         return SERVICE_KINDS[self.kind]
+
+    @property
+    def unlimited(self) -> bool:
+        """Has the service no capacity limit (nobody ever waits for a place)?"""
+        return isinstance(self.capacity, str)
+
+    @property
+    def places(self) -> Schedule:
+        """The capacity schedule of a service with a limit."""
+        if isinstance(self.capacity, str):
+            raise ValueError("an unlimited service has no capacity schedule")
+        return self.capacity
 
 
 class PlanDelivery(_Strict):
@@ -240,6 +283,51 @@ class PlanDelivery(_Strict):
     ic_delay_days: Day = 0
     ic_growth_achieved: float = Field(default=1.0, ge=0, le=2)
     applies_to: list[str] | None = None
+
+
+def _mix_owners(cfg: Config) -> dict[str, Group | Service]:
+    """Everything with a pathway mix that a plan may change, by dotted path: groups, then services."""
+    return {
+        **{f"groups.{n}": g for n, g in cfg.groups.items()},
+        **{f"services.{n}": s for n, s in cfg.services.items()},
+    }
+
+
+def _check_no_deadlock(services: dict[str, Service]) -> None:
+    """No cycle of onward routes among services with a capacity limit.
+
+    Under blocking after service a patient who has finished its stay keeps its place until the
+    next service takes it, so a cycle of full services whose patients all wait for the next one
+    never moves again - whatever share of patients leaves the cycle (those who chose to stay in it
+    are stuck; the exact CTMC of two 1-place services sending half their patients to each other
+    has a closed class). An ``unlimited`` service never makes anyone wait, so a cycle through one
+    cannot lock."""
+    waits_for = {
+        name: sorted(
+            {d for d in {**svc.pathways, **(svc.pathways_change.to if svc.pathways_change else {})} if d != HOME}
+            - {d for d in services if services[d].unlimited}
+        )
+        for name, svc in services.items()
+    }
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for nxt in waits_for[name]:
+            if state.get(nxt) == 1:
+                cycle = " -> ".join([*path[path.index(nxt) :], nxt])
+                raise ValueError(
+                    f"services.{path[-1]}.pathways.{nxt}: the onward routes {cycle} form a cycle of services "
+                    "with limited capacity, which can lock (each full of patients waiting for the next); "
+                    "break it with a service of capacity: unlimited"
+                )
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[name] = 2
+
+    for name in services:
+        if name not in state:
+            visit(name, [name])
 
 
 def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
@@ -309,8 +397,13 @@ class Config(_Strict):
                 )
         if self.demand.elective is not None:
             _check_mix("demand.elective.pathways", self.demand.elective.pathways, self.services)
+        for name, svc in self.services.items():
+            _check_mix(f"services.{name}.pathways", svc.pathways, self.services)
+            if svc.pathways_change is not None:
+                _check_mix(f"services.{name}.pathways_change.to", svc.pathways_change.to, self.services)
+        _check_no_deadlock(self.services)
         known = [p for p, _ in plan_schedules(self, delivered=False)]
-        known += [f"groups.{g}.pathways_change" for g in self.groups if f"groups.{g}.pathways_change" not in known]
+        known += [f"{p}.pathways_change" for p in _mix_owners(self) if f"{p}.pathways_change" not in known]
         for p in self.plan_delivery.applies_to or []:
             if p not in known:
                 hint = did_you_mean(p, known, "plan schedules")
@@ -331,6 +424,10 @@ class Config(_Strict):
                         raise ValueError(f"{path}.gate.service_capacity_at_least.service: no service {needed!r}{hint}")
                     if path == f"services.{needed}.capacity":
                         raise ValueError(f"{path}.gate: a service's capacity cannot wait for itself")
+                    if self.services[needed].unlimited:
+                        raise ValueError(
+                            f"{path}.gate.service_capacity_at_least.service: {needed} has capacity: unlimited"
+                        )
         return self
 
     @model_validator(mode="wrap")
@@ -463,7 +560,7 @@ def _check_delivered(cfg: Config) -> None:
             continue
         try:
             if path.endswith(".pathways_change"):
-                _check_mixes(cfg.groups[path.split(".")[1]], sched)
+                _check_mixes(_mix_owners(cfg)[path.removesuffix(".pathways_change")], sched)
             else:
                 for check in _declared_checks(cfg, path) + _config_checks(cfg, path):
                     check(sched)
@@ -510,7 +607,7 @@ def _above(value: float, limit: float) -> str:
     return short if float(short) > limit else f"{value:.6g}"
 
 
-def _check_mixes(group: Group, fraction: Schedule) -> None:
+def _check_mixes(group: Group | Service, fraction: Schedule) -> None:
     """The pathway mix at every fraction the delivered change reaches has no negative share (an
     over-delivered change goes past its target mix: allowed while the shares stay >= 0)."""
     change = group.pathways_change
@@ -536,8 +633,11 @@ def plan_schedules(cfg: Config, delivered: bool = True) -> list[tuple[str, Sched
         if g.pathways_change is not None:
             out.append((f"groups.{name}.pathways_change", g.pathways_change.fraction()))
     for name, svc in cfg.services.items():
-        out.append((f"services.{name}.capacity", svc.capacity))
+        if not svc.unlimited:
+            out.append((f"services.{name}.capacity", svc.places))
         out.append((f"services.{name}.assessment_multiplier", svc.assessment_multiplier))
+        if svc.pathways_change is not None:
+            out.append((f"services.{name}.pathways_change", svc.pathways_change.fraction()))
     return [(p, cfg.delivered(p, s)) for p, s in out] if delivered else out
 
 

@@ -51,6 +51,11 @@ class Candidates:
     group_names: tuple[str, ...]
     service_names: tuple[str, ...]
     priority_names: tuple[str, ...]  # elective clinical priorities, most urgent first
+    # Where each candidate was in the full draw, and that draw's size and seed: a later community
+    # visit's numbers (OnwardDraws) are drawn for the full draw, so a selection keeps them.
+    source_index: np.ndarray | None = None
+    n_drawn: int = 0
+    replication_seed: int = 0
 
     def __len__(self) -> int:
         return int(self.time_days.size)
@@ -193,7 +198,57 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
         group_names=tuple(cfg.groups),
         service_names=tuple(cfg.services),
         priority_names=tuple(cfg.demand.elective.priorities) if cfg.demand.elective is not None else (),
+        source_index=np.arange(time.size),
+        n_drawn=int(time.size),
+        replication_seed=streams.replication_seed,
     )
+
+
+class OnwardDraws:
+    """The numbers of a patient's later community visits: the route out of its k-th visit
+    (k = 0, 1, ...) and, for visit k >= 1, the stay and the assessment (visit 0 uses the
+    candidate's own ``service_los_days`` and ``assessment_days``).
+
+    One named stream per number and depth, drawn for every candidate of the full draw when first
+    needed (during the run), so the numbers depend only on the replication seed, the candidate and
+    the depth - never on the state of the system, on when they were first needed or on the plan.
+    """
+
+    def __init__(self, cfg: Config, cand: Candidates) -> None:
+        self.los_dists = [s.los for s in cfg.services.values()]
+        self.assessment_dists = [s.assessment for s in cfg.services.values()]
+        n = len(cand)
+        self.index = cand.source_index if cand.source_index is not None else np.arange(n)
+        self.n_drawn = cand.n_drawn if cand.source_index is not None else n
+        self.streams = Streams(cand.replication_seed)
+        self._cache: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def _uniform(self, name: str, depth: int) -> np.ndarray:
+        # Each stream is read once, whole (a second read would give other numbers).
+        key = (name, depth, -1)
+        if key not in self._cache:
+            self._cache[key] = self.streams[f"{name}.{depth}"].random(self.n_drawn)[self.index]
+        return self._cache[key]
+
+    def route(self, depth: int) -> np.ndarray:
+        """Per candidate: the uniform that picks the route out of its ``depth``-th visit."""
+        return self._uniform("onward_route", depth)
+
+    def los_days(self, depth: int, service: int) -> np.ndarray:
+        """Per candidate: its stay in ``service`` if that is its ``depth``-th visit (depth >= 1)."""
+        key = ("los", depth, service)
+        if key not in self._cache:
+            self._cache[key] = ppf(self.los_dists[service], self._uniform("onward_los", depth))
+        return self._cache[key]
+
+    def assessment_days(self, depth: int, service: int) -> np.ndarray:
+        """Per candidate: ``service``'s assessment before its ``depth``-th visit (depth >= 1)."""
+        key = ("assessment", depth, service)
+        if key not in self._cache:
+            dist = self.assessment_dists[service]
+            u = self._uniform("onward_assessment", depth)
+            self._cache[key] = ppf(dist, u) if dist is not None else np.zeros(u.size)
+        return self._cache[key]
 
 
 def _in_time_order(arrivals: _Arrivals) -> _Arrivals:

@@ -34,12 +34,14 @@ from heapq import heappop, heappush
 import numpy as np
 
 from ..config import Config
-from .cohort import Candidates, Cohort, build_candidates
+from .cohort import NO_SERVICE, Candidates, Cohort, OnwardDraws, build_candidates
 from .levels import BedPool, Level
 from .plan import Gate, GateBook, Levers, build_levers, most_accept_probability
 from .records import (
     ADMITTED,
     AVOIDED,
+    FROM_ACUTE,
+    FROM_ARRIVAL,
     NOT_ARRIVED,
     ON_LIST,
     REFUSED,
@@ -136,10 +138,16 @@ class Engine:
         self.boarding = BoardingQueue(max_wait)
         self.queue_when_full = cfg.acute.when_full == "queue"
         self.pools = [
-            ServicePool(i, svc.service_kind, levers.service_places[i][0]) for i, svc in enumerate(cfg.services.values())
+            ServicePool(i, svc.service_kind, levers.service_places[i][0], levers.onward_service[i] != (NO_SERVICE,))
+            for i, svc in enumerate(cfg.services.values())
         ]
         step_up = cfg.step_up_service
         self.step_up = self.pools[list(cfg.services).index(step_up)] if step_up is not None else None
+        # Per patient with a community visit: its latest visit (being assessed for, waited for or
+        # under way) and the visit whose place it holds (while in a community place).
+        self.visit: dict[int, int] = {}
+        self.holding: dict[int, int] = {}
+        self.onward = OnwardDraws(cfg, cand)
         self._take_patients(cand)
         self.electives = ElectiveList(cand, cfg)
 
@@ -249,7 +257,9 @@ class Engine:
             self.log.suitable[pid] = True
             if step_up.has_place():
                 self.log.outcome[pid] = AVOIDED
-                self._start_service(step_up, pid, now, self.step_up_los[pid])
+                v = self.visit[pid] = self.log.refer(pid, step_up.index, FROM_ARRIVAL, 0, now)
+                self.log.v_ready[v] = now
+                self._start_service(step_up, pid, now, v)
                 return
         if self.beds.has_free_bed() and not self.boarding.waiting:
             self._admit(pid)
@@ -285,65 +295,120 @@ class Engine:
         while waiting and beds.has_free_bed():
             self._admit(waiting.popleft())
 
-    # --- discharge -----------------------------------------------------------------------------
+    # --- leaving a place: home, or on to a community service ---------------------------------
 
     def _on_fit(self, pid: int) -> None:
         now = self.clock.now
-        log = self.log
-        log.fit[pid] = now
-        s = log.service[pid]
+        self.log.fit[pid] = now
+        s = self.log.service[pid]
         if s < 0:
             self._free_bed(pid, now)
-        elif self.has_assessment[s]:
-            # Assessment / arranging care: the patient keeps the bed and is a delayed transfer.
-            self.delayed.change(1, now)
-            delay = float(self.assessment[s][pid]) * self.levers.assessment_multiplier[s][self.arrival_day[pid]]
-            self.clock.after(delay, self._on_ready, pid)
+        else:
+            self._refer(pid, s, FROM_ACUTE, 0, now)
+
+    def _refer(self, pid: int, s: int, origin: int, depth: int, now: float) -> None:
+        """The patient has finished its stay where it is and goes on to service ``s``: the
+        service's assessment (spent in the patient's place), then ready to move."""
+        self.visit[pid] = self.log.refer(pid, s, origin, depth, now)
+        if self.has_assessment[s]:
+            # Assessment / arranging care: the patient keeps its place, a delayed transfer.
+            if origin == FROM_ACUTE:
+                self.delayed.change(1, now)
+            days = self.assessment[s][pid] if depth == 0 else self.onward.assessment_days(depth, s)[pid]
+            self.clock.after(
+                float(days) * self.levers.assessment_multiplier[s][self.arrival_day[pid]], self._on_ready, pid
+            )
         else:
             self._ready_for_transfer(pid, self.pools[s], now, False)
 
     def _on_ready(self, pid: int) -> None:
-        self._ready_for_transfer(pid, self.pools[self.log.service[pid]], self.clock.now, True)
+        self._ready_for_transfer(pid, self.pools[self.log.v_service[self.visit[pid]]], self.clock.now, True)
 
     def _ready_for_transfer(self, pid: int, pool: ServicePool, now: float, counted_delayed: bool) -> None:
-        self.log.ready[pid] = now
+        v = self.visit[pid]
+        self.log.v_ready[v] = now
+        from_acute = self.log.v_origin[v] == FROM_ACUTE
+        if from_acute:
+            self.log.ready[pid] = now
         if pool.can_take_now():
-            if counted_delayed:
-                self.delayed.change(-1, now)
-            self._start_service(pool, pid, now, float(self.service_los[pool.index][pid]))
-            self._free_bed(pid, now)
+            self._move(pid, pool, now, counted_delayed)
         else:
-            # Delayed transfer of care: the patient keeps the acute bed until a place frees.
-            if not counted_delayed:
+            # Blocked: the patient keeps its place (acute bed or community place) until one frees.
+            if from_acute and not counted_delayed:
                 self.delayed.change(1, now)
             pool.waiting.append(pid)
 
+    def _move(self, pid: int, pool: ServicePool, now: float, counted_delayed: bool) -> None:
+        """Into ``pool``'s free place; the place the patient held is then offered on."""
+        v = self.visit[pid]
+        origin = self.log.v_origin[v]
+        if origin == FROM_ACUTE:
+            if counted_delayed:
+                self.delayed.change(-1, now)
+            self._start_service(pool, pid, now, v)
+            self._free_bed(pid, now)
+        else:
+            held = self.holding[pid]
+            self._start_service(pool, pid, now, v)
+            self._leave_place(self.pools[origin], pid, held, now)
+
     # --- community services --------------------------------------------------------------------
 
-    def _start_service(self, pool: ServicePool, pid: int, now: float, los: float) -> None:
+    def _start_service(self, pool: ServicePool, pid: int, now: float, v: int) -> None:
         pool.occupied += 1
         log = self.log
-        log.used_service[pid] = pool.index
-        log.s_start[pid] = now
-        self.clock.after(los, self._on_service_end, pid)
+        depth = log.v_depth[v]
+        log.v_start[v] = now
+        self.holding[pid] = v
+        if depth == 0:
+            log.used_service[pid] = pool.index
+            log.s_start[pid] = now
+            if log.v_origin[v] == FROM_ARRIVAL:
+                los = self.step_up_los[pid]
+            else:
+                los = float(self.service_los[pool.index][pid])
+        else:
+            los = float(self.onward.los_days(depth, pool.index)[pid])
+        self.clock.after(los, self._on_stay_end, pid)
 
-    def _on_service_end(self, pid: int) -> None:
+    def _on_stay_end(self, pid: int) -> None:
         now = self.clock.now
         log = self.log
-        pool = self.pools[log.used_service[pid]]
+        v = self.visit[pid]
+        log.v_stay_end[v] = now
+        s = log.v_service[v]
+        pool = self.pools[s]
+        dest = self._onward_destination(pid, s, log.v_depth[v]) if pool.routes_onward else -1
+        if dest < 0:
+            self._leave_place(pool, pid, v, now)
+        else:
+            self._refer(pid, dest, s, log.v_depth[v] + 1, now)
+
+    def _onward_destination(self, pid: int, s: int, depth: int) -> int:
+        """Where the patient goes after its ``depth``-th visit, in service ``s`` (-1: home), by
+        the service's onward mix on the patient's arrival day."""
+        lv = self.levers
+        u = self.onward.route(depth)[pid]
+        return lv.onward_service[s][bisect_right(lv.onward_cumulative[s][self.arrival_day[pid]], u)]
+
+    def _leave_place(self, pool: ServicePool, pid: int, v: int, now: float) -> None:
+        """The patient leaves its place in ``pool`` (home or moved on): the place goes to the
+        longest-waiting ready patient, wherever that patient is."""
         pool.occupied -= 1
-        log.s_end[pid] = now
+        log = self.log
+        log.v_leave[v] = now
+        if log.v_depth[v] == 0:
+            log.s_end[pid] = now
         if pool.takes_transfers:
             self._transfer_waiting(pool, now)
 
     def _transfer_waiting(self, pool: ServicePool, now: float) -> None:
-        """Move patients waiting in acute beds into the pool's free places, first come first."""
-        waiting, los = pool.waiting, self.service_los[pool.index]
+        """Move ready patients, first come first, into the pool's free places; each move frees
+        the place the patient held, which its own waiting patients take in turn (a cascade that
+        ends: routes are validated to have no cycle of services that can be full)."""
+        waiting = pool.waiting
         while waiting and pool.has_place():
-            pid = waiting.popleft()
-            self.delayed.change(-1, now)
-            self._start_service(pool, pid, now, float(los[pid]))
-            self._free_bed(pid, now)
+            self._move(waiting.popleft(), pool, now, True)
 
     # --- midnight ------------------------------------------------------------------------------
 

@@ -14,10 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ..config import EMERGENCY_MULTIPLIER, HOME, Config, Group, plan_schedules
+from ..config import EMERGENCY_MULTIPLIER, HOME, Config, plan_schedules
 from ..config.schedules import Condition, whole
+from ..config.schema import PathwayChange
 from .cohort import NO_SERVICE
 from .demand import accept_per_multiplier, calendar
+
+# The places of a service with capacity: unlimited (never reached: it is never full).
+UNLIMITED_PLACES = 2**62
 
 
 @dataclass
@@ -38,6 +42,9 @@ class Levers:
     step_up_share: list[list[float]]  # [group][day]
     pathway_cumulative: list[list[tuple[float, ...]]]  # [group][day] -> cumulative mix
     pathway_service: list[tuple[int, ...]]  # [group] -> service index of each mix position
+    # Onward routes out of each community service, as for groups: [service][day], [service].
+    onward_cumulative: list[list[tuple[float, ...]]]
+    onward_service: list[tuple[int, ...]]
 
     def total_beds(self, day: int) -> int:
         """Beds open on ``day``: core and escalation."""
@@ -138,9 +145,22 @@ class _LeverBuilder:
     def services(self) -> tuple[list[list[int]], list[list[float]]]:
         places, assess = [], []
         for name, i in self.service_index.items():
-            places.append(self.lever(f"services.{name}.capacity", "service_places", i, _whole))
+            if self.cfg.services[name].unlimited:
+                places.append([UNLIMITED_PLACES] * self.n)
+            else:
+                places.append(self.lever(f"services.{name}.capacity", "service_places", i, _whole))
             assess.append(self.lever(f"services.{name}.assessment_multiplier", "assessment_multiplier", i, _floats))
         return places, assess
+
+    def onward(self) -> tuple[list[tuple[int, ...]], list[list[tuple[float, ...]]]]:
+        """Each service's onward destinations and its cumulative onward mix on each day."""
+        services, mixes = [], []
+        for name, i in self.service_index.items():
+            svc = self.cfg.services[name]
+            dest, mix = self.pathway_mix(f"services.{name}", svc.pathways, svc.pathways_change, "onward_cumulative", i)
+            services.append(dest)
+            mixes.append(mix)
+        return services, mixes
 
     def elective_slots(self) -> list[int]:
         if self.cfg.demand.elective is None:
@@ -152,15 +172,17 @@ class _LeverBuilder:
             return [1.0] * self.n
         return self.lever("demand.elective.referral_multiplier", "referral_accept", None, _floats)
 
-    def pathway_mix(self, gi: int, gname: str, g: Group) -> tuple[tuple[int, ...], list[tuple[float, ...]]]:
-        """A group's discharge services and its cumulative pathway mix on each day."""
-        change = g.pathways_change
-        names = list(g.pathways) + [p for p in (change.to if change else {}) if p not in g.pathways]
+    def pathway_mix(
+        self, owner: str, pathways: dict[str, float], change: PathwayChange | None, attr: str, index: int
+    ) -> tuple[tuple[int, ...], list[tuple[float, ...]]]:
+        """The destinations (service indices) and the cumulative pathway mix on each day of a
+        group or a service (``owner``: its dotted path; ``levers.attr[index]`` its lever)."""
+        names = list(pathways) + [p for p in (change.to if change else {}) if p not in pathways]
         services = self.pathway_services(names)
         if change is None:
-            return services, [_cumulative_mix(names, g.pathways, {}, 0.0)] * self.n
-        mixes = partial(_mixes, names, g.pathways, change.to)
-        return services, self.lever(f"groups.{gname}.pathways_change", "pathway_cumulative", gi, mixes)
+            return services, [_cumulative_mix(names, pathways, {}, 0.0)] * self.n
+        mixes = partial(_mixes, names, pathways, change.to)
+        return services, self.lever(f"{owner}.pathways_change", attr, index, mixes)
 
     def pathway_services(self, names: list[str]) -> tuple[int, ...]:
         return tuple(NO_SERVICE if p == HOME else self.service_index[p] for p in names)
@@ -178,7 +200,7 @@ class _LeverBuilder:
         for gi, (gname, g) in enumerate(cfg.groups.items()):
             los_mult.append(self.lever(f"groups.{gname}.los_multiplier", "los_multiplier", gi, _floats))
             step_up.append(self.lever(f"groups.{gname}.step_up_share", "step_up_share", gi, _floats))
-            services, mix = self.pathway_mix(gi, gname, g)
+            services, mix = self.pathway_mix(f"groups.{gname}", g.pathways, g.pathways_change, "pathway_cumulative", gi)
             path_service.append(services)
             path_cum.append(mix)
         # Electives: one more "group" with no plan levers.
@@ -188,10 +210,13 @@ class _LeverBuilder:
         names = list(el.pathways) if el is not None else [HOME]
         path_service.append(self.pathway_services(names))
         path_cum.append([_cumulative_mix(names, el.pathways, {}, 0.0) if el is not None else (1.0,)] * n)
+        # After every other lever: gates are checked in the order they were registered.
+        onward_service, onward_cum = self.onward()
         return Levers(
             core_beds=core, escalation_beds=self.escalation(), service_places=places, assessment_multiplier=assess,
             accept_probability=accept, elective_slots=slots, referral_accept=referrals, los_multiplier=los_mult, step_up_share=step_up,
             pathway_cumulative=path_cum, pathway_service=path_service,
+            onward_cumulative=onward_cum, onward_service=onward_service,
         )  # fmt: skip
 
 

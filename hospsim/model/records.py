@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -38,6 +38,36 @@ class Capacity:
     service_places: np.ndarray  # int, shape (n_services, n_days)
 
 
+# Where a community visit's patient came from (``Visits.origin``), besides a sender service's index.
+FROM_ACUTE = -1  # an acute bed
+FROM_ARRIVAL = -2  # diverted to step-up care on arrival
+
+
+@dataclass(frozen=True)
+class Visits:
+    """One row per referral of a patient to a community service, in the order referred (times in
+    days; NaN where it had not happened by the end of the run). A patient finishing its stay in
+    a place (acute bed or service) and going on to service D spends D's assessment in that place,
+    is then ready, and waits in that place until D has a free place (blocking after service)."""
+
+    patient: np.ndarray  # int: index of the patient in the records
+    service: np.ndarray  # int: the service referred to
+    origin: np.ndarray  # int: the sender service's index, FROM_ACUTE or FROM_ARRIVAL
+    depth: np.ndarray  # int: 0 for the patient's first community visit, 1 for the next, ...
+    referred_days: np.ndarray  # finished its stay in the sender's place (arrival for a diversion)
+    ready_days: np.ndarray  # ready to move in (after the assessment)
+    start_days: np.ndarray  # moved in
+    stay_end_days: np.ndarray  # finished its stay here
+    leave_days: np.ndarray  # left this service's place (home, or moved on)
+
+    def __len__(self) -> int:
+        return int(self.patient.size)
+
+    def renumbered(self, new_index: np.ndarray) -> Visits:
+        """The visits with patient ``i`` renumbered ``new_index[i]``."""
+        return replace(self, patient=new_index[self.patient])
+
+
 @dataclass(frozen=True)
 class Records:
     """What happened to each patient (times in days; NaN where it did not happen in the run)."""
@@ -55,6 +85,7 @@ class Records:
     cancelled_patient: np.ndarray  # int: whose booked admission it was (aligned with cancellation_days)
     events: int  # events processed
     gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
+    visits: Visits = field(default_factory=lambda: empty_visits())  # every community visit
 
     def select(self, keep: np.ndarray) -> Records:
         """The records of the patients where ``keep`` is true."""
@@ -72,7 +103,14 @@ class Records:
             cancelled_patient=(np.cumsum(keep) - 1)[self.cancelled_patient],  # electives are never dropped
             events=self.events,
             gate_open_days=self.gate_open_days,
+            visits=self.visits.renumbered(np.cumsum(keep) - 1),  # only patients who arrived visit
         )
+
+
+def empty_visits() -> Visits:
+    """No community visits."""
+    i, f = np.empty(0, dtype=np.int64), np.empty(0)
+    return Visits(i, i, i, i, f, f, f, f, f)
 
 
 def final_states(rec: Records) -> dict[str, int]:
@@ -81,7 +119,9 @@ def final_states(rec: Records) -> dict[str, int]:
     out = rec.outcome
     admitted = out == ADMITTED
     in_bed = admitted & np.isnan(rec.bed_leave_days)
-    in_service = admitted & ~in_bed & ~np.isnan(rec.service_start_days) & np.isnan(rec.service_end_days)
+    v = rec.visits
+    holding = v.patient[~np.isnan(v.start_days) & np.isnan(v.leave_days)]
+    in_service = admitted & ~in_bed & np.isin(np.arange(out.size), holding)
     states = {
         "waiting for a bed": out == WAITING,
         "on the waiting list": out == ON_LIST,
@@ -125,6 +165,15 @@ class PatientLog:
         "suitable",
         "times_cancelled",
         "used_service",
+        "v_depth",
+        "v_leave",
+        "v_origin",
+        "v_patient",
+        "v_ready",
+        "v_referred",
+        "v_service",
+        "v_start",
+        "v_stay_end",
     )
 
     def __init__(self, n: int) -> None:
@@ -144,6 +193,39 @@ class PatientLog:
         self.acute_los = [nan] * n
         self.service = [-1] * n  # discharge pathway's service, -1 for home
         self.suitable = [False] * n  # suitable for step-up
+        # Community visits, one entry per referral (see Visits).
+        self.v_patient: list[int] = []
+        self.v_service: list[int] = []
+        self.v_origin: list[int] = []
+        self.v_depth: list[int] = []
+        self.v_referred: list[float] = []
+        self.v_ready: list[float] = []
+        self.v_start: list[float] = []
+        self.v_stay_end: list[float] = []
+        self.v_leave: list[float] = []
+
+    def refer(self, pid: int, service: int, origin: int, depth: int, now: float) -> int:
+        """A new community visit (the patient has finished its stay where it is); its index."""
+        nan = float("nan")
+        self.v_patient.append(pid)
+        self.v_service.append(service)
+        self.v_origin.append(origin)
+        self.v_depth.append(depth)
+        self.v_referred.append(now)
+        self.v_ready.append(nan)
+        self.v_start.append(nan)
+        self.v_stay_end.append(nan)
+        self.v_leave.append(nan)
+        return len(self.v_patient) - 1
+
+    def visits(self) -> Visits:
+        """The community visits as arrays."""
+        ints = [np.array(x, dtype=np.int64) for x in (self.v_patient, self.v_service, self.v_origin, self.v_depth)]
+        times = [
+            np.array(x, dtype=float)
+            for x in (self.v_referred, self.v_ready, self.v_start, self.v_stay_end, self.v_leave)
+        ]
+        return Visits(*ints, *times)
 
     def resolved(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The attributes the plan gave each patient: acute LOS, discharge service, step-up suitable."""
@@ -175,4 +257,5 @@ class PatientLog:
             cancelled_patient=np.array(self.cancelled_patient, dtype=np.int64),
             events=events,
             gate_open_days=gate_open_days,
+            visits=self.visits(),
         )

@@ -8,15 +8,18 @@ from ..config.service_kinds import ServiceKind
 
 
 class ServicePool:
-    """A community service's places today, the places in use and, for a service that takes
-    transfers, the patients ready to move who wait in their acute bed (first come first served)."""
+    """A community service's places today, the places in use (by patients in their stay and by
+    patients who have finished it and wait to move on) and, for a service that takes transfers,
+    the patients ready to move in who wait in their current place - acute bed or another
+    service's place - first come first served."""
 
-    __slots__ = ("index", "kind", "occupied", "places", "takes_transfers", "waiting")
+    __slots__ = ("index", "kind", "occupied", "places", "routes_onward", "takes_transfers", "waiting")
 
-    def __init__(self, index: int, kind: ServiceKind, places: int) -> None:
+    def __init__(self, index: int, kind: ServiceKind, places: int, routes_onward: bool = False) -> None:
         self.index = index
         self.kind = kind
         self.takes_transfers = kind.takes_transfers
+        self.routes_onward = routes_onward  # may send patients on to other services
         self.places = places
         self.occupied = 0
         self.waiting: deque[int] = deque()

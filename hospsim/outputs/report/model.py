@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ...config import Config, Group
+from ...config import Config, Group, Service
 from ...runs.results import Results
 from ..labels import Labels, humanise, labels_of
 from .text import date, describe_gate, describe_los, describe_mix, describe_schedule, num, pct
@@ -60,7 +60,7 @@ def _inputs(cfg: Config) -> list[list[Any]]:
     return pairs
 
 
-def _pathways(g: Group) -> str:
+def _pathways(g: Group | Service) -> str:
     ch = g.pathways_change
     if ch is None:
         return describe_mix(g.pathways)
@@ -91,18 +91,26 @@ def _services(cfg: Config, labels: Labels) -> dict[str, Any] | None:
     late = f" (delivered {pdv.ic_delay_days} days late, {pct(pdv.ic_growth_achieved)} of planned growth)"
     rows = []
     for name, s in cfg.services.items():
-        delivered = cfg.delivered(f"services.{name}.capacity", s.capacity)
-        changed = not s.capacity.is_constant() and delivered != s.capacity
+        if s.unlimited:
+            capacity = "unlimited"
+        else:
+            delivered = cfg.delivered(f"services.{name}.capacity", s.places)
+            changed = not s.places.is_constant() and delivered != s.places
+            capacity = describe_schedule(s.places, start, "places") + (late if changed else "")
         rows.append(
             [
                 labels.service(name),
-                describe_schedule(s.capacity, start, "places") + (late if changed else ""),
+                capacity,
                 describe_los(s.los),
                 describe_los(s.assessment) if s.assessment else "none",
+                _pathways(s),
                 "" if s.place_day_cost_gbp is None else f"£{num(s.place_day_cost_gbp)}",
             ]
         )
-    header = ["service", "capacity (places)", "length of stay", "assessment before transfer", "cost per place-day"]
+    header = [
+        "service", "capacity (places)", "length of stay", "assessment before transfer", "then (onward pathways)",
+        "cost per place-day",
+    ]  # fmt: skip
     return {"header": header, "rows": rows, "num": []} if rows else None
 
 
