@@ -25,10 +25,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from conftest import queue_config
 
 from hospsim.analysis.network_ctmc import EXIT, Network, NetworkResult, Node
 from hospsim.config import Config
+from hospsim.model.kpi_registry import WAIT_TOLERANCE_DAYS
+from hospsim.model.monitor import daily_level
+from hospsim.model.records import Replication
 
 HOME = "home"
 UNLIMITED = "unlimited"
@@ -133,4 +137,31 @@ def exact_kpis(net: Network, res: NetworkResult, measured_days: int) -> list[Exa
         ]
     blocked = math.fsum(res[n.name].mean_blocked for n in services(net))
     out.append(Exact("community_delayed_bed_days", "all services", blocked * measured_days, "place-days"))
+    return out
+
+
+def visit_kpis(cfg: Config, rep: Replication) -> dict[str, float]:
+    """The service KPIs of ``exact_kpis`` read straight from the engine's community visits
+    (``Records.visits``), by the issue's definitions, over the window warm-up .. horizon:
+    occupied from moving in to leaving the place, blocked from the end of the stay to leaving,
+    waits (start - ready, censored at the horizon) and delays (start - referred) of the visits
+    referred in the window. Independent of the KPI layer, so the engine is checked on its own."""
+    v, H, lo = rep.records.visits, cfg.horizon_days, cfg.warmup_days
+    out: dict[str, float] = {}
+    blocked_days = 0.0
+    for si, name in enumerate(cfg.services):
+        mine = v.service == si
+        occupied = daily_level(np.where(mine, v.start_days, np.nan), v.leave_days, H).mean[lo:H]
+        blocked = daily_level(np.where(mine, v.stay_end_days, np.nan), v.leave_days, H).mean[lo:H]
+        referred = mine & (v.referred_days >= lo) & (v.referred_days < H)
+        start = np.where(np.isnan(v.start_days), float(H), v.start_days)[referred]
+        ready = np.where(np.isnan(v.ready_days[referred]), start, v.ready_days[referred])
+        wait = start - ready
+        out[f"{name}_mean_occupied"] = float(occupied.mean())
+        out[f"{name}_mean_blocked"] = float(blocked.mean())
+        out[f"{name}_p_wait"] = float(np.mean(wait > WAIT_TOLERANCE_DAYS))
+        out[f"{name}_mean_wait_days"] = float(wait.mean())
+        out[f"{name}_mean_delay_days"] = float(np.mean(start - v.referred_days[referred]))
+        blocked_days += float(blocked.sum())
+    out["community_delayed_bed_days"] = blocked_days
     return out

@@ -35,19 +35,23 @@ Cases:
 from __future__ import annotations
 
 import functools
-import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
-from network_cases import Exact, exact_kpis, network_config, services
-from test_validation import LEVEL, Check, assert_checks, replicate
+from network_cases import Exact, exact_kpis, network_config, visit_kpis
+from test_validation import LEVEL, Check, assert_checks
 
-from hospsim.analysis.network_ctmc import Arrival, Network, Node, NetworkResult, solve
+from hospsim.analysis.network_ctmc import Arrival, Network, NetworkResult, Node, solve
 from hospsim.analysis.queueing import erlang_b
 from hospsim.analysis.stats import t_interval
+from hospsim.config import Config
+from hospsim.model.engine import run_model
+from hospsim.model.kpis import kpi_names, kpis
+from hospsim.model.streams import replication_seeds
 
 # Agreement: FACTOR x the 99% half-width plus a floor (in the KPI's unit), so a check does not
 # fail on the 1-in-100 chance alone, over some 80 checks; FLOOR covers a KPI that is (nearly)
@@ -55,80 +59,124 @@ from hospsim.analysis.stats import t_interval
 FACTOR = 1.5
 FLOOR = {"places": 0.002, "share": 0.002, "days": 0.005}
 # Power: the half-width must be at most GUARD_REL of the exact value plus GUARD_FLOOR, so an
-# error of ~5% (2.5 x GUARD_REL) in any KPI not near 0 cannot hide in the interval.
-GUARD_REL = 0.02
+# error of 2.5 x GUARD_REL in a KPI not near 0 cannot hide in the interval. Waits are the
+# noisiest KPIs (a few patients' long waits), so the default set bounds them less tightly.
+GUARD_REL = {"places": 0.04, "share": 0.04, "days": 0.06}
 GUARD_FLOOR = {"places": 0.005, "share": 0.005, "days": 0.02}
 
 
 @dataclass(frozen=True)
 class Case:
-    """A network, and how long hospsim runs it (default set; slow set)."""
+    """A network, how long hospsim runs it (default set; the slow set runs ten times longer),
+    and its exact KPIs (default: from the CTMC)."""
 
     network: Network
     measured_days: int
     replications: int
     warmup_days: int = 200
-    slow_days: int = 0  # 0: 10 times measured_days
     unlimited: frozenset[str] = frozenset()
+    exact: Callable[[int], list[Exact]] | None = None  # measured days -> exact KPIs
 
 
-def _exp_days(mean_days: float) -> float:
-    return 1 / mean_days
+def _mean(days: float) -> float:
+    """The rate (per day) of an exponential with this mean."""
+    return 1 / days
 
 
 CHAIN = Network(
     (
-        Node("acute", 4, _exp_days(3.0), {"exit": 0.4, "s1": 0.6}),
-        Node("s1", 3, _exp_days(5.0), {"exit": 0.5, "s2": 0.5}),
-        Node("s2", 2, _exp_days(6.0)),
+        Node("acute", 4, _mean(3.0), {"exit": 0.4, "s1": 0.6}),
+        Node("s1", 3, _mean(5.0), {"exit": 0.5, "s2": 0.5}),
+        Node("s2", 2, _mean(6.0)),
     ),
     (Arrival("acute", 1.0),),
 )
 FORK = Network(
     (
-        Node("acute", 4, _exp_days(4.0), {"exit": 0.4, "s1": 0.35, "s2": 0.25}),
-        Node("s1", 3, _exp_days(6.0), {"exit": 0.6, "s2": 0.4}),
-        Node("s2", 2, _exp_days(5.0)),
+        Node("acute", 4, _mean(4.0), {"exit": 0.4, "s1": 0.35, "s2": 0.25}),
+        Node("s1", 3, _mean(6.0), {"exit": 0.6, "s2": 0.4}),
+        Node("s2", 2, _mean(5.0)),
     ),
     (Arrival("acute", 0.9),),
 )
 ASSESSMENT = Network(
     (
-        Node("acute", 4, _exp_days(3.0), {"exit": 0.4, "s1": 0.6}),
-        Node("s1", 3, _exp_days(5.0), {"exit": 0.5, "s2": 0.5}, assessment_rate=_exp_days(1.0)),
-        Node("s2", 2, _exp_days(6.0), assessment_rate=_exp_days(2.0)),
+        Node("acute", 4, _mean(3.0), {"exit": 0.4, "s1": 0.6}),
+        Node("s1", 3, _mean(5.0), {"exit": 0.5, "s2": 0.5}, assessment_rate=_mean(1.0)),
+        Node("s2", 2, _mean(6.0), assessment_rate=_mean(2.0)),
     ),
     (Arrival("acute", 1.0),),
 )
 LIMIT = Network(
     (
-        Node("acute", 4, _exp_days(3.0), {"exit": 0.4, "s1": 0.6}),
-        Node("s1", 20, _exp_days(5.0), {"exit": 0.5, "s2": 0.5}, assessment_rate=_exp_days(1.0)),
-        Node("s2", 20, _exp_days(6.0)),
+        Node("acute", 4, _mean(3.0), {"exit": 0.4, "s1": 0.6}),
+        Node("s1", 20, _mean(5.0), {"exit": 0.5, "s2": 0.5}, assessment_rate=_mean(1.0)),
+        Node("s2", 20, _mean(6.0)),
     ),
     (Arrival("acute", 1.0),),
 )
 HUNT = Network(
     (
-        Node("acute", 3, _exp_days(0.2), {"s1": 1.0}),
-        Node("s1", 1, _exp_days(1.0), {"s2": 1.0}),
-        Node("s2", 1, _exp_days(1.0)),
+        Node("acute", 3, _mean(0.2), {"s1": 1.0}),
+        Node("s1", 1, _mean(1.0), {"s2": 1.0}),
+        Node("s2", 1, _mean(1.0)),
     ),
     (Arrival("acute", 3.0),),
 )
+# s1 -> u -> s1 with u unlimited; s1's 25 places are never all taken (mean ~1.8 occupied). u's
+# servers here only name the node: hospsim runs it unlimited, and the CTMC is not solved.
+CYCLE = Network(
+    (
+        Node("acute", 4, _mean(3.0), {"exit": 0.5, "s1": 0.5}),
+        Node("s1", 25, _mean(4.0), {"exit": 0.6, "u": 0.4}, assessment_rate=_mean(1.0)),
+        Node("u", 1, _mean(2.0), {"exit": 0.7, "s1": 0.3}, assessment_rate=_mean(0.5)),
+    ),
+    (Arrival("acute", 1.0),),
+)
+
+
+def _cycle_exact(measured_days: int) -> list[Exact]:
+    """Nothing ever waits for a place, so every node holds each patient for its stay plus the
+    next node's assessment, independently of the others: acute is Erlang B (insensitive to the
+    holding time's distribution), the services' flows solve the traffic equations, and Little's
+    law gives occupied and blocked places."""
+    a = 1.0 * (3.0 + 0.5 * 1.0)
+    b = erlang_b(4, a)
+    admitted = 1.0 * (1 - b)
+    s1_in = 0.5 * admitted / (1 - 0.4 * 0.3)  # from acute, and back from u
+    u_in = 0.4 * s1_in
+    s1_blocked, u_blocked = s1_in * 0.4 * 0.5, u_in * 0.3 * 1.0
+    return [
+        Exact("p_refused", "acute", b, "share"),
+        Exact("mean_occupied_beds", "acute", a * (1 - b), "places"),
+        Exact("mean_delayed_patients", "acute", admitted * 0.5 * 1.0, "places"),
+        Exact("s1_mean_occupied", "s1", s1_in * 4.0 + s1_blocked, "places"),
+        Exact("s1_mean_blocked", "s1", s1_blocked, "places"),
+        Exact("s1_p_wait", "s1", 0.0, "share"),
+        Exact("s1_mean_wait_days", "s1", 0.0, "days"),
+        Exact("s1_mean_delay_days", "s1", 1.0, "days"),
+        Exact("u_mean_occupied", "u", u_in * 2.0 + u_blocked, "places"),
+        Exact("u_mean_blocked", "u", u_blocked, "places"),
+        Exact("u_p_wait", "u", 0.0, "share"),
+        Exact("u_mean_wait_days", "u", 0.0, "days"),
+        Exact("u_mean_delay_days", "u", 0.5, "days"),
+        Exact("community_delayed_bed_days", "all services", (s1_blocked + u_blocked) * measured_days, "place-days"),
+    ]
+
 
 CASES = {
-    "chain": Case(CHAIN, measured_days=20_000, replications=10),
-    "fork": Case(FORK, measured_days=20_000, replications=10),
-    "assessment": Case(ASSESSMENT, measured_days=20_000, replications=10),
+    "chain": Case(CHAIN, measured_days=50_000, replications=10),
+    "fork": Case(FORK, measured_days=50_000, replications=10),
+    "assessment": Case(ASSESSMENT, measured_days=50_000, replications=10),
     "limit": Case(LIMIT, measured_days=20_000, replications=10),
-    "hunt": Case(HUNT, measured_days=5_000, replications=10, warmup_days=20),
+    "hunt": Case(HUNT, measured_days=10_000, replications=10, warmup_days=20),
+    "cycle": Case(CYCLE, measured_days=20_000, replications=10, unlimited=frozenset({"u"}), exact=_cycle_exact),
 }
 
 
 def _days(case: Case, slow: bool) -> int:
     """Measured days per replication."""
-    return (case.slow_days or 10 * case.measured_days) if slow else case.measured_days
+    return 10 * case.measured_days if slow else case.measured_days
 
 
 @functools.cache
@@ -136,11 +184,14 @@ def _solved(name: str) -> NetworkResult:
     return solve(CASES[name].network)
 
 
-@functools.cache
-def _replications(name: str, slow: bool) -> pd.DataFrame:
-    """Per-replication KPIs of hospsim running case ``name``, one row per replication."""
+def _exact(name: str, days: int) -> list[Exact]:
     case = CASES[name]
-    cfg = network_config(
+    return case.exact(days) if case.exact else exact_kpis(case.network, _solved(name), days)
+
+
+def _config(name: str, slow: bool) -> Config:
+    case = CASES[name]
+    return network_config(
         case.network,
         measured_days=_days(case, slow),
         warmup_days=case.warmup_days,
@@ -148,7 +199,20 @@ def _replications(name: str, slow: bool) -> pd.DataFrame:
         seed=zlib.crc32(f"network-{name}-{'slow' if slow else 'fast'}".encode()),
         unlimited=case.unlimited,
     )
-    return replicate(cfg)
+
+
+@functools.cache
+def _replications(name: str, slow: bool) -> pd.DataFrame:
+    """Per replication of case ``name`` (rows): hospsim's KPIs, and the service KPIs read from
+    the engine's visits (``visits:`` + name), seeded as ``run_config`` seeds."""
+    cfg = _config(name, slow)
+    rows = []
+    for seed in replication_seeds(cfg.seed, cfg.replications):
+        rep = run_model(cfg, seed)
+        row = kpis(cfg, rep)
+        row.update({f"visits:{k}": v for k, v in visit_kpis(cfg, rep).items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def compare(exact: Exact, values: np.ndarray, measured_days: int, guard_scale: float = 1.0) -> Check:
@@ -158,28 +222,31 @@ def compare(exact: Exact, values: np.ndarray, measured_days: int, guard_scale: f
     mean, low, high, n = t_interval(values, LEVEL)
     half = (high - low) / 2
     tol = FACTOR * half + FLOOR[unit] * scale
-    guard = guard_scale * (GUARD_REL * abs(exact.value) + GUARD_FLOOR[unit] * scale)
+    guard = guard_scale * (GUARD_REL[unit] * abs(exact.value) + GUARD_FLOOR[unit] * scale)
     return Check(f"{exact.node} {exact.kpi}", exact.value, mean, low, high, n, tol, guard)
 
 
-def _checks(name: str, slow: bool, shift: float = 1.0) -> list[Check]:
+def _checks(name: str, slow: bool, source: str, shift: float = 1.0) -> list[Check]:
+    """Every exact KPI of case ``name`` against hospsim's, as the KPI layer reports it (source
+    "kpis") or, for the service KPIs, as read from the engine's visits (source "visits")."""
     case = CASES[name]
     table = _replications(name, slow)
     days = _days(case, slow)
     out = []
-    for exact in exact_kpis(case.network, _solved(name), days):
-        if exact.kpi not in table: continue  # TEMP
+    for exact in _exact(name, days):
+        column = f"visits:{exact.kpi}" if source == "visits" and f"visits:{exact.kpi}" in table else exact.kpi
+        assert column in table, f"hospsim gives no KPI {exact.kpi!r}"
         shifted = Exact(exact.kpi, exact.node, exact.value * shift, exact.unit)
-        check = compare(shifted, table[exact.kpi].to_numpy(), days, guard_scale=0.5 if slow else 1.0)
-        assert check.n == case.replications, f"{exact.kpi}: NaN in {case.replications - check.n} replications"
+        check = compare(shifted, table[column].to_numpy(), days, guard_scale=0.5 if slow else 1.0)
+        assert check.n == case.replications, f"{column}: NaN in {case.replications - check.n} replications"
         out.append(check)
     return out
 
 
-def _describe(name: str, slow: bool) -> str:
+def _describe(name: str, slow: bool, source: str) -> str:
     case = CASES[name]
-    res = _solved(name)
-    return f"network {name} ({res.n_states} CTMC states; {case.replications} reps x {_days(case, slow)} days)"
+    states = "analytic" if case.exact else f"{_solved(name).n_states} CTMC states"
+    return f"network {name}, {source} ({states}; {case.replications} reps x {_days(case, slow)} days)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,12 +280,12 @@ def test_limit_is_erlang_b():
 
 
 def test_hunt_premise():
-    """s1 is fed so fast that it is Hunt's saturated first stage to 0.05%: 2/3 a day through the
+    """s1 is fed so fast that it is Hunt's saturated first stage to 0.1%: 2/3 a day through the
     line, s1's place blocked a third of the time, half of s1's finishers wait for s2."""
     res = _solved("hunt")
-    assert res.system_throughput_per_day == pytest.approx(2 / 3, rel=5e-4)
-    assert res["s1"].mean_blocked == pytest.approx(1 / 3, rel=5e-4)
-    assert res["s2"].p_wait == pytest.approx(1 / 2, rel=5e-4)
+    assert res.system_throughput_per_day == pytest.approx(2 / 3, rel=1e-3)
+    assert res["s1"].mean_blocked == pytest.approx(1 / 3, rel=1e-3)
+    assert res["s2"].p_wait == pytest.approx(1 / 2, rel=1e-3)
 
 
 def test_network_config():
@@ -234,26 +301,49 @@ def test_network_config():
 
 
 # ---------------------------------------------------------------------------------------------
-# hospsim against the CTMC
+# hospsim against the exact values
+
+
+def _needs_kpi_layer(name: str) -> None:
+    if "s1_mean_blocked" not in kpi_names(_config(name, slow=False)):
+        pytest.skip("the KPI layer of issue 11 (S_mean_blocked, ...) is not on this branch yet")
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_matches_ctmc(name):
-    assert_checks(_describe(name, slow=False), _checks(name, slow=False))
+def test_engine_matches_exact(name):
+    """The engine's community visits (and the acute KPIs) against the exact values."""
+    assert_checks(_describe(name, False, "visits"), _checks(name, slow=False, source="visits"))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_kpis_match_exact(name):
+    """The KPIs hospsim reports against the exact values (the same replications)."""
+    _needs_kpi_layer(name)
+    assert_checks(_describe(name, False, "kpis"), _checks(name, slow=False, source="kpis"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
-def test_matches_ctmc_long(name):
+def test_engine_matches_exact_long(name):
     """Ten times longer, half the guard: errors of ~2.5% would show."""
-    assert_checks(_describe(name, slow=True), _checks(name, slow=True))
+    assert_checks(_describe(name, True, "visits"), _checks(name, slow=True, source="visits"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CASES))
+def test_kpis_match_exact_long(name):
+    _needs_kpi_layer(name)
+    assert_checks(_describe(name, True, "kpis"), _checks(name, slow=True, source="kpis"))
 
 
 def test_shifted_target_fails():
-    """The comparison can fail: targets 5% off fail for every KPI of the fork that is not near 0
-    (the same replications as test_matches_ctmc)."""
-    for shift in (0.95, 1.05):
-        checks = _checks("fork", slow=False, shift=shift)
+    """The comparison can fail (the same replications as test_engine_matches_exact): in the
+    chain, targets 10% off fail for every KPI not near 0, and 5% off for the occupancies and
+    the share refused."""
+    for shift in (0.9, 0.95, 1.05, 1.1):
+        checks = _checks("chain", slow=False, source="visits", shift=shift)
         material = [c for c in checks if abs(c.exact) > 0.1]
-        assert len(material) >= 10
+        if abs(shift - 1) < 0.1:
+            material = [c for c in material if c.label.endswith(("_occupied", "_occupied_beds", "p_refused"))]
+        assert len(material) >= 4
         assert not any(c.passed for c in material), "\n".join(str(c) for c in material if c.passed)
