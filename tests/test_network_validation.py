@@ -148,26 +148,30 @@ def _cycle_exact(measured_days: int) -> list[Exact]:
     next node's assessment, independently of the others: acute is Erlang B (insensitive to the
     holding time's distribution), the services' flows solve the traffic equations, and Little's
     law gives occupied and blocked places."""
-    a = 1.0 * (3.0 + 0.5 * 1.0)
-    b = erlang_b(4, a)
-    admitted = 1.0 * (1 - b)
-    s1_in = 0.5 * admitted / (1 - 0.4 * 0.3)  # from acute, and back from u
-    u_in = 0.4 * s1_in
-    s1_blocked, u_blocked = s1_in * 0.4 * 0.5, u_in * 0.3 * 1.0
+    acute, s1, u = CYCLE.nodes
+    stay = {n.name: 1 / n.los_rate for n in CYCLE.nodes}
+    s1_assess, u_assess = 1 / s1.assessment_rate, 1 / u.assessment_rate
+    to_s1, s1_to_u, u_to_s1 = acute.routing["s1"], s1.routing["u"], u.routing["s1"]
+    a = CYCLE.arrivals[0].rate_per_day * (stay["acute"] + to_s1 * s1_assess)
+    b = erlang_b(acute.servers, a)
+    admitted = CYCLE.arrivals[0].rate_per_day * (1 - b)
+    s1_in = to_s1 * admitted / (1 - s1_to_u * u_to_s1)  # from acute, and back from u
+    u_in = s1_to_u * s1_in
+    s1_blocked, u_blocked = s1_in * s1_to_u * u_assess, u_in * u_to_s1 * s1_assess
     return [
         Exact("p_refused", "acute", b, "share"),
         Exact("mean_occupied_beds", "acute", a * (1 - b), "places"),
-        Exact("mean_delayed_patients", "acute", admitted * 0.5 * 1.0, "places"),
-        Exact("s1_mean_occupied", "s1", s1_in * 4.0 + s1_blocked, "places"),
+        Exact("mean_delayed_patients", "acute", admitted * to_s1 * s1_assess, "places"),
+        Exact("s1_mean_occupied", "s1", s1_in * stay["s1"] + s1_blocked, "places"),
         Exact("s1_mean_blocked", "s1", s1_blocked, "places"),
         Exact("s1_p_wait", "s1", 0.0, "share"),
         Exact("s1_mean_wait_days", "s1", 0.0, "days"),
-        Exact("s1_mean_delay_days", "s1", 1.0, "days"),
-        Exact("u_mean_occupied", "u", u_in * 2.0 + u_blocked, "places"),
+        Exact("s1_mean_delay_days", "s1", s1_assess, "days"),
+        Exact("u_mean_occupied", "u", u_in * stay["u"] + u_blocked, "places"),
         Exact("u_mean_blocked", "u", u_blocked, "places"),
         Exact("u_p_wait", "u", 0.0, "share"),
         Exact("u_mean_wait_days", "u", 0.0, "days"),
-        Exact("u_mean_delay_days", "u", 0.5, "days"),
+        Exact("u_mean_delay_days", "u", u_assess, "days"),
         Exact("community_delayed_bed_days", "all services", (s1_blocked + u_blocked) * measured_days, "place-days"),
     ]
 
