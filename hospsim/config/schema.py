@@ -7,6 +7,7 @@ Nothing runs on a bad config: unknown keys, wrong types and impossible values ra
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -299,6 +300,19 @@ def _mix_owners(cfg: Config) -> dict[str, Group | Service]:
     }
 
 
+def _route_field(name: str, svc: Service, dest: str) -> str:
+    """The field that sends patients of service ``name`` to ``dest``: its pathways, else its change."""
+    if svc.pathways.get(dest, 0.0) > 0 or svc.pathways_change is None:
+        return f"services.{name}.pathways.{dest}"
+    return f"services.{name}.pathways_change.to.{dest}"
+
+
+def _routes(svc: Service) -> set[str]:
+    """Where a service may send patients, now or after its plan's change (shares above 0)."""
+    mixes = [svc.pathways] + ([svc.pathways_change.to] if svc.pathways_change is not None else [])
+    return {d for mix in mixes for d, p in mix.items() if p > 0}
+
+
 def _check_no_deadlock(services: dict[str, Service]) -> None:
     """No cycle of onward routes among services with a capacity limit.
 
@@ -309,10 +323,7 @@ def _check_no_deadlock(services: dict[str, Service]) -> None:
     has a closed class). An ``unlimited`` service never makes anyone wait, so a cycle through one
     cannot lock."""
     waits_for = {
-        name: sorted(
-            {d for d in {**svc.pathways, **(svc.pathways_change.to if svc.pathways_change else {})} if d != HOME}
-            - {d for d in services if services[d].unlimited}
-        )
+        name: sorted(d for d in _routes(svc) if d != HOME and not services[d].unlimited)
         for name, svc in services.items()
     }
     state: dict[str, int] = {}  # 1: on the current path, 2: done
@@ -323,9 +334,9 @@ def _check_no_deadlock(services: dict[str, Service]) -> None:
             if state.get(nxt) == 1:
                 cycle = " -> ".join([*path[path.index(nxt) :], nxt])
                 raise ValueError(
-                    f"services.{path[-1]}.pathways.{nxt}: the onward routes {cycle} form a cycle of services "
-                    "with limited capacity, which can lock (each full of patients waiting for the next); "
-                    "break it with a service of capacity: unlimited"
+                    f"{_route_field(name, services[name], nxt)}: the onward routes {cycle} form a cycle of "
+                    "services with limited capacity, which can lock (each full of patients waiting for the "
+                    "next); break it with a service of capacity: unlimited"
                 )
             if nxt not in state:
                 visit(nxt, [*path, nxt])
@@ -334,6 +345,36 @@ def _check_no_deadlock(services: dict[str, Service]) -> None:
     for name in services:
         if name not in state:
             visit(name, [name])
+
+
+def _check_way_home(services: dict[str, Service]) -> None:
+    """From every service patients can reach home, with each service's routes as written or as
+    its plan's change leaves them, in any combination (a mix part-way between the two has the
+    routes of both, so these are the worst cases): a closed cycle through an unlimited service
+    would keep its patients for ever."""
+    changing = [name for name, svc in services.items() if svc.pathways_change is not None]
+    for changed in itertools.product((False, True), repeat=len(changing)):
+        now_changed = {name for name, c in zip(changing, changed, strict=True) if c}
+        mixes = {
+            name: svc.pathways_change.to if name in now_changed and svc.pathways_change else svc.pathways
+            for name, svc in services.items()
+        }
+        leaves = {name for name, mix in mixes.items() if mix.get(HOME, 0.0) > 0}
+        grew = True
+        while grew:  # add services with a route to one from which patients get home
+            grew = False
+            for name, mix in mixes.items():
+                if name not in leaves and any(p > 0 and d in leaves for d, p in mix.items()):
+                    leaves.add(name)
+                    grew = True
+        for name, mix in mixes.items():
+            if name not in leaves:
+                field = f"services.{name}.pathways" + ("_change.to" if name in now_changed else "")
+                trapped = ", ".join(sorted(d for d, p in mix.items() if p > 0))
+                raise ValueError(
+                    f"{field}: patients sent to {name} would never get home (its routes lead only to "
+                    f"{trapped}, from which no route leads home{' while ' + ', '.join(sorted(now_changed)) + ' has changed' if now_changed else ''})"
+                )
 
 
 def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
@@ -412,6 +453,7 @@ class Config(_Strict):
             if svc.pathways_change is not None:
                 _check_mix(f"services.{name}.pathways_change.to", svc.pathways_change.to, self.services)
         _check_no_deadlock(self.services)
+        _check_way_home(self.services)
         known = [p for p, _ in plan_schedules(self, delivered=False)]
         known += [f"{p}.pathways_change" for p in _mix_owners(self) if f"{p}.pathways_change" not in known]
         for p in self.plan_delivery.applies_to or []:
