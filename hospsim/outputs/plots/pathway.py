@@ -1,0 +1,211 @@
+"""``pathway`` (configs with onward routes between services): the patient pathway as a network,
+acute beds → community services → home, one diagram per cell. Each arrow carries its share of
+the patients leaving its place (as configured, and after the plan's change of the mix); each
+place its capacity and, from the results (mean over replications), its mean occupied places,
+its mean blocked patients (finished their stay, waiting to move on) with their share of its
+places, and the share of patients who waited for a place in it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch
+from matplotlib.text import Text
+
+from ...config import HOME, Config
+from ...runs.results import Cell, Results
+from ..labels import Labels, kpi_value, percent
+from ..pathway import ACUTE, Route, acute_routes, has_onward_routes, pathway_order, route_share, service_routes
+from ..selection import select_cells
+from .common import OKABE_ITO, FigureSpec, cell_names, figure_title, names, new_figure, styled, suptitle, title_suffix
+
+BOX = {"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "0.35", "lw": 1.0}
+BLOCKING_BOX = {**BOX, "edgecolor": OKABE_ITO["vermillion"], "lw": 1.6}  # a place where patients were blocked
+END_BOX = {**BOX, "facecolor": "0.94", "edgecolor": "0.6"}
+ASPECT = 0.35  # a row (y unit) is 0.35 of a column (x unit) on the page, whatever the figure's size
+ARROW = {"arrowstyle": "-|>", "color": "0.3", "lw": 1.1, "mutation_scale": 12, "shrinkA": 3, "shrinkB": 3}
+
+
+def _raw_routes_onward(cell: Cell) -> bool:
+    """Does any service of the cell's config (as written) send patients to another service?"""
+    for svc in (cell.config.get("services") or {}).values():
+        change = (svc or {}).get("pathways_change") or {}
+        if any(d != HOME for d in {**((svc or {}).get("pathways") or {}), **(change.get("to") or {})}):
+            return True
+    return False
+
+
+def _unavailable(res: Results) -> str | None:
+    if any(_raw_routes_onward(c) for c in res.cells):
+        return None
+    return "only for a config whose community services send patients on to other services (services.S.pathways)"
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """What one diagram shows: the config, the KPI means, the capacities in the window."""
+
+    cfg: Config
+    kpis: Mapping[str, float]
+    capacity: Mapping[str, str]  # place -> "16 places", "16–24 places" (over the measured window)
+
+
+def _capacity_words(values: np.ndarray, unit: str) -> str:
+    lo, hi = (round(float(v)) for v in (np.nanmin(values), np.nanmax(values)))
+    return f"{lo:,} {unit}" if lo == hi else f"{lo:,}\u2013{hi:,} {unit}"
+
+
+def _cell_data(res: Results, cell: Cell) -> _Cell:
+    cfg = res.config_of(cell)
+    limited = [s for s, svc in cfg.services.items() if not svc.unlimited]
+    daily = res.daily([cell], ["beds_capacity", *(f"{s}_capacity" for s in limited)])
+    start, end = res.window
+    d = daily[(daily["day"] >= start) & (daily["day"] < end)]
+    capacity = {ACUTE: _capacity_words(d["beds_capacity"].to_numpy(), "beds")}
+    capacity |= {s: _capacity_words(d[f"{s}_capacity"].to_numpy(), "places") for s in limited}
+    means = res.kpis_of(cell).mean(numeric_only=True)
+    return _Cell(cfg, {str(k): float(v) for k, v in means.items()}, capacity)
+
+
+def _value(data: _Cell, kpi: str) -> str:
+    return kpi_value(kpi, data.kpis[kpi]) if kpi in data.kpis else "n/a"
+
+
+def node_lines(data: _Cell, place: str, labels: Labels) -> list[str]:
+    """The text of one place of the diagram: its name, capacity and results."""
+    if place == HOME:
+        return ["Home"]
+    if place == ACUTE:
+        return [
+            "Acute beds",
+            f"{data.capacity[ACUTE]} \u00b7 {_value(data, 'mean_occupied_beds')} occupied",
+            f"delayed (fit, waiting): {_value(data, 'mean_delayed_patients')}",
+        ]
+    svc = data.cfg.services[place]
+    size = "unlimited places" if svc.unlimited else data.capacity[place]
+    lines = [labels.service(place), f"{size} \u00b7 {_value(data, f'{place}_mean_occupied')} occupied"]
+    if svc.routes_onward:
+        share = "" if svc.unlimited else f" ({percent(data.kpis.get(f'{place}_blocked_share'))} of places)"
+        lines.append(f"blocked: {_value(data, f'{place}_mean_blocked')}{share}")
+    if svc.service_kind.diverts_arrivals:
+        lines.append("takes emergencies on arrival")
+    elif svc.unlimited:
+        lines.append("nobody waits for a place")
+    else:
+        lines.append(f"waited for a place: {percent(data.kpis.get(f'{place}_p_wait'))}")
+    return lines
+
+
+def _blocking(data: _Cell, place: str) -> bool:
+    if place in (ACUTE, HOME):
+        return place == ACUTE and data.kpis.get("mean_delayed_patients", 0.0) > 0
+    return data.cfg.services[place].routes_onward and data.kpis.get(f"{place}_mean_blocked", 0.0) > 0
+
+
+def layout(cfg: Config) -> dict[str, tuple[float, float]]:
+    """Where each place sits: acute on the left, then each service in the column of its fewest
+    transfers from acute, home on the right; places of a column spread top to bottom."""
+    order = pathway_order(cfg)
+    steps: dict[str, int] = {ACUTE: 0}
+    for r in acute_routes(cfg):
+        if r.target != HOME:
+            steps[r.target] = 1
+    for s in order:
+        steps.setdefault(s, 1)
+        for r in service_routes(cfg, s):
+            if r.target != HOME:
+                steps.setdefault(r.target, steps[s] + 1)
+    steps[HOME] = max(steps.values()) + 1
+    columns: dict[int, list[str]] = {}
+    for place in [ACUTE, *order, HOME]:
+        columns.setdefault(steps[place], []).append(place)
+    return {p: (float(col), (len(ps) - 1) / 2 - k) for col, ps in columns.items() for k, p in enumerate(ps)}
+
+
+def _routes(cfg: Config) -> list[Route]:
+    return [*acute_routes(cfg), *(r for s in pathway_order(cfg) for r in service_routes(cfg, s))]
+
+
+def _draw_route(ax: Axes, r: Route, nodes: dict[str, Text], at: dict[str, tuple[float, float]], gid: str) -> float:
+    """One route: an arrow between the frames of its places, its share halfway. A route that
+    skips a column or goes back curves below the places; returns the lowest point it reaches."""
+    (x0, y0), (x1, y1) = at[r.source], at[r.target]
+    low = min(y for _, y in at.values())
+    dip = 0.0
+    if x1 - x0 != 1:  # not to the next column: round the places in between (a quadratic Bézier
+        # reaches half its control point's offset)
+        # Longer routes bend more than in proportion, so routes to one place nest, not cross.
+        dip = (min(y0, y1) - low + 0.55) * (max(abs(x1 - x0), 1) / 2) ** 1.2
+    # arc3 bends by a share of the arrow's length on the page: a y unit is ASPECT x units there.
+    rad = 2 * dip * ASPECT / float(np.hypot(x1 - x0, ASPECT * (y1 - y0))) * (1 if x1 > x0 else -1)
+    arrow = FancyArrowPatch(
+        (x0, y0), (x1, y1), connectionstyle=f"arc3,rad={rad:.4f}",
+        patchA=nodes[r.source].get_bbox_patch(), patchB=nodes[r.target].get_bbox_patch(),
+        ls="--" if r.on_arrival else "-", zorder=6, **ARROW,
+    )  # fmt: skip
+    ax.add_patch(arrow)  # drawn after the boxes (zorder), whose frames, placed when drawn, clip it
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2 - dip
+    ax.text(mx, my, route_share(r), ha="center", va="center", fontsize=8.5, color="0.15", gid=gid, zorder=7,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})  # fmt: skip
+    return my
+
+
+def _diagram(ax: Axes, data: _Cell, labels: Labels, i: int, title: str) -> None:
+    at = layout(data.cfg)
+    nodes: dict[str, Text] = {}
+    for place, (x, y) in at.items():
+        box = END_BOX if place == HOME else BLOCKING_BOX if _blocking(data, place) else BOX
+        nodes[place] = ax.text(
+            x, y, "\n".join(node_lines(data, place, labels)), ha="center", va="center", fontsize=8.5,
+            bbox=box, gid=f"pathway-{i}-node-{place}", zorder=5, linespacing=1.4,
+        )  # fmt: skip
+    lows = [_draw_route(ax, r, nodes, at, f"pathway-{i}-route-{r.source}-{r.target}") for r in _routes(data.cfg)]
+    xs, ys = [p[0] for p in at.values()], [p[1] for p in at.values()]
+    ax.set_xlim(min(xs) - 0.55, max(xs) + 0.55)
+    ax.set_ylim(min([*ys, *lows]) - 0.45, max(ys) + 0.45)
+    ax.set_aspect(ASPECT, adjustable="box")  # the curves' bends are computed for it
+    ax.set_axis_off()
+    ax.set_title(title, loc="left")
+
+
+@styled
+def pathway_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
+    """The patient pathway of each cell as a network (acute → services → home): each route's
+    share (text gid ``pathway-<i>-route-<from>-<to>``), each place's capacity and results (text
+    gid ``pathway-<i>-node-<place>``); a place where patients were blocked has a red frame."""
+    cells = cells or select_cells(res)
+    data = [_cell_data(res, c) for c in cells]
+    labels = names(res)
+    columns = max(len({x for x, _ in layout(d.cfg).values()}) for d in data)
+    width = max(11.0, 2.9 * columns)
+    # Rows of places plus the routes curving below them, at ASPECT of a column's width each.
+    rows = [max(Counter(x for x, _ in layout(d.cfg).values()).values()) + 1.3 for d in data]
+    heights = [r * ASPECT * width / (columns + 0.1) + 0.4 for r in rows]
+    fig = new_figure(width, 0.9 + sum(heights))
+    axes = fig.subplots(len(cells), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for i, (ax, d, title) in enumerate(zip(axes, data, cell_names(res, cells), strict=True)):
+        if has_onward_routes(d.cfg):
+            _diagram(ax, d, labels, i, title)
+        else:
+            ax.set_axis_off()
+            ax.set_title(f"{title}: no onward routes between services", loc="left")
+    suptitle(fig, figure_title(res, cells, "Patient pathway", title_suffix(res) + "; means over replications"))
+    return fig
+
+
+FIGURE = FigureSpec(
+    draw=lambda res, choice: pathway_chart(res, choice.cells),
+    title="Patient pathway",
+    caption="Where patients go: from an acute bed to community services and on, each arrow with its share "
+    "of the patients leaving its place (as configured; \u2192 the share after the plan's change). Each place: "
+    "its capacity over the measured days, mean occupied places, mean patients blocked in it (finished their "
+    "stay, waiting for the next service's assessment or a place there) with their share of its places, and "
+    "the share of patients who waited for a place in it; means over replications. A red frame: patients "
+    "were blocked there.",
+    unavailable=_unavailable,
+)
