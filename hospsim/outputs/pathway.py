@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import HOME, Config, PathwayChange
 from .labels import Labels, percent
@@ -71,6 +72,19 @@ def service_routes(cfg: Config, name: str) -> list[Route]:
     """Where patients go at the end of their stay in service ``name``."""
     svc = cfg.services[name]
     return _mix_routes(name, [(1.0, svc.pathways, svc.pathways_change)])
+
+
+def sends_on(service: Mapping[str, Any] | None) -> bool:
+    """Does a service as written in a config (a results folder's manifest) send patients on to
+    another service, now or after a plan's change? Read without validating the config."""
+    svc = service or {}
+    change = svc.get("pathways_change") or {}
+    return any(d != HOME for d in {**(svc.get("pathways") or {}), **(change.get("to") or {})})
+
+
+def any_sends_on(config: Mapping[str, Any]) -> bool:
+    """Does any service of a config as written send patients on to another?"""
+    return any(sends_on(s) for s in (config.get("services") or {}).values())
 
 
 def has_onward_routes(cfg: Config) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -20,7 +21,16 @@ from matplotlib.text import Text
 from ...config import HOME, Config
 from ...runs.results import Cell, Results
 from ..labels import Labels, kpi_value, percent
-from ..pathway import ACUTE, Route, acute_routes, has_onward_routes, pathway_order, route_share, service_routes
+from ..pathway import (
+    ACUTE,
+    Route,
+    acute_routes,
+    any_sends_on,
+    has_onward_routes,
+    pathway_order,
+    route_share,
+    service_routes,
+)
 from ..selection import select_cells
 from .common import OKABE_ITO, FigureSpec, cell_names, figure_title, names, new_figure, styled, suptitle, title_suffix
 
@@ -28,20 +38,18 @@ BOX = {"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "0.35", "
 BLOCKING_BOX = {**BOX, "edgecolor": OKABE_ITO["vermillion"], "lw": 1.6}  # a place where patients were blocked
 END_BOX = {**BOX, "facecolor": "0.94", "edgecolor": "0.6"}
 ASPECT = 0.35  # a row (y unit) is 0.35 of a column (x unit) on the page, whatever the figure's size
-ARROW = {"arrowstyle": "-|>", "color": "0.3", "lw": 1.1, "mutation_scale": 12, "shrinkA": 3, "shrinkB": 3}
-
-
-def _raw_routes_onward(cell: Cell) -> bool:
-    """Does any service of the cell's config (as written) send patients to another service?"""
-    for svc in (cell.config.get("services") or {}).values():
-        change = (svc or {}).get("pathways_change") or {}
-        if any(d != HOME for d in {**((svc or {}).get("pathways") or {}), **(change.get("to") or {})}):
-            return True
-    return False
+ARROW: dict[str, Any] = {
+    "arrowstyle": "-|>",
+    "color": "0.3",
+    "lw": 1.1,
+    "mutation_scale": 12,
+    "shrinkA": 3,
+    "shrinkB": 3,
+}
 
 
 def _unavailable(res: Results) -> str | None:
-    if any(_raw_routes_onward(c) for c in res.cells):
+    if any(any_sends_on(c.config) for c in res.cells):
         return None
     return "only for a config whose community services send patients on to other services (services.S.pathways)"
 

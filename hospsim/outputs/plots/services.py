@@ -7,6 +7,9 @@ a service of ``capacity: unlimited`` has no capacity line and no waiting list.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -14,9 +17,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ...config import STEP_UP, Config, Service
+from ...config import STEP_UP
+from ...config.schema import UNLIMITED
 from ...runs.results import Cell, Results
-from ..pathway import onward_words, pathway_order
+from ..pathway import any_sends_on, onward_words, pathway_order, sends_on
 from ..selection import select_cells
 from .common import (
     OKABE_ITO,
@@ -52,15 +56,27 @@ def services_of(cell: Cell) -> list[str]:
     return list((cell.config.get("services") or {}).keys())
 
 
-def _service(res: Results, cell: Cell, svc: str) -> Service:
-    return res.config_of(cell).services[svc]
+@dataclass(frozen=True)
+class _Service:
+    """What the figure needs of a service, read from the config as written (no validation)."""
+
+    unlimited: bool
+    routes_onward: bool
+
+
+def _service(cell: Cell, svc: str) -> _Service:
+    written = (cell.config.get("services") or {}).get(svc) or {}
+    return _Service(written.get("capacity") == UNLIMITED, sends_on(written))
 
 
 def service_order(res: Results, cells: list[Cell]) -> list[str]:
     """The services of the cells in the order patients reach them (acute's destinations first,
-    then theirs; the config's order when no service sends patients on)."""
-    configs: list[Config] = [res.config_of(c) for c in cells]
-    return list(dict.fromkeys(s for cfg in configs for s in pathway_order(cfg)))
+    then theirs); the config's order when no service sends patients on."""
+    return list(
+        dict.fromkeys(
+            s for c in cells for s in (pathway_order(res.config_of(c)) if any_sends_on(c.config) else services_of(c))
+        )
+    )
 
 
 def _columns(res: Results, cells: list[Cell], names: list[str]) -> list[str]:
@@ -68,7 +84,7 @@ def _columns(res: Results, cells: list[Cell], names: list[str]) -> list[str]:
     none), blocked patients only for a service with onward routes."""
     cols = []
     for s in names:
-        svcs = [_service(res, c, s) for c in cells if s in services_of(c)]
+        svcs = [_service(c, s) for c in cells if s in services_of(c)]
         cols.append(f"{s}_occupied_mean")
         if any(not x.unlimited for x in svcs):
             cols.append(f"{s}_capacity")
@@ -78,7 +94,7 @@ def _columns(res: Results, cells: list[Cell], names: list[str]) -> list[str]:
     return cols
 
 
-def _draw_blocked(ax: Axes, x: object, blocked: pd.DataFrame, gid: str, ls: str) -> None:
+def _draw_blocked(ax: Axes, x: np.ndarray, blocked: pd.DataFrame, gid: str, ls: str) -> None:
     """Patients blocked in a service: the median as a hatched area from 0 (part of the places
     held) and its line; gids ``<gid>-blocked-median`` (the line) and ``<gid>-blocked-area``."""
     med = quantile_bands(blocked)["q50"]
@@ -95,7 +111,7 @@ def _draw_occupancy(ax: Axes, res: Results, svc: str, cells: list[Cell], daily: 
         occ = pivot(daily, cell, f"{svc}_occupied_mean")
         x = dates(cell, occ.index)
         band(ax, x, quantile_bands(occ), colour, f"svc-{svc}-{i}", ls=ls, alpha=0.2)
-        service = _service(res, cell, svc)
+        service = _service(cell, svc)
         if service.routes_onward:
             _draw_blocked(ax, x, pivot(daily, cell, f"{svc}_blocked_mean"), f"svc-{svc}-{i}", ls)
         if service.unlimited:
@@ -131,7 +147,7 @@ def _no_queue(ax: Axes, title: str, note: str) -> None:
 def _occupancy_title(res: Results, cell: Cell, svc: str, name: str) -> str:
     """``Rehab: occupied places and capacity``; for a service that sends patients on, where
     they go (``Rehab → home 60%, care home 40%``) over what is drawn."""
-    service = _service(res, cell, svc)
+    service = _service(cell, svc)
     drawn = "places in use (no capacity limit)" if service.unlimited else "occupied places and capacity"
     if not service.routes_onward:
         return f"{name}: {drawn}"
@@ -149,7 +165,7 @@ def _draw_service(axes: tuple[Axes, Axes], res: Results, svc: str, cells: list[C
     if svc == STEP_UP:
         # Step-up has no waiting list: say why rather than draw an empty panel.
         _no_queue(ax_q, f"{name}: no waiting list", NO_QUEUE_NOTE)
-    elif _service(res, first, svc).unlimited:
+    elif _service(first, svc).unlimited:
         _no_queue(ax_q, f"{name}: no waiting list", UNLIMITED_NOTE)
     else:
         ax_q.set_title(f"{name}: waiting list", loc="left")
