@@ -306,4 +306,11 @@ FIGURE = FigureSpec(
     "bands hold the middle 50% and 90% of replications on each day. The black step line "
     "is the beds open; dashed and dotted lines are 92% and 85% of it. Bed cuts in the plan and gate "
     "openings are marked. Hatched: days not counted in the KPIs.",
+    more_caption=lambda res: (
+        " Below each panel of a config whose community services send patients on: medically fit patients "
+        "delayed in acute beds against patients blocked in community services (finished their stay, waiting "
+        "to move on), median and middle 50% of replications."
+        if any(any_sends_on(c.config) for c in res.cells)
+        else ""
+    ),
 )

@@ -7,7 +7,6 @@ places, and the share of patients who waited for a place in it."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,16 +67,21 @@ def _capacity_words(values: np.ndarray, unit: str) -> str:
     return f"{lo:,} {unit}" if lo == hi else f"{lo:,}\u2013{hi:,} {unit}"
 
 
-def _cell_data(res: Results, cell: Cell) -> _Cell:
+def place_capacity(res: Results, cell: Cell) -> dict[str, str]:
+    """The capacity of acute beds and of each service with a limit over the measured days, in
+    words: ``45 beds``, ``16–24 places`` (as delivered, over every replication)."""
     cfg = res.config_of(cell)
     limited = [s for s, svc in cfg.services.items() if not svc.unlimited]
     daily = res.daily([cell], ["beds_capacity", *(f"{s}_capacity" for s in limited)])
     start, end = res.window
     d = daily[(daily["day"] >= start) & (daily["day"] < end)]
     capacity = {ACUTE: _capacity_words(d["beds_capacity"].to_numpy(), "beds")}
-    capacity |= {s: _capacity_words(d[f"{s}_capacity"].to_numpy(), "places") for s in limited}
+    return capacity | {s: _capacity_words(d[f"{s}_capacity"].to_numpy(), "places") for s in limited}
+
+
+def _cell_data(res: Results, cell: Cell) -> _Cell:
     means = res.kpis_of(cell).mean(numeric_only=True)
-    return _Cell(cfg, {str(k): float(v) for k, v in means.items()}, capacity)
+    return _Cell(res.config_of(cell), {str(k): float(v) for k, v in means.items()}, place_capacity(res, cell))
 
 
 def _value(data: _Cell, kpi: str) -> str:
@@ -139,16 +143,31 @@ def _routes(cfg: Config) -> list[Route]:
     return [*acute_routes(cfg), *(r for s in pathway_order(cfg) for r in service_routes(cfg, s))]
 
 
-def _draw_route(ax: Axes, r: Route, nodes: dict[str, Text], at: dict[str, tuple[float, float]], gid: str) -> float:
-    """One route: an arrow between the frames of its places, its share halfway. A route that
-    skips a column or goes back curves below the places; returns the lowest point it reaches."""
+def _dip(r: Route, at: dict[str, tuple[float, float]]) -> float:
+    """How far below its ends a route bends: 0 to the next column; a route that skips a column
+    or goes back rounds the places in between, below the lowest of them (a quadratic Bézier
+    reaches half its control point's offset). Longer routes bend more than in proportion, so
+    routes to one place nest rather than cross."""
     (x0, y0), (x1, y1) = at[r.source], at[r.target]
+    if x1 - x0 == 1:
+        return 0.0
     low = min(y for _, y in at.values())
-    dip = 0.0
-    if x1 - x0 != 1:  # not to the next column: round the places in between (a quadratic Bézier
-        # reaches half its control point's offset)
-        # Longer routes bend more than in proportion, so routes to one place nest, not cross.
-        dip = (min(y0, y1) - low + 0.55) * (max(abs(x1 - x0), 1) / 2) ** 1.2
+    return (min(y0, y1) - low + 0.55) * (max(abs(x1 - x0), 1) / 2) ** 1.2
+
+
+def _extent(cfg: Config) -> tuple[float, float]:
+    """The diagram's width and height in its units (columns, rows), curved routes included."""
+    at = layout(cfg)
+    xs, ys = [x for x, _ in at.values()], [y for _, y in at.values()]
+    lows = [min(at[r.source][1], at[r.target][1]) - _dip(r, at) for r in _routes(cfg)]
+    return max(xs) - min(xs) + 1.1, max(ys) - min([*ys, *lows]) + 0.9
+
+
+def _draw_route(ax: Axes, r: Route, nodes: dict[str, Text], at: dict[str, tuple[float, float]], gid: str) -> float:
+    """One route: an arrow between the frames of its places, its share halfway; returns the
+    lowest point of its label."""
+    (x0, y0), (x1, y1) = at[r.source], at[r.target]
+    dip = _dip(r, at)
     # arc3 bends by a share of the arrow's length on the page: a y unit is ASPECT x units there.
     rad = 2 * dip * ASPECT / float(np.hypot(x1 - x0, ASPECT * (y1 - y0))) * (1 if x1 > x0 else -1)
     arrow = FancyArrowPatch(
@@ -189,12 +208,12 @@ def pathway_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     cells = cells or select_cells(res)
     data = [_cell_data(res, c) for c in cells]
     labels = names(res)
-    columns = max(len({x for x, _ in layout(d.cfg).values()}) for d in data)
+    extents = [_extent(d.cfg) if has_onward_routes(d.cfg) else (1.0, 0.3) for d in data]
+    columns = max(w for w, _ in extents)
     width = max(11.0, 2.9 * columns)
-    # Rows of places plus the routes curving below them, at ASPECT of a column's width each.
-    rows = [max(Counter(x for x, _ in layout(d.cfg).values()).values()) + 1.3 for d in data]
-    heights = [r * ASPECT * width / (columns + 0.1) + 0.4 for r in rows]
-    fig = new_figure(width, 0.9 + sum(heights))
+    # Each diagram's rows at ASPECT of a column's width on the page, and its title.
+    heights = [h * ASPECT * (width - 0.4) / columns + 0.35 for _, h in extents]
+    fig = new_figure(width, 0.8 + sum(heights))
     axes = fig.subplots(len(cells), 1, squeeze=False, height_ratios=heights)[:, 0]
     for i, (ax, d, title) in enumerate(zip(axes, data, cell_names(res, cells), strict=True)):
         if has_onward_routes(d.cfg):

@@ -223,4 +223,11 @@ FIGURE = FigureSpec(
     caption="Each community service: occupied places against its capacity as delivered (thick line), "
     "and its waiting list (patients ready to transfer with no place yet); a waiting list that stays "
     "empty in every replication says so.",
+    more_caption=lambda res: (
+        " Services are in the order patients reach them, each titled with where its patients go next; "
+        "hatched: patients blocked in it (finished their stay, waiting for the next service's assessment or a "
+        "place there). A service of unlimited capacity has no capacity line and no waiting list."
+        if any(any_sends_on(c.config) for c in res.cells)
+        else ""
+    ),
 )
