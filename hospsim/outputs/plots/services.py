@@ -23,7 +23,6 @@ from ...runs.results import Cell, Results
 from ..pathway import any_sends_on, onward_words, pathway_order, sends_on
 from ..selection import select_cells
 from .common import (
-    OKABE_ITO,
     FigureSpec,
     all_zero,
     band,
@@ -48,7 +47,7 @@ from .common import (
 
 NO_QUEUE_NOTE = "Nobody waits for step-up: it takes a suitable emergency\nonly if a place is free; otherwise the patient is admitted."
 UNLIMITED_NOTE = "Capacity unlimited: nobody waits for a place.\nIts assessment before moving in is spent\nin the place the patient is in."
-BLOCKED = OKABE_ITO["vermillion"]  # patients blocked in a service, in every cell (hatched)
+HATCH = "\\\\\\\\"  # patients blocked in a service, in the cell's colour (unlike the warm-up's //)
 
 
 def services_of(cell: Cell) -> list[str]:
@@ -94,12 +93,13 @@ def _columns(res: Results, cells: list[Cell], names: list[str]) -> list[str]:
     return cols
 
 
-def _draw_blocked(ax: Axes, x: np.ndarray, blocked: pd.DataFrame, gid: str, ls: str) -> None:
+def _draw_blocked(ax: Axes, x: np.ndarray, blocked: pd.DataFrame, gid: str, colour: str, ls: str) -> None:
     """Patients blocked in a service: the median as a hatched area from 0 (part of the places
-    held) and its line; gids ``<gid>-blocked-median`` (the line) and ``<gid>-blocked-area``."""
+    held) and its thin line, in the cell's colour; gids ``<gid>-blocked-median`` (the line) and
+    ``<gid>-blocked-area``."""
     med = quantile_bands(blocked)["q50"]
-    ax.fill_between(x, 0, med, facecolor="none", edgecolor=BLOCKED, hatch="\\\\\\\\", lw=0, gid=f"{gid}-blocked-area")
-    ax.plot(x, med, color=BLOCKED, lw=1.2, ls=ls, gid=f"{gid}-blocked-median", zorder=5)
+    ax.fill_between(x, 0, med, facecolor="none", edgecolor=colour, hatch=HATCH, lw=0, gid=f"{gid}-blocked-area")
+    ax.plot(x, med, color=colour, lw=0.9, ls=ls, gid=f"{gid}-blocked-median", zorder=5)
 
 
 def _draw_occupancy(ax: Axes, res: Results, svc: str, cells: list[Cell], daily: pd.DataFrame) -> None:
@@ -113,7 +113,7 @@ def _draw_occupancy(ax: Axes, res: Results, svc: str, cells: list[Cell], daily: 
         band(ax, x, quantile_bands(occ), colour, f"svc-{svc}-{i}", ls=ls, alpha=0.2)
         service = _service(cell, svc)
         if service.routes_onward:
-            _draw_blocked(ax, x, pivot(daily, cell, f"{svc}_blocked_mean"), f"svc-{svc}-{i}", ls)
+            _draw_blocked(ax, x, pivot(daily, cell, f"{svc}_blocked_mean"), f"svc-{svc}-{i}", colour, ls)
         if service.unlimited:
             continue  # no limit: no capacity line
         cap = pivot(daily, cell, f"{svc}_capacity").median(axis=1)
@@ -183,7 +183,7 @@ def _legend(res: Results, cells: list[Cell], blocked: bool) -> list[Artist]:
     ]
     if blocked:
         label = "of which blocked: finished their stay, waiting to move on (median, hatched)"
-        handles.append(Patch(facecolor="none", edgecolor=BLOCKED, hatch="\\\\\\\\", lw=0, label=label))
+        handles.append(Patch(facecolor="none", edgecolor="0.3", hatch=HATCH, lw=0, label=label))
     return [*handles, unmeasured_handle(res)]
 
 
