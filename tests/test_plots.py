@@ -18,6 +18,7 @@ import pytest
 from hospsim.cli import main
 from hospsim.config import ConfigError, UserError, load_config
 from hospsim.outputs import plots
+from hospsim.outputs.labels import kpi_value, percent
 from hospsim.outputs.errors import OptionError
 from hospsim.outputs.selection import select_cells
 from hospsim.runs.errors import ResultsError
@@ -904,27 +905,33 @@ def test_pathway_figure_shows_shares_capacity_and_results(chain):
     kpis = res.kpis
     for i, cell in enumerate(cells):
         k = kpis[(kpis["scenario"] == cell.scenario) & (kpis["point"] == cell.point)].mean(numeric_only=True)
-        rehab = node_text(fig, i, "rehab").split("\n")
-        assert rehab == [
+        share = k["rehab_blocked_share"]
+        assert 0.01 < share < 0.5 and k["rehab_mean_blocked"] > 0.5  # patients are blocked in rehab
+        assert node_text(fig, i, "rehab").split("\n") == [
             "Rehab",
-            f"16 places \u00b7 {k['rehab_mean_occupied']:.2f} occupied",
-            f"blocked: {k['rehab_mean_blocked']:.2f} ({100 * k['rehab_blocked_share']:.{1 if k['rehab_blocked_share'] < 0.1 else 0}f}% of places)",
-            f"waited for a place: {100 * k['rehab_p_wait']:.0f}%",
+            "16 places",
+            f"{kpi_value('rehab_mean_occupied', k['rehab_mean_occupied'])} occupied",
+            f"{kpi_value('rehab_mean_blocked', k['rehab_mean_blocked'])} blocked ({percent(share)})",
+            f"{percent(k['rehab_p_wait'])} waited",
         ]
         assert node_text(fig, i, "home_care").split("\n")[1:] == [
-            f"unlimited places \u00b7 {k['home_care_mean_occupied']:.2f} occupied",
-            "nobody waits for a place",
+            "unlimited places",
+            f"{kpi_value('home_care_mean_occupied', k['home_care_mean_occupied'])} occupied",
+            "nobody waits",
         ]
-        assert node_text(fig, i, "acute").startswith(
-            f"Acute beds\n45 beds \u00b7 {k['mean_occupied_beds']:.2f} occupied"
-        )
+        assert node_text(fig, i, "acute").split("\n") == [
+            "Acute beds",
+            "45 beds",
+            f"{kpi_value('mean_occupied_beds', k['mean_occupied_beds'])} occupied",
+            f"{kpi_value('mean_delayed_patients', k['mean_delayed_patients'])} delayed",
+        ]
         assert node_text(fig, i, "home") == "Home"
         # 40% of the frail group (40% of emergencies) go to rehab: 16% of discharges
         assert plots.find(fig, f"pathway-{i}-route-acute-rehab").get_text() == "16%"
         assert plots.find(fig, f"pathway-{i}-route-acute-home").get_text() == "84%"
         assert plots.find(fig, f"pathway-{i}-route-rehab-care_home").get_text() == "15%"
         assert plots.find(fig, f"pathway-{i}-route-care_home-home").get_text() == "100%"
-    assert node_text(fig, 1, "care_home").split("\n")[1].startswith("12 places")  # more care home
+    assert node_text(fig, 1, "care_home").split("\n")[1] == "12 places"  # more care home
     # the plan's shift of rehab's mix: from the config's share to the new one
     assert plots.find(fig, "pathway-2-route-rehab-home").get_text() == "60% \u2192 45%"
     assert plots.find(fig, "pathway-2-route-rehab-home_care").get_text() == "25% \u2192 40%"

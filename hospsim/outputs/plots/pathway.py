@@ -36,7 +36,7 @@ from .common import OKABE_ITO, FigureSpec, cell_names, figure_title, names, new_
 BOX = {"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "0.35", "lw": 1.0}
 BLOCKING_BOX = {**BOX, "edgecolor": OKABE_ITO["vermillion"], "lw": 1.6}  # a place where patients were blocked
 END_BOX = {**BOX, "facecolor": "0.94", "edgecolor": "0.6"}
-ASPECT = 0.35  # a row (y unit) is 0.35 of a column (x unit) on the page, whatever the figure's size
+ASPECT = 0.5  # a row (y unit) is 0.5 of a column (x unit) on the page, whatever the figure's size
 ARROW: dict[str, Any] = {
     "arrowstyle": "-|>",
     "color": "0.3",
@@ -89,27 +89,33 @@ def _value(data: _Cell, kpi: str) -> str:
 
 
 def node_lines(data: _Cell, place: str, labels: Labels) -> list[str]:
-    """The text of one place of the diagram: its name, capacity and results."""
+    """The text of one place of the diagram, short lines so that its box stays narrow: its
+    name, capacity, mean occupied, mean blocked (its share of the places), share who waited."""
     if place == HOME:
         return ["Home"]
     if place == ACUTE:
+        occupied = _value(data, "mean_occupied_beds")
         return [
             "Acute beds",
-            f"{data.capacity[ACUTE]} \u00b7 {_value(data, 'mean_occupied_beds')} occupied",
-            f"delayed (fit, waiting): {_value(data, 'mean_delayed_patients')}",
+            data.capacity[ACUTE],
+            f"{occupied} occupied",
+            f"{_value(data, 'mean_delayed_patients')} delayed",
         ]
     svc = data.cfg.services[place]
-    size = "unlimited places" if svc.unlimited else data.capacity[place]
-    lines = [labels.service(place), f"{size} \u00b7 {_value(data, f'{place}_mean_occupied')} occupied"]
+    lines = [
+        labels.service(place),
+        "unlimited places" if svc.unlimited else data.capacity[place],
+        f"{_value(data, f'{place}_mean_occupied')} occupied",
+    ]
     if svc.routes_onward:
-        share = "" if svc.unlimited else f" ({percent(data.kpis.get(f'{place}_blocked_share'))} of places)"
-        lines.append(f"blocked: {_value(data, f'{place}_mean_blocked')}{share}")
+        share = "" if svc.unlimited else f" ({percent(data.kpis.get(f'{place}_blocked_share'))})"
+        lines.append(f"{_value(data, f'{place}_mean_blocked')} blocked{share}")
     if svc.service_kind.diverts_arrivals:
-        lines.append("takes emergencies on arrival")
+        lines.append("takes emergencies\non arrival")
     elif svc.unlimited:
-        lines.append("nobody waits for a place")
+        lines.append("nobody waits")
     else:
-        lines.append(f"waited for a place: {percent(data.kpis.get(f'{place}_p_wait'))}")
+        lines.append(f"{percent(data.kpis.get(f'{place}_p_wait'))} waited")
     return lines
 
 
@@ -143,43 +149,58 @@ def _routes(cfg: Config) -> list[Route]:
     return [*acute_routes(cfg), *(r for s in pathway_order(cfg) for r in service_routes(cfg, s))]
 
 
-def _dip(r: Route, at: dict[str, tuple[float, float]]) -> float:
-    """How far below its ends a route bends: 0 to the next column; a route that skips a column
-    or goes back rounds the places in between, below the lowest of them (a quadratic Bézier
-    reaches half its control point's offset). Longer routes bend more than in proportion, so
-    routes to one place nest rather than cross."""
+@dataclass(frozen=True)
+class _Curve:
+    """How a route is drawn: arc3's bend (a share of the arrow's length on the page) and where
+    its share is written."""
+
+    rad: float
+    label: tuple[float, float]
+
+
+def _curve(r: Route, at: dict[str, tuple[float, float]]) -> _Curve:
+    """A route to the next column is straight, its share written short of halfway (routes that
+    cross between two columns keep their shares apart). A route that skips columns bends
+    below every place, one that goes back bends above them, one within a column bends to the
+    right, its share at the bend's apex (a quadratic Bézier reaches half its control point's
+    offset). On the page a y unit is ASPECT x units, and arc3 bends by a share of the page length."""
     (x0, y0), (x1, y1) = at[r.source], at[r.target]
+    ys = [y for _, y in at.values()]
+    length = float(np.hypot(x1 - x0, ASPECT * (y1 - y0)))
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
     if x1 - x0 == 1:
-        return 0.0
-    low = min(y for _, y in at.values())
-    return (min(y0, y1) - low + 0.55) * (max(abs(x1 - x0), 1) / 2) ** 1.2
+        return _Curve(0.0, (x0 + 0.42, y0 + 0.42 * (y1 - y0)))
+    if x1 == x0:
+        sideways = 0.4  # clear the column's boxes
+        return _Curve(2 * sideways / length * np.sign(y0 - y1), (x0 + sideways, my))
+    if x1 > x0:  # below the lowest place; longer routes, and routes from lower places, lower,
+        # so that routes to one place nest and their shares stay apart
+        dip = my - min(ys) + 0.55 + 0.2 * (x1 - x0 - 2) + 0.35 * (max(ys) - y0) / (max(ys) - min(ys) or 1)
+        return _Curve(2 * dip * ASPECT / length, (mx, my - dip))
+    rise = max(ys) - my + 0.55  # back along the chain: above the highest place
+    return _Curve(2 * rise * ASPECT / length, (mx, my + rise))
 
 
-def _extent(cfg: Config) -> tuple[float, float]:
-    """The diagram's width and height in its units (columns, rows), curved routes included."""
+def _extent(cfg: Config) -> tuple[float, float, float]:
+    """The diagram's width, lowest and highest point in its units (columns, rows), curved
+    routes' shares included."""
     at = layout(cfg)
-    xs, ys = [x for x, _ in at.values()], [y for _, y in at.values()]
-    lows = [min(at[r.source][1], at[r.target][1]) - _dip(r, at) for r in _routes(cfg)]
-    return max(xs) - min(xs) + 1.1, max(ys) - min([*ys, *lows]) + 0.9
+    xs = [x for x, _ in at.values()]
+    ys = [y for _, y in at.values()] + [_curve(r, at).label[1] for r in _routes(cfg)]
+    return max(xs) - min(xs) + 1.1, min(ys) - 0.45, max(ys) + 0.45
 
 
-def _draw_route(ax: Axes, r: Route, nodes: dict[str, Text], at: dict[str, tuple[float, float]], gid: str) -> float:
-    """One route: an arrow between the frames of its places, its share halfway; returns the
-    lowest point of its label."""
-    (x0, y0), (x1, y1) = at[r.source], at[r.target]
-    dip = _dip(r, at)
-    # arc3 bends by a share of the arrow's length on the page: a y unit is ASPECT x units there.
-    rad = 2 * dip * ASPECT / float(np.hypot(x1 - x0, ASPECT * (y1 - y0))) * (1 if x1 > x0 else -1)
+def _draw_route(ax: Axes, r: Route, nodes: dict[str, Text], at: dict[str, tuple[float, float]], gid: str) -> None:
+    """One route: an arrow between the frames of its places, and its share."""
+    curve = _curve(r, at)
     arrow = FancyArrowPatch(
-        (x0, y0), (x1, y1), connectionstyle=f"arc3,rad={rad:.4f}",
+        at[r.source], at[r.target], connectionstyle=f"arc3,rad={curve.rad:.4f}",
         patchA=nodes[r.source].get_bbox_patch(), patchB=nodes[r.target].get_bbox_patch(),
         ls="--" if r.on_arrival else "-", zorder=6, **ARROW,
     )  # fmt: skip
     ax.add_patch(arrow)  # drawn after the boxes (zorder), whose frames, placed when drawn, clip it
-    mx, my = (x0 + x1) / 2, (y0 + y1) / 2 - dip
-    ax.text(mx, my, route_share(r), ha="center", va="center", fontsize=8.5, color="0.15", gid=gid, zorder=7,
+    ax.text(*curve.label, route_share(r), ha="center", va="center", fontsize=8.5, color="0.15", gid=gid, zorder=7,
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})  # fmt: skip
-    return my
 
 
 def _diagram(ax: Axes, data: _Cell, labels: Labels, i: int, title: str) -> None:
@@ -191,10 +212,12 @@ def _diagram(ax: Axes, data: _Cell, labels: Labels, i: int, title: str) -> None:
             x, y, "\n".join(node_lines(data, place, labels)), ha="center", va="center", fontsize=8.5,
             bbox=box, gid=f"pathway-{i}-node-{place}", zorder=5, linespacing=1.4,
         )  # fmt: skip
-    lows = [_draw_route(ax, r, nodes, at, f"pathway-{i}-route-{r.source}-{r.target}") for r in _routes(data.cfg)]
-    xs, ys = [p[0] for p in at.values()], [p[1] for p in at.values()]
+    for r in _routes(data.cfg):
+        _draw_route(ax, r, nodes, at, f"pathway-{i}-route-{r.source}-{r.target}")
+    xs = [x for x, _ in at.values()]
+    _, low, high = _extent(data.cfg)
     ax.set_xlim(min(xs) - 0.55, max(xs) + 0.55)
-    ax.set_ylim(min([*ys, *lows]) - 0.45, max(ys) + 0.45)
+    ax.set_ylim(low, high)
     ax.set_aspect(ASPECT, adjustable="box")  # the curves' bends are computed for it
     ax.set_axis_off()
     ax.set_title(title, loc="left")
@@ -208,11 +231,11 @@ def pathway_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     cells = cells or select_cells(res)
     data = [_cell_data(res, c) for c in cells]
     labels = names(res)
-    extents = [_extent(d.cfg) if has_onward_routes(d.cfg) else (1.0, 0.3) for d in data]
-    columns = max(w for w, _ in extents)
-    width = max(11.0, 2.9 * columns)
+    extents = [_extent(d.cfg) if has_onward_routes(d.cfg) else (1.0, 0.0, 0.3) for d in data]
+    columns = max(w for w, _, _ in extents)
+    width = max(11.0, 2.4 * columns)
     # Each diagram's rows at ASPECT of a column's width on the page, and its title.
-    heights = [h * ASPECT * (width - 0.4) / columns + 0.35 for _, h in extents]
+    heights = [(high - low) * ASPECT * (width - 0.4) / columns + 0.35 for _, low, high in extents]
     fig = new_figure(width, 0.8 + sum(heights))
     axes = fig.subplots(len(cells), 1, squeeze=False, height_ratios=heights)[:, 0]
     for i, (ax, d, title) in enumerate(zip(axes, data, cell_names(res, cells), strict=True)):
@@ -230,9 +253,9 @@ FIGURE = FigureSpec(
     title="Patient pathway",
     caption="Where patients go: from an acute bed to community services and on, each arrow with its share "
     "of the patients leaving its place (as configured; \u2192 the share after the plan's change). Each place: "
-    "its capacity over the measured days, mean occupied places, mean patients blocked in it (finished their "
-    "stay, waiting for the next service's assessment or a place there) with their share of its places, and "
-    "the share of patients who waited for a place in it; means over replications. A red frame: patients "
-    "were blocked there.",
+    "its capacity over the measured days; its mean occupied places; its mean blocked patients (finished their "
+    "stay, waiting for the next service's assessment or a place there), in brackets their share of its places; "
+    "and the share of patients who waited for a place in it. For acute beds: the mean delayed transfers "
+    "(medically fit, waiting). Means over replications. A vermillion frame: patients were blocked there.",
     unavailable=_unavailable,
 )
