@@ -18,8 +18,8 @@ import pytest
 from hospsim.cli import main
 from hospsim.config import ConfigError, UserError, load_config
 from hospsim.outputs import plots
-from hospsim.outputs.labels import kpi_value, percent
 from hospsim.outputs.errors import OptionError
+from hospsim.outputs.labels import kpi_value, percent
 from hospsim.outputs.selection import select_cells
 from hospsim.runs.errors import ResultsError
 from hospsim.runs.experiment import load_experiment
