@@ -39,32 +39,38 @@ def summary_mean(folder: Path, scenario: str, kpi: str) -> float:
 def test_pathway_table_lists_each_place_with_its_results(chain_dir):
     data = report_data(load_results(chain_dir))
     t = data["kpis"]["pathway"]
-    assert t["header"][:4] == ["scenario", "place", "capacity", "then (share of those leaving)"]
+    assert t["header"][:3] == ["scenario", "place (capacity)", "then (share of those leaving)"]
     rows = [r for r in t["rows"] if r[0] == "Baseline"]
     # In the order patients reach each place (the config lists care_home, home_care, rehab).
-    assert [r[1] for r in rows] == ["Acute beds", "Rehab", "Care home", "Home care"]
-    acute, rehab, care_home, home_care = rows
-    assert acute[2:4] == ["45 beds", "home 84%, rehab 16%"]
-    assert rehab[2:4] == ["16 places", "home 60%, home care 25%, care home 15%"]
-    assert care_home[2:4] == ["8 places", "home 100%"]
-    assert home_care[2:4] == ["unlimited", "home 100%"]
+    assert [r[1] for r in rows] == [
+        {"main": "Acute beds", "small": "45 beds"},
+        {"main": "Rehab", "small": "16 places"},
+        {"main": "Care home", "small": "8 places"},
+        {"main": "Home care", "small": "unlimited"},
+    ]
+    acute, rehab, care_home, home_care = (r[2:] for r in rows)
+    assert acute[0] == "home 84%, rehab 16%"
+    assert rehab[0] == "home 60%, home care 25%, care home 15%"
+    assert care_home[0] == home_care[0] == "home 100%"
     for col, kpi in (
-        (4, "rehab_mean_occupied"),
-        (5, "rehab_mean_blocked"),
-        (6, "rehab_blocked_share"),
-        (7, "rehab_p_wait"),
+        (1, "rehab_mean_occupied"),
+        (2, "rehab_mean_blocked"),
+        (3, "rehab_blocked_share"),
+        (4, "rehab_p_wait"),
     ):
         assert rehab[col]["main"] == kpi_value(kpi, summary_mean(chain_dir, "baseline", kpi))
     assert summary_mean(chain_dir, "baseline", "rehab_mean_blocked") > 0.5
-    assert acute[5]["main"] == kpi_value(
-        "mean_delayed_patients", summary_mean(chain_dir, "baseline", "mean_delayed_patients")
-    )
+    delayed = summary_mean(chain_dir, "baseline", "mean_delayed_patients")
+    assert acute[2]["main"] == kpi_value("mean_delayed_patients", delayed)
+    # A share's CI stops at 100% (two replications' t-interval of rehab's P(wait) passes it).
+    assert rehab[4]["small"].endswith("\u2013 100%")
     # No blocking in a service that sends nobody on; no capacity share or wait in an unlimited one.
-    assert care_home[5] == care_home[6] == "\u2013"
-    assert home_care[5] == home_care[6] == home_care[7] == "\u2013"
-    shift = next(r for r in t["rows"] if r[0] == "Rehab shift" and r[1] == "Rehab")
-    assert shift[3] == "home 60% \u2192 45%, home care 25% \u2192 40%, care home 15%"
-    assert [r[2] for r in t["rows"] if r[0] == "More care home" and r[1] == "Care home"] == ["12 places"]
+    assert care_home[2] == care_home[3] == "\u2013"
+    assert home_care[2] == home_care[3] == home_care[4] == "\u2013"
+    shift = next(r for r in t["rows"] if r[0] == "Rehab shift" and r[1]["main"] == "Rehab")
+    assert shift[2] == "home 60% \u2192 45%, home care 25% \u2192 40%, care home 15%"
+    more = [r[1]["small"] for r in t["rows"] if r[0] == "More care home" and r[1]["main"] == "Care home"]
+    assert more == ["12 places"]
 
 
 def test_report_shows_the_chain_in_its_main_body(chain_report, chain_dir):
@@ -98,8 +104,9 @@ def test_run_headline_counts_community_delays(tmp_path_factory, tmp_path):
     assert main([*args, "--workers", "1", "--out", str(folder), "--no-progress"]) == 0
     data = report_data(load_results(folder))
     assert "; place days blocked in community services " in data["headline"]
-    assert [r[0] for r in data["kpis"]["pathway"]["rows"]] == ["Acute beds", "Rehab", "Care home", "Home care"]
-    assert data["kpis"]["pathway"]["header"][0] == "place"  # one cell: no scenario column
+    places = [r[0]["main"] for r in data["kpis"]["pathway"]["rows"]]
+    assert places == ["Acute beds", "Rehab", "Care home", "Home care"]
+    assert data["kpis"]["pathway"]["header"][0] == "place (capacity)"  # one cell: no scenario column
 
 
 def test_docx_has_the_pathway_table(chain_dir, tmp_path):
@@ -111,7 +118,8 @@ def test_docx_has_the_pathway_table(chain_dir, tmp_path):
     t = report_data(load_results(chain_dir))["kpis"]["pathway"]
     (table,) = [w for w in doc.tables if [c.text for c in w.rows[0].cells] == t["header"]]
     word = [[c.text for c in r.cells] for r in table.rows[1:]]
-    assert [r[:4] for r in word] == [[str(c) for c in r[:4]] for r in t["rows"]]
+    assert [[r[0], r[2]] for r in word] == [[r[0], r[2]] for r in t["rows"]]
+    assert word[1][1] == "Rehab\n16 places"
     assert word[1][6] == f"{t['rows'][1][6]['main']}\n{t['rows'][1][6]['small']}"
     assert "Patient pathway" in [p.text for p in doc.paragraphs]  # the figure's heading
 

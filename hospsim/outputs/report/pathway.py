@@ -1,6 +1,6 @@
 """The patient pathway of the report (configs whose community services send patients on to
 others): one row per place in the order patients reach it (acute beds, then the services), with
-its capacity, where its patients go next, and from the results its mean occupied places, mean
+its capacity below its name, where its patients go next, and from the results its mean occupied places, mean
 blocked patients and their share of its places, and the share who waited for a place in it,
 each with its 95% CI."""
 
@@ -16,28 +16,30 @@ from ..plots.pathway import place_capacity
 from .kpis import _summary_row, kpi_ci
 
 HEADER = [
-    "place", "capacity", "then (share of those leaving)", "mean occupied", "mean blocked (waiting to move on)",
+    "place (capacity)", "then (share of those leaving)", "mean occupied", "mean blocked (waiting to move on)",
     "blocked share of places", "waited for a place",
 ]  # fmt: skip
+SHARES = ("delayed_share", "p_wait_for_bed", "_blocked_share", "_p_wait")  # at most 100%: so are their CIs
 
 
 def _kpi(res: Results, cell: Cell, kpi: str | None) -> Any:
-    """A KPI's mean with its 95% CI below; ``n/a`` if the results lack it, a dash if the place
+    """A KPI's mean with its 95% CI below (a share's cut at 100%, as the share is: a t-interval
+    over a few replications passes it); ``n/a`` if the results lack it, a dash if the place
     has no such measure (no onward routes, no capacity limit)."""
     if kpi is None:
         return "\u2013"
     r = _summary_row(res, cell, kpi)
     if r is None:
         return "n/a"
-    return {"main": kpi_value(kpi, r["mean"]), "small": kpi_ci(kpi, r["ci_low"], r["ci_high"])}
+    high = min(float(r["ci_high"]), 1.0) if kpi.endswith(SHARES) else r["ci_high"]
+    return {"main": kpi_value(kpi, r["mean"]), "small": kpi_ci(kpi, r["ci_low"], high)}
 
 
 def _rows(res: Results, cell: Cell, cfg: Config, labels: Labels) -> list[list[Any]]:
     capacity = place_capacity(res, cell)
     rows: list[list[Any]] = [
         [
-            "Acute beds",
-            capacity[ACUTE],
+            {"main": "Acute beds", "small": capacity[ACUTE]},
             ", ".join(route_words(r, labels) for r in acute_routes(cfg)),
             _kpi(res, cell, "mean_occupied_beds"),
             _kpi(res, cell, "mean_delayed_patients"),
@@ -50,8 +52,7 @@ def _rows(res: Results, cell: Cell, cfg: Config, labels: Labels) -> list[list[An
         blocked = svc.routes_onward
         rows.append(
             [
-                labels.service(s),
-                "unlimited" if svc.unlimited else capacity[s],
+                {"main": labels.service(s), "small": "unlimited" if svc.unlimited else capacity[s]},
                 onward_words(cfg, s, labels),
                 _kpi(res, cell, f"{s}_mean_occupied"),
                 _kpi(res, cell, f"{s}_mean_blocked" if blocked else None),
@@ -74,5 +75,5 @@ def pathway_table(res: Results, cells: list[Cell], labels: Labels) -> dict[str, 
         for row in _rows(res, c, res.config_of(c), labels):
             rows.append([labels.scenario(c.scenario), *row] if several else row)
     header = ["scenario", *HEADER] if several else HEADER
-    first = 4 if several else 3
+    first = 3 if several else 2
     return {"header": header, "rows": rows, "num": list(range(first, first + 4))}
