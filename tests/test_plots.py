@@ -19,7 +19,9 @@ from hospsim.cli import main
 from hospsim.config import ConfigError, UserError, load_config
 from hospsim.outputs import plots
 from hospsim.outputs.errors import OptionError
-from hospsim.outputs.labels import kpi_value, percent
+from hospsim.outputs.labels import Labels, kpi_value, percent
+from hospsim.outputs.pathway import acute_routes, onward_words, pathway_order, pathway_steps
+from hospsim.outputs.plots.pathway import _curve, _routes, layout
 from hospsim.outputs.selection import select_cells
 from hospsim.runs.errors import ResultsError
 from hospsim.runs.experiment import load_experiment
@@ -945,3 +947,25 @@ def test_pathway_figure_needs_a_chain(run_dir, tmp_path):
         OptionError, match="--what pathway: only for a config whose community services send patients on"
     ):
         plots.parse_what(["pathway"], res)
+
+
+def test_pathway_order_and_layout_of_a_network():
+    # home care sends a tenth back to rehab: a cycle through an unlimited service is allowed
+    cfg = load_config(DATA / "mini_chain.yaml", ["services.home_care.pathways={home: 0.9, rehab: 0.1}"])
+    assert list(cfg.services) == ["care_home", "home_care", "rehab"]
+    assert pathway_steps(cfg) == {"care_home": 2, "home_care": 2, "rehab": 1}
+    assert pathway_order(cfg) == ["rehab", "care_home", "home_care"]
+    assert [(r.target, round(r.share, 6)) for r in acute_routes(cfg)] == [("home", 0.84), ("rehab", 0.16)]
+    assert onward_words(cfg, "home_care", Labels()) == "home 90%, rehab 10%"
+    assert onward_words(cfg, "rehab", Labels({"care_home": "Care homes (D2A)"})) == (
+        "home 60%, home care 25%, Care homes (D2A) 15%"
+    )
+    at = layout(cfg)
+    assert at["acute"] == (0.0, 0.0) and at["rehab"] == (1.0, 0.0) and at["home"] == (3.0, 0.0)
+    assert at["care_home"] == (2.0, 0.5) and at["home_care"] == (2.0, -0.5)  # one column, pathway order
+    curves = {(r.source, r.target): _curve(r, at) for r in _routes(cfg)}
+    assert curves[("rehab", "care_home")].rad == 0  # next column: straight
+    assert curves[("home_care", "rehab")].label[1] > 0.5  # back along the chain: above every place
+    assert curves[("rehab", "home")].label[1] < -0.5  # skipping a column: below every place
+    # routes to home nest: the longer one bends lower
+    assert curves[("acute", "home")].label[1] < curves[("rehab", "home")].label[1]

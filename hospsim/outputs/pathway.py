@@ -92,10 +92,10 @@ def has_onward_routes(cfg: Config) -> bool:
     return any(s.routes_onward for s in cfg.services.values())
 
 
-def pathway_order(cfg: Config) -> list[str]:
-    """The services in the order patients reach them: by the fewest transfers from acute (or
-    from arrival, for step-up), ties in the config's order; a service no route reaches counts as
-    one step from acute. Without onward routes this is the config's order."""
+def pathway_steps(cfg: Config) -> dict[str, int]:
+    """Each service's fewest transfers from acute (1: acute's destinations and the step-up
+    services, which take patients on arrival; 2: theirs; ...); a service no route reaches
+    counts as 1."""
     steps = {r.target: 1 for r in acute_routes(cfg) if r.target != HOME}
     frontier = list(steps)
     while frontier:
@@ -106,8 +106,15 @@ def pathway_order(cfg: Config) -> list[str]:
                     steps[r.target] = steps[src] + 1
                     nxt.append(r.target)
         frontier = nxt
+    return {n: steps.get(n, 1) for n in cfg.services}
+
+
+def pathway_order(cfg: Config) -> list[str]:
+    """The services in the order patients reach them: by :func:`pathway_steps`, ties in the
+    config's order. Without onward routes this is the config's order."""
+    steps = pathway_steps(cfg)
     names = list(cfg.services)
-    return sorted(names, key=lambda n: (steps.get(n, 1), names.index(n)))
+    return sorted(names, key=lambda n: (steps[n], names.index(n)))
 
 
 def share_words(share: float) -> str:

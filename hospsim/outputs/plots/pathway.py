@@ -27,6 +27,7 @@ from ..pathway import (
     any_sends_on,
     has_onward_routes,
     pathway_order,
+    pathway_steps,
     route_share,
     service_routes,
 )
@@ -128,19 +129,10 @@ def _blocking(data: _Cell, place: str) -> bool:
 def layout(cfg: Config) -> dict[str, tuple[float, float]]:
     """Where each place sits: acute on the left, then each service in the column of its fewest
     transfers from acute, home on the right; places of a column spread top to bottom."""
-    order = pathway_order(cfg)
-    steps: dict[str, int] = {ACUTE: 0}
-    for r in acute_routes(cfg):
-        if r.target != HOME:
-            steps[r.target] = 1
-    for s in order:
-        steps.setdefault(s, 1)
-        for r in service_routes(cfg, s):
-            if r.target != HOME:
-                steps.setdefault(r.target, steps[s] + 1)
+    steps = {ACUTE: 0, **pathway_steps(cfg)}
     steps[HOME] = max(steps.values()) + 1
     columns: dict[int, list[str]] = {}
-    for place in [ACUTE, *order, HOME]:
+    for place in [ACUTE, *pathway_order(cfg), HOME]:
         columns.setdefault(steps[place], []).append(place)
     return {p: (float(col), (len(ps) - 1) / 2 - k) for col, ps in columns.items() for k, p in enumerate(ps)}
 
@@ -227,7 +219,7 @@ def _diagram(ax: Axes, data: _Cell, labels: Labels, i: int, title: str) -> None:
 def pathway_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     """The patient pathway of each cell as a network (acute → services → home): each route's
     share (text gid ``pathway-<i>-route-<from>-<to>``), each place's capacity and results (text
-    gid ``pathway-<i>-node-<place>``); a place where patients were blocked has a red frame."""
+    gid ``pathway-<i>-node-<place>``); a place where patients were blocked has a vermillion frame."""
     cells = cells or select_cells(res)
     data = [_cell_data(res, c) for c in cells]
     labels = names(res)
