@@ -322,3 +322,15 @@ def test_reproduce_checks_visit_lists(chain_run, tmp_path):
         "patients visit_services: 1 values differ",
         "patients visit_leave_days: 1 values differ",
     ]
+
+
+def test_visit_lists_keep_their_types_without_any_visit():
+    """A run where nobody goes to a community service still writes lists of names and times
+    (a sweep's later runs, with visits, are appended to its schema)."""
+    cfg = load_config(CONFIG, ["groups.frail.pathways={home: 1}"])
+    table = patient_table(run_model(cfg, replication_seeds(11, 1)[0]))
+    assert table["visit_services"].map(len).sum() == 0
+    schema = pa.Table.from_pandas(table).schema
+    assert schema.field("visit_services").type == pa.list_(pa.string())
+    for col in VISIT_TIMES:
+        assert schema.field(col).type == pa.list_(pa.float64()), col

@@ -91,6 +91,10 @@ def _visit_lists(v: Visits, services: list[str], n: int) -> dict[str, pd.Series]
     offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(v.patient, minlength=n))]), pa.int64())
 
     def lists(values: np.ndarray, kind: pa.DataType) -> pd.Series:
+        if not len(v) and kind == pa.string():
+            # Empty object arrays would be written as lists of nulls, which a sweep's later runs
+            # (lists of names) cannot be appended to: typed empty arrays keep lists of strings.
+            return pd.Series([np.array([], dtype=str)] * n, dtype=object)
         return pa.LargeListArray.from_arrays(offsets, pa.array(values[order], kind)).to_pandas()
 
     return {
