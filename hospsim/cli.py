@@ -196,8 +196,8 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--what",
         action="append",
         metavar="FIGURES",
-        help="figures, comma-separated or repeated: fan, delays, waiting_list, services, exceedance, "
-        "robustness, forest, or all (default: all that apply)",
+        help="figures, comma-separated or repeated: fan, delays, waiting_list, services, pathway, "
+        "exceedance, robustness, forest, or all (default: all that apply)",
     )
     pl.add_argument("--out", type=_out_path, help="folder for the figures (default: RESULTS/plots)")
     pl.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="file format (default: %(default)s)")

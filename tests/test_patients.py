@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from hospsim.cli import main
@@ -36,8 +38,11 @@ BUSY = [
 COLUMNS = [
     "replication", "patient", "kind", "group", "priority", "arrival_days", "admit_days", "fit_days", "ready_days",
     "bed_leave_days", "service", "service_start_days", "service_end_days", "outcome", "times_cancelled",
-    "cancelled_days", "acute_los_days", "step_up_suitable", "discharge_service",
+    "cancelled_days", "acute_los_days", "step_up_suitable", "discharge_service", "visit_services",
+    "visit_ready_days", "visit_start_days", "visit_stay_end_days", "visit_leave_days",
 ]  # fmt: skip
+VISIT_TIMES = ["visit_ready_days", "visit_start_days", "visit_stay_end_days", "visit_leave_days"]
+CHAIN = DATA / "mini_chain.yaml"  # acute -> rehab -> home / home care (unlimited) / care home
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +83,11 @@ def test_one_row_per_patient_who_arrived():
 def test_outcome_names_cover_every_code():
     from hospsim.model import records
 
-    codes = {v for k, v in vars(records).items() if k.isupper() and isinstance(v, int) and k != "OUTCOME_NAMES" and not k.startswith("FROM_")}
+    codes = {
+        v
+        for k, v in vars(records).items()
+        if k.isupper() and isinstance(v, int) and k != "OUTCOME_NAMES" and not k.startswith("FROM_")
+    }
     assert codes == {0, 1, 2, 3, 4, 5, 6}
     assert set(OUTCOME_NAMES) == codes
     assert len(set(OUTCOME_NAMES.values())) == len(codes)
@@ -223,3 +232,105 @@ def test_resume_with_patients_redoes_runs_without_them(tmp_path):
     table = pd.read_parquet(out / "patients.parquet")
     assert table["run_id"].nunique() == 27
     assert len(list((out / "runs").glob("*.patients.parquet"))) == 27
+
+
+@pytest.fixture(scope="module")
+def chain_run(tmp_path_factory) -> Path:
+    """`hospsim run --patients` of the mini chain, 2 replications."""
+    out = tmp_path_factory.mktemp("chain") / "out"
+    args = ["run", str(CHAIN), "-r", "2", "--seed", "5", "--workers", "1", "--patients", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    return out
+
+
+def _flat(p: pd.DataFrame, col: str) -> np.ndarray:
+    return np.concatenate([np.asarray(x) for x in p[col]]) if len(p) else np.empty(0)
+
+
+def test_visit_lists_are_the_records_visits_in_order():
+    cfg = load_config(CHAIN)
+    rep = run_model(cfg, replication_seeds(5, 1)[0])
+    table = patient_table(rep)
+    v, names = rep.records.visits, list(cfg.services)
+    counts = table["visit_services"].map(len)
+    assert counts.sum() == len(v) > 100
+    assert (counts == np.bincount(v.patient, minlength=len(table))).all()
+    assert (counts >= 2).sum() > 20  # onward transfers: rehab, then home care or a care home
+    # Every visit in the patient's order: the first is the per-patient `service`, the next
+    # starts where the previous one left.
+    for i in np.flatnonzero(counts >= 2)[:50]:
+        rows = np.flatnonzero(v.patient == i)
+        assert table["visit_services"][i].tolist() == [names[s] for s in v.service[rows]]
+        for col, field in zip(VISIT_TIMES, ["ready_days", "start_days", "stay_end_days", "leave_days"], strict=True):
+            np.testing.assert_array_equal(table[col][i], getattr(v, field)[rows])
+        assert table["visit_services"][i][0] == table["service"][i] == "rehab"
+        assert table["visit_services"][i][1] in {"home_care", "care_home"}
+        start, leave = table["visit_start_days"][i], table["visit_leave_days"][i]
+        assert table["service_start_days"][i] == start[0]
+        # service_end_days: when the patient left its first place (after any wait there).
+        assert table["service_end_days"][i] == leave[0] == start[1]
+        assert table["visit_stay_end_days"][i][0] <= leave[0]
+    assert (table.loc[counts == 0, "service"].isna()).all()
+
+
+def test_chain_kpis_recomputed_from_visit_lists(chain_run):
+    cfg = load_config(CHAIN)
+    lo, hi, horizon = cfg.warmup_days, cfg.horizon_days, float(cfg.horizon_days)
+    table = pd.read_parquet(chain_run / "patients.parquet")
+    assert table.columns.tolist() == COLUMNS
+    reps = pd.read_csv(chain_run / "replications.csv").set_index("replication")
+    for r, p in table.groupby("replication"):
+        svc = _flat(p, "visit_services")
+        start, stay_end, leave = (_flat(p, c) for c in VISIT_TIMES[1:])
+        leave = np.where(np.isnan(leave), horizon, leave)
+        rehab = svc == "rehab"
+        # Blocked in rehab: from the end of the stay there until the patient left its bed.
+        blocked = _overlap(stay_end[rehab], leave[rehab], lo, hi)
+        blocked = np.nan_to_num(blocked)  # still in its stay at the end: never blocked
+        kpi = reps.loc[r]
+        assert blocked.sum() == pytest.approx(kpi["community_delayed_bed_days"], rel=1e-6)
+        assert kpi["community_delayed_bed_days"] > 10
+        assert blocked.sum() / (hi - lo) == pytest.approx(kpi["rehab_mean_blocked"], rel=1e-6)
+        for name in ("rehab", "home_care", "care_home"):
+            here = (svc == name) & ~np.isnan(start)
+            held = _overlap(start[here], leave[here], lo, hi).sum() / (hi - lo)
+            assert held == pytest.approx(kpi[f"{name}_mean_occupied"], rel=1e-6), name
+
+
+def test_reproduce_checks_visit_lists(chain_run, tmp_path):
+    table = pd.read_parquet(chain_run / "patients.parquet")
+    # Visits unfinished at the end have NaN times: a re-run still matches them.
+    assert np.isnan(_flat(table, "visit_leave_days")).any()
+    good = reproduce(chain_run, workers=1)
+    assert good.ok, good.mismatches
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in chain_run.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    # A tampered copy, edited in Arrow (pandas would rewrite other columns' types): a patient's
+    # second visit goes elsewhere and leaves a moment later.
+    two = int(np.flatnonzero(table["visit_services"].map(len).to_numpy() >= 2)[0])
+    stored = pq.read_table(bad / "patients.parquet")
+    for name, value in (("visit_services", ["rehab", "nowhere"]), ("visit_leave_days", None)):
+        column = stored.column(name).to_pylist()
+        column[two] = value if value is not None else [column[two][0], column[two][1] + 1e-6]
+        at = stored.schema.get_field_index(name)
+        stored = stored.set_column(at, name, pa.array(column, stored.schema.field(name).type))
+    pq.write_table(stored, bad / "patients.parquet")
+    report = reproduce(bad, workers=1)
+    assert report.mismatches == [
+        "patients visit_services: 1 values differ",
+        "patients visit_leave_days: 1 values differ",
+    ]
+
+
+def test_visit_lists_keep_their_types_without_any_visit():
+    """A run where nobody goes to a community service still writes lists of names and times
+    (a sweep's later runs, with visits, are appended to its schema)."""
+    cfg = load_config(CONFIG, ["groups.frail.pathways={home: 1}"])
+    table = patient_table(run_model(cfg, replication_seeds(11, 1)[0]))
+    assert table["visit_services"].map(len).sum() == 0
+    schema = pa.Table.from_pandas(table).schema
+    assert schema.field("visit_services").type == pa.list_(pa.string())
+    for col in VISIT_TIMES:
+        assert schema.field(col).type == pa.list_(pa.float64()), col

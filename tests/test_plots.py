@@ -19,6 +19,9 @@ from hospsim.cli import main
 from hospsim.config import ConfigError, UserError, load_config
 from hospsim.outputs import plots
 from hospsim.outputs.errors import OptionError
+from hospsim.outputs.labels import Labels, kpi_value, percent
+from hospsim.outputs.pathway import acute_routes, onward_words, pathway_order, pathway_steps
+from hospsim.outputs.plots.pathway import _curve, _routes, layout
 from hospsim.outputs.selection import select_cells
 from hospsim.runs.errors import ResultsError
 from hospsim.runs.experiment import load_experiment
@@ -60,6 +63,16 @@ def elective_sweep(tmp_path_factory) -> Path:
     if not (out / "kpis.parquet").exists():
         shutil.rmtree(out, ignore_errors=True)
         run_sweep(load_experiment(DATA / "mini_electives.yaml"), out, workers=1)
+    return out
+
+
+def chain_sweep(tmp_path_factory) -> Path:
+    """The mini chain (acute -> rehab -> home / home care (unlimited) / care home) with two plans,
+    2 replications, once per test session (shared with test_report_pathway.py)."""
+    out = tmp_path_factory.getbasetemp() / "hospsim-mini-chain"
+    if not (out / "kpis.parquet").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        run_sweep(load_experiment(DATA / "mini_chain_experiment.yaml"), out, workers=1)
     return out
 
 
@@ -407,7 +420,8 @@ def test_fan_png_is_deterministic(run_dir, tmp_path):
 def test_plot_command_writes_every_figure(sweep_dir, run_dir, tmp_path, capsys):
     assert main(["plot", str(sweep_dir), "--out", str(tmp_path / "s")]) == 0
     names = sorted(p.name for p in (tmp_path / "s").iterdir())
-    assert names == sorted(f"{n}.png" for n in plots.FIGURES if n != "waiting_list")  # no electives
+    # no electives, no chain of services
+    assert names == sorted(f"{n}.png" for n in plots.FIGURES if n not in ("waiting_list", "pathway"))
     assert main(["plot", str(run_dir), "--out", str(tmp_path / "r"), "--format", "svg"]) == 0
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(
         f"{n}.svg" for n in ("fan", "delays", "services", "exceedance")
@@ -568,12 +582,14 @@ def test_a_cell_config_that_no_longer_validates_is_a_results_error(run_dir, swee
 
 
 def test_registry_lists_every_figure_once(sweep, run_dir):
-    assert plots.FIGURES == ("fan", "delays", "waiting_list", "services", "exceedance", "robustness", "forest")
+    assert plots.FIGURES == (
+        "fan", "delays", "waiting_list", "services", "pathway", "exceedance", "robustness", "forest",
+    )  # fmt: skip
     assert {"robustness", "forest"} == plots.SWEEP_ONLY
     for name, spec in plots.REGISTRY.items():
         assert spec.title and spec.caption and callable(spec.draw), name
-    # the mini folders have no electives, so no waiting list
-    assert plots.available(sweep) == [n for n in plots.FIGURES if n != "waiting_list"]
+    # the mini folders have no electives, so no waiting list, and no chain of services
+    assert plots.available(sweep) == [n for n in plots.FIGURES if n not in ("waiting_list", "pathway")]
     assert plots.available(load_results(run_dir)) == ["fan", "delays", "services", "exceedance"]
 
 
@@ -799,3 +815,157 @@ def test_waiting_list_panels_with_none_say_so(tmp_path_factory):
     with pytest.raises(KeyError):
         plots.find(fig, "wl-cancel-0-median")  # nothing drawn under the message
     assert plots.find(fig, "wl-list-1-median")  # the list itself is still drawn
+
+
+# --- a chain of services (onward routes, blocking, unlimited capacity) ------------------------
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> tuple[Results, Path]:
+    folder = chain_sweep(tmp_path_factory)
+    return load_results(folder), folder
+
+
+def axis_titles(fig) -> list[str]:
+    return [ax.get_title(loc="left") for ax in fig.axes]
+
+
+def test_services_chart_of_a_chain(chain, sweep):
+    res, folder = chain
+    cells = select_cells(res)
+    assert [c.scenario for c in cells] == ["baseline", "more_care_home", "rehab_shift"]
+    fig = plots.services_chart(res, cells)
+    titles = axis_titles(fig)
+    # In the order patients reach them (the config lists care_home, home_care, rehab), each
+    # titled with where its patients go next.
+    assert titles[0::2] == [
+        "Rehab \u2192 home 60%, home care 25%, care home 15%\noccupied, blocked, capacity",
+        "Care home: occupied places and capacity",
+        "Home care: places in use (no capacity limit)",
+    ]
+    assert titles[1::2] == ["Rehab: waiting list", "Care home: waiting list", "Home care: no waiting list"]
+    assert "Capacity unlimited: nobody waits for a place." in fig.axes[5].texts[0].get_text()
+    for i, cell in enumerate(cells):
+        d = daily_of(folder, cell.scenario, cell.point)
+        assert_fan(fig, f"svc-rehab-{i}", table(d, "rehab_occupied_mean"))
+        blocked = table(d, "rehab_blocked_mean")
+        line = plots.find(fig, f"svc-rehab-{i}-blocked-median").get_ydata()
+        np.testing.assert_allclose(line, np.median(blocked.to_numpy(), axis=1), rtol=1e-12)
+        assert line.max() > 1  # patients are blocked in rehab
+        _, low, high = band_edges(plots.find(fig, f"svc-rehab-{i}-blocked-area"))
+        assert np.all(low == 0) and np.allclose(high, line)
+        np.testing.assert_array_equal(
+            plots.find(fig, f"svc-care_home-{i}-capacity").get_ydata(), table(d, "care_home_capacity")[0]
+        )
+        assert "home_care_capacity" not in d.columns  # unlimited: no capacity, no line
+        with pytest.raises(KeyError):
+            plots.find(fig, f"svc-home_care-{i}-capacity")
+        with pytest.raises(KeyError):  # only a service that sends patients on has blocked patients
+            plots.find(fig, f"svc-care_home-{i}-blocked-median")
+    assert plots.find(fig, "svc-care_home-1-capacity").get_ydata().max() == 12
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "of which blocked: finished their stay, waiting to move on (median, hatched)" in legend
+    # without a chain: the config's order, and no word of blocking
+    plain = plots.services_chart(sweep, select_cells(sweep))
+    assert axis_titles(plain)[0::2] == ["Step up: occupied places and capacity", "Rehab: occupied places and capacity"]
+    assert not [t for t in plain.legends[0].get_texts() if "blocked" in t.get_text()]
+
+
+def test_fan_chart_of_a_chain_shows_blocking_under_each_cell(chain):
+    res, folder = chain
+    cells = select_cells(res)
+    fig = plots.fan_chart(res, cells)
+    assert len(fig.axes) == 2 * len(cells)  # each cell: acute beds, then delayed against blocked
+    assert axis_titles(fig)[1] == "Baseline: delayed in acute beds, and blocked in rehab"
+    for i, cell in enumerate(cells):
+        d = daily_of(folder, cell.scenario, cell.point)
+        assert_fan(fig, f"fan-{i}", table(d, "occupied_beds_mean"), median_days=7)
+        assert_fan(fig, f"fan-{i}-delayed", table(d, "delayed_patients_mean"), wide=False, median_days=7)
+        # patients blocked in community services: the sum over services that send patients on
+        assert_fan(fig, f"fan-{i}-blocked", table(d, "rehab_blocked_mean"), wide=False, median_days=7)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "lower panel: medically fit patients delayed in acute beds" in legend
+
+
+def test_fan_chart_without_a_chain_has_one_panel_per_cell(sweep):
+    fig = plots.fan_chart(sweep, select_cells(sweep))
+    assert len(fig.axes) == 3
+    assert not [t for t in fig.legends[0].get_texts() if "lower panel" in t.get_text()]
+    with pytest.raises(KeyError):
+        plots.find(fig, "fan-0-blocked-median")
+
+
+def node_text(fig, i: int, place: str) -> str:
+    return plots.find(fig, f"pathway-{i}-node-{place}").get_text()
+
+
+def test_pathway_figure_shows_shares_capacity_and_results(chain):
+    res, _folder = chain
+    cells = select_cells(res)
+    assert "pathway" in plots.available(res)
+    fig = plots.pathway_chart(res, cells)
+    kpis = res.kpis
+    for i, cell in enumerate(cells):
+        k = kpis[(kpis["scenario"] == cell.scenario) & (kpis["point"] == cell.point)].mean(numeric_only=True)
+        share = k["rehab_blocked_share"]
+        assert 0.01 < share < 0.5 and k["rehab_mean_blocked"] > 0.5  # patients are blocked in rehab
+        assert node_text(fig, i, "rehab").split("\n") == [
+            "Rehab",
+            "16 places",
+            f"{kpi_value('rehab_mean_occupied', k['rehab_mean_occupied'])} occupied",
+            f"{kpi_value('rehab_mean_blocked', k['rehab_mean_blocked'])} blocked ({percent(share)})",
+            f"{percent(k['rehab_p_wait'])} waited",
+        ]
+        assert node_text(fig, i, "home_care").split("\n")[1:] == [
+            "unlimited places",
+            f"{kpi_value('home_care_mean_occupied', k['home_care_mean_occupied'])} occupied",
+            "nobody waits",
+        ]
+        assert node_text(fig, i, "acute").split("\n") == [
+            "Acute beds",
+            "45 beds",
+            f"{kpi_value('mean_occupied_beds', k['mean_occupied_beds'])} occupied",
+            f"{kpi_value('mean_delayed_patients', k['mean_delayed_patients'])} delayed",
+        ]
+        assert node_text(fig, i, "home") == "Home"
+        # 40% of the frail group (40% of emergencies) go to rehab: 16% of discharges
+        assert plots.find(fig, f"pathway-{i}-route-acute-rehab").get_text() == "16%"
+        assert plots.find(fig, f"pathway-{i}-route-acute-home").get_text() == "84%"
+        assert plots.find(fig, f"pathway-{i}-route-rehab-care_home").get_text() == "15%"
+        assert plots.find(fig, f"pathway-{i}-route-care_home-home").get_text() == "100%"
+    assert node_text(fig, 1, "care_home").split("\n")[1] == "12 places"  # more care home
+    # the plan's shift of rehab's mix: from the config's share to the new one
+    assert plots.find(fig, "pathway-2-route-rehab-home").get_text() == "60% \u2192 45%"
+    assert plots.find(fig, "pathway-2-route-rehab-home_care").get_text() == "25% \u2192 40%"
+    assert plots.find(fig, "pathway-0-route-rehab-home").get_text() == "60%"
+
+
+def test_pathway_figure_needs_a_chain(run_dir, tmp_path):
+    res = load_results(run_dir)
+    assert "pathway" not in plots.available(res)
+    with pytest.raises(
+        OptionError, match="--what pathway: only for a config whose community services send patients on"
+    ):
+        plots.parse_what(["pathway"], res)
+
+
+def test_pathway_order_and_layout_of_a_network():
+    # home care sends a tenth back to rehab: a cycle through an unlimited service is allowed
+    cfg = load_config(DATA / "mini_chain.yaml", ["services.home_care.pathways={home: 0.9, rehab: 0.1}"])
+    assert list(cfg.services) == ["care_home", "home_care", "rehab"]
+    assert pathway_steps(cfg) == {"care_home": 2, "home_care": 2, "rehab": 1}
+    assert pathway_order(cfg) == ["rehab", "care_home", "home_care"]
+    assert [(r.target, round(r.share, 6)) for r in acute_routes(cfg)] == [("home", 0.84), ("rehab", 0.16)]
+    assert onward_words(cfg, "home_care", Labels()) == "home 90%, rehab 10%"
+    assert onward_words(cfg, "rehab", Labels({"care_home": "Care homes (D2A)"})) == (
+        "home 60%, home care 25%, Care homes (D2A) 15%"
+    )
+    at = layout(cfg)
+    assert at["acute"] == (0.0, 0.0) and at["rehab"] == (1.0, 0.0) and at["home"] == (3.0, 0.0)
+    assert at["care_home"] == (2.0, 0.5) and at["home_care"] == (2.0, -0.5)  # one column, pathway order
+    curves = {(r.source, r.target): _curve(r, at) for r in _routes(cfg)}
+    assert curves[("rehab", "care_home")].rad == 0  # next column: straight
+    assert curves[("home_care", "rehab")].label[1] > 0.5  # back along the chain: above every place
+    assert curves[("rehab", "home")].label[1] < -0.5  # skipping a column: below every place
+    # routes to home nest: the longer one bends lower
+    assert curves[("acute", "home")].label[1] < curves[("rehab", "home")].label[1]

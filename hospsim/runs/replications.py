@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..analysis.stats import summarise
 from ..config import Config
 from ..model.engine import run_model
 from ..model.kpis import daily_and_kpis
-from ..model.records import OUTCOME_NAMES, Replication, final_states
+from ..model.records import OUTCOME_NAMES, Replication, Visits, final_states
 from ..model.streams import replication_seeds
 from .executors import executor
 
@@ -46,7 +47,10 @@ def patient_table(rep: Replication) -> pd.DataFrame:
     order. Who they were (kind, group, elective priority, drawn acute LOS, step-up suitability,
     discharge pathway), what happened (outcome, times an elective's booked admission was
     cancelled) and when (days since the start, a referral before it negative; NaN where it did
-    not happen). Built column by column in bulk, strings as categoricals."""
+    not happen). ``service``, ``service_start_days`` and ``service_end_days`` are the first
+    community visit (``service_end_days``: when the patient left that place, after any wait in
+    it for the next service); the ``visit_*`` list columns give every community visit in order.
+    Built column by column in bulk, strings as categoricals."""
     co, rec = rep.cohort, rep.records
     n = len(co)
     # Outcome codes are small integers but need not be contiguous: map them through a lookup table.
@@ -74,8 +78,32 @@ def patient_table(rep: Replication) -> pd.DataFrame:
             "acute_los_days": co.acute_los_days,
             "step_up_suitable": co.step_up_suitable,
             "discharge_service": categorical(co.service, services),
+            **_visit_lists(rec.visits, services, n),
         }
     )
+
+
+def _visit_lists(v: Visits, services: list[str], n: int) -> dict[str, pd.Series]:
+    """Each patient's community visits, in order, as list columns (empty for most): the service
+    (name), when ready to move in, moved in, ended the stay there and left its place (NaN where
+    it had not happened by the end of the run). One pass over all visits, no loop per patient."""
+    order = np.lexsort((v.depth, v.patient))  # by patient, then first visit, second, ...
+    offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(v.patient, minlength=n))]), pa.int64())
+
+    def lists(values: np.ndarray, kind: pa.DataType) -> pd.Series:
+        if not len(v) and kind == pa.string():
+            # Empty object arrays would be written as lists of nulls, which a sweep's later runs
+            # (lists of names) cannot be appended to: typed empty arrays keep lists of strings.
+            return pd.Series([np.array([], dtype=str)] * n, dtype=object)
+        return pa.LargeListArray.from_arrays(offsets, pa.array(values[order], kind)).to_pandas()
+
+    return {
+        "visit_services": lists(np.asarray(services, dtype=object)[v.service], pa.string()),
+        "visit_ready_days": lists(v.ready_days, pa.float64()),
+        "visit_start_days": lists(v.start_days, pa.float64()),
+        "visit_stay_end_days": lists(v.stay_end_days, pa.float64()),
+        "visit_leave_days": lists(v.leave_days, pa.float64()),
+    }
 
 
 def _cancellations_by_patient(patient: np.ndarray, days: np.ndarray, n: int) -> pd.Series:

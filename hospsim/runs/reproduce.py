@@ -195,13 +195,18 @@ def _compare_table(label: str, old: pd.DataFrame, new: pd.DataFrame, mismatches:
             continue
         if a.dtype.kind == "f":
             equal = (a == b) | (np.isnan(a) & np.isnan(b.astype(float)))
-        elif a.size and isinstance(a[0], np.ndarray):  # a list column (cancellation times)
-            equal = np.fromiter((np.array_equal(x, y) for x, y in zip(a, b, strict=True)), bool, a.size)
+        elif a.size and isinstance(a[0], np.ndarray):  # a list column (cancellation times, visits)
+            equal = np.fromiter((_same_list(x, y) for x, y in zip(a, b, strict=True)), bool, a.size)
         else:
             equal = a.astype(str) == b.astype(str)
         if not equal.all():
             mismatches.append(f"{label} {col}: {int((~equal).sum())} values differ")
     return compared
+
+
+def _same_list(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two values of a list column equal, NaN equal to NaN (a visit not finished by the end)."""
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))
 
 
 def loaded_from_manifest(manifest: dict[str, Any], results: Path) -> LoadedExperiment:

@@ -16,6 +16,9 @@ Figures (names as in ``hospsim plot --what``), one module each:
 ``waiting_list`` the elective waiting list (median and 50% / 90% bands), the share waiting over
                 18 weeks per month against the 92% standard, cancellations per 1,000 booked
 ``services``    each community service: occupied places against capacity, and its waiting list
+                (with a chain of services: in pathway order, blocked patients hatched)
+``pathway``     (configs with onward routes between services) the network acute → services →
+                home: each route's share, each place's capacity, occupancy, blocking, P(wait)
 ``exceedance``  share of days above each level of occupancy, baseline against the plan
 ``robustness``  (sweeps) share of replications in which the plan holds over the swept parameters
 ``forest``      (sweeps) paired change from the baseline in key KPIs, with 95% CIs
@@ -44,7 +47,7 @@ from ...runs.results import Cell, Results, load_results, on_time_point, points, 
 from ...runs.store import atomic_write
 from ..errors import OptionError
 from ..selection import cell_label, params_text, select_cells
-from . import delays, exceedance, fan, forest, robustness, services, waiting_list
+from . import delays, exceedance, fan, forest, pathway, robustness, services, waiting_list
 from .common import (
     ALL_CRITERIA,
     MAP_CMAP,
@@ -63,6 +66,7 @@ from .delays import delays_chart
 from .exceedance import exceedance_chart
 from .fan import PlanEvent, bed_events, fan_chart, gate_columns, gate_label
 from .forest import forest_data, forest_plot
+from .pathway import pathway_chart
 from .robustness import robustness_data, robustness_map
 from .services import services_chart
 from .waiting_list import monthly_ratio, waiting_list_chart
@@ -73,6 +77,7 @@ REGISTRY: dict[str, FigureSpec] = {
     "delays": delays.FIGURE,
     "waiting_list": waiting_list.FIGURE,
     "services": services.FIGURE,
+    "pathway": pathway.FIGURE,
     "exceedance": exceedance.FIGURE,
     "robustness": robustness.FIGURE,
     "forest": forest.FIGURE,
@@ -112,6 +117,7 @@ __all__ = [
     "on_time_point",
     "params_text",
     "parse_what",
+    "pathway_chart",
     "pivot",
     "png_bytes",
     "points",

@@ -108,14 +108,16 @@ def _always(res: Results) -> str | None:
 @dataclass(frozen=True)
 class FigureSpec:
     """A figure of the registry: how to draw it from a results folder and a :class:`Choice`,
-    its title and caption (the report shows them), whether only a sweep has it, and why a
-    folder may not have it (``unavailable`` returns the reason, or None)."""
+    its title and caption (the report shows them; ``more_caption`` adds to it what only some
+    results need, e.g. the hatched blocked patients of a chain), whether only a sweep has it,
+    and why a folder may not have it (``unavailable`` returns the reason, or None)."""
 
     draw: Callable[[Results, Choice], Figure]
     title: str
     caption: str
     sweep_only: bool = False
     unavailable: Callable[[Results], str | None] = _always
+    more_caption: Callable[[Results], str] = lambda _res: ""  # added to the caption for these results
 
 
 # ---------------------------------------------------------------------------------------------

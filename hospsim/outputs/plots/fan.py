@@ -1,5 +1,8 @@
 """``fan``: acute occupancy over calendar dates, median and 50% / 90% bands across replications,
-beds open as a step line with 85% and 92% of it, bed cuts and gate openings marked."""
+beds open as a step line with 85% and 92% of it, bed cuts and gate openings marked. A cell whose
+community services send patients on to others gets a panel below its own: medically fit patients
+delayed in acute beds against patients blocked in community services, to show blocking passed
+back along the chain."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from matplotlib.patches import Patch
 
 from ...model import kpi_registry
 from ...runs.results import Cell, Results
+from ..labels import labels_of
+from ..pathway import any_sends_on, pathway_order, place_words
 from ..selection import select_cells
 from .common import (
     OKABE_ITO,
@@ -22,6 +27,7 @@ from .common import (
     FigureSpec,
     band,
     cell_names,
+    cell_style,
     date_axis,
     dates,
     figure_title,
@@ -40,6 +46,7 @@ from .common import (
 BLUE = OKABE_ITO["blue"]
 PURPLE = OKABE_ITO["purple"]
 GREEN = OKABE_ITO["green"]
+VERMILLION = OKABE_ITO["vermillion"]  # patients blocked in community services (as in ``services``)
 
 
 @dataclass(frozen=True)
@@ -208,13 +215,77 @@ def _legend(res: Results, cells: list[Cell], marked: _Marked, smooth_days: int) 
     return handles
 
 
+def blocking_columns(res: Results, cell: Cell) -> list[str]:
+    """The daily columns of patients blocked in the cell's community services, in pathway order
+    (none without onward routes)."""
+    if not any_sends_on(cell.config):
+        return []  # read as written: figures of configs without a chain need no validation
+    cfg = res.config_of(cell)
+    return [f"{s}_blocked_mean" for s in pathway_order(cfg) if cfg.services[s].routes_onward]
+
+
+def _blocking_panel(ax: Axes, res: Results, daily: pd.DataFrame, p: _Panel, columns: list[str]) -> None:
+    """Delayed transfers in acute beds against patients blocked in community services (the sum
+    over services, per replication and day): medians and 50% bands; gids
+    ``fan-<i>-delayed-...`` and ``fan-<i>-blocked-...``."""
+    cell, i = p.cell, p.i
+    delayed = pivot(daily, cell, "delayed_patients_mean")
+    blocked = sum((pivot(daily, cell, c) for c in columns[1:]), pivot(daily, cell, columns[0]))
+    x = dates(cell, delayed.index)
+    shade_unmeasured(ax, res, cell, int(delayed.index.max()) + 1)
+    for table, colour, tag in ((delayed, BLUE, "delayed"), (blocked, VERMILLION, "blocked")):
+        bands = smoothed_median(quantile_bands(table), p.smooth_days)
+        band(ax, x, bands, colour, f"fan-{i}-{tag}", wide=False, ls=cell_style(0), alpha=0.2)
+    labels = labels_of(res.experiment)
+    names = ", ".join(place_words(c.removesuffix("_blocked_mean"), labels) for c in columns)
+    ax.set_title(f"{p.title}: delayed in acute beds, and blocked in {names}", loc="left", fontsize=10)
+    ax.set_ylabel("patients waiting\nto move on (daily mean)")
+    ax.set_ylim(bottom=0)
+    date_axis(ax)
+
+
+def _blocking_handles() -> list[Artist]:
+    return [
+        Line2D([], [], color=BLUE, lw=1.5, label="lower panel: medically fit patients delayed in acute beds"),
+        Line2D(
+            [], [], color=VERMILLION, lw=1.5,
+            label="lower panel: patients blocked in community services\n(finished their stay, waiting to move on)",
+        ),
+    ]  # fmt: skip
+
+
+def _chain_chart(res: Results, cells: list[Cell], smooth_days: int, blocking: list[list[str]]) -> Figure:
+    """The fan chart with, under each cell whose services send patients on, its blocking panel."""
+    cols = ["occupied_beds_mean", "beds_capacity", "escalation_beds_open", "delayed_patients_mean"]
+    daily = res.daily(cells, [*cols, *(c for b in blocking for c in b)])
+    ratios = [r for b in blocking for r in ([3.1, 1.5] if b else [3.1])]
+    fig = new_figure(11, 1.6 + sum(ratios))
+    axes = list(fig.subplots(len(ratios), 1, sharex=True, squeeze=False, height_ratios=ratios)[:, 0])
+    marked = _Marked()
+    for i, (cell, title) in enumerate(zip(cells, cell_names(res, cells), strict=True)):
+        p = _Panel(cell, i, title, smooth_days)
+        _panel(axes.pop(0), res, daily, p, marked)
+        if blocking[i]:
+            _blocking_panel(axes.pop(0), res, daily, p, blocking[i])
+    handles = [*_legend(res, cells, marked, smooth_days), *_blocking_handles()]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
+    suptitle(fig, figure_title(res, cells, "Acute beds occupied", title_suffix(res)))
+    return fig
+
+
 @styled
 def fan_chart(res: Results, cells: list[Cell] | None = None, smooth_days: int = SMOOTH_DAYS) -> Figure:
     """Occupied acute beds over calendar dates, one panel per cell: the median across
     replications (its ``smooth_days``-day centred rolling mean; 0 or 1: daily) and the daily 50% /
     90% bands, beds open (step line) with 85% and 92% of it, bed cuts and gate openings marked.
-    Artists: ``fan-<i>-median|band50|band90|capacity|cap85|cap92``."""
+    A cell with onward routes between services gets a panel below: delayed transfers in acute
+    beds and patients blocked in community services (median and 50% band).
+    Artists: ``fan-<i>-median|band50|band90|capacity|cap85|cap92``, ``fan-<i>-delayed-...`` and
+    ``fan-<i>-blocked-median|band50``."""
     cells = cells or select_cells(res)
+    blocking = [blocking_columns(res, c) for c in cells]
+    if any(blocking):
+        return _chain_chart(res, cells, smooth_days, blocking)
     daily = res.daily(cells, ["occupied_beds_mean", "beds_capacity", "escalation_beds_open"])
     fig = new_figure(11, 1.6 + 3.1 * len(cells))
     axes = fig.subplots(len(cells), 1, sharex=True, squeeze=False)[:, 0]
@@ -235,4 +306,11 @@ FIGURE = FigureSpec(
     "bands hold the middle 50% and 90% of replications on each day. The black step line "
     "is the beds open; dashed and dotted lines are 92% and 85% of it. Bed cuts in the plan and gate "
     "openings are marked. Hatched: days not counted in the KPIs.",
+    more_caption=lambda res: (
+        " Below each panel of a config whose community services send patients on: medically fit patients "
+        "delayed in acute beds against patients blocked in community services (finished their stay, waiting "
+        "to move on), median and middle 50% of replications."
+        if any(any_sends_on(c.config) for c in res.cells)
+        else ""
+    ),
 )

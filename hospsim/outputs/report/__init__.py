@@ -60,15 +60,17 @@ from .kpis import (
 )
 from .manifest import manifest_data
 from .model import model_data
+from .pathway import pathway_table
 from .plan import plan_data
 from .render import render, static_text
 from .text import describe_gate, describe_los, describe_mix, describe_pathway_change, describe_schedule
 
 FIGURE_DPI = 90
 # The figures in the order the report shows them; figures of the registry not named here follow.
-REPORT_ORDER = ("robustness", "fan", "forest", "exceedance", "delays", "waiting_list", "services")
+REPORT_ORDER = ("robustness", "pathway", "fan", "forest", "exceedance", "delays", "waiting_list", "services")
 # A sweep's report shows these in its main body (and on paper); the others are in the appendix.
-BOARD_FIGURES = ("robustness", "fan", "forest", "exceedance")
+# (``pathway`` only exists for configs with onward routes between services.)
+BOARD_FIGURES = ("robustness", "pathway", "fan", "forest", "exceedance")
 CSS = static_text("style.css")
 CHECK_SCRIPT = static_text("check.js")  # marks <body> once loaded: images that loaded, script errors
 
@@ -89,13 +91,13 @@ __all__ = [
 ]
 
 
-def figure_data(name: str, fig: Figure, board: bool = True) -> dict[str, Any]:
-    """A figure as the report embeds it: title, caption, PNG (base64), size in pixels, and
-    whether it is in the main body (``board``) or the appendix."""
+def figure_data(name: str, fig: Figure, board: bool = True, res: Results | None = None) -> dict[str, Any]:
+    """A figure as the report embeds it: title, caption (with what it adds for ``res``), PNG
+    (base64), size in pixels, and whether it is in the main body (``board``) or the appendix."""
     spec = plots.REGISTRY[name]
     w, h = (round(v * FIGURE_DPI) for v in fig.get_size_inches())
     png = base64.b64encode(plots.png_bytes(fig, FIGURE_DPI)).decode("ascii")
-    caption = spec.caption
+    caption = spec.caption + (spec.more_caption(res) if res is not None else "")
     return {"name": name, "title": spec.title, "caption": caption, "png": png, "width": w, "height": h, "board": board}
 
 
@@ -103,7 +105,7 @@ def _figures(res: Results, cells: list[Cell], scenario: Iterable[str] | None, po
     available = plots.available(res)
     order = [n for n in REPORT_ORDER if n in available] + [n for n in available if n not in REPORT_ORDER]
     return [
-        figure_data(n, plots.make_figure(res, n, cells, point, scenario), not res.is_sweep or n in BOARD_FIGURES)
+        figure_data(n, plots.make_figure(res, n, cells, point, scenario), not res.is_sweep or n in BOARD_FIGURES, res)
         for n in order
     ]
 
@@ -120,6 +122,7 @@ def _kpi_tables(res: Results, cells: list[Cell], labels: Labels) -> dict[str, An
         "verdicts": verdict_table(res, labels) if res.is_sweep else None,
         "others": kpi_table(res, cells, others, labels) if others else None,
         "dictionary": kpi_dictionary(board, labels),
+        "pathway": pathway_table(res, cells, labels),
     }
 
 

@@ -213,6 +213,15 @@ def _results(doc: Any, data: Mapping[str, Any]) -> None:
         "Mean over replications, with the t-based 95% confidence interval below (cut at 0, and at 100% for a share of days). Units: the KPI dictionary.",
     )
     _table(doc, k["board"])
+    if k.get("pathway"):
+        doc.add_heading("The patient pathway, place by place", level=2)
+        _note(
+            doc,
+            "Each place in the order patients reach it, where its patients go next, and its mean over replications "
+            "(95% CI below). Blocked: patients who have finished their stay and still hold the place, waiting to "
+            "move on (for acute beds: medically fit patients delayed).",
+        )
+        _table(doc, k["pathway"])
     if k["change"]:
         doc.add_heading("Change from the baseline (paired by replication)", level=2)
         _note(doc, "Difference from the baseline in the same replications (relative change in brackets), 95% CI below.")

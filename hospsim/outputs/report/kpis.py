@@ -26,6 +26,7 @@ KEY_KPIS = (
     "bed_days_demanded",
     "delayed_bed_days",
     "mean_delayed_patients",
+    "community_delayed_bed_days",  # only with onward routes between services
     "p_wait_over_4h",
     "waits_over_12h_per_1000",
     "mean_wait_hours",
@@ -47,17 +48,24 @@ BOARD_KPIS = (
     "share_days_over_92pct",
     "displaced_bed_days",
     "delayed_bed_days",
+    "community_delayed_bed_days",  # only with onward routes between services
     "waits_over_12h_per_1000",
     "p_transferred_out",
     "share_waiting_over_18_weeks",
 )
 
 
+# Each service's KPIs shown with the key ones; those of blocking (services that send patients on)
+# in the main body too.
+SERVICE_KPIS = ("_utilisation", "_mean_delay_days")
+BLOCKING_KPIS = ("_mean_blocked", "_blocked_share")
+
+
 def kpi_order(res: Results) -> list[str]:
     """The KPIs shown first: the criteria's, the key ones, then the services'."""
     crit = [c.get("kpi") for c in (res.experiment.get("criteria") or [])]
     known = set(res.summary["kpi"])
-    svc = [k for k in dict.fromkeys(res.summary["kpi"]) if k.endswith(("_utilisation", "_mean_delay_days"))]
+    svc = [k for k in dict.fromkeys(res.summary["kpi"]) if k.endswith((*SERVICE_KPIS, *BLOCKING_KPIS))]
     return [k for k in dict.fromkeys([*crit, *KEY_KPIS, *svc]) if k in known]
 
 
@@ -67,10 +75,12 @@ def other_kpis(res: Results, shown: list[str]) -> list[str]:
 
 
 def board_kpis(res: Results) -> list[str]:
-    """The KPIs the main body shows: the criteria's, then :data:`BOARD_KPIS`."""
+    """The KPIs the main body shows: the criteria's, then :data:`BOARD_KPIS`, then the services'
+    blocking (only configs with onward routes have them)."""
     crit = [c.get("kpi") for c in (res.experiment.get("criteria") or [])]
     known = set(res.summary["kpi"])
-    return [k for k in dict.fromkeys([*crit, *BOARD_KPIS]) if k in known]
+    blocking = [k for k in dict.fromkeys(res.summary["kpi"]) if k.endswith(BLOCKING_KPIS)]
+    return [k for k in dict.fromkeys([*crit, *BOARD_KPIS, *blocking]) if k in known]
 
 
 def kpi_cell(name: str, labels: Labels | None = None, code: bool = True) -> Any:
@@ -234,8 +244,13 @@ def headline_run(res: Results) -> str:
         r = s.loc[k]
         return f"{kpi_value(k, r['mean'])} (95% CI {kpi_ci(k, r['ci_low'], r['ci_high'])})"
 
+    community = (
+        f"; place days blocked in community services {get('community_delayed_bed_days')}"
+        if "community_delayed_bed_days" in s.index
+        else ""
+    )
     return (
         f"Mean occupied beds {get('mean_occupied_beds')}; mean occupancy {get('mean_occupancy')}; "
-        f"delayed-transfer patients {get('mean_delayed_patients')}; waits over 12 h per 1,000 "
+        f"delayed-transfer patients {get('mean_delayed_patients')}{community}; waits over 12 h per 1,000 "
         f"{get('waits_over_12h_per_1000')}."
     )
