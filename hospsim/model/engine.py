@@ -42,6 +42,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from ..config import Config
+from ..config.distributions import mean_days
 from .cohort import NO_SERVICE, Candidates, Cohort, OnwardDraws, build_candidates
 from .levels import BedPool, Level
 from .plan import Gate, GateBook, Levers, build_levers, most_accept_probability
@@ -156,6 +157,7 @@ class Engine:
         self.visit: dict[int, int] = {}
         self.holding: dict[int, int] = {}
         self.onward = OnwardDraws(cfg, cand)
+        self.services_config = list(cfg.services.values())
         self._take_patients(cand)
         self.electives = ElectiveList(cand, cfg)
 
@@ -179,7 +181,9 @@ class Engine:
         # candidate's LOS for every service would cost ~130 MB for the default footprint.
         self.service_los = list(cand.service_los_days)
         self.assessment = list(cand.assessment_days)
-        self.has_assessment = [bool(row.any()) for row in cand.assessment_days]
+        # An assessment that is not always 0 (a later visit's draw may be positive when every
+        # first visit's was 0: an empirical distribution with zeros).
+        self.has_assessment = [s.assessment is not None and mean_days(s.assessment) > 0 for s in self.services_config]
 
     def run(self) -> Records:
         """Simulate up to the horizon; ``levers`` then hold the plan as it happened (gates)."""
