@@ -6,6 +6,8 @@ capacity and FIFO checks, which read the visits):
 
 * one place at a time - a patient holds at most one place (acute bed or community place) at any
                         moment; each move frees the old place at the instant it takes the new one;
+* occupancy path      - rebuilt from the visits after every event time and midnight: above the
+                        places in force only after a cut, and then never rising;
 * work conservation   - at no moment does a service have a free place while a patient ready to
                         move in waits for it (checked after every event time and midnight);
 * the draws           - every onward stay and assessment is the patient's own draw for that depth
@@ -94,27 +96,33 @@ def check_one_place_at_a_time(rep) -> None:
     assert not overlap.any(), f"patients holding two places at once: {np.unique(patient[1:][overlap])[:5]}"
 
 
-def check_work_conservation(cfg, rep) -> None:
-    """After every event time (and midnight) before the horizon, no service that takes transfers
-    has a free place while a ready patient waits for it."""
+def _open_after(starts: np.ndarray, ends: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """How many intervals [start, end) are open just after each time in ``t`` (every event at
+    that time done); NaN start: none, NaN end: still open."""
+    s = ~np.isnan(starts)
+    opened = np.searchsorted(np.sort(starts[s]), t, side="right")
+    return opened - np.searchsorted(np.sort(_end(ends[s], np.inf)), t, side="right")
+
+
+def check_occupancy_and_work_conservation(cfg, rep) -> None:
+    """The occupancy path of each service, rebuilt from the visits after every event time (and
+    midnight) before the horizon: above the places in force only after a cut, and then never
+    rising; and no free place while a patient ready to move in waits for one."""
     v, H = rep.records.visits, cfg.horizon_days
     stamps = np.concatenate([v.ready_days, v.start_days, v.stay_end_days, v.leave_days, np.arange(H, dtype=float)])
     t = np.unique(stamps[~np.isnan(stamps) & (stamps < H)])
     day = np.floor(t).astype(np.int64)
     for si, name in enumerate(rep.cohort.service_names):
-        if not cfg.services[name].service_kind.takes_transfers:
-            continue
         here = v.service == si
-        start, leave = v.start_days[here], v.leave_days[here]
-        occupied = np.searchsorted(np.sort(start[~np.isnan(start)]), t, side="right") - np.searchsorted(
-            np.sort(_end(leave[~np.isnan(start)], np.inf)), t, side="right"
-        )
-        ready = ~np.isnan(v.ready_days[here])
-        waiting = np.searchsorted(np.sort(v.ready_days[here][ready]), t, side="right") - np.searchsorted(
-            np.sort(_end(start[ready], np.inf)), t, side="right"
-        )
-        idle = (occupied < rep.capacity.service_places[si][day]) & (waiting > 0)
-        assert not idle.any(), f"{name}: a free place while patients wait, at {t[idle][:5]}"
+        places = rep.capacity.service_places[si][day]
+        occupied = _open_after(v.start_days[here], v.leave_days[here], t)
+        over = occupied > places
+        rose = np.r_[occupied[0] > 0, occupied[1:] > occupied[:-1]]
+        assert not (over & rose).any(), f"{name}: occupancy rose above its places at {t[over & rose][:5]}"
+        if cfg.services[name].service_kind.takes_transfers:
+            waiting = _open_after(v.ready_days[here], v.start_days[here], t)
+            idle = (occupied < places) & (waiting > 0)
+            assert not idle.any(), f"{name}: a free place while patients wait, at {t[idle][:5]}"
 
 
 def check_draws(cfg, engine, records) -> None:
@@ -237,7 +245,7 @@ def test_network_invariants(raw, seed):
     check_capacity(cfg, rep)
     check_fifo(cfg, rep)
     check_one_place_at_a_time(rep)
-    check_work_conservation(cfg, rep)
+    check_occupancy_and_work_conservation(cfg, rep)
     check_draws(cfg, engine, records)
     check_blocking_measures(cfg, rep, engine)
 
