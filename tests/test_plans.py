@@ -561,3 +561,21 @@ def test_service_places_change_at_midnight_and_a_rise_cascades_back_to_acute_bed
     # Blocked in a from the end of its first stay (fit at ~0.5, then 1 day) to midnight of day 5.
     blocked = daily["a_blocked_mean"].to_numpy()
     assert 0 < blocked[1] < 1 and np.all(blocked[2:5] == 1.0)
+
+
+def test_an_over_delivered_onward_change_is_refused_once_a_share_goes_negative():
+    """Twice the planned shift of rehab's routes (home 0.8 -> 0.2) would send home -0.4 of its
+    patients: one line naming the lever; twice a shift that ends at home 0.5 is fine (home 0.2)."""
+    change = {"to": {"home": 0.2, "care_package": 0.8}, "start_day": 100}
+    raw = _onward(pathways={"home": 0.8, "care_package": 0.2}, pathways_change=change)
+    raw["plan_delivery"] = {"ic_growth_achieved": 2.0, "applies_to": ["services.rehab.pathways_change"]}
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(raw, "<test>")
+    assert str(err.value) == (
+        "<test>: plan_delivery.ic_growth_achieved: 2 makes services.rehab.pathways_change out of range as "
+        "delivered (the share of home would be -0.4)"
+    )
+    raw["services"]["rehab"]["pathways_change"]["to"] = {"home": 0.5, "care_package": 0.5}
+    levers = build_levers(config_from_dict(raw, "<test>"))[0]
+    assert levers.onward_cumulative[0][99] == pytest.approx((0.8, 1.0))
+    assert levers.onward_cumulative[0][100] == pytest.approx((0.2, 1.0))

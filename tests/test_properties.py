@@ -15,6 +15,11 @@ Invariants checked on the records of one replication:
 * common random numbers - more beds never lengthen a wait (or add refusals), more community
                  places never add delayed bed-days where that holds pathwise, a demand cut keeps
                  a subset of the same patients.
+
+Systems with services are half the time networks (``add_network``): onward routes between
+services, unlimited services, cycles through them, route changes; conservation then also
+follows every patient's chain of community visits (``check_visits``), and capacity and FIFO are
+checked on the visits. ``test_network_engine`` checks more of networks.
 """
 
 from __future__ import annotations
@@ -280,8 +285,8 @@ def add_network(draw, raw_services: dict, svc_names: list[str], horizon: int) ->
     """Onward routes between the services of a raw system: chains and forks among the services
     with places (in a random order, each routing only to later ones, so they form no cycle), up
     to two ``capacity: unlimited`` services (pure delays, mostly with an assessment) that may
-    route anywhere - so cycles pass only through them - and a step-up service that routes on.
-    Returns the services (in a random order: the engine handles them in config order) and, per
+    route anywhere - so cycles pass only through them - and a step-up service (sometimes with no
+    limit) that routes on. Returns the services (in a random order: the engine handles them in config order) and, per
     service, the services its routes (or a plan's change of them) may lead to."""
     services = copy.deepcopy(raw_services)
     limited = list(svc_names)
@@ -297,6 +302,9 @@ def add_network(draw, raw_services: dict, svc_names: list[str], horizon: int) ->
     for name in limited:
         if draw(st.booleans()):
             services[name]["assessment"] = draw(los_dists(5.0))
+    for name in [n for n in services if n in STEP_UP_NAMES]:
+        if not draw(st.integers(0, 4)):  # takes every suitable emergency
+            services[name]["capacity"] = "unlimited"
     order = draw(st.permutations(limited))
     routes = {name: [*order[i + 1 :], *unlimited] for i, name in enumerate(order)}
     routes |= {name: [*limited, *unlimited] for name in unlimited}
