@@ -20,6 +20,7 @@ from test_properties import (
     SETTINGS,
     _changes,
     build,
+    capacity_schedules,
     fit_headroom,
     multiplier_schedules,
     seeds,
@@ -28,9 +29,10 @@ from test_properties import (
 
 from hospsim.config import ConfigError, config_from_dict
 from hospsim.model import engine
-from hospsim.model.cohort import build_candidates
+from hospsim.model.cohort import OnwardDraws, build_candidates
 from hospsim.model.engine import run_model, simulate_candidates
 from hospsim.model.plan import build_levers
+from hospsim.model.records import FROM_ARRIVAL
 from hospsim.model.streams import Streams
 
 SMALL = {
@@ -288,3 +290,128 @@ def test_check_refuses_more_than_the_headroom(tmp_path: Path):
     assert len(lines) == 1 and "Traceback" not in res.stderr
     assert str(path) in lines[0] and "demand.emergency.multiplier: growth x multiplier reaches 1.58" in lines[0]
     assert "above demand.emergency.headroom 1.5; raise headroom" in lines[0]
+
+
+# --- networks: onward routes, assessments and places never change a patient's draws -------------
+
+
+def _ungated(node):
+    """A raw config with every gate removed: each lever is then a function of the day alone."""
+    if isinstance(node, dict):
+        return {k: _ungated(v) for k, v in node.items() if k != "gate"}
+    if isinstance(node, list):
+        return [_ungated(v) for v in node]
+    return node
+
+
+@st.composite
+def network_lever_changes(draw, raw: dict):
+    """``raw`` with one network lever changed: a service's onward shares (over the same
+    destinations), a service's assessment multiplier, or the places of a service with a limit.
+    Returns (the changed raw, what changed, the service)."""
+    services = raw["services"]
+    routing = [n for n, s in services.items() if set(s.get("pathways", {})) - {"home"}]
+    assessed = [n for n, s in services.items() if "assessment" in s]
+    limited = [n for n, s in services.items() if s["capacity"] != "unlimited"]
+    options = [o for o, names in (("mix", routing), ("assessment", assessed), ("capacity", limited)) if names]
+    what = draw(st.sampled_from(options))
+    name = draw(st.sampled_from({"mix": routing, "assessment": assessed, "capacity": limited}[what]))
+    other = copy.deepcopy(raw)
+    svc = other["services"][name]
+    if what == "mix":
+        weights = {d: draw(st.floats(0.05, 1.0)) for d in svc["pathways"]}
+        svc["pathways"] = {d: w / sum(weights.values()) for d, w in weights.items()}
+    elif what == "assessment":
+        svc["assessment_multiplier"] = draw(multiplier_schedules(raw["horizon_days"]))
+    else:
+        svc["capacity"] = draw(capacity_schedules(0, 8, raw["horizon_days"]))
+    return other, what, name
+
+
+def _visits_by_key(rep) -> dict[tuple[int, int], int]:
+    v = rep.records.visits
+    return {(int(p), int(d)): k for k, (p, d) in enumerate(zip(v.patient, v.depth))}
+
+
+def _routes(rep) -> dict[int, list[tuple[int, bool]]]:
+    """Each patient's visits in order: (service, diverted on arrival)."""
+    v = rep.records.visits
+    out: dict[int, list[tuple[int, bool]]] = {}
+    for k in np.lexsort((v.depth, v.patient)):
+        out.setdefault(int(v.patient[k]), []).append((int(v.service[k]), bool(v.origin[k] == FROM_ARRIVAL)))
+    return out
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(data=st.data(), seed=seeds)
+def test_network_levers_keep_every_patients_draws(data, seed):
+    """Same seed, one network lever changed (ungated plans, so levers depend on the day only):
+    every patient arrives the same, in the same group, with the same acute LOS and pathway out
+    of the acute bed; a visit to the same service at the same depth has the same stay (and the
+    same assessment, unless that service's multiplier changed); routes are the same as far as
+    both runs go - up to the first visit to the service whose onward mix changed."""
+    raw = _ungated(data.draw(systems(services=True, network=True, plans=None)))
+    other, what, name = data.draw(network_lever_changes(raw))
+    cfg_a, cfg_b = build(raw), build(other)
+    a, b = run_model(cfg_a, seed), run_model(cfg_b, seed)
+    for f in ("arrival_days", "is_elective", *_COHORT_FIELDS):
+        assert np.array_equal(getattr(a.cohort, f), getattr(b.cohort, f)), f
+    changed = list(cfg_a.services).index(name)
+    va, vb, keys_b = a.records.visits, b.records.visits, _visits_by_key(b)
+    for key, i in _visits_by_key(a).items():
+        j = keys_b.get(key)
+        if (
+            j is None
+            or va.service[i] != vb.service[j]
+            or (va.origin[i] == FROM_ARRIVAL) != (vb.origin[j] == FROM_ARRIVAL)
+        ):
+            continue
+        stay_a, stay_b = va.stay_end_days[i] - va.start_days[i], vb.stay_end_days[j] - vb.start_days[j]
+        if not (np.isnan(stay_a) or np.isnan(stay_b)):
+            assert stay_a == pytest.approx(stay_b, rel=1e-9, abs=1e-9), ("stay", key)
+        if not (what == "assessment" and va.service[i] == changed):
+            assess_a, assess_b = va.ready_days[i] - va.referred_days[i], vb.ready_days[j] - vb.referred_days[j]
+            if not (np.isnan(assess_a) or np.isnan(assess_b)):
+                assert assess_a == pytest.approx(assess_b, rel=1e-9, abs=1e-9), ("assessment", key)
+    routes_b = _routes(b)
+    for p, route_a in _routes(a).items():
+        route_b = routes_b.get(p, [])
+        if not route_b or route_a[0][1] != route_b[0][1]:
+            continue  # diverted to step-up in one run only: another first visit
+        n = min(len(route_a), len(route_b))
+        if what == "mix":
+            firsts = [k for k in range(n) if route_a[k][0] == changed]
+            n = min(n, firsts[0] + 1) if firsts else n
+        assert route_a[:n] == route_b[:n], p
+
+
+@settings(max_examples=20, **SETTINGS)
+@given(order=st.permutations(range(6)), seed=seeds)
+def test_onward_draws_do_not_depend_on_the_order_they_are_needed(order, seed):
+    """OnwardDraws gives the same numbers whichever depth, service and kind is asked for first,
+    and the same for a selection of the candidates as for the full draw (what the engine sees)."""
+    raw = copy.deepcopy(SMALL)
+    raw["horizon_days"] = 60
+    raw["groups"]["a"]["pathways"] = {"home": 0.5, "rehab": 0.5}
+    raw["services"] = {
+        "rehab": {"capacity": 5, "los": {"dist": "exponential", "mean_days": 10}, "pathways": {"home": 0.5, "wait": 0.5}},
+        "wait": {"capacity": "unlimited", "los": {"dist": "fixed", "mean_days": 2},
+                 "assessment": {"dist": "lognormal", "mean_days": 3, "cv": 0.5}, "pathways": {"home": 0.5, "rehab": 0.5}},
+    }  # fmt: skip
+    cfg = config_from_dict(raw)
+    cand = build_candidates(cfg, Streams(seed))
+    asks = [("route", 0), ("route", 3), ("los_days", 1, 0), ("los_days", 2, 1), ("assessment_days", 1, 1),
+            ("assessment_days", 4, 0)]  # fmt: skip
+    first, second = OnwardDraws(cfg, cand), OnwardDraws(cfg, cand)
+    in_order = [getattr(first, ask[0])(*ask[1:]) for ask in asks]
+    shuffled = {i: getattr(second, asks[i][0])(*asks[i][1:]) for i in order}
+    for i, values in enumerate(in_order):
+        assert values.shape == (len(cand),)
+        assert np.array_equal(values, shuffled[i]), asks[i]
+    keep = np.random.default_rng(seed % 2**32).random(len(cand)) < 0.5
+    part = OnwardDraws(cfg, cand.select(keep))
+    for i in reversed(order):
+        assert np.array_equal(getattr(part, asks[i][0])(*asks[i][1:]), in_order[i][keep]), asks[i]
+    # Other depths, other numbers; a service with no assessment takes none.
+    assert not np.array_equal(in_order[0], in_order[1])
+    assert np.all(first.assessment_days(2, 0) == 0.0) and np.all(first.los_days(3, 1) == 2.0)

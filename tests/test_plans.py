@@ -12,6 +12,7 @@ from hospsim.config import ConfigError, config_from_dict
 from hospsim.config.schedules import Schedule
 from hospsim.model.engine import ADMITTED, run_model
 from hospsim.model.kpis import daily_table
+from hospsim.model.plan import build_levers
 
 BASE = {
     "name": "plan-test",
@@ -447,3 +448,134 @@ def test_transferred_patients_displace_their_own_bed_days():
     assert k["displaced_bed_days"] == pytest.approx(2 * k["transferred_out"])
     assert k["transferred_out_per_1000"] == pytest.approx(1000 * k["p_transferred_out"])
     assert daily_table(cfg, rep)["displaced_bed_days"].sum() == pytest.approx(k["displaced_bed_days"])
+
+
+# --- onward routes between services as plan levers ----------------------------------------------
+
+
+def _onward(**rehab) -> dict:
+    """BASE with rehab sending patients home or on to a care package (unlimited, a 2-day
+    assessment spent in the rehab place, a 5-day stay); ``rehab`` updates the rehab service."""
+    raw = copy.deepcopy(BASE)
+    raw["services"]["rehab"].update(rehab)
+    raw["services"]["care_package"] = {
+        "capacity": "unlimited",
+        "los": {"dist": "fixed", "mean_days": 5},
+        "assessment": {"dist": "fixed", "mean_days": 2},
+    }
+    return raw
+
+
+def _sent_on(rep) -> tuple[np.ndarray, np.ndarray]:
+    """Per rehab stay that ended: the patient and whether it went on to the care package."""
+    v = rep.records.visits
+    ended = (v.service == 0) & ~np.isnan(v.stay_end_days)
+    onward = {int(p) for p in v.patient[(v.service == 1) & (v.depth == 1)]}
+    patients = v.patient[ended]
+    return patients, np.array([int(p) in onward for p in patients], dtype=bool)
+
+
+def test_a_gated_onward_change_opens_on_its_condition_and_routes_later_arrivals():
+    """rehab's route change (all home -> half on to a care package from day 50) waits for rehab to
+    have 30 places (its ramp 15 -> 35 over days 100-300 gets there on day 245). Patients who
+    arrived before the gate opened all go home from rehab; later ones go on exactly when their
+    own route uniform says so - the same patients as with the ungated change."""
+    change = {"to": {"home": 0.5, "care_package": 0.5}, "start_day": 50}
+    gate = {"service_capacity_at_least": {"service": "rehab", "places": 30}}
+    gated = config_from_dict(_onward(pathways_change={**change, "gate": gate}), "<test>")
+    rep = run_model(gated, 9)
+    opened = rep.records.gate_open_days["services.rehab.pathways_change"]
+    # 15 + 20 x (245 - 100) / 200 = 29.5 places on day 245, rounded to 30 (whole places).
+    assert opened == int(np.argmax(rep.capacity.service_places[0] >= 30)) == 245
+    patients, onward = _sent_on(rep)
+    day = np.floor(rep.cohort.arrival_days[patients])
+    assert not onward[day < opened].any() and onward[day >= opened].mean() == pytest.approx(0.5, abs=0.08)
+    ungated = run_model(config_from_dict(_onward(pathways_change=change), "<test>"), 9)
+    assert np.array_equal(ungated.cohort.arrival_days, rep.cohort.arrival_days)
+    u_patients, u_onward = _sent_on(ungated)
+    assert onward[day < opened].size > 50 and u_onward[np.floor(ungated.cohort.arrival_days[u_patients]) >= 50].any()
+    both, i, j = np.intersect1d(patients, u_patients, return_indices=True)
+    late = np.floor(rep.cohort.arrival_days[both]) >= opened
+    assert late.sum() > 20 and np.array_equal(onward[i][late], u_onward[j][late])
+
+
+def test_plan_delivery_makes_an_onward_change_late_and_partial_when_listed():
+    """The change (all home -> half on, on day 100) listed in ``applies_to``, delivered 100 days
+    late and half-way: a quarter go on from day 200; not listed, it comes as planned."""
+    change = {"to": {"home": 0.5, "care_package": 0.5}, "start_day": 100}
+    delivery = {"ic_delay_days": 100, "ic_growth_achieved": 0.5}
+    listed = _onward(pathways_change=change)
+    listed["plan_delivery"] = {**delivery, "applies_to": ["services.rehab.pathways_change"]}
+    not_listed = _onward(pathways_change=change)
+    not_listed["plan_delivery"] = delivery
+    lv_listed = build_levers(config_from_dict(listed, "<test>"))[0]
+    lv_planned = build_levers(config_from_dict(not_listed, "<test>"))[0]
+    assert lv_listed.onward_service[0] == (-1, 1)  # home, care package
+    assert lv_listed.onward_cumulative[0][199] == pytest.approx((1.0, 1.0))
+    assert lv_listed.onward_cumulative[0][200] == pytest.approx((0.75, 1.0))
+    assert lv_planned.onward_cumulative[0][99] == pytest.approx((1.0, 1.0))
+    assert lv_planned.onward_cumulative[0][100] == pytest.approx((0.5, 1.0))
+    # In the model: the patients sent on are those of the full change whose uniform is >= 0.75.
+    late, full = (
+        run_model(config_from_dict(listed, "<test>"), 10),
+        run_model(config_from_dict(not_listed, "<test>"), 10),
+    )
+    p_late, on_late = _sent_on(late)
+    p_full, on_full = _sent_on(full)
+    day = np.floor(late.cohort.arrival_days[p_late])
+    assert not on_late[day < 200].any() and on_late[day >= 200].mean() == pytest.approx(0.25, abs=0.06)
+    _, i, j = np.intersect1d(p_late, p_full, return_indices=True)
+    assert np.all(on_full[j][on_late[i]])  # sent on when half-delivered: sent on when delivered in full
+
+
+def test_service_places_change_at_midnight_and_a_rise_cascades_back_to_acute_beds():
+    """acute -> a (1 place, 1-day stay) -> b (0 places, 2 from day 5, none from day 9). Until day
+    5 a's patient is blocked and the rest wait in acute beds; at t = 5.0 exactly a's patient moves
+    into b and the first acute patient waiting moves into a; no one starts in b from day 9."""
+    raw = {
+        "name": "cascade",
+        "start_date": "2017-04-03",
+        "horizon_days": 12,
+        "acute": {"beds": 100},
+        "demand": {"emergency": {"per_day": 8}},
+        "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 0.5}, "pathways": {"a": 1.0}}},
+        "services": {
+            "a": {"capacity": 1, "los": {"dist": "fixed", "mean_days": 1}, "pathways": {"b": 1.0}},
+            "b": {"capacity": {"steps": [[0, 0], [5, 2], [9, 0]]}, "los": {"dist": "fixed", "mean_days": 20}},
+        },
+    }
+    cfg = config_from_dict(raw, "<test>")
+    rep = run_model(cfg, 4)
+    v, rec = rep.records.visits, rep.records
+    a, b = v.service == 0, v.service == 1
+    b_starts = np.sort(v.start_days[b & ~np.isnan(v.start_days)])
+    assert b_starts.size == 2 and b_starts[0] == 5.0 and 5.0 < b_starts[1] < 9.0
+    first_a = np.flatnonzero(a & (v.start_days < 5.0))
+    assert first_a.size == 1 and v.stay_end_days[first_a[0]] < 5.0 and v.leave_days[first_a[0]] == 5.0
+    moved_in = np.flatnonzero(a & (v.start_days == 5.0))
+    assert moved_in.size == 1 and rec.bed_leave_days[v.patient[moved_in[0]]] == 5.0
+    # The second b place goes to that patient when its day in a ends; then b is full to the end.
+    assert b_starts[1] == v.stay_end_days[moved_in[0]] == 6.0
+    daily = daily_table(cfg, rep)
+    assert daily["b_capacity"].tolist() == [0] * 5 + [2] * 4 + [0] * 3
+    # Blocked in a from the end of its first stay (fit at ~0.5, then 1 day) to midnight of day 5.
+    blocked = daily["a_blocked_mean"].to_numpy()
+    assert 0 < blocked[1] < 1 and np.all(blocked[2:5] == 1.0)
+
+
+def test_an_over_delivered_onward_change_is_refused_once_a_share_goes_negative():
+    """Twice the planned shift of rehab's routes (home 0.8 -> 0.2) would send home -0.4 of its
+    patients: one line naming the lever; twice a shift that ends at home 0.5 is fine (home 0.2)."""
+    change = {"to": {"home": 0.2, "care_package": 0.8}, "start_day": 100}
+    raw = _onward(pathways={"home": 0.8, "care_package": 0.2}, pathways_change=change)
+    raw["plan_delivery"] = {"ic_growth_achieved": 2.0, "applies_to": ["services.rehab.pathways_change"]}
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(raw, "<test>")
+    assert str(err.value) == (
+        "<test>: plan_delivery.ic_growth_achieved: 2 makes services.rehab.pathways_change out of range as "
+        "delivered (the share of home would be -0.4)"
+    )
+    raw["services"]["rehab"]["pathways_change"]["to"] = {"home": 0.5, "care_package": 0.5}
+    levers = build_levers(config_from_dict(raw, "<test>"))[0]
+    assert levers.onward_cumulative[0][99] == pytest.approx((0.8, 1.0))
+    assert levers.onward_cumulative[0][100] == pytest.approx((0.2, 1.0))
