@@ -669,11 +669,6 @@ def test_a_bad_route_stops_the_cli_with_exit_code_2(raw, tmp_path, capsys):
     assert str(path) in err[0] and "services.rehab_bed.pathways.rehab_bed: the onward routes" in err[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config: a cycle that only a pathways_change creates is reported at services.S.pathways.D, a field "
-    "the file does not have (it is services.S.pathways_change.to.D)",
-)
 def test_a_cycle_made_by_a_pathway_change_names_the_change(raw, tmp_path):
     data = copy.deepcopy(raw)
     data["services"]["rehab_bed"]["pathways"] = {"home": 0.5, "care_home": 0.5}
@@ -681,11 +676,6 @@ def test_a_cycle_made_by_a_pathway_change_names_the_change(raw, tmp_path):
     one_line_error(write(tmp_path, data), "services.care_home.pathways_change.to.rehab_bed", CYCLE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config: a closed cycle through an unlimited service with no share leaving it is accepted; its "
-    "patients circulate for ever, and with zero-length stays and no assessments run_model never returns",
-)
 def test_a_cycle_no_patient_can_leave_is_refused(raw, tmp_path):
     data = copy.deepcopy(raw)
     _unlimited("home_support")(data)

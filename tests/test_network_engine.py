@@ -136,10 +136,6 @@ def check_draws(cfg, engine, records) -> None:
         # The assessment, spent in the sender's place, at the multiplier of the arrival day.
         if cfg.services[rep_name(cfg, s)].assessment is None:
             days = 0.0
-        elif not engine.has_assessment[s]:
-            # Every candidate's first-visit draw was 0: the engine then skips onward draws too
-            # (test_an_onward_assessment_is_its_own_draw_when_no_first_one_was_needed, xfail).
-            continue
         elif depth == 0:
             days = float(engine.assessment[s][p])
         else:
@@ -353,11 +349,6 @@ def test_a_step_up_service_sends_patients_on_from_its_places():
     assert k["step_up_mean_blocked"] == pytest.approx(blocked / 12) and k["rehab_p_wait"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: at midnight each pool's places are set and its queue served in config order, so a "
-    "cascade from an earlier service into a later one fills it under yesterday's (higher) capacity",
-)
 def test_midnight_cascade_uses_the_new_capacity_of_every_service():
     raw = _chain(
         b={"capacity": {"steps": [[0, 0], [5, 5]]}, "los": {"dist": "fixed", "mean_days": 100}},
@@ -372,11 +363,6 @@ def test_midnight_cascade_uses_the_new_capacity_of_every_service():
     assert not admission_violations(v.start_days[a], v.leave_days[a], rep.capacity.service_places[1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: has_assessment[s] is read off the candidates' first-visit draws (row.any()), so when every "
-    "one of them is 0 (empirical values with a 0, few candidates) onward visits to s skip their own nonzero draw",
-)
 def test_an_onward_assessment_is_its_own_draw_when_no_first_one_was_needed():
     """a -> b (b's assessment: 0 or 4 days, equally likely). Seed 35 has 6 candidates whose
     first-visit draws for b are all 0; a patient going a -> b drew 4 days for its visit to b."""
@@ -395,5 +381,5 @@ def test_an_onward_assessment_is_its_own_draw_when_no_first_one_was_needed():
     v = records.visits
     into_b = np.flatnonzero((v.service == 1) & ~np.isnan(v.ready_days))
     drawn = np.array([engine.onward.assessment_days(int(v.depth[k]), 1)[v.patient[k]] for k in into_b])
-    assert not engine.has_assessment[1] and np.any(drawn == 4.0)  # the setup
+    assert not np.any(engine.assessment[1]) and np.any(drawn == 4.0)  # the setup: every first-visit draw 0
     np.testing.assert_array_equal(v.ready_days[into_b] - v.referred_days[into_b], drawn)
