@@ -406,6 +406,7 @@ def _list_of(bookable: list[float], priority: list[int], referral: list[float]) 
     n = len(bookable)
     cand = SimpleNamespace(
         n_emergencies=1,
+        n_electives=n,
         bookable_days=np.array([np.nan, *bookable]),
         priority=np.array([-1, *priority]),
         time_days=np.array([0.0, *referral]),

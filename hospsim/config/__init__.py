@@ -11,6 +11,7 @@ from .loading import (
     default_config_path,
     load_config,
     parse_value,
+    read_config_yaml,
     read_yaml,
     set_dotted,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "load_config",
     "parse_value",
     "plan_schedules",
+    "read_config_yaml",
     "read_yaml",
     "set_dotted",
 ]

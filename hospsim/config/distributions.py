@@ -88,6 +88,41 @@ def ppf(spec: LosDistribution, u: np.ndarray) -> np.ndarray:
     raise TypeError(f"unknown distribution {spec!r}")
 
 
+def tail_ppf(spec: LosDistribution, elapsed_days: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Whole stays (days) of patients who have already stayed ``elapsed_days``: quantile ``u`` of
+    the distribution conditioned on exceeding the elapsed time (the tail beyond it, by inverse
+    transform of the survival function, so far tails stay accurate). Where the distribution has
+    no mass beyond the elapsed time (a fixed or empirical stay already over, or a tail below
+    float range) the stay ends now: the elapsed time itself."""
+    e = np.asarray(elapsed_days, dtype=float)
+    u = np.asarray(u, dtype=float)
+    if isinstance(spec, Exponential):
+        days = e - spec.mean_days * np.log1p(-u)  # memoryless
+    elif isinstance(spec, Lognormal):
+        sigma = math.sqrt(math.log1p(spec.cv**2))
+        mu = math.log(spec.mean_days) - sigma**2 / 2
+        z = (np.log(np.maximum(e, 1e-300)) - mu) / sigma
+        tail = special.ndtr(-z) * (1.0 - u)  # P(L > stay) = P(L > e) x (1 - u)
+        days = np.exp(mu - sigma * special.ndtri(tail))
+    elif isinstance(spec, Gamma):
+        shape = 1.0 / spec.cv**2
+        scale = spec.mean_days / shape
+        tail = special.gammaincc(shape, e / scale) * (1.0 - u)
+        days = special.gammainccinv(shape, tail) * scale
+    elif isinstance(spec, Fixed):
+        days = np.full(e.shape, float(spec.mean_days))
+    elif isinstance(spec, Empirical):
+        values = np.sort(np.asarray(spec.values_days, dtype=float))
+        first = np.searchsorted(values, e, side="right")  # values beyond the elapsed time
+        count = values.size - first
+        idx = first + np.minimum((u * count).astype(np.int64), np.maximum(count - 1, 0))
+        days = np.where(count > 0, values[np.minimum(idx, values.size - 1)], e)
+    else:
+        raise TypeError(f"unknown distribution {spec!r}")
+    out: np.ndarray = np.where(np.isfinite(days), np.maximum(days, e), e)
+    return out
+
+
 def mean_days(spec: LosDistribution) -> float:
     """The distribution's mean in days."""
     return float(spec.mean_days)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from . import safe_yaml
+from .census import read_census
 from .distributions import DIST_NAMES
 from .errors import ConfigError, did_you_mean
 from .schema import CAPACITY_FORMS, Config
@@ -326,9 +327,19 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> Config:
         raise ConfigError(_one_line(source, err)) from None
 
 
+def read_config_yaml(path: str | Path) -> dict[str, Any]:
+    """A config file's raw data, with a census file it names (``initial_state: census.csv``,
+    relative to the config's folder) read into it."""
+    raw = read_yaml(path)
+    census = raw.get("initial_state")
+    if isinstance(census, str):
+        raw = {**raw, "initial_state": read_census(Path(path).parent / census)}
+    return raw
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read, override and validate a config file."""
-    raw = read_yaml(path)
+    raw = read_config_yaml(path)
     raw = apply_overrides(raw, overrides)
     return validate_overridden(raw, str(path), overrides)
 

@@ -36,6 +36,7 @@ from .limits import (
     MAX_GROWTH_PER_YEAR,
     MAX_HORIZON_DAYS,
     MAX_INITIAL_LIST,
+    MAX_LOS_DAYS,
     MAX_PER_DAY,
     MAX_PLACES,
     MAX_REFERRALS_PER_WEEK,
@@ -277,6 +278,76 @@ class Service(_Strict):
         return self.capacity
 
 
+class CensusAcute(_Strict):
+    """A patient in an acute bed at day 0: its group (``elective`` for an elective admission), time
+    since admission and, if already medically fit, time since then and the service it waits for."""
+
+    group: str
+    elapsed_days: float = Field(ge=0, le=MAX_LOS_DAYS)
+    fit_elapsed_days: float | None = Field(default=None, ge=0, le=MAX_LOS_DAYS)
+    waiting_for: str | None = None
+
+    @model_validator(mode="after")
+    def _fit(self) -> CensusAcute:
+        if self.fit_elapsed_days is not None:
+            if self.fit_elapsed_days > self.elapsed_days:
+                raise ValueError(
+                    f"fit_elapsed_days: {self.fit_elapsed_days:g} is more than elapsed_days {self.elapsed_days:g}"
+                )
+            if self.waiting_for is None:
+                raise ValueError("waiting_for: a medically fit patient still in a bed waits for a service")
+        elif self.waiting_for is not None:
+            raise ValueError("waiting_for: only for a medically fit patient (give fit_elapsed_days)")
+        return self
+
+
+class CensusService(_Strict):
+    """A patient in a community service at day 0, ``elapsed_days`` after moving in; if it has
+    finished its stay and waits to move on (blocked), time since then and the service it waits for."""
+
+    service: str
+    elapsed_days: float = Field(ge=0, le=MAX_LOS_DAYS)
+    finished_elapsed_days: float | None = Field(default=None, ge=0, le=MAX_LOS_DAYS)
+    waiting_for: str | None = None
+
+    @model_validator(mode="after")
+    def _finished(self) -> CensusService:
+        if self.finished_elapsed_days is not None:
+            if self.finished_elapsed_days > self.elapsed_days:
+                raise ValueError(
+                    f"finished_elapsed_days: {self.finished_elapsed_days:g} is more than elapsed_days {self.elapsed_days:g}"
+                )
+            if self.waiting_for is None:
+                raise ValueError("waiting_for: a patient who finished its stay and holds its place waits for a service")
+        elif self.waiting_for is not None:
+            raise ValueError("waiting_for: only for a patient who finished its stay (give finished_elapsed_days)")
+        return self
+
+
+class CensusBoarding(_Strict):
+    """An emergency waiting for an acute bed at day 0, arrived ``elapsed_days`` ago."""
+
+    group: str
+    elapsed_days: float = Field(ge=0, le=MAX_LOS_DAYS)
+
+
+class CensusListed(_Strict):
+    """An elective on the waiting list at day 0, referred ``elapsed_days`` ago."""
+
+    priority: str
+    elapsed_days: float = Field(ge=0, le=MAX_LOS_DAYS)
+
+
+class InitialState(_Strict):
+    """The system at day 0 (a census): who is where and for how long already. Residual stays are
+    drawn from each distribution's tail beyond the time already spent."""
+
+    acute: list[CensusAcute] = Field(default_factory=list, max_length=MAX_INITIAL_LIST)
+    services: list[CensusService] = Field(default_factory=list, max_length=MAX_INITIAL_LIST)
+    boarding: list[CensusBoarding] = Field(default_factory=list, max_length=MAX_INITIAL_LIST)
+    waiting_list: list[CensusListed] = Field(default_factory=list, max_length=MAX_INITIAL_LIST)
+
+
 class PlanDelivery(_Strict):
     """How the intermediate-care part of a plan is delivered, relative to what was planned.
 
@@ -377,6 +448,51 @@ def _check_way_home(services: dict[str, Service]) -> None:
                 )
 
 
+ELECTIVE_GROUP = "elective"  # the census group of an elective admission
+
+
+def _check_census(cfg: Config, census: InitialState) -> None:
+    """Every census row names a group, service or priority the config has."""
+    groups = [*cfg.groups, *([ELECTIVE_GROUP] if cfg.demand.elective is not None else [])]
+    takers = [n for n, s in cfg.services.items() if s.service_kind.takes_transfers]
+    for i, a in enumerate(census.acute):
+        if a.group not in groups:
+            raise ValueError(
+                f"initial_state.acute.{i}.group: no group {a.group!r}{did_you_mean(a.group, groups, 'groups')}"
+            )
+        if a.waiting_for is not None and a.waiting_for not in takers:
+            hint = did_you_mean(a.waiting_for, takers, "services taking transfers")
+            raise ValueError(f"initial_state.acute.{i}.waiting_for: no service {a.waiting_for!r} takes transfers{hint}")
+    for i, sv in enumerate(census.services):
+        if sv.service not in cfg.services:
+            hint = did_you_mean(sv.service, cfg.services, "services")
+            raise ValueError(f"initial_state.services.{i}.service: no service {sv.service!r}{hint}")
+        if sv.waiting_for is not None and (sv.waiting_for not in takers or sv.waiting_for == sv.service):
+            hint = did_you_mean(sv.waiting_for, takers, "services taking transfers")
+            raise ValueError(
+                f"initial_state.services.{i}.waiting_for: {sv.waiting_for!r} is not another service taking transfers{hint}"
+            )
+    for i, b in enumerate(census.boarding):
+        if b.group not in cfg.groups:
+            raise ValueError(
+                f"initial_state.boarding.{i}.group: no group {b.group!r}{did_you_mean(b.group, cfg.groups, 'groups')}"
+            )
+    if census.boarding and cfg.acute.when_full != "queue":
+        raise ValueError("initial_state.boarding: patients wait for a bed only with acute.when_full: queue")
+    if census.waiting_list:
+        el = cfg.demand.elective
+        if el is None:
+            raise ValueError("initial_state.waiting_list: needs demand.elective")
+        if el.initial_list is not None:
+            raise ValueError(
+                "initial_state.waiting_list: give the starting list here or in demand.elective.initial_list, not both"
+            )
+        for i, w in enumerate(census.waiting_list):
+            if w.priority not in el.priorities:
+                hint = did_you_mean(w.priority, el.priorities, "priorities")
+                raise ValueError(f"initial_state.waiting_list.{i}.priority: no priority {w.priority!r}{hint}")
+
+
 def _check_mix(where: str, mix: dict[str, float], services: dict[str, Service]) -> None:
     for name, p in mix.items():
         if name != HOME and name not in services:
@@ -406,6 +522,7 @@ class Config(_Strict):
     groups: dict[str, Group] = Field(min_length=1)
     services: dict[str, Service] = Field(default_factory=dict)
     plan_delivery: PlanDelivery = PlanDelivery()
+    initial_state: InitialState | None = None  # a census at day 0 (else the system starts empty)
 
     @field_validator("groups", "services")
     @classmethod
@@ -454,6 +571,8 @@ class Config(_Strict):
                 _check_mix(f"services.{name}.pathways_change.to", svc.pathways_change.to, self.services)
         _check_no_deadlock(self.services)
         _check_way_home(self.services)
+        if self.initial_state is not None:
+            _check_census(self, self.initial_state)
         known = [p for p, _ in plan_schedules(self, delivered=False)]
         known += [f"{p}.pathways_change" for p in _mix_owners(self) if f"{p}.pathways_change" not in known]
         for p in self.plan_delivery.applies_to or []:

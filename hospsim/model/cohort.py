@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config import Config
 from ..config.distributions import ppf
+from ..config.schema import ELECTIVE_GROUP
 from .demand import emergency_arrivals, initial_list_times, referral_times
 from .streams import Streams
 
@@ -56,6 +57,14 @@ class Candidates:
     source_index: np.ndarray | None = None
     n_drawn: int = 0
     replication_seed: int = 0
+    # The census (patients already in the system at day 0) are the last ``n_census`` candidates.
+    n_census: int = 0
+    census: CensusBlock | None = None
+
+    @property
+    def n_electives(self) -> int:
+        """Electives are candidates ``n_emergencies .. n_emergencies + n_electives - 1``."""
+        return len(self) - self.n_emergencies - self.n_census
 
     def __len__(self) -> int:
         return int(self.time_days.size)
@@ -65,6 +74,23 @@ class Candidates:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         arrays: dict[str, Any] = {k: v[..., keep] for k, v in values.items() if isinstance(v, np.ndarray)}
         return replace(self, **arrays, n_emergencies=int(np.count_nonzero(keep[: self.n_emergencies])))
+
+
+# Where a census patient is at day 0 (CensusBlock.kind).
+IN_STAY, FIT_WAITING, IN_SERVICE, BOARDING, BLOCKED = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class CensusBlock:
+    """What the census says of each of its patients (the last ``n_census`` candidates), in the
+    order acute (in their stay, then fit), services, boarding, each kept in census order."""
+
+    kind: np.ndarray  # IN_STAY, FIT_WAITING, IN_SERVICE, BOARDING or BLOCKED
+    elapsed_days: np.ndarray  # since admission, service start or arrival
+    fit_elapsed_days: np.ndarray  # since medically fit, or since its service stay ended (NaN: neither)
+    service: np.ndarray  # int: the service a patient is in (IN_SERVICE, BLOCKED) or waits for (FIT_WAITING)
+    waiting_for: np.ndarray  # int: BLOCKED: the service it waits for (-1 otherwise)
+    u_stay: np.ndarray  # the uniform of its residual stay (acute or service), from its own stream
 
 
 @dataclass(frozen=True)
@@ -137,12 +163,14 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
     if el is None:
         empty = np.empty(0)
         return _Arrivals(empty, np.empty(0, dtype=np.int64), empty, np.empty(0, dtype=group_dtype), *[empty] * 6)
-    starting = initial_list_times(el)
+    starting, listed_priority = _starting_list(cfg)
     time = np.concatenate([starting, referral_times(el, cfg.horizon_days, streams["elective_referrals"])])
     n = time.size
     priority = np.searchsorted(
         _cumulative(list(el.priorities.values())), streams["elective_priority"].random(n), "right"
     )
+    if listed_priority is not None:
+        priority[: starting.size] = listed_priority  # the census says each one's priority
     wait_to_book = ppf(el.bookable_after, streams["elective_bookable"].random(n)) if el.bookable_after else np.zeros(n)
     # Kept when below the plan's referral multiplier on the referral day; the starting list always.
     u_accept = np.concatenate([np.full(starting.size, -1.0), streams["elective_accept"].random(n - starting.size)])
@@ -160,19 +188,39 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
     )
 
 
+def _starting_list(cfg: Config) -> tuple[np.ndarray, np.ndarray | None]:
+    """Referral times (< 0, oldest first) of the electives on the list at day 0, and their
+    priorities if the census gives them (else drawn)."""
+    el = cfg.demand.elective
+    listed = cfg.initial_state.waiting_list if cfg.initial_state is not None else []
+    if el is None or not listed:
+        return (initial_list_times(el) if el is not None else np.empty(0)), None
+    order = np.argsort([-w.elapsed_days for w in listed], kind="stable")
+    times = np.minimum(-np.array([listed[i].elapsed_days for i in order]), np.nextafter(0.0, -1.0))
+    names = list(el.priorities)
+    return times, np.array([names.index(listed[i].priority) for i in order], dtype=np.int64)
+
+
 def build_candidates(cfg: Config, streams: Streams) -> Candidates:
-    """Draw every possible patient of one replication: emergencies, then elective referrals."""
+    """Draw every possible patient of one replication: emergencies, then elective referrals,
+    then the census (patients already in the system at day 0)."""
     em = _in_time_order(_emergencies(cfg, streams))
     el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)  # already in time order
+    ce, census = _census(cfg, streams, em.group.dtype)
+    sources = (em, el, ce)
 
     def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(em, name), getattr(el, name)])
+        return np.concatenate([getattr(a, name) for a in sources])
 
     time = cat("time_days")
     u_svc = cat("u_service_los")
     # Each source draws its own assessment numbers, so electives never shift an emergency's.
     u_assess = np.concatenate(
-        [streams["assessment"].random(em.time_days.size), streams["elective_assessment"].random(el.time_days.size)]
+        [
+            streams["assessment"].random(em.time_days.size),
+            streams["elective_assessment"].random(el.time_days.size),
+            streams["census_assessment"].random(ce.time_days.size),
+        ]
     )
     service_los = np.zeros((len(cfg.services), time.size))
     assessment = np.zeros((len(cfg.services), time.size))
@@ -183,7 +231,13 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     return Candidates(
         time_days=time,
         day=np.maximum(np.floor(time), 0).astype(np.int64),
-        is_elective=np.concatenate([np.zeros(em.time_days.size, dtype=bool), np.ones(el.time_days.size, dtype=bool)]),
+        is_elective=np.concatenate(
+            [
+                np.zeros(em.time_days.size, dtype=bool),
+                np.ones(el.time_days.size, dtype=bool),
+                ce.group == len(cfg.groups),
+            ]
+        ),
         n_emergencies=int(em.time_days.size),
         priority=cat("priority"),
         bookable_days=cat("bookable_days"),
@@ -201,7 +255,66 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
         source_index=np.arange(time.size),
         n_drawn=int(time.size),
         replication_seed=streams.replication_seed,
+        n_census=int(ce.time_days.size),
+        census=census,
     )
+
+
+def _census(cfg: Config, streams: Streams, group_dtype: np.dtype) -> tuple[_Arrivals, CensusBlock | None]:
+    """The census's acute, service and boarding patients as candidates (the waiting list joins
+    the electives), each with draws from the census's own streams, so a census never shifts the
+    draws of the patients who arrive later."""
+    state = cfg.initial_state
+    empty = np.empty(0)
+    if state is None or not (state.acute or state.services or state.boarding):
+        return _Arrivals(empty, np.empty(0, dtype=np.int64), empty, np.empty(0, dtype=group_dtype), *[empty] * 6), None
+    groups = {name: i for i, name in enumerate(cfg.groups)}
+    groups[ELECTIVE_GROUP] = len(cfg.groups)
+    services = {name: i for i, name in enumerate(cfg.services)}
+    in_stay = [a for a in state.acute if a.fit_elapsed_days is None]
+    fit = [a for a in state.acute if a.fit_elapsed_days is not None]
+    in_service = [s for s in state.services if s.finished_elapsed_days is None]
+    blocked = [s for s in state.services if s.finished_elapsed_days is not None]
+    rows = (
+        [(IN_STAY, groups[a.group], a.elapsed_days, np.nan, -1) for a in in_stay]
+        + [
+            (FIT_WAITING, groups[a.group], a.elapsed_days, a.fit_elapsed_days, services[a.waiting_for or ""])
+            for a in fit
+        ]
+        + [(IN_SERVICE, len(cfg.groups) + 1, s.elapsed_days, np.nan, services[s.service]) for s in in_service]
+        + [
+            (BLOCKED, len(cfg.groups) + 1, s.elapsed_days, s.finished_elapsed_days, services[s.service])
+            for s in blocked
+        ]
+        + [(BOARDING, groups[b.group], b.elapsed_days, np.nan, -1) for b in state.boarding]
+    )
+    kind, group, elapsed, fit_elapsed, service = (np.array(c) for c in zip(*rows, strict=True))
+    waits = [-1] * (len(rows) - len(blocked) - len(state.boarding)) + [services[s.waiting_for or ""] for s in blocked]
+    waits += [-1] * len(state.boarding)
+    k = kind.size
+    block = CensusBlock(
+        kind=kind.astype(np.int64),
+        elapsed_days=elapsed.astype(float),
+        fit_elapsed_days=fit_elapsed.astype(float),
+        service=service.astype(np.int64),
+        waiting_for=np.array(waits, dtype=np.int64),
+        u_stay=streams["census_stay"].random(k),
+    )
+    # Arrival (or service start) before day 0, strictly (-0.0 would count as arriving on day 0).
+    time = np.minimum(-block.elapsed_days, np.nextafter(0.0, -1.0))
+    arrivals = _Arrivals(
+        time_days=time,
+        priority=np.full(k, -1, dtype=np.int64),
+        bookable_days=np.full(k, np.nan),
+        group=group.astype(group_dtype),
+        u_accept=np.full(k, -1.0),  # already here: never thinned
+        base_los_days=np.full(k, np.nan),  # drawn at day 0 from the tail beyond the elapsed time
+        u_step_up=np.ones(k),
+        step_up_los_days=np.zeros(k),
+        u_pathway=streams["census_pathway"].random(k),
+        u_service_los=streams["census_service_los"].random(k),
+    )
+    return arrivals, block
 
 
 class OnwardDraws:

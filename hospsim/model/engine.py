@@ -43,6 +43,7 @@ import numpy as np
 
 from ..config import Config
 from ..config.distributions import mean_days
+from .census import place_census
 from .cohort import NO_SERVICE, Candidates, Cohort, OnwardDraws, build_candidates
 from .levels import BedPool, Level
 from .plan import Gate, GateBook, Levers, build_levers, most_accept_probability
@@ -83,14 +84,15 @@ class ElectiveList:
         # Only the electives' attributes (candidates first..), indexed by k = pid - first: lists of
         # every candidate would cost ~20 MB each for the default footprint.
         self.first = first = cand.n_emergencies
-        bookable = cand.bookable_days[first:]
+        electives = slice(first, first + cand.n_electives)
+        bookable = cand.bookable_days[electives]
         # Electives in the order they become bookable; ``next`` is the first not yet on the heap.
         self.order = np.argsort(bookable, kind="stable").tolist()
         self.bookable_days = bookable.tolist()
-        self.priority = cand.priority[first:].tolist()
-        self.referral_days = cand.time_days[first:].tolist()
-        self.referral_day = cand.day[first:].tolist()
-        self.u_accept = cand.u_accept[first:].tolist()
+        self.priority = cand.priority[electives].tolist()
+        self.referral_days = cand.time_days[electives].tolist()
+        self.referral_day = cand.day[electives].tolist()
+        self.u_accept = cand.u_accept[electives].tolist()
         self.kept = [True] * len(self.u_accept)
         self.next_referral = 0  # the first referral whose day has not started yet
         self.next = 0
@@ -136,6 +138,7 @@ class Engine:
     """The event handlers of one replication, over its candidates, levers and gates."""
 
     def __init__(self, cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) -> None:
+        self.cfg = cfg
         self.clock = EventQueue()
         self.horizon_days = cfg.horizon_days
         self.levers = levers
@@ -165,6 +168,8 @@ class Engine:
         """The candidates' attributes as lists (fast to index on the per-event path)."""
         self.n = len(cand)
         self.n_emergencies = cand.n_emergencies
+        self.n_census = cand.n_census
+        self.census = cand.census
         self.cand = cand  # as arrays, to sort each day's candidates at once (_sort_day)
         self.day_end = np.searchsorted(cand.day[: cand.n_emergencies], np.arange(1, self.horizon_days + 1)).tolist()
         self.sorted_day = -1  # the day whose kept candidates kept_today lists
@@ -191,9 +196,11 @@ class Engine:
         clock.urgent_after(0.0, self._on_midnight, 0)
         if self.n_emergencies:
             clock.at(self.arrival[0], self._on_arrival, 0)
-        for pid in range(self.n_emergencies, self.n):
+        for pid in range(self.n_emergencies, self.n - self.n_census):
             self.log.outcome[pid] = ON_LIST  # until admitted
             self._resolve(pid)  # electives have no plan levers: their LOS and pathway are known
+        if self.census is not None:
+            place_census(self, self.cfg, self.census, self.n - self.n_census)
         clock.run(until=self.horizon_days)
         return self.log.records(clock.processed, self.gates.opened)
 

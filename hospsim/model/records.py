@@ -41,6 +41,7 @@ class Capacity:
 # Where a community visit's patient came from (``Visits.origin``), besides a sender service's index.
 FROM_ACUTE = -1  # an acute bed
 FROM_ARRIVAL = -2  # diverted to step-up care on arrival
+FROM_CENSUS = -3  # already in the service at day 0 (a census start)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Visits:
 
     patient: np.ndarray  # int: index of the patient in the records
     service: np.ndarray  # int: the service referred to
-    origin: np.ndarray  # int: the sender service's index, FROM_ACUTE or FROM_ARRIVAL
+    origin: np.ndarray  # int: the sender service's index, FROM_ACUTE, FROM_ARRIVAL or FROM_CENSUS
     depth: np.ndarray  # int: 0 for the patient's first community visit, 1 for the next, ...
     referred_days: np.ndarray  # finished its stay in the sender's place (arrival for a diversion)
     ready_days: np.ndarray  # ready to move in (after the assessment)

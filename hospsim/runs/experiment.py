@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import Config, ConfigError, config_from_dict, plan_schedules, read_yaml
+from ..config import Config, ConfigError, config_from_dict, plan_schedules, read_config_yaml
 from ..config.dates import counting_from, date_of, day_and_date
 from ..config.experiment import (
     BASELINE,
@@ -106,7 +106,7 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     base_path = (path.parent / exp.config).resolve()
     if not base_path.exists():
         raise ConfigError(f"{path}: config: file not found: {exp.config}")
-    base_raw = _resolve(read_yaml(base_path), exp.overrides, "overrides", str(path))
+    base_raw = _resolve(read_config_yaml(base_path), exp.overrides, "overrides", str(path))
     variants = _variants(exp, base_raw, path)
     if raw.get("window") is not None:
         exp, raw = _with_window(raw, variants[0].config, path)

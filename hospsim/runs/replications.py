@@ -62,7 +62,8 @@ def patient_table(rep: Replication) -> pd.DataFrame:
         {
             "patient": np.arange(n, dtype=np.int64),
             "kind": categorical(co.is_elective.astype(np.int32), ["emergency", "elective"]),
-            "group": categorical(co.group, [*co.group_names, "elective"]),
+            # A patient already in a community service at a census start has no known group.
+            "group": categorical(co.group, [*co.group_names, "elective", "census_in_service"]),
             "priority": categorical(co.priority, list(co.priority_names)),
             "arrival_days": co.arrival_days,
             "admit_days": rec.admit_days,
