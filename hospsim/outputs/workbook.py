@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ..analysis.verdicts import BREAKS, HOLDS
-from ..config.experiment import ALL_CRITERIA, BASELINE
+from ..config.experiment import ALL_CRITERIA
 from ..model import kpi_registry
 from ..runs.errors import OutputError
 from ..runs.results import Results
@@ -139,8 +139,10 @@ def _with_names(res: Results, labels: Labels, table: pd.DataFrame) -> pd.DataFra
     for i, name in enumerate(names):
         col = f"param_{name}"
         if col not in out.columns:
-            values = [params.get((str(s), int(p)), {}).get(name, math.nan) for s, p in zip(out["scenario"], out["point"])]
-            out.insert(at + i, col, pd.array(values, dtype="float64"))
+            values = [
+                params.get((str(s), int(p)), {}).get(name, math.nan) for s, p in zip(out["scenario"], out["point"])
+            ]
+            out.insert(at + i, col, pd.Series(values, index=out.index, dtype="float64"))
     at = max(list(out.columns).index(f"param_{n}") for n in names) + 1 if names else at
     cells = [labels.cell(str(s), params.get((str(s), int(p)))) for s, p in zip(out["scenario"], out["point"])]
     out.insert(at, "cell_name", cells)
@@ -216,7 +218,9 @@ def verdicts_sheet(res: Results, labels: Labels) -> Sheet | None:
     at = list(table.columns).index("criterion") + 1
     table.insert(at, "criterion_name", [names.get(str(c), str(c)) for c in table["criterion"]])
     table.insert(at + 2, "kpi_name", [labels.kpi(k) if isinstance(k, str) and k else None for k in table["kpi"]])
-    table.insert(list(table.columns).index("share_holds"), "verdict", [verdict_word(float(s)) for s in table["share_holds"]])
+    table.insert(
+        list(table.columns).index("share_holds"), "verdict", [verdict_word(float(s)) for s in table["share_holds"]]
+    )
     params = _params(table)
     docs = {
         **_cell_docs(res, labels, params),
@@ -277,14 +281,17 @@ def paired_sheet(res: Results, labels: Labels) -> Sheet | None:
         **_KPI_DOCS,
         "baseline_mean": ("mean of the KPI in the baseline, over the same replications", unit),
         "scenario_mean": ("mean of the KPI in the cell", unit),
-        "difference": ("cell minus baseline, mean of the paired differences (a share's: in points, 0.01 = 1 point)", unit),
+        "difference": (
+            "cell minus baseline, mean of the paired differences (a share's: in points, 0.01 = 1 point)",
+            unit,
+        ),
         "ci_low": ("lower end of the paired 95% confidence interval of the difference", unit),
         "ci_high": ("upper end of the paired 95% confidence interval of the difference", unit),
         "n": ("replications paired", "replications"),
         "relative_change": ("difference / baseline_mean; empty when the baseline's mean is 0", "share 0–1"),
     }
     formats: dict[str, str | list[str]] = {
-        **{c: per_row for c in ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")},
+        **dict.fromkeys(("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high"), per_row),
         "n": COUNT_FORMAT,
         "relative_change": SHARE_FORMAT,
     }
@@ -363,7 +370,7 @@ def about_rows(res: Results, sheets: Sequence[str], absent: Mapping[str, str]) -
     m, base = res.manifest, res.cells[0].config
     versions = m.get("versions") or {}
     rows: list[tuple[str, Any]] = [
-        ("results folder", str(res.path.resolve())),
+        ("results folder", str(res.path.resolve()) if res.path.is_dir() else f"{res.path} (not saved)"),
         ("kind", "sweep: an experiment (baseline, scenarios, sweep)" if res.is_sweep else "run: one config"),
         ("name", res.name),
     ]
