@@ -125,7 +125,23 @@ def test_numbers_are_numbers_with_formats_and_a_frozen_header(sweep_dir: Path):
         assert all(c.font.b for c in sheet[1]), name
         assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row), name  # no formulas
         assert all(sheet.column_dimensions[c.column_letter].width >= 8 for c in sheet[1]), name
-    assert wb["verdicts"]["L2"].number_format == "0.0%"  # share_holds
+    verdicts = wb["verdicts"]
+    share = [c.value for c in verdicts[1]].index("share_holds") + 1
+    assert verdicts.cell(row=2, column=share).number_format == "0.0%"
+
+
+def test_text_that_looks_like_a_formula_stays_text(sweep_dir: Path, tmp_path: Path):
+    import json
+
+    folder = tmp_path / "labelled"
+    shutil.copytree(sweep_dir, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["experiment"]["labels"] = {"fixed_date": "=1+1", "gated": "bad\x01name"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["export", str(folder), "--xlsx", "--force"]) == 0
+    ws = openpyxl.load_workbook(folder / "results.xlsx")["summary"]
+    names = {c.value: c.data_type for c in ws["B"][1:]}
+    assert names == {"Baseline": "s", "=1+1": "s", "badname": "s"}
 
 
 def test_about_sheet_says_what_the_folder_is(sweep_dir: Path, run_dir: Path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ UNIT_FORMATS = {
     "£": '"£"#,##0',
 }
 SHARE_FORMAT = "0.0%"
+# Control characters an .xlsx cannot hold (openpyxl refuses them): dropped from text.
+_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
 COUNT_FORMAT = "0"
 
 
@@ -479,6 +482,8 @@ def _cell_value(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None  # Excel has no NaN; the columns sheet says empty means missing
+    if isinstance(value, str):
+        return _ILLEGAL.sub("", value)
     return value
 
 
@@ -497,6 +502,10 @@ def _fill_sheet(ws: Any, sheet: Sheet, bold: Any, wrap: Any) -> None:
     rows = [[_cell_value(v) for v in record] for record in records]
     for row in rows:
         ws.append(row)
+    for line in ws.iter_rows(min_row=2):
+        for cell in line:
+            if cell.data_type == "f":  # text such as a label "=..." stays text, never a formula
+                cell.data_type = "s"
     for j, col in enumerate(columns, start=1):
         fmt = sheet.formats.get(col)
         if fmt is not None:
