@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -247,3 +248,36 @@ def test_api_to_xlsx_writes_the_same_workbook(run_dir: Path, tmp_path: Path):
     with pytest.raises(hospsim.UserError, match="already exists"):
         res.to_xlsx(tmp_path / "api.xlsx")
     assert not math.isnan(pd.read_excel(path, sheet_name="summary")["mean"].iloc[0])
+
+
+def test_a_sweep_without_criteria_has_no_verdicts_sheet_and_says_why(tmp_path: Path):
+    import yaml
+
+    raw = yaml.safe_load(EXPERIMENT.read_text())
+    raw.update(config=str(SYSTEM), criteria=[], name="no-criteria")
+    del raw["sweep"]
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1", "--no-progress", "--xlsx"]) == 0
+    book = sheets(out / "results.xlsx")
+    assert list(book) == ["summary", "paired_differences", "cells", "about", "columns"]
+    about = book["about"].set_index("item")["value"]
+    assert about["no verdicts sheet"] == "the experiment has no criteria" and about["criteria"] == 0
+    assert "param_ic_delay_days" not in book["summary"].columns  # nothing swept
+    assert set(book["cells"]["cell_name"]) == {"Baseline", "Fixed date", "Gated"}
+    assert_same_numbers(book["summary"], pd.read_csv(out / "summary.csv"), ["mean", "ci_low", "ci_high"])
+
+
+def test_results_in_memory_need_a_path_and_are_not_rounded(tmp_path: Path):
+    import hospsim
+
+    res = hospsim.run(SYSTEM, replications=1, workers=1, progress=False)
+    with pytest.raises(hospsim.UserError, match="in memory only"):
+        res.to_xlsx()
+    book = sheets(res.to_xlsx(tmp_path / "memory.xlsx"))
+    # 16 significant digits (openpyxl's; Excel shows 15), more than the CSV tables' 10.
+    for col in ("mean", "ci_low", "ci_high"):
+        np.testing.assert_allclose(book["summary"][col], res.summary[col], rtol=1e-15, atol=0)
+    assert not np.allclose(res.summary["mean"], res.summary["mean"].map(lambda x: float(f"{x:.10g}")), rtol=1e-12)
+    assert book["about"].set_index("item")["value"]["results folder"].endswith("(not saved)")

@@ -100,7 +100,7 @@ def _kpi_format(kpi: str) -> str:
 def _cell_docs(res: Results, labels: Labels, params: Sequence[str]) -> dict[str, tuple[str, str]]:
     """The columns that name a cell: scenario, its display name, sweep point and swept values."""
     docs = {
-        "scenario": ("scenario's code name, as in the experiment (a run: the config's name)", "text"),
+        "scenario": ("scenario's code name, as in the experiment (baseline: the experiment's config)", "text"),
         "scenario_name": ("scenario's display name (the experiment's labels, else its code name in words)", "text"),
     }
     if res.is_sweep:
