@@ -549,12 +549,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --- the workbook: `--xlsx` of run and sweep, and `hospsim export` ---------------------------
 
 
+def _xlsx_file(text: str) -> Path:
+    """An argparse type: a workbook's path, ending in .xlsx (so `run --xlsx CONFIG.yaml` is not
+    taken for a workbook to write)."""
+    path = _out_path(text)
+    if path.suffix.lower() != ".xlsx":
+        raise argparse.ArgumentTypeError(f"{text!r}: not a workbook's name (it ends in .xlsx)")
+    return path
+
+
 def _add_xlsx_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--xlsx",
         nargs="?",
         const=True,
-        type=_out_path,
+        type=_xlsx_file,
         metavar="PATH",
         help="also write an Excel workbook of the results (summary, verdicts, paired differences, cells, "
         "and a sheet documenting every column; default PATH: RESULTS/results.xlsx; needs openpyxl: "
@@ -570,7 +579,7 @@ def _add_export_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         nargs="?",
         const=True,
         required=True,
-        type=_out_path,
+        type=_xlsx_file,
         metavar="PATH",
         help="the workbook to write (default PATH: RESULTS/results.xlsx; needs openpyxl: pip install 'hospsim[xlsx]')",
     )

@@ -231,6 +231,14 @@ def test_run_refuses_an_existing_workbook_before_simulating(tmp_path: Path, caps
     assert not out.exists() and target.read_bytes() == b"mine"
 
 
+def test_a_workbook_path_ends_in_xlsx(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # `run --xlsx CONFIG` would otherwise take the config for the workbook to write
+    assert main(["run", "--xlsx", str(SYSTEM), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a workbook's name (it ends in .xlsx)" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_without_openpyxl_one_line_says_how_to_install(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
