@@ -531,6 +531,18 @@ class Results:
             check_output_dir(p if p.is_dir() else p.parent)
         return write_report(self.path, path, _names(scenario), point)
 
+    def to_xlsx(self, path: str | Path | None = None, force: bool = False) -> Path:
+        """Write the Excel workbook of ``hospsim export --xlsx`` (summary, verdicts, paired
+        differences, cells, about, and every column documented) to ``path`` (default:
+        ``results.xlsx`` in the results folder); an existing file only with ``force``. Returns
+        the file. Needs openpyxl (``pip install 'hospsim[xlsx]'``)."""
+        from .outputs.workbook import default_path, write_workbook
+
+        if path is None and self.path is None:
+            raise UserError(f"{self.name}: these results are in memory only; name the workbook: to_xlsx(PATH)")
+        target = Path(path) if path is not None else default_path(self.raw.path)
+        return write_workbook(self.raw, target, force=force)
+
     def save(self, out: str | Path, daily_format: str = "parquet") -> Results:
         """Write a run's results in memory to the results folder ``out`` (the files of
         ``hospsim run --out``, written whole) and return them as read from it."""

@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=_out_path, help="results folder (default: results/<config name>)")
     run.add_argument("--daily-format", choices=("parquet", "csv"), default="parquet", help="format of the daily table")
     _add_patients_arg(run)
+    _add_xlsx_arg(run)
 
     check = sub.add_parser(
         "check",
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parser(sub)
     _add_results_parsers(sub)
     _add_synth_parser(sub)
+    _add_export_parser(sub)
     for command in sub.choices.values():  # `hospsim run --debug` too; SUPPRESS keeps `hospsim --debug run`
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -173,6 +175,7 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_patients_arg(sw)
+    _add_xlsx_arg(sw)
 
 
 def _add_patients_arg(p: argparse.ArgumentParser) -> None:
@@ -271,6 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .outputs.tables import accounting_line, summary_text
 
     cfg, source = _load(args)
+    _check_xlsx(args, args.out or Path("results") / cfg.name)
     output, manifest, out_dir = run_to_folder(
         cfg,
         source,
@@ -287,6 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(summary_text(output.summary))
     print(accounting_line(output.final_states))
     print(f"\nresults written to {out_dir}/ in {manifest['wall_seconds']:.1f} s")
+    _write_xlsx(args, out_dir)
     return 0
 
 
@@ -428,6 +433,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"hospsim: warning: {warning}", file=sys.stderr)
     check_backend(args.backend, args.scheduler)
     out_dir = check_output_dir(args.out or Path("results") / loaded.experiment.name)
+    _check_xlsx(args, out_dir)
     progress = SweepProgress(loaded.experiment.name, disable=args.no_progress)
     try:
         result = run_sweep(
@@ -456,6 +462,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{result.wall_seconds:.1f} s"
     )
     _print_cells(exp.question, result.cells, result.verdicts, loaded.raw, len(exp.criteria), out_dir)
+    _write_xlsx(args, out_dir)
     return 0
 
 
@@ -597,6 +604,95 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the workbook: `--xlsx` of run and sweep, and `hospsim export` ---------------------------
+
+
+def _xlsx_file(text: str) -> Path:
+    """An argparse type: a workbook's path, ending in .xlsx (so `run --xlsx CONFIG.yaml` is not
+    taken for a workbook to write)."""
+    path = _out_path(text)
+    if path.suffix.lower() != ".xlsx":
+        raise argparse.ArgumentTypeError(f"{text!r}: not a workbook's name (it ends in .xlsx)")
+    return path
+
+
+def _add_xlsx_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--xlsx",
+        nargs="?",
+        const=True,
+        type=_xlsx_file,
+        metavar="PATH",
+        help="also write an Excel workbook of the results (summary, verdicts, paired differences, cells, "
+        "and a sheet documenting every column; default PATH: RESULTS/results.xlsx; needs openpyxl: "
+        "pip install 'hospsim[xlsx]')",
+    )
+
+
+def _add_export_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    ex = sub.add_parser("export", help="write the tables of a results folder as one Excel workbook")
+    ex.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
+    ex.add_argument(
+        "--xlsx",
+        nargs="?",
+        const=True,
+        required=True,
+        type=_xlsx_file,
+        metavar="PATH",
+        help="the workbook to write (default PATH: RESULTS/results.xlsx; needs openpyxl: pip install 'hospsim[xlsx]')",
+    )
+    ex.add_argument("--force", action="store_true", help="overwrite the workbook if it exists")
+
+
+def _xlsx_path(args: argparse.Namespace, results: Path) -> Path:
+    from .outputs.workbook import default_path
+
+    return default_path(results) if args.xlsx is True else Path(args.xlsx)
+
+
+def _check_xlsx(args: argparse.Namespace, results: Path) -> None:
+    """Before `run` or `sweep` works: openpyxl is there, and a workbook named outside the results
+    folder would not overwrite a file (one inside it describes the folder being rewritten)."""
+    if args.xlsx is None:
+        return
+    from .outputs.workbook import check_target, require_openpyxl
+    from .runs.store import check_output_dir
+
+    require_openpyxl()
+    path = _xlsx_path(args, results)
+    check_target(path, force=_inside(path, results))
+    if not _inside(path, results):
+        check_output_dir(path.parent)
+
+
+def _inside(path: Path, results: Path) -> bool:
+    return Path(os.path.abspath(results)) in Path(os.path.abspath(path)).parents
+
+
+def _write_xlsx(args: argparse.Namespace, results: Path) -> None:
+    """After `run` or `sweep`: the workbook of the folder just written, if `--xlsx`."""
+    if args.xlsx is None:
+        return
+    from .outputs.workbook import write_workbook
+    from .runs.results import load_results
+
+    path = _xlsx_path(args, results)
+    print(f"workbook written to {write_workbook(load_results(results), path, force=_inside(path, results))}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the workbook of an existing results folder (an incomplete one is refused; an
+    existing workbook is overwritten only with --force)."""
+    from .outputs.workbook import require_openpyxl, write_workbook
+    from .runs.results import load_results
+
+    require_openpyxl()
+    res = load_results(args.results)
+    path = write_workbook(res, _xlsx_path(args, args.results), force=args.force)
+    print(f"workbook written to {path}")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
@@ -608,6 +704,7 @@ COMMANDS = {
     "plot": cmd_plot,
     "report": cmd_report,
     "synth": cmd_synth,
+    "export": cmd_export,
 }
 
 
