@@ -175,3 +175,109 @@ def test_less_than_a_year_fits_no_trend_or_winter():
     fit = fit_emergency_rate(_arrivals(cfg, 200, 3), cfg.start_date, 200, hours_known=False)
     assert not fit.seasonal and fit.winter_amplitude is None and fit.growth_per_year == 0.0
     assert fit.hourly_factors == (1.0,) * 24
+
+
+# --- the config from a hand-made extract -------------------------------------------------------
+
+START = dt.date(2022, 1, 3)
+
+
+def _handmade(n_days: int = 400, fit_column: bool = True, service_times: bool = True, seed: int = 0) -> _Extract:
+    """Emergencies (two groups) and electives; frail patients go home or to rehab after a delay."""
+    rng = np.random.default_rng(seed)
+    n = 40 * n_days
+    admitted = np.sort(rng.uniform(0, n_days, n))
+    elective = rng.random(n) < 0.1
+    group = np.where(rng.random(n) < 0.3, "frail", "adult")
+    stay = np.where(group == "frail", _gamma(rng, 9.0, 0.8, n), _lognormal(rng, 3.0, 1.2, n))
+    to_rehab = (group == "frail") & (rng.random(n) < 0.25)
+    fit = admitted + stay
+    discharged = fit + np.where(to_rehab, _lognormal(rng, 2.5, 0.8, n), 0.0)
+    service_start = np.where(to_rehab, discharged, np.nan)
+    service_end = service_start + _lognormal(rng, 25.0, 0.6, n)
+
+    def stamp(days: np.ndarray) -> pd.Series:
+        days = np.where(days < n_days, days, np.nan)  # after the extract's end: still there
+        return pd.Series(pd.Timestamp(START) + pd.to_timedelta(days, unit="D")).dt.round("min")
+
+    table = {
+        "admission_datetime": stamp(admitted),
+        "admission_method": np.where(elective, "elective", "emergency"),
+        "group": group,
+        "discharge_datetime": stamp(discharged),
+        "discharge_pathway": np.where(to_rehab, "rehab_bed", "home"),
+    }
+    if fit_column:
+        table["medically_fit_datetime"] = stamp(fit)
+    if service_times:
+        table["service_start_datetime"] = stamp(service_start)
+        table["service_end_datetime"] = stamp(service_end)
+    missing = tuple(c for c in ("medically_fit_datetime", "service_start_datetime") if c not in table)
+    return _Extract(pd.DataFrame(table), START, START + dt.timedelta(days=n_days), defaults_used=missing)
+
+
+def test_fit_config_writes_a_config_the_model_accepts():
+    config, report = fit_config(_handmade())
+    cfg = config_from_dict(config)
+    assert cfg.name == "test_extract" and cfg.start_date == START and cfg.seed == 20220103
+    assert (cfg.horizon_days, cfg.warmup_days) == (365, 180)
+    assert cfg.groups["frail"].share == pytest.approx(0.3, abs=0.01)
+    assert cfg.groups["frail"].los.dist == "gamma"
+    assert cfg.groups["frail"].los.mean_days == pytest.approx(9.0, rel=0.03)
+    assert cfg.groups["adult"].los.dist == "lognormal"
+    assert cfg.groups["adult"].los.mean_days == pytest.approx(3.0, rel=0.03)
+    # ~4,300 frail emergencies: a share's standard error is ~0.0066, so 3 of them.
+    assert cfg.groups["frail"].pathways == {
+        "home": pytest.approx(0.75, abs=0.02),
+        "rehab_bed": pytest.approx(0.25, abs=0.02),
+    }
+    assert cfg.groups["adult"].pathways == {"home": 1.0}
+    rehab = cfg.services["rehab_bed"]
+    assert rehab.los.mean_days == pytest.approx(25.0, rel=0.03)
+    assert rehab.assessment is not None and rehab.assessment.mean_days == pytest.approx(2.5, rel=0.05)
+    # Capacity: the most in rehab at once (~0.3 x 0.25 x 36 a day x 25 days ~ 68 on average).
+    assert 68 < rehab.places.daily(1)[0] < 110
+    em = cfg.demand.emergency
+    assert em.per_day == pytest.approx(36, rel=0.03)
+    assert cfg.demand.elective is not None
+    assert cfg.demand.elective.referrals_per_week == pytest.approx(4 * 7, rel=0.05)
+    assert cfg.demand.elective.per_weekday.daily(1)[0] == math.ceil(
+        report.los_fits[-1].n / 286
+    )  # 286 weekdays in 400 days
+    # Beds: the 99th percentile of the daily peak, said once.
+    assert report.beds == math.ceil(np.percentile(report.daily_max_occupancy, 99))
+    assert [n for n in report.notes if n.startswith("acute.beds")] == [
+        f"acute.beds {report.beds}: the 99th percentile of the daily maximum occupancy (--beds to set it)"
+    ]
+
+
+def test_missing_columns_take_the_documented_defaults_and_say_so():
+    config, report = fit_config(_handmade(fit_column=False, service_times=False), beds=120, horizon_days=400)
+    cfg = config_from_dict(config)
+    assert cfg.acute.beds.daily(1)[0] == 120 and cfg.horizon_days == 400
+    rehab = cfg.services["rehab_bed"]
+    assert rehab.unlimited and rehab.los.mean_days == 21.0 and rehab.assessment is None
+    # Without a fit time the stay runs to discharge: the frail group's LOS includes the delays.
+    assert cfg.groups["frail"].los.mean_days > 9.3
+    assert report.notes == (
+        "no medically_fit_datetime column: fit at discharge, so LOS runs to discharge and there are no delays",
+        "no service_start_datetime column: services get default LOS and unlimited capacity",
+        "electives: per_weekday = elective admissions per Monday-Friday rounded up, referrals_per_week = "
+        "the admissions' weekly rate (the extract holds no referrals)",
+        "services.rehab_bed: no service start times: los dist lognormal, mean_days 21.0, cv 0.8 (assumed) and "
+        "capacity unlimited (the whole wait is in the assessment)",
+        "services.rehab_bed: no delay between medically fit and discharge: no assessment",
+    )
+
+
+def test_a_short_extract_says_it_fits_no_season():
+    config, report = fit_config(_handmade(n_days=120))
+    assert "winter" not in config["demand"]["emergency"]
+    assert config["demand"]["emergency"]["growth_per_year"] == 0.0
+    assert "extract shorter than a year: no trend (growth_per_year 0) and no winter seasonality fitted" in report.notes
+    config_from_dict(config)
+
+
+def test_config_name_from_the_file():
+    assert config_name("/x/My Extract (2024).csv") == "my_extract_2024"
+    assert config_name("/x/---.parquet") == "fitted"
