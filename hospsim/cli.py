@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sweep_parser(sub)
     _add_results_parsers(sub)
+    _add_synth_parser(sub)
     _add_fit_parser(sub)
     for command in sub.choices.values():  # `hospsim run --debug` too; SUPPRESS keeps `hospsim --debug run`
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -540,6 +541,63 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- hospsim synth: a synthetic episode extract ----------------------------------------------
+
+
+def _years(text: str) -> float:
+    """An argparse type: a number of years, more than 0 (the ceiling: runs.synth.MAX_YEARS)."""
+    shown = text if len(text) <= 24 else f"{text[:16]}..."
+    try:
+        value = float(text) if len(text.strip()) <= 40 else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 100:  # NaN and inf fail too
+        raise argparse.ArgumentTypeError(f"expected a number of years above 0 and at most 100, got {shown!r}")
+    return value
+
+
+def _add_synth_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    sy = sub.add_parser(
+        "synth",
+        help="write a synthetic episode extract (one row per acute spell) simulated from a config",
+        description="Simulate one replication of a config and write its acute spells as an episode extract "
+        "(docs/extract-format.md): every patient admitted to an acute bed in the N years after the warm-up. "
+        "A stand-in for hospital episode data, to try `hospsim fit` and `hospsim backtest` without it.",
+    )
+    _add_config_args(sy)
+    sy.add_argument("--years", type=_years, required=True, metavar="N", help="years of admissions after the warm-up")
+    sy.add_argument(
+        "--out", type=_out_path, required=True, metavar="FILE", help="extract to write: FILE.parquet or FILE.csv"
+    )
+    sy.add_argument("--seed", type=_seed, help="root seed (config: seed); the extract is replication 1 of `run`")
+    sy.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Simulate a config and write its acute spells as an extract (nothing written on an error)."""
+    from .runs.store import check_output_dir
+    from .runs.synth import extract_period, synth_extract, write_extract
+
+    cfg, source = _load(args)
+    start, end = extract_period(cfg, args.years)  # checks --years before the run
+    out: Path = args.out
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise UserError(f"--out {out}: expected a .parquet or .csv file name")
+    if out.exists() and not args.force:
+        raise UserError(f"--out {out}: already exists; hospsim synth overwrites nothing without --force")
+    check_output_dir(out.parent if str(out.parent) else ".")
+    df = synth_extract(cfg, args.years, cfg.seed)
+    write_extract(df, out, force=args.force)
+    electives = int((df["admission_method"] == "elective").sum())
+    still_in = int(df["discharge_datetime"].isna().sum())
+    print(
+        f"{out}: {len(df):,} acute spells ({len(df) - electives:,} emergency, {electives:,} elective; "
+        f"{still_in:,} still in hospital at the end) admitted {start:%d %b %Y} to "
+        f"{end - dt.timedelta(days=1):%d %b %Y}, from one replication of {source} (seed {cfg.seed})"
+    )
+    return 0
+
+
 # --- hospsim fit -------------------------------------------------------------------------------
 
 
@@ -620,6 +678,7 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "plot": cmd_plot,
     "report": cmd_report,
+    "synth": cmd_synth,
     "fit": cmd_fit,
 }
 
