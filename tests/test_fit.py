@@ -281,3 +281,293 @@ def test_a_short_extract_says_it_fits_no_season():
 def test_config_name_from_the_file():
     assert config_name("/x/My Extract (2024).csv") == "my_extract_2024"
     assert config_name("/x/---.parquet") == "fitted"
+
+
+# --- round trip: synth from a known config -> fit -> the known parameters ----------------------
+
+ROUND_TRIP = {
+    "name": "round_trip",
+    "start_date": dt.date(2020, 4, 1),
+    "horizon_days": 400,
+    "warmup_days": 90,
+    "seed": 7,
+    "acute": {"beds": 2500},  # ample: emergencies are admitted as they arrive
+    "demand": {
+        "emergency": {
+            "per_day": 150,
+            "growth_per_year": 0.03,
+            "weekday_factors": [1.10, 1.02, 1.00, 0.99, 1.00, 0.93, 0.96],
+            "hourly_factors": [
+                0.45,
+                0.4,
+                0.35,
+                0.3,
+                0.3,
+                0.35,
+                0.5,
+                0.8,
+                1.2,
+                1.5,
+                1.6,
+                1.6,
+                1.55,
+                1.5,
+                1.45,
+                1.4,
+                1.4,
+                1.35,
+                1.3,
+                1.2,
+                1.05,
+                0.9,
+                0.75,
+                0.6,
+            ],
+            "winter": {"amplitude": 0.08, "peak_day_of_year": 20},
+        },
+        "elective": {
+            "per_weekday": 20,
+            "referrals_per_week": 90,
+            "los": {"dist": "lognormal", "mean_days": 3.0, "cv": 1.0},
+            "pathways": {"home": 0.95, "rehab_bed": 0.05},
+        },
+    },
+    "groups": {
+        "short_stay": {"share": 0.45, "los": {"dist": "lognormal", "mean_days": 0.6, "cv": 1.0}},
+        "frail_older": {
+            "share": 0.55,
+            "los": {"dist": "gamma", "mean_days": 8.0, "cv": 0.8},
+            "pathways": {"home": 0.7, "rehab_bed": 0.2, "home_support": 0.1},
+        },
+    },
+    "services": {  # ample places: the delay from fit to discharge is the assessment alone
+        "rehab_bed": {
+            "capacity": 900,
+            "los": {"dist": "lognormal", "mean_days": 30, "cv": 0.6},
+            "assessment": {"dist": "lognormal", "mean_days": 2.0, "cv": 0.8},
+        },
+        "home_support": {
+            "capacity": 400,
+            "los": {"dist": "gamma", "mean_days": 14, "cv": 0.7},
+            "assessment": {"dist": "gamma", "mean_days": 3.0, "cv": 0.8},
+        },
+    },
+}
+# The brief's tolerances at 2 years of data; the sampling error is well inside each (150 a day: the
+# rate's SE ~0.6%; the smallest LOS sample, ~3,000 electives, cv 1: SE ~1.8%; shares' SE <= 0.003).
+RATE_REL, LOS_REL, SHARE_ABS = 0.02, 0.03, 0.01
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory):
+    from hospsim.config.extract import read_extract
+    from hospsim.runs.synth import synth_extract, write_extract
+
+    truth = config_from_dict(ROUND_TRIP)
+    path = tmp_path_factory.mktemp("rt") / "synthetic.parquet"
+    write_extract(synth_extract(truth, 2, seed=11), path)
+    extract = read_extract(path)
+    config, report = fit_config(extract)
+    return truth, config_from_dict(config), report, path
+
+
+def round_trip_errors(truth, fitted) -> list[tuple[str, float, float, float, float]]:
+    """(parameter, true, fitted, error, tolerance) of every parameter the round trip checks; the
+    errors are relative for rates and LOS means, absolute for shares."""
+    em, fem = truth.demand.emergency, fitted.demand.emergency
+    # The extract starts after the warm-up: the rate there has grown for warmup_days.
+    per_day = em.per_day * (1 + em.growth_per_year) ** (truth.warmup_days / 365.25)
+    rows = [("demand.emergency.per_day", per_day, fem.per_day, "rel", RATE_REL)]
+    el, fel = truth.demand.elective, fitted.demand.elective
+    rows.append(("demand.elective.referrals_per_week", el.referrals_per_week, fel.referrals_per_week, "rel", RATE_REL))
+    rows.append(("demand.elective.los.mean_days", el.los.mean_days, fel.los.mean_days, "rel", LOS_REL))
+    rows += [
+        (f"demand.elective.pathways.{p}", s, fel.pathways.get(p, 0.0), "abs", SHARE_ABS) for p, s in el.pathways.items()
+    ]
+    for name, g in truth.groups.items():
+        fg = fitted.groups[name]
+        rows.append((f"groups.{name}.share", g.share, fg.share, "abs", SHARE_ABS))
+        rows.append((f"groups.{name}.los.mean_days", g.los.mean_days, fg.los.mean_days, "rel", LOS_REL))
+        rows += [
+            (f"groups.{name}.pathways.{p}", s, fg.pathways.get(p, 0.0), "abs", SHARE_ABS) for p, s in g.pathways.items()
+        ]
+    for name, s in truth.services.items():
+        fs = fitted.services[name]
+        rows.append((f"services.{name}.los.mean_days", s.los.mean_days, fs.los.mean_days, "rel", LOS_REL))
+        rows.append(
+            (f"services.{name}.assessment.mean_days", s.assessment.mean_days, fs.assessment.mean_days, "rel", LOS_REL)
+        )
+    return [(n, t, f, (f - t) / t if kind == "rel" else f - t, tol) for n, t, f, kind, tol in rows]
+
+
+def test_round_trip_recovers_the_known_config(round_trip):
+    truth, fitted, report, _ = round_trip
+    errors = round_trip_errors(truth, fitted)
+    assert len(errors) == 17
+    failed = [(n, t, f) for n, t, f, err, tol in errors if abs(err) > tol]
+    assert failed == []
+    # Beyond the tolerances: the 95% CI of the rate holds the truth, and the families are right.
+    assert report.emergency.per_day_ci[0] < errors[0][1] < report.emergency.per_day_ci[1]
+    chosen = {f.what: f.chosen for f in report.los_fits}
+    assert chosen["groups.frail_older.los"] == "gamma" and chosen["groups.short_stay.los"] == "lognormal"
+    assert chosen["services.rehab_bed.los"] == "lognormal" and chosen["services.home_support.los"] == "gamma"
+    assert fitted.groups["frail_older"].los.cv == pytest.approx(0.8, rel=0.03)
+    em = fitted.demand.emergency
+    assert em.winter.amplitude == pytest.approx(0.08, abs=0.015) and abs(em.winter.peak_day_of_year - 20) <= 10
+    assert em.growth_per_year == pytest.approx(0.03, abs=0.02)
+    # Capacity is the most seen at once: below the (ample) true places, above the mean use.
+    assert 500 < fitted.services["rehab_bed"].places.daily(1)[0] < 900
+
+
+def test_the_round_trip_check_fails_a_config_off_by_more_than_sampling_error(round_trip):
+    """The checks can fail: a fitted config 3% off in the rate, 5% in a LOS, 0.02 in a share."""
+    truth, fitted, _, _ = round_trip
+    off = fitted.with_overrides(
+        {
+            "demand.emergency.per_day": fitted.demand.emergency.per_day * 1.03,
+            "groups.frail_older.los.mean_days": fitted.groups["frail_older"].los.mean_days * 1.05,
+            "groups.frail_older.share": fitted.groups["frail_older"].share + 0.02,
+            "groups.short_stay.share": fitted.groups["short_stay"].share - 0.02,
+        }
+    )
+    failed = {n for n, _, _, err, tol in round_trip_errors(truth, off) if abs(err) > tol}
+    assert failed == {
+        "demand.emergency.per_day",
+        "groups.frail_older.los.mean_days",
+        "groups.frail_older.share",
+        "groups.short_stay.share",
+    }
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def _fit(argv, capsys):
+    from hospsim.cli import main
+
+    code = main(["fit", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fit_command_writes_the_config_and_the_report_and_the_config_runs(round_trip, tmp_path, capsys):
+    from hospsim.cli import main
+    from hospsim.config import load_config
+
+    _, _, _, extract = round_trip
+    out = tmp_path / "mine" / "fitted.yaml"
+    code, stdout, stderr = _fit([extract, "--out", out], capsys)
+    assert code == 0, stderr
+    text = out.read_text()
+    assert text.startswith(f"# Fitted by `hospsim fit` from {extract} at ")
+    assert "# - groups.frail_older.los: gamma (lowest AIC; KS p = " in text
+    assert load_config(out).demand.emergency.per_day == pytest.approx(150.8, rel=0.01)
+    # Each choice said once on stderr, as the header says it.
+    lines = stderr.splitlines()
+    assert len(lines) == len(set(lines)) == 2
+    assert lines[1].startswith("hospsim fit: acute.beds ") and lines[1].endswith("(--beds to set it)")
+    assert f"wrote {out}" in stdout
+    report = tmp_path / "mine" / "fitted_fit"
+    names = {p.name for p in report.iterdir()}
+    assert {"fit_report.html", "fit_table.csv", "emergency_rate.png", "los_groups_frail_older_los.png"} <= names
+    table = pd.read_csv(report / "fit_table.csv")
+    frail = table[table["item"] == "groups.frail_older.los"].set_index("candidate")
+    assert set(frail.index) == {"exponential", "lognormal", "gamma"} and frail["chosen"].tolist().count(True) == 1
+    assert frail.loc["gamma", "delta_aic"] == 0 and frail.loc["gamma", "chosen"]
+    assert "groups.frail_older.los" in (report / "fit_report.html").read_text()
+    # The fitted config runs: a few days past its warm-up.
+    results = tmp_path / "run"
+    argv = [
+        "run",
+        str(out),
+        "-r",
+        "1",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--set",
+        "horizon_days=190",
+        "--out",
+        str(results),
+    ]
+    assert main(argv) == 0
+    capsys.readouterr()
+    summary = pd.read_csv(results / "summary.csv").set_index("kpi")["mean"]
+    assert 10 * 130 < summary["emergency_arrivals"] < 10 * 175  # ten measured days of ~150 a day
+
+
+def test_fit_command_never_overwrites_without_force(round_trip, tmp_path, capsys):
+    _, _, _, extract = round_trip
+    out = tmp_path / "c.yaml"
+    out.write_text("mine\n")
+    code, _, stderr = _fit([extract, "--out", out, "--beds", 700], capsys)
+    assert code == 2 and out.read_text() == "mine\n"
+    assert stderr == f"hospsim: error: {out}: already exists; hospsim fit overwrites nothing without --force\n"
+    assert not (tmp_path / "c_fit").exists()
+    code, _, stderr = _fit([extract, "--out", out, "--beds", 700, "--force", "--report", tmp_path / "r"], capsys)
+    assert code == 0
+    assert load_beds(out) == 700 and "acute.beds" not in stderr  # --beds given: no default to say
+    assert (tmp_path / "r" / "fit_report.html").exists()
+
+
+def load_beds(path) -> int:
+    from hospsim.config import load_config
+
+    return int(load_config(path).acute.beds.daily(1)[0])
+
+
+def test_fit_command_period_and_horizon(round_trip, tmp_path, capsys):
+    _, _, _, extract = round_trip
+    out = tmp_path / "half.yaml"
+    argv = [extract, "--out", out, "--from", "2021-01-01", "--to", "2021-05-01", "--horizon-days", 400]
+    code, _, stderr = _fit(argv, capsys)
+    assert code == 0, stderr
+    from hospsim.config import load_config
+
+    cfg = load_config(out)
+    assert (cfg.start_date, cfg.horizon_days, cfg.warmup_days) == (dt.date(2021, 1, 1), 400, 180)
+    assert (
+        "hospsim fit: extract shorter than a year: no trend (growth_per_year 0) and no winter seasonality fitted"
+        in stderr
+    )
+    assert cfg.demand.emergency.winter is None
+
+
+BAD_CSV = (
+    "episode_id,admission_datetime,admission_method,discharge_datetime\n"
+    "A1,2024-01-01 10:00,emergency,2024-01-02 10:00\n"
+    "A2,2024-13-03 10:00,emergency,2024-01-02 09:00\n"
+)
+
+
+def test_a_bad_extract_is_one_line_exit_2_and_nothing_written(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CSV)
+    out = tmp_path / "out" / "c.yaml"
+    code, stdout, stderr = _fit([bad, "--out", out], capsys)
+    assert code == 2 and stdout == ""
+    assert len(stderr.splitlines()) == 1
+    assert stderr.startswith(f"hospsim: error: {bad}: column admission_datetime, row 2 (episode_id A2): ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_optional_columns_are_said_once(tmp_path, capsys):
+    rows = ["admission_datetime,admission_method,discharge_datetime"]
+    rng = np.random.default_rng(4)
+    for _ in range(400):
+        admitted = pd.Timestamp("2024-01-01") + pd.Timedelta(days=float(rng.uniform(0, 60)))
+        left = admitted + pd.Timedelta(days=float(rng.exponential(3)))
+        rows.append(f"{admitted:%Y-%m-%d %H:%M},emergency,{left:%Y-%m-%d %H:%M}")
+    path = tmp_path / "few columns.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, _, stderr = _fit([path, "--out", tmp_path / "c.yaml", "--beds", 50], capsys)
+    assert code == 0, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == len(set(lines))
+    assert "hospsim fit: no group column: one group `all`" in lines
+    assert "hospsim fit: no discharge_pathway column: everyone goes home, no services" in lines
+    assert "hospsim fit: no elective admissions in the extract: no demand.elective section" in lines
+    from hospsim.config import load_config
+
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.name == "few_columns" and list(cfg.groups) == ["all"] and cfg.services == {}

@@ -86,6 +86,13 @@ def _as_days(episodes: pd.DataFrame, column: str, start: pd.Timestamp) -> np.nda
     return np.asarray((values - start) / pd.Timedelta(days=1), dtype=float)
 
 
+def _labels(episodes: pd.DataFrame, column: str, missing: str) -> np.ndarray:
+    """A label column as text, "" where empty; ``missing`` everywhere if the column is absent."""
+    if column not in episodes:
+        return np.full(len(episodes), missing, dtype=object)
+    return np.asarray(episodes[column].astype(object).where(episodes[column].notna(), ""), dtype=object)
+
+
 def _days_of(extract: ExtractLike) -> _Days:
     ep = extract.episodes
     start = pd.Timestamp(extract.start_date)
@@ -95,8 +102,9 @@ def _days_of(extract: ExtractLike) -> _Days:
     fit = np.where(np.isnan(fit), discharge, fit)  # the extract's default: fit at discharge
     # Dates without times (every admission at midnight): stays are known to the day only.
     dates_only = bool(np.all(np.isclose(adm % 1.0, 0.0)))
-    pathway = ep["discharge_pathway"].fillna(HOME) if "discharge_pathway" in ep else pd.Series(HOME, index=ep.index)
-    group = ep["group"].fillna("all") if "group" in ep else pd.Series("all", index=ep.index)
+    # An empty pathway is not yet known (the patient is not yet medically fit): "" here.
+    pathway = _labels(ep, "discharge_pathway", HOME)
+    group = _labels(ep, "group", "all")
     return _Days(
         admission=adm,
         fit=fit,
@@ -104,8 +112,8 @@ def _days_of(extract: ExtractLike) -> _Days:
         service_start=_as_days(ep, "service_start_datetime", start),
         service_end=_as_days(ep, "service_end_datetime", start),
         emergency=np.asarray(ep["admission_method"] == "emergency"),
-        group=np.asarray(group.astype(str)),
-        pathway=np.asarray(pathway.astype(str)),
+        group=group,
+        pathway=pathway,
         start_date=extract.start_date,
         n_days=(extract.end_date - extract.start_date).days,
         resolution_days=1.0 if dates_only else MINUTE_DAYS,
@@ -177,12 +185,12 @@ def _elective_section(d: _Days, notes: list[str]) -> tuple[dict[str, Any] | None
     n = int(el.sum())
     los_days, censored = _stays(d.admission[el], d.fit[el], d.n_days)
     los = fit_los("demand.elective.los", los_days, censored, d.resolution_days)
-    left = el & ~np.isnan(d.discharge)
+    known = el & (d.pathway != "")
     section = {
         "per_weekday": max(1, math.ceil(n / max(weekdays, 1))),
         "referrals_per_week": float(f"{n / d.n_days * 7:.5g}"),
         "los": los.spec,
-        "pathways": _shares(d.pathway[left]) if left.any() else {HOME: 1.0},
+        "pathways": _shares(d.pathway[known]) if known.any() else {HOME: 1.0},
     }
     notes.append(
         "electives: per_weekday = elective admissions per Monday-Friday rounded up, "
@@ -202,8 +210,10 @@ def _group_sections(d: _Days) -> tuple[dict[str, Any], list[LosFit], dict[str, d
         rows = em & (d.group == name)
         los_days, censored = _stays(d.admission[rows], d.fit[rows], d.n_days)
         los = fit_los(f"groups.{name}.los", los_days, censored, d.resolution_days)
-        left = rows & ~np.isnan(d.discharge)  # the pathway is known once the patient has left
-        mixes[name] = _shares(d.pathway[left]) if left.any() else {HOME: 1.0}
+        # The pathway is known once the patient is medically fit (referred or gone home): counting
+        # only those who have left would under-count the services, whose patients wait longer.
+        known = rows & (d.pathway != "")
+        mixes[name] = _shares(d.pathway[known]) if known.any() else {HOME: 1.0}
         groups[name] = {"share": share, "los": los.spec, "pathways": mixes[name]}
         fits.append(los)
     return groups, fits, mixes
@@ -293,7 +303,7 @@ def fit_config(
     rate = fit_emergency_rate(d.admission[d.emergency], extract.start_date, d.n_days, d.resolution_days < 1)
     groups, fits, mixes = _group_sections(d)
     elective, elective_fits = _elective_section(d, notes)
-    labels = sorted({str(p) for p in d.pathway if p != HOME})
+    labels = sorted({str(p) for p in d.pathway if p not in (HOME, "")})
     services: dict[str, Any] = {}
     for label in labels:
         services[label], service_fits = _service_section(label, d, notes)

@@ -212,7 +212,7 @@ def _html(report: FitReport, table: pd.DataFrame, images: list[str]) -> str:
     shown = table.copy()
     for col in ("mean_days", "cv", "estimate", "ci_low", "ci_high", "loglik", "aic", "delta_aic", "ks_stat", "ks_p"):
         shown[col] = [_num(v) for v in shown[col]]
-    shown = shown.fillna("")
+    shown = shown.astype(object).where(shown.notna(), "")
     body = shown.to_html(index=False, border=0, escape=True)
     figs = "".join(f'<p><img src="{html.escape(name)}" alt="{html.escape(name)}" width="900"></p>' for name in images)
     title = f"hospsim fit: {html.escape(Path(report.source).name)}"
