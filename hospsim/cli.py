@@ -653,7 +653,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     extract = read_extract(args.extract, start=args.start, end=args.end)
     config, report = fit_config(extract, beds=args.beds, horizon_days=args.horizon_days)
     config_from_dict(config, source=str(out))  # a fit that the model refuses is a bug: stop before writing
-    text = fitted_config_text(config, report, dt.datetime.now(dt.UTC))
+    text = fitted_config_text(config, report, dt.datetime.now(dt.UTC), report_dir)
     for note in report.notes:
         print(f"hospsim fit: {note}", file=sys.stderr)
     try:

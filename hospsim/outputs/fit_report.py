@@ -119,7 +119,17 @@ def los_figure(fit: LosFit) -> Figure:
     fig = Figure(figsize=(10, 4))
     cdf_ax, hist_ax = fig.subplots(1, 2)
     t, km = kaplan_meier(fit.durations_days, fit.censored)
-    cdf_ax.step(t, km, where="post", color="black", lw=1.5, label=f"data (Kaplan-Meier, {fit.n_censored} censored)")
+    # The data on top (dashed) so the candidates under it stay visible.
+    cdf_ax.step(
+        t,
+        km,
+        where="post",
+        color="black",
+        lw=1.2,
+        ls="--",
+        zorder=3,
+        label=f"data (Kaplan-Meier, {fit.n_censored:,} censored)",
+    )
     done = fit.durations_days[~fit.censored]
     top = float(np.quantile(done, 0.99)) if done.size else 1.0
     hist_ax.hist(done[done <= top], bins=60, density=True, color="0.8", label="ended stays")
@@ -148,7 +158,9 @@ def rate_figure(report: FitReport) -> Figure:
     ax = fig.subplots()
     ax.plot(dates, em.counts, color="0.7", lw=0.7, label="emergency admissions a day")
     ax.plot(dates, pd.Series(em.counts).rolling(7, center=True).mean(), color="black", lw=1.2, label="7-day mean")
-    ax.plot(dates, em.expected, color="tab:red", lw=1.2, label="fitted rate")
+    ax.plot(dates, em.expected, color="tab:red", lw=0.5, alpha=0.4, label="fitted rate (weekday cycle)")
+    fitted_week = pd.Series(em.expected).rolling(7, center=True).mean()
+    ax.plot(dates, fitted_week, color="tab:red", lw=1.5, label="fitted rate, 7-day mean")
     ax.set_ylabel("admissions a day")
     ax.legend(fontsize=8)
     ax.set_title(
@@ -232,15 +244,16 @@ def _num(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def fitted_config_text(config: dict[str, Any], report: FitReport, when: dt.datetime) -> str:
+def fitted_config_text(config: dict[str, Any], report: FitReport, when: dt.datetime, report_dir: Path) -> str:
     """The fitted config as YAML, headed by comments: the extract, when, and every choice made."""
     header = [
         f"Fitted by `hospsim fit` from {report.source} at {when:%Y-%m-%d %H:%M} UTC.",
-        f"Extract {report.start_date} to {report.end_date} (exclusive); fit report: fit_report.html.",
+        f"Extract {report.start_date} to {report.end_date} (exclusive); fit report: {report_dir / 'fit_report.html'}.",
         "LOS: the lowest AIC of exponential, lognormal and gamma (right-censored likelihood), or",
         "empirical when that one fails a KS test at 1%. Choices:",
         *(f"- {fit.what}: {fit.chosen} ({fit.reason})" for fit in report.los_fits),
         *(f"- {note}" for note in report.notes),
     ]
-    body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110)
+    # Flow style for the innermost lists and mappings: factors and LOS on one line each.
+    body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110, default_flow_style=None)
     return "".join(f"# {line}\n" for line in header) + body
