@@ -571,3 +571,48 @@ def test_missing_optional_columns_are_said_once(tmp_path, capsys):
 
     cfg = load_config(tmp_path / "c.yaml")
     assert cfg.name == "few_columns" and list(cfg.groups) == ["all"] and cfg.services == {}
+
+
+def test_dates_only_extract_counts_same_day_stays_as_half_a_day():
+    extract = _handmade(n_days=400)
+    episodes = extract.episodes.copy()
+    for column in [c for c in episodes if c.endswith("_datetime")]:
+        episodes[column] = episodes[column].dt.floor("D")
+    config, report = fit_config(_Extract(episodes, extract.start_date, extract.end_date))
+    cfg = config_from_dict(config)
+    assert "admission times are dates only: hourly_factors flat (all 1)" in report.notes
+    assert cfg.demand.emergency.hourly_factors == [1.0] * 24
+    adult = next(f for f in report.los_fits if f.what == "groups.adult.los")
+    assert adult.durations_days.min() == 0.5  # same-day stays: half the day the dates resolve
+    assert np.all(adult.durations_days % 1.0 == np.where(adult.durations_days == 0.5, 0.5, 0.0))
+    # Whole days blur a 3-day lognormal: the mean is still about right (+/- the rounding).
+    assert cfg.groups["adult"].los.mean_days == pytest.approx(3.0, abs=0.25)
+
+
+def test_a_few_days_of_data_still_make_a_valid_config():
+    config, report = fit_config(_handmade(n_days=10))
+    cfg = config_from_dict(config)
+    assert cfg.demand.emergency.weekday_factors == [1.0] * 7
+    assert "extract shorter than four weeks: weekday_factors flat (all 1)" in report.notes
+    assert cfg.demand.emergency.per_day == pytest.approx(36, rel=0.1)
+
+
+def test_implausible_fits_are_held_and_said():
+    """Two years whose second has three times the admissions: growth held at 1 (doubling)."""
+    rng = np.random.default_rng(8)
+    admitted = np.concatenate([rng.uniform(0, 365, 3_000), rng.uniform(365, 730, 12_000)])
+    stamps = pd.Series(pd.Timestamp(START) + pd.to_timedelta(np.sort(admitted), unit="D"))
+    episodes = pd.DataFrame(
+        {
+            "admission_datetime": stamps,
+            "admission_method": "emergency",
+            "discharge_datetime": stamps + pd.to_timedelta(rng.exponential(2, admitted.size), unit="D"),
+        }
+    )
+    extract = _Extract(episodes, START, START + dt.timedelta(days=731))
+    config, report = fit_config(extract, beds=10)
+    assert config["demand"]["emergency"]["growth_per_year"] == 1.0
+    assert any(
+        n.startswith("demand.emergency.growth_per_year: fitted ") and n.endswith("held at 1") for n in report.notes
+    )
+    assert config_from_dict(config).demand.emergency.headroom == 2.0  # doubling in a year: candidates to spare

@@ -153,20 +153,38 @@ def _max_in_place(begin: np.ndarray, end: np.ndarray, n_days: int) -> np.ndarray
     return np.asarray(np.maximum(daily, at_midnight))
 
 
+# Fitted values beyond these are the fit of odd data, not a hospital: held here and said. Each
+# keeps the config valid (growth in (-1, 1], winter amplitude < 1, weekday factors > 0).
+GROWTH_RANGE = (-0.5, 1.0)
+MAX_WINTER_AMPLITUDE = 0.9
+MIN_WEEKDAY_FACTOR = 0.01
+
+
+def _held(value: float, low: float, high: float, what: str, notes: list[str]) -> float:
+    held = min(max(value, low), high)
+    if held != value:
+        notes.append(f"{what}: fitted {value:.4g}, held at {held:g}")
+    return held
+
+
 def _emergency_section(rate: RateFit, horizon_days: int, notes: list[str]) -> dict[str, Any]:
+    growth = _held(rate.growth_per_year, *GROWTH_RANGE, "demand.emergency.growth_per_year", notes)
+    weekday = [
+        _held(v, MIN_WEEKDAY_FACTOR, 1e3, "demand.emergency.weekday_factors", notes) for v in rate.weekday_factors
+    ]
     section: dict[str, Any] = {
         "per_day": float(f"{rate.per_day:.5g}"),
-        "growth_per_year": float(f"{rate.growth_per_year:.4g}"),
-        "weekday_factors": [float(f"{v:.4g}") for v in rate.weekday_factors],
+        "growth_per_year": float(f"{growth:.4g}"),
+        "weekday_factors": [float(f"{v:.4g}") for v in weekday],
         "hourly_factors": list(rate.hourly_factors),
     }
     if rate.winter_amplitude is not None and rate.winter_peak_day is not None:
-        section["winter"] = {
-            "amplitude": float(f"{rate.winter_amplitude:.4g}"),
-            "peak_day_of_year": rate.winter_peak_day,
-        }
+        amplitude = _held(rate.winter_amplitude, 0.0, MAX_WINTER_AMPLITUDE, "demand.emergency.winter.amplitude", notes)
+        section["winter"] = {"amplitude": float(f"{amplitude:.4g}"), "peak_day_of_year": rate.winter_peak_day}
     else:
         notes.append("extract shorter than a year: no trend (growth_per_year 0) and no winter seasonality fitted")
+    if not rate.weekly:
+        notes.append("extract shorter than four weeks: weekday_factors flat (all 1)")
     if not rate.hourly:
         notes.append("admission times are dates only: hourly_factors flat (all 1)")
     growth_at_end = (1 + section["growth_per_year"]) ** (horizon_days / 365.25)

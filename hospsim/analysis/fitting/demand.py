@@ -35,18 +35,22 @@ class RateFit:
     winter_peak_day: int | None
     hourly_factors: tuple[float, ...]  # 24, mean 1
     seasonal: bool  # were trend and winter fitted (a year of data or more)?
+    weekly: bool  # were weekday factors fitted (four weeks or more)?
     hourly: bool  # were hours known (not dates only)?
 
 
-def _design(start_date: dt.date, n_days: int, seasonal: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log-linear columns (intercept, [trend], Tue..Sun), and cos θ, sin θ of each day's doy."""
+def _design(
+    start_date: dt.date, n_days: int, seasonal: bool, weekly: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-linear columns (intercept, [trend], [Tue..Sun]), and cos θ, sin θ of each day's doy."""
     dates = np.datetime64(start_date, "D") + np.arange(n_days)
     weekday = ((dates.astype("int64") + 3) % 7).astype(np.int64)  # 1970-01-01 was a Thursday
     doy = (dates - dates.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64) + 1
     cols = [np.ones(n_days)]
     if seasonal:
         cols.append(np.arange(n_days) / YEAR_DAYS)
-    cols += [(weekday == w).astype(float) for w in range(1, 7)]
+    if weekly:
+        cols += [(weekday == w).astype(float) for w in range(1, 7)]
     theta = 2 * np.pi * doy / YEAR_DAYS
     return np.column_stack(cols), np.cos(theta), np.sin(theta)
 
@@ -100,21 +104,23 @@ def hourly_factors(admission_days: np.ndarray) -> tuple[float, ...]:
 
 def fit_emergency_rate(admission_days: np.ndarray, start_date: dt.date, n_days: int, hours_known: bool) -> RateFit:
     """Fit the emergency rate to admission times (days since ``start_date``) over ``n_days``.
-    Trend and winter need a year of data; with less both are left out (growth 0, no winter)."""
+    Trend and winter need a year of data; with less both are left out (growth 0, no winter).
+    Weekday factors need four weeks (each weekday seen four times); with less they are flat."""
     days = np.asarray(admission_days, dtype=float)
     days = days[(days >= 0) & (days < n_days)]
     y = np.bincount(np.floor(days).astype(np.int64), minlength=n_days)[:n_days].astype(float)
-    seasonal = n_days >= 365
-    x, cos, sin = _design(start_date, n_days, seasonal)
+    seasonal, weekly = n_days >= 365, n_days >= 28
+    x, cos, sin = _design(start_date, n_days, seasonal, weekly)
     p, mu, info = _poisson_fit(y, x, cos if seasonal else None, sin if seasonal else None)
-    cov = np.linalg.inv(info)
+    cov = np.linalg.pinv(info)  # pinv: a weekday without a single admission leaves info singular
     first_wd = 2 if seasonal else 1
-    w = np.concatenate([[0.0], p[first_wd : first_wd + 6]])
+    w = np.concatenate([[0.0], p[first_wd : first_wd + 6] if weekly else np.zeros(6)])
     weights = np.exp(w) / np.exp(w).sum()
     log_per_day = p[0] + math.log(np.exp(w).mean())
     grad = np.zeros(p.size)
     grad[0] = 1.0
-    grad[first_wd : first_wd + 6] = weights[1:]  # d log(mean exp w) / d w_k
+    if weekly:
+        grad[first_wd : first_wd + 6] = weights[1:]  # d log(mean exp w) / d w_k
     se = math.sqrt(float(grad @ cov @ grad))
     per_day = math.exp(log_per_day)
     growth, growth_ci, amplitude, peak = 0.0, (0.0, 0.0), None, None
@@ -138,5 +144,6 @@ def fit_emergency_rate(admission_days: np.ndarray, start_date: dt.date, n_days: 
         winter_peak_day=peak,
         hourly_factors=hourly_factors(days) if hours_known else (1.0,) * 24,
         seasonal=seasonal,
+        weekly=weekly,
         hourly=hours_known,
     )

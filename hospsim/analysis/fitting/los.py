@@ -94,6 +94,8 @@ def _ks(frozen: Any, x: np.ndarray, censored: np.ndarray) -> tuple[float, float]
     t, km = kaplan_meier(x, censored)
     order = np.lexsort((censored, x))
     event = ~censored[order]
+    if not event.any():  # every stay still running: nothing to compare
+        return math.nan, math.nan
     before = np.concatenate([[0.0], km[:-1]])
     cdf = frozen.cdf(t)
     d = float(np.max(np.maximum(np.abs(cdf - km), np.abs(cdf - before))[event]))
