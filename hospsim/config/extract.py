@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, did_you_mean
+from .errors import MAX_LISTED, ConfigError
 
 # An extract larger than this is refused before it is read: 2 GiB of CSV is ~20 million spells,
 # a decade of a large trust's admissions; reading more would need more memory than an analyst's
@@ -152,6 +154,12 @@ def describe_defaults(extract: Extract) -> list[str]:
     return [f"{extract.path}: no column {name}: {by_name[name].default}" for name in extract.defaults_used]
 
 
+def example_extract_path() -> Path:
+    """The small example extract shipped with the package (``docs/extract-format.md`` says how it
+    was made)."""
+    return Path(str(resources.files("hospsim") / "data" / "example_extract.csv"))
+
+
 def read_extract(path: str | Path, start: dt.date | None = None, end: dt.date | None = None) -> Extract:
     """Read and validate an extract (``.csv``, UTF-8 with a header row, or ``.parquet``).
 
@@ -181,8 +189,8 @@ def _read_table(path: Path, source: str) -> pd.DataFrame:
         raise ConfigError(f"{source}: empty file (expected a header row and one row per spell)")
     if size > MAX_EXTRACT_BYTES:
         raise ConfigError(
-            f"{source}: {size / 1024**3:.1f} GiB, more than the {MAX_EXTRACT_BYTES // 1024**3} GiB an extract may "
-            "have; extract a shorter period"
+            f"{source}: {_size(size)}, more than the {_size(MAX_EXTRACT_BYTES)} an extract may have; "
+            "extract a shorter period"
         )
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -216,6 +224,14 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
         raise ConfigError(f"{source}: {_parser_problem(str(exc))}") from None
     _check_header(header, source)
     return table.fillna("")  # a row with fewer fields than the header: its last values are empty
+
+
+def _size(n_bytes: int) -> str:
+    """A file size as people read it: ``2.0 GiB``, ``340 MiB``, ``100 bytes``."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} bytes"
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -303,10 +319,22 @@ def _parquet_column(name: str, column: Any, source: str) -> pd.Series:
 def _check_columns(table: pd.DataFrame, source: str) -> None:
     for name in REQUIRED_COLUMNS:
         if name not in table.columns:
-            hint = did_you_mean(name, [str(c) for c in table.columns], "columns")
-            raise ConfigError(f"{source}: column {name}: missing (a required column){hint}")
+            raise ConfigError(f"{source}: column {name}: missing (a required column){_rename_hint(name, table)}")
     if "service_end_datetime" in table.columns and "service_start_datetime" not in table.columns:
         raise ConfigError(f"{source}: column service_end_datetime: needs service_start_datetime too")
+
+
+def _rename_hint(name: str, table: pd.DataFrame) -> str:
+    """Which of the file's other columns (not documented ones) may be ``name`` under another name."""
+    others = [str(c) for c in table.columns if c not in COLUMN_NAMES]
+    if not others:
+        return ""
+    close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    listed = ", ".join(others[:MAX_LISTED]) + (
+        f" and {len(others) - MAX_LISTED} more" if len(others) > MAX_LISTED else ""
+    )
+    return f" ({guess}other columns: {listed})"
 
 
 # --- parsing and checking the rows -------------------------------------------------------------
@@ -479,11 +507,12 @@ def _order_problems(times: dict[str, pd.Series], pathway: pd.Series | None, has_
 
 
 def _raise_first(problems: list[_Problem], ids: pd.Series | None, source: str) -> None:
-    """Raise the problem at the first bad row (at a row with two, the first column's)."""
-    found = [(int(p.bad.argmax()), COLUMN_NAMES.index(p.column), k) for k, p in enumerate(problems) if p.bad.any()]
+    """Raise the problem at the first bad row (at a row with two, the first in ``problems``: a
+    value that cannot be read before times out of order, a discharge before admission first)."""
+    found = [(int(p.bad.argmax()), k) for k, p in enumerate(problems) if p.bad.any()]
     if not found:
         return
-    i, _, k = min(found)
+    i, k = min(found)
     p = problems[k]
     raise ConfigError(f"{source}: column {p.column}, {_row_name(i, ids)}: {p.describe(i)}")
 
