@@ -77,6 +77,7 @@ class _Days:
     start_date: dt.date
     n_days: int
     resolution_days: float
+    service_times: bool  # has the extract a service_start_datetime column?
 
 
 def _as_days(episodes: pd.DataFrame, column: str, start: pd.Timestamp) -> np.ndarray:
@@ -117,6 +118,7 @@ def _days_of(extract: ExtractLike) -> _Days:
         start_date=extract.start_date,
         n_days=(extract.end_date - extract.start_date).days,
         resolution_days=1.0 if dates_only else MINUTE_DAYS,
+        service_times="service_start_datetime" in ep and "service_start_datetime" not in extract.defaults_used,
     )
 
 
@@ -253,14 +255,15 @@ def _service_section(name: str, d: _Days, notes: list[str]) -> tuple[dict[str, A
         fits.append(los)
     else:
         section = {"capacity": "unlimited", "los": dict(DEFAULT_SERVICE_LOS)}
+        why = "nobody started it within the extract" if d.service_times else "no service start times"
         notes.append(
-            f"services.{name}: no service start times: los {_spec_text(DEFAULT_SERVICE_LOS)} (assumed) and "
+            f"services.{name}: {why}: los {_spec_text(DEFAULT_SERVICE_LOS)} (assumed) and "
             "capacity unlimited (the whole wait is in the assessment)"
         )
     # Delays of every patient who has left for it, and of those still waiting for it (censored).
     waited = rows & ~np.isnan(d.fit)
     delay_days, censored = _stays(d.fit[waited], d.discharge[waited], d.n_days)
-    if waited.any() and np.any(delay_days[~censored] > 0):
+    if np.any(delay_days[~censored] > 0) or censored.any():
         assessment = fit_los(f"services.{name}.assessment", delay_days, censored, d.resolution_days)
         section["assessment"] = assessment.spec
         fits.append(assessment)

@@ -132,7 +132,8 @@ def los_figure(fit: LosFit) -> Figure:
     )
     done = fit.durations_days[~fit.censored]
     top = float(np.quantile(done, 0.99)) if done.size else 1.0
-    hist_ax.hist(done[done <= top], bins=60, density=True, color="0.8", label="ended stays")
+    if done.size:
+        hist_ax.hist(done[done <= top], bins=60, density=True, color="0.8", label="ended stays")
     grid = np.geomspace(max(float(t.min()), 1e-3), float(t.max()), 400)
     lin = np.linspace(0, top, 400)[1:]
     for c in fit.candidates:

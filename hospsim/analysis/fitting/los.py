@@ -178,7 +178,11 @@ def fit_los(what: str, durations_days: np.ndarray, censored: np.ndarray, resolut
     events = int((~cens).sum())
     if events < MIN_EVENTS:
         c = _candidate("exponential", max(_exponential_mean(x, cens), resolution_days / 2), 1.0, x, cens)
-        reason = f"only {events} ended stays: exponential with the censored mean"
+        reason = (
+            f"only {events} ended stays: exponential with the censored mean"
+            if events
+            else "no ended stay: exponential with the total time seen as its mean (as if one had ended)"
+        )
         return LosFit(what, x, cens, (c,), "exponential", spec_of(c), reason)
     cands = [_candidate("exponential", _exponential_mean(x, cens), 1.0, x, cens)]
     for dist in CANDIDATES[1:]:
