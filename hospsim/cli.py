@@ -656,12 +656,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     text = fitted_config_text(config, report, dt.datetime.now(dt.UTC), report_dir)
     for note in report.notes:
         print(f"hospsim fit: {note}", file=sys.stderr)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write ({os_reason(exc)})") from None
-    write_fit_report(report, report_dir)
+    # The report first, the config last: a config on disk always has its report.
+    for target, write in (
+        (report_dir, lambda: write_fit_report(report, report_dir)),
+        (out, lambda: atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))),
+    ):
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write()
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write ({os_reason(exc)})") from None
     print(f"wrote {out} (fitted from {args.extract}, {extract.start_date} to {extract.end_date})")
     print(f"fit report: {report_dir / 'fit_report.html'}")
     print(f"next: hospsim check {out} && hospsim run {out}")

@@ -616,3 +616,34 @@ def test_implausible_fits_are_held_and_said():
         n.startswith("demand.emergency.growth_per_year: fitted ") and n.endswith("held at 1") for n in report.notes
     )
     assert config_from_dict(config).demand.emergency.headroom == 2.0  # doubling in a year: candidates to spare
+
+
+def test_an_unwritable_report_folder_writes_no_config(round_trip, tmp_path, capsys):
+    _, _, _, extract = round_trip
+    (tmp_path / "taken").write_text("a file where the report folder would go\n")
+    out = tmp_path / "c.yaml"
+    code, _, stderr = _fit([extract, "--out", out, "--beds", 900, "--report", tmp_path / "taken"], capsys)
+    assert code == 2 and not out.exists()
+    assert stderr.splitlines()[-1].startswith(f"hospsim: error: {tmp_path / 'taken'}: cannot write (")
+
+
+def test_fit_table_holds_every_estimate_and_candidate(round_trip):
+    from hospsim.outputs.fit_report import fit_table
+
+    _, fitted, report, _ = round_trip
+    table = fit_table(report)
+    per_day = table[table["item"] == "demand.emergency.per_day"].iloc[0]
+    assert per_day["estimate"] == report.emergency.per_day
+    assert per_day["ci_low"] < per_day["estimate"] < per_day["ci_high"]
+    weekday = table[table["item"].str.startswith("demand.emergency.weekday_factors.")]
+    assert weekday["estimate"].mean() == pytest.approx(1.0) and len(weekday) == 7
+    assert len(table[table["item"].str.startswith("demand.emergency.hourly_factors.")]) == 24
+    shares = table[table["item"].str.match(r"groups\.\w+\.share$")]["estimate"]
+    assert shares.sum() == pytest.approx(1.0)
+    # Three candidates per LOS, one chosen, AIC differences from the best.
+    los = table[table["candidate"].notna()]
+    assert len(los) == 3 * len(report.los_fits)
+    assert (los.groupby("item")["chosen"].sum() == 1).all()
+    assert (los.groupby("item")["delta_aic"].min() == 0).all()
+    rehab = los[(los["item"] == "services.rehab_bed.los") & (los["candidate"] == "lognormal")].iloc[0]
+    assert rehab["mean_days"] == pytest.approx(fitted.services["rehab_bed"].los.mean_days, rel=1e-4)
