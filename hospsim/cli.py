@@ -631,6 +631,7 @@ def _add_fit_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     fit.add_argument(
         "--horizon-days",
         type=_whole_number(WARMUP_DAYS + 1, MAX_HORIZON_DAYS),
+        metavar="N",
         default=HORIZON_DAYS,
         help=f"horizon_days of the config, warm-up of {WARMUP_DAYS} days included (default: %(default)s)",
     )
