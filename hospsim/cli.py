@@ -618,7 +618,11 @@ def _add_fit_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         "extract", metavar="EXTRACT", help="episode extract, .csv or .parquet (README: the extract format)"
     )
     fit.add_argument(
-        "--out", type=_out_path, default=Path("config.yaml"), help="config to write (default: %(default)s)"
+        "--out",
+        type=_out_path,
+        default=Path("config.yaml"),
+        metavar="FILE",
+        help="config to write (default: %(default)s)",
     )
     fit.add_argument(
         "--report", type=_out_path, metavar="DIR", help="fit report folder (default: <out>_fit next to --out)"
@@ -626,7 +630,10 @@ def _add_fit_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     fit.add_argument("--from", dest="start", type=_iso_date, metavar="DATE", help="first day of the extract to use")
     fit.add_argument("--to", dest="end", type=_iso_date, metavar="DATE", help="day after the last one to use")
     fit.add_argument(
-        "--beds", type=_whole_number(1, MAX_PLACES), help="acute beds (default: 99th percentile of the daily peak)"
+        "--beds",
+        type=_whole_number(1, MAX_PLACES),
+        metavar="N",
+        help="acute beds (default: 99th percentile of the daily peak)",
     )
     fit.add_argument(
         "--horizon-days",
