@@ -170,8 +170,8 @@ def read_extract(path: str | Path, start: dt.date | None = None, end: dt.date | 
     then. Only spells admitted in the period are kept. A bad extract raises a one-line
     :class:`ConfigError` naming the column and the first bad row."""
     source = str(path)
-    raw = _read_table(Path(path), source)
-    _check_columns(raw, source)
+    raw, names = _read_table(Path(path), source)
+    _check_columns(raw, names, source)
     parsed = _parse(raw, source)
     return _in_period(parsed, source, start, end, tuple(c for c in COLUMN_NAMES if c not in raw.columns))
 
@@ -179,7 +179,9 @@ def read_extract(path: str | Path, start: dt.date | None = None, end: dt.date | 
 # --- reading the file: every column as text (Parquet datetimes as datetimes) -----------------
 
 
-def _read_table(path: Path, source: str) -> pd.DataFrame:
+def _read_table(path: Path, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The documented columns of the file (as text; Parquet datetimes as datetimes), and the names
+    of all its columns."""
     if not path.exists():
         raise ConfigError(f"{source}: no such file")
     if not path.is_file():
@@ -194,19 +196,19 @@ def _read_table(path: Path, source: str) -> pd.DataFrame:
         )
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        table = _read_csv(path, source)
+        table, names = _read_csv(path, source)
     elif suffix == ".parquet":
-        table = _read_parquet(path, source)
+        table, names = _read_parquet(path, source)
     else:
         raise ConfigError(f"{source}: expected a .csv or .parquet file")
-    if table.empty:
+    if len(table) == 0:
         raise ConfigError(f"{source}: no rows (only a header)")
     if len(table) > MAX_EXTRACT_ROWS:
         raise ConfigError(f"{source}: {len(table):,} rows, more than the {MAX_EXTRACT_ROWS:,} an extract may have")
-    return table.reset_index(drop=True)
+    return table.reset_index(drop=True), names
 
 
-def _read_csv(path: Path, source: str) -> pd.DataFrame:
+def _read_csv(path: Path, source: str) -> tuple[pd.DataFrame, list[str]]:
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -223,7 +225,10 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise ConfigError(f"{source}: {_parser_problem(str(exc))}") from None
     _check_header(header, source)
-    return table.fillna("")  # a row with fewer fields than the header: its last values are empty
+    # Other columns are dropped at once (a PAS extract may have dozens). All were read: pandas
+    # finds a row with more fields than the header only then. A row with fewer has its last
+    # values empty, as the trailing empty cells some tools leave out.
+    return table[[c for c in table.columns if c in COLUMN_NAMES]], header
 
 
 def _size(n_bytes: int) -> str:
@@ -272,7 +277,7 @@ def _parser_problem(message: str) -> str:
     return f"not a readable CSV file ({message.strip().splitlines()[-1] if message.strip() else 'parser error'})"
 
 
-def _read_parquet(path: Path, source: str) -> pd.DataFrame:
+def _read_parquet(path: Path, source: str) -> tuple[pd.DataFrame, list[str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -291,7 +296,7 @@ def _read_parquet(path: Path, source: str) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for name, column in zip(table.column_names, table.columns):
         columns[name] = _parquet_column(name, column, source)
-    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows)), names
 
 
 def _parquet_column(name: str, column: Any, source: str) -> pd.Series:
@@ -316,17 +321,17 @@ def _parquet_column(name: str, column: Any, source: str) -> pd.Series:
     return pd.Series(text.to_pandas(), dtype=str)
 
 
-def _check_columns(table: pd.DataFrame, source: str) -> None:
+def _check_columns(table: pd.DataFrame, names: list[str], source: str) -> None:
     for name in REQUIRED_COLUMNS:
         if name not in table.columns:
-            raise ConfigError(f"{source}: column {name}: missing (a required column){_rename_hint(name, table)}")
+            raise ConfigError(f"{source}: column {name}: missing (a required column){_rename_hint(name, names)}")
     if "service_end_datetime" in table.columns and "service_start_datetime" not in table.columns:
         raise ConfigError(f"{source}: column service_end_datetime: needs service_start_datetime too")
 
 
-def _rename_hint(name: str, table: pd.DataFrame) -> str:
+def _rename_hint(name: str, names: list[str]) -> str:
     """Which of the file's other columns (not documented ones) may be ``name`` under another name."""
-    others = [str(c) for c in table.columns if c not in COLUMN_NAMES]
+    others = [c for c in names if c not in COLUMN_NAMES]
     if not others:
         return ""
     close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
