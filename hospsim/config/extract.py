@@ -28,7 +28,7 @@ from .errors import MAX_LISTED, ConfigError
 
 # An extract larger than this is refused before it is read: 2 GiB of CSV is ~20 million spells,
 # a decade of a large trust's admissions; reading more would need more memory than an analyst's
-# laptop has (about 10x the file size in pandas).
+# laptop has (several times the file's size: 5 million rows, 500 MB of CSV, peak at ~3 GB).
 MAX_EXTRACT_BYTES = 2 * 1024**3
 MAX_EXTRACT_ROWS = 20_000_000
 # Datetimes outside these years are typing errors (1066, 2921), not hospital stays.
@@ -369,7 +369,7 @@ def _parse(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     method = raw["admission_method"]
     problems.append(_Problem(_bool(~method.isin(METHODS)), "admission_method", _unknown_method(method)))
     emergency = _bool(method == EMERGENCY)
-    group = _labels(raw, "group", emergency, problems, lambda v: "empty; every emergency needs a group")
+    group = _labels(raw, "group", emergency, problems, lambda i: "empty; every emergency needs a group")
     pathway = _labels(raw, "discharge_pathway", np.ones(n, dtype=bool), problems, None)
     if "medically_fit_datetime" not in raw.columns:
         times["medically_fit_datetime"] = times["discharge_datetime"]
@@ -406,15 +406,18 @@ def _bool(mask: pd.Series | np.ndarray) -> np.ndarray:
 
 def _datetimes(text: pd.Series, name: str) -> tuple[pd.Series, list[_Problem]]:
     """A column parsed as datetimes (NaT where empty), and its bad values."""
-    if pd.api.types.is_datetime64_any_dtype(text.dtype):  # a Parquet timestamp column
+    stamped = pd.api.types.is_datetime64_any_dtype(text.dtype)  # a Parquet timestamp column
+    if stamped:
         parsed = text.astype("datetime64[us]")
         unparsed = np.zeros(len(text), dtype=bool)
-        shown = parsed.dt.strftime("%Y-%m-%d %H:%M:%S")
     else:
         well_formed = _bool(text.str.fullmatch(_DATETIME))
         parsed = pd.to_datetime(text.where(well_formed), format="ISO8601", errors="coerce").astype("datetime64[us]")
         unparsed = (text != "").to_numpy() & parsed.isna().to_numpy()
-        shown = text
+
+    def shown(i: int) -> str:  # the value as written (a timestamp as text), only for a message
+        return _shown(_text(parsed.iat[i]) if stamped else text.iat[i])
+
     too_early = _bool(parsed < pd.Timestamp(EARLIEST_YEAR, 1, 1))
     too_late = _bool(parsed >= pd.Timestamp(LATEST_YEAR + 1, 1, 1))
     empty_required = _bool(parsed.isna()) & ~unparsed if name == "admission_datetime" else None
@@ -422,12 +425,12 @@ def _datetimes(text: pd.Series, name: str) -> tuple[pd.Series, list[_Problem]]:
         _Problem(
             unparsed,
             name,
-            lambda i: f"{_shown(shown.iat[i])} is not a datetime (expected {_DATETIME_FORMS})",
+            lambda i: f"{shown(i)} is not a datetime (expected {_DATETIME_FORMS})",
         ),
         _Problem(
             too_early | too_late,
             name,
-            lambda i: f"{_shown(shown.iat[i])} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR} (a typing error?)",
+            lambda i: f"{shown(i)} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR} (a typing error?)",
         ),
     ]
     if empty_required is not None:
