@@ -569,7 +569,7 @@ def _add_synth_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sy.add_argument(
         "--out", type=_out_path, required=True, metavar="FILE", help="extract to write: FILE.parquet or FILE.csv"
     )
-    sy.add_argument("--seed", type=_seed, help="root seed (config: seed); the extract is replication 1 of `run`")
+    sy.add_argument("--seed", type=_seed, help="root seed (config: seed); seeded as replication 0 of `hospsim run`")
     sy.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
 

@@ -388,3 +388,20 @@ def test_the_site_sends_readme_links_to_the_format_page():
     assert docs_pages.for_site("[extracts](#episode-extracts)", "reference/outputs.md", anchors) == (
         "[extracts](../extract-format.md#episode-extracts)"
     )
+
+
+def test_other_columns_are_ignored_and_named_when_a_required_one_is_missing(tmp_path):
+    rows = [[*r, "x", "y"] for r in ROWS]
+    e = read_extract(write_csv(tmp_path, rows, HEADER + ",specialty,ward"))
+    assert "specialty" not in e.episodes.columns and len(e.episodes) == 3
+    parquet = parquet_of(tmp_path, {"AdmissionDate": pa.array(["2021-01-01"]), "method": pa.array(["emergency"])})
+    assert error_of(parquet) == (
+        f"{parquet}: column admission_datetime: missing (a required column) "
+        "(did you mean 'AdmissionDate'? other columns: AdmissionDate, method)"
+    )
+
+
+def test_a_short_row_has_its_last_values_empty(tmp_path):
+    rows = [ROWS[0], ROWS[1], ROWS[2][:5]]  # E3 without its trailing empty cells
+    e = read_extract(write_csv(tmp_path, rows))
+    assert pd.isna(e.episodes["discharge_datetime"].iloc[2]) and len(e.episodes) == 3

@@ -171,6 +171,8 @@ def test_write_extract_refuses_to_overwrite_without_force(extract_df, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]  # no temporary file left
     with pytest.raises(OutputError, match=r"expected a .parquet or .csv file name$"):
         write_extract(extract_df, tmp_path / "x.xlsx")
+    nested = write_extract(extract_df.head(2), tmp_path / "new" / "folder" / "x.parquet")
+    assert len(read_extract(nested).episodes) == 2
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
