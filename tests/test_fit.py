@@ -649,3 +649,15 @@ def test_fit_table_holds_every_estimate_and_candidate(round_trip):
     assert (los.groupby("item")["delta_aic"].min() == 0).all()
     rehab = los[(los["item"] == "services.rehab_bed.los") & (los["candidate"] == "lognormal")].iloc[0]
     assert rehab["mean_days"] == pytest.approx(fitted.services["rehab_bed"].los.mean_days, rel=1e-4)
+
+
+def test_an_extract_of_electives_only_is_one_line_exit_2(tmp_path, capsys):
+    path = tmp_path / "electives.csv"
+    path.write_text(
+        "admission_datetime,admission_method,discharge_datetime\n2024-01-01 10:00,elective,2024-01-03 10:00\n"
+    )
+    code, _, stderr = _fit([path, "--out", tmp_path / "c.yaml"], capsys)
+    assert code == 2 and not (tmp_path / "c.yaml").exists() and not (tmp_path / "c_fit").exists()
+    assert (
+        stderr == f"hospsim: error: {path}: column admission_method: no emergency admissions (every row is elective)\n"
+    )

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..config import ConfigError
 from ..config.schema import HOME
 from .fitting.demand import RateFit, fit_emergency_rate
 from .fitting.los import LosFit, fit_los
@@ -317,10 +318,8 @@ def fit_config(
     maximum occupancy; ``seed`` None: the extract's start date as ``YYYYMMDD``."""
     notes = [_DEFAULT_NOTES[c] for c in extract.defaults_used if c in _DEFAULT_NOTES]
     d = _days_of(extract)
-    if not d.emergency.any():
-        from ..config import ConfigError
-
-        raise ConfigError(f"{extract.path}: admission_method: no emergency admissions to fit demand to")
+    if not d.emergency.any():  # the model's demand is emergencies: nothing to fit it to
+        raise ConfigError(f"{extract.path}: column admission_method: no emergency admissions (every row is elective)")
     rate = fit_emergency_rate(d.admission[d.emergency], extract.start_date, d.n_days, d.resolution_days < 1)
     groups, fits, mixes = _group_sections(d)
     elective, elective_fits = _elective_section(d, notes)
