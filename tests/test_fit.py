@@ -661,3 +661,18 @@ def test_an_extract_of_electives_only_is_one_line_exit_2(tmp_path, capsys):
     assert (
         stderr == f"hospsim: error: {path}: column admission_method: no emergency admissions (every row is elective)\n"
     )
+
+
+def test_stays_without_spread_are_empirical_and_drawn(tmp_path):
+    """Dates only and every stay the same day or the next: no family has two parameters to fit."""
+    from hospsim.outputs.fit_report import _los_rows, los_figure
+
+    stays = np.r_[np.zeros(60), np.ones(40)]
+    fit = fit_los("groups.x.los", stays, np.zeros(stays.size, bool), 1.0)
+    assert (fit.chosen, fit.candidates) == ("empirical", ())
+    assert fit.reason == "fewer than 3 distinct ended stays: empirical"
+    values = fit.spec["values_days"]
+    assert values.count(0.5) == 120 and values.count(1.0) == 80  # 60% same-day (half a day), 40% one day
+    (row,) = _los_rows(fit)
+    assert row["candidate"] == "empirical" and row["mean_days"] == pytest.approx(0.7) and row["chosen"]
+    los_figure(fit)  # draws the data alone

@@ -42,7 +42,7 @@ TABLE_COLUMNS = (
 
 
 def _los_rows(fit: LosFit) -> list[dict[str, Any]]:
-    best_aic = min(c.aic for c in fit.candidates)
+    best_aic = min((c.aic for c in fit.candidates), default=math.nan)
     rows = [
         {
             "item": fit.what,

@@ -22,6 +22,7 @@ CANDIDATES = ("exponential", "lognormal", "gamma")
 KS_ALPHA = 0.01  # the best parametric candidate is kept unless KS rejects it at this level
 EMPIRICAL_POINTS = 200  # an empirical LOS is written as this many equally weighted quantiles
 MIN_EVENTS = 10  # fewer completed stays: an exponential with the censored mean (one parameter)
+MIN_DISTINCT = 3  # fewer distinct completed stays: no two-parameter family can be fitted
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,12 @@ def _fit_params(dist: str, x: np.ndarray, censored: np.ndarray) -> tuple[float, 
             s = math.exp(p[1])
             return math.exp(p[0] + s * s / 2), math.sqrt(math.expm1(s * s))
     else:
-        shape, _, scale = stats.gamma.fit(done, floc=0)
+        mean, var = float(done.mean()), float(done.var())
+        try:
+            with np.errstate(all="raise"):
+                shape, _, scale = stats.gamma.fit(done, floc=0)
+        except (FloatingPointError, ValueError, RuntimeError):  # odd data: start from the moments
+            shape, scale = mean * mean / var, var / mean
         start = np.array([math.log(shape), math.log(scale)])
 
         def to_spec(p: np.ndarray) -> tuple[float, float]:
@@ -184,6 +190,9 @@ def fit_los(what: str, durations_days: np.ndarray, censored: np.ndarray, resolut
             else "no ended stay: exponential with the total time seen as its mean (as if one had ended)"
         )
         return LosFit(what, x, cens, (c,), "exponential", spec_of(c), reason)
+    if np.unique(x[~cens]).size < MIN_DISTINCT:  # e.g. dates only, every stay 0 or 1 day
+        reason = f"fewer than {MIN_DISTINCT} distinct ended stays: empirical"
+        return LosFit(what, x, cens, (), "empirical", empirical_spec(x, cens), reason)
     cands = [_candidate("exponential", _exponential_mean(x, cens), 1.0, x, cens)]
     for dist in CANDIDATES[1:]:
         cands.append(_candidate(dist, *_fit_params(dist, x, cens), x, cens))
