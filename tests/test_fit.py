@@ -535,21 +535,26 @@ def test_fit_command_period_and_horizon(round_trip, tmp_path, capsys):
     assert cfg.demand.emergency.winter is None
 
 
-BAD_CSV = (
-    "episode_id,admission_datetime,admission_method,discharge_datetime\n"
-    "A1,2024-01-01 10:00,emergency,2024-01-02 10:00\n"
-    "A2,2024-13-03 10:00,emergency,2024-01-02 09:00\n"
+HEADER = "episode_id,admission_datetime,admission_method,discharge_datetime\n"
+FIRST = "A1,2024-01-01 10:00,emergency,2024-01-02 10:00\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [
+        ("A2,2024-13-03 10:00,emergency,2024-01-04 09:00\n", "admission_datetime"),
+        ("A2,2024-01-03 10:00,emergency,2024-01-02 09:00\n", "discharge_datetime"),
+        ("A2,2024-01-03 10:00,urgent,2024-01-04 09:00\n", "admission_method"),
+    ],
 )
-
-
-def test_a_bad_extract_is_one_line_exit_2_and_nothing_written(tmp_path, capsys):
+def test_a_bad_extract_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, row, column):
     bad = tmp_path / "bad.csv"
-    bad.write_text(BAD_CSV)
+    bad.write_text(HEADER + FIRST + row)
     out = tmp_path / "out" / "c.yaml"
     code, stdout, stderr = _fit([bad, "--out", out], capsys)
     assert code == 2 and stdout == ""
     assert len(stderr.splitlines()) == 1
-    assert stderr.startswith(f"hospsim: error: {bad}: column admission_datetime, row 2 (episode_id A2): ")
+    assert stderr.startswith(f"hospsim: error: {bad}: column {column}, row 2 (episode_id A2): ")
     assert not (tmp_path / "out").exists()
 
 
