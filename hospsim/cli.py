@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_results_parsers(sub)
     _add_synth_parser(sub)
     _add_export_parser(sub)
+    _add_fit_parser(sub)
     for command in sub.choices.values():  # `hospsim run --debug` too; SUPPRESS keeps `hospsim --debug run`
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -575,7 +576,7 @@ def _add_synth_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sy.add_argument(
         "--out", type=_out_path, required=True, metavar="FILE", help="extract to write: FILE.parquet or FILE.csv"
     )
-    sy.add_argument("--seed", type=_seed, help="root seed (config: seed); the extract is replication 1 of `run`")
+    sy.add_argument("--seed", type=_seed, help="root seed (config: seed); seeded as replication 0 of `hospsim run`")
     sy.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
 
@@ -693,6 +694,88 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- hospsim fit -------------------------------------------------------------------------------
+
+
+def _iso_date(text: str) -> dt.date:
+    """An argparse type: a date YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text[:24]!r}") from None
+
+
+def _add_fit_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from .analysis.fit import HORIZON_DAYS, WARMUP_DAYS
+    from .config.limits import MAX_HORIZON_DAYS, MAX_PLACES
+
+    fit = sub.add_parser("fit", help="fit a config (demand, LOS, pathways, services, beds) to an episode extract")
+    fit.add_argument(
+        "extract", metavar="EXTRACT", help="episode extract, .csv or .parquet (README: the extract format)"
+    )
+    fit.add_argument(
+        "--out",
+        type=_out_path,
+        default=Path("config.yaml"),
+        metavar="FILE",
+        help="config to write (default: %(default)s)",
+    )
+    fit.add_argument(
+        "--report", type=_out_path, metavar="DIR", help="fit report folder (default: <out>_fit next to --out)"
+    )
+    fit.add_argument("--from", dest="start", type=_iso_date, metavar="DATE", help="first day of the extract to use")
+    fit.add_argument("--to", dest="end", type=_iso_date, metavar="DATE", help="day after the last one to use")
+    fit.add_argument(
+        "--beds",
+        type=_whole_number(1, MAX_PLACES),
+        metavar="N",
+        help="acute beds (default: 99th percentile of the daily peak)",
+    )
+    fit.add_argument(
+        "--horizon-days",
+        type=_whole_number(WARMUP_DAYS + 1, MAX_HORIZON_DAYS),
+        metavar="N",
+        default=HORIZON_DAYS,
+        help=f"horizon_days of the config, warm-up of {WARMUP_DAYS} days included (default: %(default)s)",
+    )
+    fit.add_argument("--force", action="store_true", help="overwrite --out and the report's files if they exist")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit a config to an episode extract; write it (validated) and its fit report."""
+    from .analysis.fit import fit_config
+    from .config import config_from_dict
+    from .config.extract import read_extract
+    from .outputs.fit_report import fitted_config_text, write_fit_report
+    from .runs.store import OutputError, atomic_write, os_reason
+
+    out: Path = args.out
+    report_dir: Path = args.report or out.with_name(f"{out.stem}_fit")
+    for target in (out, report_dir / "fit_report.html"):
+        if target.exists() and not args.force:
+            raise OutputError(f"{target}: already exists; hospsim fit overwrites nothing without --force")
+    extract = read_extract(args.extract, start=args.start, end=args.end)
+    config, report = fit_config(extract, beds=args.beds, horizon_days=args.horizon_days)
+    config_from_dict(config, source=str(out))  # a fit that the model refuses is a bug: stop before writing
+    text = fitted_config_text(config, report, dt.datetime.now(dt.UTC), report_dir)
+    for note in report.notes:
+        print(f"hospsim fit: {note}", file=sys.stderr)
+    # The report first, the config last: a config on disk always has its report.
+    for target, write in (
+        (report_dir, lambda: write_fit_report(report, report_dir)),
+        (out, lambda: atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))),
+    ):
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write()
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write ({os_reason(exc)})") from None
+    print(f"wrote {out} (fitted from {args.extract}, {extract.start_date} to {extract.end_date})")
+    print(f"fit report: {report_dir / 'fit_report.html'}")
+    print(f"next: hospsim check {out} && hospsim run {out}")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
@@ -705,6 +788,7 @@ COMMANDS = {
     "report": cmd_report,
     "synth": cmd_synth,
     "export": cmd_export,
+    "fit": cmd_fit,
 }
 
 

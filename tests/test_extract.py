@@ -360,3 +360,48 @@ def test_the_example_extract_is_valid_and_shipped():
     assert 150 <= len(e.episodes) <= 250
     assert e.defaults_used == ()
     assert set(e.episodes["admission_method"]) == {"emergency", "elective"}
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "extract-format.md"
+
+
+def test_the_format_page_documents_every_column_and_the_example():
+    text = DOC.read_text()
+    for column in EXTRACT_COLUMNS:
+        required = "yes" if column.required else "no"
+        assert f"| `{column.name}` | {required} |" in text, column.name
+    assert text.splitlines()[0] == "# Episode extracts"  # README links to #episode-extracts land here
+    first_rows = example_extract_path().read_text().splitlines()[:3]
+    assert "```text\n" + "\n".join(first_rows) + "\n```" in text
+    e = read_extract(example_extract_path())
+    assert f"# {e.start_date} {e.end_date} {len(e.episodes)}" in text
+    assert f"({len(e.episodes)} spells" in text
+
+
+def test_the_site_sends_readme_links_to_the_format_page():
+    import sys
+
+    sys.path.insert(0, str(DOC.parents[1] / "tools"))
+    import docs_pages
+
+    anchors = docs_pages.anchor_pages(docs_pages.readme_sections(docs_pages.README.read_text()))
+    assert docs_pages.for_site("[extracts](#episode-extracts)", "reference/outputs.md", anchors) == (
+        "[extracts](../extract-format.md#episode-extracts)"
+    )
+
+
+def test_other_columns_are_ignored_and_named_when_a_required_one_is_missing(tmp_path):
+    rows = [[*r, "x", "y"] for r in ROWS]
+    e = read_extract(write_csv(tmp_path, rows, HEADER + ",specialty,ward"))
+    assert "specialty" not in e.episodes.columns and len(e.episodes) == 3
+    parquet = parquet_of(tmp_path, {"AdmissionDate": pa.array(["2021-01-01"]), "method": pa.array(["emergency"])})
+    assert error_of(parquet) == (
+        f"{parquet}: column admission_datetime: missing (a required column) "
+        "(did you mean 'AdmissionDate'? other columns: AdmissionDate, method)"
+    )
+
+
+def test_a_short_row_has_its_last_values_empty(tmp_path):
+    rows = [ROWS[0], ROWS[1], ROWS[2][:5]]  # E3 without its trailing empty cells
+    e = read_extract(write_csv(tmp_path, rows))
+    assert pd.isna(e.episodes["discharge_datetime"].iloc[2]) and len(e.episodes) == 3

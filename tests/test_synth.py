@@ -171,6 +171,8 @@ def test_write_extract_refuses_to_overwrite_without_force(extract_df, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]  # no temporary file left
     with pytest.raises(OutputError, match=r"expected a .parquet or .csv file name$"):
         write_extract(extract_df, tmp_path / "x.xlsx")
+    nested = write_extract(extract_df.head(2), tmp_path / "new" / "folder" / "x.parquet")
+    assert len(read_extract(nested).episodes) == 2
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -216,6 +218,14 @@ def test_the_synth_command(tmp_path):
 
 def test_the_shipped_example_is_what_its_documented_command_writes(tmp_path):
     """docs/extract-format.md shows the command; regenerate the file with it after a model change."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "extract-format.md").read_text()
+    command = doc.split("```bash\nhospsim synth --years 0.1", 1)[1].split("```", 1)[0]
+    assert ["--years", "0.1", *command.replace("\\\n", " ").split()] == [
+        *EXAMPLE_ARGS[:2],
+        "--out",
+        "example_extract.csv",
+        *EXAMPLE_ARGS[2:],
+    ]
     out = tmp_path / "example_extract.csv"
     assert cli.main(["synth", *EXAMPLE_ARGS, "--out", str(out)]) == 0
     assert out.read_bytes() == example_extract_path().read_bytes(), (

@@ -59,6 +59,12 @@ README_PAGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     ),
 }
 
+# README sections the site does not copy because a hand-written page holds them in full: links
+# to them point at that page (which has the section's heading, so the anchor holds).
+README_ELSEWHERE: dict[str, str] = {
+    "Episode extracts": "extract-format.md",
+}
+
 
 def note(source: str) -> str:
     """The first line of every generated page: where it comes from and how to change it."""
@@ -88,6 +94,8 @@ def anchor_pages(sections: dict[str, str]) -> dict[str, str]:
             for sub in re.findall(r"^#{3,6} (.+)$", sections.get(heading, ""), re.M):
                 pages[anchor(sub)] = page
     pages[anchor(kpi_dictionary.HEADING.removeprefix("## "))] = "reference/kpis.md"
+    for heading, page in README_ELSEWHERE.items():
+        pages[anchor(heading)] = page
     return pages
 
 

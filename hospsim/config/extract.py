@@ -28,7 +28,7 @@ from .errors import MAX_LISTED, ConfigError
 
 # An extract larger than this is refused before it is read: 2 GiB of CSV is ~20 million spells,
 # a decade of a large trust's admissions; reading more would need more memory than an analyst's
-# laptop has (about 10x the file size in pandas).
+# laptop has (several times the file's size: 5 million rows, 500 MB of CSV, peak at ~3 GB).
 MAX_EXTRACT_BYTES = 2 * 1024**3
 MAX_EXTRACT_ROWS = 20_000_000
 # Datetimes outside these years are typing errors (1066, 2921), not hospital stays.
@@ -170,8 +170,8 @@ def read_extract(path: str | Path, start: dt.date | None = None, end: dt.date | 
     then. Only spells admitted in the period are kept. A bad extract raises a one-line
     :class:`ConfigError` naming the column and the first bad row."""
     source = str(path)
-    raw = _read_table(Path(path), source)
-    _check_columns(raw, source)
+    raw, names = _read_table(Path(path), source)
+    _check_columns(raw, names, source)
     parsed = _parse(raw, source)
     return _in_period(parsed, source, start, end, tuple(c for c in COLUMN_NAMES if c not in raw.columns))
 
@@ -179,7 +179,9 @@ def read_extract(path: str | Path, start: dt.date | None = None, end: dt.date | 
 # --- reading the file: every column as text (Parquet datetimes as datetimes) -----------------
 
 
-def _read_table(path: Path, source: str) -> pd.DataFrame:
+def _read_table(path: Path, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The documented columns of the file (as text; Parquet datetimes as datetimes), and the names
+    of all its columns."""
     if not path.exists():
         raise ConfigError(f"{source}: no such file")
     if not path.is_file():
@@ -194,19 +196,19 @@ def _read_table(path: Path, source: str) -> pd.DataFrame:
         )
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        table = _read_csv(path, source)
+        table, names = _read_csv(path, source)
     elif suffix == ".parquet":
-        table = _read_parquet(path, source)
+        table, names = _read_parquet(path, source)
     else:
         raise ConfigError(f"{source}: expected a .csv or .parquet file")
-    if table.empty:
+    if len(table) == 0:
         raise ConfigError(f"{source}: no rows (only a header)")
     if len(table) > MAX_EXTRACT_ROWS:
         raise ConfigError(f"{source}: {len(table):,} rows, more than the {MAX_EXTRACT_ROWS:,} an extract may have")
-    return table.reset_index(drop=True)
+    return table.reset_index(drop=True), names
 
 
-def _read_csv(path: Path, source: str) -> pd.DataFrame:
+def _read_csv(path: Path, source: str) -> tuple[pd.DataFrame, list[str]]:
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -223,7 +225,10 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise ConfigError(f"{source}: {_parser_problem(str(exc))}") from None
     _check_header(header, source)
-    return table.fillna("")  # a row with fewer fields than the header: its last values are empty
+    # Other columns are dropped at once (a PAS extract may have dozens). All were read: pandas
+    # finds a row with more fields than the header only then. A row with fewer has its last
+    # values empty, as the trailing empty cells some tools leave out.
+    return table[[c for c in table.columns if c in COLUMN_NAMES]], header
 
 
 def _size(n_bytes: int) -> str:
@@ -272,7 +277,7 @@ def _parser_problem(message: str) -> str:
     return f"not a readable CSV file ({message.strip().splitlines()[-1] if message.strip() else 'parser error'})"
 
 
-def _read_parquet(path: Path, source: str) -> pd.DataFrame:
+def _read_parquet(path: Path, source: str) -> tuple[pd.DataFrame, list[str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -291,7 +296,7 @@ def _read_parquet(path: Path, source: str) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for name, column in zip(table.column_names, table.columns):
         columns[name] = _parquet_column(name, column, source)
-    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows)), names
 
 
 def _parquet_column(name: str, column: Any, source: str) -> pd.Series:
@@ -316,17 +321,17 @@ def _parquet_column(name: str, column: Any, source: str) -> pd.Series:
     return pd.Series(text.to_pandas(), dtype=str)
 
 
-def _check_columns(table: pd.DataFrame, source: str) -> None:
+def _check_columns(table: pd.DataFrame, names: list[str], source: str) -> None:
     for name in REQUIRED_COLUMNS:
         if name not in table.columns:
-            raise ConfigError(f"{source}: column {name}: missing (a required column){_rename_hint(name, table)}")
+            raise ConfigError(f"{source}: column {name}: missing (a required column){_rename_hint(name, names)}")
     if "service_end_datetime" in table.columns and "service_start_datetime" not in table.columns:
         raise ConfigError(f"{source}: column service_end_datetime: needs service_start_datetime too")
 
 
-def _rename_hint(name: str, table: pd.DataFrame) -> str:
+def _rename_hint(name: str, names: list[str]) -> str:
     """Which of the file's other columns (not documented ones) may be ``name`` under another name."""
-    others = [str(c) for c in table.columns if c not in COLUMN_NAMES]
+    others = [c for c in names if c not in COLUMN_NAMES]
     if not others:
         return ""
     close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
@@ -364,7 +369,7 @@ def _parse(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     method = raw["admission_method"]
     problems.append(_Problem(_bool(~method.isin(METHODS)), "admission_method", _unknown_method(method)))
     emergency = _bool(method == EMERGENCY)
-    group = _labels(raw, "group", emergency, problems, lambda v: "empty; every emergency needs a group")
+    group = _labels(raw, "group", emergency, problems, lambda i: "empty; every emergency needs a group")
     pathway = _labels(raw, "discharge_pathway", np.ones(n, dtype=bool), problems, None)
     if "medically_fit_datetime" not in raw.columns:
         times["medically_fit_datetime"] = times["discharge_datetime"]
@@ -401,15 +406,18 @@ def _bool(mask: pd.Series | np.ndarray) -> np.ndarray:
 
 def _datetimes(text: pd.Series, name: str) -> tuple[pd.Series, list[_Problem]]:
     """A column parsed as datetimes (NaT where empty), and its bad values."""
-    if pd.api.types.is_datetime64_any_dtype(text.dtype):  # a Parquet timestamp column
+    stamped = pd.api.types.is_datetime64_any_dtype(text.dtype)  # a Parquet timestamp column
+    if stamped:
         parsed = text.astype("datetime64[us]")
         unparsed = np.zeros(len(text), dtype=bool)
-        shown = parsed.dt.strftime("%Y-%m-%d %H:%M:%S")
     else:
         well_formed = _bool(text.str.fullmatch(_DATETIME))
         parsed = pd.to_datetime(text.where(well_formed), format="ISO8601", errors="coerce").astype("datetime64[us]")
         unparsed = (text != "").to_numpy() & parsed.isna().to_numpy()
-        shown = text
+
+    def shown(i: int) -> str:  # the value as written (a timestamp as text), only for a message
+        return _shown(_text(parsed.iat[i]) if stamped else text.iat[i])
+
     too_early = _bool(parsed < pd.Timestamp(EARLIEST_YEAR, 1, 1))
     too_late = _bool(parsed >= pd.Timestamp(LATEST_YEAR + 1, 1, 1))
     empty_required = _bool(parsed.isna()) & ~unparsed if name == "admission_datetime" else None
@@ -417,12 +425,12 @@ def _datetimes(text: pd.Series, name: str) -> tuple[pd.Series, list[_Problem]]:
         _Problem(
             unparsed,
             name,
-            lambda i: f"{_shown(shown.iat[i])} is not a datetime (expected {_DATETIME_FORMS})",
+            lambda i: f"{shown(i)} is not a datetime (expected {_DATETIME_FORMS})",
         ),
         _Problem(
             too_early | too_late,
             name,
-            lambda i: f"{_shown(shown.iat[i])} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR} (a typing error?)",
+            lambda i: f"{shown(i)} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR} (a typing error?)",
         ),
     ]
     if empty_required is not None:

@@ -48,8 +48,8 @@ def synth_config(cfg: Config, years: float) -> Config:
 
 def synth_extract(cfg: Config, years: float, seed: int) -> pd.DataFrame:
     """An extract (one row per acute spell, sorted by admission) of ``years`` years after the
-    config's warm-up, from one replication: the first replication of ``hospsim run`` with root
-    seed ``seed``, so the same seed gives the same patients. The period is
+    config's warm-up, from one replication seeded as replication 0 of ``hospsim run`` with root
+    seed ``seed`` (the same seed gives the same extract). The period is
     ``[start_date + warmup_days, start_date + horizon_days)``; datetimes are to the second,
     ``pd.NaT`` where a time had not come by the end of the period (text columns: ``None``)."""
     run_cfg = synth_config(cfg, years)
@@ -159,6 +159,7 @@ def write_extract(df: pd.DataFrame, path: str | Path, *, force: bool = False) ->
         raise OutputError(f"{path}: already exists; hospsim synth overwrites nothing without --force")
     table = extract_table(df)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".parquet":
             atomic_write(path, lambda p: pq.write_table(table, p, compression="zstd"))
         else:
