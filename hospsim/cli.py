@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 from . import __version__
 from .config import Config, UserError, default_config_path, load_config
 from .config.experiment import ALL_CRITERIA
-from .config.limits import MAX_DPI, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED, MAX_WORKERS
+from .config.limits import MAX_DPI, MAX_PLACES, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED, MAX_WORKERS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parser(sub)
     _add_results_parsers(sub)
     _add_synth_parser(sub)
+    _add_backtest_parser(sub)
     _add_export_parser(sub)
     _add_fit_parser(sub)
     for command in sub.choices.values():  # `hospsim run --debug` too; SUPPRESS keeps `hospsim --debug run`
@@ -776,6 +777,51 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- hospsim backtest: fit on the past, start from the census, compare with what came after ---
+
+
+def _add_backtest_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    bt = sub.add_parser(
+        "backtest",
+        help="fit an extract up to a date, simulate from its census then, and compare with what followed",
+        description="Fit a config to the extract as it stood at --train-until, start the simulation from the "
+        "census the extract shows then (patients in acute beds and community services), run to the extract's "
+        "end and set the observed daily occupancy, admissions and delayed patients against the simulated "
+        "5-95%% band. Writes backtest.csv and backtest.png into --out and prints each series' coverage.",
+    )
+    bt.add_argument("extract", type=Path, help="episode extract (.csv or .parquet; docs/extract-format.md)")
+    bt.add_argument(
+        "--train-until", type=_iso_date, required=True, metavar="DATE", help="fit on the spells before DATE"
+    )
+    bt.add_argument("-r", "--replications", type=_replications, default=20, help="replications (default: 20)")
+    bt.add_argument("--seed", type=_seed, help="root seed (default: from the extract's start date)")
+    bt.add_argument("--beds", type=_whole_number(1, MAX_PLACES), help="acute beds (default: as `hospsim fit` finds)")
+    bt.add_argument("--workers", type=_workers, default=2, help="parallel processes (default: %(default)s)")
+    bt.add_argument("--out", type=_out_path, default=Path("backtest"), help="folder to write (default: backtest)")
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Fit, simulate from the census, compare; the coverage of each series on stdout."""
+    from .outputs.plots import save
+    from .outputs.plots.backtest import backtest_figure
+    from .runs.backtest import SERIES, backtest
+    from .runs.store import atomic_write, check_output_dir
+
+    check_output_dir(args.out)
+    result = backtest(args.extract, args.train_until, args.replications, args.seed, args.beds, args.workers)
+    for note in result.notes:
+        print(f"hospsim: {note}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write(args.out / "backtest.csv", lambda tmp: result.daily.to_csv(tmp, index=False, float_format="%.10g"))
+    save(backtest_figure(result), args.out / "backtest.png")
+    days = len(result.daily)
+    print(f"backtest of {args.extract}: fitted before {args.train_until}, {days} days simulated from its census")
+    for name, (_column, label) in SERIES.items():
+        print(f"  {label}: observed inside the simulated 5-95% band on {result.coverage[name]:.0%} of days")
+    print(f"written to {args.out}/: backtest.csv, backtest.png")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
@@ -787,6 +833,7 @@ COMMANDS = {
     "plot": cmd_plot,
     "report": cmd_report,
     "synth": cmd_synth,
+    "backtest": cmd_backtest,
     "export": cmd_export,
     "fit": cmd_fit,
 }

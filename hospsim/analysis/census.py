@@ -80,3 +80,52 @@ def _waiting_list(rep: Replication, day: float) -> list[dict[str, Any]]:
         {"priority": co.priority_names[co.priority[p]], "elapsed_days": day - float(co.arrival_days[p])}
         for p in np.flatnonzero(listed).tolist()
     ]
+
+
+def census_from_extract(cfg: Config, episodes: Any, at_days: float) -> tuple[dict[str, Any], list[str]]:
+    """The census an extract shows at ``at_days`` (float days since the extract's start): the
+    spells in an acute bed then (fit ones waiting for their pathway's service) and in a community
+    service (from its start and end times), in ``cfg``'s terms; and one line per kind of row that
+    ``cfg`` cannot hold (a group or service it lacks; a fit patient waiting to go home, kept as
+    not yet fit), for the command to say. ``episodes``: :attr:`Extract.episodes`."""
+    t = at_days
+    admit = episodes["admission_days"].to_numpy(float)
+    discharge = episodes["discharge_days"].to_numpy(float)
+    fit = (
+        episodes["medically_fit_days"].to_numpy(float)
+        if "medically_fit_days" in episodes
+        else np.full(admit.size, np.nan)
+    )
+    elective = (episodes["admission_method"] == "elective").to_numpy()
+    group = episodes["group"].astype(object).to_numpy() if "group" in episodes else np.full(admit.size, None)
+    pathway = episodes["discharge_pathway"].astype(object).to_numpy()
+    notes: dict[str, int] = {}
+    acute = []
+    in_bed = (admit < t) & ~(discharge <= t)
+    for i in np.flatnonzero(in_bed).tolist():
+        g = ELECTIVE_GROUP if elective[i] else str(group[i] if isinstance(group[i], str) else "all")
+        if g not in cfg.groups and g != ELECTIVE_GROUP:
+            notes[f"group {g!r} is not in the fitted config: its patients are left out"] = 1
+            continue
+        row: dict[str, Any] = {"group": g, "elapsed_days": t - float(admit[i])}
+        where = pathway[i] if isinstance(pathway[i], str) else "home"
+        if fit[i] <= t and where != "home" and where in cfg.services:
+            row["fit_elapsed_days"] = t - float(fit[i])
+            row["waiting_for"] = where
+        elif fit[i] <= t:
+            notes[
+                "medically fit patients waiting to go home are started as not yet fit (the model has no such wait)"
+            ] = 1
+        acute.append(row)
+    services = []
+    if "service_start_days" in episodes:
+        start = episodes["service_start_days"].to_numpy(float)
+        end = episodes["service_end_days"].to_numpy(float)
+        there = (start <= t) & ~(end <= t)
+        for i in np.flatnonzero(there).tolist():
+            name = pathway[i] if isinstance(pathway[i], str) else ""
+            if name not in cfg.services:
+                notes[f"service {name!r} is not in the fitted config: its patients are left out"] = 1
+                continue
+            services.append({"service": name, "elapsed_days": t - float(start[i])})
+    return {"acute": acute, "services": services}, list(notes)

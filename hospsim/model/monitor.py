@@ -70,8 +70,9 @@ def daily_level(
 
 
 def daily_counts(times: np.ndarray, n_days: int) -> np.ndarray:
-    """Number of events on each day (NaN times ignored)."""
+    """Number of events on each day (NaN times ignored, and times before day 0: a census's
+    patients were admitted before the run)."""
     t = np.asarray(times, dtype=float)
-    t = t[~np.isnan(t)]
+    t = t[~np.isnan(t) & (t >= 0)]
     day = np.clip(t.astype(np.int64), 0, n_days - 1)
     return np.bincount(day, minlength=n_days)[:n_days]
