@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -739,13 +740,21 @@ def _add_fit_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         default=HORIZON_DAYS,
         help=f"horizon_days of the config, warm-up of {WARMUP_DAYS} days included (default: %(default)s)",
     )
+    fit.add_argument(
+        "--from-census",
+        action="store_true",
+        help="start the config where the extract ends (this morning), from the census it shows then: "
+        "no warm-up, the emergency rate grown to that day; writes <out>_census.csv beside the config",
+    )
     fit.add_argument("--force", action="store_true", help="overwrite --out and the report's files if they exist")
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit a config to an episode extract; write it (validated) and its fit report."""
+    from .analysis.census import census_from_extract, started_from_census
     from .analysis.fit import fit_config
     from .config import config_from_dict
+    from .config.census import census_csv_text
     from .config.extract import read_extract
     from .outputs.fit_report import fitted_config_text, write_fit_report
     from .runs.store import OutputError, atomic_write, os_reason
@@ -757,15 +766,26 @@ def cmd_fit(args: argparse.Namespace) -> int:
             raise OutputError(f"{target}: already exists; hospsim fit overwrites nothing without --force")
     extract = read_extract(args.extract, start=args.start, end=args.end)
     config, report = fit_config(extract, beds=args.beds, horizon_days=args.horizon_days)
-    config_from_dict(config, source=str(out))  # a fit that the model refuses is a bug: stop before writing
+    fitted = config_from_dict(config, source=str(out))  # a fit that the model refuses is a bug: stop before writing
+    notes = list(report.notes)
+    writes: list[tuple[Path, Callable[[], object]]] = [(report_dir, lambda: write_fit_report(report, report_dir))]
+    if args.from_census:
+        # Start where the extract ends ("this morning"), from the census it shows then.
+        census, census_notes = census_from_extract(fitted, extract.episodes, float(extract.n_days))
+        census_file = out.with_name(f"{out.stem}_census.csv")
+        config_from_dict(started_from_census(config, fitted, extract.end_date, args.horizon_days, census), str(out))
+        config = started_from_census(config, fitted, extract.end_date, args.horizon_days, census_file.name)
+        text_csv = census_csv_text(census)
+        writes.append(
+            (census_file, lambda: atomic_write(census_file, lambda tmp: tmp.write_text(text_csv, encoding="utf-8")))
+        )
+        notes += census_notes
     text = fitted_config_text(config, report, dt.datetime.now(dt.UTC), report_dir)
-    for note in report.notes:
+    for note in notes:
         print(f"hospsim fit: {note}", file=sys.stderr)
     # The report first, the config last: a config on disk always has its report.
-    for target, write in (
-        (report_dir, lambda: write_fit_report(report, report_dir)),
-        (out, lambda: atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))),
-    ):
+    writes.append((out, lambda: atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))))
+    for target, write in writes:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             write()

@@ -113,3 +113,44 @@ def test_the_backtest_command_writes_its_table_and_figure(extract, tmp_path):
     )  # fmt: skip
     assert bad.returncode == 2 and "--train-until: 1999-01-01 is not inside the extract's period" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+
+
+def test_fit_from_census_starts_where_the_extract_ends(extract, tmp_path):
+    """`hospsim fit --from-census`: the config starts on the extract's last day + 1 ("this
+    morning") from the census the extract shows then, written beside it as CSV."""
+    from hospsim.config import load_config
+
+    path, _ = extract
+    ex = read_extract(path)
+    out = tmp_path / "mine.yaml"
+    run = subprocess.run(
+        [sys.executable, "-m", "hospsim", "fit", str(path), "--out", str(out), "--from-census"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    cfg = load_config(out)
+    assert cfg.start_date == ex.end_date and cfg.warmup_days == 0
+    admit, discharge = ex.episodes["admission_days"].to_numpy(float), ex.episodes["discharge_days"].to_numpy(float)
+    still_in = int(np.sum(np.isnan(discharge) & (admit < ex.n_days)))
+    assert len(cfg.initial_state.acute) == still_in > 50
+    assert (tmp_path / "mine_census.csv").read_text().startswith("place,group,elapsed_days")
+    ran = subprocess.run(
+        [sys.executable, "-m", "hospsim", "run", str(out), "-r", "2", "--out", str(tmp_path / "r"), "--no-progress",
+         "--set", "horizon_days=30"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "in an acute bed" in ran.stdout
+
+
+def test_a_census_writes_and_reads_back_the_same(tmp_path):
+    from hospsim.config.census import census_csv_text, read_census
+
+    state = {
+        "acute": [{"group": "frail", "elapsed_days": 4.5}, {"group": "frail", "elapsed_days": 9.0, "fit_elapsed_days": 1.25, "waiting_for": "rehab"}],
+        "services": [{"service": "rehab", "elapsed_days": 3.0}, {"service": "rehab", "elapsed_days": 30.0, "finished_elapsed_days": 2.0, "waiting_for": "care"}],
+        "boarding": [{"group": "other", "elapsed_days": 0.2}],
+        "waiting_list": [{"priority": "routine", "elapsed_days": 40.0}],
+    }  # fmt: skip
+    (tmp_path / "c.csv").write_text(census_csv_text(state))
+    assert read_census(tmp_path / "c.csv") == state

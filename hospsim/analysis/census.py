@@ -7,6 +7,7 @@ to start from the state at a date.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -129,3 +130,18 @@ def census_from_extract(cfg: Config, episodes: Any, at_days: float) -> tuple[dic
                 continue
             services.append({"service": name, "elapsed_days": t - float(start[i])})
     return {"acute": acute, "services": services}, list(notes)
+
+
+def started_from_census(
+    fitted: dict[str, Any], cfg: Config, day0: dt.date, horizon_days: int, census: dict[str, Any] | str
+) -> dict[str, Any]:
+    """A fitted config (``fitted`` as data, ``cfg`` validated) moved to start at ``day0`` from
+    ``census`` (data, or a census file's name): no warm-up, ``horizon_days`` long, and the
+    emergency rate grown to ``day0`` (a fit gives it at the extract's start)."""
+    data = {**fitted, "start_date": day0.isoformat(), "horizon_days": horizon_days, "warmup_days": 0}
+    years = (day0 - cfg.start_date).days / 365.25
+    emergency = dict(data["demand"]["emergency"])
+    emergency["per_day"] = float(emergency["per_day"]) * (1.0 + cfg.demand.emergency.growth_per_year) ** years
+    data["demand"] = {**data["demand"], "emergency": emergency}
+    data["initial_state"] = census
+    return data

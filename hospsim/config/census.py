@@ -102,3 +102,22 @@ def _number(path: Path, n: int, column: str, text: str) -> float:
     if not math.isfinite(value):
         raise ConfigError(f"{path}: row {n}, column {column}: {text!r} is not a finite number")
     return value
+
+
+def census_csv_text(state: dict[str, Any]) -> str:
+    """An ``initial_state`` (as data) as census CSV text, the form :func:`read_census` reads."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for a in state.get("acute", []):
+        writer.writerow({"place": "acute", **a})
+    for sv in state.get("services", []):
+        row = {k: v for k, v in sv.items() if k not in ("service", "finished_elapsed_days")}
+        if "finished_elapsed_days" in sv:
+            row["fit_elapsed_days"] = sv["finished_elapsed_days"]
+        writer.writerow({"place": sv["service"], **row})
+    for b in state.get("boarding", []):
+        writer.writerow({"place": "boarding", **b})
+    for w in state.get("waiting_list", []):
+        writer.writerow({"place": "waiting_list", **w})
+    return buf.getvalue()

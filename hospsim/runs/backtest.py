@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.census import census_from_extract
+from ..analysis.census import census_from_extract, started_from_census
 from ..analysis.fit import fit_config
 from ..config import Config, ConfigError, config_from_dict
 from ..config.extract import read_extract
@@ -66,28 +66,13 @@ def backtest(
     at = float((train_until - full.start_date).days)
     census, notes = census_from_extract(cfg, full.episodes, at)
     horizon = (full.end_date - train_until).days
-    data = _started_at(fitted, cfg, train_until, horizon, census, replications)
+    data = {**started_from_census(fitted, cfg, train_until, horizon, census), "replications": replications}
     sim_cfg = config_from_dict(data, f"{extract_path} (from the census of {train_until})")
     output = run_config(sim_cfg, workers=workers)
     sim = output.daily.assign(admissions=output.daily["emergency_admissions"] + output.daily["elective_admissions"])
     observed = observed_series(full.episodes, at, horizon)
     daily, coverage = _compare(observed, sim, train_until, horizon)
     return Backtest(daily, coverage, sim_cfg, train_until, full.end_date, [*report.notes, *notes])
-
-
-def _started_at(
-    fitted: dict[str, Any], cfg: Config, day0: dt.date, horizon: int, census: dict[str, Any], replications: int
-) -> dict[str, Any]:
-    """The fitted config moved to start at ``day0`` from ``census``: no warm-up; the emergency rate
-    grown to ``day0`` (the fit gives it at the extract's start)."""
-    data = {**fitted, "start_date": day0.isoformat(), "horizon_days": horizon, "warmup_days": 0}
-    data["replications"] = replications
-    years = (day0 - cfg.start_date).days / 365.25
-    emergency = dict(data["demand"]["emergency"])
-    emergency["per_day"] = float(emergency["per_day"]) * (1.0 + cfg.demand.emergency.growth_per_year) ** years
-    data["demand"] = {**data["demand"], "emergency": emergency}
-    data["initial_state"] = census
-    return data
 
 
 def observed_series(episodes: pd.DataFrame, at_days: float, horizon: int) -> pd.DataFrame:
