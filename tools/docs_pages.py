@@ -42,7 +42,10 @@ from hospsim.cli import build_parser  # noqa: E402
 # README sections (their "## " heading) shown on each generated page, in order; a page of one
 # section takes its title from it.
 README_PAGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "reference/config.md": ("Config and experiment reference", ("Config reference", "Experiment reference")),
+    "reference/config.md": (
+        "Config and experiment reference",
+        ("Config reference", "Fitting a config to your data", "Experiment reference"),
+    ),
     "reference/outputs.md": ("Output files and reproducing a result", ("Output files", "Reproducing a result")),
     "reference/python-api.md": (None, ("Python API",)),
     "explanation/model.md": (None, ("The model",)),
@@ -54,6 +57,7 @@ README_PAGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
             "Worked example: the default footprint",
             "Worked example: does a 44% cut hold?",
             "Worked example: a stroke pathway",
+            "Worked example: your hospital, from this morning",
             "Plots and report",
         ),
     ),
