@@ -297,3 +297,95 @@ def test_a_bad_census_is_one_line_naming_the_row_or_field(tmp_path, text, messag
     assert message in str(err.value) and "\n" not in str(err.value)
     run = subprocess.run([sys.executable, "-m", "hospsim", "check", str(path)], capture_output=True, text=True)
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+# --- properties over generated systems with a census --------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_properties import SETTINGS, build, seeds, systems  # noqa: E402
+
+
+@st.composite
+def censuses(draw, raw: dict) -> dict:
+    """A random census of a generated system: patients in acute beds (in their stay or fit and
+    waiting), in services (in their stay or blocked), boarding and on the list."""
+    groups = list(raw["groups"])
+    cfg = build(raw)
+    takers = [n for n, s in cfg.services.items() if s.service_kind.takes_transfers]
+    elapsed = st.floats(0.0, 40.0)
+    acute = []
+    for _ in range(draw(st.integers(0, 40))):
+        row = {"group": draw(st.sampled_from(groups)), "elapsed_days": draw(elapsed)}
+        if takers and draw(st.booleans()):
+            row["fit_elapsed_days"] = draw(st.floats(0.0, row["elapsed_days"]))
+            row["waiting_for"] = draw(st.sampled_from(takers))
+        acute.append(row)
+    services = []
+    for _ in range(draw(st.integers(0, 15)) if raw["services"] else 0):
+        name = draw(st.sampled_from(list(raw["services"])))
+        row = {"service": name, "elapsed_days": draw(elapsed)}
+        others = [t for t in takers if t != name]
+        if others and draw(st.booleans()):
+            row["finished_elapsed_days"] = draw(st.floats(0.0, row["elapsed_days"]))
+            row["waiting_for"] = draw(st.sampled_from(others))
+        services.append(row)
+    state: dict = {"acute": acute, "services": services}
+    if raw["acute"]["when_full"] == "queue":
+        state["boarding"] = [
+            {"group": draw(st.sampled_from(groups)), "elapsed_days": draw(st.floats(0.0, 2.0))}
+            for _ in range(draw(st.integers(0, 10)))
+        ]
+    el = raw["demand"].get("elective")
+    if el is not None and "initial_list" not in el:
+        priorities = list(el.get("priorities", {"routine": 1.0}))
+        state["waiting_list"] = [
+            {"priority": draw(st.sampled_from(priorities)), "elapsed_days": draw(st.floats(0.0, 200.0))}
+            for _ in range(draw(st.integers(0, 20)))
+        ]
+    return state
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(data=st.data(), seed=seeds)
+def test_every_census_patient_is_accounted_for_and_nobody_jumps_the_queue(data, seed):
+    """On generated systems (networks, electives, step-up...) with a generated census: each
+    patient ends in exactly one state, every visit's times are in order, census patients leave an
+    acute bed only once medically fit, nobody is admitted into a full hospital after day 0, each
+    service takes its ready patients first come first served across census and new patients, and
+    the census draws nothing from the streams of those who arrive later."""
+    raw = data.draw(systems(plans=None))
+    raw["initial_state"] = data.draw(censuses(raw))
+    cfg = build(raw)
+    rep = run_model(cfg, seed)
+    co, rec, v = rep.cohort, rep.records, rep.records.visits
+    assert sum(final_states(rec).values()) == len(co)  # each patient in exactly one state
+    census_acute = (rec.admit_days < 0) & (rec.outcome == ADMITTED)
+    assert int(census_acute.sum()) == len(cfg.initial_state.acute)
+    left = census_acute & ~np.isnan(rec.bed_leave_days)
+    assert np.all(rec.bed_leave_days[left] >= np.maximum(rec.fit_days[left], 0.0))
+    # Visit times in order (NaN only once a time had not come by the horizon).
+    times = np.column_stack([v.referred_days, v.ready_days, v.start_days, v.stay_end_days, v.leave_days])
+    filled = np.where(np.isnan(times), np.inf, times)
+    assert np.all(filled[:, 1:] >= filled[:, :-1])
+    # After day 0 nobody is admitted while the beds in force are all taken.
+    admits = rec.admit_days[(rec.outcome == ADMITTED) & (rec.admit_days >= 0)]
+    leaves = rec.bed_leave_days[~np.isnan(rec.bed_leave_days) & (rec.bed_leave_days >= 0)]
+    t = np.concatenate([leaves, admits])
+    delta = np.concatenate([-np.ones(leaves.size), np.ones(admits.size)])
+    order = np.lexsort((delta, t))
+    level = int(census_acute.sum()) + np.cumsum(delta[order])
+    beds = rep.capacity.total_beds[np.minimum(t[order].astype(np.int64), cfg.horizon_days - 1)]
+    assert np.all(level[delta[order] > 0] <= beds[delta[order] > 0])
+    # Each service takes ready patients in the order they became ready.
+    for si, name in enumerate(co.service_names):
+        ref = np.flatnonzero((v.service == si) & ~np.isnan(v.ready_days) & (v.origin != FROM_CENSUS))
+        if name == cfg.step_up_service or not ref.size:
+            continue
+        start = np.where(np.isnan(v.start_days[ref]), np.inf, v.start_days[ref])
+        by_ready = start[np.lexsort((start, v.ready_days[ref]))]
+        assert np.all(by_ready[1:] >= by_ready[:-1]), f"{name} not taken in order of readiness"
+    without = build({k: val for k, val in raw.items() if k != "initial_state"})
+    other = run_model(without, seed)
+    later = co.arrival_days >= 0
+    assert np.array_equal(co.arrival_days[later], other.cohort.arrival_days[other.cohort.arrival_days >= 0])

@@ -70,6 +70,12 @@ def _assessed(engine: Engine, p: int, s: int, depth: int, since: float) -> tuple
     return ready, p
 
 
+def _before_day0(elapsed: float) -> float:
+    """The time ``elapsed`` days before day 0, strictly before it (a census patient admitted
+    "just now" was still admitted before the run: -0.0 would read as an admission on day 0)."""
+    return min(-elapsed, float(np.nextafter(0.0, -1.0)))
+
+
 def _los_spec(cfg: Config, group: int):  # type: ignore[no-untyped-def]
     """The LOS distribution of group index ``group`` (one past the groups: electives)."""
     groups = list(cfg.groups.values())
@@ -92,7 +98,7 @@ def _acute_in_stay(engine: Engine, cfg: Config, census: CensusBlock, pid: np.nda
             engine._resolve(p)  # LOS x the day's multiplier, pathway by the day's mix
             log = engine.log
             log.outcome[p] = ADMITTED
-            log.admit[p] = -e
+            log.admit[p] = _before_day0(e)
             engine.beds.change(1, 0.0)
             engine.clock.at(max(0.0, log.acute_los[p] - e), engine._on_fit, p)
 
@@ -103,7 +109,7 @@ def _acute_fit(engine: Engine, census: CensusBlock, pid: np.ndarray) -> list[tup
         p, s = int(pid[k]), int(census.service[k])
         e, f = float(census.elapsed_days[k]), float(census.fit_elapsed_days[k])
         log.outcome[p] = ADMITTED
-        log.admit[p], log.fit[p], log.acute_los[p], log.service[p] = -e, -f, e - f, s
+        log.admit[p], log.fit[p], log.acute_los[p], log.service[p] = _before_day0(e), -f, e - f, s
         engine.beds.change(1, 0.0)
         engine.delayed.change(1, 0.0)
         engine.visit[p] = log.refer(p, s, FROM_ACUTE, 0, -f)
