@@ -773,8 +773,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         # Start where the extract ends ("this morning"), from the census it shows then.
         census, census_notes = census_from_extract(fitted, extract.episodes, float(extract.n_days))
         census_file = out.with_name(f"{out.stem}_census.csv")
-        config_from_dict(started_from_census(config, fitted, extract.end_date, args.horizon_days, census), str(out))
-        config = started_from_census(config, fitted, extract.end_date, args.horizon_days, census_file.name)
+        started = started_from_census(config, fitted, extract.end_date, args.horizon_days, census)
+        config_from_dict(started, str(out))
+        config = {**started, "initial_state": census_file.name}  # the YAML names the CSV beside it
         text_csv = census_csv_text(census)
         writes.append(
             (census_file, lambda: atomic_write(census_file, lambda tmp: tmp.write_text(text_csv, encoding="utf-8")))

@@ -278,6 +278,18 @@ class Service(_Strict):
         return self.capacity
 
 
+def _check_census_wait(field: str, since: float | None, elapsed: float, waiting_for: str | None, who: str) -> None:
+    """A census patient who is waiting to move on says since when (no longer than it has been
+    there) and for which service; one who is not waiting names none."""
+    if since is not None:
+        if since > elapsed:
+            raise ValueError(f"{field}: {since:g} is more than elapsed_days {elapsed:g}")
+        if waiting_for is None:
+            raise ValueError(f"waiting_for: {who} still holding its place waits for a service")
+    elif waiting_for is not None:
+        raise ValueError(f"waiting_for: only for {who} (give {field})")
+
+
 class CensusAcute(_Strict):
     """A patient in an acute bed at day 0: its group (``elective`` for an elective admission), time
     since admission and, if already medically fit, time since then and the service it waits for."""
@@ -289,15 +301,9 @@ class CensusAcute(_Strict):
 
     @model_validator(mode="after")
     def _fit(self) -> CensusAcute:
-        if self.fit_elapsed_days is not None:
-            if self.fit_elapsed_days > self.elapsed_days:
-                raise ValueError(
-                    f"fit_elapsed_days: {self.fit_elapsed_days:g} is more than elapsed_days {self.elapsed_days:g}"
-                )
-            if self.waiting_for is None:
-                raise ValueError("waiting_for: a medically fit patient still in a bed waits for a service")
-        elif self.waiting_for is not None:
-            raise ValueError("waiting_for: only for a medically fit patient (give fit_elapsed_days)")
+        _check_census_wait(
+            "fit_elapsed_days", self.fit_elapsed_days, self.elapsed_days, self.waiting_for, "a medically fit patient"
+        )
         return self
 
 
@@ -312,15 +318,13 @@ class CensusService(_Strict):
 
     @model_validator(mode="after")
     def _finished(self) -> CensusService:
-        if self.finished_elapsed_days is not None:
-            if self.finished_elapsed_days > self.elapsed_days:
-                raise ValueError(
-                    f"finished_elapsed_days: {self.finished_elapsed_days:g} is more than elapsed_days {self.elapsed_days:g}"
-                )
-            if self.waiting_for is None:
-                raise ValueError("waiting_for: a patient who finished its stay and holds its place waits for a service")
-        elif self.waiting_for is not None:
-            raise ValueError("waiting_for: only for a patient who finished its stay (give finished_elapsed_days)")
+        _check_census_wait(
+            "finished_elapsed_days",
+            self.finished_elapsed_days,
+            self.elapsed_days,
+            self.waiting_for,
+            "a patient who finished its stay",
+        )
         return self
 
 
@@ -624,6 +628,11 @@ class Config(_Strict):
     def step_up_service(self) -> str | None:
         """The service that takes diverted emergencies (kind step_up), if any."""
         return next((n for n, s in self.services.items() if s.service_kind.diverts_arrivals), None)
+
+    @property
+    def has_onward_routes(self) -> bool:
+        """Do patients go on from a community service to another (now or after a plan's change)?"""
+        return any(s.routes_onward for s in self.services.values())
 
     @property
     def measured_days(self) -> int:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import Config
-from ..config.distributions import ppf, tail_ppf
+from ..config.distributions import LosDistribution, ppf, tail_ppf
 from .cohort import BLOCKED, BOARDING, FIT_WAITING, IN_SERVICE, IN_STAY, CensusBlock
 from .records import ADMITTED, FROM_ACUTE, FROM_CENSUS
 
@@ -76,7 +76,7 @@ def _before_day0(elapsed: float) -> float:
     return min(-elapsed, float(np.nextafter(0.0, -1.0)))
 
 
-def _los_spec(cfg: Config, group: int):  # type: ignore[no-untyped-def]
+def _los_spec(cfg: Config, group: int) -> LosDistribution:
     """The LOS distribution of group index ``group`` (one past the groups: electives)."""
     groups = list(cfg.groups.values())
     if group < len(groups):

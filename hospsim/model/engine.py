@@ -44,7 +44,7 @@ import numpy as np
 from ..config import Config
 from ..config.distributions import mean_days
 from .census import place_census
-from .cohort import NO_SERVICE, Candidates, Cohort, OnwardDraws, build_candidates
+from .cohort import Candidates, Cohort, OnwardDraws, build_candidates
 from .levels import BedPool, Level
 from .plan import Gate, GateBook, Levers, build_levers, most_accept_probability
 from .records import (
@@ -150,7 +150,7 @@ class Engine:
         self.boarding = BoardingQueue(max_wait)
         self.queue_when_full = cfg.acute.when_full == "queue"
         self.pools = [
-            ServicePool(i, svc.service_kind, levers.service_places[i][0], levers.onward_service[i] != (NO_SERVICE,))
+            ServicePool(i, svc.service_kind, levers.service_places[i][0], svc.routes_onward)
             for i, svc in enumerate(cfg.services.values())
         ]
         step_up = cfg.step_up_service
@@ -160,7 +160,6 @@ class Engine:
         self.visit: dict[int, int] = {}
         self.holding: dict[int, int] = {}
         self.onward = OnwardDraws(cfg, cand)
-        self.services_config = list(cfg.services.values())
         self._take_patients(cand)
         self.electives = ElectiveList(cand, cfg)
 
@@ -188,7 +187,9 @@ class Engine:
         self.assessment = list(cand.assessment_days)
         # An assessment that is not always 0 (a later visit's draw may be positive when every
         # first visit's was 0: an empirical distribution with zeros).
-        self.has_assessment = [s.assessment is not None and mean_days(s.assessment) > 0 for s in self.services_config]
+        self.has_assessment = [
+            s.assessment is not None and mean_days(s.assessment) > 0 for s in self.cfg.services.values()
+        ]
 
     def run(self) -> Records:
         """Simulate up to the horizon; ``levers`` then hold the plan as it happened (gates)."""

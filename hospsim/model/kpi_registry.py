@@ -251,7 +251,7 @@ def _routes_onward(cfg: Config, service: str) -> bool:
 
 
 def _has_onward_routes(cfg: Config, _subject: str) -> bool:
-    return any(s.routes_onward for s in cfg.services.values())
+    return cfg.has_onward_routes
 
 
 def _place_cost(cfg: Config, service: str) -> bool:

@@ -87,11 +87,6 @@ def any_sends_on(config: Mapping[str, Any]) -> bool:
     return any(sends_on(s) for s in (config.get("services") or {}).values())
 
 
-def has_onward_routes(cfg: Config) -> bool:
-    """Do patients go on from a community service to another?"""
-    return any(s.routes_onward for s in cfg.services.values())
-
-
 def pathway_steps(cfg: Config) -> dict[str, int]:
     """Each service's fewest transfers from acute (1: acute's destinations and the step-up
     services, which take patients on arrival; 2: theirs; ...); a service no route reaches

@@ -25,7 +25,6 @@ from ..pathway import (
     Route,
     acute_routes,
     any_sends_on,
-    has_onward_routes,
     pathway_order,
     pathway_steps,
     route_share,
@@ -223,7 +222,7 @@ def pathway_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     cells = cells or select_cells(res)
     data = [_cell_data(res, c) for c in cells]
     labels = names(res)
-    extents = [_extent(d.cfg) if has_onward_routes(d.cfg) else (1.0, 0.0, 0.3) for d in data]
+    extents = [_extent(d.cfg) if d.cfg.has_onward_routes else (1.0, 0.0, 0.3) for d in data]
     columns = max(w for w, _, _ in extents)
     width = max(11.0, 2.4 * columns)
     # Each diagram's rows at ASPECT of a column's width on the page, and its title.
@@ -231,7 +230,7 @@ def pathway_chart(res: Results, cells: list[Cell] | None = None) -> Figure:
     fig = new_figure(width, 0.8 + sum(heights))
     axes = fig.subplots(len(cells), 1, squeeze=False, height_ratios=heights)[:, 0]
     for i, (ax, d, title) in enumerate(zip(axes, data, cell_names(res, cells), strict=True)):
-        if has_onward_routes(d.cfg):
+        if d.cfg.has_onward_routes:
             _diagram(ax, d, labels, i, title)
         else:
             ax.set_axis_off()
