@@ -72,6 +72,12 @@ __all__ = [
 ]  # fmt: skip
 
 
+def assessment_flags(cfg: Config) -> list[bool]:
+    """Per service: has it an assessment that is not always 0? (A later visit's draw may be
+    positive when every first visit's was 0: an empirical distribution with zeros.)"""
+    return [s.assessment is not None and mean_days(s.assessment) > 0 for s in cfg.services.values()]
+
+
 class ElectiveList:
     """The elective waiting list: who may be booked next, in order of clinical priority, then
     referral time; a patient cancelled for want of a bed goes back to the top (before every
@@ -185,14 +191,11 @@ class Engine:
         # candidate's LOS for every service would cost ~130 MB for the default footprint.
         self.service_los = list(cand.service_los_days)
         self.assessment = list(cand.assessment_days)
-        # An assessment that is not always 0 (a later visit's draw may be positive when every
-        # first visit's was 0: an empirical distribution with zeros).
-        self.has_assessment = [
-            s.assessment is not None and mean_days(s.assessment) > 0 for s in self.cfg.services.values()
-        ]
+        self.has_assessment = assessment_flags(self.cfg)
 
-    def run(self) -> Records:
-        """Simulate up to the horizon; ``levers`` then hold the plan as it happened (gates)."""
+    def start(self) -> None:
+        """Everything before the first event: the first midnight and arrival scheduled, the
+        electives on the list, the census (if any) in its places."""
         clock = self.clock
         clock.urgent_after(0.0, self._on_midnight, 0)
         if self.n_emergencies:
@@ -202,8 +205,12 @@ class Engine:
             self._resolve(pid)  # electives have no plan levers: their LOS and pathway are known
         if self.census is not None:
             place_census(self, self.cfg, self.census, self.n - self.n_census)
-        clock.run(until=self.horizon_days)
-        return self.log.records(clock.processed, self.gates.opened)
+
+    def run(self) -> Records:
+        """Simulate up to the horizon; ``levers`` then hold the plan as it happened (gates)."""
+        self.start()
+        self.clock.run(until=self.horizon_days)
+        return self.log.records(self.clock.processed, self.gates.opened)
 
     # --- arrivals ----------------------------------------------------------------------------
 
@@ -466,13 +473,31 @@ def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
     happened (gates included).
     """
     levers, gates = build_levers(cfg)
-    # Candidates that no opening of the plan's gates can accept (about a third with the default
-    # headroom) never reach the engine: they would cost lists, log entries and records.
-    cand = cand.select(cand.is_elective | (cand.u_accept < most_accept_probability(cfg)[cand.day]))
+    cand = engine_candidates(cfg, cand)
     engine = Engine(cfg, cand, levers, gates)
     records = engine.run()
     resolved = engine.log.resolved()
     del engine  # its per-patient lists (about 100 MB for the default footprint) are done with
+    return replication_from(cfg, cand, levers, records, resolved)
+
+
+def engine_candidates(cfg: Config, cand: Candidates) -> Candidates:
+    """The candidates an engine simulates: not those that no opening of the plan's gates can
+    accept (about a third with the default headroom), which would cost lists, log entries and
+    records."""
+    return cand.select(cand.is_elective | (cand.u_accept < most_accept_probability(cfg)[cand.day]))
+
+
+def replication_from(
+    cfg: Config,
+    cand: Candidates,
+    levers: Levers,
+    records: Records,
+    resolved: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> Replication:
+    """An engine's run as a replication: the patients who arrived, with the attributes the plan
+    gave them (``resolved``: acute LOS, discharge service, step-up suitable of every candidate),
+    and the capacity as it happened."""
     keep = records.outcome != NOT_ARRIVED
     return Replication(
         cohort=_cohort(cand, resolved, keep),

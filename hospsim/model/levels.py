@@ -19,6 +19,10 @@ class Level:
         self._since = now
         self.count += delta
 
+    def snapshot(self) -> tuple[int, float, float]:
+        """(count, integral since the last midnight up to the last change, time of that change)."""
+        return self.count, self._area, self._since
+
     def close_day(self, now: float) -> float:
         """The integral since the last midnight, up to ``now`` (a midnight); starts the next day."""
         area = self._area + self.count * (now - self._since)

@@ -47,6 +47,16 @@ class EventQueue:
         self._order += 1
         heappush(self._heap, (self.now + delay, URGENT, self._order, callback, arg))
 
+    @property
+    def scheduled(self) -> int:
+        """Events scheduled so far (the order number of the latest)."""
+        return self._order
+
+    def pending(self) -> list[tuple[float, int, int, str, Any]]:
+        """The events still to come, in the order they will run: (time, priority, order of
+        scheduling, handler name, argument)."""
+        return sorted((t, p, o, callback.__name__, arg) for t, p, o, callback, arg in self._heap)
+
     def run(self, until: float) -> None:
         """Run every event due before ``until``; afterwards the queue is empty.
 

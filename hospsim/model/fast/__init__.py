@@ -1,0 +1,45 @@
+"""The compiled engine (``engine: fast``): the reference engine's event loop compiled with numba,
+giving the same patients the same fates bit for bit (``tests/test_lockstep.py``).
+
+numba is imported only when the engine is used, so ``import hospsim.model.fast`` never fails;
+:func:`fast_engine_problem` says in one line why the engine cannot run on this platform.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...config import Config
+    from ..cohort import Candidates
+    from ..records import Replication
+
+__all__ = ["fast_engine_problem", "run_model_fast", "simulate_candidates_fast"]
+
+
+@lru_cache(maxsize=1)
+def fast_engine_problem() -> str | None:
+    """None if the compiled engine can run here; else one line saying why not."""
+    try:
+        from . import driver  # noqa: F401  (imports numba and the kernel)
+    except ImportError as exc:
+        return f"engine fast needs numba, which could not be imported ({exc}); use engine: simpy"
+    except Exception as exc:  # numba present but broken (llvmlite, CPU, cache directory)
+        return f"engine fast could not be compiled on this platform ({type(exc).__name__}: {exc}); use engine: simpy"
+    return None
+
+
+def run_model_fast(cfg: Config, replication_seed: int) -> Replication:
+    """Draw the patients, set up the plan and simulate one replication with the compiled engine."""
+    from .driver import run_model_fast as run
+
+    return run(cfg, replication_seed)
+
+
+def simulate_candidates_fast(cfg: Config, cand: Candidates) -> Replication:
+    """Simulate given candidates under the config's plan with the compiled engine (the same
+    results as :func:`hospsim.model.engine.simulate_candidates`)."""
+    from .driver import simulate_candidates_fast as simulate
+
+    return simulate(cfg, cand)

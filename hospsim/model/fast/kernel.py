@@ -1,0 +1,707 @@
+"""The compiled event loop: the reference engine (:mod:`hospsim.model.engine`) handler by handler.
+
+Every handler here mirrors one of the reference engine's, in the same order of operations and
+with the same floating-point arithmetic, so the same patients meet the same fates bit for bit
+(``tests/test_lockstep.py`` checks it over generated configs). The state is a namedtuple of
+arrays (:class:`~hospsim.model.fast.state.State`); scalars live in ``si`` (integers) and ``sf``
+(floats) at the indices below, so a call can stop between two events and be resumed: the kernel
+returns to Python when a plan gate may open at a midnight, when the visit or cancellation logs
+are full, or when a patient is about to need a later visit's numbers not drawn yet.
+
+Events are ordered as the reference :class:`~hospsim.model.scheduler.EventQueue` orders them:
+(time, priority, order of scheduling), in a binary heap of three arrays (time, priority and order
+packed in one integer key, kind and patient packed in one integer payload).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Cached on disk, so a fresh worker does not recompile. No reference counting: the kernel only
+# reads and writes arrays it is given (numba's runtime would otherwise count every array each
+# time a handler takes it from the state, which cost half the run time). ``_nrt`` is a numba
+# flag, hence numba's version bound in pyproject.toml.
+JIT = {"cache": True, "_nrt": False}
+
+# --- scalar slots -----------------------------------------------------------------------------
+# si (int64)
+ORDER, N_EVENTS, PROCESSED, N_VISITS, N_CANCEL = 0, 1, 2, 3, 4
+BEDS, BED_CAP, DELAYED = 5, 6, 7
+B_HEAD, B_TAIL, B_COUNT = 8, 9, 10
+SORTED_DAY, KEPT_POS, KEPT_LEN = 11, 12, 13
+EL_NEXT_REF, EL_NEXT, EL_HEAP_N, EL_CANCELLED = 14, 15, 16, 17
+PENDING_MIDNIGHT, MAX_DEPTH, STARTED, NEED_DEPTH, NEED_SERVICE = 18, 19, 20, 21, 22
+N_SI = 23
+# sf (float64)
+NOW, BED_AREA, BED_SINCE, DEL_AREA, DEL_SINCE = 0, 1, 2, 3, 4
+N_SF = 5
+
+# --- what a call returns --------------------------------------------------------------------------
+DONE, GATES, GROW_VISITS, GROW_CANCEL, NEED_ROWS = 0, 1, 2, 3, 4
+
+# --- event kinds (payload = patient * KINDS + kind) ------------------------------------------------
+MIDNIGHT, ARRIVAL, ELECTIVE_ADMISSION, WAIT_LIMIT, FIT, READY, STAY_END = 0, 1, 2, 3, 4, 5, 6
+KINDS = 8
+URGENT, NORMAL = 0, 1
+PRIORITY_SHIFT = np.int64(1) << np.int64(56)  # key = priority * shift + order of scheduling
+
+# Outcomes and visit origins: as in hospsim.model.records.
+WAITING, ADMITTED, AVOIDED, REFUSED, ON_LIST, NOT_ARRIVED, TRANSFERRED = 0, 1, 2, 3, 4, 5, 6
+FROM_ACUTE, FROM_ARRIVAL = -1, -2
+
+# --- condition kinds of plan gates ---------------------------------------------------------------
+CAPACITY_AT_LEAST, OCCUPANCY_AT_MOST, DELAYED_AT_MOST = 0, 1, 2
+
+
+# === event heap ===================================================================================
+
+
+@njit(**JIT)
+def _before(t1: float, k1: int, t2: float, k2: int) -> bool:
+    return t1 < t2 or (t1 == t2 and k1 < k2)
+
+
+@njit(**JIT)
+def push(st, time, priority, kind, pid):  # type: ignore[no-untyped-def]
+    """Schedule an event (the reference queue's ``at``: ``time`` is absolute)."""
+    si = st.si
+    si[ORDER] += 1
+    key = priority * PRIORITY_SHIFT + si[ORDER]
+    payload = pid * KINDS + kind
+    t, k, p = st.ev_time, st.ev_key, st.ev_payload
+    i = si[N_EVENTS]
+    si[N_EVENTS] = i + 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _before(time, key, t[parent], k[parent]):
+            t[i], k[i], p[i] = t[parent], k[parent], p[parent]
+            i = parent
+        else:
+            break
+    t[i], k[i], p[i] = time, key, payload
+
+
+@njit(**JIT)
+def pop(st):  # type: ignore[no-untyped-def]
+    """Remove the first event; returns its time and payload."""
+    si = st.si
+    t, k, p = st.ev_time, st.ev_key, st.ev_payload
+    time, payload = t[0], p[0]
+    n = si[N_EVENTS] - 1
+    si[N_EVENTS] = n
+    if n > 0:
+        lt, lk, lp = t[n], k[n], p[n]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                break
+            if c + 1 < n and _before(t[c + 1], k[c + 1], t[c], k[c]):
+                c += 1
+            if _before(t[c], k[c], lt, lk):
+                t[i], k[i], p[i] = t[c], k[c], p[c]
+                i = c
+            else:
+                break
+        t[i], k[i], p[i] = lt, lk, lp
+    return time, payload
+
+
+# === levels (beds occupied, patients delayed) =======================================================
+
+
+@njit(**JIT)
+def _beds_change(st, delta, now):  # type: ignore[no-untyped-def]
+    si, sf = st.si, st.sf
+    sf[BED_AREA] += si[BEDS] * (now - sf[BED_SINCE])
+    sf[BED_SINCE] = now
+    si[BEDS] += delta
+
+
+@njit(**JIT)
+def _delayed_change(st, delta, now):  # type: ignore[no-untyped-def]
+    si, sf = st.si, st.sf
+    sf[DEL_AREA] += si[DELAYED] * (now - sf[DEL_SINCE])
+    sf[DEL_SINCE] = now
+    si[DELAYED] += delta
+
+
+@njit(**JIT)
+def _close_days(st, day, now):  # type: ignore[no-untyped-def]
+    """The finished day's integrals (the reference GateBook.record_day)."""
+    si, sf = st.si, st.sf
+    st.occupied_bed_days[day] = sf[BED_AREA] + si[BEDS] * (now - sf[BED_SINCE])
+    sf[BED_AREA] = 0.0
+    sf[BED_SINCE] = now
+    st.delayed_bed_days[day] = sf[DEL_AREA] + si[DELAYED] * (now - sf[DEL_SINCE])
+    sf[DEL_AREA] = 0.0
+    sf[DEL_SINCE] = now
+
+
+@njit(**JIT)
+def _has_free_bed(st):  # type: ignore[no-untyped-def]
+    return st.si[BEDS] < st.si[BED_CAP]
+
+
+# === queues: boarding (doubly linked, a wait limit takes a patient out anywhere) and services =====
+
+
+@njit(**JIT)
+def _board(st, pid):  # type: ignore[no-untyped-def]
+    si = st.si
+    st.b_prev[pid] = si[B_TAIL]
+    st.b_next[pid] = -1
+    if si[B_TAIL] >= 0:
+        st.b_next[si[B_TAIL]] = pid
+    else:
+        si[B_HEAD] = pid
+    si[B_TAIL] = pid
+    si[B_COUNT] += 1
+
+
+@njit(**JIT)
+def _unboard(st, pid):  # type: ignore[no-untyped-def]
+    si = st.si
+    prev, nxt = st.b_prev[pid], st.b_next[pid]
+    if prev >= 0:
+        st.b_next[prev] = nxt
+    else:
+        si[B_HEAD] = nxt
+    if nxt >= 0:
+        st.b_prev[nxt] = prev
+    else:
+        si[B_TAIL] = prev
+    si[B_COUNT] -= 1
+
+
+@njit(**JIT)
+def _queue(st, s, pid):  # type: ignore[no-untyped-def]
+    st.q_next[pid] = -1
+    if st.q_tail[s] >= 0:
+        st.q_next[st.q_tail[s]] = pid
+    else:
+        st.q_head[s] = pid
+    st.q_tail[s] = pid
+
+
+@njit(**JIT)
+def _dequeue(st, s):  # type: ignore[no-untyped-def]
+    pid = st.q_head[s]
+    st.q_head[s] = st.q_next[pid]
+    if st.q_head[s] < 0:
+        st.q_tail[s] = -1
+    return pid
+
+
+# === patients ========================================================================================
+
+
+@njit(**JIT)
+def _bisect_right(row, u):  # type: ignore[no-untyped-def]
+    """Entries of a cumulative mix (padded with +inf) at most ``u``: the reference bisect_right."""
+    i = 0
+    while i < row.size and row[i] <= u:
+        i += 1
+    return i
+
+
+@njit(**JIT)
+def resolve(st, pid):  # type: ignore[no-untyped-def]
+    """LOS and discharge pathway by the plan of the arrival day."""
+    d, g = st.arrival_day[pid], st.group[pid]
+    st.acute_los[pid] = st.base_los[pid] * st.los_multiplier[g, d]
+    st.service[pid] = st.pathway_service[g, _bisect_right(st.pathway_cumulative[g, d], st.u_pathway[pid])]
+
+
+@njit(**JIT)
+def _admit(st, pid):  # type: ignore[no-untyped-def]
+    now = st.sf[NOW]
+    _beds_change(st, 1, now)
+    st.outcome[pid] = ADMITTED
+    st.admit[pid] = now
+    push(st, now + st.acute_los[pid], NORMAL, FIT, pid)
+
+
+@njit(**JIT)
+def _admit_boarders(st):  # type: ignore[no-untyped-def]
+    si = st.si
+    while si[B_COUNT] > 0 and _has_free_bed(st):
+        pid = si[B_HEAD]
+        _unboard(st, pid)
+        _admit(st, pid)
+
+
+@njit(**JIT)
+def _free_bed(st, pid, now):  # type: ignore[no-untyped-def]
+    _beds_change(st, -1, now)
+    st.leave[pid] = now
+    _admit_boarders(st)
+
+
+@njit(**JIT)
+def _new_visit(st, pid, s, origin, depth, now):  # type: ignore[no-untyped-def]
+    si = st.si
+    v = si[N_VISITS]
+    si[N_VISITS] = v + 1
+    st.v_patient[v], st.v_service[v], st.v_origin[v], st.v_depth[v] = pid, s, origin, depth
+    st.v_referred[v] = now
+    st.v_ready[v] = np.nan
+    st.v_start[v] = np.nan
+    st.v_stay_end[v] = np.nan
+    st.v_leave[v] = np.nan
+    st.visit[pid] = v
+    if depth > si[MAX_DEPTH]:
+        si[MAX_DEPTH] = depth
+    return v
+
+
+@njit(**JIT)
+def _start_service(st, s, pid, now, v):  # type: ignore[no-untyped-def]
+    st.occupied[s] += 1
+    depth = st.v_depth[v]
+    st.v_start[v] = now
+    st.holding[pid] = v
+    if depth == 0:
+        st.used_service[pid] = s
+        st.s_start[pid] = now
+        if st.v_origin[v] == FROM_ARRIVAL:
+            los = st.step_up_los[pid]
+        else:
+            los = st.service_los[s, pid]
+    else:
+        los = st.later_los[st.row_of[depth, s], pid]
+    push(st, now + los, NORMAL, STAY_END, pid)
+
+
+@njit(**JIT)
+def _transfer_waiting(st, first, now):  # type: ignore[no-untyped-def]
+    """The reference cascade without recursion: serve ``first``'s queue; each move frees the place
+    the patient held, whose own queue is served (depth first) before going on."""
+    stack = st.cascade
+    stack[0] = first
+    top = 1
+    while top > 0:
+        s = stack[top - 1]
+        if st.q_head[s] >= 0 and st.occupied[s] < st.places[s]:
+            pid = _dequeue(st, s)
+            v = st.visit[pid]
+            origin = st.v_origin[v]
+            if origin == FROM_ACUTE:
+                _delayed_change(st, -1, now)
+                _start_service(st, s, pid, now, v)
+                _free_bed(st, pid, now)
+            else:
+                held = st.holding[pid]
+                _start_service(st, s, pid, now, v)
+                if _vacate(st, origin, pid, held, now):
+                    if top >= stack.size:
+                        raise RuntimeError("onward transfer cascade deeper than the services allow")
+                    stack[top] = origin
+                    top += 1
+        else:
+            top -= 1
+
+
+@njit(**JIT)
+def _vacate(st, s, pid, v, now):  # type: ignore[no-untyped-def]
+    """The patient leaves its place in ``s``; true if the place is to be offered to ``s``'s queue."""
+    st.occupied[s] -= 1
+    st.v_leave[v] = now
+    if st.v_depth[v] == 0:
+        st.s_end[pid] = now
+    return st.takes_transfers[s]
+
+
+@njit(**JIT)
+def _leave_place(st, s, pid, v, now):  # type: ignore[no-untyped-def]
+    if _vacate(st, s, pid, v, now):
+        _transfer_waiting(st, s, now)
+
+
+@njit(**JIT)
+def _move(st, pid, s, now, counted_delayed):  # type: ignore[no-untyped-def]
+    v = st.visit[pid]
+    origin = st.v_origin[v]
+    if origin == FROM_ACUTE:
+        if counted_delayed:
+            _delayed_change(st, -1, now)
+        _start_service(st, s, pid, now, v)
+        _free_bed(st, pid, now)
+    else:
+        held = st.holding[pid]
+        _start_service(st, s, pid, now, v)
+        _leave_place(st, origin, pid, held, now)
+
+
+@njit(**JIT)
+def _ready_for_transfer(st, pid, s, now, counted_delayed):  # type: ignore[no-untyped-def]
+    v = st.visit[pid]
+    st.v_ready[v] = now
+    from_acute = st.v_origin[v] == FROM_ACUTE
+    if from_acute:
+        st.ready[pid] = now
+    if st.occupied[s] < st.places[s] and st.q_head[s] < 0:
+        _move(st, pid, s, now, counted_delayed)
+    else:
+        if from_acute and not counted_delayed:
+            _delayed_change(st, 1, now)
+        _queue(st, s, pid)
+
+
+@njit(**JIT)
+def _refer(st, pid, s, origin, depth, now):  # type: ignore[no-untyped-def]
+    _new_visit(st, pid, s, origin, depth, now)
+    if st.has_assessment[s]:
+        if origin == FROM_ACUTE:
+            _delayed_change(st, 1, now)
+        if depth == 0:
+            days = st.assessment[s, pid]
+        else:
+            days = st.later_assessment[st.row_of[depth, s], pid]
+        push(st, now + days * st.assessment_multiplier[s, st.arrival_day[pid]], NORMAL, READY, pid)
+    else:
+        _ready_for_transfer(st, pid, s, now, False)
+
+
+# === event handlers ==================================================================================
+
+
+@njit(**JIT)
+def _sort_day(st, pid, day):  # type: ignore[no-untyped-def]
+    si = st.si
+    accept = st.accept_probability[day]
+    n = 0
+    for i in range(pid + 1, st.day_end[day]):
+        if st.u_accept[i] < accept:
+            st.kept_today[n] = i
+            n += 1
+        else:
+            st.outcome[i] = NOT_ARRIVED
+    si[KEPT_POS] = 0
+    si[KEPT_LEN] = n
+    si[SORTED_DAY] = day
+
+
+@njit(**JIT)
+def _emergency(st, pid, now):  # type: ignore[no-untyped-def]
+    su = st.step_up_service
+    if su >= 0 and st.u_step_up[pid] < st.step_up_share[st.group[pid], st.arrival_day[pid]]:
+        st.suitable[pid] = True
+        if st.occupied[su] < st.places[su]:
+            st.outcome[pid] = AVOIDED
+            v = _new_visit(st, pid, su, FROM_ARRIVAL, 0, now)
+            st.v_ready[v] = now
+            _start_service(st, su, pid, now, v)
+            return
+    if _has_free_bed(st) and st.si[B_COUNT] == 0:
+        _admit(st, pid)
+    elif st.queue_when_full:
+        _board(st, pid)
+        if st.max_wait_days >= 0.0:
+            push(st, now + st.max_wait_days, NORMAL, WAIT_LIMIT, pid)
+    else:
+        st.outcome[pid] = REFUSED
+
+
+@njit(**JIT)
+def _on_arrival(st, pid):  # type: ignore[no-untyped-def]
+    si = st.si
+    t = st.sf[NOW]
+    day = st.arrival_day[pid]
+    if not st.u_accept[pid] >= st.accept_probability[day]:
+        resolve(st, pid)
+        _emergency(st, pid, t)
+    else:
+        st.outcome[pid] = NOT_ARRIVED
+    if day != si[SORTED_DAY]:
+        _sort_day(st, pid, day)
+    if si[KEPT_POS] < si[KEPT_LEN]:
+        nxt = st.kept_today[si[KEPT_POS]]
+        si[KEPT_POS] += 1
+    else:
+        nxt = st.day_end[day]
+    if nxt < st.n_emergencies:
+        push(st, st.arrival[nxt], NORMAL, ARRIVAL, nxt)
+
+
+@njit(**JIT)
+def _on_wait_limit(st, pid):  # type: ignore[no-untyped-def]
+    if st.outcome[pid] == WAITING:
+        _unboard(st, pid)
+        st.outcome[pid] = TRANSFERRED
+
+
+@njit(**JIT)
+def _on_fit(st, pid):  # type: ignore[no-untyped-def]
+    now = st.sf[NOW]
+    st.fit[pid] = now
+    s = st.service[pid]
+    if s < 0:
+        _free_bed(st, pid, now)
+    else:
+        _refer(st, pid, s, FROM_ACUTE, 0, now)
+
+
+@njit(**JIT)
+def _on_ready(st, pid):  # type: ignore[no-untyped-def]
+    _ready_for_transfer(st, pid, st.v_service[st.visit[pid]], st.sf[NOW], True)
+
+
+@njit(**JIT)
+def _on_stay_end(st, pid):  # type: ignore[no-untyped-def]
+    now = st.sf[NOW]
+    v = st.visit[pid]
+    st.v_stay_end[v] = now
+    s = st.v_service[v]
+    depth = st.v_depth[v]
+    dest = -1
+    if st.routes_onward[s]:
+        u = st.route_u[depth, pid]
+        dest = st.onward_service[s, _bisect_right(st.onward_cumulative[s, st.arrival_day[pid]], u)]
+    if dest < 0:
+        _leave_place(st, s, pid, v, now)
+    else:
+        _refer(st, pid, dest, s, depth + 1, now)
+
+
+# --- the elective waiting list: a heap of (tier, key, key, patient) -----------------------------------
+
+
+@njit(**JIT)
+def _el_before(st, a, b):  # type: ignore[no-untyped-def]
+    if st.el_tier[a] != st.el_tier[b]:
+        return st.el_tier[a] < st.el_tier[b]
+    if st.el_key1[a] != st.el_key1[b]:
+        return st.el_key1[a] < st.el_key1[b]
+    if st.el_key2[a] != st.el_key2[b]:
+        return st.el_key2[a] < st.el_key2[b]
+    return st.el_pid[a] < st.el_pid[b]
+
+
+@njit(**JIT)
+def _el_swap(st, a, b):  # type: ignore[no-untyped-def]
+    st.el_tier[a], st.el_tier[b] = st.el_tier[b], st.el_tier[a]
+    st.el_key1[a], st.el_key1[b] = st.el_key1[b], st.el_key1[a]
+    st.el_key2[a], st.el_key2[b] = st.el_key2[b], st.el_key2[a]
+    st.el_pid[a], st.el_pid[b] = st.el_pid[b], st.el_pid[a]
+
+
+@njit(**JIT)
+def _el_push(st, tier, key1, key2, pid):  # type: ignore[no-untyped-def]
+    si = st.si
+    i = si[EL_HEAP_N]
+    si[EL_HEAP_N] = i + 1
+    st.el_tier[i], st.el_key1[i], st.el_key2[i], st.el_pid[i] = tier, key1, key2, pid
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _el_before(st, i, parent):
+            _el_swap(st, i, parent)
+            i = parent
+        else:
+            break
+
+
+@njit(**JIT)
+def _el_pop(st):  # type: ignore[no-untyped-def]
+    si = st.si
+    pid = st.el_pid[0]
+    n = si[EL_HEAP_N] - 1
+    si[EL_HEAP_N] = n
+    if n > 0:
+        _el_swap(st, 0, n)
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                break
+            if c + 1 < n and _el_before(st, c + 1, c):
+                c += 1
+            if _el_before(st, c, i):
+                _el_swap(st, c, i)
+                i = c
+            else:
+                break
+    return pid
+
+
+@njit(**JIT)
+def _book_electives(st, day):  # type: ignore[no-untyped-def]
+    si = st.si
+    first, n_el = st.n_emergencies, st.el_order.size
+    accept = st.referral_accept[day]
+    k = si[EL_NEXT_REF]
+    while k < n_el and st.el_referral_day[k] <= day:
+        if not st.el_u_accept[k] < accept:
+            st.el_kept[k] = False
+            st.outcome[first + k] = NOT_ARRIVED
+        k += 1
+    si[EL_NEXT_REF] = k
+    slots = st.elective_slots[day]
+    i = si[EL_NEXT]
+    while i < n_el and st.el_bookable[st.el_order[i]] <= day:
+        k = st.el_order[i]
+        if st.el_kept[k]:
+            _el_push(st, 1, float(st.el_priority[k]), st.el_referral[k], first + k)
+        i += 1
+    si[EL_NEXT] = i
+    booked = min(slots, si[EL_HEAP_N])
+    pids = st.el_booked  # the whole list at most
+    for j in range(booked):
+        pids[j] = _el_pop(st)
+    now = st.sf[NOW]
+    for j in range(booked):
+        offset = st.el_first_hour_days + st.el_spread_days * j / slots
+        push(st, now + offset, NORMAL, ELECTIVE_ADMISSION, pids[j])
+
+
+@njit(**JIT)
+def _on_elective_admission(st, pid):  # type: ignore[no-untyped-def]
+    si = st.si
+    if _has_free_bed(st) and si[B_COUNT] == 0:
+        _admit(st, pid)
+    else:
+        now = st.sf[NOW]
+        st.times_cancelled[pid] += 1
+        c = si[N_CANCEL]
+        st.cancel_days[c] = now
+        st.cancel_patient[c] = pid
+        si[N_CANCEL] = c + 1
+        si[EL_CANCELLED] += 1
+        _el_push(st, 0, now, float(si[EL_CANCELLED]), pid)
+
+
+# --- midnight ----------------------------------------------------------------------------------------
+
+
+@njit(**JIT)
+def _gate_may_open(st, day):  # type: ignore[no-untyped-def]
+    """Does every condition of some shut gate hold (the reference Gate.holds, same arithmetic)?"""
+    for g in range(st.gate_shut.size):
+        if not st.gate_shut[g]:
+            continue
+        holds = True
+        for c in range(st.cond_start[g], st.cond_start[g + 1]):
+            kind, n, x = st.cond_kind[c], st.cond_int[c], st.cond_value[c]
+            if kind == CAPACITY_AT_LEAST:
+                ok = st.service_places[n, day] >= x
+            elif kind == OCCUPANCY_AT_MOST:
+                ok = False
+                if day >= n:
+                    beds = 0
+                    for d in range(day - n, day):
+                        beds += st.core_beds[d] + st.escalation_beds[d]
+                    if beds > 0:
+                        area = 0.0
+                        for d in range(day - n, day):
+                            area += st.occupied_bed_days[d]
+                        ok = area / beds <= x
+            else:
+                ok = False
+                if day >= n:
+                    area = 0.0
+                    for d in range(day - n, day):
+                        area += st.delayed_bed_days[d]
+                    ok = area / n <= x
+            if not ok:
+                holds = False
+                break
+        if holds:
+            return True
+    return False
+
+
+@njit(**JIT)
+def _midnight_rest(st, day):  # type: ignore[no-untyped-def]
+    """The midnight after its gates: capacities, boarders, transfers, electives, next midnight."""
+    now = st.sf[NOW]
+    st.si[BED_CAP] = st.core_beds[day] + st.escalation_beds[day]
+    _admit_boarders(st)
+    for s in range(st.places.size):
+        st.places[s] = st.service_places[s, day]
+    for s in range(st.places.size):
+        if st.takes_transfers[s]:
+            _transfer_waiting(st, s, now)
+    _book_electives(st, day)
+    if day + 1 < st.horizon_days:
+        push(st, now + ((day + 1) - now), URGENT, MIDNIGHT, day + 1)
+
+
+# === the loop ===========================================================================================
+
+
+@njit(**JIT)
+def start(st):  # type: ignore[no-untyped-def]
+    """The reference Engine.run before its first event (a run without a census)."""
+    push(st, 0.0, URGENT, MIDNIGHT, 0)
+    if st.n_emergencies > 0:
+        push(st, st.arrival[0], NORMAL, ARRIVAL, 0)
+    for pid in range(st.n_emergencies, st.n_emergencies + st.el_order.size):
+        st.outcome[pid] = ON_LIST
+        resolve(st, pid)
+    st.si[STARTED] = 1
+
+
+@njit(**JIT)
+def _needs_rows(st):  # type: ignore[no-untyped-def]
+    """Is the next event a stay end whose onward visit needs numbers not drawn yet?"""
+    payload = st.ev_payload[0]
+    if payload % KINDS != STAY_END:
+        return False
+    pid = payload // KINDS
+    v = st.visit[pid]
+    s, depth = st.v_service[v], st.v_depth[v]
+    if not st.routes_onward[s]:
+        return False
+    if depth >= st.route_u.shape[0] or depth + 1 >= st.row_of.shape[0]:
+        st.si[NEED_DEPTH], st.si[NEED_SERVICE] = depth, s
+        return True
+    for j in range(st.onward_service.shape[1]):
+        dest = st.onward_service[s, j]
+        if dest >= 0 and st.row_of[depth + 1, dest] < 0:
+            st.si[NEED_DEPTH], st.si[NEED_SERVICE] = depth, s
+            return True
+    return False
+
+
+@njit(**JIT)
+def run(st, until):  # type: ignore[no-untyped-def]
+    """Run events due before ``until``; returns DONE, or why it stopped early (resume by calling
+    again once Python has done its part)."""
+    si, sf = st.si, st.sf
+    if si[PENDING_MIDNIGHT] >= 0:  # resumed after Python opened the gates of this midnight
+        day = si[PENDING_MIDNIGHT]
+        si[PENDING_MIDNIGHT] = -1
+        _midnight_rest(st, day)
+    while si[N_EVENTS] > 0 and st.ev_time[0] < until:
+        if si[N_VISITS] + 1 >= st.v_patient.size:
+            return GROW_VISITS
+        if si[N_CANCEL] + 1 >= st.cancel_days.size:
+            return GROW_CANCEL
+        if st.any_onward and _needs_rows(st):
+            return NEED_ROWS
+        time, payload = pop(st)
+        sf[NOW] = time
+        si[PROCESSED] += 1
+        kind, arg = payload % KINDS, payload // KINDS
+        if kind == ARRIVAL:
+            _on_arrival(st, arg)
+        elif kind == FIT:
+            _on_fit(st, arg)
+        elif kind == STAY_END:
+            _on_stay_end(st, arg)
+        elif kind == READY:
+            _on_ready(st, arg)
+        elif kind == ELECTIVE_ADMISSION:
+            _on_elective_admission(st, arg)
+        elif kind == WAIT_LIMIT:
+            _on_wait_limit(st, arg)
+        else:  # MIDNIGHT
+            if arg > 0:
+                _close_days(st, arg - 1, time)
+            if _gate_may_open(st, arg):
+                si[PENDING_MIDNIGHT] = arg
+                return GATES
+            _midnight_rest(st, arg)
+    si[N_EVENTS] = 0  # as the reference queue: what is pending at the horizon is dropped
+    return DONE

@@ -1,0 +1,388 @@
+"""The compiled engine's state: every array the kernel reads or writes, built from a config, its
+candidates and its levers - or taken over from the reference engine after it placed a census.
+
+Everything is a numpy array (or a scalar) in one namedtuple, so the kernel can be stopped between
+two events and resumed, and Python can grow a log or write new lever values in between.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+from ...config import Config, plan_schedules
+from ..cohort import Candidates
+from ..engine import Engine, assessment_flags
+from ..plan import Gate, Levers
+from ..records import Records, Visits
+from . import kernel as k
+
+_FIELDS = (
+    # candidates (read only)
+    "arrival arrival_day group u_accept base_los u_step_up step_up_los u_pathway service_los assessment "
+    "day_end n_emergencies horizon_days kept_today "
+    # the elective waiting list
+    "el_order el_bookable el_priority el_referral el_referral_day el_u_accept el_kept "
+    "el_tier el_key1 el_key2 el_pid el_booked el_first_hour_days el_spread_days "
+    # levers, per day (rewritten by Python when a gate opens)
+    "core_beds escalation_beds service_places assessment_multiplier accept_probability elective_slots "
+    "referral_accept los_multiplier step_up_share pathway_cumulative pathway_service "
+    "onward_cumulative onward_service "
+    # gates
+    "gate_shut cond_start cond_kind cond_int cond_value occupied_bed_days delayed_bed_days "
+    # community services and their queues
+    "places occupied takes_transfers routes_onward has_assessment q_head q_tail q_next cascade "
+    "step_up_service any_onward "
+    # later visits' numbers: route uniforms by depth; stays and assessments by (depth, service) row
+    "route_u row_of later_los later_assessment "
+    # boarding
+    "b_next b_prev queue_when_full max_wait_days "
+    # the patient log
+    "outcome admit fit ready leave s_start s_end used_service times_cancelled acute_los service "
+    "suitable visit holding "
+    # the visit and cancellation logs (grown by Python when full)
+    "v_patient v_service v_origin v_depth v_referred v_ready v_start v_stay_end v_leave "
+    "cancel_days cancel_patient "
+    # events and scalars
+    "ev_time ev_key ev_payload si sf"
+).split()
+
+State = namedtuple("State", _FIELDS)  # type: ignore[misc]  # a namedtuple the kernel can take
+
+_VISIT_INTS = ("v_patient", "v_service", "v_origin", "v_depth")
+_VISIT_FLOATS = ("v_referred", "v_ready", "v_start", "v_stay_end", "v_leave")
+
+
+def _ints(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def _floats(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _mixes(cumulative: list[list[tuple[float, ...]]], horizon_days: int) -> np.ndarray:
+    """Per owner (group or service), per day: the cumulative mix, padded with +inf (never <= u)."""
+    width = max([len(days[0]) for days in cumulative if days] + [1])
+    out = np.full((len(cumulative), horizon_days, width), np.inf)
+    for i, days in enumerate(cumulative):
+        if days:
+            mix = np.asarray(days, dtype=np.float64)
+            out[i, :, : mix.shape[1]] = mix
+    return out
+
+
+def _destinations(services: list[tuple[int, ...]], width: int) -> np.ndarray:
+    out = np.full((len(services), width), -1, dtype=np.int64)
+    for i, dest in enumerate(services):
+        out[i, : len(dest)] = dest
+    return out
+
+
+def lever_arrays(levers: Levers, horizon_days: int, n_services: int) -> dict[str, np.ndarray]:
+    """The levers as the kernel reads them."""
+    path_cum = _mixes(levers.pathway_cumulative, horizon_days)
+    onward_cum = _mixes(levers.onward_cumulative, horizon_days)
+    return {
+        "core_beds": _ints(levers.core_beds),
+        "escalation_beds": _ints(levers.escalation_beds),
+        "service_places": _ints(levers.service_places).reshape(n_services, horizon_days),
+        "assessment_multiplier": _floats(levers.assessment_multiplier).reshape(n_services, horizon_days),
+        "accept_probability": _floats(levers.accept_probability),
+        "elective_slots": _ints(levers.elective_slots),
+        "referral_accept": _floats(levers.referral_accept),
+        "los_multiplier": _floats(levers.los_multiplier),
+        "step_up_share": _floats(levers.step_up_share),
+        "pathway_cumulative": path_cum,
+        "pathway_service": _destinations(levers.pathway_service, path_cum.shape[2]),
+        "onward_cumulative": onward_cum,
+        "onward_service": _destinations(levers.onward_service, onward_cum.shape[2]),
+    }
+
+
+def write_levers(st: State, levers: Levers) -> None:
+    """Write the levers (after a gate rewrote some) into the state's arrays, in place."""
+    for name, values in lever_arrays(levers, st.horizon_days, st.places.size).items():
+        getattr(st, name)[...] = values
+
+
+def _gate_arrays(cfg: Config, gates: list[Gate]) -> dict[str, np.ndarray]:
+    """Each gate's conditions as (kind, integer, value) rows; gate g's are rows cond_start[g]..."""
+    schedules = dict(plan_schedules(cfg))
+    services = {name: i for i, name in enumerate(cfg.services)}
+    kind, ints, values, start = [], [], [], [0]
+    for gate in gates:
+        for c in schedules[gate.path].gate:
+            if c.service_capacity_at_least is not None:
+                row = (k.CAPACITY_AT_LEAST, services[c.service_capacity_at_least.service], c.service_capacity_at_least.places)
+            elif c.occupancy_at_most is not None:
+                row = (k.OCCUPANCY_AT_MOST, c.occupancy_at_most.days, c.occupancy_at_most.occupancy)
+            else:
+                assert c.delayed_patients_at_most is not None
+                row = (k.DELAYED_AT_MOST, c.delayed_patients_at_most.days, c.delayed_patients_at_most.patients)
+            kind.append(row[0])
+            ints.append(row[1])
+            values.append(float(row[2]))
+        start.append(len(kind))
+    return {
+        "gate_shut": np.ones(len(gates), dtype=np.bool_),
+        "cond_start": _ints(start),
+        "cond_kind": _ints(kind),
+        "cond_int": _ints(ints),
+        "cond_value": _floats(values),
+    }
+
+
+def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
+    """The waiting list's arrays (the reference ElectiveList), indexed by k = pid - n_emergencies."""
+    el = cfg.demand.elective
+    first = cand.n_emergencies
+    electives = slice(first, first + cand.n_electives)
+    bookable = cand.bookable_days[electives]
+    n = bookable.size
+    return {
+        "el_order": _ints(np.argsort(bookable, kind="stable")),
+        "el_bookable": _floats(bookable),
+        "el_priority": _ints(cand.priority[electives]),
+        "el_referral": _floats(cand.time_days[electives]),
+        "el_referral_day": _ints(cand.day[electives]),
+        "el_u_accept": _floats(cand.u_accept[electives]),
+        "el_kept": np.ones(n, dtype=np.bool_),
+        "el_tier": np.zeros(n, dtype=np.int64),
+        "el_key1": np.zeros(n),
+        "el_key2": np.zeros(n),
+        "el_pid": np.zeros(n, dtype=np.int64),
+        "el_booked": np.zeros(n, dtype=np.int64),
+        "el_first_hour_days": el.admit_hour / 24.0 if el is not None else 0.0,
+        "el_spread_days": el.spread_hours / 24.0 if el is not None else 0.0,
+    }
+
+
+def _candidates(cfg: Config, cand: Candidates) -> dict[str, Any]:
+    n_em, horizon = cand.n_emergencies, cfg.horizon_days
+    day_end = np.searchsorted(cand.day[:n_em], np.arange(1, horizon + 1))
+    per_day = np.diff(np.concatenate([[0], day_end]))
+    return {
+        "arrival": _floats(cand.time_days),
+        "arrival_day": _ints(cand.day),
+        "group": _ints(cand.group),
+        "u_accept": _floats(cand.u_accept),
+        "base_los": _floats(cand.base_los_days),
+        "u_step_up": _floats(cand.u_step_up),
+        "step_up_los": _floats(cand.step_up_los_days),
+        "u_pathway": _floats(cand.u_pathway),
+        "service_los": _floats(cand.service_los_days).reshape(len(cfg.services), len(cand)),
+        "assessment": _floats(cand.assessment_days).reshape(len(cfg.services), len(cand)),
+        "day_end": _ints(day_end),
+        "n_emergencies": int(n_em),
+        "horizon_days": int(horizon),
+        "kept_today": np.zeros(int(per_day.max(initial=0)) + 1, dtype=np.int64),
+    }
+
+
+def _services(cfg: Config, levers: Levers, n: int) -> dict[str, Any]:
+    svcs = list(cfg.services.values())
+    s = len(svcs)
+    step_up = cfg.step_up_service
+    return {
+        "places": _ints([levers.service_places[i][0] for i in range(s)]),
+        "occupied": np.zeros(s, dtype=np.int64),
+        "takes_transfers": np.array([v.service_kind.takes_transfers for v in svcs], dtype=np.bool_),
+        "routes_onward": np.array([v.routes_onward for v in svcs], dtype=np.bool_),
+        "has_assessment": np.array(assessment_flags(cfg), dtype=np.bool_),
+        "q_head": np.full(s, -1, dtype=np.int64),
+        "q_tail": np.full(s, -1, dtype=np.int64),
+        "q_next": np.full(n, -1, dtype=np.int64),
+        # A cascade passes each limited service at most once (no cycle of them); unlimited ones
+        # have no queue, so this bounds the depth with room to spare.
+        "cascade": np.zeros(4 * s + 8, dtype=np.int64),
+        "step_up_service": list(cfg.services).index(step_up) if step_up is not None else -1,
+        "any_onward": bool(cfg.has_onward_routes),
+        "route_u": np.zeros((0, n)),
+        "row_of": np.full((1, s), -1, dtype=np.int64),
+        "later_los": np.zeros((0, n)),
+        "later_assessment": np.zeros((0, n)),
+    }
+
+
+def _log(n: int, visits: int, cancellations: int) -> dict[str, np.ndarray]:
+    nan = np.full(n, np.nan)
+    return {
+        "outcome": np.zeros(n, dtype=np.int8),
+        "admit": nan.copy(),
+        "fit": nan.copy(),
+        "ready": nan.copy(),
+        "leave": nan.copy(),
+        "s_start": nan.copy(),
+        "s_end": nan.copy(),
+        "used_service": np.full(n, -1, dtype=np.int64),
+        "times_cancelled": np.zeros(n, dtype=np.int64),
+        "acute_los": nan.copy(),
+        "service": np.full(n, -1, dtype=np.int64),
+        "suitable": np.zeros(n, dtype=np.bool_),
+        "visit": np.full(n, -1, dtype=np.int64),
+        "holding": np.full(n, -1, dtype=np.int64),
+        **{name: np.zeros(visits, dtype=np.int64) for name in _VISIT_INTS},
+        **{name: np.full(visits, np.nan) for name in _VISIT_FLOATS},
+        "cancel_days": np.zeros(cancellations),
+        "cancel_patient": np.zeros(cancellations, dtype=np.int64),
+    }
+
+
+def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) -> State:
+    """The state before the run starts: nothing scheduled, nobody anywhere."""
+    n, horizon = len(cand), cfg.horizon_days
+    si = np.zeros(k.N_SI, dtype=np.int64)
+    si[[k.B_HEAD, k.B_TAIL, k.SORTED_DAY, k.PENDING_MIDNIGHT]] = -1
+    si[k.BED_CAP] = levers.total_beds(0)
+    max_wait = cfg.acute.max_wait_hours / 24.0 if cfg.acute.max_wait_hours is not None else -1.0
+    # At most two events pending per patient (a stay's next event and a boarding wait limit),
+    # plus the next midnight and the next arrival.
+    events = 2 * n + 16
+    return State(
+        **_candidates(cfg, cand),
+        **_electives(cfg, cand),
+        **lever_arrays(levers, horizon, len(cfg.services)),
+        **_gate_arrays(cfg, gates),
+        occupied_bed_days=np.zeros(horizon),
+        delayed_bed_days=np.zeros(horizon),
+        **_services(cfg, levers, n),
+        b_next=np.full(n, -1, dtype=np.int64),
+        b_prev=np.full(n, -1, dtype=np.int64),
+        queue_when_full=cfg.acute.when_full == "queue",
+        max_wait_days=float(max_wait),
+        **_log(n, max(1024, n // 4), max(1024, cand.n_electives // 8)),
+        ev_time=np.zeros(events),
+        ev_key=np.zeros(events, dtype=np.int64),
+        ev_payload=np.zeros(events, dtype=np.int64),
+        si=si,
+        sf=np.zeros(k.N_SF),
+    )
+
+
+def grow_log(st: State, names: tuple[str, ...]) -> State:
+    """The state with the named log arrays twice as long (contents kept)."""
+    grown = {}
+    for name in names:
+        old = getattr(st, name)
+        new = np.full(2 * old.size, np.nan) if old.dtype == np.float64 else np.zeros(2 * old.size, dtype=old.dtype)
+        new[: old.size] = old
+        grown[name] = new
+    return st._replace(**grown)
+
+
+VISIT_LOG = _VISIT_INTS + _VISIT_FLOATS
+CANCELLATION_LOG = ("cancel_days", "cancel_patient")
+
+
+def records(st: State, gate_open_days: dict[str, int | None]) -> tuple[Records, tuple[np.ndarray, ...]]:
+    """The run's records and the attributes the plan gave each candidate (acute LOS, discharge
+    service, step-up suitable): what the reference PatientLog gives."""
+    nv, nc = int(st.si[k.N_VISITS]), int(st.si[k.N_CANCEL])
+    visits = Visits(
+        *(getattr(st, name)[:nv].copy() for name in _VISIT_INTS),
+        *(getattr(st, name)[:nv].copy() for name in _VISIT_FLOATS),
+    )
+    rec = Records(
+        outcome=st.outcome,
+        admit_days=st.admit,
+        fit_days=st.fit,
+        ready_days=st.ready,
+        bed_leave_days=st.leave,
+        service=st.used_service,
+        service_start_days=st.s_start,
+        service_end_days=st.s_end,
+        times_cancelled=st.times_cancelled,
+        cancellation_days=st.cancel_days[:nc].copy(),
+        cancelled_patient=st.cancel_patient[:nc].copy(),
+        events=int(st.si[k.PROCESSED]),
+        gate_open_days=gate_open_days,
+        visits=visits,
+    )
+    return rec, (st.acute_los, st.service, st.suitable)
+
+
+# --- taking over from the reference engine (a census start) ---------------------------------------
+
+_KIND_OF_HANDLER = {
+    "_on_midnight": k.MIDNIGHT,
+    "_on_arrival": k.ARRIVAL,
+    "_on_elective_admission": k.ELECTIVE_ADMISSION,
+    "_on_wait_limit": k.WAIT_LIMIT,
+    "_on_fit": k.FIT,
+    "_on_ready": k.READY,
+    "_on_stay_end": k.STAY_END,
+}
+
+
+def take_over(st: State, engine: Engine) -> State:
+    """The state of a reference engine that has placed its census (``Engine.start``), before its
+    first event: the census is placed by the same code in both engines."""
+    log, n = engine.log, engine.n
+    for mine, theirs in (
+        ("outcome", log.outcome), ("admit", log.admit), ("fit", log.fit), ("ready", log.ready),
+        ("leave", log.leave), ("s_start", log.s_start), ("s_end", log.s_end),
+        ("used_service", log.used_service), ("times_cancelled", log.times_cancelled),
+        ("acute_los", log.acute_los), ("service", log.service), ("suitable", log.suitable),
+    ):  # fmt: skip
+        getattr(st, mine)[:] = theirs
+    nv = len(log.v_patient)
+    while st.v_patient.size <= nv + 1:
+        st = grow_log(st, VISIT_LOG)
+    for mine in VISIT_LOG:
+        getattr(st, mine)[:nv] = getattr(log, mine)
+    for pid, v in engine.visit.items():
+        st.visit[pid] = v
+    for pid, v in engine.holding.items():
+        st.holding[pid] = v
+    for pool in engine.pools:
+        st.occupied[pool.index] = pool.occupied
+        for pid in pool.waiting:
+            _append(st.q_head, st.q_tail, st.q_next, pool.index, pid)
+    _take_levels_and_boarding(st, engine)
+    _take_events(st, engine)
+    si = st.si
+    si[k.N_VISITS] = nv
+    si[k.MAX_DEPTH] = max(log.v_depth, default=0)
+    si[k.STARTED] = 1
+    assert n == st.outcome.size
+    return st
+
+
+def _append(head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, s: int, pid: int) -> None:
+    nxt[pid] = -1
+    if tail[s] >= 0:
+        nxt[tail[s]] = pid
+    else:
+        head[s] = pid
+    tail[s] = pid
+
+
+def _take_levels_and_boarding(st: State, engine: Engine) -> None:
+    si, sf = st.si, st.sf
+    si[k.BEDS], sf[k.BED_AREA], sf[k.BED_SINCE] = engine.beds.snapshot()
+    si[k.DELAYED], sf[k.DEL_AREA], sf[k.DEL_SINCE] = engine.delayed.snapshot()
+    si[k.BED_CAP] = engine.beds.capacity
+    prev = -1
+    for pid in engine.boarding.waiting:
+        st.b_prev[pid] = prev
+        if prev >= 0:
+            st.b_next[prev] = pid
+        else:
+            si[k.B_HEAD] = pid
+        prev = pid
+        si[k.B_COUNT] += 1
+    si[k.B_TAIL] = prev
+
+
+def _take_events(st: State, engine: Engine) -> None:
+    """The reference queue's pending events, in order (a sorted array is a heap)."""
+    entries = engine.clock.pending()
+    for i, (t, p, o, name, arg) in enumerate(entries):
+        st.ev_time[i] = t
+        st.ev_key[i] = p * k.PRIORITY_SHIFT + o
+        st.ev_payload[i] = arg * k.KINDS + _KIND_OF_HANDLER[name]
+    st.si[k.N_EVENTS] = len(entries)
+    st.si[k.ORDER] = engine.clock.scheduled
