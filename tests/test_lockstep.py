@@ -10,6 +10,7 @@ census starts). Any change to either engine must keep this file green (docs/cont
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from hospsim.config import default_config_path, load_config
 from hospsim.model.engine import run_model
 from hospsim.model.fast import fast_engine_problem, run_model_fast
 from hospsim.model.kpis import daily_and_kpis
+from hospsim.model.records import Replication
 
 pytestmark = pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem()))
 
@@ -43,8 +45,9 @@ def _differences(a: object, b: object, where: str = "") -> list[str]:
     return out
 
 
-def assert_lockstep(cfg, seed: int) -> None:
-    """Both engines: identical records, cohorts, capacities, daily tables and KPIs."""
+def assert_lockstep(cfg, seed: int) -> Replication:
+    """Both engines: identical records, cohorts, capacities, daily tables and KPIs (returns the
+    reference engine's replication)."""
     ref, fast = run_model(cfg, seed), run_model_fast(cfg, seed)
     diff = _differences(ref.records, fast.records) + _differences(ref.cohort, fast.cohort, "cohort.")
     diff += _differences(ref.capacity, fast.capacity, "capacity.")
@@ -55,6 +58,7 @@ def assert_lockstep(cfg, seed: int) -> None:
     assert list(kpis_ref) == list(kpis_fast)
     for name, value in kpis_ref.items():
         assert value == kpis_fast[name] or (np.isnan(value) and np.isnan(kpis_fast[name])), name
+    return ref
 
 
 @settings(max_examples=300, **SETTINGS)
@@ -92,3 +96,35 @@ def test_a_run_that_needs_its_logs_grown_and_later_numbers_drawn():
     numbers are drawn depth by depth as the kernel first needs them."""
     cfg = load_config(default_config_path().parent / "stroke_pathway.yaml")
     assert_lockstep(cfg, 7)
+
+
+def _cells(experiment: str) -> list:
+    from hospsim.runs.experiment import load_experiment
+
+    return list(load_experiment(Path(__file__).resolve().parents[1] / "experiments" / experiment).variants)
+
+
+def test_cells_of_the_44pct_experiment_run_in_lockstep():
+    """The plan's hardest cells at full length: the gated cut with IC on time (its gate opens on
+    the rewritten capacities) and two years late at a quarter of its growth (never opens), and the
+    fixed-date cut late (boarding, transfers out at 24 hours, cancellations)."""
+    chosen = [
+        v
+        for v in _cells("swl_44pct.yaml")
+        if (v.scenario, dict(v.params)) in (
+            ("gated", {"ic_delay_days": 0, "ic_growth_achieved": 1.0}),
+            ("gated", {"ic_delay_days": 730, "ic_growth_achieved": 0.25}),
+            ("fixed_date", {"ic_delay_days": 365, "ic_growth_achieved": 0.5}),
+        )
+    ]
+    assert len(chosen) == 3
+    opened = [assert_lockstep(v.config, 11).records.gate_open_days.get("acute.beds") for v in chosen]
+    assert opened[0] is not None and opened[0] > 180  # opens as the ramps reach 95%
+    assert opened[1] is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["swl_44pct.yaml", "stroke_rehab.yaml", "swl_44pct_fast.yaml"])
+def test_every_cell_of_the_bundled_experiments_runs_in_lockstep(experiment):
+    for v in _cells(experiment):
+        assert_lockstep(v.config, 3)
