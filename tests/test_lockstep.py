@@ -116,7 +116,7 @@ def test_cells_of_the_44pct_experiment_run_in_lockstep():
     seen = {}
     for v in _cells("swl_44pct.yaml"):
         p = dict(v.params)
-        key = (v.scenario, p["ic_delay_days"], p["ic_growth_achieved"])
+        key = (v.scenario, p.get("ic_delay_days"), p.get("ic_growth_achieved"))
         if key in wanted:
             seen[wanted[key]] = assert_lockstep(v.config, 11).records.gate_open_days.get("acute.beds")
     assert set(seen) == set(wanted.values())
