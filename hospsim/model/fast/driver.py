@@ -78,9 +78,11 @@ class LaterVisits:
     def __init__(self, cfg: Config, cand: Candidates) -> None:
         self.draws = OnwardDraws(cfg, cand)
         self.n_services = len(cfg.services)
-        self.destinations = [
-            sorted({d for d in dest if d >= 0}) for dest in build_levers(cfg)[0].onward_service
-        ] if cfg.has_onward_routes else [[] for _ in range(self.n_services)]
+        self.destinations = (
+            [sorted({d for d in dest if d >= 0}) for dest in build_levers(cfg)[0].onward_service]
+            if cfg.has_onward_routes
+            else [[] for _ in range(self.n_services)]
+        )
 
     def for_census(self, st: State, cand: Candidates) -> State:
         """Census patients waiting for their next service start there at depth 1."""

@@ -2,7 +2,8 @@
 
 Every handler here mirrors one of the reference engine's, in the same order of operations and
 with the same floating-point arithmetic, so the same patients meet the same fates bit for bit
-(``tests/test_lockstep.py`` checks it over generated configs). The state is a namedtuple of
+(``tests/test_lockstep.py`` checks it over generated configs). Handlers are not annotated: numba
+types them from the state's fields. The state is a namedtuple of
 arrays (:class:`~hospsim.model.fast.state.State`); scalars live in ``si`` (integers) and ``sf``
 (floats) at the indices below, so a call can stop between two events and be resumed: the kernel
 returns to Python when a plan gate may open at a midnight, when the visit or cancellation logs
@@ -15,6 +16,8 @@ packed in one integer key, kind and patient packed in one integer payload).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -22,7 +25,7 @@ from numba import njit
 # reads and writes arrays it is given (numba's runtime would otherwise count every array each
 # time a handler takes it from the state, which cost half the run time). ``_nrt`` is a numba
 # flag, hence numba's version bound in pyproject.toml.
-JIT = {"cache": True, "_nrt": False}
+JIT: dict[str, Any] = {"cache": True, "_nrt": False}
 
 # --- scalar slots -----------------------------------------------------------------------------
 # si (int64)
@@ -63,7 +66,7 @@ def _before(t1: float, k1: int, t2: float, k2: int) -> bool:
 
 
 @njit(**JIT)
-def push(st, time, priority, kind, pid):  # type: ignore[no-untyped-def]
+def push(st, time, priority, kind, pid):
     """Schedule an event (the reference queue's ``at``: ``time`` is absolute)."""
     si = st.si
     si[ORDER] += 1
@@ -83,7 +86,7 @@ def push(st, time, priority, kind, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def pop(st):  # type: ignore[no-untyped-def]
+def pop(st):
     """Remove the first event; returns its time and payload."""
     si = st.si
     t, k, p = st.ev_time, st.ev_key, st.ev_payload
@@ -112,7 +115,7 @@ def pop(st):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _beds_change(st, delta, now):  # type: ignore[no-untyped-def]
+def _beds_change(st, delta, now):
     si, sf = st.si, st.sf
     sf[BED_AREA] += si[BEDS] * (now - sf[BED_SINCE])
     sf[BED_SINCE] = now
@@ -120,7 +123,7 @@ def _beds_change(st, delta, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _delayed_change(st, delta, now):  # type: ignore[no-untyped-def]
+def _delayed_change(st, delta, now):
     si, sf = st.si, st.sf
     sf[DEL_AREA] += si[DELAYED] * (now - sf[DEL_SINCE])
     sf[DEL_SINCE] = now
@@ -128,7 +131,7 @@ def _delayed_change(st, delta, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _close_days(st, day, now):  # type: ignore[no-untyped-def]
+def _close_days(st, day, now):
     """The finished day's integrals (the reference GateBook.record_day)."""
     si, sf = st.si, st.sf
     st.occupied_bed_days[day] = sf[BED_AREA] + si[BEDS] * (now - sf[BED_SINCE])
@@ -140,7 +143,7 @@ def _close_days(st, day, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _has_free_bed(st):  # type: ignore[no-untyped-def]
+def _has_free_bed(st):
     return st.si[BEDS] < st.si[BED_CAP]
 
 
@@ -148,7 +151,7 @@ def _has_free_bed(st):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _board(st, pid):  # type: ignore[no-untyped-def]
+def _board(st, pid):
     si = st.si
     st.b_prev[pid] = si[B_TAIL]
     st.b_next[pid] = -1
@@ -161,7 +164,7 @@ def _board(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _unboard(st, pid):  # type: ignore[no-untyped-def]
+def _unboard(st, pid):
     si = st.si
     prev, nxt = st.b_prev[pid], st.b_next[pid]
     if prev >= 0:
@@ -176,7 +179,7 @@ def _unboard(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _queue(st, s, pid):  # type: ignore[no-untyped-def]
+def _queue(st, s, pid):
     st.q_next[pid] = -1
     if st.q_tail[s] >= 0:
         st.q_next[st.q_tail[s]] = pid
@@ -186,7 +189,7 @@ def _queue(st, s, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _dequeue(st, s):  # type: ignore[no-untyped-def]
+def _dequeue(st, s):
     pid = st.q_head[s]
     st.q_head[s] = st.q_next[pid]
     if st.q_head[s] < 0:
@@ -198,7 +201,7 @@ def _dequeue(st, s):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _bisect_right(row, u):  # type: ignore[no-untyped-def]
+def _bisect_right(row, u):
     """Entries of a cumulative mix (padded with +inf) at most ``u``: the reference bisect_right."""
     i = 0
     while i < row.size and row[i] <= u:
@@ -207,7 +210,7 @@ def _bisect_right(row, u):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def resolve(st, pid):  # type: ignore[no-untyped-def]
+def resolve(st, pid):
     """LOS and discharge pathway by the plan of the arrival day."""
     d, g = st.arrival_day[pid], st.group[pid]
     st.acute_los[pid] = st.base_los[pid] * st.los_multiplier[g, d]
@@ -215,7 +218,7 @@ def resolve(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _admit(st, pid):  # type: ignore[no-untyped-def]
+def _admit(st, pid):
     now = st.sf[NOW]
     _beds_change(st, 1, now)
     st.outcome[pid] = ADMITTED
@@ -224,7 +227,7 @@ def _admit(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _admit_boarders(st):  # type: ignore[no-untyped-def]
+def _admit_boarders(st):
     si = st.si
     while si[B_COUNT] > 0 and _has_free_bed(st):
         pid = si[B_HEAD]
@@ -233,14 +236,14 @@ def _admit_boarders(st):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _free_bed(st, pid, now):  # type: ignore[no-untyped-def]
+def _free_bed(st, pid, now):
     _beds_change(st, -1, now)
     st.leave[pid] = now
     _admit_boarders(st)
 
 
 @njit(**JIT)
-def _new_visit(st, pid, s, origin, depth, now):  # type: ignore[no-untyped-def]
+def _new_visit(st, pid, s, origin, depth, now):
     si = st.si
     v = si[N_VISITS]
     si[N_VISITS] = v + 1
@@ -257,7 +260,7 @@ def _new_visit(st, pid, s, origin, depth, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _start_service(st, s, pid, now, v):  # type: ignore[no-untyped-def]
+def _start_service(st, s, pid, now, v):
     st.occupied[s] += 1
     depth = st.v_depth[v]
     st.v_start[v] = now
@@ -275,7 +278,7 @@ def _start_service(st, s, pid, now, v):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _transfer_waiting(st, first, now):  # type: ignore[no-untyped-def]
+def _transfer_waiting(st, first, now):
     """The reference cascade without recursion: serve ``first``'s queue; each move frees the place
     the patient held, whose own queue is served (depth first) before going on."""
     stack = st.cascade
@@ -304,7 +307,7 @@ def _transfer_waiting(st, first, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _vacate(st, s, pid, v, now):  # type: ignore[no-untyped-def]
+def _vacate(st, s, pid, v, now):
     """The patient leaves its place in ``s``; true if the place is to be offered to ``s``'s queue."""
     st.occupied[s] -= 1
     st.v_leave[v] = now
@@ -314,13 +317,13 @@ def _vacate(st, s, pid, v, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _leave_place(st, s, pid, v, now):  # type: ignore[no-untyped-def]
+def _leave_place(st, s, pid, v, now):
     if _vacate(st, s, pid, v, now):
         _transfer_waiting(st, s, now)
 
 
 @njit(**JIT)
-def _move(st, pid, s, now, counted_delayed):  # type: ignore[no-untyped-def]
+def _move(st, pid, s, now, counted_delayed):
     v = st.visit[pid]
     origin = st.v_origin[v]
     if origin == FROM_ACUTE:
@@ -335,7 +338,7 @@ def _move(st, pid, s, now, counted_delayed):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _ready_for_transfer(st, pid, s, now, counted_delayed):  # type: ignore[no-untyped-def]
+def _ready_for_transfer(st, pid, s, now, counted_delayed):
     v = st.visit[pid]
     st.v_ready[v] = now
     from_acute = st.v_origin[v] == FROM_ACUTE
@@ -350,7 +353,7 @@ def _ready_for_transfer(st, pid, s, now, counted_delayed):  # type: ignore[no-un
 
 
 @njit(**JIT)
-def _refer(st, pid, s, origin, depth, now):  # type: ignore[no-untyped-def]
+def _refer(st, pid, s, origin, depth, now):
     _new_visit(st, pid, s, origin, depth, now)
     if st.has_assessment[s]:
         if origin == FROM_ACUTE:
@@ -368,7 +371,7 @@ def _refer(st, pid, s, origin, depth, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _sort_day(st, pid, day):  # type: ignore[no-untyped-def]
+def _sort_day(st, pid, day):
     si = st.si
     accept = st.accept_probability[day]
     n = 0
@@ -384,7 +387,7 @@ def _sort_day(st, pid, day):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _emergency(st, pid, now):  # type: ignore[no-untyped-def]
+def _emergency(st, pid, now):
     su = st.step_up_service
     if su >= 0 and st.u_step_up[pid] < st.step_up_share[st.group[pid], st.arrival_day[pid]]:
         st.suitable[pid] = True
@@ -405,7 +408,7 @@ def _emergency(st, pid, now):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _on_arrival(st, pid):  # type: ignore[no-untyped-def]
+def _on_arrival(st, pid):
     si = st.si
     t = st.sf[NOW]
     day = st.arrival_day[pid]
@@ -426,14 +429,14 @@ def _on_arrival(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _on_wait_limit(st, pid):  # type: ignore[no-untyped-def]
+def _on_wait_limit(st, pid):
     if st.outcome[pid] == WAITING:
         _unboard(st, pid)
         st.outcome[pid] = TRANSFERRED
 
 
 @njit(**JIT)
-def _on_fit(st, pid):  # type: ignore[no-untyped-def]
+def _on_fit(st, pid):
     now = st.sf[NOW]
     st.fit[pid] = now
     s = st.service[pid]
@@ -444,12 +447,12 @@ def _on_fit(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _on_ready(st, pid):  # type: ignore[no-untyped-def]
+def _on_ready(st, pid):
     _ready_for_transfer(st, pid, st.v_service[st.visit[pid]], st.sf[NOW], True)
 
 
 @njit(**JIT)
-def _on_stay_end(st, pid):  # type: ignore[no-untyped-def]
+def _on_stay_end(st, pid):
     now = st.sf[NOW]
     v = st.visit[pid]
     st.v_stay_end[v] = now
@@ -469,7 +472,7 @@ def _on_stay_end(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _el_before(st, a, b):  # type: ignore[no-untyped-def]
+def _el_before(st, a, b):
     if st.el_tier[a] != st.el_tier[b]:
         return st.el_tier[a] < st.el_tier[b]
     if st.el_key1[a] != st.el_key1[b]:
@@ -480,7 +483,7 @@ def _el_before(st, a, b):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _el_swap(st, a, b):  # type: ignore[no-untyped-def]
+def _el_swap(st, a, b):
     st.el_tier[a], st.el_tier[b] = st.el_tier[b], st.el_tier[a]
     st.el_key1[a], st.el_key1[b] = st.el_key1[b], st.el_key1[a]
     st.el_key2[a], st.el_key2[b] = st.el_key2[b], st.el_key2[a]
@@ -488,7 +491,7 @@ def _el_swap(st, a, b):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _el_push(st, tier, key1, key2, pid):  # type: ignore[no-untyped-def]
+def _el_push(st, tier, key1, key2, pid):
     si = st.si
     i = si[EL_HEAP_N]
     si[EL_HEAP_N] = i + 1
@@ -503,7 +506,7 @@ def _el_push(st, tier, key1, key2, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _el_pop(st):  # type: ignore[no-untyped-def]
+def _el_pop(st):
     si = st.si
     pid = st.el_pid[0]
     n = si[EL_HEAP_N] - 1
@@ -526,7 +529,7 @@ def _el_pop(st):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _book_electives(st, day):  # type: ignore[no-untyped-def]
+def _book_electives(st, day):
     si = st.si
     first, n_el = st.n_emergencies, st.el_order.size
     accept = st.referral_accept[day]
@@ -556,7 +559,7 @@ def _book_electives(st, day):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _on_elective_admission(st, pid):  # type: ignore[no-untyped-def]
+def _on_elective_admission(st, pid):
     si = st.si
     if _has_free_bed(st) and si[B_COUNT] == 0:
         _admit(st, pid)
@@ -575,7 +578,7 @@ def _on_elective_admission(st, pid):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _gate_may_open(st, day):  # type: ignore[no-untyped-def]
+def _gate_may_open(st, day):
     """Does every condition of some shut gate hold (the reference Gate.holds, same arithmetic)?"""
     for g in range(st.gate_shut.size):
         if not st.gate_shut[g]:
@@ -612,7 +615,7 @@ def _gate_may_open(st, day):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _midnight_rest(st, day):  # type: ignore[no-untyped-def]
+def _midnight_rest(st, day):
     """The midnight after its gates: capacities, boarders, transfers, electives, next midnight."""
     now = st.sf[NOW]
     st.si[BED_CAP] = st.core_beds[day] + st.escalation_beds[day]
@@ -631,7 +634,7 @@ def _midnight_rest(st, day):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def start(st):  # type: ignore[no-untyped-def]
+def start(st):
     """The reference Engine.run before its first event (a run without a census)."""
     push(st, 0.0, URGENT, MIDNIGHT, 0)
     if st.n_emergencies > 0:
@@ -643,7 +646,7 @@ def start(st):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def _needs_rows(st):  # type: ignore[no-untyped-def]
+def _needs_rows(st):
     """Is the next event a stay end whose onward visit needs numbers not drawn yet?"""
     payload = st.ev_payload[0]
     if payload % KINDS != STAY_END:
@@ -665,7 +668,7 @@ def _needs_rows(st):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT)
-def run(st, until):  # type: ignore[no-untyped-def]
+def run(st, until):
     """Run events due before ``until``; returns DONE, or why it stopped early (resume by calling
     again once Python has done its part)."""
     si, sf = st.si, st.sf

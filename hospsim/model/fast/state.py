@@ -7,8 +7,7 @@ two events and resumed, and Python can grow a log or write new lever values in b
 
 from __future__ import annotations
 
-from collections import namedtuple
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,37 +18,120 @@ from ..plan import Gate, Levers
 from ..records import Records, Visits
 from . import kernel as k
 
-_FIELDS = (
-    # candidates (read only)
-    "arrival arrival_day group u_accept base_los u_step_up step_up_los u_pathway service_los assessment "
-    "day_end n_emergencies horizon_days kept_today "
-    # the elective waiting list
-    "el_order el_bookable el_priority el_referral el_referral_day el_u_accept el_kept "
-    "el_tier el_key1 el_key2 el_pid el_booked el_first_hour_days el_spread_days "
-    # levers, per day (rewritten by Python when a gate opens)
-    "core_beds escalation_beds service_places assessment_multiplier accept_probability elective_slots "
-    "referral_accept los_multiplier step_up_share pathway_cumulative pathway_service "
-    "onward_cumulative onward_service "
-    # gates
-    "gate_shut cond_start cond_kind cond_int cond_value occupied_bed_days delayed_bed_days "
-    # community services and their queues
-    "places occupied takes_transfers routes_onward has_assessment q_head q_tail q_next cascade "
-    "step_up_service any_onward "
-    # later visits' numbers: route uniforms by depth; stays and assessments by (depth, service) row
-    "route_u row_of later_los later_assessment "
-    # boarding
-    "b_next b_prev queue_when_full max_wait_days "
-    # the patient log
-    "outcome admit fit ready leave s_start s_end used_service times_cancelled acute_los service "
-    "suitable visit holding "
-    # the visit and cancellation logs (grown by Python when full)
-    "v_patient v_service v_origin v_depth v_referred v_ready v_start v_stay_end v_leave "
-    "cancel_days cancel_patient "
-    # events and scalars
-    "ev_time ev_key ev_payload si sf"
-).split()
 
-State = namedtuple("State", _FIELDS)  # type: ignore[misc]  # a namedtuple the kernel can take
+class State(NamedTuple):
+    """Everything one replication's kernel reads and writes. Per-candidate arrays are indexed by
+    patient id (the engine's candidates), per-day arrays by day, per-service ones by service index;
+    "int" arrays are int64, "float" float64."""
+
+    # candidates (read only): as in Candidates
+    arrival: np.ndarray  # float: arrival (referral) time
+    arrival_day: np.ndarray  # int
+    group: np.ndarray  # int (electives: one past the groups)
+    u_accept: np.ndarray  # float
+    base_los: np.ndarray  # float: acute LOS before the plan's multiplier
+    u_step_up: np.ndarray  # float
+    step_up_los: np.ndarray  # float
+    u_pathway: np.ndarray  # float
+    service_los: np.ndarray  # float [service, patient]: a first visit's stay
+    assessment: np.ndarray  # float [service, patient]: a first visit's assessment
+    day_end: np.ndarray  # int [day]: the first emergency candidate of a later day
+    n_emergencies: int
+    horizon_days: int
+    kept_today: np.ndarray  # int: the day's later candidates the plan keeps (scratch)
+    # the elective waiting list (index k = patient - n_emergencies), as ElectiveList
+    el_order: np.ndarray  # int: electives in the order they become bookable
+    el_bookable: np.ndarray  # float
+    el_priority: np.ndarray  # int
+    el_referral: np.ndarray  # float: referral time
+    el_referral_day: np.ndarray  # int
+    el_u_accept: np.ndarray  # float
+    el_kept: np.ndarray  # bool: not removed by the referral multiplier
+    el_tier: np.ndarray  # int: the list's heap of (tier, key1, key2, patient)
+    el_key1: np.ndarray  # float
+    el_key2: np.ndarray  # float
+    el_pid: np.ndarray  # int
+    el_booked: np.ndarray  # int: the day's booked patients (scratch)
+    el_first_hour_days: float
+    el_spread_days: float
+    # levers, per day (rewritten by Python when a gate opens), as Levers
+    core_beds: np.ndarray  # int [day]
+    escalation_beds: np.ndarray  # int [day]
+    service_places: np.ndarray  # int [service, day]
+    assessment_multiplier: np.ndarray  # float [service, day]
+    accept_probability: np.ndarray  # float [day]
+    elective_slots: np.ndarray  # int [day]
+    referral_accept: np.ndarray  # float [day]
+    los_multiplier: np.ndarray  # float [group, day]
+    step_up_share: np.ndarray  # float [group, day]
+    pathway_cumulative: np.ndarray  # float [group, day, position], padded with +inf
+    pathway_service: np.ndarray  # int [group, position]: -1 home (and padding)
+    onward_cumulative: np.ndarray  # float [service, day, position], padded with +inf
+    onward_service: np.ndarray  # int [service, position]
+    # plan gates: gate g's conditions are rows cond_start[g] .. cond_start[g + 1] - 1
+    gate_shut: np.ndarray  # bool [gate]
+    cond_start: np.ndarray  # int
+    cond_kind: np.ndarray  # int: CAPACITY_AT_LEAST, OCCUPANCY_AT_MOST or DELAYED_AT_MOST
+    cond_int: np.ndarray  # int: the service, or the days averaged over
+    cond_value: np.ndarray  # float: the places, occupancy or patients
+    occupied_bed_days: np.ndarray  # float [day]: bed days occupied (known for finished days)
+    delayed_bed_days: np.ndarray  # float [day]: bed days of delayed patients
+    # community services and the patients waiting for them (one FIFO list per service)
+    places: np.ndarray  # int [service]: today's places
+    occupied: np.ndarray  # int [service]
+    takes_transfers: np.ndarray  # bool [service]
+    routes_onward: np.ndarray  # bool [service]
+    has_assessment: np.ndarray  # bool [service]
+    q_head: np.ndarray  # int [service]: first waiting patient (-1: none)
+    q_tail: np.ndarray  # int [service]
+    q_next: np.ndarray  # int [patient]: the next patient waiting for the same service
+    cascade: np.ndarray  # int: the services whose freed places are being offered (scratch)
+    step_up_service: int  # -1: none
+    any_onward: bool
+    # later visits' numbers (OnwardDraws), added as first needed
+    route_u: np.ndarray  # float [depth, patient]: the route out of a depth-th visit
+    row_of: np.ndarray  # int [depth, service]: row of later_los / later_assessment (-1: not drawn)
+    later_los: np.ndarray  # float [row, patient]
+    later_assessment: np.ndarray  # float [row, patient]
+    # boarding (a doubly linked FIFO list: a wait limit takes a patient out anywhere)
+    b_next: np.ndarray  # int [patient]
+    b_prev: np.ndarray  # int [patient]
+    queue_when_full: bool
+    max_wait_days: float  # -1: no limit
+    # the patient log, as PatientLog
+    outcome: np.ndarray  # int8 [patient]
+    admit: np.ndarray  # float
+    fit: np.ndarray  # float
+    ready: np.ndarray  # float
+    leave: np.ndarray  # float
+    s_start: np.ndarray  # float
+    s_end: np.ndarray  # float
+    used_service: np.ndarray  # int
+    times_cancelled: np.ndarray  # int
+    acute_los: np.ndarray  # float
+    service: np.ndarray  # int
+    suitable: np.ndarray  # bool
+    visit: np.ndarray  # int [patient]: its latest visit (-1: none)
+    holding: np.ndarray  # int [patient]: the visit whose place it holds
+    # the visit and cancellation logs (grown by Python when full)
+    v_patient: np.ndarray  # int [visit]
+    v_service: np.ndarray  # int
+    v_origin: np.ndarray  # int
+    v_depth: np.ndarray  # int
+    v_referred: np.ndarray  # float
+    v_ready: np.ndarray  # float
+    v_start: np.ndarray  # float
+    v_stay_end: np.ndarray  # float
+    v_leave: np.ndarray  # float
+    cancel_days: np.ndarray  # float
+    cancel_patient: np.ndarray  # int
+    # the event heap and the scalars (kernel.ORDER ... and kernel.NOW ...)
+    ev_time: np.ndarray  # float
+    ev_key: np.ndarray  # int: priority and order of scheduling
+    ev_payload: np.ndarray  # int: patient (or day) and kind
+    si: np.ndarray  # int
+    sf: np.ndarray  # float
+
 
 _VISIT_INTS = ("v_patient", "v_service", "v_origin", "v_depth")
 _VISIT_FLOATS = ("v_referred", "v_ready", "v_start", "v_stay_end", "v_leave")
@@ -81,7 +163,7 @@ def _destinations(services: list[tuple[int, ...]], width: int) -> np.ndarray:
     return out
 
 
-def lever_arrays(levers: Levers, horizon_days: int, n_services: int) -> dict[str, np.ndarray]:
+def lever_arrays(levers: Levers, horizon_days: int, n_services: int) -> dict[str, Any]:
     """The levers as the kernel reads them."""
     path_cum = _mixes(levers.pathway_cumulative, horizon_days)
     onward_cum = _mixes(levers.onward_cumulative, horizon_days)
@@ -108,15 +190,19 @@ def write_levers(st: State, levers: Levers) -> None:
         getattr(st, name)[...] = values
 
 
-def _gate_arrays(cfg: Config, gates: list[Gate]) -> dict[str, np.ndarray]:
+def _gate_arrays(cfg: Config, gates: list[Gate]) -> dict[str, Any]:
     """Each gate's conditions as (kind, integer, value) rows; gate g's are rows cond_start[g]..."""
     schedules = dict(plan_schedules(cfg))
     services = {name: i for i, name in enumerate(cfg.services)}
     kind, ints, values, start = [], [], [], [0]
     for gate in gates:
-        for c in schedules[gate.path].gate:
+        for c in schedules[gate.path].gate or []:
             if c.service_capacity_at_least is not None:
-                row = (k.CAPACITY_AT_LEAST, services[c.service_capacity_at_least.service], c.service_capacity_at_least.places)
+                row = (
+                    k.CAPACITY_AT_LEAST,
+                    services[c.service_capacity_at_least.service],
+                    c.service_capacity_at_least.places,
+                )
             elif c.occupancy_at_most is not None:
                 row = (k.OCCUPANCY_AT_MOST, c.occupancy_at_most.days, c.occupancy_at_most.occupancy)
             else:
@@ -207,7 +293,7 @@ def _services(cfg: Config, levers: Levers, n: int) -> dict[str, Any]:
     }
 
 
-def _log(n: int, visits: int, cancellations: int) -> dict[str, np.ndarray]:
+def _log(n: int, visits: int, cancellations: int) -> dict[str, Any]:
     nan = np.full(n, np.nan)
     return {
         "outcome": np.zeros(n, dtype=np.int8),
@@ -264,7 +350,7 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
 
 def grow_log(st: State, names: tuple[str, ...]) -> State:
     """The state with the named log arrays twice as long (contents kept)."""
-    grown = {}
+    grown: dict[str, Any] = {}
     for name in names:
         old = getattr(st, name)
         new = np.full(2 * old.size, np.nan) if old.dtype == np.float64 else np.zeros(2 * old.size, dtype=old.dtype)
@@ -277,7 +363,9 @@ VISIT_LOG = _VISIT_INTS + _VISIT_FLOATS
 CANCELLATION_LOG = ("cancel_days", "cancel_patient")
 
 
-def records(st: State, gate_open_days: dict[str, int | None]) -> tuple[Records, tuple[np.ndarray, ...]]:
+def records(
+    st: State, gate_open_days: dict[str, int | None]
+) -> tuple[Records, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The run's records and the attributes the plan gave each candidate (acute LOS, discharge
     service, step-up suitable): what the reference PatientLog gives."""
     nv, nc = int(st.si[k.N_VISITS]), int(st.si[k.N_CANCEL])
