@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..analysis.stats import summarise
 from ..config import Config
 from ..model.engines import choose_engine, run_model
 from ..model.kpis import daily_and_kpis
@@ -242,6 +241,8 @@ def run_config(
 ) -> RunOutput:
     """Run all replications of ``cfg`` with ``engine`` (None: the config's) and summarise them
     (``patients``: keep each replication's patient table, see :func:`patient_table`)."""
+    from ..analysis.stats import summarise  # the parent's work: workers import only the task's path
+
     results = run_replications(
         cfg, workers=workers, on_done=on_done, backend=backend, scheduler=scheduler, patients=patients, engine=engine
     )
