@@ -277,11 +277,17 @@ def _load(args: argparse.Namespace) -> tuple[Config, str]:
     return load_config(path, overrides), str(path)
 
 
+def _engine_source(args: argparse.Namespace, source: str) -> str:
+    """Where the config's ``engine`` was set, for an error: its last ``--set``, else the file."""
+    sets = [item for item in args.overrides if item.partition("=")[0].strip() == "engine"]
+    return f"--set {sets[-1]}" if sets else source
+
+
 def _run(cfg: Config, args: argparse.Namespace, source: str):
     from .api import simulate
     from .runs.replications import run_engine
 
-    engine = run_engine(cfg, args.engine, source)  # refused here, before anything runs
+    engine = run_engine(cfg, args.engine, _engine_source(args, source))  # refused before anything runs
     # `calibrate` has no --patients
     return simulate(cfg, args.workers, not args.no_progress, getattr(args, "patients", False), engine)
 
@@ -292,7 +298,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runs.replications import run_engine
 
     cfg, source = _load(args)
-    run_engine(cfg, args.engine, source)  # an engine that cannot run here: refused before the folder is touched
+    run_engine(cfg, args.engine, _engine_source(args, source))  # refused before the folder is touched
     _check_xlsx(args, args.out or Path("results") / cfg.name)
     output, manifest, out_dir = run_to_folder(
         cfg,
@@ -612,7 +618,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from .runs.synth import extract_period, synth_extract, write_extract
 
     cfg, source = _load(args)
-    engine = run_engine(cfg, args.engine, source)
+    engine = run_engine(cfg, args.engine, _engine_source(args, source))
     start, end = extract_period(cfg, args.years)  # checks --years before the run
     out: Path = args.out
     if out.suffix.lower() not in (".parquet", ".csv"):

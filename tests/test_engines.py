@@ -164,6 +164,8 @@ def test_run_refuses_fast_asked_for_when_unavailable(monkeypatch, tmp_path, caps
     written.write_text(CONFIG.read_text() + "engine: fast\n")
     assert main(["run", str(written), "--out", str(out), "--no-progress"]) == 2
     assert capsys.readouterr().err == f"hospsim: error: {written}: engine: {PROBLEM}\n"
+    assert main(["run", str(CONFIG), "--set", "engine=fast", "--out", str(out), "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"hospsim: error: --set engine=fast: engine: {PROBLEM}\n"
     assert not out.exists()
 
 
