@@ -97,9 +97,15 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
 # Running: shared with the command line
 
 
-def simulate(cfg: Config, workers: int = DEFAULT_WORKERS, progress: bool = True, patients: bool = False) -> RunOutput:
+def simulate(
+    cfg: Config,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = True,
+    patients: bool = False,
+    engine: str | None = None,
+) -> RunOutput:
     """Every replication of ``cfg`` with a progress bar on stderr (``hospsim run``, ``calibrate``
-    and :func:`run`)."""
+    and :func:`run`), simulated by ``engine`` (None: the config's)."""
     from tqdm import tqdm
 
     from .runs.replications import run_config
@@ -108,7 +114,7 @@ def simulate(cfg: Config, workers: int = DEFAULT_WORKERS, progress: bool = True,
         total=cfg.replications, desc=f"{cfg.name}: replications", unit="rep", disable=not progress, file=sys.stderr
     )
     with bar:
-        return run_config(cfg, workers=workers, on_done=lambda _res: bar.update(1), patients=patients)
+        return run_config(cfg, workers=workers, on_done=lambda _res: bar.update(1), patients=patients, engine=engine)
 
 
 def _timed(
@@ -120,7 +126,9 @@ def _timed(
     started = dt.datetime.now(dt.UTC)
     output = simulate_fn()
     finished = dt.datetime.now(dt.UTC)
-    manifest = build_manifest(cfg, source, output.seeds, started, finished, workers, output.events, patients=patients)
+    manifest = build_manifest(
+        cfg, source, output.seeds, started, finished, workers, output.events, patients=patients, engine=output.engine
+    )
     return output, manifest
 
 
@@ -175,6 +183,7 @@ def run(
     progress: bool = True,
     patients: bool = False,
     daily_format: str = "parquet",
+    engine: str | None = None,
 ) -> Results:
     """Run the replications of a config, as ``hospsim run`` does.
 
@@ -184,14 +193,18 @@ def run(
     ``hospsim run --out``), and the results returned are read back from it; without ``out`` they
     stay in memory (tables at full precision; the folder's CSV tables hold 10 significant digits)
     until :meth:`Results.save`. ``patients``: keep one row per patient too (large).
+    ``engine``: ``"simpy"`` or ``"fast"`` (None: the config's); the results are the same.
     """
+    from .runs.replications import run_engine
+
     cfg, source = _resolve_config(config, replications, seed)
+    chosen = run_engine(cfg, engine, source)  # one that cannot run here is refused before anything runs
     if daily_format not in ("parquet", "csv"):
         raise UserError(f"daily_format: expected 'parquet' or 'csv', got {daily_format!r}")
     _check_workers(workers)
 
     def simulate_fn() -> RunOutput:
-        return simulate(cfg, workers, progress, patients)
+        return simulate(cfg, workers, progress, patients, chosen)
 
     if out is not None:
         _output, _manifest, out_dir = run_to_folder(
@@ -258,6 +271,7 @@ def sweep(
     patients: bool = False,
     backend: str = "process",
     scheduler: str | None = None,
+    engine: str | None = None,
 ) -> Results:
     """Run an experiment (baseline, scenarios, sweep) into its results folder, as
     ``hospsim sweep`` does, and return its results (with ``.verdicts``).
@@ -265,7 +279,8 @@ def sweep(
     ``out`` defaults to ``results/<experiment name>``; a folder that already holds a sweep is
     refused unless ``resume`` finishes it (an interrupted sweep keeps every finished run).
     ``backend``: ``process`` (a pool of ``workers`` processes) or ``dask`` (a local cluster, or
-    the one at ``scheduler``).
+    the one at ``scheduler``). ``engine``: ``"simpy"`` or ``"fast"`` (None: the experiment's, else
+    the base config's, else ``fast`` where it can run; see :func:`hospsim.runs.sweep.sweep_engine`).
     """
     from .runs.store import check_output_dir
     from .runs.sweep import run_sweep
@@ -284,6 +299,7 @@ def sweep(
             resume=resume,
             on_progress=bar,
             patients=patients,
+            engine=engine,
         )
     finally:
         bar.close()

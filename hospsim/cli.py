@@ -87,8 +87,18 @@ def _add_config_args(
     )
 
 
+def _add_engine_arg(p: argparse.ArgumentParser, default: str = "the config's engine, else simpy") -> None:
+    p.add_argument(
+        "--engine",
+        choices=("simpy", "fast"),
+        help="the engine that simulates: simpy (the reference) or fast (compiled with numba); both give "
+        f"the same results (default: {default})",
+    )
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     _add_config_args(p)
+    _add_engine_arg(p)
     p.add_argument("-r", "--replications", type=_replications, help="number of replications (config: replications)")
     p.add_argument("--seed", type=_seed, help="root seed (config: seed)")
     p.add_argument(
@@ -177,6 +187,7 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sw.add_argument("--out", type=_out_path, help="results folder (default: results/<experiment name>)")
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_engine_arg(sw, "the experiment's engine, else the base config's, else fast where it can run, else simpy")
     _add_patients_arg(sw)
     _add_xlsx_arg(sw)
 
@@ -196,6 +207,7 @@ def _add_results_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     rp.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS)
     rp.add_argument("--sample", type=_count, help="re-run only this many runs of a sweep, evenly spread")
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_engine_arg(rp, "the engine that made the results; the other one cross-checks the two")
 
     pl = sub.add_parser("plot", help="draw figures from a results folder of `hospsim run` or `hospsim sweep`")
     pl.add_argument("results", type=Path, help="results folder of `hospsim run` or `hospsim sweep`")
@@ -265,24 +277,34 @@ def _load(args: argparse.Namespace) -> tuple[Config, str]:
     return load_config(path, overrides), str(path)
 
 
-def _run(cfg: Config, args: argparse.Namespace):
-    from .api import simulate
+def _engine_source(args: argparse.Namespace, source: str) -> str:
+    """Where the config's ``engine`` was set, for an error: its last ``--set``, else the file."""
+    sets = [item for item in args.overrides if item.partition("=")[0].strip() == "engine"]
+    return f"--set {sets[-1]}" if sets else source
 
+
+def _run(cfg: Config, args: argparse.Namespace, source: str):
+    from .api import simulate
+    from .runs.replications import run_engine
+
+    engine = run_engine(cfg, args.engine, _engine_source(args, source))  # refused before anything runs
     # `calibrate` has no --patients
-    return simulate(cfg, args.workers, not args.no_progress, getattr(args, "patients", False))
+    return simulate(cfg, args.workers, not args.no_progress, getattr(args, "patients", False), engine)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .api import run_to_folder
     from .outputs.tables import accounting_line, summary_text
+    from .runs.replications import run_engine
 
     cfg, source = _load(args)
+    run_engine(cfg, args.engine, _engine_source(args, source))  # refused before the folder is touched
     _check_xlsx(args, args.out or Path("results") / cfg.name)
     output, manifest, out_dir = run_to_folder(
         cfg,
         source,
         args.out or Path("results") / cfg.name,
-        lambda: _run(cfg, args),
+        lambda: _run(cfg, args, source),
         workers=args.workers,
         patients=args.patients,
         daily_format=args.daily_format,
@@ -414,7 +436,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .outputs.tables import calibration_text
 
     cfg, source = _load(args)
-    output = _run(cfg, args)
+    output = _run(cfg, args, source)
     table = calibration_table(output.replications, cfg)
     print(f"{cfg.name} ({source}) against England 2016/17 targets, {cfg.replications} replications")
     print(calibration_text(table))
@@ -448,6 +470,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             on_progress=progress,
             patients=args.patients,
+            engine=args.engine,
         )
     except KeyboardInterrupt:
         print(
@@ -498,7 +521,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     progress = SweepProgress("reproduce", disable=args.no_progress)
     try:
-        report = reproduce(args.results, workers=args.workers, sample=args.sample, on_progress=progress)
+        report = reproduce(
+            args.results, workers=args.workers, sample=args.sample, on_progress=progress, engine=args.engine
+        )
     finally:
         progress.close()
     for change in report.version_changes:
@@ -508,10 +533,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if report.ok:
         print(
             f"{args.results}: reproduced: {report.checked} {(report.kind == 'sweep' and 'runs') or 'replications'}, "
-            f"{report.values_compared} values, all identical"
+            f"{report.values_compared} values, all identical (engine {report.engine})"
         )
         return 0
-    print(f"{args.results}: NOT reproduced: {len(report.mismatches)} differences", file=sys.stderr)
+    print(
+        f"{args.results}: NOT reproduced: {len(report.mismatches)} differences (engine {report.engine})",
+        file=sys.stderr,
+    )
     for line in report.mismatches[:20]:
         print(f"  {line}", file=sys.stderr)
     return 1
@@ -580,14 +608,17 @@ def _add_synth_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     sy.add_argument("--seed", type=_seed, help="root seed (config: seed); seeded as replication 0 of `hospsim run`")
     sy.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    _add_engine_arg(sy)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     """Simulate a config and write its acute spells as an extract (nothing written on an error)."""
+    from .runs.replications import run_engine
     from .runs.store import check_output_dir
     from .runs.synth import extract_period, synth_extract, write_extract
 
     cfg, source = _load(args)
+    engine = run_engine(cfg, args.engine, _engine_source(args, source))
     start, end = extract_period(cfg, args.years)  # checks --years before the run
     out: Path = args.out
     if out.suffix.lower() not in (".parquet", ".csv"):
@@ -595,7 +626,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise UserError(f"--out {out}: already exists; hospsim synth overwrites nothing without --force")
     check_output_dir(out.parent if str(out.parent) else ".")
-    df = synth_extract(cfg, args.years, cfg.seed)
+    df = synth_extract(cfg, args.years, cfg.seed, engine)
     write_extract(df, out, force=args.force)
     electives = int((df["admission_method"] == "elective").sum())
     still_in = int(df["discharge_datetime"].isna().sum())
@@ -819,17 +850,23 @@ def _add_backtest_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     bt.add_argument("--beds", type=_whole_number(1, MAX_PLACES), help="acute beds (default: as `hospsim fit` finds)")
     bt.add_argument("--workers", type=_workers, default=2, help="parallel processes (default: %(default)s)")
     bt.add_argument("--out", type=_out_path, default=Path("backtest"), help="folder to write (default: backtest)")
+    _add_engine_arg(bt, "simpy")
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Fit, simulate from the census, compare; the coverage of each series on stdout."""
+    from .model.engines import choose_engine
     from .outputs.plots import save
     from .outputs.plots.backtest import backtest_figure
     from .runs.backtest import SERIES, backtest
     from .runs.store import atomic_write, check_output_dir
 
+    if args.engine is not None:  # refused before anything runs
+        choose_engine(args.engine, f"--engine {args.engine}")
     check_output_dir(args.out)
-    result = backtest(args.extract, args.train_until, args.replications, args.seed, args.beds, args.workers)
+    result = backtest(
+        args.extract, args.train_until, args.replications, args.seed, args.beds, args.workers, args.engine
+    )
     for note in result.notes:
         print(f"hospsim: {note}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)

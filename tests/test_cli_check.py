@@ -120,7 +120,7 @@ def test_experiment_or_config_is_told_by_its_keys_not_its_name(capsys, folder: P
             "path: plan_delivery.ic_delay_days",
             "path: plan_deliveryy.ic_delay_days",
             "sweep.parameters plan_deliveryy.ic_delay_days: no 'plan_deliveryy' in the config (did you mean "
-            "'plan_delivery'? top-level keys: acute, demand, description, groups, horizon_days, initial_state, name, "
+            "'plan_delivery'? top-level keys: acute, demand, description, engine, groups, horizon_days, initial_state, name, "
             "plan_delivery, replications, seed, services, start_date, warmup_days)",
         ),
         (  # a sweep path whose last key does not exist

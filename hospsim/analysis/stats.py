@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:
@@ -15,6 +14,8 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, f
     NaN values (a KPI undefined in a replication) are left out; with fewer than two values the
     interval is NaN.
     """
+    from scipy import stats  # lazily: about a second to import, and worker processes never need it
+
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     n = int(x.size)

@@ -11,7 +11,6 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..config.experiment import ALL_CRITERIA, BASELINE, Criterion, Experiment
 from ..model import kpi_registry
@@ -63,6 +62,8 @@ def _compare(c: Criterion, value: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a proportion (well-behaved at 0 and 1)."""
+    from scipy import stats  # lazily: about a second to import, and worker processes never need it
+
     if n == 0:
         return math.nan, math.nan
     ci = stats.binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")

@@ -29,8 +29,9 @@ ALL_CRITERIA = "all criteria"  # the verdict row of every criterion together (ve
 # Names that become file names (the experiment's results folder, the scenarios' run files).
 SLUG = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 _SLUG_RULE = "letters, digits, '-', '_' and '.' (not first)"
-# Config fields an experiment sets itself: an override or a sweep of them would be ignored.
-_EXPERIMENT_OWNED = ("seed", "replications")
+# Config fields an experiment sets itself: an override or a sweep of them would be ignored (one
+# engine runs a whole sweep).
+_EXPERIMENT_OWNED = ("seed", "replications", "engine")
 
 
 def _dotted(key: str) -> tuple[str, ...]:
@@ -173,6 +174,9 @@ class Experiment(_Strict):
     # Display names for the report and figures: scenario, sweep parameter, service or KPI name ->
     # the words a board reads, e.g. {fixed_date: "Cut on the planned date"}.
     labels: dict[str, str] = Field(default_factory=dict)
+    # The engine of every run (hospsim.model.engines); None: the base config's if it names one,
+    # else the sweep default. Results are the same with either, so it is not part of the hash.
+    engine: Literal["simpy", "fast"] | None = None
 
     @field_validator("name")
     @classmethod
@@ -235,8 +239,8 @@ class Experiment(_Strict):
         return cells * self.replications
 
     def _no_experiment_owned_overrides(self) -> None:
-        """``seed`` and ``replications`` come from the experiment itself: setting them in overrides
-        or sweeping them would be silently ignored."""
+        """``seed``, ``replications`` and ``engine`` come from the experiment itself: setting them
+        in overrides or sweeping them would be silently ignored."""
         places = [("overrides", self.overrides), ("baseline.overrides", self.baseline.overrides)]
         places += [(f"scenarios.{n}.overrides", sc.overrides) for n, sc in self.scenarios.items()]
         for where, overrides in places:

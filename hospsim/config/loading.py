@@ -354,12 +354,23 @@ def example_experiment_path() -> Path:
     return Path(str(resources.files("hospsim") / "configs" / "example_experiment.yaml"))
 
 
+# What the config's engine is when it names none (Config.engine).
+_DEFAULT_ENGINE = Config.model_fields["engine"].default
+
+
 def config_to_dict(cfg: Config) -> dict[str, Any]:
-    """The resolved config as plain JSON-able data (aliases as written in YAML)."""
-    return cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """The resolved config as plain JSON-able data (aliases as written in YAML). ``engine`` only
+    when it is not the default, so manifests written before it existed read the same."""
+    data: dict[str, Any] = cfg.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if data.get("engine") == _DEFAULT_ENGINE:
+        del data["engine"]
+    return data
 
 
 def config_hash(cfg: Config) -> str:
-    """SHA-256 of the resolved config in canonical JSON."""
-    text = json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the resolved config in canonical JSON, without ``engine``: both engines give
+    the same results, so a config is the same whichever runs it."""
+    data = config_to_dict(cfg)
+    data.pop("engine", None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

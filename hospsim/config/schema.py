@@ -527,6 +527,9 @@ class Config(_Strict):
     services: dict[str, Service] = Field(default_factory=dict)
     plan_delivery: PlanDelivery = PlanDelivery()
     initial_state: InitialState | None = None  # a census at day 0 (else the system starts empty)
+    # Which engine simulates (hospsim.model.engines): both give the same results, so it is left
+    # out of the config's hash, and out of its saved form when it is the default.
+    engine: Literal["simpy", "fast"] = "simpy"
 
     @field_validator("groups", "services")
     @classmethod

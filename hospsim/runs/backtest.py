@@ -51,9 +51,10 @@ class Backtest:
 
 def backtest(
     extract_path: str | Path, train_until: dt.date, replications: int = 20, seed: int | None = None,
-    beds: int | None = None, workers: int = 1,
+    beds: int | None = None, workers: int = 1, engine: str | None = None,
 ) -> Backtest:  # fmt: skip
-    """Fit before ``train_until``, simulate from the census then, compare with the extract."""
+    """Fit before ``train_until``, simulate from the census then (with ``engine``; None: simpy),
+    compare with the extract."""
     full = read_extract(extract_path)
     if not full.start_date < train_until < full.end_date:
         raise ConfigError(
@@ -68,7 +69,7 @@ def backtest(
     horizon = (full.end_date - train_until).days
     data = {**started_from_census(fitted, cfg, train_until, horizon, census), "replications": replications}
     sim_cfg = config_from_dict(data, f"{extract_path} (from the census of {train_until})")
-    output = run_config(sim_cfg, workers=workers)
+    output = run_config(sim_cfg, workers=workers, engine=engine)
     sim = output.daily.assign(admissions=output.daily["emergency_admissions"] + output.daily["elective_admissions"])
     observed = observed_series(full.episodes, at, horizon)
     daily, coverage = _compare(observed, sim, train_until, horizon)

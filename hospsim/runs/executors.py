@@ -113,7 +113,7 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[Future[Any]] = []
+        self._futures: set[Future[Any]] = set()  # submitted and not yet handed back
 
     def map_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         """Submit every task to the pool, then yield results as they finish."""
@@ -123,16 +123,19 @@ class ProcessExecutor(Executor):
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=_SpawnContext())
-        self._futures = [self._pool.submit(fn, task) for task in tasks]
+        self._futures = {self._pool.submit(fn, task) for task in tasks}
         for fut in as_completed(self._futures):
+            # A future holds its result: one kept after it is handed back would keep every run's
+            # tables in memory until the sweep ends.
+            self._futures.discard(fut)
             yield fut.result()
-        self._futures = []
+        self._futures = set()
 
     def close(self) -> None:
         """Cancel queued tasks, wait for running ones, stop the worker processes."""
         for fut in self._futures:
             fut.cancel()
-        self._futures = []
+        self._futures = set()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             pool.shutdown(wait=True, cancel_futures=True)

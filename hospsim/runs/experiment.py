@@ -70,7 +70,11 @@ class LoadedExperiment:
 
     @property
     def hash(self) -> str:
-        text = json.dumps({"experiment": self.raw, "base": self.base_raw}, sort_keys=True, default=str)
+        """SHA-256 of the experiment and its base config as written, without their ``engine``
+        (both engines give the same results: a sweep may be resumed with the other)."""
+        experiment = {k: v for k, v in self.raw.items() if k != "engine"}
+        base = {k: v for k, v in self.base_raw.items() if k != "engine"}
+        text = json.dumps({"experiment": experiment, "base": base}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def window(self, cfg: Config) -> tuple[int, int]:

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..analysis.stats import summarise
 from ..config import Config
-from ..model.engine import run_model
+from ..model.engines import choose_engine, run_model
 from ..model.kpis import daily_and_kpis
 from ..model.records import OUTCOME_NAMES, Replication, Visits, final_states
 from ..model.streams import replication_seeds
@@ -114,10 +113,13 @@ def _cancellations_by_patient(patient: np.ndarray, days: np.ndarray, n: int) -> 
     return pd.Series(np.split(days[order], bounds) if n else [], dtype=object)
 
 
-def run_replication(cfg: Config, index: int, seed: int, patients: bool = False) -> ReplicationResult:
-    """Simulate one replication and measure it (with its patient table if ``patients``)."""
+def run_replication(
+    cfg: Config, index: int, seed: int, patients: bool = False, engine: str | None = None
+) -> ReplicationResult:
+    """Simulate one replication with ``engine`` (None: the config's) and measure it (with its
+    patient table if ``patients``)."""
     start = time.perf_counter()
-    rep = run_model(cfg, seed)
+    rep = run_model(cfg, seed, engine)
     daily, kpis = daily_and_kpis(cfg, rep)
     daily.insert(0, "replication", index)
     table = None
@@ -136,6 +138,15 @@ def run_replication(cfg: Config, index: int, seed: int, patients: bool = False) 
     )
 
 
+def run_engine(cfg: Config, engine: str | None = None, source: str = "config") -> str:
+    """The engine of ``hospsim run`` (and ``calibrate``, ``synth``): ``engine`` (``--engine``) if
+    given, else the config's (read from ``source``). One that cannot run here is a one-line
+    :class:`~hospsim.model.engines.EngineUnavailable`, raised before anything runs."""
+    if engine is not None:
+        return choose_engine(engine, f"--engine {engine}").engine
+    return choose_engine(cfg.engine, f"{source}: engine").engine
+
+
 @dataclass(frozen=True)
 class ReplicationTask:
     """What one worker needs for one replication."""
@@ -144,11 +155,12 @@ class ReplicationTask:
     index: int
     seed: int
     patients: bool = False  # return the patient table too (big: only when asked)
+    engine: str | None = None  # None: the config's
 
 
 def replication_task(task: ReplicationTask) -> ReplicationResult:
     """The executor's task function (module-level, so workers can unpickle it)."""
-    return run_replication(task.config, task.index, task.seed, task.patients)
+    return run_replication(task.config, task.index, task.seed, task.patients, task.engine)
 
 
 def run_replications(
@@ -158,15 +170,17 @@ def run_replications(
     backend: str = "process",
     scheduler: str | None = None,
     patients: bool = False,
+    engine: str | None = None,
 ) -> list[ReplicationResult]:
-    """Run ``cfg.replications`` replications seeded from ``cfg.seed``; returns them in replication
-    order whatever the number of workers or the backend (see :func:`.executors.executor`).
+    """Run ``cfg.replications`` replications seeded from ``cfg.seed`` with ``engine`` (None: the
+    config's); returns them in replication order whatever the number of workers or the backend
+    (see :func:`.executors.executor`).
 
     ``on_done`` is called as each finishes (for progress reporting), in completion order;
     ``patients`` makes each replication return its patient table.
     """
     seeds = replication_seeds(cfg.seed, cfg.replications)
-    tasks = [ReplicationTask(cfg, i, seed, patients) for i, seed in enumerate(seeds)]
+    tasks = [ReplicationTask(cfg, i, seed, patients, engine) for i, seed in enumerate(seeds)]
     results: list[ReplicationResult] = []
     with executor(backend, min(workers, len(tasks)), scheduler) as ex:
         for res in ex.map_unordered(replication_task, tasks):
@@ -197,6 +211,7 @@ class RunOutput:
     daily: pd.DataFrame
     seeds: list[int]
     events: int
+    engine: str = "simpy"  # the engine that simulated them
 
     @property
     def final_states(self) -> dict[str, int]:
@@ -222,11 +237,14 @@ def run_config(
     backend: str = "process",
     scheduler: str | None = None,
     patients: bool = False,
+    engine: str | None = None,
 ) -> RunOutput:
-    """Run all replications of ``cfg`` and summarise them (``patients``: keep each replication's
-    patient table, see :func:`patient_table`)."""
+    """Run all replications of ``cfg`` with ``engine`` (None: the config's) and summarise them
+    (``patients``: keep each replication's patient table, see :func:`patient_table`)."""
+    from ..analysis.stats import summarise  # the parent's work: workers import only the task's path
+
     results = run_replications(
-        cfg, workers=workers, on_done=on_done, backend=backend, scheduler=scheduler, patients=patients
+        cfg, workers=workers, on_done=on_done, backend=backend, scheduler=scheduler, patients=patients, engine=engine
     )
     reps = replications_table(results)
     kpi_names = list(results[0].kpis)
@@ -237,4 +255,5 @@ def run_config(
         daily=daily_frame(results),
         seeds=[r.seed for r in results],
         events=sum(r.events for r in results),
+        engine=engine or cfg.engine,
     )

@@ -10,6 +10,7 @@ import io
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 from ..analysis.cells import cell_table
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import Experiment
+from ..model.engines import SIMPY, EngineChoice, choose_engine
 from .errors import ResultsError
 from .executors import Executor, executor
 from .experiment import LoadedExperiment, RunSpec, Variant
@@ -35,7 +37,7 @@ from .store import (
     read_manifest,
     require_finished_sweep,
 )
-from .sweep import execute_run, execute_run_task
+from .sweep import announce, execute_run, execute_run_task
 
 # ``on_progress(done, total)``: runs (or replications) re-run so far, called at the start and
 # after each one, as a sweep reports its progress.
@@ -52,6 +54,7 @@ class ReproduceReport:
     mismatches: list[str]
     version_changes: list[str]
     notes: list[str] = field(default_factory=list)  # what could not be checked, and why
+    engine: str = SIMPY  # the engine that re-ran them
 
     @property
     def ok(self) -> bool:
@@ -76,11 +79,14 @@ def reproduce(
     on_progress: Progress = None,
     backend: str = "process",
     scheduler: str | None = None,
+    engine: str | None = None,
 ) -> ReproduceReport:
     """Re-run what ``results`` holds (all runs, or an evenly spread ``sample`` of a sweep's runs)
     and compare every KPI (and, for ``hospsim run``, every daily value) bit for bit, and every
     value of ``patients.parquet`` when the folder holds one.
 
+    ``engine``: the engine that re-runs them (None: the one that made them, see
+    :func:`recorded_engine`); re-running with the other engine cross-checks the two.
     A sweep's ``cells.csv`` is made again from its stored KPIs and compared value by value.
     ``on_progress(done, total)`` is called at the start and after each run or replication.
     Raises :class:`ResultsError` for a folder that is not a complete, readable results folder.
@@ -88,11 +94,30 @@ def reproduce(
     results = Path(results)
     manifest = read_manifest(results)
     kind = manifest.get("kind", "run")
+    if kind not in ("run", "sweep"):
+        raise ResultsError(f"{results / MANIFEST}: kind: unknown kind of results {kind!r}")
+    chosen = announce(reproduce_engine(manifest, engine))
     if kind == "sweep":
-        return _reproduce_sweep(results, manifest, workers, sample, on_progress, backend, scheduler)
-    if kind == "run":
-        return _reproduce_run(results, manifest, workers, on_progress, backend, scheduler)
-    raise ResultsError(f"{results / MANIFEST}: kind: unknown kind of results {kind!r}")
+        return _reproduce_sweep(results, manifest, workers, sample, on_progress, backend, scheduler, chosen)
+    return _reproduce_run(results, manifest, workers, on_progress, backend, scheduler, chosen)
+
+
+def recorded_engine(manifest: dict[str, Any]) -> str:
+    """The engine that made a results folder: a run's, or a sweep's last session's (``simpy`` for
+    folders written before there were two)."""
+    if manifest.get("kind") == "sweep":
+        sessions = manifest.get("sessions") or [{}]
+        last = sessions[-1] if isinstance(sessions[-1], dict) else {}
+        return str(last.get("engine", SIMPY))
+    return str(manifest.get("engine", SIMPY))
+
+
+def reproduce_engine(manifest: dict[str, Any], engine: str | None = None) -> EngineChoice:
+    """The engine of a re-run: ``engine`` (``--engine``) if given, else the one that made the
+    results (which gives way to ``simpy``, with a note, where it cannot run here)."""
+    if engine is not None:
+        return choose_engine(engine, f"--engine {engine}")
+    return choose_engine(None, "", default=recorded_engine(manifest))
 
 
 def _require(results: Path, *names: str) -> None:
@@ -123,7 +148,13 @@ def _run_config(results: Path, manifest: dict[str, Any]) -> Config:
 
 
 def _reproduce_run(
-    results: Path, manifest: dict[str, Any], workers: int, on_progress: Progress, backend: str, scheduler: str | None
+    results: Path,
+    manifest: dict[str, Any],
+    workers: int,
+    on_progress: Progress,
+    backend: str,
+    scheduler: str | None,
+    engine: str,
 ) -> ReproduceReport:
     cfg = _run_config(results, manifest)
     daily_name = "daily.parquet" if (results / "daily.parquet").exists() else "daily.csv"  # as read_daily
@@ -138,6 +169,7 @@ def _reproduce_run(
         backend=backend,
         scheduler=scheduler,
         patients=patients,
+        engine=engine,
     )
     mismatches = []
     if out.seeds != manifest.get("replication_seeds"):
@@ -157,7 +189,7 @@ def _reproduce_run(
     if patients and out.patients is not None:
         new_patients = pd.concat(out.patients, ignore_index=True)
         compared += _compare_table("patients", pd.read_parquet(results / PATIENTS), new_patients, mismatches)
-    return ReproduceReport("run", len(out.results), compared, mismatches, _version_changes(manifest))
+    return ReproduceReport("run", len(out.results), compared, mismatches, _version_changes(manifest), engine=engine)
 
 
 def _counter(on_progress: Progress, total: int) -> Callable[[Any], None] | None:
@@ -245,13 +277,15 @@ def _loaded_sweep(results: Path, manifest: dict[str, Any]) -> LoadedExperiment:
         raise ResultsError(f"{results / MANIFEST}: unusable experiment ({first})") from None
 
 
-def _rerun(ex: Executor, specs: list[RunSpec], patients: bool) -> Iterator[tuple[dict[str, Any], pd.DataFrame | None]]:
+def _rerun(
+    ex: Executor, specs: list[RunSpec], patients: bool, engine: str
+) -> Iterator[tuple[dict[str, Any], pd.DataFrame | None]]:
     """Each run's record and (only when asked, as the workers then send more) its patient table."""
     if patients:
-        for record, _daily, table in ex.map_unordered(execute_run_task, [(s, True) for s in specs]):
+        for record, _daily, table in ex.map_unordered(execute_run_task, [(s, True, engine) for s in specs]):
             yield record, table
     else:
-        for record, _daily in ex.map_unordered(execute_run, specs):
+        for record, _daily in ex.map_unordered(partial(execute_run, engine=engine), specs):
             yield record, None
 
 
@@ -263,6 +297,7 @@ def _reproduce_sweep(
     on_progress: Progress,
     backend: str,
     scheduler: str | None,
+    engine: str,
 ) -> ReproduceReport:
     loaded = _loaded_sweep(results, manifest)
     specs = loaded.runs()
@@ -279,14 +314,14 @@ def _reproduce_sweep(
     if on_progress:
         on_progress(0, len(specs))
     with executor(backend, workers, scheduler) as ex:
-        for done, (record, table) in enumerate(_rerun(ex, specs, patients), start=1):
+        for done, (record, table) in enumerate(_rerun(ex, specs, patients, engine), start=1):
             compared += _compare_run(results, stored, record, table, mismatches)
             if on_progress:
                 on_progress(done, len(specs))
     if stored_cells is not None:  # after the runs: a differing KPI is the news, cells.csv follows from it
         remade = cell_table(loaded.experiment, kpis).to_csv(index=False, float_format=FLOAT_FORMAT)
         compared += _compare_table(CELLS, stored_cells, pd.read_csv(io.StringIO(remade)), mismatches)
-    return ReproduceReport("sweep", len(specs), compared, mismatches, _version_changes(manifest), notes)
+    return ReproduceReport("sweep", len(specs), compared, mismatches, _version_changes(manifest), notes, engine)
 
 
 def _compare_run(

@@ -205,9 +205,11 @@ def build_manifest(
     workers: int,
     events: int,
     patients: bool = False,
+    engine: str = "simpy",
 ) -> dict[str, Any]:
-    """Everything needed to re-run a result and check it: config, seeds, versions, timings, and
-    (``patients: true``) whether the folder holds ``patients.parquet``."""
+    """Everything needed to re-run a result and check it: config, seeds, versions, timings, the
+    engine that simulated (``hospsim reproduce`` re-runs with it) and (``patients: true``)
+    whether the folder holds ``patients.parquet``."""
     manifest = {
         "kind": "run",
         "hospsim_version": __version__,
@@ -224,6 +226,7 @@ def build_manifest(
         "git_revision": git_revision(),
         "platform": platform.platform(),
         "workers": workers,
+        "engine": engine,
         "events": events,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),

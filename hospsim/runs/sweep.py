@@ -9,6 +9,7 @@ never on the executor or the number of workers, and tables are assembled in run 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from ..analysis.cells import cell_table
 from ..analysis.stats import summarise
 from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 from ..config import config_hash, config_to_dict
-from ..model.engine import run_model
+from ..model.engines import SWEEP_DEFAULT_ENGINE, EngineChoice, choose_engine, run_model
 from ..model.kpis import daily_and_kpis
 from ..model.records import Replication
 from .errors import OutputError, ResultsError
@@ -46,17 +47,20 @@ from .store import (
 )
 
 
-def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Simulate one run; returns its record (KPIs, monthly values) and its daily table."""
-    record, daily, _patients = _simulate(spec, patients=False)
+def execute_run(spec: RunSpec, engine: str | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Simulate one run with ``engine`` (None: its config's); returns its record (KPIs, monthly
+    values) and its daily table."""
+    record, daily, _patients = _simulate(spec, False, engine)
     return record, daily
 
 
-def execute_run_task(task: tuple[RunSpec, bool]) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
-    """The executor's task for a run ``(spec, patients)``: its record, its daily table and, only
-    when ``patients`` is true, its patient table (so sweeps without it move no more data)."""
-    spec, patients = task
-    return _simulate(spec, patients)
+def execute_run_task(
+    task: tuple[RunSpec, bool, str | None],
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
+    """The executor's task for a run ``(spec, patients, engine)``: its record, its daily table
+    and, only when ``patients`` is true, its patient table (so sweeps without it move no more data)."""
+    spec, patients, engine = task
+    return _simulate(spec, patients, engine)
 
 
 def _run_patients(spec: RunSpec, rep: Replication) -> pd.DataFrame:
@@ -72,9 +76,11 @@ def _run_patients(spec: RunSpec, rep: Replication) -> pd.DataFrame:
     return pd.concat([pd.DataFrame(ident), table], axis=1)
 
 
-def _simulate(spec: RunSpec, patients: bool) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
+def _simulate(
+    spec: RunSpec, patients: bool, engine: str | None
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
     start = time.perf_counter()
-    rep = run_model(spec.config, spec.seed)
+    rep = run_model(spec.config, spec.seed, engine)
     daily, kpis = daily_and_kpis(spec.config, rep, spec.window)
     monthly = monthly_table(daily, spec.window)
     ident = {"run_id": spec.run_id, "scenario": spec.scenario, "point": spec.point, "replication": spec.replication}
@@ -117,6 +123,7 @@ def _manifest(
     finished: dt.datetime | None,
     wall: float,
     patients: bool = False,
+    engine: str = "simpy",
 ) -> dict[str, Any]:
     cells = [
         {
@@ -137,6 +144,7 @@ def _manifest(
             "wall_seconds": round(wall, 3),
             "backend": backend,
             "workers": workers,
+            "engine": engine,
         }
     )
     manifest = {
@@ -182,6 +190,29 @@ def _previous_manifest(loaded: LoadedExperiment, store: SweepStore, resume: bool
     return previous
 
 
+def sweep_engine(loaded: LoadedExperiment, engine: str | None = None) -> EngineChoice:
+    """The engine every run of a sweep uses: ``engine`` (``--engine``), else the experiment's
+    ``engine``, else the base config's if it names one, else :data:`SWEEP_DEFAULT_ENGINE` (which
+    gives way to ``simpy``, with a note, where it cannot run). An engine asked for in one of those
+    places that cannot run here is a one-line :class:`~hospsim.model.engines.EngineUnavailable`."""
+    if engine is not None:
+        return choose_engine(engine, f"--engine {engine}")
+    if loaded.experiment.engine is not None:
+        return choose_engine(loaded.experiment.engine, f"{loaded.source}: engine")
+    base = loaded.variants[0].config
+    if "engine" in base.model_fields_set:  # written in the base config, not its default
+        return choose_engine(base.engine, f"{loaded.base_source}: engine")
+    return choose_engine(None, "", default=SWEEP_DEFAULT_ENGINE)
+
+
+def announce(choice: EngineChoice) -> str:
+    """The chosen engine; tells the user on stderr, in one line, when the default one could not
+    run here and ``simpy`` stands in."""
+    if choice.fallback_note:
+        print(f"hospsim: {choice.fallback_note}", file=sys.stderr)
+    return choice.engine
+
+
 def run_sweep(
     loaded: LoadedExperiment,
     out_dir: Path,
@@ -191,18 +222,22 @@ def run_sweep(
     resume: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     patients: bool = False,
+    engine: str | None = None,
 ) -> SweepResult:
     """Run (or finish) every run of an experiment into ``out_dir`` and consolidate the tables.
 
     ``on_progress(done, total)`` is called at the start and after each run. ``patients`` also
     writes ``patients.parquet``; a resumed sweep keeps it if the sweep was started with it.
+    ``engine``: the engine asked for (``--engine``; None: see :func:`sweep_engine`), recorded in
+    the manifest's session.
     """
     check_backend(backend, scheduler)  # before anything is written
+    chosen = announce(sweep_engine(loaded, engine))
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):  # a second writer refuses instead of mixing its runs in
         try:
-            return _run_sweep(loaded, out_dir, workers, backend, scheduler, resume, on_progress, patients)
+            return _run_sweep(loaded, out_dir, workers, backend, scheduler, resume, on_progress, patients, chosen)
         except OSError as exc:
             # A full disk or a file size limit: every run written so far is whole (atomic files),
             # and the manifest still says the sweep did not finish.
@@ -221,6 +256,7 @@ def _run_sweep(
     resume: bool,
     on_progress: Callable[[int, int], None] | None,
     patients: bool,
+    engine: str,
 ) -> SweepResult:
     store = SweepStore(out_dir)
     previous = _previous_manifest(loaded, store, resume)
@@ -228,7 +264,7 @@ def _run_sweep(
     store.prepare()
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, None, 0.0, patients))
+    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, None, 0.0, patients, engine))
 
     specs = loaded.runs()
     done = store.done_ids()
@@ -240,7 +276,7 @@ def _run_sweep(
     if on_progress:
         on_progress(count, total)
     with executor(backend, workers, scheduler) as ex:
-        for record, daily, table in ex.map_unordered(execute_run_task, [(s, patients) for s in pending]):
+        for record, daily, table in ex.map_unordered(execute_run_task, [(s, patients, engine) for s in pending]):
             store.write_run(record, daily, table)
             count += 1
             if on_progress:
@@ -249,7 +285,7 @@ def _run_sweep(
     summary, verdicts, cells = consolidate(loaded, store, out_dir, patients)
     finished = dt.datetime.now(dt.UTC)
     wall = time.perf_counter() - t0
-    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, finished, wall, patients))
+    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, finished, wall, patients, engine))
     return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall, cells)
 
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from ..config import Config, ConfigError
 from ..config.extract import COLUMN_NAMES, DATETIME_COLUMNS, ELECTIVE, EMERGENCY, HOME
 from ..config.limits import MAX_HORIZON_DAYS
-from ..model.engine import run_model
+from ..model.engines import run_model
 from ..model.records import ADMITTED, FROM_ACUTE, Replication
 from ..model.streams import replication_seeds
 from .errors import OutputError
@@ -46,14 +46,15 @@ def synth_config(cfg: Config, years: float) -> Config:
     return cfg.with_overrides({"horizon_days": horizon})
 
 
-def synth_extract(cfg: Config, years: float, seed: int) -> pd.DataFrame:
+def synth_extract(cfg: Config, years: float, seed: int, engine: str | None = None) -> pd.DataFrame:
     """An extract (one row per acute spell, sorted by admission) of ``years`` years after the
     config's warm-up, from one replication seeded as replication 0 of ``hospsim run`` with root
     seed ``seed`` (the same seed gives the same extract). The period is
     ``[start_date + warmup_days, start_date + horizon_days)``; datetimes are to the second,
-    ``pd.NaT`` where a time had not come by the end of the period (text columns: ``None``)."""
+    ``pd.NaT`` where a time had not come by the end of the period (text columns: ``None``).
+    ``engine``: the engine that simulates (None: the config's)."""
     run_cfg = synth_config(cfg, years)
-    rep = run_model(run_cfg, replication_seeds(seed, 1)[0])
+    rep = run_model(run_cfg, replication_seeds(seed, 1)[0], engine)
     return extract_rows(rep, run_cfg)
 
 

@@ -1,0 +1,90 @@
+"""The two engines that simulate a replication, and the choice between them.
+
+``simpy`` (:mod:`hospsim.model.engine`) is the reference: the readable definition of the model.
+``fast`` (:mod:`hospsim.model.fast`) is the same event loop compiled with numba; it gives the
+same patients the same fates, bit for bit (``tests/test_lockstep.py`` holds the two together),
+so the engine changes how long a run takes, never what it means. That is why ``engine`` is left
+out of a config's hash.
+
+The compiled engine is imported only when it is used: a platform where numba cannot be installed
+or compiled still runs everything with ``simpy``. Asking for ``fast`` there is refused in one
+line (:class:`EngineUnavailable`); a default of ``fast`` (sweeps) falls back to ``simpy``,
+saying so (:func:`choose_engine`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from ..config import Config, UserError
+from .engine import run_model as _run_simpy
+from .records import Replication
+
+SIMPY = "simpy"
+FAST = "fast"
+ENGINES = (SIMPY, FAST)
+# The engine of a sweep that names none: sweeps are where the compiled engine pays.
+SWEEP_DEFAULT_ENGINE = FAST
+
+
+class EngineUnavailable(UserError, RuntimeError):
+    """The engine asked for cannot run on this platform; the message is one line saying why."""
+
+
+@functools.cache
+def engine_problem(engine: str) -> str | None:
+    """Why ``engine`` cannot run in this process (one line), or None when it can. Asked once per
+    process: the answer of the compiled engine costs an import of numba and a compilation check."""
+    if engine not in ENGINES:
+        return f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})"
+    if engine == SIMPY:
+        return None
+    try:
+        from .fast import fast_engine_problem
+    except ImportError as exc:  # an installation without the compiled engine's package
+        return f"engine fast is not part of this installation ({exc}); use engine: simpy"
+    problem: str | None = fast_engine_problem()
+    return problem
+
+
+def run_model(cfg: Config, replication_seed: int, engine: str | None = None) -> Replication:
+    """Draw the patients, set up the plan and simulate one replication with ``engine`` (None: the
+    config's ``engine``). Both engines return the same replication; an engine that cannot run
+    here raises :class:`EngineUnavailable`."""
+    name = engine or cfg.engine
+    problem = engine_problem(name)
+    if problem is not None:
+        raise EngineUnavailable(problem)
+    if name == SIMPY:
+        return _run_simpy(cfg, replication_seed)
+    from .fast import run_model_fast
+
+    rep: Replication = run_model_fast(cfg, replication_seed)
+    return rep
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine a command runs with, and the line to tell the user when a default engine could
+    not run here and ``simpy`` stands in (None otherwise)."""
+
+    engine: str
+    fallback_note: str | None = None
+
+
+def choose_engine(asked: str | None, where: str, default: str = SIMPY) -> EngineChoice:
+    """The engine to run: ``asked`` if given (by a flag or a config or experiment key, named by
+    ``where``, e.g. ``--engine``), else ``default``. An engine asked for that cannot run here is
+    refused before anything runs (:class:`EngineUnavailable`, ``<where>: <why>``); a default that
+    cannot run gives way to ``simpy`` with a note."""
+    if asked is not None:
+        problem = engine_problem(asked)
+        if problem is not None:
+            raise EngineUnavailable(f"{where}: {problem}")
+        return EngineChoice(asked)
+    problem = engine_problem(default)
+    if problem is None:
+        return EngineChoice(default)
+    reason = problem.removesuffix(f"; use engine: {SIMPY}")  # the note says so itself
+    return EngineChoice(SIMPY, f"engine {default} unavailable ({reason}); using {SIMPY}")
