@@ -7,6 +7,7 @@ numba is imported only when the engine is used, so ``import hospsim.model.fast``
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -21,12 +22,12 @@ __all__ = ["fast_engine_problem", "run_model_fast", "simulate_candidates_fast"]
 @lru_cache(maxsize=1)
 def fast_engine_problem() -> str | None:
     """None if the compiled engine can run here; else one line saying why not."""
+    if importlib.util.find_spec("numba") is None:
+        return "engine fast needs numba, which is not installed (pip install numba); use engine: simpy"
     try:
         from . import driver  # noqa: F401  (imports numba and the kernel)
-    except ImportError as exc:
-        return f"engine fast needs numba, which could not be imported ({exc}); use engine: simpy"
     except Exception as exc:  # numba present but broken (llvmlite, CPU, cache directory)
-        return f"engine fast could not be compiled on this platform ({type(exc).__name__}: {exc}); use engine: simpy"
+        return f"engine fast cannot run here: numba failed to load ({type(exc).__name__}: {exc}); use engine: simpy"
     return None
 
 
