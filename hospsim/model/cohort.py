@@ -72,7 +72,8 @@ class Candidates:
     def select(self, keep: np.ndarray) -> Candidates:
         """The candidates where ``keep`` is true (per-service rows keep their services)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        arrays: dict[str, Any] = {k: v[..., keep] for k, v in values.items() if isinstance(v, np.ndarray)}
+        index = np.flatnonzero(keep)  # taking by index copies several times faster than a mask
+        arrays: dict[str, Any] = {k: v.take(index, axis=-1) for k, v in values.items() if isinstance(v, np.ndarray)}
         return replace(self, **arrays, n_emergencies=int(np.count_nonzero(keep[: self.n_emergencies])))
 
 
