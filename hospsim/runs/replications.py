@@ -6,6 +6,8 @@ replication order, so the output is the same bit for bit whatever the number of 
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ..config import Config
-from ..model.engines import choose_engine, run_model
+from ..model.engines import FAST, choose_engine, run_model
+from ..model.fast import warm_up
 from ..model.kpis import daily_and_kpis
 from ..model.records import OUTCOME_NAMES, Replication, Visits, final_states
 from ..model.streams import replication_seeds
@@ -147,6 +150,23 @@ def run_engine(cfg: Config, engine: str | None = None, source: str = "config") -
     return choose_engine(cfg.engine, f"{source}: engine").engine
 
 
+def prepare_engine(engine: str) -> None:
+    """Before the runs: load the compiled engine in this process (compiling it once per
+    installation), so that workers find it cached rather than each compiling it; says so on
+    stderr when that takes more than a moment."""
+    if engine != FAST:
+        return
+    note = threading.Timer(
+        2.0,
+        lambda: print("hospsim: compiling the fast engine (once per installation, about a minute)", file=sys.stderr),
+    )
+    note.start()
+    try:
+        warm_up()
+    finally:
+        note.cancel()
+
+
 @dataclass(frozen=True)
 class ReplicationTask:
     """What one worker needs for one replication."""
@@ -180,6 +200,7 @@ def run_replications(
     ``patients`` makes each replication return its patient table.
     """
     seeds = replication_seeds(cfg.seed, cfg.replications)
+    prepare_engine(engine or cfg.engine)
     tasks = [ReplicationTask(cfg, i, seed, patients, engine) for i, seed in enumerate(seeds)]
     results: list[ReplicationResult] = []
     with executor(backend, min(workers, len(tasks)), scheduler) as ex:

@@ -29,7 +29,7 @@ from ..model.records import Replication
 from .errors import OutputError, ResultsError
 from .executors import check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
-from .replications import categorical, patient_table
+from .replications import categorical, patient_table, prepare_engine
 from .store import (
     CELLS,
     MANIFEST,
@@ -233,6 +233,7 @@ def run_sweep(
     """
     check_backend(backend, scheduler)  # before anything is written
     chosen = announce(sweep_engine(loaded, engine))
+    prepare_engine(chosen)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):  # a second writer refuses instead of mixing its runs in

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..cohort import Candidates
     from ..records import Replication
 
-__all__ = ["fast_engine_problem", "run_model_fast", "simulate_candidates_fast"]
+__all__ = ["fast_engine_problem", "run_model_fast", "simulate_candidates_fast", "warm_up"]
 
 
 @lru_cache(maxsize=1)
@@ -44,3 +44,12 @@ def simulate_candidates_fast(cfg: Config, cand: Candidates) -> Replication:
     from .driver import simulate_candidates_fast as simulate
 
     return simulate(cfg, cand)
+
+
+def warm_up() -> None:
+    """Load the compiled kernel - compiling it the first time after an install (about a minute,
+    then cached on disk) - by simulating two days of the default footprint, so that workers
+    started afterwards find it ready."""
+    from .driver import warm_up as load
+
+    load()

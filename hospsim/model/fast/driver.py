@@ -20,6 +20,14 @@ def run_model_fast(cfg: Config, replication_seed: int) -> Replication:
     return simulate_candidates_fast(cfg, build_candidates(cfg, Streams(replication_seed)))
 
 
+def warm_up() -> None:
+    """Two days of the default footprint: every compiled function loaded (or compiled)."""
+    from ...config import default_config_path, load_config
+
+    cfg = load_config(default_config_path())
+    run_model_fast(cfg.model_copy(update={"horizon_days": 2, "warmup_days": 0}), 0)
+
+
 def simulate_candidates_fast(cfg: Config, cand: Candidates) -> Replication:
     """As :func:`hospsim.model.engine.simulate_candidates`, with the same results, compiled."""
     levers, gates = build_levers(cfg)
