@@ -10,6 +10,9 @@ census starts). Any change to either engine must keep this file green (docs/cont
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,13 @@ from hospsim.model.kpis import daily_and_kpis
 from hospsim.model.records import Replication
 
 pytestmark = pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem()))
+
+# Examples per generated test (the plain-Python run of the kernel below asks for fewer).
+EXAMPLES = int(os.environ.get("HOSPSIM_LOCKSTEP_EXAMPLES", "0")) or None
+
+
+def examples(n: int) -> int:
+    return EXAMPLES or n
 
 
 def _differences(a: object, b: object, where: str = "") -> list[str]:
@@ -61,7 +71,7 @@ def assert_lockstep(cfg, seed: int) -> Replication:
     return ref
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(raw=systems(plans=None, network=None), seed=seeds)
 def test_generated_systems_run_in_lockstep(raw, seed):
     """Every feature, each drawn half the time: plans (gates, delivery, wait limits), networks,
@@ -69,7 +79,7 @@ def test_generated_systems_run_in_lockstep(raw, seed):
     assert_lockstep(build(raw), seed)
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=examples(120), **SETTINGS)
 @given(data=st.data(), seed=seeds)
 def test_generated_census_starts_run_in_lockstep(data, seed):
     """Census starts: patients in their stay, fit and waiting, in services, blocked, boarding and
@@ -79,11 +89,22 @@ def test_generated_census_starts_run_in_lockstep(data, seed):
     assert_lockstep(build(raw), seed)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=examples(60), **SETTINGS)
 @given(raw=systems(plans=True, network=True, services=True), seed=seeds)
 def test_generated_networks_with_plans_run_in_lockstep(raw, seed):
     """The hardest mix: onward routes (cascades of blocked patients) under gated plans."""
     assert_lockstep(build(raw), seed)
+
+
+def test_the_kernel_as_plain_python_runs_in_lockstep():
+    """The kernel's source, run by Python rather than compiled (``NUMBA_DISABLE_JIT``): the same
+    results again - the code coverage measures is the code that runs - on fewer examples."""
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "HOSPSIM_LOCKSTEP_EXAMPLES": "15"}
+    test = f"{Path(__file__).resolve()}"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", test, "-k", "generated"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "3 passed" in out.stdout
 
 
 def test_the_default_footprint_runs_in_lockstep():
