@@ -18,7 +18,9 @@ import functools
 from dataclasses import dataclass
 
 from ..config import Config, UserError
+from .cohort import Candidates
 from .engine import run_model as _run_simpy
+from .engine import simulate_candidates as _simulate_simpy
 from .records import Replication
 
 SIMPY = "simpy"
@@ -46,6 +48,21 @@ def engine_problem(engine: str) -> str | None:
         return f"engine fast is not part of this installation ({exc}); use engine: simpy"
     problem: str | None = fast_engine_problem()
     return problem
+
+
+def simulate_candidates(cfg: Config, cand: Candidates, engine: str | None = None) -> Replication:
+    """Simulate given candidates (drawn for ``cfg``, or for a config with the same
+    :func:`~hospsim.model.draw_key.draw_key`) with ``engine`` (None: the config's)."""
+    name = engine or cfg.engine
+    problem = engine_problem(name)
+    if problem is not None:
+        raise EngineUnavailable(problem)
+    if name == SIMPY:
+        return _simulate_simpy(cfg, cand)
+    from .fast import simulate_candidates_fast
+
+    rep: Replication = simulate_candidates_fast(cfg, cand)
+    return rep
 
 
 def run_model(cfg: Config, replication_seed: int, engine: str | None = None) -> Replication:

@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,13 @@ import pandas as pd
 from ..analysis.cells import cell_table
 from ..analysis.stats import summarise
 from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
-from ..config import config_hash, config_to_dict
-from ..model.engines import SWEEP_DEFAULT_ENGINE, EngineChoice, choose_engine, run_model
+from ..config import Config, config_hash, config_to_dict
+from ..model.cohort import Candidates, build_candidates
+from ..model.draw_key import draw_key
+from ..model.engines import SWEEP_DEFAULT_ENGINE, EngineChoice, choose_engine, simulate_candidates
 from ..model.kpis import daily_and_kpis
 from ..model.records import Replication
+from ..model.streams import Streams
 from .errors import OutputError, ResultsError
 from .executors import check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
@@ -76,11 +79,37 @@ def _run_patients(spec: RunSpec, rep: Replication) -> pd.DataFrame:
     return pd.concat([pd.DataFrame(ident), table], axis=1)
 
 
+class _LastDraw:
+    """The candidates of this process's last run, with their seed and draw key: the cells of a
+    sweep mostly differ in their plan only, so consecutive runs of one replication (runs are
+    handed out replication by replication) simulate the same patients without drawing them again.
+    Kept read-only: an engine that wrote to them would fail loudly rather than alter a later run."""
+
+    def __init__(self) -> None:
+        self.key: tuple[int, str] | None = None
+        self.candidates: Candidates | None = None
+
+    def get(self, cfg: Config, seed: int) -> Candidates:
+        key = (seed, draw_key(cfg))
+        if key != self.key or self.candidates is None:
+            self.candidates = None  # free the last draw before making the next
+            cand = build_candidates(cfg, Streams(seed))
+            for f in fields(cand):
+                value = getattr(cand, f.name)
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False
+            self.key, self.candidates = key, cand
+        return self.candidates
+
+
+_LAST_DRAW = _LastDraw()  # per worker process
+
+
 def _simulate(
     spec: RunSpec, patients: bool, engine: str | None
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
     start = time.perf_counter()
-    rep = run_model(spec.config, spec.seed, engine)
+    rep = simulate_candidates(spec.config, _LAST_DRAW.get(spec.config, spec.seed), engine)
     daily, kpis = daily_and_kpis(spec.config, rep, spec.window)
     monthly = monthly_table(daily, spec.window)
     ident = {"run_id": spec.run_id, "scenario": spec.scenario, "point": spec.point, "replication": spec.replication}
@@ -271,7 +300,9 @@ def _run_sweep(
     done = store.done_ids()
     if patients:  # a run finished without its patient table is run again (same seed, same numbers)
         done = {rid for rid in done if store.has_patients(rid)}
-    pending = [s for s in specs if s.run_id not in done]
+    # Replication by replication: consecutive runs share their patients (see _LastDraw); the
+    # tables are assembled in run order whatever order the runs finish in.
+    pending = sorted((s for s in specs if s.run_id not in done), key=lambda s: s.replication)
     total = len(specs)
     count = total - len(pending)
     if on_progress:
