@@ -49,6 +49,13 @@ class FakeFast(types.ModuleType):
         self.runs.append(replication_seed)
         return reference.run_model(cfg, replication_seed)
 
+    def simulate_candidates_fast(self, cfg, cand):
+        self.runs.append(cand.replication_seed)
+        return reference.simulate_candidates(cfg, cand)
+
+    def warm_up(self) -> None:
+        self.warmed_up = True
+
 
 def install(monkeypatch, problem: str | None = None) -> FakeFast:
     fake = FakeFast(problem)

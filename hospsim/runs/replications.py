@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from ..config import Config
 from ..model.engines import FAST, choose_engine, run_model
-from ..model.fast import warm_up
 from ..model.kpis import daily_and_kpis
 from ..model.records import OUTCOME_NAMES, Replication, Visits, final_states
 from ..model.streams import replication_seeds
@@ -156,6 +155,8 @@ def prepare_engine(engine: str) -> None:
     stderr when that takes more than a moment."""
     if engine != FAST:
         return
+    from ..model.fast import warm_up  # numba is loaded only when the compiled engine is used
+
     note = threading.Timer(
         2.0,
         lambda: print("hospsim: compiling the fast engine (once per installation, about a minute)", file=sys.stderr),
