@@ -23,25 +23,18 @@ def level_intervals(starts: np.ndarray, ends: np.ndarray, n_days: int) -> tuple[
     end open to ``n_days``, both clipped to ``[0, n_days]`` and an end never before its start.
     Each array has one more element, +inf, a sentinel for :func:`level_sweep`."""
     hi = float(n_days)
+    s = np.empty(starts.size + 1)
+    e = np.empty(starts.size + 1)
     n = 0
     for k in range(starts.size):
-        if not np.isnan(starts[k]):
-            n += 1
-    s = np.empty(n + 1)
-    e = np.empty(n + 1)
-    s[n] = e[n] = np.inf
-    n = 0
-    for k in range(starts.size):
-        x = starts[k]
-        if np.isnan(x):
-            continue
+        x, y = starts[k], ends[k]
         x = min(max(x, 0.0), hi)
-        y = ends[k]
         y = hi if np.isnan(y) else min(max(y, 0.0), hi)
-        s[n] = x
-        e[n] = y if y >= x else x
-        n += 1
-    return s, e
+        s[n] = x  # written always, kept only if the start is a number (no branch to mispredict)
+        e[n] = max(x, y)
+        n += not np.isnan(starts[k])
+    s[n] = e[n] = np.inf
+    return s[: n + 1], e[: n + 1]
 
 
 @numba.njit(cache=True)
@@ -50,64 +43,46 @@ def level_sweep(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Daily mean, max, midnight level and mean excess of the step path of the intervals with
     sorted starts ``s`` and sorted ends ``e`` (each ending with a +inf sentinel; ``mode``: 0 no
-    excess, 1 over ``threshold``, 2 over ``threshold`` capped at ``cap``).
+    excess, 1 over ``threshold``, 2 over ``threshold`` capped at ``cap``; both finite).
 
-    Walks the events in the order ``np.lexsort((delta, times))`` puts them (at equal times: ends,
-    then the midnight, then starts) and adds each segment's level x duration to its day in that
-    order, as ``np.bincount`` does (the days come in order, so each day's sum is kept in a
-    register until the next day starts).
+    Walks the events in the order ``np.lexsort((delta, times))`` puts them (at equal times, ends
+    before starts) and adds each segment's level x duration to its day in that order, as
+    ``np.bincount`` does. Where the lexsort also puts midnights, and at ties, it makes segments of
+    zero length: their terms are +-0 (finite threshold and cap), which leave a sum started at +0
+    unchanged, so they are left out here.
     """
-    mean = np.zeros(n_days)
-    peak = np.full(n_days, -np.inf)
-    midnight = np.zeros(n_days)
+    mean = np.empty(n_days)
+    peak = np.empty(n_days)
+    midnight = np.empty(n_days)
     excess = np.zeros(n_days)
-    i = j = b = 0
-    level = t_prev = acc = acc_over = 0.0
-    day, top, thr, cp = 0, -np.inf, 0.0, 0.0
-    if mode > 0:
-        thr = threshold[0]
-        cp = cap[0] if mode == 2 else 0.0
-    for k in range(s.size + e.size + n_days - 1):
-        ts, te = s[i], e[j]
-        tb = float(b) if b <= n_days else np.inf
-        if tb < te and tb <= ts:  # the midnight b (rare: branch on it)
-            t, delta = tb, 0.0
-            if b >= 1:  # the level just before it: ends at this very time came first
-                before = level
-                back = j - 1
-                while back >= 0 and e[back] == tb:
-                    before += 1.0
-                    back -= 1
-                midnight[b - 1] = before
-            b += 1
-        else:
+    i = j = 0
+    level = t_prev = 0.0
+    for d in range(n_days):
+        bound = float(d + 1)
+        acc = acc_over = 0.0
+        top = -np.inf
+        thr = threshold[d] if mode > 0 else 0.0
+        cp = cap[d] if mode == 2 else np.inf
+        while True:
+            ts, te = s[i], e[j]
             end_first = te <= ts
             t = te if end_first else ts
-            delta = -1.0 if end_first else 1.0
-            j += end_first
-            i += not end_first
-        if k > 0:
-            d = min(int(t_prev), n_days - 1)
-            if d != day:
-                mean[day], peak[day], excess[day] = acc, top, acc_over
-                day, acc, top, acc_over = d, 0.0, -np.inf, 0.0
-                if mode > 0:
-                    thr = threshold[d]
-                    cp = cap[d] if mode == 2 else 0.0
+            if t >= bound:
+                t = bound  # the day's last segment ends at its midnight
             dur = t - t_prev
             acc += level * dur
-            if dur > 0 and level > top:
+            if dur > 0.0 and level > top:
                 top = level
             if mode > 0:
-                over = level - thr
-                if over < 0.0:
-                    over = 0.0
-                if mode == 2 and not np.isnan(over) and (np.isnan(cp) or cp < over):
-                    over = cp
-                acc_over += over * dur
-        level += delta
-        t_prev = t
-    mean[day], peak[day], excess[day] = acc, top, acc_over
+                acc_over += min(max(level - thr, 0.0), cp) * dur
+            if t == bound:
+                break
+            level += -1.0 if end_first else 1.0
+            j += end_first
+            i += not end_first
+            t_prev = t
+        mean[d], peak[d], midnight[d], excess[d] = acc, top, level, acc_over
+        t_prev = bound
     return mean, peak, midnight, excess
 
 
@@ -123,3 +98,35 @@ def day_counts(times: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
             return counts, False
         counts[min(int(t), n_days - 1)] += 1
     return counts, True
+
+
+@numba.njit(cache=True)
+def list_wait_histogram(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """How many of the waits ``float(m) - ref[p]`` (``m`` from ``first[p]`` for ``count[p]``
+    midnights, as ``kpis.list_waits_days`` makes them) fall in each whole day ``[b, b + 1)``."""
+    top = 0
+    for p in range(first.size):
+        if count[p] > 0:  # a patient's longest wait is at its last midnight
+            top = max(top, int(float(first[p] + count[p] - 1) - ref[p]))
+    hist = np.zeros(top + 1, dtype=np.int64)
+    for p in range(first.size):
+        for m in range(first[p], first[p] + count[p]):
+            hist[int(float(m) - ref[p])] += 1
+    return hist
+
+
+@numba.njit(cache=True)
+def list_waits_in_bin(first: np.ndarray, count: np.ndarray, ref: np.ndarray, b: int) -> np.ndarray:
+    """The waits (as in :func:`list_wait_histogram`) in ``[b, b + 1)``, unsorted."""
+    out = np.empty(first.size * 4)
+    n = 0
+    for p in range(first.size):
+        # m - ref is within rounding of the exact difference: only m near b + ref can qualify
+        lo = max(first[p], int(np.floor(b + ref[p])) - 1)
+        hi = min(first[p] + count[p] - 1, int(np.floor(b + ref[p])) + 2)
+        for m in range(lo, hi + 1):
+            w = float(m) - ref[p]
+            if int(w) == b:
+                out[n] = w
+                n += 1
+    return out[:n]

@@ -22,6 +22,7 @@ from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
+from .compiled import array_kernels
 from .monitor import DailyLevel, daily_counts, daily_level
 from .records import FROM_ARRIVAL, Visits
 
@@ -123,6 +124,7 @@ class _Measures:
 
         # In patient order (then referral order): sums then add up in the order they always have.
         self.visits = _sorted_visits(rec.visits)
+        self._list_histogram: np.ndarray | None = None  # cumulative, by list_wait_quantile_days
         self.services = [(si, name, self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
 
     def _waiting_list(self) -> None:
@@ -137,19 +139,44 @@ class _Measures:
         }
         self.cancellations = daily_counts(rec.cancellation_days, H)
 
-    def list_waits_days(self) -> np.ndarray:
-        """Time waited so far by each elective on the list at each midnight that ends a window
-        day (pooled over the midnights): what the RTT standard measures, every day."""
+    @cached_property
+    def list_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per elective referred before the window's end: the first window midnight it is on the
+        list at, for how many midnights, and its referral time."""
         referred = self.elective & (self.arrival < self.end)
         ref = self.arrival[referred]
         admit = np.nan_to_num(self.rec.admit_days[referred], nan=float(self.end))
         # On the list at midnight t when referral < t <= admission (as daily_level counts it).
         first = np.maximum(self.start + 1, np.floor(ref).astype(np.int64) + 1)
         last = np.minimum(self.end, np.floor(admit).astype(np.int64))
-        count = np.maximum(last - first + 1, 0)
+        return first, np.maximum(last - first + 1, 0), ref
+
+    def list_waits_days(self) -> np.ndarray:
+        """Time waited so far by each elective on the list at each midnight that ends a window
+        day (pooled over the midnights): what the RTT standard measures, every day."""
+        first, count, ref = self.list_spans
         offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
         waits: np.ndarray = np.repeat(first, count) + offset - np.repeat(ref, count)
         return waits
+
+    def list_wait_quantile_days(self, q: float) -> float:
+        """``np.quantile(list_waits_days(), q, method="inverted_cdf")`` (NaN when nobody was on
+        the list), by a histogram of whole days when numba is there: the same order statistic
+        without making and partly sorting millions of waits."""
+        kernels = array_kernels()
+        if kernels is None:
+            waits = self.list_waits_days()
+            return float(np.quantile(waits, q, method="inverted_cdf")) if waits.size else float("nan")
+        first, count, ref = self.list_spans
+        if self._list_histogram is None:
+            self._list_histogram = np.cumsum(kernels.list_wait_histogram(first, count, ref))
+        below = self._list_histogram
+        if below.size == 0 or below[-1] == 0:
+            return float("nan")
+        k = _inverted_cdf_index(int(below[-1]), q)
+        b = int(np.searchsorted(below, k, side="right"))  # the whole day holding the k-th wait
+        in_bin = np.sort(kernels.list_waits_in_bin(first, count, ref, b))
+        return float(in_bin[k - (below[b - 1] if b > 0 else 0)])
 
     def _displaced_bed_days(self, acute_los_days: np.ndarray) -> np.ndarray:
         """Per day: the acute bed days that the patients turned away that day (transferred
@@ -318,10 +345,10 @@ class WindowMeasures:
         """Place days of patients blocked in community services, over the window."""
         return float(sum(lv.blocked[self.w].sum() for _, _, lv in self.m.services if lv.blocked is not None))
 
-    @cached_property
-    def list_waits_weeks(self) -> np.ndarray:
-        """Weeks waited so far by the electives on the list at each of the window's midnights."""
-        return self.m.list_waits_days() / 7.0
+    def list_wait_quantile_weeks(self, q: float) -> float:
+        """Quantile ``q`` (inverted CDF: one of the waits) of the weeks waited so far by the
+        electives on the list at each of the window's midnights (NaN when nobody was on it)."""
+        return float(np.float64(self.m.list_wait_quantile_days(q)) / 7.0)
 
     @cached_property
     def elective_booked(self) -> tuple[float, float]:
@@ -386,6 +413,14 @@ class GateMeasures:
     """What a gate's KPIs are computed from: the day it opened (None: never)."""
 
     day: int | None
+
+
+def _inverted_cdf_index(n: int, q: float) -> int:
+    """The index in the sorted values that ``np.quantile(values, q, method="inverted_cdf")``
+    returns for ``n`` values (numpy's own arithmetic: ``n q - 1``, rounded up unless whole)."""
+    index = np.float64(n) * np.float64(q) - 1
+    previous = np.floor(index)
+    return max(int(previous if index - previous == 0 else previous + 1), 0)
 
 
 def kpi_names(cfg: Config) -> list[str]:

@@ -43,22 +43,31 @@ def daily_level(
     kernels = array_kernels()
     starts = np.ascontiguousarray(starts, dtype=float)
     ends = np.ascontiguousarray(ends, dtype=float)
-    if kernels is None or n_days < 1 or starts.ndim != 1 or ends.shape != starts.shape:
+    levels = _excess_levels(n_days, threshold_by_day, excess_cap_by_day)
+    if kernels is None or n_days < 1 or starts.ndim != 1 or ends.shape != starts.shape or levels is None:
         return _daily_level_numpy(starts, ends, n_days, threshold_by_day, excess_cap_by_day)
-    mode, threshold, cap = 0, np.zeros(0), np.zeros(0)
-    if threshold_by_day is not None:
-        threshold = np.ascontiguousarray(threshold_by_day, dtype=float)
-        mode = 1
-        if excess_cap_by_day is not None:
-            cap = np.ascontiguousarray(excess_cap_by_day, dtype=float)
-            mode = 2
-        if threshold.ndim != 1 or cap.ndim != 1 or threshold.size < n_days or (mode == 2 and cap.size < n_days):
-            return _daily_level_numpy(starts, ends, n_days, threshold_by_day, excess_cap_by_day)
     s, e = kernels.level_intervals(starts, ends, n_days)
     s[:-1].sort()  # numpy's sort (the last element is a sentinel): the lexsort's order, faster
     e[:-1].sort()
+    mode, threshold, cap = levels
     mean, peak, midnight, excess = kernels.level_sweep(s, e, n_days, threshold, cap, mode)
     return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess if mode else None)
+
+
+def _excess_levels(
+    n_days: int, threshold_by_day: np.ndarray | None, excess_cap_by_day: np.ndarray | None
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """What the compiled :func:`daily_level` measures the excess over: (0: none, 1: a threshold,
+    2: a capped threshold; the threshold and the cap per day). None when they are not finite
+    values for every day (the numpy path then gives its answer, or its error)."""
+    if threshold_by_day is None:
+        return 0, np.zeros(0), np.zeros(0)
+    threshold = np.ascontiguousarray(threshold_by_day, dtype=float)
+    cap = np.ascontiguousarray(excess_cap_by_day if excess_cap_by_day is not None else np.zeros(n_days), dtype=float)
+    for a in (threshold, cap):
+        if a.ndim != 1 or a.size < n_days or not np.isfinite(a[:n_days]).all():
+            return None
+    return (1 if excess_cap_by_day is None else 2), threshold, cap
 
 
 def _daily_level_numpy(
