@@ -130,3 +130,43 @@ def list_waits_in_bin(first: np.ndarray, count: np.ndarray, ref: np.ndarray, b: 
                 out[n] = w
                 n += 1
     return out[:n]
+
+
+@numba.njit(cache=True)
+def _at_or_below(edges: np.ndarray, x: float) -> int:
+    """How many of the sorted ``edges`` are <= ``x`` (branch-free binary search)."""
+    base, n = 0, edges.size
+    if n == 0:
+        return 0
+    while n > 1:
+        half = n // 2
+        base = base + half if edges[base + half] <= x else base
+        n -= half
+    return base + (edges[base] <= x)
+
+
+@numba.njit(cache=True)
+def count_at_or_below(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """For each ``u``, how many ``edges`` are <= it: ``np.searchsorted(edges, u, "right")`` when
+    ``edges`` is sorted (which the caller checks)."""
+    out = np.empty(u.size, dtype=np.int64)
+    for k in range(u.size):
+        out[k] = _at_or_below(edges, u[k])
+    return out
+
+
+@numba.njit(cache=True)
+def times_of_day(counts: np.ndarray, u: np.ndarray, cum: np.ndarray, below_one: float) -> np.ndarray:
+    """``demand.emergency_arrivals``'s times: ``counts[d]`` arrivals on day d, each at the time of
+    day of its uniform ``u`` by inverse transform of the cumulative hourly profile ``cum`` (25
+    sorted edges), the fraction of the hour kept below ``below_one``; same arithmetic as numpy."""
+    out = np.empty(u.size)
+    k = 0
+    for day in range(counts.size):
+        for _ in range(counts[day]):
+            hour = min(max(_at_or_below(cum, u[k]) - 1, 0), 23)
+            width = cum[hour + 1] - cum[hour]
+            frac = (u[k] - cum[hour]) / width if width > 0 else 0.0
+            out[k] = float(day) + (float(hour) + min(max(frac, 0.0), below_one)) / 24.0
+            k += 1
+    return out

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from ..config.distributions import ppf
+from ..config.distributions import ppf, ppf_grouped, ppf_rows
 from ..config.schema import ELECTIVE_GROUP
+from .compiled import array_kernels
 from .demand import emergency_arrivals, initial_list_times, referral_times
 from .streams import Streams
 
@@ -134,12 +135,8 @@ def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
     em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, cfg.horizon_days, streams["emergency_arrivals"])
     k = em.time_days.size
     shares = _cumulative([g.share for g in cfg.groups.values()])
-    group = np.searchsorted(shares, streams["group"].random(k), side="right")
-    u_los = streams["acute_los"].random(k)
-    base_los = np.empty(k)
-    for gi, g in enumerate(cfg.groups.values()):
-        m = group == gi
-        base_los[m] = ppf(g.los, u_los[m])
+    group = _bin_of(shares, streams["group"].random(k))
+    base_los = ppf_grouped([g.los for g in cfg.groups.values()], group, streams["acute_los"].random(k))
     u_step_up_los = streams["step_up_los"].random(k)
     step_up = cfg.step_up_service
     return _Arrivals(
@@ -166,9 +163,7 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
     starting, listed_priority = _starting_list(cfg)
     time = np.concatenate([starting, referral_times(el, cfg.horizon_days, streams["elective_referrals"])])
     n = time.size
-    priority = np.searchsorted(
-        _cumulative(list(el.priorities.values())), streams["elective_priority"].random(n), "right"
-    )
+    priority = _bin_of(_cumulative(list(el.priorities.values())), streams["elective_priority"].random(n))
     if listed_priority is not None:
         priority[: starting.size] = listed_priority  # the census says each one's priority
     wait_to_book = ppf(el.bookable_after, streams["elective_bookable"].random(n)) if el.bookable_after else np.zeros(n)
@@ -204,13 +199,14 @@ def _starting_list(cfg: Config) -> tuple[np.ndarray, np.ndarray | None]:
 def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     """Draw every possible patient of one replication: emergencies, then elective referrals,
     then the census (patients already in the system at day 0)."""
-    em = _in_time_order(_emergencies(cfg, streams))
+    em = _emergencies(cfg, streams)  # in the order drawn: cat() puts them in time order
+    order = _time_order(em.time_days)
     el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)  # already in time order
     ce, census = _census(cfg, streams, em.group.dtype)
     sources = (em, el, ce)
 
     def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(a, name) for a in sources])
+        return _gather_concat(order, *(getattr(a, name) for a in sources))
 
     time = cat("time_days")
     u_svc = cat("u_service_los")
@@ -222,12 +218,8 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
             streams["census_assessment"].random(ce.time_days.size),
         ]
     )
-    service_los = np.zeros((len(cfg.services), time.size))
-    assessment = np.zeros((len(cfg.services), time.size))
-    for i, s in enumerate(cfg.services.values()):
-        service_los[i] = ppf(s.los, u_svc)
-        if s.assessment is not None:
-            assessment[i] = ppf(s.assessment, u_assess)
+    service_los = ppf_rows([s.los for s in cfg.services.values()], u_svc)
+    assessment = ppf_rows([s.assessment for s in cfg.services.values()], u_assess)
     return Candidates(
         time_days=time,
         day=np.maximum(np.floor(time), 0).astype(np.int64),
@@ -364,10 +356,36 @@ class OnwardDraws:
         return self._cache[key]
 
 
-def _in_time_order(arrivals: _Arrivals) -> _Arrivals:
-    """The arrivals sorted by time (generated day by day, unsorted within a day)."""
-    order = np.argsort(arrivals.time_days, kind="stable")
-    return _Arrivals(**{f.name: getattr(arrivals, f.name)[order] for f in fields(arrivals)})
+def _time_order(time_days: np.ndarray) -> np.ndarray:
+    """The stable sort order of the emergencies' times (drawn day by day, unsorted within a
+    day). Times almost never tie, and without ties every sort gives the stable order, so the
+    fast (unstable) sort is used and the stable one only when two times are equal."""
+    order = np.argsort(time_days)
+    t = time_days[order]
+    if np.any(t[1:] == t[:-1]) or np.isnan(t[-1:]).any():
+        order = np.argsort(time_days, kind="stable")
+    return order
+
+
+def _gather_concat(order: np.ndarray, first: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+    """``np.concatenate([first[order], *rest])`` without the intermediate copy."""
+    out = np.empty(first.shape[:-1] + (first.shape[-1] + sum(r.shape[-1] for r in rest),), np.result_type(first, *rest))
+    np.take(first, order, axis=-1, out=out[..., : first.shape[-1]], mode="clip")  # order holds valid indices
+    at = first.shape[-1]
+    for r in rest:
+        out[..., at : at + r.shape[-1]] = r
+        at += r.shape[-1]
+    return out
+
+
+def _bin_of(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(cum, u, side="right")``: the bin of each uniform (by counting, faster,
+    when numba is there and the edges are sorted: the same answer)."""
+    kernels = array_kernels()
+    if kernels is not None and np.all(cum[1:] >= cum[:-1]):
+        out: np.ndarray = kernels.count_at_or_below(cum, u).astype(np.intp, copy=False)
+        return out
+    return np.searchsorted(cum, u, side="right")
 
 
 def _cumulative(probs: list[float]) -> np.ndarray:
