@@ -24,7 +24,7 @@ import numpy as np
 from ..config import Config
 from ..config.distributions import ppf, ppf_grouped, ppf_rows
 from ..config.schema import ELECTIVE_GROUP
-from .compiled import array_kernels
+from . import compiled
 from .demand import emergency_arrivals, initial_list_times, referral_times
 from .streams import Streams
 
@@ -381,7 +381,7 @@ def _gather_concat(order: np.ndarray, first: np.ndarray, *rest: np.ndarray) -> n
 def _bin_of(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
     """``np.searchsorted(cum, u, side="right")``: the bin of each uniform (by counting, faster,
     when numba is there and the edges are sorted: the same answer)."""
-    kernels = array_kernels()
+    kernels = compiled.array_kernels()
     if kernels is not None and np.all(cum[1:] >= cum[:-1]):
         out: np.ndarray = kernels.count_at_or_below(cum, u).astype(np.intp, copy=False)
         return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Elective, Emergency
-from .compiled import array_kernels
+from . import compiled
 
 
 def calendar(start_date: dt.date, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +86,7 @@ def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.
     hourly = np.asarray(em.hourly_factors, dtype=float)
     cum = np.concatenate([[0.0], np.cumsum(hourly / hourly.sum())])
     u = rng.random(int(counts.sum()))
-    kernels = array_kernels()
+    kernels = compiled.array_kernels()
     if kernels is not None and cum.size == 25 and np.all(cum[1:] >= cum[:-1]):
         time = kernels.times_of_day(counts, u, cum, np.nextafter(1.0, 0.0))  # the same numbers
     else:

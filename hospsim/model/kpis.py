@@ -22,7 +22,7 @@ from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
-from .compiled import array_kernels
+from . import compiled
 from .monitor import DailyLevel, daily_counts, daily_level
 from .records import FROM_ARRIVAL, Visits
 
@@ -124,7 +124,6 @@ class _Measures:
 
         # In patient order (then referral order): sums then add up in the order they always have.
         self.visits = _sorted_visits(rec.visits)
-        self._list_histogram: np.ndarray | None = None  # cumulative, by list_wait_quantile_days
         self.services = [(si, name, self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
 
     def _waiting_list(self) -> None:
@@ -154,29 +153,12 @@ class _Measures:
     def list_waits_days(self) -> np.ndarray:
         """Time waited so far by each elective on the list at each midnight that ends a window
         day (pooled over the midnights): what the RTT standard measures, every day."""
-        first, count, ref = self.list_spans
-        offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        waits: np.ndarray = np.repeat(first, count) + offset - np.repeat(ref, count)
-        return waits
+        return list_waits(*self.list_spans)
 
-    def list_wait_quantile_days(self, q: float) -> float:
-        """``np.quantile(list_waits_days(), q, method="inverted_cdf")`` (NaN when nobody was on
-        the list), by a histogram of whole days when numba is there: the same order statistic
-        without making and partly sorting millions of waits."""
-        kernels = array_kernels()
-        if kernels is None:
-            waits = self.list_waits_days()
-            return float(np.quantile(waits, q, method="inverted_cdf")) if waits.size else float("nan")
-        first, count, ref = self.list_spans
-        if self._list_histogram is None:
-            self._list_histogram = np.cumsum(kernels.list_wait_histogram(first, count, ref))
-        below = self._list_histogram
-        if below.size == 0 or below[-1] == 0:
-            return float("nan")
-        k = _inverted_cdf_index(int(below[-1]), q)
-        b = int(np.searchsorted(below, k, side="right"))  # the whole day holding the k-th wait
-        in_bin = np.sort(kernels.list_waits_in_bin(first, count, ref, b))
-        return float(in_bin[k - (below[b - 1] if b > 0 else 0)])
+    @cached_property
+    def list_wait_quantiles(self) -> ListWaitQuantiles:
+        """Quantiles of :meth:`list_waits_days`."""
+        return ListWaitQuantiles(*self.list_spans)
 
     def _displaced_bed_days(self, acute_los_days: np.ndarray) -> np.ndarray:
         """Per day: the acute bed days that the patients turned away that day (transferred
@@ -348,7 +330,7 @@ class WindowMeasures:
     def list_wait_quantile_weeks(self, q: float) -> float:
         """Quantile ``q`` (inverted CDF: one of the waits) of the weeks waited so far by the
         electives on the list at each of the window's midnights (NaN when nobody was on it)."""
-        return float(np.float64(self.m.list_wait_quantile_days(q)) / 7.0)
+        return float(np.float64(self.m.list_wait_quantiles.days(q)) / 7.0)
 
     @cached_property
     def elective_booked(self) -> tuple[float, float]:
@@ -413,6 +395,43 @@ class GateMeasures:
     """What a gate's KPIs are computed from: the day it opened (None: never)."""
 
     day: int | None
+
+
+def list_waits(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The waits (days) ``m - ref[p]`` of each patient p at the ``count[p]`` midnights ``m``
+    from ``first[p]`` on, patient by patient."""
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    waits: np.ndarray = np.repeat(first, count) + offset - np.repeat(ref, count)
+    return waits
+
+
+class ListWaitQuantiles:
+    """``np.quantile(list_waits(first, count, ref), q, method="inverted_cdf")`` for any ``q``
+    (NaN when there is no wait). With numba, from a histogram of the waits by whole days and a
+    sort of the one day holding the wanted wait: the same order statistic, without making and
+    partly sorting millions of waits."""
+
+    def __init__(self, first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> None:
+        self.spans = (np.ascontiguousarray(first, np.int64), np.ascontiguousarray(count, np.int64), ref)
+        self._kernels = compiled.array_kernels()
+        self._below: np.ndarray | None = None  # waits below the end of each whole day
+        self._waits: np.ndarray | None = None  # numpy path: every wait
+
+    def days(self, q: float) -> float:
+        """Quantile ``q`` of the waits (days)."""
+        if self._kernels is None:
+            if self._waits is None:
+                self._waits = list_waits(*self.spans)
+            return float(np.quantile(self._waits, q, method="inverted_cdf")) if self._waits.size else float("nan")
+        if self._below is None:
+            self._below = np.cumsum(self._kernels.list_wait_histogram(*self.spans))
+        below = self._below
+        if below.size == 0 or below[-1] == 0:
+            return float("nan")
+        k = _inverted_cdf_index(int(below[-1]), q)
+        b = int(np.searchsorted(below, k, side="right"))  # the whole day holding the k-th wait
+        in_day = np.sort(self._kernels.list_waits_in_bin(*self.spans, b))
+        return float(in_day[k - (below[b - 1] if b > 0 else 0)])
 
 
 def _inverted_cdf_index(n: int, q: float) -> int:

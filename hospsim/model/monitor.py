@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compiled import array_kernels
+from . import compiled
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def daily_level(
     instant never counts twice). ``mean_excess`` is the time-weighted mean of
     ``clip(level - threshold, 0, excess_cap)`` per day.
     """
-    kernels = array_kernels()
+    kernels = compiled.array_kernels()
     starts = np.ascontiguousarray(starts, dtype=float)
     ends = np.ascontiguousarray(ends, dtype=float)
     levels = _excess_levels(n_days, threshold_by_day, excess_cap_by_day)
@@ -114,7 +114,7 @@ def _daily_level_numpy(
 def daily_counts(times: np.ndarray, n_days: int) -> np.ndarray:
     """Number of events on each day (NaN times ignored, and times before day 0: a census's
     patients were admitted before the run)."""
-    kernels = array_kernels()
+    kernels = compiled.array_kernels()
     t = np.ascontiguousarray(times, dtype=float)
     if kernels is not None and n_days >= 1 and t.ndim == 1:
         counts, exact = kernels.day_counts(t, n_days)
