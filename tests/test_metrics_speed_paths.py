@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-import hospsim.model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import hospsim.model
 from hospsim.config import load_config
 from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, ppf, ppf_grouped, ppf_rows
 from hospsim.model import compiled, demand

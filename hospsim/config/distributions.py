@@ -123,10 +123,11 @@ def ppf_grouped(specs: Sequence[LosDistribution], which: np.ndarray, u: np.ndarr
     which = np.asarray(which)
     if all(isinstance(s, Lognormal) for s in specs) and np.all((which >= 0) & (which < len(specs))):
         mu_sd = np.array([_lognormal_mu_sd(s) for s in specs if isinstance(s, Lognormal)]).reshape(-1, 2)
-        days = np.multiply(mu_sd[:, 1][which], special.ndtri(u))  # exp(mu + sd * z) as in ppf
-        np.add(mu_sd[:, 0][which], days, out=days)
-        np.exp(days, out=days)
-        return days
+        z: np.ndarray = special.ndtri(u)
+        np.multiply(mu_sd[:, 1][which], z, out=z)  # exp(mu + sd * z) as in ppf, in place
+        np.add(mu_sd[:, 0][which], z, out=z)
+        np.exp(z, out=z)
+        return z
     days = np.empty(u.size)
     for i, spec in enumerate(specs):
         m = which == i

@@ -142,7 +142,7 @@ def _at_or_below(edges: np.ndarray, x: float) -> int:
         half = n // 2
         base = base + half if edges[base + half] <= x else base
         n -= half
-    return base + (edges[base] <= x)
+    return int(base + (edges[base] <= x))
 
 
 @numba.njit(cache=True)

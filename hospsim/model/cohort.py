@@ -368,13 +368,13 @@ def _time_order(time_days: np.ndarray) -> np.ndarray:
 
 
 def _gather_concat(order: np.ndarray, first: np.ndarray, *rest: np.ndarray) -> np.ndarray:
-    """``np.concatenate([first[order], *rest])`` without the intermediate copy."""
-    out = np.empty(first.shape[:-1] + (first.shape[-1] + sum(r.shape[-1] for r in rest),), np.result_type(first, *rest))
-    np.take(first, order, axis=-1, out=out[..., : first.shape[-1]], mode="clip")  # order holds valid indices
-    at = first.shape[-1]
+    """``np.concatenate([first[order], *rest])`` (1-d) without the intermediate copy."""
+    out = np.empty(first.size + sum(r.size for r in rest), np.result_type(first, *rest))
+    np.take(first, order, out=out[: first.size], mode="clip")  # order holds valid indices: no check
+    at = first.size
     for r in rest:
-        out[..., at : at + r.shape[-1]] = r
-        at += r.shape[-1]
+        out[at : at + r.size] = r
+        at += r.size
     return out
 
 

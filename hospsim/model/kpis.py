@@ -18,11 +18,11 @@ import pandas as pd
 
 from ..config import Config
 from ..config.service_kinds import ServiceKind
+from . import compiled
 from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
-from . import compiled
 from .monitor import DailyLevel, daily_counts, daily_level
 from .records import FROM_ARRIVAL, Visits
 
