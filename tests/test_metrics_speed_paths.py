@@ -135,6 +135,8 @@ def list_spans(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if draw(st.booleans()):  # referrals at whole days and tiny fractions: waits near whole days
         ref = np.round(ref) - draw(st.sampled_from([0.0, 1e-13, 0.5, 1 - 1e-13]))
     first = np.maximum(1, np.floor(ref).astype(np.int64) + 1)
+    if draw(st.booleans()):  # not as kpis makes them: some waits <= 0 (numpy then answers)
+        first = first - draw(st.integers(0, 3))
     last = np.minimum(60, first + np.array(draw(st.lists(st.integers(-2, 70), min_size=n, max_size=n)), dtype=np.int64))
     return first, np.maximum(last - first + 1, 0), ref
 
@@ -174,7 +176,9 @@ def test_times_of_day_equal_numpy(counts, hourly, seed):
 @given(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0.0, 1.0), max_size=30), st.integers(0, 2**32))
 def test_bins_by_counting_equal_searchsorted(edges, seed):
     cum = np.sort(np.array(edges, dtype=float))
-    u = np.concatenate([np.random.default_rng(seed).random(50), cum])
+    # uniforms, the edges themselves, numbers just off them, outside [0, 1) and NaN
+    near = np.concatenate([np.nextafter(cum, -1.0), np.nextafter(cum, 2.0), [-0.5, 1.0, 1.5, np.nan, -0.0]])
+    u = np.concatenate([np.random.default_rng(seed).random(50), cum, near])
     assert (KERNELS.count_at_or_below(cum, u) == np.searchsorted(cum, u, side="right")).all()
 
 

@@ -132,26 +132,35 @@ def list_waits_in_bin(first: np.ndarray, count: np.ndarray, ref: np.ndarray, b: 
     return out[:n]
 
 
+_TABLE_BINS = 4096  # the unit interval cut in this many (a power of 2: x * 4096 is exact)
+
+
 @numba.njit(cache=True)
-def _at_or_below(edges: np.ndarray, x: float) -> int:
-    """How many of the sorted ``edges`` are <= ``x`` (branch-free binary search)."""
-    base, n = 0, edges.size
-    if n == 0:
-        return 0
-    while n > 1:
-        half = n // 2
-        base = base + half if edges[base + half] <= x else base
-        n -= half
-    return int(base + (edges[base] <= x))
+def _unit_table(edges: np.ndarray) -> np.ndarray:
+    """For sorted ``edges``: how many are <= b / 4096, for b = 0 .. 4096."""
+    table = np.empty(_TABLE_BINS + 1, dtype=np.int64)
+    c = 0
+    for b in range(_TABLE_BINS + 1):
+        while c < edges.size and edges[c] <= b / _TABLE_BINS:
+            c += 1
+        table[b] = c
+    return table
 
 
 @numba.njit(cache=True)
 def count_at_or_below(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
     """For each ``u``, how many ``edges`` are <= it: ``np.searchsorted(edges, u, "right")`` when
-    ``edges`` is sorted (which the caller checks)."""
+    ``edges`` is sorted (which the caller checks; NaN after everything): from a table for
+    uniforms, then the few edges left to pass. (Written out, not a helper function: a call that
+    takes an array costs more than the work here.)"""
+    table = _unit_table(edges)
     out = np.empty(u.size, dtype=np.int64)
     for k in range(u.size):
-        out[k] = _at_or_below(edges, u[k])
+        x = u[k]
+        c = table[int(x * _TABLE_BINS)] if 0.0 <= x < 1.0 else 0
+        while c < edges.size and edges[c] <= x:
+            c += 1
+        out[k] = edges.size if np.isnan(x) else c
     return out
 
 
@@ -159,14 +168,21 @@ def count_at_or_below(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
 def times_of_day(counts: np.ndarray, u: np.ndarray, cum: np.ndarray, below_one: float) -> np.ndarray:
     """``demand.emergency_arrivals``'s times: ``counts[d]`` arrivals on day d, each at the time of
     day of its uniform ``u`` by inverse transform of the cumulative hourly profile ``cum`` (25
-    sorted edges), the fraction of the hour kept below ``below_one``; same arithmetic as numpy."""
+    sorted edges), the fraction of the hour kept below ``below_one``; same arithmetic as numpy.
+    The hour as :func:`count_at_or_below` finds it, written out."""
+    table = _unit_table(cum)
     out = np.empty(u.size)
     k = 0
     for day in range(counts.size):
         for _ in range(counts[day]):
-            hour = min(max(_at_or_below(cum, u[k]) - 1, 0), 23)
+            x = u[k]
+            c = table[int(x * _TABLE_BINS)] if 0.0 <= x < 1.0 else 0
+            while c < cum.size and cum[c] <= x:
+                c += 1
+            c = cum.size if np.isnan(x) else c
+            hour = min(max(c - 1, 0), 23)
             width = cum[hour + 1] - cum[hour]
-            frac = (u[k] - cum[hour]) / width if width > 0 else 0.0
+            frac = (x - cum[hour]) / width if width > 0 else 0.0
             out[k] = float(day) + (float(hour) + min(max(frac, 0.0), below_one)) / 24.0
             k += 1
     return out

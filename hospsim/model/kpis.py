@@ -27,8 +27,8 @@ from .monitor import DailyLevel, daily_counts, daily_level
 from .records import FROM_ARRIVAL, Visits
 
 __all__ = [
-    "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ServiceMeasures", "WindowMeasures",
-    "daily_and_kpis", "daily_table", "kpi_names", "kpis",
+    "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ListWaitQuantiles", "ServiceMeasures",
+    "WindowMeasures", "daily_and_kpis", "daily_table", "kpi_names", "kpis", "list_waits",
 ]  # fmt: skip
 
 LONG_STAY_DAYS = 21.0
@@ -413,13 +413,16 @@ class ListWaitQuantiles:
 
     def __init__(self, first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> None:
         self.spans = (np.ascontiguousarray(first, np.int64), np.ascontiguousarray(count, np.int64), ref)
-        self._kernels = compiled.array_kernels()
+        # The histogram needs every wait positive (it is: a patient counts from the first
+        # midnight after its referral); otherwise numpy.
+        positive = bool(np.all((count <= 0) | (first > ref)))
+        self._kernels = compiled.array_kernels() if positive else None
         self._below: np.ndarray | None = None  # waits below the end of each whole day
         self._waits: np.ndarray | None = None  # numpy path: every wait
 
     def days(self, q: float) -> float:
         """Quantile ``q`` of the waits (days)."""
-        if self._kernels is None:
+        if self._kernels is None or not 0 <= q <= 1:  # numpy: its answer, or its error
             if self._waits is None:
                 self._waits = list_waits(*self.spans)
             return float(np.quantile(self._waits, q, method="inverted_cdf")) if self._waits.size else float("nan")
