@@ -18,23 +18,29 @@ _MAX_EXACT_DAY = 2.0**62
 
 
 @numba.njit(cache=True)
-def level_intervals(starts: np.ndarray, ends: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+def level_intervals(starts: np.ndarray, ends: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray, bool, bool]:
     """The intervals of ``monitor.daily_level`` as it prepares them: NaN starts dropped, a NaN
     end open to ``n_days``, both clipped to ``[0, n_days]`` and an end never before its start.
-    Each array has one more element, +inf, a sentinel for :func:`level_sweep`."""
+    Each array has one more element, +inf, a sentinel for :func:`level_sweep`; and whether the
+    starts, and the ends, came already sorted (then they need no sort)."""
     hi = float(n_days)
     s = np.empty(starts.size + 1)
     e = np.empty(starts.size + 1)
     n = 0
+    s_sorted = e_sorted = True
     for k in range(starts.size):
         x, y = starts[k], ends[k]
         x = min(max(x, 0.0), hi)
         y = hi if np.isnan(y) else min(max(y, 0.0), hi)
+        y = max(x, y)
         s[n] = x  # written always, kept only if the start is a number (no branch to mispredict)
-        e[n] = max(x, y)
-        n += not np.isnan(starts[k])
+        e[n] = y
+        keep = not np.isnan(starts[k])
+        s_sorted &= not keep or n == 0 or s[n - 1] <= x
+        e_sorted &= not keep or n == 0 or e[n - 1] <= y
+        n += keep
     s[n] = e[n] = np.inf
-    return s[: n + 1], e[: n + 1]
+    return s[: n + 1], e[: n + 1], s_sorted, e_sorted
 
 
 @numba.njit(cache=True)
