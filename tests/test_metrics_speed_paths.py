@@ -21,7 +21,13 @@ from hospsim.model import compiled, demand
 from hospsim.model.cohort import _gather_concat, _time_order, build_candidates
 from hospsim.model.engine import simulate_candidates
 from hospsim.model.kpis import ListWaitQuantiles, daily_and_kpis, list_waits
-from hospsim.model.monitor import _daily_counts_numpy, _daily_level_numpy, daily_counts, daily_level
+from hospsim.model.monitor import (
+    _daily_counts_numpy,
+    _daily_level_numpy,
+    daily_counts,
+    daily_level,
+    daily_midnight_level,
+)
 from hospsim.model.streams import Streams
 
 DATA = Path(__file__).parent / "data"
@@ -63,6 +69,7 @@ def assert_levels_equal(starts, ends, n_days, threshold=None, cap=None) -> None:
     got = daily_level(starts, ends, n_days, threshold, cap)
     for field in ("mean", "max", "midnight", "mean_excess"):
         assert same_bits(getattr(ref, field), getattr(got, field)), field
+    assert same_bits(daily_midnight_level(starts, ends, n_days), ref.midnight)
 
 
 @needs_numba

@@ -192,3 +192,27 @@ def times_of_day(counts: np.ndarray, u: np.ndarray, cum: np.ndarray, below_one: 
             out[k] = float(day) + (float(hour) + min(max(frac, 0.0), below_one)) / 24.0
             k += 1
     return out
+
+
+@numba.njit(cache=True)
+def midnight_levels(starts: np.ndarray, ends: np.ndarray, n_days: int) -> np.ndarray:
+    """``monitor.daily_level(starts, ends, n_days).midnight`` without sorting: the level just
+    before midnight d + 1 counts the (prepared) intervals with start < d + 1 minus those with
+    end < d + 1, that is floor(start) <= d and floor(end) <= d."""
+    hi = float(n_days)
+    change = np.zeros(n_days + 1, dtype=np.int64)
+    for k in range(starts.size):
+        x = starts[k]
+        if np.isnan(x):
+            continue
+        x = min(max(x, 0.0), hi)
+        y = ends[k]
+        y = hi if np.isnan(y) else min(max(y, 0.0), hi)
+        change[int(x)] += 1
+        change[int(max(x, y))] -= 1
+    out = np.empty(n_days)
+    level = 0
+    for d in range(n_days):
+        level += change[d]
+        out[d] = level
+    return out

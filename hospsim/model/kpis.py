@@ -23,7 +23,7 @@ from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
-from .monitor import DailyLevel, daily_counts, daily_level
+from .monitor import DailyLevel, daily_counts, daily_level, daily_midnight_level
 from .records import FROM_ARRIVAL, Visits
 
 __all__ = [
@@ -131,9 +131,9 @@ class _Measures:
         cancellation), counted at each midnight."""
         H, rec = self.n_days, self.rec
         referred = np.where(self.elective, self.arrival, np.nan)
-        self.waiting_list = daily_level(referred, rec.admit_days, H).midnight.astype(np.int64)
+        self.waiting_list = daily_midnight_level(referred, rec.admit_days, H).astype(np.int64)
         self.waiting_over = {
-            weeks: daily_level(referred + 7.0 * weeks, rec.admit_days, H).midnight.astype(np.int64)
+            weeks: daily_midnight_level(referred + 7.0 * weeks, rec.admit_days, H).astype(np.int64)
             for weeks in RTT_WEEKS
         }
         self.cancellations = daily_counts(rec.cancellation_days, H)
