@@ -73,7 +73,10 @@ def ppf(spec: LosDistribution, u: np.ndarray) -> np.ndarray:
         return days
     if isinstance(spec, Lognormal):
         mu, sd = _lognormal_mu_sd(spec)
-        days = np.exp(mu + sd * special.ndtri(u))
+        days = special.ndtri(u)
+        np.multiply(sd, days, out=days)  # exp(mu + sd * z), in place: no temporaries
+        np.add(mu, days, out=days)
+        np.exp(days, out=days)
         return days
     if isinstance(spec, Gamma):
         shape = 1.0 / spec.cv**2

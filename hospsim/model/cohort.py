@@ -211,18 +211,17 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     time = cat("time_days")
     u_svc = cat("u_service_los")
     # Each source draws its own assessment numbers, so electives never shift an emergency's.
-    u_assess = np.concatenate(
-        [
-            streams["assessment"].random(em.time_days.size),
-            streams["elective_assessment"].random(el.time_days.size),
-            streams["census_assessment"].random(ce.time_days.size),
-        ]
-    )
+    u_assess = np.empty(time.size)
+    at = 0
+    for name, source in (("assessment", em), ("elective_assessment", el), ("census_assessment", ce)):
+        size = source.time_days.size
+        streams[name].random(out=u_assess[at : at + size])  # the numbers of random(size), in place
+        at += size
     service_los = ppf_rows([s.los for s in cfg.services.values()], u_svc)
     assessment = ppf_rows([s.assessment for s in cfg.services.values()], u_assess)
     return Candidates(
         time_days=time,
-        day=np.maximum(np.floor(time), 0).astype(np.int64),
+        day=_day_of(time),
         is_elective=np.concatenate(
             [
                 np.zeros(em.time_days.size, dtype=bool),
@@ -354,6 +353,13 @@ class OnwardDraws:
             u = self._uniform("onward_assessment", depth)
             self._cache[key] = ppf(dist, u) if dist is not None else np.zeros(u.size)
         return self._cache[key]
+
+
+def _day_of(time_days: np.ndarray) -> np.ndarray:
+    """``np.maximum(np.floor(time_days), 0).astype(np.int64)``, with one temporary."""
+    day = np.floor(time_days)
+    np.maximum(day, 0, out=day)
+    return day.astype(np.int64)
 
 
 def _time_order(time_days: np.ndarray) -> np.ndarray:
