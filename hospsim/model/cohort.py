@@ -357,7 +357,7 @@ class OnwardDraws:
 
 def _day_of(time_days: np.ndarray) -> np.ndarray:
     """``np.maximum(np.floor(time_days), 0).astype(np.int64)``, with one temporary."""
-    day = np.floor(time_days)
+    day: np.ndarray = np.floor(time_days)
     np.maximum(day, 0, out=day)
     return day.astype(np.int64)
 
