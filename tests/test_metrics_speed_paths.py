@@ -267,3 +267,16 @@ def test_without_numba_the_kernels_are_none(monkeypatch):
         assert lv.mean.tolist() == [0.5, 0.5]
     finally:
         compiled.array_kernels.cache_clear()
+
+
+@needs_numba
+def test_kernels_that_cannot_compile_mean_numpy(monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("LLVM could not compile")
+
+    monkeypatch.setattr(KERNELS, "warm_up", broken)
+    compiled.array_kernels.cache_clear()
+    try:
+        assert compiled.array_kernels() is None
+    finally:
+        compiled.array_kernels.cache_clear()

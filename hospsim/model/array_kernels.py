@@ -216,3 +216,17 @@ def midnight_levels(starts: np.ndarray, ends: np.ndarray, n_days: int) -> np.nda
         level += change[d]
         out[d] = level
     return out
+
+
+def warm_up() -> None:
+    """Run every kernel once on tiny inputs of the types the callers pass, so that a numba that
+    imports but cannot compile (or load its cache) shows up here, not in the middle of a run."""
+    t, ints = np.array([0.5, 1.5]), np.array([1, 1], dtype=np.int64)
+    s, e, _, _ = level_intervals(t, t + 0.25, 2)
+    level_sweep(s, e, 2, t, t, 2)
+    day_counts(t, 2)
+    midnight_levels(t, t + 0.25, 2)
+    list_waits_in_bin(ints, ints, t - 1.0, 0)
+    list_wait_histogram(ints, ints, t - 1.0)
+    count_at_or_below(t, t)
+    times_of_day(ints, t / 2, np.linspace(0.0, 1.0, 25), 0.5)

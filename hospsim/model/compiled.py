@@ -13,10 +13,14 @@ from types import ModuleType
 
 @functools.cache
 def array_kernels() -> ModuleType | None:
-    """The compiled kernels module, or None when numba cannot be imported (callers then use
-    their numpy path, which gives the same numbers)."""
+    """The compiled kernels module, or None when numba cannot be imported or its kernels cannot
+    be compiled (callers then use their numpy path, which gives the same numbers)."""
     try:
         from . import array_kernels as kernels
     except ImportError:
+        return None
+    try:
+        kernels.warm_up()
+    except Exception:  # numba's errors have no common base: any failure means "use numpy"
         return None
     return kernels
