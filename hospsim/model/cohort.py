@@ -131,6 +131,10 @@ class _Arrivals:
     u_service_los: np.ndarray
 
 
+# Fields that _emergencies fills with one value for every emergency.
+_SAME_FOR_EVERY_EMERGENCY = frozenset({"priority", "bookable_days"})
+
+
 def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
     em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, cfg.horizon_days, streams["emergency_arrivals"])
     k = em.time_days.size
@@ -141,7 +145,7 @@ def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
     step_up = cfg.step_up_service
     return _Arrivals(
         time_days=em.time_days,
-        priority=np.full(k, -1, dtype=np.int64),
+        priority=np.full(k, -1, dtype=np.int64),  # _SAME_FOR_EVERY_EMERGENCY
         bookable_days=np.full(k, np.nan),
         group=group,
         u_accept=em.u_accept,
@@ -206,7 +210,10 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     sources = (em, el, ce)
 
     def cat(name: str) -> np.ndarray:
-        return _gather_concat(order, *(getattr(a, name) for a in sources))
+        arrays = [getattr(a, name) for a in sources]
+        if name in _SAME_FOR_EVERY_EMERGENCY:
+            return np.concatenate(arrays)  # putting them in time order changes nothing
+        return _gather_concat(order, *arrays)
 
     time = cat("time_days")
     u_svc = cat("u_service_los")
