@@ -8,6 +8,7 @@ every scenario, so a 10% LOS cut shortens exactly that patient's stay by 10%.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import numpy as np
@@ -71,9 +72,11 @@ def ppf(spec: LosDistribution, u: np.ndarray) -> np.ndarray:
         days = -spec.mean_days * np.log1p(-u)
         return days
     if isinstance(spec, Lognormal):
-        sigma2 = math.log1p(spec.cv**2)
-        mu = math.log(spec.mean_days) - sigma2 / 2
-        days = np.exp(mu + math.sqrt(sigma2) * special.ndtri(u))
+        mu, sd = _lognormal_mu_sd(spec)
+        days = special.ndtri(u)
+        np.multiply(sd, days, out=days)  # exp(mu + sd * z), in place: no temporaries
+        np.add(mu, days, out=days)
+        np.exp(days, out=days)
         return days
     if isinstance(spec, Gamma):
         shape = 1.0 / spec.cv**2
@@ -86,6 +89,53 @@ def ppf(spec: LosDistribution, u: np.ndarray) -> np.ndarray:
         idx = np.minimum((u * len(values)).astype(np.int64), len(values) - 1)
         return values[idx]
     raise TypeError(f"unknown distribution {spec!r}")
+
+
+def _lognormal_mu_sd(spec: Lognormal) -> tuple[float, float]:
+    """Mean and sd of the log of a lognormal stay."""
+    sigma2 = math.log1p(spec.cv**2)
+    return math.log(spec.mean_days) - sigma2 / 2, math.sqrt(sigma2)
+
+
+def ppf_rows(specs: Sequence[LosDistribution | None], u: np.ndarray) -> np.ndarray:
+    """``ppf(spec, u)`` for each spec, as the rows of one array (zeros where a spec is None).
+
+    The same numbers as :func:`ppf`, row by row; the normal quantiles of ``u`` (the costly part
+    of a lognormal) are computed once for every lognormal spec, and each row is made in place.
+    """
+    u = np.asarray(u, dtype=float)
+    rows = np.zeros((len(specs), u.size))
+    z: np.ndarray | None = None
+    for row, spec in zip(rows, specs, strict=True):
+        if isinstance(spec, Lognormal):
+            z = special.ndtri(u) if z is None else z
+            mu, sd = _lognormal_mu_sd(spec)
+            np.multiply(sd, z, out=row)  # exp(mu + sd * z) as ppf computes it, in place
+            np.add(mu, row, out=row)
+            np.exp(row, out=row)
+        elif spec is not None:
+            row[:] = ppf(spec, u)
+    return rows
+
+
+def ppf_grouped(specs: Sequence[LosDistribution], which: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``ppf(specs[which[i]], u[i])`` for each i: the same numbers as calling :func:`ppf` on each
+    spec's share of ``u``. When every spec is lognormal (the common case) there is no share to
+    pick out: one pass with each number's own mean and sd of the log."""
+    u = np.asarray(u, dtype=float)
+    which = np.asarray(which)
+    if all(isinstance(s, Lognormal) for s in specs) and np.all((which >= 0) & (which < len(specs))):
+        mu_sd = np.array([_lognormal_mu_sd(s) for s in specs if isinstance(s, Lognormal)]).reshape(-1, 2)
+        z: np.ndarray = special.ndtri(u)
+        np.multiply(mu_sd[:, 1][which], z, out=z)  # exp(mu + sd * z) as in ppf, in place
+        np.add(mu_sd[:, 0][which], z, out=z)
+        np.exp(z, out=z)
+        return z
+    days = np.empty(u.size)
+    for i, spec in enumerate(specs):
+        m = which == i
+        days[m] = ppf(spec, u[m])
+    return days
 
 
 def tail_ppf(spec: LosDistribution, elapsed_days: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from ..config.distributions import ppf
+from ..config.distributions import ppf, ppf_grouped, ppf_rows
 from ..config.schema import ELECTIVE_GROUP
+from . import compiled
 from .demand import emergency_arrivals, initial_list_times, referral_times
 from .streams import Streams
 
@@ -131,21 +132,21 @@ class _Arrivals:
     u_service_los: np.ndarray
 
 
+# Fields that _emergencies fills with one value for every emergency.
+_SAME_FOR_EVERY_EMERGENCY = frozenset({"priority", "bookable_days"})
+
+
 def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
     em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, cfg.horizon_days, streams["emergency_arrivals"])
     k = em.time_days.size
     shares = _cumulative([g.share for g in cfg.groups.values()])
-    group = np.searchsorted(shares, streams["group"].random(k), side="right")
-    u_los = streams["acute_los"].random(k)
-    base_los = np.empty(k)
-    for gi, g in enumerate(cfg.groups.values()):
-        m = group == gi
-        base_los[m] = ppf(g.los, u_los[m])
+    group = _bin_of(shares, streams["group"].random(k))
+    base_los = ppf_grouped([g.los for g in cfg.groups.values()], group, streams["acute_los"].random(k))
     u_step_up_los = streams["step_up_los"].random(k)
     step_up = cfg.step_up_service
     return _Arrivals(
         time_days=em.time_days,
-        priority=np.full(k, -1, dtype=np.int64),
+        priority=np.full(k, -1, dtype=np.int64),  # _SAME_FOR_EVERY_EMERGENCY
         bookable_days=np.full(k, np.nan),
         group=group,
         u_accept=em.u_accept,
@@ -167,9 +168,7 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
     starting, listed_priority = _starting_list(cfg)
     time = np.concatenate([starting, referral_times(el, cfg.horizon_days, streams["elective_referrals"])])
     n = time.size
-    priority = np.searchsorted(
-        _cumulative(list(el.priorities.values())), streams["elective_priority"].random(n), "right"
-    )
+    priority = _bin_of(_cumulative(list(el.priorities.values())), streams["elective_priority"].random(n))
     if listed_priority is not None:
         priority[: starting.size] = listed_priority  # the census says each one's priority
     wait_to_book = ppf(el.bookable_after, streams["elective_bookable"].random(n)) if el.bookable_after else np.zeros(n)
@@ -205,33 +204,32 @@ def _starting_list(cfg: Config) -> tuple[np.ndarray, np.ndarray | None]:
 def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     """Draw every possible patient of one replication: emergencies, then elective referrals,
     then the census (patients already in the system at day 0)."""
-    em = _in_time_order(_emergencies(cfg, streams))
+    em = _emergencies(cfg, streams)  # in the order drawn: cat() puts them in time order
+    order = _time_order(em.time_days)
     el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)  # already in time order
     ce, census = _census(cfg, streams, em.group.dtype)
     sources = (em, el, ce)
 
     def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(a, name) for a in sources])
+        arrays = [getattr(a, name) for a in sources]
+        if name in _SAME_FOR_EVERY_EMERGENCY:
+            return np.concatenate(arrays)  # putting them in time order changes nothing
+        return _gather_concat(order, *arrays)
 
     time = cat("time_days")
     u_svc = cat("u_service_los")
     # Each source draws its own assessment numbers, so electives never shift an emergency's.
-    u_assess = np.concatenate(
-        [
-            streams["assessment"].random(em.time_days.size),
-            streams["elective_assessment"].random(el.time_days.size),
-            streams["census_assessment"].random(ce.time_days.size),
-        ]
-    )
-    service_los = np.zeros((len(cfg.services), time.size))
-    assessment = np.zeros((len(cfg.services), time.size))
-    for i, s in enumerate(cfg.services.values()):
-        service_los[i] = ppf(s.los, u_svc)
-        if s.assessment is not None:
-            assessment[i] = ppf(s.assessment, u_assess)
+    u_assess = np.empty(time.size)
+    at = 0
+    for name, source in (("assessment", em), ("elective_assessment", el), ("census_assessment", ce)):
+        size = source.time_days.size
+        streams[name].random(out=u_assess[at : at + size])  # the numbers of random(size), in place
+        at += size
+    service_los = ppf_rows([s.los for s in cfg.services.values()], u_svc)
+    assessment = ppf_rows([s.assessment for s in cfg.services.values()], u_assess)
     return Candidates(
         time_days=time,
-        day=np.maximum(np.floor(time), 0).astype(np.int64),
+        day=_day_of(time),
         is_elective=np.concatenate(
             [
                 np.zeros(em.time_days.size, dtype=bool),
@@ -365,10 +363,43 @@ class OnwardDraws:
         return self._cache[key]
 
 
-def _in_time_order(arrivals: _Arrivals) -> _Arrivals:
-    """The arrivals sorted by time (generated day by day, unsorted within a day)."""
-    order = np.argsort(arrivals.time_days, kind="stable")
-    return _Arrivals(**{f.name: getattr(arrivals, f.name)[order] for f in fields(arrivals)})
+def _day_of(time_days: np.ndarray) -> np.ndarray:
+    """``np.maximum(np.floor(time_days), 0).astype(np.int64)``, with one temporary."""
+    day: np.ndarray = np.floor(time_days)
+    np.maximum(day, 0, out=day)
+    return day.astype(np.int64)
+
+
+def _time_order(time_days: np.ndarray) -> np.ndarray:
+    """The stable sort order of the emergencies' times (drawn day by day, unsorted within a
+    day). Times almost never tie, and without ties every sort gives the stable order, so the
+    fast (unstable) sort is used and the stable one only when two times are equal."""
+    order = np.argsort(time_days)
+    t = time_days[order]
+    if np.any(t[1:] == t[:-1]) or np.isnan(t[-1:]).any():
+        order = np.argsort(time_days, kind="stable")
+    return order
+
+
+def _gather_concat(order: np.ndarray, first: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+    """``np.concatenate([first[order], *rest])`` (1-d) without the intermediate copy."""
+    out = np.empty(first.size + sum(r.size for r in rest), np.result_type(first, *rest))
+    np.take(first, order, out=out[: first.size], mode="clip")  # order holds valid indices: no check
+    at = first.size
+    for r in rest:
+        out[at : at + r.size] = r
+        at += r.size
+    return out
+
+
+def _bin_of(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(cum, u, side="right")``: the bin of each uniform (by counting, faster,
+    when numba is there and the edges are sorted: the same answer)."""
+    kernels = compiled.array_kernels()
+    if kernels is not None and np.all(cum[1:] >= cum[:-1]):
+        out: np.ndarray = kernels.count_at_or_below(cum, u).astype(np.intp, copy=False)
+        return out
+    return np.searchsorted(cum, u, side="right")
 
 
 def _cumulative(probs: list[float]) -> np.ndarray:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Elective, Emergency
+from . import compiled
 
 
 def calendar(start_date: dt.date, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,16 +82,27 @@ class EmergencyArrivals:
 def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.random.Generator) -> EmergencyArrivals:
     """Generate candidate emergency arrivals over ``n_days`` (thinned later by growth and plan)."""
     counts = rng.poisson(candidate_rate_per_day(em, start_date, n_days))
-    day = np.repeat(np.arange(n_days), counts)
     # Time of day by inverse transform of the hourly profile (one uniform per candidate).
     hourly = np.asarray(em.hourly_factors, dtype=float)
     cum = np.concatenate([[0.0], np.cumsum(hourly / hourly.sum())])
-    u = rng.random(day.size)
+    u = rng.random(int(counts.sum()))
+    kernels = compiled.array_kernels()
+    if kernels is not None and cum.size == 25 and np.all(cum[1:] >= cum[:-1]):
+        time = kernels.times_of_day(counts, u, cum, np.nextafter(1.0, 0.0))  # the same numbers
+    else:
+        time = _times_of_day(counts, u, cum)
+    return EmergencyArrivals(time_days=time, u_accept=rng.random(u.size))
+
+
+def _times_of_day(counts: np.ndarray, u: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Arrival times: ``counts[d]`` on day d, each at the time of day of its uniform ``u`` by
+    inverse transform of the cumulative hourly profile ``cum`` (numpy: the reference)."""
+    day = np.repeat(np.arange(counts.size), counts)
     hour = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, 23)
     width = cum[hour + 1] - cum[hour]
     frac = np.where(width > 0, (u - cum[hour]) / np.where(width > 0, width, 1.0), 0.0)
-    time = day + (hour + np.clip(frac, 0.0, np.nextafter(1.0, 0.0))) / 24.0
-    return EmergencyArrivals(time_days=time, u_accept=rng.random(day.size))
+    time: np.ndarray = day + (hour + np.clip(frac, 0.0, np.nextafter(1.0, 0.0))) / 24.0
+    return time
 
 
 def referral_times(el: Elective, n_days: int, rng: np.random.Generator) -> np.ndarray:

@@ -232,8 +232,7 @@ def _has_electives(cfg: Config, _subject: str) -> bool:
 
 def _list_quantile_weeks(q: float) -> Callable[[WindowMeasures], float]:
     def quantile(v: WindowMeasures) -> float:
-        waits = v.list_waits_weeks
-        return float(np.quantile(waits, q, method="inverted_cdf")) if waits.size else NAN
+        return v.list_wait_quantile_weeks(q)
 
     return quantile
 

@@ -18,16 +18,17 @@ import pandas as pd
 
 from ..config import Config
 from ..config.service_kinds import ServiceKind
+from . import compiled
 from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
-from .monitor import DailyLevel, daily_counts, daily_level
+from .monitor import DailyLevel, daily_counts, daily_level, daily_midnight_level
 from .records import FROM_ARRIVAL, Visits
 
 __all__ = [
-    "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ServiceMeasures", "WindowMeasures",
-    "daily_and_kpis", "daily_table", "kpi_names", "kpis",
+    "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ListWaitQuantiles", "ServiceMeasures",
+    "WindowMeasures", "daily_and_kpis", "daily_table", "kpi_names", "kpis", "list_waits",
 ]  # fmt: skip
 
 LONG_STAY_DAYS = 21.0
@@ -130,26 +131,34 @@ class _Measures:
         cancellation), counted at each midnight."""
         H, rec = self.n_days, self.rec
         referred = np.where(self.elective, self.arrival, np.nan)
-        self.waiting_list = daily_level(referred, rec.admit_days, H).midnight.astype(np.int64)
+        self.waiting_list = daily_midnight_level(referred, rec.admit_days, H).astype(np.int64)
         self.waiting_over = {
-            weeks: daily_level(referred + 7.0 * weeks, rec.admit_days, H).midnight.astype(np.int64)
+            weeks: daily_midnight_level(referred + 7.0 * weeks, rec.admit_days, H).astype(np.int64)
             for weeks in RTT_WEEKS
         }
         self.cancellations = daily_counts(rec.cancellation_days, H)
 
-    def list_waits_days(self) -> np.ndarray:
-        """Time waited so far by each elective on the list at each midnight that ends a window
-        day (pooled over the midnights): what the RTT standard measures, every day."""
+    @cached_property
+    def list_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per elective referred before the window's end: the first window midnight it is on the
+        list at, for how many midnights, and its referral time."""
         referred = self.elective & (self.arrival < self.end)
         ref = self.arrival[referred]
         admit = np.nan_to_num(self.rec.admit_days[referred], nan=float(self.end))
         # On the list at midnight t when referral < t <= admission (as daily_level counts it).
         first = np.maximum(self.start + 1, np.floor(ref).astype(np.int64) + 1)
         last = np.minimum(self.end, np.floor(admit).astype(np.int64))
-        count = np.maximum(last - first + 1, 0)
-        offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        waits: np.ndarray = np.repeat(first, count) + offset - np.repeat(ref, count)
-        return waits
+        return first, np.maximum(last - first + 1, 0), ref
+
+    def list_waits_days(self) -> np.ndarray:
+        """Time waited so far by each elective on the list at each midnight that ends a window
+        day (pooled over the midnights): what the RTT standard measures, every day."""
+        return list_waits(*self.list_spans)
+
+    @cached_property
+    def list_wait_quantiles(self) -> ListWaitQuantiles:
+        """Quantiles of :meth:`list_waits_days`."""
+        return ListWaitQuantiles(*self.list_spans)
 
     def _displaced_bed_days(self, acute_los_days: np.ndarray) -> np.ndarray:
         """Per day: the acute bed days that the patients turned away that day (transferred
@@ -318,10 +327,10 @@ class WindowMeasures:
         """Place days of patients blocked in community services, over the window."""
         return float(sum(lv.blocked[self.w].sum() for _, _, lv in self.m.services if lv.blocked is not None))
 
-    @cached_property
-    def list_waits_weeks(self) -> np.ndarray:
-        """Weeks waited so far by the electives on the list at each of the window's midnights."""
-        return self.m.list_waits_days() / 7.0
+    def list_wait_quantile_weeks(self, q: float) -> float:
+        """Quantile ``q`` (inverted CDF: one of the waits) of the weeks waited so far by the
+        electives on the list at each of the window's midnights (NaN when nobody was on it)."""
+        return float(np.float64(self.m.list_wait_quantiles.days(q)) / 7.0)
 
     @cached_property
     def elective_booked(self) -> tuple[float, float]:
@@ -386,6 +395,54 @@ class GateMeasures:
     """What a gate's KPIs are computed from: the day it opened (None: never)."""
 
     day: int | None
+
+
+def list_waits(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The waits (days) ``m - ref[p]`` of each patient p at the ``count[p]`` midnights ``m``
+    from ``first[p]`` on, patient by patient."""
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    waits: np.ndarray = np.repeat(first, count) + offset - np.repeat(ref, count)
+    return waits
+
+
+class ListWaitQuantiles:
+    """``np.quantile(list_waits(first, count, ref), q, method="inverted_cdf")`` for any ``q``
+    (NaN when there is no wait). With numba, from a histogram of the waits by whole days and a
+    sort of the one day holding the wanted wait: the same order statistic, without making and
+    partly sorting millions of waits."""
+
+    def __init__(self, first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> None:
+        self.spans = (np.ascontiguousarray(first, np.int64), np.ascontiguousarray(count, np.int64), ref)
+        # The histogram needs every wait positive (it is: a patient counts from the first
+        # midnight after its referral); otherwise numpy.
+        positive = bool(np.all((count <= 0) | (first > ref)))
+        self._kernels = compiled.array_kernels() if positive else None
+        self._below: np.ndarray | None = None  # waits below the end of each whole day
+        self._waits: np.ndarray | None = None  # numpy path: every wait
+
+    def days(self, q: float) -> float:
+        """Quantile ``q`` of the waits (days)."""
+        if self._kernels is None or not 0 <= q <= 1:  # numpy: its answer, or its error
+            if self._waits is None:
+                self._waits = list_waits(*self.spans)
+            return float(np.quantile(self._waits, q, method="inverted_cdf")) if self._waits.size else float("nan")
+        if self._below is None:
+            self._below = np.cumsum(self._kernels.list_wait_histogram(*self.spans))
+        below = self._below
+        if below.size == 0 or below[-1] == 0:
+            return float("nan")
+        k = _inverted_cdf_index(int(below[-1]), q)
+        b = int(np.searchsorted(below, k, side="right"))  # the whole day holding the k-th wait
+        in_day = np.sort(self._kernels.list_waits_in_bin(*self.spans, b))
+        return float(in_day[k - (below[b - 1] if b > 0 else 0)])
+
+
+def _inverted_cdf_index(n: int, q: float) -> int:
+    """The index in the sorted values that ``np.quantile(values, q, method="inverted_cdf")``
+    returns for ``n`` values (numpy's own arithmetic: ``n q - 1``, rounded up unless whole)."""
+    index = np.float64(n) * np.float64(q) - 1
+    previous = np.floor(index)
+    return max(int(previous if index - previous == 0 else previous + 1), 0)
 
 
 def kpi_names(cfg: Config) -> list[str]:

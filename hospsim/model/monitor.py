@@ -2,7 +2,9 @@
 
 The count is described by intervals ``[start, end)`` (one per patient present). Its exact step
 path is rebuilt with numpy after the run, so monitoring adds nothing to the simulation's event
-path and the statistics are exact, not sampled.
+path and the statistics are exact, not sampled. When numba is available the same numbers come
+from compiled kernels (:mod:`.array_kernels`: sorts of the starts and of the ends merged in one
+pass, instead of one lexsort of both); the numpy functions ``_*_numpy`` are the reference.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import compiled
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,47 @@ def daily_level(
     instant never counts twice). ``mean_excess`` is the time-weighted mean of
     ``clip(level - threshold, 0, excess_cap)`` per day.
     """
+    kernels = compiled.array_kernels()
+    starts = np.ascontiguousarray(starts, dtype=float)
+    ends = np.ascontiguousarray(ends, dtype=float)
+    levels = _excess_levels(n_days, threshold_by_day, excess_cap_by_day)
+    if kernels is None or n_days < 1 or starts.ndim != 1 or ends.shape != starts.shape or levels is None:
+        return _daily_level_numpy(starts, ends, n_days, threshold_by_day, excess_cap_by_day)
+    s, e, s_sorted, e_sorted = kernels.level_intervals(starts, ends, n_days)
+    # numpy's sort (the last element is a sentinel): the lexsort's order of each, much faster
+    if not s_sorted:
+        s[:-1].sort()
+    if not e_sorted:
+        e[:-1].sort()
+    mode, threshold, cap = levels
+    mean, peak, midnight, excess = kernels.level_sweep(s, e, n_days, threshold, cap, mode)
+    return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess if mode else None)
+
+
+def _excess_levels(
+    n_days: int, threshold_by_day: np.ndarray | None, excess_cap_by_day: np.ndarray | None
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """What the compiled :func:`daily_level` measures the excess over: (0: none, 1: a threshold,
+    2: a capped threshold; the threshold and the cap per day). None when they are not finite
+    values for every day (the numpy path then gives its answer, or its error)."""
+    if threshold_by_day is None:
+        return 0, np.zeros(0), np.zeros(0)
+    threshold = np.ascontiguousarray(threshold_by_day, dtype=float)
+    cap = np.ascontiguousarray(excess_cap_by_day if excess_cap_by_day is not None else np.zeros(n_days), dtype=float)
+    for a in (threshold, cap):
+        if a.ndim != 1 or a.size < n_days or not np.isfinite(a[:n_days]).all():
+            return None
+    return (1 if excess_cap_by_day is None else 2), threshold, cap
+
+
+def _daily_level_numpy(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    n_days: int,
+    threshold_by_day: np.ndarray | None = None,
+    excess_cap_by_day: np.ndarray | None = None,
+) -> DailyLevel:
+    """:func:`daily_level` in numpy: the reference for the compiled path."""
     starts = np.asarray(starts, dtype=float)
     ends = np.asarray(ends, dtype=float)
     present = ~np.isnan(starts)
@@ -69,9 +114,33 @@ def daily_level(
     return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess)
 
 
+def daily_midnight_level(starts: np.ndarray, ends: np.ndarray, n_days: int) -> np.ndarray:
+    """``daily_level(starts, ends, n_days).midnight``: the level at the midnight that ends each
+    day (by counting, without a sort, when numba is there)."""
+    kernels = compiled.array_kernels()
+    starts = np.ascontiguousarray(starts, dtype=float)
+    ends = np.ascontiguousarray(ends, dtype=float)
+    if kernels is None or n_days < 1 or starts.ndim != 1 or ends.shape != starts.shape:
+        return _daily_level_numpy(starts, ends, n_days).midnight
+    out: np.ndarray = kernels.midnight_levels(starts, ends, n_days)
+    return out
+
+
 def daily_counts(times: np.ndarray, n_days: int) -> np.ndarray:
     """Number of events on each day (NaN times ignored, and times before day 0: a census's
     patients were admitted before the run)."""
+    kernels = compiled.array_kernels()
+    t = np.ascontiguousarray(times, dtype=float)
+    if kernels is not None and n_days >= 1 and t.ndim == 1:
+        counts, exact = kernels.day_counts(t, n_days)
+        if exact:
+            out: np.ndarray = counts
+            return out
+    return _daily_counts_numpy(t, n_days)
+
+
+def _daily_counts_numpy(times: np.ndarray, n_days: int) -> np.ndarray:
+    """:func:`daily_counts` in numpy: the reference for the compiled path."""
     t = np.asarray(times, dtype=float)
     t = t[~np.isnan(t) & (t >= 0)]
     day = np.clip(t.astype(np.int64), 0, n_days - 1)

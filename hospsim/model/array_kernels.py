@@ -1,0 +1,232 @@
+"""numba kernels that give, bit for bit, what the numpy code of :mod:`.monitor`, :mod:`.kpis`
+and :mod:`.demand` gives, in one pass and without the big temporaries.
+
+Import this module only through :func:`hospsim.model.compiled.array_kernels` (it needs numba).
+Every floating-point sum here adds the same terms in the same order as the numpy code it
+replaces (``np.bincount`` with weights adds in element order), and no kernel uses fastmath, so
+the results are the same bits; ``tests/test_metrics_speed_paths.py`` checks each against numpy.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Times at or above this are not turned into day numbers here (numpy's float -> int64 cast of
+# them is platform-defined); the caller then uses the numpy path.
+_MAX_EXACT_DAY = 2.0**62
+
+
+@numba.njit(cache=True)
+def level_intervals(starts: np.ndarray, ends: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray, bool, bool]:
+    """The intervals of ``monitor.daily_level`` as it prepares them: NaN starts dropped, a NaN
+    end open to ``n_days``, both clipped to ``[0, n_days]`` and an end never before its start.
+    Each array has one more element, +inf, a sentinel for :func:`level_sweep`; and whether the
+    starts, and the ends, came already sorted (then they need no sort)."""
+    hi = float(n_days)
+    s = np.empty(starts.size + 1)
+    e = np.empty(starts.size + 1)
+    n = 0
+    s_sorted = e_sorted = True
+    for k in range(starts.size):
+        x, y = starts[k], ends[k]
+        x = min(max(x, 0.0), hi)
+        y = hi if np.isnan(y) else min(max(y, 0.0), hi)
+        y = max(x, y)
+        s[n] = x  # written always, kept only if the start is a number (no branch to mispredict)
+        e[n] = y
+        keep = not np.isnan(starts[k])
+        s_sorted &= not keep or n == 0 or s[n - 1] <= x
+        e_sorted &= not keep or n == 0 or e[n - 1] <= y
+        n += keep
+    s[n] = e[n] = np.inf
+    return s[: n + 1], e[: n + 1], s_sorted, e_sorted
+
+
+@numba.njit(cache=True)
+def level_sweep(
+    s: np.ndarray, e: np.ndarray, n_days: int, threshold: np.ndarray, cap: np.ndarray, mode: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Daily mean, max, midnight level and mean excess of the step path of the intervals with
+    sorted starts ``s`` and sorted ends ``e`` (each ending with a +inf sentinel; ``mode``: 0 no
+    excess, 1 over ``threshold``, 2 over ``threshold`` capped at ``cap``; both finite).
+
+    Walks the events in the order ``np.lexsort((delta, times))`` puts them (at equal times, ends
+    before starts) and adds each segment's level x duration to its day in that order, as
+    ``np.bincount`` does. Where the lexsort also puts midnights, and at ties, it makes segments of
+    zero length: their terms are +-0 (finite threshold and cap), which leave a sum started at +0
+    unchanged, so they are left out here.
+    """
+    mean = np.empty(n_days)
+    peak = np.empty(n_days)
+    midnight = np.empty(n_days)
+    excess = np.zeros(n_days)
+    i = j = 0
+    level = t_prev = 0.0
+    for d in range(n_days):
+        bound = float(d + 1)
+        acc = acc_over = 0.0
+        top = -np.inf
+        thr = threshold[d] if mode > 0 else 0.0
+        cp = cap[d] if mode == 2 else np.inf
+        while True:
+            ts, te = s[i], e[j]
+            end_first = te <= ts
+            t = te if end_first else ts
+            if t >= bound:
+                t = bound  # the day's last segment ends at its midnight
+            dur = t - t_prev
+            acc += level * dur
+            if dur > 0.0 and level > top:
+                top = level
+            if mode > 0:
+                acc_over += min(max(level - thr, 0.0), cp) * dur
+            if t == bound:
+                break
+            level += -1.0 if end_first else 1.0
+            j += end_first
+            i += not end_first
+            t_prev = t
+        mean[d], peak[d], midnight[d], excess[d] = acc, top, level, acc_over
+        t_prev = bound
+    return mean, peak, midnight, excess
+
+
+@numba.njit(cache=True)
+def day_counts(times: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
+    """``monitor.daily_counts``: events per day (NaN and negative times ignored, later ones on
+    the last day), and whether every time could be handled here (else use numpy)."""
+    counts = np.zeros(n_days, dtype=np.int64)
+    for t in times:
+        if np.isnan(t) or t < 0:
+            continue
+        if t >= _MAX_EXACT_DAY:
+            return counts, False
+        counts[min(int(t), n_days - 1)] += 1
+    return counts, True
+
+
+@numba.njit(cache=True)
+def list_wait_histogram(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """How many of the waits ``float(m) - ref[p]`` (``m`` from ``first[p]`` for ``count[p]``
+    midnights, as ``kpis.list_waits_days`` makes them) fall in each whole day ``[b, b + 1)``."""
+    top = 0
+    for p in range(first.size):
+        if count[p] > 0:  # a patient's longest wait is at its last midnight
+            top = max(top, int(float(first[p] + count[p] - 1) - ref[p]))
+    hist = np.zeros(top + 1, dtype=np.int64)
+    for p in range(first.size):
+        for m in range(first[p], first[p] + count[p]):
+            hist[int(float(m) - ref[p])] += 1
+    return hist
+
+
+@numba.njit(cache=True)
+def list_waits_in_bin(first: np.ndarray, count: np.ndarray, ref: np.ndarray, b: int) -> np.ndarray:
+    """The waits (as in :func:`list_wait_histogram`) in ``[b, b + 1)``, unsorted."""
+    out = np.empty(first.size * 4)
+    n = 0
+    for p in range(first.size):
+        # m - ref is within rounding of the exact difference: only m near b + ref can qualify
+        lo = max(first[p], int(np.floor(b + ref[p])) - 1)
+        hi = min(first[p] + count[p] - 1, int(np.floor(b + ref[p])) + 2)
+        for m in range(lo, hi + 1):
+            w = float(m) - ref[p]
+            if int(w) == b:
+                out[n] = w
+                n += 1
+    return out[:n]
+
+
+_TABLE_BINS = 4096  # the unit interval cut in this many (a power of 2: x * 4096 is exact)
+
+
+@numba.njit(cache=True)
+def _unit_table(edges: np.ndarray) -> np.ndarray:
+    """For sorted ``edges``: how many are <= b / 4096, for b = 0 .. 4096."""
+    table = np.empty(_TABLE_BINS + 1, dtype=np.int64)
+    c = 0
+    for b in range(_TABLE_BINS + 1):
+        while c < edges.size and edges[c] <= b / _TABLE_BINS:
+            c += 1
+        table[b] = c
+    return table
+
+
+@numba.njit(cache=True)
+def count_at_or_below(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """For each ``u``, how many ``edges`` are <= it: ``np.searchsorted(edges, u, "right")`` when
+    ``edges`` is sorted (which the caller checks; NaN after everything): from a table for
+    uniforms, then the few edges left to pass. (Written out, not a helper function: a call that
+    takes an array costs more than the work here.)"""
+    table = _unit_table(edges)
+    out = np.empty(u.size, dtype=np.int64)
+    for k in range(u.size):
+        x = u[k]
+        c = table[int(x * _TABLE_BINS)] if 0.0 <= x < 1.0 else 0
+        while c < edges.size and edges[c] <= x:
+            c += 1
+        out[k] = edges.size if np.isnan(x) else c
+    return out
+
+
+@numba.njit(cache=True)
+def times_of_day(counts: np.ndarray, u: np.ndarray, cum: np.ndarray, below_one: float) -> np.ndarray:
+    """``demand.emergency_arrivals``'s times: ``counts[d]`` arrivals on day d, each at the time of
+    day of its uniform ``u`` by inverse transform of the cumulative hourly profile ``cum`` (25
+    sorted edges), the fraction of the hour kept below ``below_one``; same arithmetic as numpy.
+    The hour as :func:`count_at_or_below` finds it, written out."""
+    table = _unit_table(cum)
+    out = np.empty(u.size)
+    k = 0
+    for day in range(counts.size):
+        for _ in range(counts[day]):
+            x = u[k]
+            c = table[int(x * _TABLE_BINS)] if 0.0 <= x < 1.0 else 0
+            while c < cum.size and cum[c] <= x:
+                c += 1
+            c = cum.size if np.isnan(x) else c
+            hour = min(max(c - 1, 0), 23)
+            width = cum[hour + 1] - cum[hour]
+            frac = (x - cum[hour]) / width if width > 0 else 0.0
+            out[k] = float(day) + (float(hour) + min(max(frac, 0.0), below_one)) / 24.0
+            k += 1
+    return out
+
+
+@numba.njit(cache=True)
+def midnight_levels(starts: np.ndarray, ends: np.ndarray, n_days: int) -> np.ndarray:
+    """``monitor.daily_level(starts, ends, n_days).midnight`` without sorting: the level just
+    before midnight d + 1 counts the (prepared) intervals with start < d + 1 minus those with
+    end < d + 1, that is floor(start) <= d and floor(end) <= d."""
+    hi = float(n_days)
+    change = np.zeros(n_days + 1, dtype=np.int64)
+    for k in range(starts.size):
+        x = starts[k]
+        if np.isnan(x):
+            continue
+        x = min(max(x, 0.0), hi)
+        y = ends[k]
+        y = hi if np.isnan(y) else min(max(y, 0.0), hi)
+        change[int(x)] += 1
+        change[int(max(x, y))] -= 1
+    out = np.empty(n_days)
+    level = 0
+    for d in range(n_days):
+        level += change[d]
+        out[d] = level
+    return out
+
+
+def warm_up() -> None:
+    """Run every kernel once on tiny inputs of the types the callers pass, so that a numba that
+    imports but cannot compile (or load its cache) shows up here, not in the middle of a run."""
+    t, ints = np.array([0.5, 1.5]), np.array([1, 1], dtype=np.int64)
+    s, e, _, _ = level_intervals(t, t + 0.25, 2)
+    level_sweep(s, e, 2, t, t, 2)
+    day_counts(t, 2)
+    midnight_levels(t, t + 0.25, 2)
+    list_waits_in_bin(ints, ints, t - 1.0, 0)
+    list_wait_histogram(ints, ints, t - 1.0)
+    count_at_or_below(t, t)
+    times_of_day(ints, t / 2, np.linspace(0.0, 1.0, 25), 0.5)

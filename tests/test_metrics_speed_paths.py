@@ -1,0 +1,282 @@
+"""The compiled (numba) paths around the event loop give the same bits as their numpy references:
+the daily levels and counts, the list-wait quantiles, the times of day, bins and stays drawn for
+the patients, and a whole replication's candidates, daily table and KPIs. Also that without numba
+everything falls back to numpy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hospsim.model
+from hospsim.config import load_config
+from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, ppf, ppf_grouped, ppf_rows
+from hospsim.model import compiled, demand
+from hospsim.model.cohort import _gather_concat, _time_order, build_candidates
+from hospsim.model.engine import simulate_candidates
+from hospsim.model.kpis import ListWaitQuantiles, daily_and_kpis, list_waits
+from hospsim.model.monitor import (
+    _daily_counts_numpy,
+    _daily_level_numpy,
+    daily_counts,
+    daily_level,
+    daily_midnight_level,
+)
+from hospsim.model.streams import Streams
+
+DATA = Path(__file__).parent / "data"
+KERNELS = compiled.array_kernels()
+needs_numba = pytest.mark.skipif(KERNELS is None, reason="numba cannot be imported")
+
+
+def same_bits(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Equal dtype, shape and bytes (so -0.0 differs from 0.0 and NaNs must match)."""
+    if a is None or b is None:
+        return a is None and b is None
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+# Times on a grid of quarter days (ties with each other and with midnights), off-grid ones, and
+# times before 0 or after the horizon (clipped), NaN (no start / still open) and infinities.
+def times(n_days: int) -> st.SearchStrategy[float]:
+    return st.one_of(
+        st.integers(-4, 4 * n_days + 4).map(lambda q: q / 4),
+        st.floats(-2.0, n_days + 2.0),
+        st.sampled_from([float("nan"), float("inf"), float("-inf"), -0.0]),
+    )
+
+
+@st.composite
+def intervals(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
+    n_days = draw(st.integers(1, 6))
+    n = draw(st.integers(0, 40))
+    starts = np.array(draw(st.lists(times(n_days), min_size=n, max_size=n)), dtype=float)
+    ends = np.array(draw(st.lists(times(n_days), min_size=n, max_size=n)), dtype=float)
+    if draw(st.booleans()):  # mostly well-formed: each end at or after its start
+        with np.errstate(invalid="ignore"):  # infinities make NaN: "still open"
+            ends = np.where(np.isnan(ends), ends, starts + np.abs(ends - starts))
+    return starts, ends, n_days
+
+
+def assert_levels_equal(starts, ends, n_days, threshold=None, cap=None) -> None:
+    ref = _daily_level_numpy(starts, ends, n_days, threshold, cap)
+    got = daily_level(starts, ends, n_days, threshold, cap)
+    for field in ("mean", "max", "midnight", "mean_excess"):
+        assert same_bits(getattr(ref, field), getattr(got, field)), field
+    assert same_bits(daily_midnight_level(starts, ends, n_days), ref.midnight)
+
+
+@needs_numba
+@settings(max_examples=400, deadline=None)
+@given(
+    intervals(),
+    st.one_of(st.none(), st.lists(st.integers(-2, 6), min_size=8, max_size=8)),
+    st.one_of(st.none(), st.lists(st.integers(-1, 4), min_size=8, max_size=8)),
+)
+def test_daily_level_compiled_equals_numpy(iv, threshold, cap):
+    starts, ends, n_days = iv
+    assert_levels_equal(
+        starts,
+        ends,
+        n_days,
+        None if threshold is None else np.array(threshold[:n_days]),
+        None if cap is None else np.array(cap[:n_days], dtype=float),
+    )
+
+
+@needs_numba
+def test_daily_level_edge_cases_equal_numpy():
+    nan, inf = float("nan"), float("inf")
+    cases = [
+        (np.empty(0), np.empty(0), 3),  # nobody
+        (np.array([nan, nan]), np.array([1.0, nan]), 2),  # no start at all
+        (np.array([-5.0, 0.5]), np.array([0.25, 9.0]), 2),  # clipped at 0 and at the horizon
+        (np.array([1.0, 0.0, 1.0, 2.0]), np.array([1.0, 1.0, 2.0, nan]), 3),  # ties at midnights
+        (np.array([0.5, 0.5, 0.7]), np.array([0.5, 0.2, 0.7]), 1),  # zero length, end before start
+        (np.array([0.3, 1.2, -inf]), np.array([inf, 1.2, 0.4]), 2),
+        (np.array([-0.0, 0.0]), np.array([0.0, -0.0]), 1),
+        (np.array([0.1, 0.1, 0.1]), np.array([3.0, 3.0, 3.0]), 3),
+    ]
+    for starts, ends, n_days in cases:
+        assert_levels_equal(starts, ends, n_days)
+        assert_levels_equal(starts, ends, n_days, np.ones(n_days, dtype=np.int64))
+        assert_levels_equal(starts, ends, n_days, np.zeros(n_days), np.full(n_days, 1.0))
+        assert_levels_equal(starts, ends, n_days, np.full(n_days, -1.0), np.zeros(n_days))
+    # Not finite thresholds or caps, or a threshold too short: the numpy answer (or error).
+    s, e = np.array([0.2, 0.4]), np.array([0.6, 1.5])
+    assert_levels_equal(s, e, 2, np.array([nan, 1.0]))
+    assert_levels_equal(s, e, 2, np.array([0.0, 1.0]), np.array([inf, nan]))
+    with pytest.raises(IndexError):
+        daily_level(s, e, 2, np.array([0.0]))
+
+
+@needs_numba
+def test_daily_level_numbers_by_hand():
+    # A in 0.5-1.5, B in 1.0-2.0, C from 1.5 on: the bed A frees at 1.5 is C's at once.
+    lv = daily_level(np.array([0.5, 1.0, 1.5]), np.array([1.5, 2.0, np.nan]), 3, np.ones(3), np.ones(3))
+    assert lv.mean.tolist() == [0.5, 2.0, 1.0]
+    assert lv.max.tolist() == [1.0, 2.0, 1.0]
+    assert lv.midnight.tolist() == [1.0, 2.0, 1.0]  # just before each midnight: B not yet, B still
+    assert lv.mean_excess is not None and lv.mean_excess.tolist() == [0.0, 1.0, 0.0]
+
+
+@needs_numba
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # numpy on infinities
+@settings(max_examples=200, deadline=None)
+@given(st.lists(times(5), max_size=60), st.integers(1, 6))
+def test_daily_counts_compiled_equals_numpy(values, n_days):
+    t = np.array(values, dtype=float)
+    assert same_bits(daily_counts(t, n_days), _daily_counts_numpy(t, n_days))
+
+
+@st.composite
+def list_spans(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = draw(st.integers(0, 30))
+    ref = np.array(draw(st.lists(st.floats(-120.0, 60.0), min_size=n, max_size=n)), dtype=float)
+    if draw(st.booleans()):  # referrals at whole days and tiny fractions: waits near whole days
+        ref = np.round(ref) - draw(st.sampled_from([0.0, 1e-13, 0.5, 1 - 1e-13]))
+    first = np.maximum(1, np.floor(ref).astype(np.int64) + 1)
+    if draw(st.booleans()):  # not as kpis makes them: some waits <= 0 (numpy then answers)
+        first = first - draw(st.integers(0, 3))
+    last = np.minimum(60, first + np.array(draw(st.lists(st.integers(-2, 70), min_size=n, max_size=n)), dtype=np.int64))
+    return first, np.maximum(last - first + 1, 0), ref
+
+
+@needs_numba
+@settings(max_examples=300, deadline=None)
+@given(list_spans(), st.lists(st.sampled_from([0.0, 0.5, 0.92, 1.0]) | st.floats(0.0, 1.0), min_size=1, max_size=3))
+def test_list_wait_quantiles_equal_numpy(spans, qs):
+    waits = list_waits(*spans)
+    fast = ListWaitQuantiles(*spans)
+    for q in qs:
+        ref = float(np.quantile(waits, q, method="inverted_cdf")) if waits.size else float("nan")
+        assert same_bits(np.float64(fast.days(q)), np.float64(ref)), q
+
+
+@needs_numba
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), min_size=1, max_size=10),
+    st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0]) | st.floats(0.0, 3.0), min_size=24, max_size=24),
+    st.integers(0, 2**32),
+)
+def test_times_of_day_equal_numpy(counts, hourly, seed):
+    h = np.array(hourly)
+    if h.sum() == 0:
+        h[0] = 1.0
+    cum = np.concatenate([[0.0], np.cumsum(h / h.sum())])
+    c = np.array(counts, dtype=np.int64)
+    u = np.random.default_rng(seed).random(int(c.sum()))
+    u[: min(u.size, 25)] = cum[: min(u.size, 25)]  # uniforms exactly on the hour boundaries
+    got = KERNELS.times_of_day(c, u, cum, np.nextafter(1.0, 0.0))
+    assert same_bits(got, demand._times_of_day(c, u, cum))
+
+
+@needs_numba
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0.0, 1.0), max_size=30), st.integers(0, 2**32))
+def test_bins_by_counting_equal_searchsorted(edges, seed):
+    cum = np.sort(np.array(edges, dtype=float))
+    # uniforms, the edges themselves, numbers just off them, outside [0, 1) and NaN
+    near = np.concatenate([np.nextafter(cum, -1.0), np.nextafter(cum, 2.0), [-0.5, 1.0, 1.5, np.nan, -0.0]])
+    u = np.concatenate([np.random.default_rng(seed).random(50), cum, near])
+    assert (KERNELS.count_at_or_below(cum, u) == np.searchsorted(cum, u, side="right")).all()
+
+
+SPECS = [
+    Lognormal(dist="lognormal", mean_days=5.0, cv=1.2),
+    Lognormal(dist="lognormal", mean_days=0.25, cv=0.4),
+    Gamma(dist="gamma", mean_days=3.0, cv=0.7),
+    Exponential(dist="exponential", mean_days=2.0),
+    Fixed(dist="fixed", mean_days=1.5),
+    Empirical(dist="empirical", values_days=[3.0, 1.0, 2.0]),
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(range(len(SPECS))), min_size=1, max_size=4), st.integers(0, 2**32), st.integers(0, 50))
+def test_ppf_rows_and_grouped_equal_ppf(chosen, seed, n):
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    specs = [SPECS[i] for i in chosen]
+    rows = ppf_rows([*specs, None], u)
+    for row, spec in zip(rows, specs, strict=False):
+        assert same_bits(row, ppf(spec, u))
+    assert same_bits(rows[-1], np.zeros(n))
+    which = rng.integers(0, len(specs), n)
+    expected = np.empty(n)
+    for i, spec in enumerate(specs):
+        expected[which == i] = ppf(spec, u[which == i])
+    assert same_bits(ppf_grouped(specs, which, u), expected)
+
+
+@given(st.lists(st.integers(0, 8).map(lambda q: q / 4), max_size=40))
+def test_time_order_is_the_stable_order(values):
+    t = np.array(values, dtype=float)
+    assert (_time_order(t) == np.argsort(t, kind="stable")).all()
+    rest = np.arange(3.0)
+    assert same_bits(_gather_concat(np.argsort(t), t, rest), np.concatenate([np.sort(t), rest]))
+
+
+def without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compiled, "array_kernels", lambda: None)
+
+
+ROOT = Path(__file__).parent.parent
+CONFIGS = {
+    "mini_system": (DATA / "mini_system.yaml", ()),
+    "mini_chain": (DATA / "mini_chain.yaml", ()),
+    # electives (a waiting list and its quantiles), escalation beds, every service kind
+    "footprint": (ROOT / "hospsim/configs/footprint.yaml", ("horizon_days=120", "warmup_days=20")),
+}
+
+
+@needs_numba
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_replication_same_with_and_without_numba(name, monkeypatch):
+    cfg = load_config(*CONFIGS[name])
+    fast_cand = build_candidates(cfg, Streams(7))
+    rep = simulate_candidates(cfg, fast_cand)
+    fast_daily, fast_kpis = daily_and_kpis(cfg, rep)
+    without_numba(monkeypatch)
+    ref_cand = build_candidates(cfg, Streams(7))
+    for field in ("time_days", "group", "priority", "base_los_days", "service_los_days", "assessment_days"):
+        assert same_bits(getattr(fast_cand, field), getattr(ref_cand, field)), field
+    ref_daily, ref_kpis = daily_and_kpis(cfg, rep)
+    pd.testing.assert_frame_equal(fast_daily, ref_daily, check_exact=True)
+    assert list(fast_kpis) == list(ref_kpis)
+    for k, v in ref_kpis.items():
+        assert same_bits(np.float64(fast_kpis[k]), np.float64(v)), k
+    assert "elective_wait_weeks_p92" in ref_kpis or name != "footprint"
+
+
+def test_without_numba_the_kernels_are_none(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    monkeypatch.delitem(sys.modules, "hospsim.model.array_kernels", raising=False)
+    monkeypatch.delattr(hospsim.model, "array_kernels", raising=False)  # else `from . import` finds it
+    compiled.array_kernels.cache_clear()
+    try:
+        assert compiled.array_kernels() is None
+        lv = daily_level(np.array([0.5]), np.array([1.5]), 2)  # the numpy path
+        assert lv.mean.tolist() == [0.5, 0.5]
+    finally:
+        compiled.array_kernels.cache_clear()
+
+
+@needs_numba
+def test_kernels_that_cannot_compile_mean_numpy(monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("LLVM could not compile")
+
+    monkeypatch.setattr(KERNELS, "warm_up", broken)
+    compiled.array_kernels.cache_clear()
+    try:
+        assert compiled.array_kernels() is None
+    finally:
+        compiled.array_kernels.cache_clear()
