@@ -510,21 +510,21 @@ def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray
     """The patients who arrived, with the attributes the plan gave them (``resolved``: acute LOS,
     discharge service and step-up suitability of every candidate)."""
     acute_los, service_all, suitable = resolved
-    service = service_all[keep]
-    los_matrix = cand.service_los_days[:, keep]
-    rows = np.maximum(service, 0)
-    if los_matrix.size:
-        service_los = np.where(service >= 0, los_matrix[rows, np.arange(service.size)], 0.0)
+    index = np.flatnonzero(keep)  # taking by index: several times faster than masks
+    service = service_all.take(index)
+    if cand.service_los_days.size:
+        stay = cand.service_los_days[np.maximum(service, 0), index]
+        service_los = np.where(service >= 0, stay, 0.0)
     else:
         service_los = np.zeros(service.size)
     return Cohort(
-        arrival_days=cand.time_days[keep],
-        is_elective=cand.is_elective[keep],
-        priority=cand.priority[keep],
-        group=cand.group[keep],
-        step_up_suitable=suitable[keep],
-        step_up_los_days=cand.step_up_los_days[keep],
-        acute_los_days=acute_los[keep],
+        arrival_days=cand.time_days.take(index),
+        is_elective=cand.is_elective.take(index),
+        priority=cand.priority.take(index),
+        group=cand.group.take(index),
+        step_up_suitable=suitable.take(index),
+        step_up_los_days=cand.step_up_los_days.take(index),
+        acute_los_days=acute_los.take(index),
         service=service,
         service_los_days=service_los,
         group_names=cand.group_names,

@@ -90,16 +90,17 @@ class Records:
 
     def select(self, keep: np.ndarray) -> Records:
         """The records of the patients where ``keep`` is true."""
+        index = np.flatnonzero(keep)  # taking by index: several times faster than masks
         return Records(
-            outcome=self.outcome[keep],
-            admit_days=self.admit_days[keep],
-            fit_days=self.fit_days[keep],
-            ready_days=self.ready_days[keep],
-            bed_leave_days=self.bed_leave_days[keep],
-            service=self.service[keep],
-            service_start_days=self.service_start_days[keep],
-            service_end_days=self.service_end_days[keep],
-            times_cancelled=self.times_cancelled[keep],
+            outcome=self.outcome.take(index),
+            admit_days=self.admit_days.take(index),
+            fit_days=self.fit_days.take(index),
+            ready_days=self.ready_days.take(index),
+            bed_leave_days=self.bed_leave_days.take(index),
+            service=self.service.take(index),
+            service_start_days=self.service_start_days.take(index),
+            service_end_days=self.service_end_days.take(index),
+            times_cancelled=self.times_cancelled.take(index),
             cancellation_days=self.cancellation_days,
             cancelled_patient=(np.cumsum(keep) - 1)[self.cancelled_patient],  # electives are never dropped
             events=self.events,

@@ -11,7 +11,8 @@ are full, or when a patient is about to need a later visit's numbers not drawn y
 
 Events are ordered as the reference :class:`~hospsim.model.scheduler.EventQueue` orders them:
 (time, priority, order of scheduling), in a binary heap of three arrays (time, priority and order
-packed in one integer key, kind and patient packed in one integer payload).
+packed in one integer key, kind and patient packed in one integer payload); the one pending
+arrival waits beside the heap with the key it would have in it.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ B_HEAD, B_TAIL, B_COUNT = 8, 9, 10
 SORTED_DAY, KEPT_POS, KEPT_LEN = 11, 12, 13
 EL_NEXT_REF, EL_NEXT, EL_HEAP_N, EL_CANCELLED = 14, 15, 16, 17
 PENDING_MIDNIGHT, MAX_DEPTH, STARTED, NEED_DEPTH, NEED_SERVICE = 18, 19, 20, 21, 22
-N_SI = 23
+NEXT_ARRIVAL, NEXT_ARRIVAL_KEY = 23, 24
+N_SI = 25
 # sf (float64)
-NOW, BED_AREA, BED_SINCE, DEL_AREA, DEL_SINCE = 0, 1, 2, 3, 4
-N_SF = 5
+NOW, BED_AREA, BED_SINCE, DEL_AREA, DEL_SINCE, NEXT_ARRIVAL_TIME = 0, 1, 2, 3, 4, 5
+N_SF = 6
 
 # --- what a call returns --------------------------------------------------------------------------
 DONE, GATES, GROW_VISITS, GROW_CANCEL, NEED_ROWS = 0, 1, 2, 3, 4
@@ -87,6 +89,28 @@ def push(st, time, priority, kind, pid):
         else:
             break
     t[i], k[i], p[i] = time, key, payload
+
+
+@njit(**INLINED)
+def schedule_arrival(st, time, pid):
+    """Schedule the next arrival: at most one is pending (each arrival schedules the next), so it
+    waits beside the heap, keyed as it would be in it - half the events never enter the heap."""
+    si = st.si
+    si[ORDER] += 1
+    si[NEXT_ARRIVAL] = pid
+    si[NEXT_ARRIVAL_KEY] = NORMAL * PRIORITY_SHIFT + si[ORDER]
+    st.sf[NEXT_ARRIVAL_TIME] = time
+
+
+@njit(**INLINED)
+def _arrival_first(st):
+    """Is the pending arrival (if any) the next event, before the heap's first?"""
+    si = st.si
+    if si[NEXT_ARRIVAL] < 0:
+        return False
+    if si[N_EVENTS] == 0:
+        return True
+    return _before(st.sf[NEXT_ARRIVAL_TIME], si[NEXT_ARRIVAL_KEY], st.ev_time[0], st.ev_key[0])
 
 
 @njit(**INLINED)
@@ -429,7 +453,7 @@ def _on_arrival(st, pid):
     else:
         nxt = st.day_end[day]
     if nxt < st.n_emergencies:
-        push(st, st.arrival[nxt], NORMAL, ARRIVAL, nxt)
+        schedule_arrival(st, st.arrival[nxt], nxt)
 
 
 @njit(**INLINED)
@@ -642,7 +666,7 @@ def start(st):
     """The reference Engine.run before its first event (a run without a census)."""
     push(st, 0.0, URGENT, MIDNIGHT, 0)
     if st.n_emergencies > 0:
-        push(st, st.arrival[0], NORMAL, ARRIVAL, 0)
+        schedule_arrival(st, st.arrival[0], 0)
     for pid in range(st.n_emergencies, st.n_emergencies + st.el_order.size):
         st.outcome[pid] = ON_LIST
         resolve(st, pid)
@@ -652,6 +676,8 @@ def start(st):
 @njit(**INLINED)
 def _needs_rows(st):
     """Is the next event a stay end whose onward visit needs numbers not drawn yet?"""
+    if _arrival_first(st):
+        return False
     payload = st.ev_payload[0]
     if payload % KINDS != STAY_END:
         return False
@@ -680,14 +706,24 @@ def run(st, until):
         day = si[PENDING_MIDNIGHT]
         si[PENDING_MIDNIGHT] = -1
         _midnight_rest(st, day)
-    while si[N_EVENTS] > 0 and st.ev_time[0] < until:
+    while True:
+        arrival_next = _arrival_first(st)
+        if arrival_next:
+            if not sf[NEXT_ARRIVAL_TIME] < until:
+                break
+        elif si[N_EVENTS] == 0 or not st.ev_time[0] < until:
+            break
         if si[N_VISITS] + 1 >= st.v_patient.size:
             return GROW_VISITS
         if si[N_CANCEL] + 1 >= st.cancel_days.size:
             return GROW_CANCEL
         if st.any_onward and _needs_rows(st):
             return NEED_ROWS
-        time, payload = pop(st)
+        if arrival_next:
+            time, payload = sf[NEXT_ARRIVAL_TIME], si[NEXT_ARRIVAL] * KINDS + ARRIVAL
+            si[NEXT_ARRIVAL] = -1
+        else:
+            time, payload = pop(st)
         sf[NOW] = time
         si[PROCESSED] += 1
         kind, arg = payload % KINDS, payload // KINDS
@@ -711,4 +747,5 @@ def run(st, until):
                 return GATES
             _midnight_rest(st, arg)
     si[N_EVENTS] = 0  # as the reference queue: what is pending at the horizon is dropped
+    si[NEXT_ARRIVAL] = -1
     return DONE

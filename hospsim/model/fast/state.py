@@ -321,7 +321,7 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
     """The state before the run starts: nothing scheduled, nobody anywhere."""
     n, horizon = len(cand), cfg.horizon_days
     si = np.zeros(k.N_SI, dtype=np.int64)
-    si[[k.B_HEAD, k.B_TAIL, k.SORTED_DAY, k.PENDING_MIDNIGHT]] = -1
+    si[[k.B_HEAD, k.B_TAIL, k.SORTED_DAY, k.PENDING_MIDNIGHT, k.NEXT_ARRIVAL]] = -1
     si[k.BED_CAP] = levers.total_beds(0)
     max_wait = cfg.acute.max_wait_hours / 24.0 if cfg.acute.max_wait_hours is not None else -1.0
     # At most two events pending per patient (a stay's next event and a boarding wait limit),
@@ -466,8 +466,15 @@ def _take_levels_and_boarding(st: State, engine: Engine) -> None:
 
 
 def _take_events(st: State, engine: Engine) -> None:
-    """The reference queue's pending events, in order (a sorted array is a heap)."""
-    entries = engine.clock.pending()
+    """The reference queue's pending events, in order (a sorted array is a heap); the next
+    arrival waits beside the heap."""
+    entries = []
+    for t, p, o, name, arg in engine.clock.pending():
+        if _KIND_OF_HANDLER[name] == k.ARRIVAL:
+            st.si[k.NEXT_ARRIVAL], st.si[k.NEXT_ARRIVAL_KEY] = arg, p * k.PRIORITY_SHIFT + o
+            st.sf[k.NEXT_ARRIVAL_TIME] = t
+        else:
+            entries.append((t, p, o, name, arg))
     for i, (t, p, o, name, arg) in enumerate(entries):
         st.ev_time[i] = t
         st.ev_key[i] = p * k.PRIORITY_SHIFT + o
