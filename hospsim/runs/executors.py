@@ -15,6 +15,7 @@ started and shuts the workers down.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing.context
 import sys
@@ -96,6 +97,21 @@ class _SpawnProcess(multiprocessing.context.SpawnProcess):
             return multiprocessing.context.SpawnProcess._Popen(process_obj)
 
 
+def _worker_setup() -> None:
+    """Each worker process, as it starts: keep freed memory for the next run rather than hand it
+    back to the system (glibc's malloc otherwise unmaps every large array when it is freed, and
+    touching fresh pages again cost ~15% of a compiled replication). A worker's memory stays flat
+    at the size of its largest run; elsewhere than glibc this does nothing."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # glibc's mallopt parameters
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, (1 << 31) - 1)
+    libc.mallopt(m_top_pad, 256 << 20)
+
+
 class _SpawnContext(multiprocessing.context.SpawnContext):
     """The ``spawn`` start method, with workers that leave the caller's ``__main__`` alone."""
 
@@ -122,7 +138,9 @@ class ProcessExecutor(Executor):
             yield from super().map_unordered(fn, tasks)
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=_SpawnContext())
+            self._pool = ProcessPoolExecutor(
+                max_workers=min(self.workers, len(tasks)), mp_context=_SpawnContext(), initializer=_worker_setup
+            )
         self._futures = {self._pool.submit(fn, task) for task in tasks}
         for fut in as_completed(self._futures):
             # A future holds its result: one kept after it is handed back would keep every run's
