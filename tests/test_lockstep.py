@@ -122,7 +122,9 @@ def test_a_run_that_needs_its_logs_grown_and_later_numbers_drawn():
 def _cells(experiment: str) -> list:
     from hospsim.runs.experiment import load_experiment
 
-    return list(load_experiment(Path(__file__).resolve().parents[1] / "experiments" / experiment).variants)
+    root = Path(__file__).resolve().parents[1]
+    path = root / "experiments" / experiment
+    return list(load_experiment(path if path.exists() else root / "configs" / experiment).variants)
 
 
 def test_cells_of_the_44pct_experiment_run_in_lockstep():
@@ -146,7 +148,9 @@ def test_cells_of_the_44pct_experiment_run_in_lockstep():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["swl_44pct.yaml", "stroke_rehab.yaml", "swl_44pct_fast.yaml"])
+@pytest.mark.parametrize(
+    "experiment", ["swl_44pct.yaml", "stroke_rehab.yaml", "swl_44pct_fast.yaml", "example_experiment.yaml"]
+)
 def test_every_cell_of_the_bundled_experiments_runs_in_lockstep(experiment):
     for v in _cells(experiment):
         assert_lockstep(v.config, 3)

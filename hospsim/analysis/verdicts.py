@@ -116,6 +116,7 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
     """Per scenario / sweep point and criterion (and "all criteria"): share of replications in
     which it holds with a Wilson 95% CI, and when it is first breached month by month."""
     rows = []
+    months_of = _MonthlyByRun(monthly)
     for scenario, point in _variants(kpis):
         var, base = _paired(kpis, scenario, point)
         n = len(var)
@@ -126,11 +127,11 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
             value = _compare(c, var[c.kpi].to_numpy(dtype=float), base[c.kpi].to_numpy(dtype=float))
             holds = np.array([c.holds(x) for x in value], dtype=bool)
             all_hold &= holds
-            first = _first_breach(c, monthly, scenario, point, var.index.to_numpy())
+            first = _first_breach(c, months_of, scenario, point, var.index.to_numpy())
             first_all = np.minimum(first_all, first[0]) if first is not None else first_all
             rows.append(_row(scenario, point, params, c.label, c.kpi, holds, value, first))
         if exp.criteria:
-            months = _first_breach_months(monthly, scenario, point)
+            months = months_of.months(scenario, point)
             rows.append(
                 _row(
                     scenario,
@@ -144,6 +145,46 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
                 )
             )
     return pd.DataFrame(rows)
+
+
+class _MonthlyByRun:
+    """The monthly table split once into runs (scenario, point, replication), each indexed by
+    month: filtering the whole table for every cell and criterion took minutes for a sweep of a
+    thousand cells."""
+
+    def __init__(self, monthly: pd.DataFrame | None) -> None:
+        self.columns: set[str] = set()
+        self.runs: dict[tuple[str, int, int], pd.DataFrame] = {}
+        self.baseline_runs: dict[int, pd.DataFrame] = {}
+        self.cell_months: dict[tuple[str, int], list[str]] = {}
+        if monthly is None or monthly.empty:
+            return
+        self.columns = set(monthly.columns)
+        keys = [monthly[c].astype(object).to_numpy() for c in ("scenario", "point", "replication")]
+        for cell_key, cell in monthly.groupby([keys[0], keys[1]], sort=False):
+            scenario, point = cell_key
+            self.cell_months[(str(scenario), int(str(point)))] = sorted(cell["month"].unique().tolist())
+        for run_key, run in monthly.groupby(keys, sort=False):
+            scenario, point, rep = run_key
+            key = (str(scenario), int(str(point)), int(str(rep)))
+            self.runs[key] = run.set_index("month")
+            if scenario == BASELINE:
+                self.baseline_runs[key[2]] = self.runs[key]
+
+    def has(self, kpi: str) -> bool:
+        return kpi in self.columns
+
+    def months(self, scenario: str, point: int) -> list[str] | None:
+        """The window's months of a cell, in order (None without a monthly table)."""
+        if not self.columns:
+            return None
+        return self.cell_months.get((scenario, point), [])
+
+    def run(self, scenario: str, point: int, replication: int) -> pd.DataFrame | None:
+        return self.runs.get((scenario, point, replication))
+
+    def baseline(self, replication: int) -> pd.DataFrame | None:
+        return self.baseline_runs.get(replication)
 
 
 def _row(scenario, point, params, label, kpi, holds, value, first) -> dict:
@@ -173,28 +214,22 @@ def _row(scenario, point, params, label, kpi, holds, value, first) -> dict:
     return row
 
 
-def _first_breach_months(monthly: pd.DataFrame | None, scenario: str, point: int) -> list[str] | None:
-    if monthly is None or monthly.empty:
-        return None
-    m = monthly[(monthly["scenario"] == scenario) & (monthly["point"] == point)]
-    return sorted(m["month"].unique().tolist())
-
-
 def _first_breach(
-    c: Criterion, monthly: pd.DataFrame | None, scenario: str, point: int, replications: np.ndarray
+    c: Criterion, months_of: _MonthlyByRun, scenario: str, point: int, replications: np.ndarray
 ) -> tuple[np.ndarray, list[str]] | None:
     """Index (into the window's months) of the first month each replication breaches ``c``
     (inf if never), computed on monthly values; None when the KPI has no monthly form."""
-    if monthly is None or monthly.empty or c.kpi not in monthly.columns:
+    months = months_of.months(scenario, point)
+    if months is None or not months_of.has(c.kpi):
         return None
-    var = monthly[(monthly["scenario"] == scenario) & (monthly["point"] == point)]
-    base = monthly[monthly["scenario"] == BASELINE]
-    months = sorted(var["month"].unique().tolist())
     pos = {m: i for i, m in enumerate(months)}
     out = np.full(len(replications), np.inf)
     for j, r in enumerate(replications):
-        v = var[var["replication"] == r].set_index("month")[c.kpi]
-        b = base[base["replication"] == r].set_index("month")[c.kpi].reindex(v.index)
+        run, base_run = months_of.run(scenario, point, int(r)), months_of.baseline(int(r))
+        if run is None:
+            continue
+        v = run[c.kpi]
+        b = base_run[c.kpi].reindex(v.index) if base_run is not None else pd.Series(np.nan, index=v.index)
         value = _compare(c, v.to_numpy(dtype=float), b.to_numpy(dtype=float))
         for month, x in zip(v.index, value):
             if not c.holds(x):
