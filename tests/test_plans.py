@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hospsim.config import ConfigError, config_from_dict
 from hospsim.config.schedules import Schedule
@@ -579,3 +581,20 @@ def test_an_over_delivered_onward_change_is_refused_once_a_share_goes_negative()
     levers = build_levers(config_from_dict(raw, "<test>"))[0]
     assert levers.onward_cumulative[0][99] == pytest.approx((0.8, 1.0))
     assert levers.onward_cumulative[0][100] == pytest.approx((0.2, 1.0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shares=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
+    targets=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
+    fracs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=40),
+)
+def test_every_days_mix_at_once_is_each_days_mix_bit_for_bit(shares, targets, fracs):
+    """The pathway mixes of a ramp, computed for all days at once, equal those computed day by
+    day (the arithmetic the levers were built with before), bit for bit."""
+    from hospsim.model.plan import _cumulative_mix, _mixes
+
+    names = [f"p{i}" for i in range(max(len(shares), len(targets)))]
+    base, to = dict(zip(names, shares)), dict(zip(names[::-1], targets))
+    frac = np.array(fracs)
+    assert _mixes(names, base, to, frac) == [_cumulative_mix(names, base, to, f) for f in frac.tolist()]

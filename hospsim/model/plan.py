@@ -98,8 +98,13 @@ def _weekday_slots(weekday: np.ndarray, v: np.ndarray) -> list[int]:
 
 
 def _mixes(names: list[str], base: dict[str, float], to: dict[str, float], frac: np.ndarray) -> list[tuple[float, ...]]:
-    cache: dict[float, tuple[float, ...]] = {}
-    return [cache.setdefault(f, _cumulative_mix(names, base, to, f)) for f in frac.tolist()]
+    """Every day's cumulative mix at once: the arithmetic of :func:`_cumulative_mix`, row by row."""
+    f = np.asarray(frac, dtype=float)[:, None]
+    start = np.array([base.get(n, 0.0) for n in names])
+    end = np.array([to.get(n, 0.0) for n in names])
+    cum = np.cumsum((1 - f) * start + f * end, axis=1)
+    cum[:, -1] = 1.0  # shares sum to 1 within tolerance; make the last bin catch everything
+    return [tuple(row) for row in cum.tolist()]
 
 
 def _opener(
