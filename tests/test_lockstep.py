@@ -72,7 +72,7 @@ def assert_lockstep(cfg, seed: int) -> Replication:
     return ref
 
 
-@settings(max_examples=examples(300), **SETTINGS)
+@settings(max_examples=examples(200), **SETTINGS)
 @given(raw=systems(plans=None, network=None), seed=seeds)
 def test_generated_systems_run_in_lockstep(raw, seed):
     """Every feature, each drawn half the time: plans (gates, delivery, wait limits), networks,
@@ -80,7 +80,7 @@ def test_generated_systems_run_in_lockstep(raw, seed):
     assert_lockstep(build(raw), seed)
 
 
-@settings(max_examples=examples(120), **SETTINGS)
+@settings(max_examples=examples(100), **SETTINGS)
 @given(data=st.data(), seed=seeds)
 def test_generated_census_starts_run_in_lockstep(data, seed):
     """Census starts: patients in their stay, fit and waiting, in services, blocked, boarding and
@@ -90,7 +90,7 @@ def test_generated_census_starts_run_in_lockstep(data, seed):
     assert_lockstep(build(raw), seed)
 
 
-@settings(max_examples=examples(60), **SETTINGS)
+@settings(max_examples=examples(50), **SETTINGS)
 @given(raw=systems(plans=True, network=True, services=True), seed=seeds)
 def test_generated_networks_with_plans_run_in_lockstep(raw, seed):
     """The hardest mix: onward routes (cascades of blocked patients) under gated plans."""
