@@ -34,7 +34,7 @@ def simulate_candidates_fast(cfg: Config, cand: Candidates) -> Replication:
     cand = engine_candidates(cfg, cand)
     book = GateBook(gates, cfg.horizon_days)
     st = new_state(cfg, cand, levers, gates)
-    onward = LaterVisits(cfg, cand)
+    onward = LaterVisits(cfg, cand, levers)
     if cand.census is not None:
         # The census is placed by the reference engine's own code, then the kernel takes over.
         engine = Engine(cfg, cand, levers, gates)
@@ -83,14 +83,11 @@ class LaterVisits:
     """The numbers of later community visits (:class:`OnwardDraws`), put in the kernel's arrays
     as it first needs them: route uniforms by depth, stays and assessments by (depth, service)."""
 
-    def __init__(self, cfg: Config, cand: Candidates) -> None:
+    def __init__(self, cfg: Config, cand: Candidates, levers: Levers) -> None:
         self.draws = OnwardDraws(cfg, cand)
         self.n_services = len(cfg.services)
-        self.destinations = (
-            [sorted({d for d in dest if d >= 0}) for dest in build_levers(cfg)[0].onward_service]
-            if cfg.has_onward_routes
-            else [[] for _ in range(self.n_services)]
-        )
+        # Every service a stay may route to (each route, now or after a plan's change).
+        self.destinations = [sorted({d for d in dest if d >= 0}) for dest in levers.onward_service]
 
     def for_census(self, st: State, cand: Candidates) -> State:
         """Census patients waiting for their next service start there at depth 1."""
