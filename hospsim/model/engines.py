@@ -18,10 +18,10 @@ import functools
 from dataclasses import dataclass
 
 from ..config import Config, UserError
-from .cohort import Candidates
-from .engine import run_model as _run_simpy
+from .cohort import Candidates, build_candidates
 from .engine import simulate_candidates as _simulate_simpy
 from .records import Replication
+from .streams import Streams
 
 SIMPY = "simpy"
 FAST = "fast"
@@ -69,16 +69,7 @@ def run_model(cfg: Config, replication_seed: int, engine: str | None = None) -> 
     """Draw the patients, set up the plan and simulate one replication with ``engine`` (None: the
     config's ``engine``). Both engines return the same replication; an engine that cannot run
     here raises :class:`EngineUnavailable`."""
-    name = engine or cfg.engine
-    problem = engine_problem(name)
-    if problem is not None:
-        raise EngineUnavailable(problem)
-    if name == SIMPY:
-        return _run_simpy(cfg, replication_seed)
-    from .fast import run_model_fast
-
-    rep: Replication = run_model_fast(cfg, replication_seed)
-    return rep
+    return simulate_candidates(cfg, build_candidates(cfg, Streams(replication_seed)), engine)
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,9 @@ def _open_gates(st: State, book: GateBook, levers: Levers) -> None:
     day = int(st.si[k.PENDING_MIDNIGHT])
     book.occupied_bed_days = st.occupied_bed_days.tolist()
     book.delayed_bed_days = st.delayed_bed_days.tolist()
-    shut_before = list(book.shut)
+    shut_before = len(book.shut)
     book.open_due(day, levers)
-    if len(book.shut) != len(shut_before):
+    if len(book.shut) != shut_before:
         for i, gate in enumerate(book.opened):
             st.gate_shut[i] = book.opened[gate] is None
         write_levers(st, levers)

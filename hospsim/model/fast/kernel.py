@@ -143,31 +143,40 @@ def pop(st):
 
 
 @njit(**INLINED)
-def _beds_change(st, delta, now):
+def _level_change(st, count, area, since, delta, now):
+    """The reference Level.change of the level whose slots are ``count`` (si), ``area`` and
+    ``since`` (sf)."""
     si, sf = st.si, st.sf
-    sf[BED_AREA] += si[BEDS] * (now - sf[BED_SINCE])
-    sf[BED_SINCE] = now
-    si[BEDS] += delta
+    sf[area] += si[count] * (now - sf[since])
+    sf[since] = now
+    si[count] += delta
+
+
+@njit(**INLINED)
+def _close_level(st, count, area, since, now):
+    """The reference Level.close_day: the integral since the last midnight; starts the next day."""
+    si, sf = st.si, st.sf
+    day_area = sf[area] + si[count] * (now - sf[since])
+    sf[area] = 0.0
+    sf[since] = now
+    return day_area
+
+
+@njit(**INLINED)
+def _beds_change(st, delta, now):
+    _level_change(st, BEDS, BED_AREA, BED_SINCE, delta, now)
 
 
 @njit(**INLINED)
 def _delayed_change(st, delta, now):
-    si, sf = st.si, st.sf
-    sf[DEL_AREA] += si[DELAYED] * (now - sf[DEL_SINCE])
-    sf[DEL_SINCE] = now
-    si[DELAYED] += delta
+    _level_change(st, DELAYED, DEL_AREA, DEL_SINCE, delta, now)
 
 
 @njit(**INLINED)
 def _close_days(st, day, now):
     """The finished day's integrals (the reference GateBook.record_day)."""
-    si, sf = st.si, st.sf
-    st.occupied_bed_days[day] = sf[BED_AREA] + si[BEDS] * (now - sf[BED_SINCE])
-    sf[BED_AREA] = 0.0
-    sf[BED_SINCE] = now
-    st.delayed_bed_days[day] = sf[DEL_AREA] + si[DELAYED] * (now - sf[DEL_SINCE])
-    sf[DEL_AREA] = 0.0
-    sf[DEL_SINCE] = now
+    st.occupied_bed_days[day] = _close_level(st, BEDS, BED_AREA, BED_SINCE, now)
+    st.delayed_bed_days[day] = _close_level(st, DELAYED, DEL_AREA, DEL_SINCE, now)
 
 
 @njit(**INLINED)
