@@ -39,9 +39,9 @@ BEDS, BED_CAP, DELAYED = 5, 6, 7
 B_HEAD, B_TAIL, B_COUNT = 8, 9, 10
 SORTED_DAY, KEPT_POS, KEPT_LEN = 11, 12, 13
 EL_NEXT_REF, EL_NEXT, EL_HEAP_N, EL_CANCELLED = 14, 15, 16, 17
-PENDING_MIDNIGHT, MAX_DEPTH, STARTED, NEED_DEPTH, NEED_SERVICE = 18, 19, 20, 21, 22
-NEXT_ARRIVAL, NEXT_ARRIVAL_KEY = 23, 24
-N_SI = 25
+PENDING_MIDNIGHT, NEED_DEPTH, NEED_SERVICE = 18, 19, 20
+NEXT_ARRIVAL, NEXT_ARRIVAL_KEY = 21, 22
+N_SI = 23
 # sf (float64)
 NOW, BED_AREA, BED_SINCE, DEL_AREA, DEL_SINCE, NEXT_ARRIVAL_TIME = 0, 1, 2, 3, 4, 5
 N_SF = 6
@@ -291,8 +291,6 @@ def _new_visit(st, pid, s, origin, depth, now):
     st.v_stay_end[v] = np.nan
     st.v_leave[v] = np.nan
     st.visit[pid] = v
-    if depth > si[MAX_DEPTH]:
-        si[MAX_DEPTH] = depth
     return v
 
 
@@ -679,7 +677,6 @@ def start(st):
     for pid in range(st.n_emergencies, st.n_emergencies + st.el_order.size):
         st.outcome[pid] = ON_LIST
         resolve(st, pid)
-    st.si[STARTED] = 1
 
 
 @njit(**INLINED)

@@ -433,8 +433,6 @@ def take_over(st: State, engine: Engine) -> State:
     _take_events(st, engine)
     si = st.si
     si[k.N_VISITS] = nv
-    si[k.MAX_DEPTH] = max(log.v_depth, default=0)
-    si[k.STARTED] = 1
     assert n == st.outcome.size
     return st
 
