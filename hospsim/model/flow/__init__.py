@@ -35,3 +35,12 @@ def run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
     from .run import run_flow as _run
 
     return _run(cfg, window)
+
+
+def flow_engine_problem() -> str | None:
+    """Why the flow engine cannot run here (one line), or None: its kernel needs numba."""
+    try:
+        import numba  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - numba is a dependency
+        return f"engine flow needs numba, which cannot be imported here ({exc})"
+    return None

@@ -1,0 +1,92 @@
+"""One run of the flow engine: build the network and the plan, step through the days (opening
+gates at midnights as the DES does), then measure."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...config import Config, UserError
+from ..demand import initial_list_times
+from ..plan import GateBook, Levers, build_levers
+from . import FlowRun
+from .kernel import run_days
+from .measures import flow_outputs
+from .network import KernelBank, Stage, build_kernels, build_network
+from .state import FlowState, Plan, bank_arrays, list_offset, new_state, plan_arrays
+
+
+def run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
+    """The flow engine's run of ``cfg`` (see :func:`hospsim.model.flow.run_flow`)."""
+    H = cfg.horizon_days
+    win = window if window is not None else (cfg.warmup_days, H)
+    if not 0 <= win[0] < win[1] <= H:
+        raise ValueError(f"measurement window {win[0]}..{win[1]} is not inside 0..{H}")
+    if cfg.initial_state is not None and (cfg.initial_state.acute or cfg.initial_state.services or cfg.initial_state.boarding):
+        raise UserError(
+            "initial_state: the flow engine starts from an empty hospital (and a waiting list); "
+            "run census starts with engine simpy or fast"
+        )
+    lv, gates = build_levers(cfg)
+    gated = frozenset(g.path for g in gates)
+    slots, stages = build_network(cfg, lv, gated)
+    bank = build_kernels(slots, H)
+    plan = plan_arrays(cfg, lv, slots, stages, bank, win)
+    state = new_state(cfg, len(stages), plan.n_priorities)
+    _starting_list(cfg, plan, state)
+    book = GateBook(gates, H)
+    if not gates:
+        run_days(plan, bank_arrays(bank), state, 0, H)
+    else:
+        plan, bank, stages = _run_gated(cfg, lv, book, (plan, bank, stages), state, win)
+    return flow_outputs(cfg, plan, bank, stages, state, book.opened)
+
+
+def _run_gated(
+    cfg: Config, lv: Levers, book: GateBook, built: tuple[Plan, KernelBank, list[Stage]], state: FlowState, win: tuple[int, int]
+) -> tuple[Plan, KernelBank, list[Stage]]:
+    """Day by day while a gate is shut: at each midnight the gates see the last day's bed days
+    (as in the DES) and an opened gate's lever is re-read from that day on."""
+    H = cfg.horizon_days
+    plan, bank, stages = built
+    k = bank_arrays(bank)
+    for d in range(H):
+        if book.shut:
+            if d > 0:
+                book.record_day(d - 1, float(state.occ_area[d - 1]), float(state.delayed_area[d - 1]))
+            before = len(book.shut)
+            book.open_due(d, lv)
+            if len(book.shut) != before:
+                # The same stages (gated levers built every route), re-read from the levers.
+                slots, stages = build_network(cfg, lv, frozenset(g.path for g in book.opened))
+                bank = build_kernels(slots, H)
+                k = bank_arrays(bank)
+                plan = plan_arrays(cfg, lv, slots, stages, bank, win)
+            run_days(plan, k, state, d, d + 1)
+        else:
+            run_days(plan, k, state, d, H)
+            break
+    return plan, bank, stages
+
+
+def _starting_list(cfg: Config, plan: Plan, state: FlowState) -> None:
+    """The electives on the list at day 0: by referral day (before day 0) and priority."""
+    el = cfg.demand.elective
+    if el is None:
+        return
+    L = list_offset(cfg)
+    listed = cfg.initial_state.waiting_list if cfg.initial_state is not None else []
+    if listed:
+        names = list(el.priorities)
+        for w in listed:
+            c = L + int(np.floor(-max(w.elapsed_days, 1e-12)))
+            pr = names.index(w.priority)
+            state.on_list[pr, c] += 1.0
+            state.listed[pr, c] += 1.0
+        return
+    times = initial_list_times(el)
+    if times.size == 0:
+        return
+    cohorts = np.bincount((L + np.floor(times)).astype(np.int64), minlength=L)
+    for pr in range(plan.n_priorities):
+        state.on_list[pr, : cohorts.size] += cohorts * plan.priority_share[pr]
+        state.listed[pr, : cohorts.size] += cohorts * plan.priority_share[pr]
