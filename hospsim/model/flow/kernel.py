@@ -20,7 +20,8 @@ from typing import Any
 import numba as nb
 
 HOURS = 24
-NEAR = 48
+NEAR_DAYS = 2  # ... in days: later exits start two midnights on
+NEAR = 48  # hours after entry kept hour by hour (los.NEAR_STEPS)
 HOME = -1
 ACUTE, SERVICE, ASSESS = 0, 1, 2
 # As the compiled DES engine (:mod:`hospsim.model.fast.kernel`): cached on disk, no reference
@@ -32,17 +33,29 @@ INLINED: dict[str, Any] = {**JIT, "forceinline": True}
 
 @nb.njit(**INLINED)
 def _inflow(p, k, s, st, t, j, d, x):  # type: ignore[no-untyped-def]
-    """``x`` patients enter stage ``st`` in hour ``t``: their exits are scheduled."""
+    """``x`` patients enter stage ``st`` in hour ``t``: their exits over the next 48 hours are
+    scheduled hour by hour (later ones at the day's end, :func:`_far_scatter`)."""
     if x <= 0.0:
         return
     s.stock[st] += x
     s.hour_in[st, j] += x
     s.day_in[st, d] += x
     row = k.row_of[p.st_slot[st], d]
-    near = k.near[row, j]
     due = s.due[st]
-    for lag in range(NEAR - j):
+    late = s.exits_done[0] == t  # entered after the hour's exits (a move at its end)
+    n = k.sparse_n[row]
+    if n > 0:
+        lags = k.sparse_lag[row]
+        shares = k.sparse_share[row]
+        for i in range(n):
+            lag = lags[i] + 1 if late and lags[i] == 0 else lags[i]
+            due[t + lag] += x * shares[i]
+        return
+    near = k.near[row]
+    for lag in range(NEAR):
         due[t + lag] += x * near[lag]
+    if late:  # ... its exits in the hour leave in the next
+        due[t + 1] += x * near[0]
 
 
 @nb.njit(**INLINED)
@@ -95,48 +108,73 @@ def _exits(p, k, s, t, j, d):  # type: ignore[no-untyped-def]
     """The end of hour ``t``: every stage's exits in the hour leave (stages in kind order, so
     an assessment entered this hour may end in it too)."""
     for st in range(p.n_stages):
-        x = s.due[st, t] + s.far[st, d] / HOURS
+        x = s.due[st, t] + s.far_hour[st, j]
         if x <= 0.0:
             continue
         x = min(x, s.stock[st])  # never below zero through rounding
         s.stock[st] -= x
         _route(p, k, s, st, t, j, d, x)
+    s.exits_done[0] = t
+
+
+@nb.njit(**INLINED)
+def _far_hours(p, s, d):  # type: ignore[no-untyped-def]
+    """The start of day ``d``: each stage's later exits per hour of the day. A window of 24
+    hours of one entry hour j straddles two days: its part in this day (hours j..23) and its part
+    from the day before's window (hours 0..j-1) are each spread evenly over their hours."""
+    for st in range(p.n_stages):
+        fa = s.far_a[st]
+        fb = s.far_b[st]
+        fh = s.far_hour[st]
+        for h in range(HOURS):
+            fh[h] = 0.0
+        for j in range(HOURS):
+            a = fa[j, d]
+            if a > 0.0:
+                per = a / (HOURS - j)
+                for h in range(j, HOURS):
+                    fh[h] += per
+            if j > 0:
+                b = fb[j, d]
+                if b > 0.0:
+                    per = b / j
+                    for h in range(j):
+                        fh[h] += per
 
 
 @nb.njit(**INLINED)
 def _far_scatter(p, k, s, d, n_days):  # type: ignore[no-untyped-def]
-    """The end of day ``d``: schedule the later days' exits of the day's inflows."""
+    """The end of day ``d``: schedule the later exits (48 hours on) of the day's inflows, in
+    windows of 24 hours from each entry hour, each split at the midnight it straddles."""
     for st in range(p.n_stages):
         hin = s.hour_in[st]
-        total = 0.0
-        for j in range(HOURS):
-            total += hin[j]
-        if total <= 0.0:
-            continue
         slot = p.st_slot[st]
         c = k.exact_of[slot]
-        far = s.far[st]
-        last = n_days - d  # days after d still inside the horizon
-        if c >= 0:
-            fx = k.far_exact[c]
-            for j in range(HOURS):
-                x = hin[j]
-                if x == 0.0:
-                    continue
-                fj = fx[j]
-                for n in range(2, last):  # contiguous: vectorised
-                    far[d + n] += x * fj[n]
-        else:
-            row = k.row_of[slot, d]
-            rest = k.rest[row]
-            left = 0.0
-            for j in range(HOURS):
-                left += hin[j] * rest[j]
-            shape = k.far_shape[row]
-            for n in range(2, last):
-                far[d + n] += left * shape[n]
+        fa = s.far_a[st]
+        fb = s.far_b[st]
+        row = k.row_of[slot, d]
+        last = n_days - d - NEAR_DAYS  # windows whose first part is inside the horizon
         for j in range(HOURS):
+            x = hin[j]
+            if x <= 0.0:
+                continue
             hin[j] = 0.0
+            faj = fa[j]
+            fbj = fb[j]
+            if c >= 0:
+                pa = k.part_a[c, j]
+                pb = k.part_b[c, j]
+                for m in range(last):  # contiguous: vectorised
+                    faj[d + NEAR_DAYS + m] += x * pa[m]
+                    fbj[d + NEAR_DAYS + 1 + m] += x * pb[m]
+            else:
+                left = x * k.rest[row]
+                shape = k.far_shape[row]
+                first = (HOURS - j) / HOURS
+                for m in range(last):
+                    w = left * shape[m]
+                    faj[d + NEAR_DAYS + m] += w * first
+                    fbj[d + NEAR_DAYS + 1 + m] += w * (1.0 - first)
 
 
 @nb.njit(**INLINED)
@@ -451,6 +489,7 @@ def _record(p, s, t, j, d):  # type: ignore[no-untyped-def]
 def run_days(p, k, s, d0, d1):  # type: ignore[no-untyped-def]
     """Simulate days ``d0 .. d1 - 1`` hour by hour."""
     for d in range(d0, d1):
+        _far_hours(p, s, d)
         _book_electives(p, s, d)
         for j in range(HOURS):
             t = d * HOURS + j

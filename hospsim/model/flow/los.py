@@ -46,7 +46,9 @@ def _stop_loss(spec: LosDistribution, x: np.ndarray) -> np.ndarray:
     if isinstance(spec, Gamma):
         shape = 1.0 / spec.cv**2
         scale = spec.mean_days / shape
-        return np.asarray(spec.mean_days * special.gammaincc(shape + 1, x / scale) - x * special.gammaincc(shape, x / scale))
+        return np.asarray(
+            spec.mean_days * special.gammaincc(shape + 1, x / scale) - x * special.gammaincc(shape, x / scale)
+        )
     if isinstance(spec, Fixed):
         return np.asarray(np.maximum(spec.mean_days - x, 0.0))
     if isinstance(spec, Empirical):
@@ -55,7 +57,9 @@ def _stop_loss(spec: LosDistribution, x: np.ndarray) -> np.ndarray:
     raise TypeError(f"unknown distribution {spec!r}")
 
 
-def present_after_steps(spec: LosDistribution, multiplier: float, n_steps: int, step_days: float = STEP_DAYS) -> np.ndarray:
+def present_after_steps(
+    spec: LosDistribution, multiplier: float, n_steps: int, step_days: float = STEP_DAYS
+) -> np.ndarray:
     """``W[k]``, k = 0..n_steps-1: the share of a cohort that entered at a constant rate over one
     step still present at the end of the k-th step after it (k = 0: the end of its own step)."""
     pi = stop_loss_days(spec, np.arange(n_steps + 1) * step_days, multiplier)
@@ -73,7 +77,9 @@ def mean_stay_days(spec: LosDistribution, multiplier: float = 1.0) -> float:
     return float(stop_loss_days(spec, np.zeros(1), multiplier)[0])
 
 
-def conditional_present(spec: LosDistribution, elapsed_days: float, n_steps: int, step_days: float = STEP_DAYS) -> np.ndarray:
+def conditional_present(
+    spec: LosDistribution, elapsed_days: float, n_steps: int, step_days: float = STEP_DAYS
+) -> np.ndarray:
     """Share of patients who have already stayed ``elapsed_days`` still present at the end of each
     of the next ``n_steps`` steps (a census patient: no entry spread)."""
     x = elapsed_days + np.arange(1, n_steps + 1) * step_days

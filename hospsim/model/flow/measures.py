@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ...config import Config
+from ...config import Config, gated_schedules
 from .. import kpi_registry as registry
 from ..demand import calendar
 from ..kpi_registry import HOURS, ratio
@@ -54,7 +54,9 @@ def _long_stay(plan: Plan, bank: KernelBank, stages: list[Stage], s: FlowState) 
     acute = np.array([i for i, st in enumerate(stages) if st.kind == ACUTE], dtype=np.int64)
     rows = bank.row_of[plan.st_slot[acute]]
     out = np.zeros(plan.n_days)
-    long_stay_levels(np.ascontiguousarray(s.day_in[acute]), np.ascontiguousarray(rows), bank.present_daily, int(LONG_STAY_DAYS), out)
+    long_stay_levels(
+        np.ascontiguousarray(s.day_in[acute]), np.ascontiguousarray(rows), bank.present_daily, int(LONG_STAY_DAYS), out
+    )
     return out
 
 
@@ -151,8 +153,9 @@ class _Kpis:
 
     def all(self) -> dict[str, float]:
         """Every KPI of the config, in output order."""
-        subjects = {"gate": [registry.gate_key(p) for p in self.opened], "service": list(self.cfg.services)}
-        gate_days = list(self.opened.values())
+        paths = [path for path, _ in gated_schedules(self.cfg)]  # in the order of the KPIs
+        subjects = {"gate": [registry.gate_key(p) for p in paths], "service": list(self.cfg.services)}
+        gate_days = [self.opened.get(p) for p in paths]
         out: dict[str, float] = {}
         for name, kpi, i in registry.layout(self.cfg, subjects["gate"], subjects["service"]):
             if kpi.scope == "gate":
@@ -240,8 +243,8 @@ class _Kpis:
 
 def _same_day(near: np.ndarray) -> np.ndarray:
     """Per entry hour j: the share leaving before the day ends (lags 0 .. 23 - j)."""
-    hours = np.arange(near.shape[1])[None, :]
-    return np.asarray((near * (hours <= 23 - np.arange(near.shape[0])[:, None])).sum(axis=1))
+    cum = np.cumsum(near[:24])
+    return np.asarray(cum[23 - np.arange(24)])
 
 
 def _wait_share(k: _Kpis, column: np.ndarray) -> float:

@@ -8,11 +8,8 @@ time is split into one stage per destination, its inflow weighted by the day's s
 stage with fixed route shares. The *holder* of a stage is where its patients are: an acute bed
 (0) or a place of service ``s`` (``1 + s``).
 
-Kernels (:class:`KernelBank`) are the exact exit shares of each distinction (distribution x
-multiplier) present in the plan: hour by hour over the entry day and the next, then per later day
-- exactly per entry hour when the multiplier is constant, else with the later days' shape of a
-cohort spread evenly over its entry day (the share still present after the near window is exact
-either way, so nothing is lost).
+Kernels (:class:`KernelBank`) are the exact exit shares of each distribution and multiplier in
+the plan: hour by hour for 48 hours after entry, then per 24-hour window (see the class).
 """
 
 from __future__ import annotations
@@ -22,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...config import Config
-from ...config.distributions import LosDistribution
+from ...config.distributions import Empirical, Fixed, LosDistribution
 from ..engine import assessment_flags
 from ..plan import Levers
-from .los import HOURS_PER_DAY, NEAR_STEPS, exit_shares, mean_stay_days, present_after_steps, stop_loss_days
+from .los import HOURS_PER_DAY, NEAR_STEPS, STEP_DAYS, exit_shares, mean_stay_days, present_after_steps, stop_loss_days
 
 ACUTE, SERVICE, ASSESS = 0, 1, 2  # stage kinds, in the order their exits are taken each step
 HOME = -1
@@ -130,34 +127,143 @@ def build_network(cfg: Config, lv: Levers, gated: frozenset[str] = frozenset()) 
 class KernelBank:
     """Exit shares of every (slot, multiplier) row, as the kernel reads them.
 
-    ``near[row, j, k]``: share of an inflow in hour ``j`` of its day leaving in the k-th hour
-    after (k <= 47 - j: its own day and the next). ``rest[row, j]``: the share still there at the
-    end of the next day. ``far_shape[row, n]``: the share of that rest leaving on the n-th day
-    after the entry day (n >= 2; sums to 1 over all later days). ``far_exact[c, n, j]``: for a
-    constant slot ``c = exact_of[slot]``, the share of an inflow in hour ``j`` leaving on day n.
-    ``row_of[slot, day]``: the row in force on each day. ``mean_days[row]``: the mean stay.
+    An inflow spread evenly over one hour leaves ``near[row, k]`` of itself in the k-th hour
+    after (k < 48); ``rest[row]`` is still there after 48 hours. From then on it leaves in
+    windows of 24 hours (hours 48 + 24m .. 71 + 24m after entry): ``far_shape[row, m]`` of the
+    rest in window m. A window of entry hour j straddles a midnight: for a constant slot (``c =
+    exact_of[slot]``), ``part_a[c, j, m]`` / ``part_b[c, j, m]`` are the exact shares leaving
+    before / after it; otherwise the window is split by its hours. ``row_of[slot, day]``: the
+    row in force on each day; ``mean_days[row]``: the mean stay; ``present_daily[row, n]``: the
+    share of a day's even inflow still there at the end of the n-th day after.
     """
 
     near: np.ndarray
     rest: np.ndarray
     far_shape: np.ndarray
-    far_exact: np.ndarray
+    part_a: np.ndarray
+    part_b: np.ndarray
     exact_of: np.ndarray
     row_of: np.ndarray
     mean_days: np.ndarray
-    present_daily: np.ndarray  # [row, n]: share of a day's even inflow present at the end of day n after
+    present_daily: np.ndarray
+    # A fixed or empirical stay (point masses) is scheduled exactly instead: an hour's inflow
+    # leaves ``sparse_share[row, i]`` of itself ``sparse_lag[row, i]`` hours on (i < sparse_n[row]).
+    sparse_n: np.ndarray
+    sparse_lag: np.ndarray
+    sparse_share: np.ndarray
+
+    @property
+    def longest_lag(self) -> int:
+        """The latest hour after entry that any row schedules directly."""
+        return max(NEAR_STEPS, int(self.sparse_lag.max(initial=0)) + 1)
 
 
-def _near_rows(spec: LosDistribution, m: float) -> tuple[np.ndarray, np.ndarray]:
-    present = present_after_steps(spec, m, NEAR_STEPS)
-    q = exit_shares(present)
-    near = np.zeros((HOURS_PER_DAY, NEAR_STEPS))
-    rest = np.empty(HOURS_PER_DAY)
-    for j in range(HOURS_PER_DAY):
-        n = NEAR_STEPS - j
-        near[j, :n] = q[:n]
-        rest[j] = present[n - 1]
-    return near, rest
+def _point_masses(spec: LosDistribution, m: float, cap_steps: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A discrete stay's exits: an inflow spread over an hour, with a stay of u hours, leaves in
+    hours floor(u) and floor(u) + 1 after, in proportion (None: a continuous stay)."""
+    if isinstance(spec, Fixed):
+        values = np.array([spec.mean_days])
+    elif isinstance(spec, Empirical):
+        values = np.asarray(spec.values_days, dtype=float)
+    else:
+        return None
+    u = values * m / STEP_DAYS
+    k = np.floor(u)
+    frac = u - k
+    lags = np.concatenate([k, k + 1]).astype(np.int64)
+    shares = np.concatenate([1.0 - frac, frac]) / values.size
+    lags = np.minimum(lags, cap_steps)  # beyond the horizon: never leaves within it
+    keep = shares > 0
+    return lags[keep], shares[keep]
+
+
+def _present_at(spec: LosDistribution, m: float, steps: np.ndarray) -> np.ndarray:
+    """``W[k]`` at the given k: share of an hour's even inflow present k + 1 hours after its start."""
+    x = np.asarray(steps, dtype=float)
+    pi = stop_loss_days(spec, np.concatenate([x, x + 1.0]) * STEP_DAYS, m)
+    return np.asarray((pi[: x.size] - pi[x.size :]) / STEP_DAYS)
+
+
+def _windows(n_days: int) -> np.ndarray:
+    return np.arange(n_days + 2)
+
+
+def _far_shape(spec: LosDistribution, m: float, n_days: int) -> tuple[float, np.ndarray]:
+    """The share left after 48 hours and, per 24-hour window m after that, the share of it
+    leaving in the window."""
+    w = _windows(n_days)
+    start = _present_at(spec, m, NEAR_STEPS - 1 + HOURS_PER_DAY * w)
+    end = _present_at(spec, m, NEAR_STEPS - 1 + HOURS_PER_DAY * (w + 1))
+    left = float(start[0])
+    return left, (start - end) / left if left > 0 else np.zeros(w.size)
+
+
+def _parts(spec: LosDistribution, m: float, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[j, m]``: shares of an inflow in hour j leaving in window m before / after the midnight
+    the window straddles (after: hours 0..j-1 of the next day)."""
+    w = _windows(n_days)[None, :]
+    j = np.arange(HOURS_PER_DAY)[:, None]
+    first = NEAR_STEPS - 1 + HOURS_PER_DAY * w  # W at the window's start
+    cut = first + HOURS_PER_DAY - j  # ... at the midnight inside it
+    last = first + HOURS_PER_DAY
+    steps = np.unique(np.concatenate([first.ravel(), cut.ravel(), last.ravel()]))
+    present = _present_at(spec, m, steps)
+    at = lambda k: present[np.searchsorted(steps, k)]  # noqa: E731
+    return np.ascontiguousarray(at(first) - at(cut)), np.ascontiguousarray(at(cut) - at(last))
+
+
+def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
+    """The kernel bank of ``slots`` over ``n_days``."""
+    row_of = np.empty((len(slots), n_days), dtype=np.int64)
+    near, rest, shape, present_daily, means = [], [], [], [], []
+    exact_of = np.full(len(slots), -1, dtype=np.int64)
+    part_a, part_b = [], []
+    sparse: list[tuple[np.ndarray, np.ndarray]] = []
+    cap = (n_days + 1) * HOURS_PER_DAY
+    for i, slot in enumerate(slots):
+        values, inverse = np.unique(slot.multiplier_by_day, return_inverse=True)
+        first_row = len(near)
+        for m in values.tolist():
+            points = _point_masses(slot.spec, m, cap)
+            if points is None:
+                near.append(exit_shares(present_after_steps(slot.spec, m, NEAR_STEPS)))
+                left, sh = _far_shape(slot.spec, m, n_days)
+                sparse.append((np.zeros(0, dtype=np.int64), np.zeros(0)))
+            else:
+                near.append(np.zeros(NEAR_STEPS))
+                left, sh = 0.0, np.zeros(n_days + 2)
+                sparse.append(points)
+            rest.append(left)
+            shape.append(sh)
+            present_daily.append(_daily_present(slot.spec, m, n_days))
+            means.append(mean_stay_days(slot.spec, m))
+        row_of[i] = first_row + inverse
+        if values.size == 1 and not slot.gated and _point_masses(slot.spec, 1.0, cap) is None:
+            exact_of[i] = len(part_a)
+            a, b = _parts(slot.spec, float(values[0]), n_days)
+            part_a.append(a)
+            part_b.append(b)
+    empty = np.zeros((0, HOURS_PER_DAY, n_days + 2))
+    width = max([lags.size for lags, _ in sparse], default=0)
+    sparse_lag = np.zeros((len(sparse), width), dtype=np.int64)
+    sparse_share = np.zeros((len(sparse), width))
+    for r, (lags, shares) in enumerate(sparse):
+        sparse_lag[r, : lags.size] = lags
+        sparse_share[r, : lags.size] = shares
+    return KernelBank(
+        near=np.ascontiguousarray(near),
+        rest=np.asarray(rest),
+        far_shape=np.ascontiguousarray(shape),
+        part_a=np.ascontiguousarray(part_a) if part_a else empty,
+        part_b=np.ascontiguousarray(part_b) if part_b else empty,
+        exact_of=exact_of,
+        row_of=row_of,
+        mean_days=np.asarray(means),
+        present_daily=np.ascontiguousarray(present_daily),
+        sparse_n=np.array([lags.size for lags, _ in sparse], dtype=np.int64),
+        sparse_lag=sparse_lag,
+        sparse_share=sparse_share,
+    )
 
 
 def _daily_present(spec: LosDistribution, m: float, n_days: int) -> np.ndarray:
@@ -165,60 +271,3 @@ def _daily_present(spec: LosDistribution, m: float, n_days: int) -> np.ndarray:
     (index 0: the end of its own day)."""
     pi = stop_loss_days(spec, np.arange(n_days + 2, dtype=float), m)
     return np.asarray(pi[:-1] - pi[1:])
-
-
-def _far_shape(present_daily: np.ndarray) -> np.ndarray:
-    """Per later day n (>= 2): share of what is left at the end of day 1 that leaves on day n."""
-    shape = np.zeros(present_daily.size)
-    left = present_daily[1]
-    if left > 0:
-        shape[2:] = (present_daily[1:-1] - present_daily[2:]) / left
-    return shape
-
-
-def _far_exact(spec: LosDistribution, m: float, n_days: int) -> np.ndarray:
-    """``[j, n]``: share of an inflow in hour j leaving on the n-th day after its entry day."""
-    steps = (n_days + 2) * HOURS_PER_DAY
-    present = np.concatenate([[1.0], present_after_steps(spec, m, steps)])  # present[k + 1] = W[k]
-    n = np.arange(n_days + 1)[:, None]
-    j = np.arange(HOURS_PER_DAY)[None, :]
-    start = np.clip(HOURS_PER_DAY * n - j, 0, steps)  # W[24n - j - 1] at index 24n - j
-    end = np.clip(HOURS_PER_DAY * n + HOURS_PER_DAY - j, 0, steps)
-    far = present[start] - present[end]
-    far[:2] = 0.0
-    return np.ascontiguousarray(far.T)  # [j, n]: the kernel runs along n
-
-
-def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
-    """The kernel bank of ``slots`` over ``n_days``."""
-    rows: dict[tuple[int, float], int] = {}
-    row_of = np.empty((len(slots), n_days), dtype=np.int64)
-    near, rest, shape, present_daily, means = [], [], [], [], []
-    exact_of = np.full(len(slots), -1, dtype=np.int64)
-    exact = []
-    for i, slot in enumerate(slots):
-        values, inverse = np.unique(slot.multiplier_by_day, return_inverse=True)
-        for v_index, m in enumerate(values.tolist()):
-            key = (i, m)
-            rows[key] = len(near)
-            nr, rs = _near_rows(slot.spec, m)
-            pd_ = _daily_present(slot.spec, m, n_days)
-            near.append(nr)
-            rest.append(rs)
-            present_daily.append(pd_)
-            shape.append(_far_shape(pd_))
-            means.append(mean_stay_days(slot.spec, m))
-        row_of[i] = np.array([rows[(i, m)] for m in values.tolist()], dtype=np.int64)[inverse]
-        if values.size == 1 and not slot.gated:
-            exact_of[i] = len(exact)
-            exact.append(_far_exact(slot.spec, float(values[0]), n_days))
-    return KernelBank(
-        near=np.ascontiguousarray(near),
-        rest=np.ascontiguousarray(rest),
-        far_shape=np.ascontiguousarray(shape),
-        far_exact=np.ascontiguousarray(exact) if exact else np.zeros((0, HOURS_PER_DAY, n_days + 1)),
-        exact_of=exact_of,
-        row_of=row_of,
-        mean_days=np.asarray(means),
-        present_daily=np.ascontiguousarray(present_daily),
-    )

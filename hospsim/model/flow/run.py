@@ -21,7 +21,9 @@ def run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
     win = window if window is not None else (cfg.warmup_days, H)
     if not 0 <= win[0] < win[1] <= H:
         raise ValueError(f"measurement window {win[0]}..{win[1]} is not inside 0..{H}")
-    if cfg.initial_state is not None and (cfg.initial_state.acute or cfg.initial_state.services or cfg.initial_state.boarding):
+    if cfg.initial_state is not None and (
+        cfg.initial_state.acute or cfg.initial_state.services or cfg.initial_state.boarding
+    ):
         raise UserError(
             "initial_state: the flow engine starts from an empty hospital (and a waiting list); "
             "run census starts with engine simpy or fast"
@@ -31,7 +33,7 @@ def run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
     slots, stages = build_network(cfg, lv, gated)
     bank = build_kernels(slots, H)
     plan = plan_arrays(cfg, lv, slots, stages, bank, win)
-    state = new_state(cfg, len(stages), plan.n_priorities)
+    state = new_state(cfg, len(stages), plan.n_priorities, bank.longest_lag)
     _starting_list(cfg, plan, state)
     book = GateBook(gates, H)
     if not gates:
@@ -42,7 +44,12 @@ def run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
 
 
 def _run_gated(
-    cfg: Config, lv: Levers, book: GateBook, built: tuple[Plan, KernelBank, list[Stage]], state: FlowState, win: tuple[int, int]
+    cfg: Config,
+    lv: Levers,
+    book: GateBook,
+    built: tuple[Plan, KernelBank, list[Stage]],
+    state: FlowState,
+    win: tuple[int, int],
 ) -> tuple[Plan, KernelBank, list[Stage]]:
     """Day by day while a gate is shut: at each midnight the gates see the last day's bed days
     (as in the DES) and an opened gate's lever is re-read from that day on."""
@@ -57,7 +64,7 @@ def _run_gated(
             book.open_due(d, lv)
             if len(book.shut) != before:
                 # The same stages (gated levers built every route), re-read from the levers.
-                slots, stages = build_network(cfg, lv, frozenset(g.path for g in book.opened))
+                slots, stages = build_network(cfg, lv, frozenset(book.opened))
                 bank = build_kernels(slots, H)
                 k = bank_arrays(bank)
                 plan = plan_arrays(cfg, lv, slots, stages, bank, win)

@@ -67,9 +67,13 @@ class Bank(NamedTuple):
     near: np.ndarray
     rest: np.ndarray
     far_shape: np.ndarray
-    far_exact: np.ndarray
+    part_a: np.ndarray
+    part_b: np.ndarray
     exact_of: np.ndarray
     row_of: np.ndarray
+    sparse_n: np.ndarray
+    sparse_lag: np.ndarray
+    sparse_share: np.ndarray
 
 
 class FlowState(NamedTuple):
@@ -78,8 +82,11 @@ class FlowState(NamedTuple):
     stock: np.ndarray  # [K] patients in each stage
     hour_in: np.ndarray  # [K, 24] today's inflow per hour (for the later days' exits)
     day_in: np.ndarray  # [K, H]
-    due: np.ndarray  # [K, T + 48] exits per hour (entry day and the next)
-    far: np.ndarray  # [K, H + 2] exits per later day
+    due: np.ndarray  # [K, T + lags] exits per hour in the 48 hours after entry (point masses: all)
+    far_a: np.ndarray  # [K, 24, H + 3] later exits of entry hour j falling on day d, hours j..23
+    far_b: np.ndarray  # [K, 24, H + 3] ... falling on day d, hours 0..j-1
+    far_hour: np.ndarray  # [K, 24] today's later exits per hour
+    exits_done: np.ndarray  # [1] the last hour whose exits have been taken
     beds: np.ndarray  # [4] occupied, of them emergencies, delayed, of them emergencies
     discharged: np.ndarray  # [H] home from an acute bed
     left_services: np.ndarray  # [H] home from a community place
@@ -162,7 +169,9 @@ def _weights(stages: list[Stage], n_days: int) -> np.ndarray:
     )
 
 
-def plan_arrays(cfg: Config, lv: Levers, slots: list[Slot], stages: list[Stage], bank: KernelBank, window: tuple[int, int]) -> Plan:
+def plan_arrays(
+    cfg: Config, lv: Levers, slots: list[Slot], stages: list[Stage], bank: KernelBank, window: tuple[int, int]
+) -> Plan:
     """The plan (levers as they are now) and the network as kernel inputs."""
     H, S, G = cfg.horizon_days, len(cfg.services), len(cfg.groups)
     el = cfg.demand.elective
@@ -283,18 +292,23 @@ def _slot_hours(admit_hour: float, spread_hours: float) -> np.ndarray:
 
 def bank_arrays(bank: KernelBank) -> Bank:
     """The kernel bank as the kernel reads it."""
-    return Bank(bank.near, bank.rest, bank.far_shape, bank.far_exact, bank.exact_of, bank.row_of)
+    return Bank(
+        bank.near, bank.rest, bank.far_shape, bank.part_a, bank.part_b, bank.exact_of, bank.row_of,
+        bank.sparse_n, bank.sparse_lag, bank.sparse_share,
+    )  # fmt: skip
 
 
-def new_state(cfg: Config, n_stages: int, n_priorities: int) -> FlowState:
-    """An empty system (the starting waiting list is added by the driver)."""
+def new_state(cfg: Config, n_stages: int, n_priorities: int, longest_lag: int = NEAR_STEPS) -> FlowState:
+    """An empty system (the starting waiting list is added by the driver); ``longest_lag``: the
+    latest hour after entry that exits are scheduled hour by hour."""
     H, S, G = cfg.horizon_days, len(cfg.services), len(cfg.groups)
     T = H * HOURS_PER_DAY
     L = list_offset(cfg)
     K, P, W = n_stages, n_priorities, len(RTT_WEEKS)
     z = np.zeros
     return FlowState(
-        stock=z(K), hour_in=z((K, HOURS_PER_DAY)), day_in=z((K, H)), due=z((K, T + NEAR_STEPS)), far=z((K, H + 2)),
+        stock=z(K), hour_in=z((K, HOURS_PER_DAY)), day_in=z((K, H)), due=z((K, T + longest_lag + 1)),
+        far_a=z((K, HOURS_PER_DAY, H + 3)), far_b=z((K, HOURS_PER_DAY, H + 3)), far_hour=z((K, HOURS_PER_DAY)), exits_done=np.full(1, -1, dtype=np.int64),
         beds=z(4), discharged=z(H), left_services=z(H), occ=z(S), blocked=z(S), rq=z((S, S + 1)), rq_old=z(S),
         moves=z((S, H)), waited_moves=z((S, H)), transfers_from_beds=z(H),
         board=z((G, T)), board_total=z(T), board_sum=z(1), board_head=np.zeros(1, dtype=np.int64),
