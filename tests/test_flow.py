@@ -15,10 +15,10 @@ from test_properties import SETTINGS, build, systems
 
 from hospsim.config import UserError, config_from_dict
 from hospsim.model.demand import emergency_rate_per_day, initial_list_times
+from hospsim.model.engine import run_model
 from hospsim.model.flow import flow_engine_problem, run_flow
 from hospsim.model.flow.los import stop_loss_days
 from hospsim.model.kpis import daily_table, kpi_names
-from hospsim.model.engine import run_model
 
 pytestmark = pytest.mark.skipif(flow_engine_problem() is not None, reason=str(flow_engine_problem()))
 

@@ -32,7 +32,7 @@ INLINED: dict[str, Any] = {**JIT, "forceinline": True}
 
 
 @nb.njit(**INLINED)
-def _inflow(p, k, s, st, t, j, d, x):  # type: ignore[no-untyped-def]
+def _inflow(p, k, s, st, t, j, d, x):
     """``x`` patients enter stage ``st`` in hour ``t``: their exits over the next 48 hours are
     scheduled hour by hour (later ones at the day's end, :func:`_far_scatter`)."""
     if x <= 0.0:
@@ -59,7 +59,7 @@ def _inflow(p, k, s, st, t, j, d, x):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _enter_source(p, k, s, src, t, j, d, x):  # type: ignore[no-untyped-def]
+def _enter_source(p, k, s, src, t, j, d, x):
     """``x`` patients start a stay of source ``src`` (a group's admissions, a service's entries)."""
     for i in range(p.src_start[src], p.src_start[src + 1]):
         st = p.src_stage[i]
@@ -69,7 +69,7 @@ def _enter_source(p, k, s, src, t, j, d, x):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _route(p, k, s, st, t, j, d, x):  # type: ignore[no-untyped-def]
+def _route(p, k, s, st, t, j, d, x):
     """Patients leaving stage ``st``: home (their place freed) or on to a service."""
     holder = p.st_holder[st]
     if p.st_kind[st] == ASSESS:
@@ -104,7 +104,7 @@ def _route(p, k, s, st, t, j, d, x):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _exits(p, k, s, t, j, d):  # type: ignore[no-untyped-def]
+def _exits(p, k, s, t, j, d):
     """The end of hour ``t``: every stage's exits in the hour leave (stages in kind order, so
     an assessment entered this hour may end in it too)."""
     for st in range(p.n_stages):
@@ -118,7 +118,7 @@ def _exits(p, k, s, t, j, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _far_hours(p, s, d):  # type: ignore[no-untyped-def]
+def _far_hours(p, s, d):
     """The start of day ``d``: each stage's later exits per hour of the day. A window of 24
     hours of one entry hour j straddles two days: its part in this day (hours j..23) and its part
     from the day before's window (hours 0..j-1) are each spread evenly over their hours."""
@@ -143,7 +143,7 @@ def _far_hours(p, s, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _far_scatter(p, k, s, d, n_days):  # type: ignore[no-untyped-def]
+def _far_scatter(p, k, s, d, n_days):
     """The end of day ``d``: schedule the later exits (48 hours on) of the day's inflows, in
     windows of 24 hours from each entry hour, each split at the midnight it straddles."""
     for st in range(p.n_stages):
@@ -178,7 +178,7 @@ def _far_scatter(p, k, s, d, n_days):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _transfers(p, k, s, t, j, d):  # type: ignore[no-untyped-def]
+def _transfers(p, k, s, t, j, d):
     """Ready patients move into free places, first the longest waiting (shares of each sender
     in proportion); a place freed in a sender is offered on, until nothing moves."""
     n_services = p.n_services
@@ -224,7 +224,7 @@ def _transfers(p, k, s, t, j, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _board(p, s, t, d):  # type: ignore[no-untyped-def]
+def _board(p, s, t, d):
     """Boarders past the wait limit leave; those waiting 4 and 12 hours are counted."""
     limit = p.max_wait_steps
     for c in range(s.board_head[0], t):
@@ -253,7 +253,7 @@ def _board(p, s, t, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _admit_boarders(p, k, s, t, j, d, free):  # type: ignore[no-untyped-def]
+def _admit_boarders(p, k, s, t, j, d, free):
     """Free beds to boarders, first come first served; returns the beds still free."""
     c = s.board_head[0]
     while free > 0.0 and s.board_sum[0] > 0.0 and c < t:
@@ -277,7 +277,7 @@ def _admit_boarders(p, k, s, t, j, d, free):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _admit(p, k, s, g, t, j, d, amt):  # type: ignore[no-untyped-def]
+def _admit(p, k, s, g, t, j, d, amt):
     """``amt`` patients of group ``g`` take beds now."""
     s.beds[0] += amt
     if g < p.n_groups:
@@ -289,7 +289,7 @@ def _admit(p, k, s, g, t, j, d, amt):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _arrivals(p, k, s, t, j, d, free):  # type: ignore[no-untyped-def]
+def _arrivals(p, k, s, t, j, d, free):
     """The hour's emergencies: step-up for the suitable while places are free, then a bed, else
     the boarding queue (or refused)."""
     lam = p.arrivals_per_day[d] * p.hour_share[j]
@@ -338,7 +338,7 @@ def _arrivals(p, k, s, t, j, d, free):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _book_electives(p, s, d):  # type: ignore[no-untyped-def]
+def _book_electives(p, s, d):
     """The midnight that starts day ``d``: the day's referrals join the list; its slots are
     booked from the top: cancelled patients first, then by priority, oldest referral first."""
     L = p.list_offset
@@ -378,7 +378,7 @@ def _book_electives(p, s, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _close_elective_day(p, s, d):  # type: ignore[no-untyped-def]
+def _close_elective_day(p, s, d):
     """The end of day ``d``: the day's booked electives admitted or cancelled (in proportion),
     and the list at midnight."""
     booked = s.booked_amount[0]
@@ -399,7 +399,7 @@ def _close_elective_day(p, s, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _list_at_midnight(p, s, d):  # type: ignore[no-untyped-def]
+def _list_at_midnight(p, s, d):
     """Electives on the list at the midnight that ends day ``d`` (referred before it), and how
     many of them have waited over each RTT threshold; the window's wait histogram."""
     L = p.list_offset
@@ -428,7 +428,7 @@ def _list_at_midnight(p, s, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _electives_due(p, k, s, t, j, d, free):  # type: ignore[no-untyped-def]
+def _electives_due(p, k, s, t, j, d, free):
     due = s.el_due[j]
     if due <= 0.0:
         return free
@@ -442,7 +442,7 @@ def _electives_due(p, k, s, t, j, d, free):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**INLINED)
-def _record(p, s, t, j, d):  # type: ignore[no-untyped-def]
+def _record(p, s, t, j, d):
     """The end of hour ``t``: stocks for the daily table (trapezoids of the hour's ends)."""
     beds = s.beds[0]
     prev = s.prev
@@ -486,7 +486,7 @@ def _record(p, s, t, j, d):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**JIT)
-def run_days(p, k, s, d0, d1):  # type: ignore[no-untyped-def]
+def run_days(p, k, s, d0, d1):
     """Simulate days ``d0 .. d1 - 1`` hour by hour."""
     for d in range(d0, d1):
         _far_hours(p, s, d)
@@ -509,7 +509,7 @@ def run_days(p, k, s, d0, d1):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(**JIT)
-def long_stay_levels(day_in, rows, present_daily, after_days, out):  # type: ignore[no-untyped-def]
+def long_stay_levels(day_in, rows, present_daily, after_days, out):
     """Per day (into ``out``): mean patients in acute stays that began ``after_days`` or more
     days before (each day's admissions spread over it; the day's mean from its two ends)."""
     n_stages, n_days = day_in.shape

@@ -72,7 +72,15 @@ class _Builder:
         return len(self.slots) - 1
 
     def routed(
-        self, kind: int, slot: int, holder: int, source: int, dests: tuple[int, ...], cum: list, owner: str, em: bool
+        self,
+        kind: int,
+        slot: int,
+        holder: int,
+        source: int,
+        dests: tuple[int, ...],
+        cum: list[tuple[float, ...]],
+        owner: str,
+        em: bool,
     ) -> None:
         shares = _mix_shares(cum)
         if np.all(shares == shares[0]) and f"{owner}.pathways_change" not in self.gated:  # a constant mix: one stage
@@ -208,16 +216,24 @@ def _parts(spec: LosDistribution, m: float, n_days: int) -> tuple[np.ndarray, np
     last = first + HOURS_PER_DAY
     steps = np.unique(np.concatenate([first.ravel(), cut.ravel(), last.ravel()]))
     present = _present_at(spec, m, steps)
-    at = lambda k: present[np.searchsorted(steps, k)]  # noqa: E731
+
+    def at(k: np.ndarray) -> np.ndarray:
+        return np.asarray(present[np.searchsorted(steps, k)])
+
     return np.ascontiguousarray(at(first) - at(cut)), np.ascontiguousarray(at(cut) - at(last))
 
 
 def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
     """The kernel bank of ``slots`` over ``n_days``."""
     row_of = np.empty((len(slots), n_days), dtype=np.int64)
-    near, rest, shape, present_daily, means = [], [], [], [], []
+    near: list[np.ndarray] = []
+    shape: list[np.ndarray] = []
+    present_daily: list[np.ndarray] = []
+    rest: list[float] = []
+    means: list[float] = []
     exact_of = np.full(len(slots), -1, dtype=np.int64)
-    part_a, part_b = [], []
+    part_a: list[np.ndarray] = []
+    part_b: list[np.ndarray] = []
     sparse: list[tuple[np.ndarray, np.ndarray]] = []
     cap = (n_days + 1) * HOURS_PER_DAY
     for i, slot in enumerate(slots):

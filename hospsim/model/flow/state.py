@@ -5,7 +5,7 @@ list cohorts ``L + H`` (referral days from ``-L``)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -174,7 +174,6 @@ def plan_arrays(
 ) -> Plan:
     """The plan (levers as they are now) and the network as kernel inputs."""
     H, S, G = cfg.horizon_days, len(cfg.services), len(cfg.groups)
-    el = cfg.demand.elective
     assess_of = np.full((S, S + 1), -1, dtype=np.int64)
     for i, st in enumerate(stages):
         if st.kind == ASSESS:
@@ -244,7 +243,7 @@ def list_offset(cfg: Config) -> int:
     return int(np.ceil(oldest)) + 1
 
 
-def _elective_arrays(cfg: Config, lv: Levers) -> dict:
+def _elective_arrays(cfg: Config, lv: Levers) -> dict[str, Any]:
     H = cfg.horizon_days
     el = cfg.demand.elective
     L = list_offset(cfg)
