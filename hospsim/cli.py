@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import sys
 import traceback
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -87,13 +88,23 @@ def _add_config_args(
     )
 
 
-def _add_engine_arg(p: argparse.ArgumentParser, default: str = "the config's engine, else simpy") -> None:
-    p.add_argument(
-        "--engine",
-        choices=("simpy", "fast"),
-        help="the engine that simulates: simpy (the reference) or fast (compiled with numba); both give "
-        f"the same results (default: {default})",
-    )
+# The engines a config may name (hospsim.model.engines), read from the schema: the CLI does not
+# import the model (and numba) to parse its arguments.
+ENGINE_NAMES: tuple[str, ...] = typing.get_args(Config.model_fields["engine"].annotation)
+DES_ENGINE_NAMES = ("simpy", "fast")
+
+
+def _add_engine_arg(
+    p: argparse.ArgumentParser, default: str = "the config's engine, else simpy", flow: bool = True
+) -> None:
+    if flow:
+        text = (
+            "the engine: simpy (the reference) or fast (compiled with numba), which give the same results, "
+            "or flow, the deterministic stock-and-flow twin (one run of expected numbers, no replications)"
+        )
+    else:
+        text = "the engine that simulates: simpy (the reference) or fast (compiled with numba); both give the same results"
+    p.add_argument("--engine", choices=ENGINE_NAMES if flow else DES_ENGINE_NAMES, help=f"{text} (default: {default})")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -292,13 +303,30 @@ def _run(cfg: Config, args: argparse.Namespace, source: str):
     return simulate(cfg, args.workers, not args.no_progress, getattr(args, "patients", False), engine)
 
 
+def _chosen_engine(cfg: Config, args: argparse.Namespace, source: str) -> str:
+    """The engine of `run` and `calibrate`, refused in one line before anything runs (with
+    `--patients` when it is flow); says on stderr when flow runs once where replications were asked."""
+    from .runs.replications import flow_note, refuse_flow_patients, run_engine
+
+    engine = run_engine(cfg, args.engine, _engine_source(args, source))
+    refuse_flow_patients(engine, getattr(args, "patients", False))  # `calibrate` has no --patients
+    note = flow_note(engine, cfg.replications)
+    if note:
+        print(f"hospsim: {note}", file=sys.stderr)
+    return engine
+
+
+def _what_ran(cfg: Config, engine: str) -> str:
+    """``N replications`` or, for the flow engine, ``one deterministic flow run``."""
+    return f"{cfg.replications} replications" if engine in DES_ENGINE_NAMES else "one deterministic flow run"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .api import run_to_folder
     from .outputs.tables import accounting_line, summary_text
-    from .runs.replications import run_engine
 
     cfg, source = _load(args)
-    run_engine(cfg, args.engine, _engine_source(args, source))  # refused before the folder is touched
+    engine = _chosen_engine(cfg, args, source)  # refused before the folder is touched
     _check_xlsx(args, args.out or Path("results") / cfg.name)
     output, manifest, out_dir = run_to_folder(
         cfg,
@@ -310,7 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         daily_format=args.daily_format,
     )
     print(
-        f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
+        f"{cfg.name}: {_what_ran(cfg, engine)} of {cfg.horizon_days} days "
         f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
     )
     print(summary_text(output.summary))
@@ -436,9 +464,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .outputs.tables import calibration_text
 
     cfg, source = _load(args)
+    engine = _chosen_engine(cfg, args, source)
     output = _run(cfg, args, source)
     table = calibration_table(output.replications, cfg)
-    print(f"{cfg.name} ({source}) against England 2016/17 targets, {cfg.replications} replications")
+    print(f"{cfg.name} ({source}) against England 2016/17 targets, {_what_ran(cfg, engine)}")
     print(calibration_text(table))
     missed = int((~table["met"]).sum())
     print(f"\n{len(table) - missed} of {len(table)} targets met")
@@ -482,9 +511,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     exp = loaded.experiment
+    per_cell = result.runs_total // len(loaded.variants)  # 1 with the flow engine
     print(
         f"{exp.name}: {result.runs_total} runs ({len(loaded.variants)} scenario cells x "
-        f"{exp.replications} replications), {result.runs_done_before} already done, "
+        f"{per_cell} {'replications' if per_cell != 1 else 'run'}), {result.runs_done_before} already done, "
         f"{result.wall_seconds:.1f} s"
     )
     _print_cells(exp.question, result.cells, result.verdicts, loaded.raw, len(exp.criteria), out_dir)
@@ -613,12 +643,14 @@ def _add_synth_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     """Simulate a config and write its acute spells as an extract (nothing written on an error)."""
-    from .runs.replications import run_engine
+    from .runs.replications import refuse_flow_for, run_engine
     from .runs.store import check_output_dir
     from .runs.synth import extract_period, synth_extract, write_extract
 
     cfg, source = _load(args)
     engine = run_engine(cfg, args.engine, _engine_source(args, source))
+    where = f"--engine {args.engine}" if args.engine else f"{_engine_source(args, source)}: engine"
+    refuse_flow_for(engine, where, "hospsim synth writes one row per simulated patient")
     start, end = extract_period(cfg, args.years)  # checks --years before the run
     out: Path = args.out
     if out.suffix.lower() not in (".parquet", ".csv"):
@@ -859,10 +891,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from .outputs.plots import save
     from .outputs.plots.backtest import backtest_figure
     from .runs.backtest import SERIES, backtest
+    from .runs.replications import refuse_flow_for
     from .runs.store import atomic_write, check_output_dir
 
     if args.engine is not None:  # refused before anything runs
         choose_engine(args.engine, f"--engine {args.engine}")
+        refuse_flow_for(
+            args.engine, f"--engine {args.engine}", "hospsim backtest sets what followed against the band of replications"
+        )
     check_output_dir(args.out)
     result = backtest(
         args.extract, args.train_until, args.replications, args.seed, args.beds, args.workers, args.engine
