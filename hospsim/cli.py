@@ -103,7 +103,9 @@ def _add_engine_arg(
             "or flow, the deterministic stock-and-flow twin (one run of expected numbers, no replications)"
         )
     else:
-        text = "the engine that simulates: simpy (the reference) or fast (compiled with numba); both give the same results"
+        text = (
+            "the engine that simulates: simpy (the reference) or fast (compiled with numba); both give the same results"
+        )
     p.add_argument("--engine", choices=ENGINE_NAMES if flow else DES_ENGINE_NAMES, help=f"{text} (default: {default})")
 
 
@@ -167,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(cal)
 
     _add_sweep_parser(sub)
+    _add_compare_parser(sub)
     _add_results_parsers(sub)
     _add_synth_parser(sub)
     _add_backtest_parser(sub)
@@ -201,6 +204,62 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     _add_engine_arg(sw, "the experiment's engine, else the base config's, else fast where it can run, else simpy")
     _add_patients_arg(sw)
     _add_xlsx_arg(sw)
+
+
+def _add_compare_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    ce = sub.add_parser(
+        "compare-engines",
+        help="set the deterministic flow engine (the planner's averages) beside replications of the DES",
+        description="Run N replications of a config with a discrete-event engine and one run of the flow engine "
+        "(expected numbers moved between stocks), then print every KPI of both (the DES mean and 95%% CI, the "
+        "flow value, whether it lies inside the CI) and where the two part, and write DIR/compare_kpis.csv, "
+        "DIR/compare_daily.parquet and DIR/compare_engines.png (the flow trajectory over the DES fan chart).",
+    )
+    _add_config_args(ce)
+    ce.add_argument("-r", "--replications", type=_replications, help="DES replications (default: the config's)")
+    ce.add_argument(
+        "--engine",
+        choices=DES_ENGINE_NAMES,
+        help="the DES engine set beside the flow engine (default: fast where it can run, else simpy)",
+    )
+    ce.add_argument(
+        "--out", type=_out_path, metavar="DIR", help="folder to write (default: results/<config name>_compare)"
+    )
+    ce.add_argument(
+        "--workers", type=_workers, default=DEFAULT_WORKERS, help="parallel processes (default: %(default)s)"
+    )
+    ce.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_compare_engines(args: argparse.Namespace) -> int:
+    """Run the DES and the flow engine on one config; print and write their comparison."""
+    from tqdm import tqdm
+
+    from .outputs.compare import compare_text, write_comparison
+    from .runs.compare import check_flow_runs, compare_engines, des_choice
+    from .runs.replications import prepare_engine
+    from .runs.store import check_output_dir
+
+    cfg, source = _load(args)
+    des = des_choice(args.engine)  # both engines refused, in one line, before anything runs
+    check_flow_runs()
+    out_dir = check_output_dir(args.out or Path("results") / f"{cfg.name}_compare", beside=True)
+    prepare_engine(des)
+    bar = tqdm(
+        total=cfg.replications,
+        desc=f"{cfg.name}: DES replications",
+        unit="rep",
+        disable=args.no_progress,
+        file=sys.stderr,
+    )
+    with bar:
+        cmp = compare_engines(cfg, des_engine=des, workers=args.workers, on_done=lambda _r: bar.update(1))
+    write_comparison(cmp, out_dir)
+    print(f"{cfg.name} ({source}): {cmp.replications} replications of the DES ({des}) beside one flow run")
+    print(compare_text(cmp))
+    print(f"\n{cmp.parting.line()}")
+    print(f"\nwritten to {out_dir}/: compare_kpis.csv, compare_daily.parquet, compare_engines.png")
+    return 0
 
 
 def _add_patients_arg(p: argparse.ArgumentParser) -> None:
@@ -338,8 +397,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         daily_format=args.daily_format,
     )
     print(
-        f"{cfg.name}: {_what_ran(cfg, engine)} of {cfg.horizon_days} days "
-        f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
+        f"{cfg.name}: {_what_ran(cfg, engine)} of {cfg.horizon_days} days (warm-up {cfg.warmup_days}), seed {cfg.seed}"
     )
     print(summary_text(output.summary))
     print(accounting_line(output.final_states))
@@ -897,7 +955,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.engine is not None:  # refused before anything runs
         choose_engine(args.engine, f"--engine {args.engine}")
         refuse_flow_for(
-            args.engine, f"--engine {args.engine}", "hospsim backtest sets what followed against the band of replications"
+            args.engine,
+            f"--engine {args.engine}",
+            "hospsim backtest sets what followed against the band of replications",
         )
     check_output_dir(args.out)
     result = backtest(
@@ -923,6 +983,7 @@ COMMANDS = {
     "schema": cmd_schema,
     "calibrate": cmd_calibrate,
     "sweep": cmd_sweep,
+    "compare-engines": cmd_compare_engines,
     "reproduce": cmd_reproduce,
     "plot": cmd_plot,
     "report": cmd_report,

@@ -53,7 +53,9 @@ def accounting_line(final_states: Mapping[str, float]) -> str:
     total = sum(final_states.values())
     if all(isinstance(n, int) for n in final_states.values()):
         parts = " + ".join(f"{n:,} {state}" for state, n in final_states.items() if n)
-        return f"\nall {total:,} patients accounted for (emergencies and elective referrals, every replication): {parts}"
+        return (
+            f"\nall {total:,} patients accounted for (emergencies and elective referrals, every replication): {parts}"
+        )
     parts = " + ".join(f"{n:,.1f} {state}" for state, n in final_states.items() if round(n, 1))
     return f"\nall {total:,.1f} expected patients accounted for (emergencies and elective referrals): {parts}"
 
