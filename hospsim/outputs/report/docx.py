@@ -158,7 +158,7 @@ def _answer(doc: Any, data: Mapping[str, Any]) -> None:
     a = data["answer"]
     if not data["sweep"]:
         doc.add_paragraph(
-            f"A run of one config ({data['replications']} replications): no plan criteria, so no verdict."
+            f"A run of one config ({data['runs']}): no plan criteria, so no verdict."
         )
         doc.add_paragraph(data["headline"])
         return
