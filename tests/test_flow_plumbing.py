@@ -126,13 +126,17 @@ def test_run_flow_refuses_patients(uses_fake_flow, tmp_path, capsys):
     code = main(["run", str(MINI), "--engine", "flow", "--patients", "--out", str(tmp_path / "r"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2
-    assert _lines(err) == [err.strip()] and err.startswith("hospsim: error: --patients: the flow engine has no patients")
+    assert _lines(err) == [err.strip()] and err.startswith(
+        "hospsim: error: --patients: the flow engine has no patients"
+    )
     assert not (tmp_path / "r").exists()
 
 
 def test_config_engine_flow_runs_flow(uses_fake_flow, tmp_path, capsys):
     out = tmp_path / "r"
-    code = main(["run", str(MINI), "--set", "engine=flow", "-r", "1", "--out", str(out), "--workers", "1", "--no-progress"])
+    code = main(
+        ["run", str(MINI), "--set", "engine=flow", "-r", "1", "--out", str(out), "--workers", "1", "--no-progress"]
+    )
     captured = capsys.readouterr()
     assert code == 0 and captured.err == ""  # one run asked for: nothing to say
     assert json.loads((out / "manifest.json").read_text())["engine"] == "flow"
@@ -193,7 +197,9 @@ def test_synth_and_backtest_refuse_flow(uses_fake_flow, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("hospsim: error: --set engine=flow: engine: hospsim synth")
     extract = tmp_path / "extract.csv"
-    code = main(["backtest", str(extract), "--train-until", "2018-01-01", "--engine", "flow", "--out", str(tmp_path / "b")])
+    code = main(
+        ["backtest", str(extract), "--train-until", "2018-01-01", "--engine", "flow", "--out", str(tmp_path / "b")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and len(_lines(err)) == 1
     assert "band of replications" in err and not (tmp_path / "b").exists()
@@ -310,7 +316,19 @@ def test_compare_engines_one_replication_has_no_ci(uses_fake_flow):
 def test_compare_engines_cli(uses_fake_flow, tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(
-        ["compare-engines", str(MINI), "-r", "3", "--engine", "simpy", "--out", str(out), "--workers", "1", "--no-progress"]
+        [
+            "compare-engines",
+            str(MINI),
+            "-r",
+            "3",
+            "--engine",
+            "simpy",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
