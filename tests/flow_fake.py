@@ -40,14 +40,12 @@ def fake_run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun
     )
 
 
-@pytest.fixture
-def uses_fake_flow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Replace the flow engine by :func:`fake_run_flow` (in this process: use one worker) and say
-    it can run here."""
+def install_fake_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace the flow engine by :func:`fake_run_flow` (in this process: run with one worker) and
+    say it can run here (the engine's availability is asked once per process: forgotten here, and
+    again when ``monkeypatch`` undoes this, see the fixture ``uses_fake_flow``)."""
     from hospsim.model import engines
 
     monkeypatch.setattr(flow_module, "run_flow", fake_run_flow)
     monkeypatch.setattr(flow_module, "flow_engine_problem", lambda: None, raising=False)
-    engines.engine_problem.cache_clear()
-    yield
     engines.engine_problem.cache_clear()

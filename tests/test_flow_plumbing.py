@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flow_fake import FAKE_VARIABILITY_KPIS, fake_run_flow, uses_fake_flow  # noqa: F401 (a fixture)
+from flow_fake import FAKE_VARIABILITY_KPIS, fake_run_flow, install_fake_flow
 
 from hospsim.cli import main
 from hospsim.config import ConfigError, config_hash, load_config
@@ -28,6 +28,14 @@ from hospsim.runs.compare import compare_engines
 DATA = Path(__file__).parent / "data"
 MINI = DATA / "mini_system.yaml"
 EXPERIMENT = DATA / "mini_experiment.yaml"
+
+
+@pytest.fixture
+def uses_fake_flow(monkeypatch):
+    """The flow engine replaced by the fake of :mod:`flow_fake` (until the real one is merged)."""
+    install_fake_flow(monkeypatch)
+    yield
+    engines.engine_problem.cache_clear()
 
 
 def _lines(text: str) -> list[str]:
@@ -70,10 +78,10 @@ def test_flow_problem_is_refused_not_replaced(monkeypatch):
     monkeypatch.setattr(flow_module, "flow_engine_problem", lambda: "numba is not installed", raising=False)
     engines.engine_problem.cache_clear()
     try:
-        with pytest.raises(engines.EngineUnavailable, match="^--engine flow: numba is not installed$"):
+        with pytest.raises(engines.EngineUnavailable, match=r"^--engine flow: numba is not installed$"):
             engines.choose_engine("flow", "--engine flow")
         # A recorded flow engine that cannot run is refused: simpy cannot stand in for it.
-        with pytest.raises(engines.EngineUnavailable, match="^x: numba is not installed$"):
+        with pytest.raises(engines.EngineUnavailable, match=r"^x: numba is not installed$"):
             engines.choose_engine(None, "x", default="flow")
     finally:
         engines.engine_problem.cache_clear()
