@@ -88,8 +88,8 @@ def _add_config_args(
     )
 
 
-# The engines a config may name (hospsim.model.engines), read from the schema: the CLI does not
-# import the model (and numba) to parse its arguments.
+# The engines a config may name (hospsim.model.engines), read from the schema, and the DES ones
+# (engines.DES_ENGINES, checked by a test): the CLI parses its arguments without importing the model.
 ENGINE_NAMES: tuple[str, ...] = typing.get_args(Config.model_fields["engine"].annotation)
 DES_ENGINE_NAMES = ("simpy", "fast")
 
@@ -377,7 +377,9 @@ def _chosen_engine(cfg: Config, args: argparse.Namespace, source: str) -> str:
 
 def _what_ran(cfg: Config, engine: str) -> str:
     """``N replications`` or, for the flow engine, ``one deterministic flow run``."""
-    return f"{cfg.replications} replications" if engine in DES_ENGINE_NAMES else "one deterministic flow run"
+    from .model.engines import is_des
+
+    return f"{cfg.replications} replications" if is_des(engine) else "one deterministic flow run"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

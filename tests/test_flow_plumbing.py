@@ -46,7 +46,10 @@ def _lines(text: str) -> list[str]:
 
 
 def test_engine_kinds():
-    assert engines.ENGINES == ("simpy", "fast", "flow")
+    from hospsim.cli import DES_ENGINE_NAMES, ENGINE_NAMES
+
+    assert engines.ENGINES == ENGINE_NAMES == ("simpy", "fast", "flow")
+    assert engines.DES_ENGINES == DES_ENGINE_NAMES
     assert [engines.is_des(e) for e in engines.ENGINES] == [True, True, False]
     with pytest.raises(ValueError, match="unknown engine 'des'"):
         engines.is_des("des")
@@ -365,3 +368,32 @@ def test_compare_engines_refusals(uses_fake_flow, tmp_path, capsys):
     code = main(["compare-engines", str(MINI), "-r", "1", "--engine", "simpy", "--out", str(tmp_path / "file")])
     err = capsys.readouterr().err
     assert code == 2 and "is a file" in err
+
+
+def test_compare_engines_refuses_an_unavailable_flow_engine(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(flow_module, "flow_engine_problem", lambda: "numba is not installed", raising=False)
+    engines.engine_problem.cache_clear()
+    try:
+        code = main(["compare-engines", str(MINI), "--engine", "simpy", "--out", str(tmp_path / "c"), "--no-progress"])
+    finally:
+        engines.engine_problem.cache_clear()
+    assert code == 2
+    assert capsys.readouterr().err == "hospsim: error: flow engine: numba is not installed\n"
+    assert not (tmp_path / "c").exists()
+
+
+def test_api_run_with_flow(uses_fake_flow, tmp_path, capsys):
+    import hospsim
+
+    res = hospsim.run(MINI, replications=4, engine="flow", workers=1, progress=False)
+    assert "one run instead of 4 replications" in capsys.readouterr().err
+    assert res.replications == 1 and len(res.kpis) == 1 and res.manifest["engine"] == "flow"
+    with pytest.raises(hospsim.UserError, match=r"^patients: the flow engine has no patients"):
+        hospsim.run(MINI, engine="flow", patients=True, workers=1, progress=False)
+
+
+def test_flow_daily_csv_reproduces(uses_fake_flow, tmp_path, capsys):
+    out, _, _ = _run_flow(tmp_path, capsys, "--daily-format", "csv")
+    assert (out / "daily.csv").exists()
+    assert main(["reproduce", str(out), "--workers", "1", "--no-progress"]) == 0
+    assert "all identical (engine flow)" in capsys.readouterr().out

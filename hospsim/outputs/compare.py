@@ -13,6 +13,8 @@ import pandas as pd
 
 from ..runs.compare import EngineComparison
 from ..runs.errors import OutputError
+
+# The same steps as a run's results folder (store.write_results): build beside, swap in, clean up.
 from ..runs.store import _fsync_dir, _remove_leftovers, _swap_in, folder_lock, os_reason, write_csv, write_parquet
 from .tables import fmt_number, render
 

@@ -11,6 +11,7 @@ well above the flow's trajectory, and how often the hospital is full in each.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,8 +78,6 @@ def des_choice(asked: str | None) -> str:
         raise UserError(f"--engine {asked}: compare-engines sets the flow engine beside a DES engine: simpy or fast")
     choice = choose_engine(asked, f"--engine {asked}", default=DEFAULT_DES_ENGINE)
     if choice.fallback_note:
-        import sys
-
         print(f"hospsim: {choice.fallback_note}", file=sys.stderr)
     return choice.engine
 
