@@ -3,18 +3,20 @@
 cross-kind reproduce and resume) and ``compare-engines``.
 
 Every test that runs the flow engine uses the fake of :mod:`flow_fake` (fixture
-``uses_fake_flow``) until the real engine is merged: swap the fixture out to run them for real.
+``uses_fake_flow``) until the real engine is merged; ``HOSPSIM_FAKE_FLOW=0`` runs them with the
+real one (the expected numbers are read from whichever ``run_flow`` is in place).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from flow_fake import FAKE_VARIABILITY_KPIS, fake_run_flow, install_fake_flow
+from flow_fake import install_fake_flow
 
 from hospsim.cli import main
 from hospsim.config import ConfigError, config_hash, load_config
@@ -32,8 +34,10 @@ EXPERIMENT = DATA / "mini_experiment.yaml"
 
 @pytest.fixture
 def uses_fake_flow(monkeypatch):
-    """The flow engine replaced by the fake of :mod:`flow_fake` (until the real one is merged)."""
-    install_fake_flow(monkeypatch)
+    """The flow engine replaced by the fake of :mod:`flow_fake` (until the real one is merged;
+    ``HOSPSIM_FAKE_FLOW=0``: the real one)."""
+    if os.environ.get("HOSPSIM_FAKE_FLOW", "1") != "0":
+        install_fake_flow(monkeypatch)
     yield
     engines.engine_problem.cache_clear()
 
@@ -119,12 +123,12 @@ def test_run_flow_writes_one_deterministic_run(uses_fake_flow, tmp_path, capsys)
     assert stdout.startswith("mini: one deterministic flow run of 300 days (warm-up 60)")
     assert "expected patients accounted for" in stdout
     cfg = load_config(MINI)
-    fake = fake_run_flow(cfg)
+    fake = flow_module.run_flow(cfg)  # the engine in place: the fake, or the real one
     reps = pd.read_csv(out / "replications.csv")
     assert len(reps) == 1 and reps["replication"].tolist() == [0]
     assert reps["mean_occupied_beds"].iloc[0] == pytest.approx(fake.kpis["mean_occupied_beds"], rel=1e-9)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert (manifest["engine"], manifest["replications"], manifest["events"]) == ("flow", 1, 24 * 300)
+    assert (manifest["engine"], manifest["replications"], manifest["events"]) == ("flow", 1, fake.steps)
     assert len(manifest["replication_seeds"]) == 1
     daily = pd.read_parquet(out / "daily.parquet")
     assert len(daily) == 300 and daily["occupied_beds_mean"].dtype == np.float64
@@ -289,10 +293,10 @@ def test_experiment_engine_flow(uses_fake_flow, tmp_path, capsys):
 def test_compare_engines_tables(uses_fake_flow):
     cfg = load_config(MINI)
     cmp = compare_engines(cfg, replications=3, des_engine="simpy")
-    fake = fake_run_flow(cfg.with_overrides({"replications": 3}))
+    fake = flow_module.run_flow(cfg.with_overrides({"replications": 3}))
     assert cmp.kpis["kpi"].tolist() == kpi_names(cfg)
     assert cmp.kpis["flow"].tolist() == pytest.approx(list(fake.kpis.values()), nan_ok=True)
-    assert set(cmp.kpis.loc[cmp.kpis["variability_only"], "kpi"]) == FAKE_VARIABILITY_KPIS
+    assert set(cmp.kpis.loc[cmp.kpis["variability_only"], "kpi"]) == fake.variability_kpis
     row = cmp.kpis.set_index("kpi").loc["mean_occupied_beds"]
     assert row["n"] == 3 and bool(row["flow_inside_ci"]) == (row["des_ci_low"] <= row["flow"] <= row["des_ci_high"])
     beds = cmp.des.replications["mean_occupied_beds"]

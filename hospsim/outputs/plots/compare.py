@@ -14,7 +14,19 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ...runs.compare import QUANTILE_COLUMNS, EngineComparison
-from .common import BAND_COLUMNS, OKABE_ITO, UNMEASURED, band, date_axis, new_figure, styled, suptitle
+from .common import (
+    BAND_COLUMNS,
+    OKABE_ITO,
+    SMOOTH_DAYS,
+    UNMEASURED,
+    band,
+    date_axis,
+    new_figure,
+    smoothed_median,
+    smoothing_words,
+    styled,
+    suptitle,
+)
 
 BLUE = OKABE_ITO["blue"]
 FLOW_COLOUR = OKABE_ITO["vermillion"]
@@ -39,7 +51,8 @@ def _panel(ax: Axes, cmp: EngineComparison, series: str, i: int) -> None:
     start, _end = cmp.window
     if start > 0:
         ax.axvspan(x[0], x[0] + np.timedelta64(start, "D"), **UNMEASURED)
-    bands = d[list(QUANTILE_COLUMNS)].set_axis(list(BAND_COLUMNS), axis=1)
+    # As the fan chart: the median through the weekly cycle (its rolling mean), the bands daily.
+    bands = smoothed_median(d[list(QUANTILE_COLUMNS)].set_axis(list(BAND_COLUMNS), axis=1), SMOOTH_DAYS)
     band(ax, x, bands, BLUE, f"compare-{i}")
     ax.plot(x, d["flow"], color=FLOW_COLOUR, lw=1.6, gid=f"compare-{i}-flow", zorder=5)
     if d["capacity"].notna().any():
@@ -53,7 +66,7 @@ def _panel(ax: Axes, cmp: EngineComparison, series: str, i: int) -> None:
 
 def _handles(cmp: EngineComparison) -> list[Artist]:
     return [
-        Line2D([], [], color=BLUE, lw=1.5, label=f"DES ({cmp.des_engine}): median across replications"),
+        Line2D([], [], color=BLUE, lw=1.5, label=f"DES ({cmp.des_engine}): {smoothing_words(SMOOTH_DAYS)}"),
         Patch(color=BLUE, alpha=0.3, label="DES: middle 50% of replications"),
         Patch(color=BLUE, alpha=0.15, label="DES: middle 90% of replications"),
         Line2D([], [], color=FLOW_COLOUR, lw=1.6, label="flow engine (expected numbers)"),
