@@ -1,7 +1,8 @@
 """``compare_engines.png``: the flow engine's trajectory drawn over the DES fan chart of the same
 config. Top panel: occupied acute beds, the DES median with its 50% and 90% bands across
-replications (as the ``fan`` figure draws them), the flow value as a line, beds open as a step
-line; then delayed patients; then each community service with a capacity limit."""
+replications (as the ``fan`` figure draws them: the median as its 7-day rolling mean, the bands
+daily), the flow value as a line (the same rolling mean), beds open as a step line; then delayed
+patients; then each community service with a capacity limit that either engine uses."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def _panel(ax: Axes, cmp: EngineComparison, series: str, i: int) -> None:
     # As the fan chart: the median through the weekly cycle (its rolling mean), the bands daily.
     bands = smoothed_median(d[list(QUANTILE_COLUMNS)].set_axis(list(BAND_COLUMNS), axis=1), SMOOTH_DAYS)
     band(ax, x, bands, BLUE, f"compare-{i}")
-    ax.plot(x, d["flow"], color=FLOW_COLOUR, lw=1.6, gid=f"compare-{i}-flow", zorder=5)
+    # Smoothed the same way, so the two lines compare trend with trend through the weekly cycle.
+    flow = d["flow"].rolling(SMOOTH_DAYS, center=True, min_periods=1).mean()
+    ax.plot(x, flow, color=FLOW_COLOUR, lw=1.6, gid=f"compare-{i}-flow", zorder=5)
     if d["capacity"].notna().any():
         ax.step(x, d["capacity"], where="post", color="black", lw=1.2, gid=f"compare-{i}-capacity")
     name = _TITLES.get(series, f"{series.removesuffix('_occupied_mean').replace('_', ' ')}: places occupied")
@@ -69,7 +72,9 @@ def _handles(cmp: EngineComparison) -> list[Artist]:
         Line2D([], [], color=BLUE, lw=1.5, label=f"DES ({cmp.des_engine}): {smoothing_words(SMOOTH_DAYS)}"),
         Patch(color=BLUE, alpha=0.3, label="DES: middle 50% of replications"),
         Patch(color=BLUE, alpha=0.15, label="DES: middle 90% of replications"),
-        Line2D([], [], color=FLOW_COLOUR, lw=1.6, label="flow engine (expected numbers)"),
+        Line2D(
+            [], [], color=FLOW_COLOUR, lw=1.6, label=f"flow engine (expected numbers), {SMOOTH_DAYS}-day rolling mean"
+        ),
         Line2D([], [], color="black", lw=1.2, label="capacity (beds or places open)"),
         Patch(**UNMEASURED, label="warm-up (not measured)"),
     ]
