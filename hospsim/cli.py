@@ -468,11 +468,21 @@ def experiment_summary(loaded: LoadedExperiment) -> list[str]:
         f"{loaded.source}: OK: experiment {exp.name}, every cell valid (nothing run)",
         f"  config: {loaded.base_source} ({base.name})",
         f"  cells: {cells} = {len(loaded.variants)} cells",
-        f"  runs: {len(loaded.variants)} cells x {exp.replications} replications = "
-        f"{len(loaded.variants) * exp.replications} runs, seed {exp.seed}",
+        _runs_line(loaded),
         f"  window: {window}",
         f"  criteria ({len(exp.criteria)}): {criteria}",
     ]
+
+
+def _runs_line(loaded: LoadedExperiment) -> str:
+    """The runs an experiment expands to: cells x replications, or with the flow engine (named by
+    the experiment, else its base config) one run per cell."""
+    exp, cells = loaded.experiment, len(loaded.variants)
+    base = loaded.variants[0].config
+    engine = exp.engine or (base.engine if "engine" in base.model_fields_set else None)
+    if engine == "flow":
+        return f"  runs: {cells} cells x 1 run (engine flow: deterministic, one run per cell) = {cells} runs"
+    return f"  runs: {cells} cells x {exp.replications} replications = {cells * exp.replications} runs, seed {exp.seed}"
 
 
 def cmd_init(args: argparse.Namespace) -> int:

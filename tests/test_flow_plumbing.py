@@ -282,6 +282,10 @@ def test_flow_sweep_folder_reads_plots_reports_exports(uses_fake_flow, tmp_path,
 def test_experiment_engine_flow(uses_fake_flow, tmp_path, capsys):
     exp = tmp_path / "exp.yaml"
     exp.write_text(EXPERIMENT.read_text().replace("config: mini_system.yaml", f"config: {MINI}") + "engine: flow\n")
+    assert main(["check", str(exp)]) == 0
+    assert (
+        "  runs: 9 cells x 1 run (engine flow: deterministic, one run per cell) = 9 runs\n" in capsys.readouterr().out
+    )
     out = tmp_path / "s"
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     assert json.loads((out / "manifest.json").read_text())["sessions"][-1]["engine"] == "flow"
