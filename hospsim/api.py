@@ -108,10 +108,15 @@ def simulate(
     and :func:`run`), simulated by ``engine`` (None: the config's)."""
     from tqdm import tqdm
 
+    from .model.engines import is_des
     from .runs.replications import run_config
 
     bar = tqdm(
-        total=cfg.replications, desc=f"{cfg.name}: replications", unit="rep", disable=not progress, file=sys.stderr
+        total=cfg.replications if is_des(engine or cfg.engine) else 1,  # the flow engine runs once
+        desc=f"{cfg.name}: replications",
+        unit="rep",
+        disable=not progress,
+        file=sys.stderr,
     )
     with bar:
         return run_config(cfg, workers=workers, on_done=lambda _res: bar.update(1), patients=patients, engine=engine)
@@ -129,6 +134,7 @@ def _timed(
     manifest = build_manifest(
         cfg, source, output.seeds, started, finished, workers, output.events, patients=patients, engine=output.engine
     )
+    manifest["replications"] = len(output.seeds)  # the flow engine runs once, whatever the config asks
     return output, manifest
 
 
@@ -194,11 +200,16 @@ def run(
     stay in memory (tables at full precision; the folder's CSV tables hold 10 significant digits)
     until :meth:`Results.save`. ``patients``: keep one row per patient too (large).
     ``engine``: ``"simpy"`` or ``"fast"`` (None: the config's); the results are the same.
+    ``"flow"``: the deterministic stock-and-flow twin, one run of expected numbers (no patients).
     """
-    from .runs.replications import run_engine
+    from .runs.replications import flow_note, refuse_flow_patients, run_engine
 
     cfg, source = _resolve_config(config, replications, seed)
     chosen = run_engine(cfg, engine, source)  # one that cannot run here is refused before anything runs
+    refuse_flow_patients(chosen, patients, "patients")
+    note = flow_note(chosen, cfg.replications)
+    if note:
+        print(f"hospsim: {note}", file=sys.stderr)
     if daily_format not in ("parquet", "csv"):
         raise UserError(f"daily_format: expected 'parquet' or 'csv', got {daily_format!r}")
     _check_workers(workers)

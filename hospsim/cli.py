@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import sys
 import traceback
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -87,13 +88,25 @@ def _add_config_args(
     )
 
 
-def _add_engine_arg(p: argparse.ArgumentParser, default: str = "the config's engine, else simpy") -> None:
-    p.add_argument(
-        "--engine",
-        choices=("simpy", "fast"),
-        help="the engine that simulates: simpy (the reference) or fast (compiled with numba); both give "
-        f"the same results (default: {default})",
-    )
+# The engines a config may name (hospsim.model.engines), read from the schema, and the DES ones
+# (engines.DES_ENGINES, checked by a test): the CLI parses its arguments without importing the model.
+ENGINE_NAMES: tuple[str, ...] = typing.get_args(Config.model_fields["engine"].annotation)
+DES_ENGINE_NAMES = ("simpy", "fast")
+
+
+def _add_engine_arg(
+    p: argparse.ArgumentParser, default: str = "the config's engine, else simpy", flow: bool = True
+) -> None:
+    if flow:
+        text = (
+            "the engine: simpy (the reference) or fast (compiled with numba), which give the same results, "
+            "or flow, the deterministic stock-and-flow twin (one run of expected numbers, no replications)"
+        )
+    else:
+        text = (
+            "the engine that simulates: simpy (the reference) or fast (compiled with numba); both give the same results"
+        )
+    p.add_argument("--engine", choices=ENGINE_NAMES if flow else DES_ENGINE_NAMES, help=f"{text} (default: {default})")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -156,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(cal)
 
     _add_sweep_parser(sub)
+    _add_compare_parser(sub)
     _add_results_parsers(sub)
     _add_synth_parser(sub)
     _add_backtest_parser(sub)
@@ -190,6 +204,62 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     _add_engine_arg(sw, "the experiment's engine, else the base config's, else fast where it can run, else simpy")
     _add_patients_arg(sw)
     _add_xlsx_arg(sw)
+
+
+def _add_compare_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    ce = sub.add_parser(
+        "compare-engines",
+        help="set the deterministic flow engine (the planner's averages) beside replications of the DES",
+        description="Run N replications of a config with a discrete-event engine and one run of the flow engine "
+        "(expected numbers moved between stocks), then print every KPI of both (the DES mean and 95%% CI, the "
+        "flow value, whether it lies inside the CI) and where the two part, and write DIR/compare_kpis.csv, "
+        "DIR/compare_daily.parquet and DIR/compare_engines.png (the flow trajectory over the DES fan chart).",
+    )
+    _add_config_args(ce)
+    ce.add_argument("-r", "--replications", type=_replications, help="DES replications (default: the config's)")
+    ce.add_argument(
+        "--engine",
+        choices=DES_ENGINE_NAMES,
+        help="the DES engine set beside the flow engine (default: fast where it can run, else simpy)",
+    )
+    ce.add_argument(
+        "--out", type=_out_path, metavar="DIR", help="folder to write (default: results/<config name>_compare)"
+    )
+    ce.add_argument(
+        "--workers", type=_workers, default=DEFAULT_WORKERS, help="parallel processes (default: %(default)s)"
+    )
+    ce.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_compare_engines(args: argparse.Namespace) -> int:
+    """Run the DES and the flow engine on one config; print and write their comparison."""
+    from tqdm import tqdm
+
+    from .outputs.compare import compare_text, write_comparison
+    from .runs.compare import check_flow_runs, compare_engines, des_choice
+    from .runs.replications import prepare_engine
+    from .runs.store import check_output_dir
+
+    cfg, source = _load(args)
+    des = des_choice(args.engine)  # both engines refused, in one line, before anything runs
+    check_flow_runs()
+    out_dir = check_output_dir(args.out or Path("results") / f"{cfg.name}_compare", beside=True)
+    prepare_engine(des)
+    bar = tqdm(
+        total=cfg.replications,
+        desc=f"{cfg.name}: DES replications",
+        unit="rep",
+        disable=args.no_progress,
+        file=sys.stderr,
+    )
+    with bar:
+        cmp = compare_engines(cfg, des_engine=des, workers=args.workers, on_done=lambda _r: bar.update(1))
+    write_comparison(cmp, out_dir)
+    print(f"{cfg.name} ({source}): {cmp.replications} replications of the DES ({des}) beside one flow run")
+    print(compare_text(cmp))
+    print(f"\n{cmp.parting.line()}")
+    print(f"\nwritten to {out_dir}/: compare_kpis.csv, compare_daily.parquet, compare_engines.png")
+    return 0
 
 
 def _add_patients_arg(p: argparse.ArgumentParser) -> None:
@@ -292,13 +362,32 @@ def _run(cfg: Config, args: argparse.Namespace, source: str):
     return simulate(cfg, args.workers, not args.no_progress, getattr(args, "patients", False), engine)
 
 
+def _chosen_engine(cfg: Config, args: argparse.Namespace, source: str) -> str:
+    """The engine of `run` and `calibrate`, refused in one line before anything runs (with
+    `--patients` when it is flow); says on stderr when flow runs once where replications were asked."""
+    from .runs.replications import flow_note, refuse_flow_patients, run_engine
+
+    engine = run_engine(cfg, args.engine, _engine_source(args, source))
+    refuse_flow_patients(engine, getattr(args, "patients", False))  # `calibrate` has no --patients
+    note = flow_note(engine, cfg.replications)
+    if note:
+        print(f"hospsim: {note}", file=sys.stderr)
+    return engine
+
+
+def _what_ran(cfg: Config, engine: str) -> str:
+    """``N replications`` or, for the flow engine, ``one deterministic flow run``."""
+    from .model.engines import is_des
+
+    return f"{cfg.replications} replications" if is_des(engine) else "one deterministic flow run"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .api import run_to_folder
     from .outputs.tables import accounting_line, summary_text
-    from .runs.replications import run_engine
 
     cfg, source = _load(args)
-    run_engine(cfg, args.engine, _engine_source(args, source))  # refused before the folder is touched
+    engine = _chosen_engine(cfg, args, source)  # refused before the folder is touched
     _check_xlsx(args, args.out or Path("results") / cfg.name)
     output, manifest, out_dir = run_to_folder(
         cfg,
@@ -310,8 +399,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         daily_format=args.daily_format,
     )
     print(
-        f"{cfg.name}: {cfg.replications} replications of {cfg.horizon_days} days "
-        f"(warm-up {cfg.warmup_days}), seed {cfg.seed}"
+        f"{cfg.name}: {_what_ran(cfg, engine)} of {cfg.horizon_days} days (warm-up {cfg.warmup_days}), seed {cfg.seed}"
     )
     print(summary_text(output.summary))
     print(accounting_line(output.final_states))
@@ -380,11 +468,21 @@ def experiment_summary(loaded: LoadedExperiment) -> list[str]:
         f"{loaded.source}: OK: experiment {exp.name}, every cell valid (nothing run)",
         f"  config: {loaded.base_source} ({base.name})",
         f"  cells: {cells} = {len(loaded.variants)} cells",
-        f"  runs: {len(loaded.variants)} cells x {exp.replications} replications = "
-        f"{len(loaded.variants) * exp.replications} runs, seed {exp.seed}",
+        _runs_line(loaded),
         f"  window: {window}",
         f"  criteria ({len(exp.criteria)}): {criteria}",
     ]
+
+
+def _runs_line(loaded: LoadedExperiment) -> str:
+    """The runs an experiment expands to: cells x replications, or with the flow engine (named by
+    the experiment, else its base config) one run per cell."""
+    exp, cells = loaded.experiment, len(loaded.variants)
+    base = loaded.variants[0].config
+    engine = exp.engine or (base.engine if "engine" in base.model_fields_set else None)
+    if engine == "flow":
+        return f"  runs: {cells} cells x 1 run (engine flow: deterministic, one run per cell) = {cells} runs"
+    return f"  runs: {cells} cells x {exp.replications} replications = {cells * exp.replications} runs, seed {exp.seed}"
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -436,9 +534,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .outputs.tables import calibration_text
 
     cfg, source = _load(args)
+    engine = _chosen_engine(cfg, args, source)
     output = _run(cfg, args, source)
     table = calibration_table(output.replications, cfg)
-    print(f"{cfg.name} ({source}) against England 2016/17 targets, {cfg.replications} replications")
+    print(f"{cfg.name} ({source}) against England 2016/17 targets, {_what_ran(cfg, engine)}")
     print(calibration_text(table))
     missed = int((~table["met"]).sum())
     print(f"\n{len(table) - missed} of {len(table)} targets met")
@@ -482,9 +581,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     exp = loaded.experiment
+    per_cell = result.runs_total // len(loaded.variants)  # 1 with the flow engine
     print(
         f"{exp.name}: {result.runs_total} runs ({len(loaded.variants)} scenario cells x "
-        f"{exp.replications} replications), {result.runs_done_before} already done, "
+        f"{per_cell} {'replications' if per_cell != 1 else 'run'}), {result.runs_done_before} already done, "
         f"{result.wall_seconds:.1f} s"
     )
     _print_cells(exp.question, result.cells, result.verdicts, loaded.raw, len(exp.criteria), out_dir)
@@ -613,12 +713,14 @@ def _add_synth_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     """Simulate a config and write its acute spells as an extract (nothing written on an error)."""
-    from .runs.replications import run_engine
+    from .runs.replications import refuse_flow_for, run_engine
     from .runs.store import check_output_dir
     from .runs.synth import extract_period, synth_extract, write_extract
 
     cfg, source = _load(args)
     engine = run_engine(cfg, args.engine, _engine_source(args, source))
+    where = f"--engine {args.engine}" if args.engine else f"{_engine_source(args, source)}: engine"
+    refuse_flow_for(engine, where, "hospsim synth writes one row per simulated patient")
     start, end = extract_period(cfg, args.years)  # checks --years before the run
     out: Path = args.out
     if out.suffix.lower() not in (".parquet", ".csv"):
@@ -859,10 +961,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from .outputs.plots import save
     from .outputs.plots.backtest import backtest_figure
     from .runs.backtest import SERIES, backtest
+    from .runs.replications import refuse_flow_for
     from .runs.store import atomic_write, check_output_dir
 
     if args.engine is not None:  # refused before anything runs
         choose_engine(args.engine, f"--engine {args.engine}")
+        refuse_flow_for(
+            args.engine,
+            f"--engine {args.engine}",
+            "hospsim backtest sets what followed against the band of replications",
+        )
     check_output_dir(args.out)
     result = backtest(
         args.extract, args.train_until, args.replications, args.seed, args.beds, args.workers, args.engine
@@ -887,6 +995,7 @@ COMMANDS = {
     "schema": cmd_schema,
     "calibrate": cmd_calibrate,
     "sweep": cmd_sweep,
+    "compare-engines": cmd_compare_engines,
     "reproduce": cmd_reproduce,
     "plot": cmd_plot,
     "report": cmd_report,

@@ -92,7 +92,7 @@ def test_engine_key_defaults_to_simpy_and_is_not_hashed():
 def test_a_bad_engine_is_one_line_naming_the_field():
     with pytest.raises(ConfigError) as err:
         load_config(CONFIG, ["engine=numba"])
-    assert str(err.value) == "--set engine=numba: engine: Input should be 'simpy' or 'fast'"
+    assert str(err.value) == "--set engine=numba: engine: Input should be 'simpy', 'fast' or 'flow'"
 
 
 # --- run_model -------------------------------------------------------------------------------

@@ -175,8 +175,9 @@ class Experiment(_Strict):
     # the words a board reads, e.g. {fixed_date: "Cut on the planned date"}.
     labels: dict[str, str] = Field(default_factory=dict)
     # The engine of every run (hospsim.model.engines); None: the base config's if it names one,
-    # else the sweep default. Results are the same with either, so it is not part of the hash.
-    engine: Literal["simpy", "fast"] | None = None
+    # else the sweep default. simpy and fast give the same results, so it is not part of the hash;
+    # flow runs each cell once (a sweep's folder records it, and is resumed only with flow).
+    engine: Literal["simpy", "fast", "flow"] | None = None
 
     @field_validator("name")
     @classmethod

@@ -527,9 +527,12 @@ class Config(_Strict):
     services: dict[str, Service] = Field(default_factory=dict)
     plan_delivery: PlanDelivery = PlanDelivery()
     initial_state: InitialState | None = None  # a census at day 0 (else the system starts empty)
-    # Which engine simulates (hospsim.model.engines): both give the same results, so it is left
-    # out of the config's hash, and out of its saved form when it is the default.
-    engine: Literal["simpy", "fast"] = "simpy"
+    # Which engine runs the config (hospsim.model.engines): simpy and fast give the same results;
+    # flow is the deterministic stock-and-flow view of the same config, one run of expected
+    # numbers. The engine is how a config is run, not what it is: it is left out of the config's
+    # hash (a flow run and a DES run of one config share it), and out of its saved form when it
+    # is the default.
+    engine: Literal["simpy", "fast", "flow"] = "simpy"
 
     @field_validator("groups", "services")
     @classmethod

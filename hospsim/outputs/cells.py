@@ -50,6 +50,8 @@ def _holds(row: dict[Any, Any]) -> str:
     share = row["share_holds"]
     if pd.isna(share):
         return "n/a"
+    if row.get("n") == 1:  # one run (the flow engine's): it holds or not; an interval says nothing
+        return percent(share)
     return f"{percent(share)} ({percent(row['holds_ci_low'])[:-1]}-{percent(row['holds_ci_high'])})"
 
 

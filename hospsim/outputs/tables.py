@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -46,11 +47,17 @@ def _interval(low: float, high: float) -> str:
     return "n/a" if math.isnan(low) else f"{fmt_number(low)} .. {fmt_number(high)}"
 
 
-def accounting_line(final_states: dict[str, int]) -> str:
-    """One line: every emergency and referral of the run, in exactly one end state."""
+def accounting_line(final_states: Mapping[str, float]) -> str:
+    """One line: every emergency and referral of the run, in exactly one end state (counts; the
+    flow engine's expected numbers, floats, are shown to one decimal)."""
     total = sum(final_states.values())
-    parts = " + ".join(f"{n:,} {state}" for state, n in final_states.items() if n)
-    return f"\nall {total:,} patients accounted for (emergencies and elective referrals, every replication): {parts}"
+    if all(isinstance(n, int) for n in final_states.values()):
+        parts = " + ".join(f"{n:,} {state}" for state, n in final_states.items() if n)
+        return (
+            f"\nall {total:,} patients accounted for (emergencies and elective referrals, every replication): {parts}"
+        )
+    parts = " + ".join(f"{n:,.1f} {state}" for state, n in final_states.items() if round(n, 1))
+    return f"\nall {total:,.1f} expected patients accounted for (emergencies and elective referrals): {parts}"
 
 
 def summary_text(summary: pd.DataFrame) -> str:

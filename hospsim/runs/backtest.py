@@ -25,7 +25,7 @@ from ..analysis.fit import fit_config
 from ..config import Config, ConfigError, config_from_dict
 from ..config.extract import read_extract
 from ..model.monitor import daily_counts, daily_level
-from .replications import run_config
+from .replications import refuse_flow_for, run_config
 
 # The simulated band a day's observed value is checked against (replication quantiles).
 BAND = (0.05, 0.95)
@@ -55,6 +55,8 @@ def backtest(
 ) -> Backtest:  # fmt: skip
     """Fit before ``train_until``, simulate from the census then (with ``engine``; None: simpy),
     compare with the extract."""
+    if engine is not None:  # before the extract is read: the band needs replications
+        refuse_flow_for(engine, f"engine {engine}", "a backtest sets what followed against the band of replications")
     full = read_extract(extract_path)
     if not full.start_date < train_until < full.end_date:
         raise ConfigError(

@@ -5,6 +5,7 @@ same patients (common random numbers).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -76,6 +77,12 @@ class LoadedExperiment:
         base = {k: v for k, v in self.base_raw.items() if k != "engine"}
         text = json.dumps({"experiment": experiment, "base": base}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def run_once(self) -> LoadedExperiment:
+        """The experiment with one run per cell (replication 0's seed): how the deterministic flow
+        engine runs it. Its hash is the experiment's as written (see :attr:`hash`)."""
+        once = self.experiment.model_copy(update={"replications": 1})
+        return dataclasses.replace(self, experiment=once, seeds=self.seeds[:1])
 
     def window(self, cfg: Config) -> tuple[int, int]:
         w = self.experiment.window

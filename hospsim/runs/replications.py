@@ -9,15 +9,15 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..config import Config
-from ..model.engines import FAST, choose_engine, run_model
+from ..config import Config, UserError
+from ..model.engines import FAST, FLOW, choose_engine, is_des, run_model
 from ..model.kpis import daily_and_kpis
 from ..model.records import OUTCOME_NAMES, Replication, Visits, final_states
 from ..model.streams import replication_seeds
@@ -34,7 +34,9 @@ class ReplicationResult:
     daily: pd.DataFrame
     events: int
     wall_seconds: float
-    final_states: dict[str, int]  # patients in each end state (see records.final_states)
+    # Patients in each end state (see records.final_states): counts from a DES engine, expected
+    # numbers (floats) from the flow engine.
+    final_states: Mapping[str, float]
     patients: pd.DataFrame | None = None  # one row per patient, only when asked for
 
 
@@ -140,6 +142,55 @@ def run_replication(
     )
 
 
+def run_flow_once(cfg: Config) -> ReplicationResult:
+    """The flow engine's one run of ``cfg``, as a replication (index 0) of ``hospsim run``: its
+    daily table (expected numbers), KPIs, final states, and its time steps as ``events``. It
+    draws nothing; ``seed`` is replication 0's, so a results folder of it reads like any other."""
+    from ..model.flow import run_flow  # the flow engine's module, loaded only when it runs
+
+    start = time.perf_counter()
+    flow = run_flow(cfg)
+    daily = flow.daily.copy()
+    daily.insert(0, "replication", 0)
+    return ReplicationResult(
+        index=0,
+        seed=replication_seeds(cfg.seed, 1)[0],
+        kpis=dict(flow.kpis),
+        daily=daily,
+        events=flow.steps,
+        wall_seconds=time.perf_counter() - start,
+        final_states=dict(flow.final_states),
+    )
+
+
+def flow_note(engine: str, replications: int, what: str = "replications") -> str | None:
+    """The one line that says the flow engine runs once where ``replications`` were asked for
+    (None for a DES engine, or when one was asked for)."""
+    if is_des(engine) or replications <= 1:
+        return None
+    return f"engine {FLOW} is deterministic: one run instead of {replications} {what}"
+
+
+def refuse_flow_for(engine: str, where: str, needs: str) -> None:
+    """Refuse the flow engine, in one line naming ``where`` it was asked for, for a command that
+    ``needs`` patients or replications (e.g. ``hospsim synth writes one row per simulated patient``)."""
+    if not is_des(engine):
+        raise UserError(
+            f"{where}: {needs}, which the flow engine (expected numbers, no patients, one run) cannot give; "
+            "use simpy or fast"
+        )
+
+
+def refuse_flow_patients(engine: str, patients: bool, where: str = "--patients") -> None:
+    """Refuse, in one line, a patient table from the flow engine: a stock-and-flow model moves
+    expected numbers between stocks and has no patients."""
+    if patients and not is_des(engine):
+        raise UserError(
+            f"{where}: the flow engine has no patients (it moves expected numbers between stocks); "
+            "drop it, or use --engine simpy or fast"
+        )
+
+
 def run_engine(cfg: Config, engine: str | None = None, source: str = "config") -> str:
     """The engine of ``hospsim run`` (and ``calibrate``, ``synth``): ``engine`` (``--engine``) if
     given, else the config's (read from ``source``). One that cannot run here is a one-line
@@ -198,10 +249,18 @@ def run_replications(
     (see :func:`.executors.executor`).
 
     ``on_done`` is called as each finishes (for progress reporting), in completion order;
-    ``patients`` makes each replication return its patient table.
+    ``patients`` makes each replication return its patient table. The flow engine (see
+    :func:`~hospsim.model.engines.is_des`) runs once, in this process, whatever ``cfg.replications``.
     """
+    name = engine or cfg.engine
+    if not is_des(name):
+        refuse_flow_patients(name, patients, "patients")
+        flow = run_flow_once(cfg)
+        if on_done:
+            on_done(flow)
+        return [flow]
     seeds = replication_seeds(cfg.seed, cfg.replications)
-    prepare_engine(engine or cfg.engine)
+    prepare_engine(name)
     tasks = [ReplicationTask(cfg, i, seed, patients, engine) for i, seed in enumerate(seeds)]
     results: list[ReplicationResult] = []
     with executor(backend, min(workers, len(tasks)), scheduler) as ex:
@@ -236,9 +295,9 @@ class RunOutput:
     engine: str = "simpy"  # the engine that simulated them
 
     @property
-    def final_states(self) -> dict[str, int]:
-        """Patients in each end state, over all replications."""
-        total: dict[str, int] = {}
+    def final_states(self) -> dict[str, float]:
+        """Patients in each end state, over all replications (expected numbers for ``flow``)."""
+        total: dict[str, float] = {}
         for r in self.results:
             for state, count in r.final_states.items():
                 total[state] = total.get(state, 0) + count

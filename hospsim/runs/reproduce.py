@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from ..analysis.cells import cell_table
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import Experiment
-from ..model.engines import SIMPY, EngineChoice, choose_engine
+from ..model.engines import ENGINES, FLOW, SIMPY, EngineChoice, choose_engine, is_des
 from .errors import ResultsError
 from .executors import Executor, executor
 from .experiment import LoadedExperiment, RunSpec, Variant
@@ -96,7 +96,7 @@ def reproduce(
     kind = manifest.get("kind", "run")
     if kind not in ("run", "sweep"):
         raise ResultsError(f"{results / MANIFEST}: kind: unknown kind of results {kind!r}")
-    chosen = announce(reproduce_engine(manifest, engine))
+    chosen = announce(reproduce_engine(manifest, engine, f"{results / MANIFEST}: engine"))
     if kind == "sweep":
         return _reproduce_sweep(results, manifest, workers, sample, on_progress, backend, scheduler, chosen)
     return _reproduce_run(results, manifest, workers, on_progress, backend, scheduler, chosen)
@@ -112,12 +112,33 @@ def recorded_engine(manifest: dict[str, Any]) -> str:
     return str(manifest.get("engine", SIMPY))
 
 
-def reproduce_engine(manifest: dict[str, Any], engine: str | None = None) -> EngineChoice:
+def reproduce_engine(manifest: dict[str, Any], engine: str | None = None, where: str = "engine") -> EngineChoice:
     """The engine of a re-run: ``engine`` (``--engine``) if given, else the one that made the
-    results (which gives way to ``simpy``, with a note, where it cannot run here)."""
+    results (a DES engine gives way to ``simpy``, with a note, where it cannot run here; the flow
+    engine is refused, naming ``where``). The two kinds (:func:`~hospsim.model.engines.is_des`)
+    cannot stand in for each other: a DES folder re-run with flow, or a flow folder with a DES
+    engine, is refused in one line before anything runs."""
+    recorded = recorded_engine(manifest)
+    if recorded not in ENGINES:
+        raise ResultsError(f"{where}: unknown engine {recorded!r} (choose from {', '.join(ENGINES)})")
     if engine is not None:
+        if is_des(engine) != is_des(recorded):
+            raise ResultsError(_other_kind(engine, recorded))
         return choose_engine(engine, f"--engine {engine}")
-    return choose_engine(None, "", default=recorded_engine(manifest))
+    return choose_engine(None, where, default=recorded)
+
+
+def _other_kind(engine: str, recorded: str) -> str:
+    """Why ``--engine engine`` cannot reproduce a folder made by ``recorded``, in one line."""
+    if is_des(recorded):
+        return (
+            f"--engine {engine}: these results were made by the {recorded} engine (replications of patients); "
+            f"the flow engine gives expected numbers, not the same results: reproduce them with simpy or fast"
+        )
+    return (
+        f"--engine {engine}: these results were made by the {FLOW} engine (one deterministic run); "
+        f"a flow folder can only be reproduced with --engine {FLOW}"
+    )
 
 
 def _require(results: Path, *names: str) -> None:
@@ -165,7 +186,7 @@ def _reproduce_run(
     out = run_config(
         cfg,
         workers=workers,
-        on_done=_counter(on_progress, int(cfg.replications)),
+        on_done=_counter(on_progress, int(cfg.replications) if is_des(engine) else 1),
         backend=backend,
         scheduler=scheduler,
         patients=patients,

@@ -25,14 +25,22 @@ from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 from ..config import Config, config_hash, config_to_dict
 from ..model.cohort import Candidates, build_candidates
 from ..model.draw_key import draw_key
-from ..model.engines import SWEEP_DEFAULT_ENGINE, EngineChoice, choose_engine, simulate_candidates
+from ..model.engines import (
+    ENGINES,
+    SIMPY,
+    SWEEP_DEFAULT_ENGINE,
+    EngineChoice,
+    choose_engine,
+    is_des,
+    simulate_candidates,
+)
 from ..model.kpis import daily_and_kpis
 from ..model.records import Replication
 from ..model.streams import Streams
 from .errors import OutputError, ResultsError
 from .executors import check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
-from .replications import categorical, patient_table, prepare_engine
+from .replications import categorical, flow_note, patient_table, prepare_engine, refuse_flow_patients
 from .store import (
     CELLS,
     MANIFEST,
@@ -109,12 +117,20 @@ def _simulate(
     spec: RunSpec, patients: bool, engine: str | None
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
     start = time.perf_counter()
-    rep = simulate_candidates(spec.config, _LAST_DRAW.get(spec.config, spec.seed), engine)
-    daily, kpis = daily_and_kpis(spec.config, rep, spec.window)
+    table = None
+    if is_des(engine or spec.config.engine):
+        rep = simulate_candidates(spec.config, _LAST_DRAW.get(spec.config, spec.seed), engine)
+        daily, kpis = daily_and_kpis(spec.config, rep, spec.window)
+        events = rep.records.events
+        table = _run_patients(spec, rep) if patients else None
+    else:  # the deterministic twin: no patients drawn; its time steps stand for events
+        from ..model.flow import run_flow
+
+        flow = run_flow(spec.config, spec.window)
+        daily, kpis, events = flow.daily, dict(flow.kpis), flow.steps
     monthly = monthly_table(daily, spec.window)
     ident = {"run_id": spec.run_id, "scenario": spec.scenario, "point": spec.point, "replication": spec.replication}
     daily = pd.concat([pd.DataFrame(ident, index=daily.index), daily], axis=1)
-    table = _run_patients(spec, rep) if patients else None
     record = {
         "run_id": spec.run_id,
         "scenario": spec.scenario,
@@ -124,7 +140,7 @@ def _simulate(
         "seed": spec.seed,
         "kpis": kpis,
         "monthly": monthly.to_dict(orient="list"),
-        "events": rep.records.events,
+        "events": events,
         "wall_seconds": time.perf_counter() - start,
     }
     return record, daily, table
@@ -219,6 +235,19 @@ def _previous_manifest(loaded: LoadedExperiment, store: SweepStore, resume: bool
     return previous
 
 
+def _refuse_other_kind(previous: dict[str, Any] | None, engine: str, out_dir: Path) -> None:
+    """A sweep is resumed by an engine of the kind that started it (:func:`is_des`): the flow
+    engine's runs are expected numbers, one per cell, and cannot be mixed with replications."""
+    sessions = (previous or {}).get("sessions") or []
+    before = [str(s.get("engine", SIMPY)) for s in sessions if isinstance(s, dict)]
+    other = [b for b in before if b in ENGINES and is_des(b) != is_des(engine)]
+    if other:
+        raise ResultsError(
+            f"{out_dir}: holds runs of the {other[-1]} engine; a sweep cannot mix flow runs with replications "
+            f"of the DES: resume it with --engine {other[-1]}, or choose another --out"
+        )
+
+
 def sweep_engine(loaded: LoadedExperiment, engine: str | None = None) -> EngineChoice:
     """The engine every run of a sweep uses: ``engine`` (``--engine``), else the experiment's
     ``engine``, else the base config's if it names one, else :data:`SWEEP_DEFAULT_ENGINE` (which
@@ -262,6 +291,12 @@ def run_sweep(
     """
     check_backend(backend, scheduler)  # before anything is written
     chosen = announce(sweep_engine(loaded, engine))
+    if not is_des(chosen):  # the flow engine: each cell once
+        refuse_flow_patients(chosen, patients)
+        note = flow_note(chosen, loaded.experiment.replications, "replications per cell")
+        if note:
+            print(f"hospsim: {note}", file=sys.stderr)
+        loaded = loaded.run_once()
     prepare_engine(chosen)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -290,6 +325,7 @@ def _run_sweep(
 ) -> SweepResult:
     store = SweepStore(out_dir)
     previous = _previous_manifest(loaded, store, resume)
+    _refuse_other_kind(previous, engine, out_dir)
     patients = patients or bool(previous and previous.get("patients"))
     store.prepare()
     started = dt.datetime.now(dt.UTC)

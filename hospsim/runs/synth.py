@@ -26,6 +26,7 @@ from ..model.engines import run_model
 from ..model.records import ADMITTED, FROM_ACUTE, Replication
 from ..model.streams import replication_seeds
 from .errors import OutputError
+from .replications import refuse_flow_for
 from .store import atomic_write, os_reason
 
 SECONDS_PER_DAY = 86_400
@@ -53,6 +54,8 @@ def synth_extract(cfg: Config, years: float, seed: int, engine: str | None = Non
     ``[start_date + warmup_days, start_date + horizon_days)``; datetimes are to the second,
     ``pd.NaT`` where a time had not come by the end of the period (text columns: ``None``).
     ``engine``: the engine that simulates (None: the config's)."""
+    name = engine or cfg.engine
+    refuse_flow_for(name, f"engine {name}", "a synthetic extract is one row per simulated patient")
     run_cfg = synth_config(cfg, years)
     rep = run_model(run_cfg, replication_seeds(seed, 1)[0], engine)
     return extract_rows(rep, run_cfg)

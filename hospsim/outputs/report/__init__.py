@@ -59,7 +59,7 @@ from .kpis import (
     verdict_table,
 )
 from .manifest import manifest_data
-from .model import model_data
+from .model import model_data, runs_words
 from .pathway import pathway_table
 from .plan import plan_data
 from .render import render, static_text
@@ -191,6 +191,7 @@ def report_data(res: Results, scenario: Iterable[str] | None = None, point: int 
         "path": str(res.path),
         "kind": res.kind,
         "replications": res.replications,
+        "runs": runs_words(res),
         "sweep": res.is_sweep,
         "n_cells": len(res.cells),
         "version": __version__,

@@ -157,9 +157,7 @@ def _answer(doc: Any, data: Mapping[str, Any]) -> None:
         doc.add_paragraph().add_run(data["question"]).bold = True
     a = data["answer"]
     if not data["sweep"]:
-        doc.add_paragraph(
-            f"A run of one config ({data['replications']} replications): no plan criteria, so no verdict."
-        )
+        doc.add_paragraph(f"A run of one config ({data['runs']}): no plan criteria, so no verdict.")
         doc.add_paragraph(data["headline"])
         return
     if not a["criteria"]:

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from ...config import Config, Group, Service
+from ...model.engines import is_des
+from ...runs.reproduce import recorded_engine
 from ...runs.results import Results
 from ..labels import Labels, humanise, labels_of
 from .text import date, describe_gate, describe_los, describe_mix, describe_schedule, num, pct
@@ -122,7 +124,7 @@ def _experimentation(res: Results, cfg: Config) -> list[list[Any]]:
     return [
         ["warm-up", f"{cfg.warmup_days} days (start empty; not measured)"],
         ["measured", f"days {w0} to {w1 - 1} ({date(start, w0)} to {date(start, w1 - 1)})"],
-        ["replications", f"{res.replications} independent replications per {per}"],
+        ["replications", _replications_row(res, per)],
         ["root seed", res.manifest.get("root_seed")],
         ["replication seeds", ", ".join(str(s) for s in seeds[:MAX_SEEDS_LISTED]) + more],
     ]
@@ -163,3 +165,18 @@ def model_data(cfg: Config, res: Results, labels: Labels | None = None) -> dict[
         "experimentation": _experimentation(res, cfg),
         "implementation": _implementation(res),
     }
+
+
+def runs_words(res: Results) -> str:
+    """How many runs the results hold, for the report's text: ``10 replications``, or for the
+    deterministic flow engine ``flow engine: deterministic, one run`` (per cell for a sweep)."""
+    if not is_des(recorded_engine(res.manifest)):
+        return "flow engine: deterministic, one run" + (" per cell" if res.is_sweep else "")
+    n = res.replications
+    return f"{n} replication{'s' if n != 1 else ''}"
+
+
+def _replications_row(res: Results, per: str) -> str:
+    if not is_des(recorded_engine(res.manifest)):
+        return f"flow engine: deterministic, one run per {per} (expected numbers; no replications, so no intervals)"
+    return f"{res.replications} independent replications per {per}"
