@@ -2,21 +2,18 @@
 ``reproduce``, ``sweep``, ``calibrate``, the refusals (``--patients``, ``synth``, ``backtest``,
 cross-kind reproduce and resume) and ``compare-engines``.
 
-Every test that runs the flow engine uses the fake of :mod:`flow_fake` (fixture
-``uses_fake_flow``) until the real engine is merged; ``HOSPSIM_FAKE_FLOW=0`` runs them with the
-real one (the expected numbers are read from whichever ``run_flow`` is in place).
+Tests that run the flow engine use the fixture ``flow_engine`` (named when a stand-in engine
+was used before the real one existed): it now only resets the cached engine check after each.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from flow_fake import install_fake_flow
 
 from hospsim.cli import main
 from hospsim.config import ConfigError, config_hash, load_config
@@ -33,11 +30,8 @@ EXPERIMENT = DATA / "mini_experiment.yaml"
 
 
 @pytest.fixture
-def uses_fake_flow(monkeypatch):
-    """The flow engine replaced by the fake of :mod:`flow_fake` (until the real one is merged;
-    ``HOSPSIM_FAKE_FLOW=0``: the real one)."""
-    if os.environ.get("HOSPSIM_FAKE_FLOW", "1") != "0":
-        install_fake_flow(monkeypatch)
+def flow_engine():
+    """The real flow engine; the cached check of which engines can run is reset after."""
     yield
     engines.engine_problem.cache_clear()
 
@@ -117,7 +111,7 @@ def _run_flow(tmp_path: Path, capsys, *extra: str) -> tuple[Path, str, str]:
     return out, captured.out, captured.err
 
 
-def test_run_flow_writes_one_deterministic_run(uses_fake_flow, tmp_path, capsys):
+def test_run_flow_writes_one_deterministic_run(flow_engine, tmp_path, capsys):
     out, stdout, stderr = _run_flow(tmp_path, capsys)
     assert stderr == "hospsim: engine flow is deterministic: one run instead of 10 replications\n"
     assert stdout.startswith("mini: one deterministic flow run of 300 days (warm-up 60)")
@@ -137,7 +131,7 @@ def test_run_flow_writes_one_deterministic_run(uses_fake_flow, tmp_path, capsys)
     assert summary["n"].le(1).all() and summary["ci_low"].isna().all()  # no CI from one run (n 0: undefined KPI)
 
 
-def test_run_flow_refuses_patients(uses_fake_flow, tmp_path, capsys):
+def test_run_flow_refuses_patients(flow_engine, tmp_path, capsys):
     code = main(["run", str(MINI), "--engine", "flow", "--patients", "--out", str(tmp_path / "r"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2
@@ -147,7 +141,7 @@ def test_run_flow_refuses_patients(uses_fake_flow, tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_config_engine_flow_runs_flow(uses_fake_flow, tmp_path, capsys):
+def test_config_engine_flow_runs_flow(flow_engine, tmp_path, capsys):
     out = tmp_path / "r"
     code = main(
         ["run", str(MINI), "--set", "engine=flow", "-r", "1", "--out", str(out), "--workers", "1", "--no-progress"]
@@ -157,7 +151,7 @@ def test_config_engine_flow_runs_flow(uses_fake_flow, tmp_path, capsys):
     assert json.loads((out / "manifest.json").read_text())["engine"] == "flow"
 
 
-def test_reproduce_flow_folder(uses_fake_flow, tmp_path, capsys):
+def test_reproduce_flow_folder(flow_engine, tmp_path, capsys):
     out, _, _ = _run_flow(tmp_path, capsys)
     assert main(["reproduce", str(out), "--workers", "1", "--no-progress"]) == 0
     assert "reproduced: 1 replications" in capsys.readouterr().out
@@ -170,7 +164,7 @@ def test_reproduce_flow_folder(uses_fake_flow, tmp_path, capsys):
         )
 
 
-def test_reproduce_des_folder_with_flow_is_refused(uses_fake_flow, tmp_path, capsys):
+def test_reproduce_des_folder_with_flow_is_refused(flow_engine, tmp_path, capsys):
     out = tmp_path / "des"
     assert main(["run", str(MINI), "-r", "1", "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     capsys.readouterr()
@@ -180,7 +174,7 @@ def test_reproduce_des_folder_with_flow_is_refused(uses_fake_flow, tmp_path, cap
     assert len(_lines(err)) == 1
 
 
-def test_flow_run_folder_reads_plots_reports_exports(uses_fake_flow, tmp_path, capsys):
+def test_flow_run_folder_reads_plots_reports_exports(flow_engine, tmp_path, capsys):
     pytest.importorskip("openpyxl")
     out, _, _ = _run_flow(tmp_path, capsys)
     assert main(["plot", str(out), "--what", "fan,delays,exceedance"]) == 0
@@ -194,7 +188,7 @@ def test_flow_run_folder_reads_plots_reports_exports(uses_fake_flow, tmp_path, c
 # --- calibrate, synth, backtest -----------------------------------------------------------------
 
 
-def test_calibrate_with_flow(uses_fake_flow, capsys):
+def test_calibrate_with_flow(flow_engine, capsys):
     code = main(["calibrate", str(MINI), "--engine", "flow", "--workers", "1", "--no-progress"])
     captured = capsys.readouterr()
     assert code in (0, 1)  # targets met or not: the mini system is not England
@@ -202,7 +196,7 @@ def test_calibrate_with_flow(uses_fake_flow, capsys):
     assert "of 10 targets met" in captured.out or "targets met" in captured.out
 
 
-def test_synth_and_backtest_refuse_flow(uses_fake_flow, tmp_path, capsys):
+def test_synth_and_backtest_refuse_flow(flow_engine, tmp_path, capsys):
     code = main(["synth", str(MINI), "--engine", "flow", "--years", "0.5", "--out", str(tmp_path / "x.csv")])
     err = capsys.readouterr().err
     assert code == 2 and len(_lines(err)) == 1
@@ -233,7 +227,7 @@ def _sweep_flow(tmp_path: Path, capsys) -> Path:
     return out
 
 
-def test_sweep_flow_runs_each_cell_once(uses_fake_flow, tmp_path, capsys):
+def test_sweep_flow_runs_each_cell_once(flow_engine, tmp_path, capsys):
     out = _sweep_flow(tmp_path, capsys)
     kpis = pd.read_parquet(out / "kpis.parquet")
     assert len(kpis) == 9 and kpis["replication"].eq(0).all()
@@ -245,7 +239,7 @@ def test_sweep_flow_runs_each_cell_once(uses_fake_flow, tmp_path, capsys):
     assert "reproduced: 9 runs" in capsys.readouterr().out
 
 
-def test_sweep_flow_cells_show_no_interval(uses_fake_flow, tmp_path, capsys):
+def test_sweep_flow_cells_show_no_interval(flow_engine, tmp_path, capsys):
     out = tmp_path / "sweep"
     main(["sweep", str(EXPERIMENT), "--engine", "flow", "--out", str(out), "--workers", "1", "--no-progress"])
     text = capsys.readouterr().out
@@ -254,7 +248,7 @@ def test_sweep_flow_cells_show_no_interval(uses_fake_flow, tmp_path, capsys):
     assert all(row.rstrip().endswith(("100%", " 0%")) for row in rows), rows  # no "(21-100%)"
 
 
-def test_sweep_resume_with_other_kind_is_refused(uses_fake_flow, tmp_path, capsys):
+def test_sweep_resume_with_other_kind_is_refused(flow_engine, tmp_path, capsys):
     out = _sweep_flow(tmp_path, capsys)
     code = main(["sweep", str(EXPERIMENT), "--engine", "simpy", "--resume", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err
@@ -263,12 +257,12 @@ def test_sweep_resume_with_other_kind_is_refused(uses_fake_flow, tmp_path, capsy
     assert main(["reproduce", str(out), "--engine", "fast", "--no-progress"]) == 2
 
 
-def test_sweep_flow_refuses_patients(uses_fake_flow, tmp_path, capsys):
+def test_sweep_flow_refuses_patients(flow_engine, tmp_path, capsys):
     code = main(["sweep", str(EXPERIMENT), "--engine", "flow", "--patients", "--out", str(tmp_path / "s")])
     assert code == 2 and "--patients: the flow engine has no patients" in capsys.readouterr().err
 
 
-def test_flow_sweep_folder_reads_plots_reports_exports(uses_fake_flow, tmp_path, capsys):
+def test_flow_sweep_folder_reads_plots_reports_exports(flow_engine, tmp_path, capsys):
     pytest.importorskip("openpyxl")
     out = _sweep_flow(tmp_path, capsys)
     assert main(["plot", str(out), "--out", str(tmp_path / "p")]) == 0
@@ -279,7 +273,7 @@ def test_flow_sweep_folder_reads_plots_reports_exports(uses_fake_flow, tmp_path,
     assert (out / "report.html").stat().st_size > 50_000 and (out / "results.xlsx").exists()
 
 
-def test_experiment_engine_flow(uses_fake_flow, tmp_path, capsys):
+def test_experiment_engine_flow(flow_engine, tmp_path, capsys):
     exp = tmp_path / "exp.yaml"
     exp.write_text(EXPERIMENT.read_text().replace("config: mini_system.yaml", f"config: {MINI}") + "engine: flow\n")
     assert main(["check", str(exp)]) == 0
@@ -294,7 +288,7 @@ def test_experiment_engine_flow(uses_fake_flow, tmp_path, capsys):
 # --- compare-engines ----------------------------------------------------------------------------
 
 
-def test_compare_engines_tables(uses_fake_flow):
+def test_compare_engines_tables(flow_engine):
     cfg = load_config(MINI)
     cmp = compare_engines(cfg, replications=3, des_engine="simpy")
     fake = flow_module.run_flow(cfg.with_overrides({"replications": 3}))
@@ -327,12 +321,12 @@ def test_compare_engines_tables(uses_fake_flow):
     assert cmp.parting.flow_share_days_full == fake.kpis["share_days_full"]
 
 
-def test_compare_engines_one_replication_has_no_ci(uses_fake_flow):
+def test_compare_engines_one_replication_has_no_ci(flow_engine):
     cmp = compare_engines(load_config(MINI), replications=1, des_engine="simpy")
     assert cmp.kpis["des_ci_low"].isna().all() and cmp.kpis["flow_inside_ci"].isna().all()
 
 
-def test_compare_engines_cli(uses_fake_flow, tmp_path, capsys):
+def test_compare_engines_cli(flow_engine, tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(
         [
@@ -365,7 +359,7 @@ def test_compare_engines_cli(uses_fake_flow, tmp_path, capsys):
     assert not list(tmp_path.glob(".cmp.*"))  # no temporary folder or lock left beside it
 
 
-def test_compare_engines_refusals(uses_fake_flow, tmp_path, capsys):
+def test_compare_engines_refusals(flow_engine, tmp_path, capsys):
     code = main(["compare-engines", str(MINI), "--engine", "flow", "--out", str(tmp_path / "c")])
     err = capsys.readouterr().err
     assert code == 2 and "invalid choice: 'flow'" in err and len(_lines(err)) == 1
@@ -390,7 +384,7 @@ def test_compare_engines_refuses_an_unavailable_flow_engine(monkeypatch, tmp_pat
     assert not (tmp_path / "c").exists()
 
 
-def test_api_run_with_flow(uses_fake_flow, tmp_path, capsys):
+def test_api_run_with_flow(flow_engine, tmp_path, capsys):
     import hospsim
 
     res = hospsim.run(MINI, replications=4, engine="flow", workers=1, progress=False)
@@ -400,7 +394,7 @@ def test_api_run_with_flow(uses_fake_flow, tmp_path, capsys):
         hospsim.run(MINI, engine="flow", patients=True, workers=1, progress=False)
 
 
-def test_flow_daily_csv_reproduces(uses_fake_flow, tmp_path, capsys):
+def test_flow_daily_csv_reproduces(flow_engine, tmp_path, capsys):
     out, _, _ = _run_flow(tmp_path, capsys, "--daily-format", "csv")
     assert (out / "daily.csv").exists()
     assert main(["reproduce", str(out), "--workers", "1", "--no-progress"]) == 0
