@@ -117,16 +117,16 @@ def test_run_flow_writes_one_deterministic_run(flow_engine, tmp_path, capsys):
     assert stdout.startswith("mini: one deterministic flow run of 300 days (warm-up 60)")
     assert "expected patients accounted for" in stdout
     cfg = load_config(MINI)
-    fake = flow_module.run_flow(cfg)  # the engine in place: the fake, or the real one
+    flow = flow_module.run_flow(cfg)
     reps = pd.read_csv(out / "replications.csv")
     assert len(reps) == 1 and reps["replication"].tolist() == [0]
-    assert reps["mean_occupied_beds"].iloc[0] == pytest.approx(fake.kpis["mean_occupied_beds"], rel=1e-9)
+    assert reps["mean_occupied_beds"].iloc[0] == pytest.approx(flow.kpis["mean_occupied_beds"], rel=1e-9)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert (manifest["engine"], manifest["replications"], manifest["events"]) == ("flow", 1, fake.steps)
+    assert (manifest["engine"], manifest["replications"], manifest["events"]) == ("flow", 1, flow.steps)
     assert len(manifest["replication_seeds"]) == 1
     daily = pd.read_parquet(out / "daily.parquet")
     assert len(daily) == 300 and daily["occupied_beds_mean"].dtype == np.float64
-    np.testing.assert_array_equal(daily["occupied_beds_mean"], fake.daily["occupied_beds_mean"])
+    np.testing.assert_array_equal(daily["occupied_beds_mean"], flow.daily["occupied_beds_mean"])
     summary = pd.read_csv(out / "summary.csv")
     assert summary["n"].le(1).all() and summary["ci_low"].isna().all()  # no CI from one run (n 0: undefined KPI)
 
@@ -291,10 +291,10 @@ def test_experiment_engine_flow(flow_engine, tmp_path, capsys):
 def test_compare_engines_tables(flow_engine):
     cfg = load_config(MINI)
     cmp = compare_engines(cfg, replications=3, des_engine="simpy")
-    fake = flow_module.run_flow(cfg.with_overrides({"replications": 3}))
+    flow = flow_module.run_flow(cfg.with_overrides({"replications": 3}))
     assert cmp.kpis["kpi"].tolist() == kpi_names(cfg)
-    assert cmp.kpis["flow"].tolist() == pytest.approx(list(fake.kpis.values()), nan_ok=True)
-    assert set(cmp.kpis.loc[cmp.kpis["variability_only"], "kpi"]) == fake.variability_kpis
+    assert cmp.kpis["flow"].tolist() == pytest.approx(list(flow.kpis.values()), nan_ok=True)
+    assert set(cmp.kpis.loc[cmp.kpis["variability_only"], "kpi"]) == flow.variability_kpis
     row = cmp.kpis.set_index("kpi").loc["mean_occupied_beds"]
     assert row["n"] == 3 and bool(row["flow_inside_ci"]) == (row["des_ci_low"] <= row["flow"] <= row["des_ci_high"])
     beds = cmp.des.replications["mean_occupied_beds"]
@@ -311,14 +311,14 @@ def test_compare_engines_tables(flow_engine):
     d0 = cmp.daily[(cmp.daily["series"] == "occupied_beds_mean")].set_index("day")
     des0 = cmp.des.daily[cmp.des.daily["day"] == 100]["occupied_beds_mean"]
     assert d0.loc[100, "des_mean"] == pytest.approx(des0.mean())
-    assert d0.loc[100, "flow"] == fake.daily.set_index("day").loc[100, "occupied_beds_mean"]
+    assert d0.loc[100, "flow"] == flow.daily.set_index("day").loc[100, "occupied_beds_mean"]
     assert d0["capacity"].eq(45.0).all()
     # Where they part, recomputed over the measured days.
     measured = d0.loc[60:299]
     margin = max(1.0, 0.02 * 45)
     assert cmp.parting.margin_beds == margin
     assert cmp.parting.share_days_des_above == pytest.approx(((measured["des_q50"] - measured["flow"]) > margin).mean())
-    assert cmp.parting.flow_share_days_full == fake.kpis["share_days_full"]
+    assert cmp.parting.flow_share_days_full == flow.kpis["share_days_full"]
 
 
 def test_compare_engines_one_replication_has_no_ci(flow_engine):
