@@ -204,13 +204,17 @@ def prepare_engine(engine: str) -> None:
     """Before the runs: load the compiled engine in this process (compiling it once per
     installation), so that workers find it cached rather than each compiling it; says so on
     stderr when that takes more than a moment."""
-    if engine != FAST:
+    if engine == FAST:
+        from ..model.fast import warm_up  # numba is loaded only when a compiled engine is used
+    elif engine == FLOW:
+        from ..model.flow import warm_up
+    else:
         return
-    from ..model.fast import warm_up  # numba is loaded only when the compiled engine is used
-
     note = threading.Timer(
         2.0,
-        lambda: print("hospsim: compiling the fast engine (once per installation, about a minute)", file=sys.stderr),
+        lambda: print(
+            f"hospsim: compiling the {engine} engine (once per installation, about a minute)", file=sys.stderr
+        ),
     )
     note.start()
     try:

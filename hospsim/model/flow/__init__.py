@@ -44,3 +44,13 @@ def flow_engine_problem() -> str | None:
     except ImportError as exc:  # pragma: no cover - numba is a dependency
         return f"engine flow needs numba, which cannot be imported here ({exc})"
     return None
+
+
+def warm_up() -> None:
+    """Load the compiled kernel - compiling it the first time after an install (about half a
+    minute, then cached on disk) - by running three days of the default footprint, so that
+    workers started afterwards find it ready."""
+    from ...config import default_config_path, load_config
+
+    cfg = load_config(default_config_path())
+    run_flow(cfg.model_copy(update={"horizon_days": 3, "warmup_days": 0}))

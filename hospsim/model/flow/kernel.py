@@ -20,6 +20,7 @@ from typing import Any
 import numba as nb
 
 HOURS = 24
+FIRST_WINDOWS = 5  # windows (days 2..6 after entry) spread by entry hour; later ones evenly
 NEAR_DAYS = 2  # ... in days: later exits start two midnights on
 NEAR = 48  # hours after entry kept hour by hour (los.NEAR_STEPS)
 HOME = -1
@@ -119,15 +120,16 @@ def _exits(p, k, s, t, j, d):
 
 @nb.njit(**INLINED)
 def _far_hours(p, s, d):
-    """The start of day ``d``: each stage's later exits per hour of the day. A window of 24
-    hours of one entry hour j straddles two days: its part in this day (hours j..23) and its part
-    from the day before's window (hours 0..j-1) are each spread evenly over their hours."""
+    """The start of day ``d``: each stage's later exits per hour of the day: those of the first
+    windows by entry hour (each window's parts before and after its midnight spread over their
+    own hours), the later ones evenly over the day."""
     for st in range(p.n_stages):
+        fh = s.far_hour[st]
+        even = s.far_day[st, d] / HOURS
+        for h in range(HOURS):
+            fh[h] = even
         fa = s.far_a[st]
         fb = s.far_b[st]
-        fh = s.far_hour[st]
-        for h in range(HOURS):
-            fh[h] = 0.0
         for j in range(HOURS):
             a = fa[j, d]
             if a > 0.0:
@@ -145,36 +147,55 @@ def _far_hours(p, s, d):
 @nb.njit(**INLINED)
 def _far_scatter(p, k, s, d, n_days):
     """The end of day ``d``: schedule the later exits (48 hours on) of the day's inflows, in
-    windows of 24 hours from each entry hour, each split at the midnight it straddles."""
+    windows of 24 hours from each entry hour. A constant slot's windows are split exactly at the
+    midnight each straddles: the first few by entry hour, the rest by day totals computed in low
+    rank (exact to ~1e-11). A slot whose multiplier changes splits each window in proportion to
+    its hours."""
     for st in range(p.n_stages):
         hin = s.hour_in[st]
         slot = p.st_slot[st]
         c = k.exact_of[slot]
-        fa = s.far_a[st]
-        fb = s.far_b[st]
-        row = k.row_of[slot, d]
         last = n_days - d - NEAR_DAYS  # windows whose first part is inside the horizon
-        for j in range(HOURS):
-            x = hin[j]
-            if x <= 0.0:
-                continue
-            hin[j] = 0.0
-            faj = fa[j]
-            fbj = fb[j]
-            if c >= 0:
+        fd = s.far_day[st]
+        if c < 0:
+            before = 0.0
+            after = 0.0
+            for j in range(HOURS):
+                before += hin[j] * (HOURS - j) / HOURS
+                after += hin[j] * j / HOURS
+            row = k.row_of[slot, d]
+            rest = k.rest[row]
+            shape = k.far_shape[row]
+            for m in range(last):
+                w = rest * shape[m]
+                fd[d + NEAR_DAYS + m] += before * w
+                fd[d + NEAR_DAYS + 1 + m] += after * w
+        else:
+            first = min(FIRST_WINDOWS, last)
+            for j in range(HOURS):
+                x = hin[j]
+                if x <= 0.0:
+                    continue
                 pa = k.part_a[c, j]
                 pb = k.part_b[c, j]
-                for m in range(last):  # contiguous: vectorised
-                    faj[d + NEAR_DAYS + m] += x * pa[m]
-                    fbj[d + NEAR_DAYS + 1 + m] += x * pb[m]
-            else:
-                left = x * k.rest[row]
-                shape = k.far_shape[row]
-                first = (HOURS - j) / HOURS
-                for m in range(last):
-                    w = left * shape[m]
-                    faj[d + NEAR_DAYS + m] += w * first
-                    fbj[d + NEAR_DAYS + 1 + m] += w * (1.0 - first)
+                for m in range(first):
+                    s.far_a[st, j, d + NEAR_DAYS + m] += x * pa[m]
+                    s.far_b[st, j, d + NEAR_DAYS + 1 + m] += x * pb[m]
+            ua = k.u_a[c]
+            ub = k.u_b[c]
+            for r in range(k.v_a.shape[1]):
+                ya = 0.0
+                yb = 0.0
+                for j in range(HOURS):
+                    ya += hin[j] * ua[j, r]
+                    yb += hin[j] * ub[j, r]
+                va = k.v_a[c, r]
+                vb = k.v_b[c, r]
+                for m in range(first, last):  # contiguous: vectorised
+                    fd[d + NEAR_DAYS + m] += ya * va[m]
+                    fd[d + NEAR_DAYS + 1 + m] += yb * vb[m]
+        for j in range(HOURS):
+            hin[j] = 0.0
 
 
 @nb.njit(**INLINED)

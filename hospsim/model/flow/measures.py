@@ -15,6 +15,7 @@ from ..kpi_registry import HOURS, ratio
 from ..kpis import LONG_STAY_DAYS, RTT_WEEKS
 from . import FlowRun
 from .kernel import long_stay_levels
+from .los import HOURS_PER_DAY
 from .network import ACUTE, KernelBank, Stage
 from .state import FlowState, Plan
 
@@ -194,13 +195,15 @@ class _Kpis:
         """Emergencies sent home on the day of their admission, of those admitted (the kernel's
         same-day exit shares, admissions spread over the day like arrivals)."""
         b, p, s = self.bank, self.plan, self.s
+        # per row: the share of a day's admissions (spread like arrivals) leaving the same day
+        cum = np.cumsum(b.near[:, :HOURS_PER_DAY], axis=1)
+        within = cum[:, HOURS_PER_DAY - 1 - np.arange(HOURS_PER_DAY)] @ p.hour_share
         same = 0.0
         for i, st in enumerate(self.stages):
             if st.kind != ACUTE or not st.emergency:
                 continue
             home = sum(share for dest, share in st.routes if dest < 0)
             rows = b.row_of[st.slot, self.w]
-            within = np.array([np.einsum("j,j->", p.hour_share, _same_day(b.near[r])) for r in range(b.near.shape[0])])
             same += float((s.day_in[i, self.w] * within[rows]).sum()) * home
         admitted = self.window_sum(s.em_admissions)
         return ratio(same, admitted)
@@ -239,12 +242,6 @@ class _Kpis:
         cost = self.cfg.services[list(self.cfg.services)[si]].place_day_cost_gbp
         assert cost is not None  # present only when configured
         return float(self.plan.places[si, self.w].sum() * cost)
-
-
-def _same_day(near: np.ndarray) -> np.ndarray:
-    """Per entry hour j: the share leaving before the day ends (lags 0 .. 23 - j)."""
-    cum = np.cumsum(near[:24])
-    return np.asarray(cum[23 - np.arange(24)])
 
 
 def _wait_share(k: _Kpis, column: np.ndarray) -> float:

@@ -14,6 +14,7 @@ the plan: hour by hour for 48 hours after entry, then per 24-hour window (see th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from ...config import Config
 from ...config.distributions import Empirical, Fixed, LosDistribution
 from ..engine import assessment_flags
 from ..plan import Levers
-from .los import HOURS_PER_DAY, NEAR_STEPS, STEP_DAYS, exit_shares, mean_stay_days, present_after_steps, stop_loss_days
+from .los import HOURS_PER_DAY, NEAR_STEPS, STEP_DAYS, stop_loss_days
 
 ACUTE, SERVICE, ASSESS = 0, 1, 2  # stage kinds, in the order their exits are taken each step
 HOME = -1
@@ -148,7 +149,7 @@ class KernelBank:
     near: np.ndarray
     rest: np.ndarray
     far_shape: np.ndarray
-    part_a: np.ndarray
+    part_a: np.ndarray  # [c, j, m]
     part_b: np.ndarray
     exact_of: np.ndarray
     row_of: np.ndarray
@@ -159,6 +160,12 @@ class KernelBank:
     sparse_n: np.ndarray
     sparse_lag: np.ndarray
     sparse_share: np.ndarray
+    # part_a and part_b of each constant slot in rank FAR_RANK, part[j, m] = sum_r u[j, r] v[r, m]
+    # (exact to ~1e-11 of the largest share): a day's windows then cost FAR_RANK sums, not 24.
+    u_a: np.ndarray  # [c, j, r]
+    v_a: np.ndarray  # [c, r, m]
+    u_b: np.ndarray
+    v_b: np.ndarray
 
     @property
     def longest_lag(self) -> int:
@@ -185,37 +192,91 @@ def _point_masses(spec: LosDistribution, m: float, cap_steps: int) -> tuple[np.n
     return lags[keep], shares[keep]
 
 
-def _present_at(spec: LosDistribution, m: float, steps: np.ndarray) -> np.ndarray:
-    """``W[k]`` at the given k: share of an hour's even inflow present k + 1 hours after its start."""
-    x = np.asarray(steps, dtype=float)
-    pi = stop_loss_days(spec, np.concatenate([x, x + 1.0]) * STEP_DAYS, m)
-    return np.asarray((pi[: x.size] - pi[x.size :]) / STEP_DAYS)
+def _pi(spec: LosDistribution, ms: np.ndarray, x_days: np.ndarray) -> np.ndarray:
+    """``[v, i]``: ``E[(m_v L - x_i)+]`` for every multiplier ``m_v`` at once."""
+    x = np.asarray(x_days, dtype=float)[None, :]
+    m = np.asarray(ms, dtype=float)[:, None]
+    return np.asarray(stop_loss_days(spec, x / m) * m)
 
 
-def _windows(n_days: int) -> np.ndarray:
-    return np.arange(n_days + 2)
+def _present_at(spec: LosDistribution, ms: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``[v, i]``: ``W[k_i]``, the share of an hour's even inflow present k + 1 hours after its
+    start, for every multiplier."""
+    k = np.asarray(steps, dtype=float)
+    pi = _pi(spec, ms, np.concatenate([k, k + 1.0]) * STEP_DAYS)
+    return np.asarray((pi[:, : k.size] - pi[:, k.size :]) / STEP_DAYS)
 
 
-def _far_shape(spec: LosDistribution, m: float, n_days: int) -> tuple[float, np.ndarray]:
-    """The share left after 48 hours and, per 24-hour window m after that, the share of it
-    leaving in the window."""
-    w = _windows(n_days)
-    start = _present_at(spec, m, NEAR_STEPS - 1 + HOURS_PER_DAY * w)
-    end = _present_at(spec, m, NEAR_STEPS - 1 + HOURS_PER_DAY * (w + 1))
-    left = float(start[0])
-    return left, (start - end) / left if left > 0 else np.zeros(w.size)
+# A slot with many multipliers (a ramp: one a day) has its rows made from a grid of multipliers
+# this far apart (relative), each value's row the blend of the two grid rows around it, with the
+# weights that keep its mean stay exact; the shape of its stays is then off by O(step^2).
+MULTIPLIER_GRID_STEP = 0.005
+EXACT_ROWS_UP_TO = 8
+
+
+def _multiplier_grid(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grid nodes for the distinct multipliers ``values`` (sorted) - the values themselves when
+    few, else an even grid in log m from the least to the greatest - and, per value, the node
+    below it and its weight on the node above."""
+    if values.size <= EXACT_ROWS_UP_TO:
+        return values, np.arange(values.size), np.zeros(values.size)
+    lo, hi = math.log(values[0]), math.log(values[-1])
+    n = max(math.ceil((hi - lo) / MULTIPLIER_GRID_STEP), 1)
+    nodes = np.exp(np.linspace(lo, hi, n + 1))
+    nodes[0], nodes[-1] = values[0], values[-1]
+    k = np.clip(np.searchsorted(nodes, values, side="right") - 1, 0, n - 1)
+    # linear in m between the nodes: the mean stay (m E[L]) is then exact
+    return nodes, k, (values - nodes[k]) / (nodes[k + 1] - nodes[k])
+
+
+def _blend(rows: np.ndarray, k: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each value's row: its two grid rows mixed with weight ``w`` on the upper one."""
+    if not np.any(w):
+        return np.asarray(rows[k])
+    upper = rows[np.minimum(k + 1, rows.shape[0] - 1)]
+    wt = w.reshape((-1,) + (1,) * (rows.ndim - 1))
+    return np.asarray(rows[k] * (1.0 - wt) + upper * wt)
+
+
+def _near_and_far(spec: LosDistribution, ms: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per multiplier: the exit shares of the first 48 hours, the share left after them and,
+    per 24-hour window m after that, the share of it leaving in the window."""
+    w = np.arange(n_days + 2)
+    present = _present_at(spec, ms, np.concatenate([np.arange(NEAR_STEPS), NEAR_STEPS - 1 + HOURS_PER_DAY * (w + 1)]))
+    near_present = present[:, :NEAR_STEPS]
+    before = np.concatenate([np.ones((ms.size, 1)), near_present[:, :-1]], axis=1)
+    near = before - near_present
+    starts = np.concatenate([near_present[:, -1:], present[:, NEAR_STEPS:]], axis=1)  # W at 47 + 24m
+    left = starts[:, 0]
+    safe = np.where(left > 0, left, 1.0)[:, None]
+    shape = np.where(left[:, None] > 0, (starts[:, :-1] - starts[:, 1:]) / safe, 0.0)
+    return near, left, shape
+
+
+FAR_RANK = 6
+
+
+def _low_rank(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``part[j, m]`` as ``u[j, r] v[r, m]``, rank FAR_RANK (the shares are smooth in both)."""
+    u, sv, vt = np.linalg.svd(part, full_matrices=False)
+    r = min(FAR_RANK, sv.size)
+    u_r = np.zeros((HOURS_PER_DAY, FAR_RANK))
+    v_r = np.zeros((FAR_RANK, part.shape[1]))
+    u_r[:, :r] = u[:, :r] * sv[:r]
+    v_r[:r] = vt[:r]
+    return np.ascontiguousarray(u_r), np.ascontiguousarray(v_r)
 
 
 def _parts(spec: LosDistribution, m: float, n_days: int) -> tuple[np.ndarray, np.ndarray]:
     """``[j, m]``: shares of an inflow in hour j leaving in window m before / after the midnight
     the window straddles (after: hours 0..j-1 of the next day)."""
-    w = _windows(n_days)[None, :]
+    w = np.arange(n_days + 2)[None, :]
     j = np.arange(HOURS_PER_DAY)[:, None]
     first = NEAR_STEPS - 1 + HOURS_PER_DAY * w  # W at the window's start
     cut = first + HOURS_PER_DAY - j  # ... at the midnight inside it
     last = first + HOURS_PER_DAY
     steps = np.unique(np.concatenate([first.ravel(), cut.ravel(), last.ravel()]))
-    present = _present_at(spec, m, steps)
+    present = _present_at(spec, np.array([m]), steps)[0]
 
     def at(k: np.ndarray) -> np.ndarray:
         return np.asarray(present[np.searchsorted(steps, k)])
@@ -224,13 +285,14 @@ def _parts(spec: LosDistribution, m: float, n_days: int) -> tuple[np.ndarray, np
 
 
 def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
-    """The kernel bank of ``slots`` over ``n_days``."""
+    """The kernel bank of ``slots`` over ``n_days``: one row per slot and distinct multiplier,
+    each slot's rows computed at once."""
     row_of = np.empty((len(slots), n_days), dtype=np.int64)
     near: list[np.ndarray] = []
     shape: list[np.ndarray] = []
     present_daily: list[np.ndarray] = []
-    rest: list[float] = []
-    means: list[float] = []
+    rest: list[np.ndarray] = []
+    means: list[np.ndarray] = []
     exact_of = np.full(len(slots), -1, dtype=np.int64)
     part_a: list[np.ndarray] = []
     part_b: list[np.ndarray] = []
@@ -238,28 +300,39 @@ def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
     cap = (n_days + 1) * HOURS_PER_DAY
     for i, slot in enumerate(slots):
         values, inverse = np.unique(slot.multiplier_by_day, return_inverse=True)
-        first_row = len(near)
-        for m in values.tolist():
-            points = _point_masses(slot.spec, m, cap)
-            if points is None:
-                near.append(exit_shares(present_after_steps(slot.spec, m, NEAR_STEPS)))
-                left, sh = _far_shape(slot.spec, m, n_days)
-                sparse.append((np.zeros(0, dtype=np.int64), np.zeros(0)))
-            else:
-                near.append(np.zeros(NEAR_STEPS))
-                left, sh = 0.0, np.zeros(n_days + 2)
-                sparse.append(points)
-            rest.append(left)
-            shape.append(sh)
-            present_daily.append(_daily_present(slot.spec, m, n_days))
-            means.append(mean_stay_days(slot.spec, m))
-        row_of[i] = first_row + inverse
-        if values.size == 1 and not slot.gated and _point_masses(slot.spec, 1.0, cap) is None:
+        row_of[i] = sum(len(r) for r in means) + inverse
+        discrete = _point_masses(slot.spec, 1.0, cap) is not None
+        if discrete:
+            near.append(np.zeros((values.size, NEAR_STEPS)))
+            rest.append(np.zeros(values.size))
+            shape.append(np.zeros((values.size, n_days + 2)))
+            sparse += [_point_masses(slot.spec, m, cap) or (np.zeros(0, dtype=np.int64), np.zeros(0)) for m in values]
+            daily = _pi(slot.spec, values, np.arange(n_days + 2, dtype=float))
+        else:
+            nodes, k, w = _multiplier_grid(values)
+            nr, left, sh = _near_and_far(slot.spec, nodes, n_days)
+            # a row is its value's blend of the two grid rows around it (shares are linear in it)
+            near.append(_blend(nr, k, w))
+            mixed_left = _blend(left, k, w)
+            rest.append(mixed_left)
+            safe = np.where(mixed_left > 0, mixed_left, 1.0)[:, None]
+            shape.append(_blend(left[:, None] * sh, k, w) / safe)
+            daily = _blend(_pi(slot.spec, nodes, np.arange(n_days + 2, dtype=float)), k, w)
+            sparse += [(np.zeros(0, dtype=np.int64), np.zeros(0))] * values.size
+        present_daily.append(daily[:, :-1] - daily[:, 1:])
+        means.append(daily[:, 0])
+        if values.size == 1 and not slot.gated and not discrete:
             exact_of[i] = len(part_a)
             a, b = _parts(slot.spec, float(values[0]), n_days)
             part_a.append(a)
             part_b.append(b)
     empty = np.zeros((0, HOURS_PER_DAY, n_days + 2))
+    ranked_a = [_low_rank(a) for a in part_a]
+    ranked_b = [_low_rank(b) for b in part_b]
+
+    def stacked(parts: list[tuple[np.ndarray, np.ndarray]], i: int, shape: tuple[int, ...]) -> np.ndarray:
+        return np.ascontiguousarray([p[i] for p in parts]) if parts else np.zeros((0, *shape))
+
     width = max([lags.size for lags, _ in sparse], default=0)
     sparse_lag = np.zeros((len(sparse), width), dtype=np.int64)
     sparse_share = np.zeros((len(sparse), width))
@@ -267,23 +340,20 @@ def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
         sparse_lag[r, : lags.size] = lags
         sparse_share[r, : lags.size] = shares
     return KernelBank(
-        near=np.ascontiguousarray(near),
-        rest=np.asarray(rest),
-        far_shape=np.ascontiguousarray(shape),
+        near=np.ascontiguousarray(np.concatenate(near)),
+        rest=np.concatenate(rest),
+        far_shape=np.ascontiguousarray(np.concatenate(shape)),
         part_a=np.ascontiguousarray(part_a) if part_a else empty,
         part_b=np.ascontiguousarray(part_b) if part_b else empty,
         exact_of=exact_of,
         row_of=row_of,
-        mean_days=np.asarray(means),
-        present_daily=np.ascontiguousarray(present_daily),
+        mean_days=np.concatenate(means),
+        present_daily=np.ascontiguousarray(np.concatenate(present_daily)),
         sparse_n=np.array([lags.size for lags, _ in sparse], dtype=np.int64),
         sparse_lag=sparse_lag,
         sparse_share=sparse_share,
+        u_a=stacked(ranked_a, 0, (HOURS_PER_DAY, FAR_RANK)),
+        v_a=stacked(ranked_a, 1, (FAR_RANK, n_days + 2)),
+        u_b=stacked(ranked_b, 0, (HOURS_PER_DAY, FAR_RANK)),
+        v_b=stacked(ranked_b, 1, (FAR_RANK, n_days + 2)),
     )
-
-
-def _daily_present(spec: LosDistribution, m: float, n_days: int) -> np.ndarray:
-    """Share of a cohort spread evenly over one day still present at the end of each day after
-    (index 0: the end of its own day)."""
-    pi = stop_loss_days(spec, np.arange(n_days + 2, dtype=float), m)
-    return np.asarray(pi[:-1] - pi[1:])
