@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 from pathlib import Path
 
 import pytest
+from flow_fake import fake_run_flow
 
 from hospsim.config import Config, config_from_dict
+from hospsim.model import flow
 
 # Reference tables for the validation tests, copied into the repository (see its README.md).
 VALIDATION_DIR = Path(__file__).resolve().parent / "data" / "validation"
@@ -50,3 +53,14 @@ def validation_dir() -> Path:
     if not VALIDATION_DIR.is_dir():
         pytest.fail(f"validation tables not found at {VALIDATION_DIR}")
     return VALIDATION_DIR
+
+
+# Until the flow engine is merged (its module ``hospsim.model.flow.run``), sweeps run a stand-in
+# for it in this process (tests sweep with one worker): see tests/flow_fake.py.
+_FLOW_ENGINE_MISSING = importlib.util.find_spec("hospsim.model.flow.run") is None
+
+
+@pytest.fixture(autouse=True)
+def _flow_stand_in(monkeypatch):
+    if _FLOW_ENGINE_MISSING:
+        monkeypatch.setattr(flow, "run_flow", fake_run_flow)
