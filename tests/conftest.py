@@ -55,12 +55,8 @@ def validation_dir() -> Path:
     return VALIDATION_DIR
 
 
-# Until the flow engine is merged (its module ``hospsim.model.flow.run``), sweeps run a stand-in
-# for it in this process (tests sweep with one worker): see tests/flow_fake.py.
-_FLOW_ENGINE_MISSING = importlib.util.find_spec("hospsim.model.flow.run") is None
-
-
-@pytest.fixture(autouse=True)
-def _flow_stand_in(monkeypatch):
-    if _FLOW_ENGINE_MISSING:
-        monkeypatch.setattr(flow, "run_flow", fake_run_flow)
+# Until the flow engine is merged (its module ``hospsim.model.flow.run``), sweeps run in this
+# process (one worker) use a stand-in for it: see tests/flow_fake.py. Set at import, so that
+# module-scoped fixtures that sweep get it too; a test that patches run_flow itself restores it.
+if importlib.util.find_spec("hospsim.model.flow.run") is None:
+    flow.run_flow = fake_run_flow
