@@ -142,7 +142,7 @@ def cells_text(
             f"(then those saving most bed days){where}"
         )
         out += textwrap.wrap(text, TEXT_WIDTH, break_on_hyphens=False, break_long_words=False)
-    if averages is not None:
+    if averages is not None and views is not None:
         out += ["", *textwrap.wrap(_averages_intro(views), TEXT_WIDTH)]
         out += textwrap.wrap(note, TEXT_WIDTH) if note else []
     return "\n".join(out)

@@ -292,7 +292,8 @@ def _with_averages(res: Results, table: pd.DataFrame) -> pd.DataFrame:
     found: dict[tuple[str, int, str], dict] = {}
     if fv is not None:
         found = {(str(r["scenario"]), int(r["point"]), str(r["criterion"])): r for r in fv.to_dict(orient="records")}
-    keys = zip(res.verdicts["scenario"], res.verdicts["point"], res.verdicts["criterion"])
+    v = res.verdicts if res.verdicts is not None else table
+    keys = zip(v["scenario"], v["point"], v["criterion"])
     rows = [found.get((str(s), int(p), str(c))) for s, p, c in keys]
     at = list(table.columns).index("ci_high") + 1
     table.insert(

@@ -111,8 +111,8 @@ def _averages_marks(ax: Axes, scen: str, table: pd.DataFrame, held: pd.DataFrame
         y = [_position(table.index, v) + 0.32 for v in rows[params[1]]] if len(params) == 2 else [0.32] * len(x)
         ax.scatter(x, y, s=28, zorder=6, gid=f"robust-{scen}-averages", clip_on=False, **AVERAGES_MARKER)
     else:
-        x, y = rows[params[0]].to_numpy(float), rows[params[1]].to_numpy(float)
-        ax.scatter(x, y, s=220, zorder=2, gid=f"robust-{scen}-averages", facecolors="none", edgecolors="black")
+        xs, ys = rows[params[0]].to_numpy(float), rows[params[1]].to_numpy(float)
+        ax.scatter(xs, ys, s=220, zorder=2, gid=f"robust-{scen}-averages", facecolors="none", edgecolors="black")
     return len(rows)
 
 
