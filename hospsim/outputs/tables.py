@@ -17,7 +17,7 @@ from ..analysis.verdicts import (
     flow_verdict_table,
     views_side_by_side,
 )
-from ..config.experiment import Experiment
+from ..config.experiment import Criterion, Experiment
 from ..runs.errors import ResultsError
 from ..runs.results import Results
 
@@ -100,14 +100,17 @@ AVERAGES_MARK = "*"  # a flow verdict that rests on a KPI that only exists under
 
 def flow_verdicts_of(res: Results) -> pd.DataFrame | None:
     """A sweep's flow verdicts (:func:`~hospsim.analysis.verdicts.flow_verdict_table` of its flow
-    table); None when the folder has no flow table (``--no-flow``, an older folder, a run)."""
+    table); None when the folder has no flow table (``--no-flow``, an older folder, a run). Only
+    the experiment's criteria are read from the manifest (validated one by one, as the report
+    reads them)."""
     if not res.is_sweep or res.flow is None:
         return None
     try:
-        exp = Experiment.model_validate(res.experiment)
+        criteria = [Criterion.model_validate(c) for c in res.experiment.get("criteria") or []]
     except ValidationError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ResultsError(f"{res.path}: unusable experiment in its manifest ({first})") from None
+        raise ResultsError(f"{res.path}: unusable criteria in its manifest ({first})") from None
+    exp = Experiment.model_construct(criteria=criteria)  # the criteria are all the verdicts use
     return flow_verdict_table(exp, res.flow.table, res.flow.variability_kpis)
 
 

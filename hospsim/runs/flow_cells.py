@@ -74,12 +74,14 @@ def flow_cell_specs(loaded: LoadedExperiment) -> list[FlowCellSpec]:
     return [FlowCellSpec(v.scenario, v.point, v.params, v.config, loaded.window(v.config)) for v in loaded.variants]
 
 
-def execute_flow_cell(spec: FlowCellSpec) -> tuple[FlowCellSpec, dict[str, float], frozenset[str], float]:
-    """The executor's task: run the flow engine on one cell; returns the spec, the KPIs, the
-    variability-only KPI names and the wall time."""
+def execute_flow_cell(spec: FlowCellSpec) -> tuple[dict[str, Any], dict[str, float], frozenset[str], float]:
+    """The executor's task: run the flow engine on one cell; returns the cell's identity
+    (``scenario``, ``point``, ``param_*``; not its config, which need not travel back), the KPIs,
+    the variability-only KPI names and the wall time."""
     start = time.perf_counter()
     run = flow.run_flow(spec.config, spec.window)  # through the package: a test may stand a fake in
-    return spec, dict(run.kpis), frozenset(run.variability_kpis), time.perf_counter() - start
+    ident = {"scenario": spec.scenario, "point": spec.point, **{f"param_{k}": v for k, v in spec.params}}
+    return ident, dict(run.kpis), frozenset(run.variability_kpis), time.perf_counter() - start
 
 
 def run_flow_cells(loaded: LoadedExperiment, ex: Executor) -> FlowCells:
@@ -89,9 +91,8 @@ def run_flow_cells(loaded: LoadedExperiment, ex: Executor) -> FlowCells:
     done: dict[tuple[str, int], dict[str, Any]] = {}
     variability: set[str] = set()
     wall = 0.0
-    for spec, kpis, var, seconds in ex.map_unordered(execute_flow_cell, specs):
-        row = {"scenario": spec.scenario, "point": spec.point, **{f"param_{k}": v for k, v in spec.params}}
-        done[(spec.scenario, spec.point)] = {**row, **kpis}
+    for ident, kpis, var, seconds in ex.map_unordered(execute_flow_cell, specs):
+        done[(ident["scenario"], ident["point"])] = {**ident, **kpis}
         variability |= var
         wall += seconds
     table = pd.DataFrame([done[(s.scenario, s.point)] for s in specs])
