@@ -179,8 +179,8 @@ def test_flow_says_holds_where_the_replications_break(promised):
 def test_the_terminal_table_shows_what_averages_promise(promised):
     _out, text, _calls = promised
     lines = text.splitlines()
-    head = next(i for i, line in enumerate(lines) if "What averages" in line)
-    assert lines[head + 1].rstrip().endswith("promise")
+    head = next(i for i, line in enumerate(lines) if line.rstrip().endswith("Averages"))
+    assert lines[head + 1].rstrip().endswith("(95% CI)  promise")
     rows = [line for line in lines[head + 3 :] if line.startswith("  ") and "%" in line]
     assert len(rows) == 4 and all(r.rstrip().endswith("holds*") for r in rows)
     assert "0% (0-56%)  holds*" in rows[0]  # the fixed-date cut: none of 3 replications, averages hold
@@ -423,7 +423,7 @@ def test_cells_text_without_views_is_unchanged(promised):
     out, _text, _calls = promised
     res = load_results(out)
     plain = cells_text(res.cell_table(), labels_of(res.experiment), 3)
-    assert "What averages" not in plain and "holds*" not in plain
+    assert "Averages" not in plain and "holds*" not in plain
 
 
 def test_the_fake_flow_is_a_replication_of_the_cell():

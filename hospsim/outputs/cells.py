@@ -131,7 +131,7 @@ def cells_text(
         header = ["Scenario"]
     header += [h for h, _col, _how in _COLUMNS] + (["Whole plan holds\n(95% CI)"] if criteria else [])
     right = set(range(len(header) - len(_COLUMNS) - bool(criteria), len(header)))
-    header += ["What averages\npromise"] if averages is not None else []
+    header += ["Averages\npromise"] if averages is not None else []  # narrow: the table fits 120 columns
     table = render(rows, header, right=right)
     lines = _with_titles(table.split("\n"), len(table.split("\n")) - len(rows), titles)
     out = [*_intro(cells, labels, criteria), "", *lines]
