@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 
 import pytest
-from flow_fake import fake_run_flow
+from flow_fake import ENGINE_MISSING, fake_run_flow
 
 from hospsim.config import Config, config_from_dict
 from hospsim.model import flow
@@ -58,5 +57,5 @@ def validation_dir() -> Path:
 # Until the flow engine is merged (its module ``hospsim.model.flow.run``), sweeps run in this
 # process (one worker) use a stand-in for it: see tests/flow_fake.py. Set at import, so that
 # module-scoped fixtures that sweep get it too; a test that patches run_flow itself restores it.
-if importlib.util.find_spec("hospsim.model.flow.run") is None:
+if ENGINE_MISSING:
     flow.run_flow = fake_run_flow

@@ -4,15 +4,18 @@ It builds a :class:`~hospsim.model.flow.FlowRun` from ONE discrete-event replica
 config and window (seed :data:`SEED`), so verdicts made from it are realistic; the KPIs it calls
 variability-only are those of waits and of days above a level (:data:`VARIABILITY_PREFIXES`), as
 the real engine flags them. Tests that depend on these exact numbers say so in their docstring
-("fake flow"); once the engine exists they can run on it instead (the autouse fixture in
-``conftest.py`` stands the fake in only while ``hospsim.model.flow.run`` is absent).
+("fake flow"); once the engine exists they can run on it instead (``conftest.py`` stands the
+fake in only while ``hospsim.model.flow.run`` is absent, and :func:`shifted_flow` then shifts the
+real engine's KPIs).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
 from hospsim.config import Config
+from hospsim.model import flow
 from hospsim.model.engines import SIMPY, run_model
 from hospsim.model.flow import FlowRun
 from hospsim.model.kpis import daily_and_kpis
@@ -20,6 +23,8 @@ from hospsim.model.records import final_states
 
 SEED = 20_261_201
 VARIABILITY_PREFIXES = ("p_wait", "mean_wait", "waits_over", "share_days_")
+ENGINE_MISSING = importlib.util.find_spec("hospsim.model.flow.run") is None
+_ENGINE = flow.run_flow  # the real one, taken before conftest stands the fake in
 
 
 def fake_run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
@@ -38,11 +43,13 @@ def fake_run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun
 
 
 def shifted_flow(change: Callable[[Config, dict[str, float]], dict[str, float]]) -> Callable[..., FlowRun]:
-    """A fake whose KPIs are the :func:`fake_run_flow` ones changed by ``change(cfg, kpis)`` (to
-    build a flow that promises what the replications do not deliver)."""
+    """A flow whose KPIs are the engine's (or, until it is merged, :func:`fake_run_flow`'s)
+    changed by ``change(cfg, kpis)``: to build a flow that promises what the replications do not
+    deliver."""
+    engine = fake_run_flow if ENGINE_MISSING else _ENGINE
 
     def run(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
-        base = fake_run_flow(cfg, window)
+        base = engine(cfg, window)
         return FlowRun(base.daily, change(cfg, dict(base.kpis)), base.variability_kpis, base.final_states, base.steps)
 
     return run

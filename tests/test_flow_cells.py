@@ -135,7 +135,7 @@ def test_the_flow_engine_runs_once_per_cell_on_the_cells_window(promised):
 
 
 def test_the_flow_table_is_the_engines_run_of_each_cell(promised):
-    """Fake flow: the table holds what run_flow returns for the cell's config and window."""
+    """The table holds what run_flow returns for the cell's config and window."""
     out, _text, _calls = promised
     loaded = load_experiment(out.parent / "flow_cells.yaml")
     table = pd.read_parquet(out / FLOW_KPIS)
