@@ -19,9 +19,8 @@ from .config.experiment import ALL_CRITERIA
 from .config.limits import MAX_DPI, MAX_PLACES, MAX_REPLICATIONS, MAX_RUNS, MAX_SEED, MAX_WORKERS
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .runs.experiment import LoadedExperiment
+    from .runs.sweep import SweepResult
 
 EXIT_USAGE = 2  # bad config or bad arguments
 EXIT_INTERNAL = 1  # a bug: an exception no user could cause
@@ -200,6 +199,11 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sw.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: a local cluster)")
     sw.add_argument("--out", type=_out_path, help="results folder (default: results/<experiment name>)")
     sw.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sw.add_argument(
+        "--no-flow",
+        action="store_true",
+        help="skip the stock-and-flow run of each cell (the report's 'what averages promise' then says 'not run')",
+    )
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_engine_arg(sw, "the experiment's engine, else the base config's, else fast where it can run, else simpy")
     _add_patients_arg(sw)
@@ -570,6 +574,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             on_progress=progress,
             patients=args.patients,
             engine=args.engine,
+            flow=not args.no_flow,
         )
     except KeyboardInterrupt:
         print(
@@ -587,27 +592,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{per_cell} {'replications' if per_cell != 1 else 'run'}), {result.runs_done_before} already done, "
         f"{result.wall_seconds:.1f} s"
     )
-    _print_cells(exp.question, result.cells, result.verdicts, loaded.raw, len(exp.criteria), out_dir)
+    _print_cells(exp.question, result, loaded, out_dir)
     _write_xlsx(args, out_dir)
     return 0
 
 
-def _print_cells(
-    question: str, cells: pd.DataFrame, verdicts: pd.DataFrame, raw: dict, criteria: int, out_dir: Path
-) -> None:
-    """The end of `hospsim sweep`: the experiment's question, the per-cell table (``raw``: the
-    experiment as written, for its display names), how often each of the ``criteria`` holds, and
-    where the tables are."""
+def _print_cells(question: str, result: SweepResult, loaded: LoadedExperiment, out_dir: Path) -> None:
+    """The end of `hospsim sweep`: the experiment's question, the per-cell table (in the display
+    names of the experiment as written) with what averages promise beside the share of
+    replications in which the plan holds, how often each criterion holds, and where the tables are."""
     import textwrap
 
+    from .analysis.verdicts import flow_verdict_table, views_side_by_side
     from .outputs.cells import cells_text, criteria_text
     from .outputs.labels import labels_of
+    from .outputs.tables import variability_note
     from .runs.store import CELLS
 
+    exp, verdicts = loaded.experiment, result.verdicts
+    criteria = len(exp.criteria)
+    labels = labels_of(loaded.raw)
+    fv = flow_verdict_table(exp, result.flow.table, result.flow.variability_kpis) if result.flow else None
+    views = views_side_by_side(verdicts, fv)
+    note = variability_note(fv, {k: labels.kpi(k) for k in fv["kpi"]} if fv is not None else None)
     if question:  # wrapped: a question is often a paragraph
         print(textwrap.fill(f"question: {question.strip()}", 100, subsequent_indent="  "))
     print()
-    print(cells_text(cells, labels_of(raw), criteria, full_table=out_dir / CELLS))
+    print(cells_text(result.cells, labels, criteria, full_table=out_dir / CELLS, views=views, note=note))
     print()
     print(criteria_text(verdicts))  # or that there are no criteria
     print(f"\nresults written to {out_dir}/")

@@ -236,3 +236,86 @@ def _first_breach(
                 out[j] = pos[month]
                 break
     return out, months
+
+
+# ---------------------------------------------------------------------------------------------
+# What averages promise: the plan's criteria on one run of the flow (stock-and-flow) engine per
+# cell, beside the share of replications in which the plan holds.
+
+NOT_RUN = "not run"  # a sweep without flow runs (``--no-flow``, or a folder of an older hospsim)
+OVERPROMISE = "averages hold, replications break"  # the averages say the plan holds; it holds in < BREAKS
+UNDERPROMISE = "averages fail, replications hold"  # the averages say it fails; it holds in >= HOLDS
+
+
+def flow_verdict_table(
+    exp: Experiment, flow_kpis: pd.DataFrame, variability_kpis: frozenset[str] = frozenset()
+) -> pd.DataFrame:
+    """Per scenario / sweep point and criterion (and "all criteria"): whether the criterion holds
+    on the flow engine's KPIs of the cell (``flow_kpis``: one row per cell, baseline included;
+    relative criteria compare with the flow run of the baseline) - what averages promise.
+
+    ``variability_only``: the criterion's KPI only has a meaning under variability
+    (``variability_kpis``), so the flow's verdict on it says nothing; on the "all criteria" row,
+    the verdict rests on such a criterion (it holds with one among the criteria, or fails only on
+    such ones). Holding needs no monthly values: like :func:`verdict_table`'s share, it is judged
+    on the KPIs over the window."""
+    params = [c for c in flow_kpis.columns if c.startswith("param_")]
+    columns = ["scenario", "point", *params, "criterion", "kpi", "flow_value", "flow_holds", "variability_only"]
+    base = flow_kpis[flow_kpis["scenario"] == BASELINE]
+    base_row = base.iloc[0].to_dict() if len(base) else {}
+    rows = []
+    for cell in flow_kpis.to_dict(orient="records"):
+        if cell["scenario"] == BASELINE or not exp.criteria:
+            continue
+        ident = {"scenario": str(cell["scenario"]), "point": int(cell["point"]), **{p: cell[p] for p in params}}
+        held, blind = [], []
+        for c in exp.criteria:
+            value = _compare(c, np.array([_kpi(cell, c.kpi)]), np.array([_kpi(base_row, c.kpi)]))[0]
+            held.append(c.holds(float(value)))
+            blind.append(c.kpi in variability_kpis)
+            rows.append({**ident, "criterion": c.label, "kpi": c.kpi, "flow_value": float(value)})
+            rows[-1].update(flow_holds=held[-1], variability_only=blind[-1])
+        holds = all(held)
+        rests = any(blind) if holds else all(b for h, b in zip(held, blind) if not h)
+        rows.append({**ident, "criterion": ALL_CRITERIA, "kpi": "", "flow_value": math.nan})
+        rows[-1].update(flow_holds=holds, variability_only=rests)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _kpi(row: dict, name: str) -> float:
+    value = row.get(name, math.nan)
+    return math.nan if value is None else float(value)
+
+
+def views_side_by_side(verdicts: pd.DataFrame, flow_verdicts: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per cell with criteria: the share of replications in which the whole plan holds
+    (with its CI) beside what averages promise (``averages``: ``holds``, ``fails`` or
+    :data:`NOT_RUN` when ``flow_verdicts`` is None), whether that rests on a KPI that only exists
+    under variability, and where the two views part company (``disagreement``:
+    :data:`OVERPROMISE`, :data:`UNDERPROMISE` or empty)."""
+    if verdicts is None or verdicts.empty:
+        return pd.DataFrame()
+    des = verdicts[verdicts["criterion"] == ALL_CRITERIA]
+    keep = ["scenario", "point", *[c for c in des.columns if c.startswith("param_")]]
+    out = des[[*keep, "share_holds", "ci_low", "ci_high", "n"]].reset_index(drop=True)
+    flow_rows: dict[tuple[str, int], dict] = {}
+    if flow_verdicts is not None and not flow_verdicts.empty:
+        f = flow_verdicts[flow_verdicts["criterion"] == ALL_CRITERIA]
+        flow_rows = {(str(r["scenario"]), int(r["point"])): r for r in f.to_dict(orient="records")}
+    averages, blind, parts = [], [], []
+    for scenario, point, share in zip(out["scenario"], out["point"], out["share_holds"]):
+        r = flow_rows.get((str(scenario), int(point)))
+        if flow_verdicts is None or r is None:
+            averages.append(NOT_RUN)
+            blind.append(False)
+            parts.append("")
+            continue
+        averages.append("holds" if r["flow_holds"] else "fails")
+        blind.append(bool(r["variability_only"]))
+        if r["flow_holds"] and share < BREAKS:
+            parts.append(OVERPROMISE)
+        elif not r["flow_holds"] and share >= HOLDS:
+            parts.append(UNDERPROMISE)
+        else:
+            parts.append("")
+    return out.assign(averages=averages, variability_only=blind, disagreement=parts)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..config.experiment import BASELINE
 from .labels import Labels, humanise, percent
-from .tables import render
+from .tables import NOT_RUN, averages_word, render, views_sentence
 
 MAX_ROWS = 60  # cells shown in full; more, and the table shows the best ones and points to cells.csv
 TEXT_WIDTH = 100
@@ -110,22 +110,31 @@ def cells_text(
     criteria: int = 0,
     max_rows: int = MAX_ROWS,
     full_table: str | Path | None = None,
+    views: pd.DataFrame | None = None,
+    note: str = "",
 ) -> str:
     """The per-cell table (``cells``: as :func:`hospsim.analysis.cells.cell_table` makes it) in
     display names, grouped by scenario under a line naming it; ``criteria``: how many the plan has
     (0: no "whole plan holds" column). More than ``max_rows`` cells: those in which the plan holds
-    most often, and a line pointing to ``full_table``."""
+    most often, and a line pointing to ``full_table``. ``views``: what averages promise per cell
+    (:func:`hospsim.analysis.verdicts.views_side_by_side`), shown beside the whole plan's share
+    with a sentence on where the two part company and ``note`` (the footnote of its mark)."""
     variants = cells[cells["scenario"] != BASELINE]
     shown = _shown(variants, max_rows)
     params = _param_names(cells)
     swept = bool(params) and shown[[f"param_{p}" for p in params]].notna().any(axis=None)
+    averages = _averages(shown, views) if criteria and views is not None else None
     rows, titles = _rows(shown, variants, labels, params if swept else [], criteria)
+    if averages is not None:
+        rows = [[*r, a] for r, a in zip(rows, averages)]
     if swept:  # a parameter's name wrapped to the width of its values
         header = [textwrap.fill(labels.parameter(p), max(10, *(len(r[i]) for r in rows))) for i, p in enumerate(params)]
     else:
         header = ["Scenario"]
     header += [h for h, _col, _how in _COLUMNS] + (["Whole plan holds\n(95% CI)"] if criteria else [])
-    table = render(rows, header, right=set(range(len(header) - len(_COLUMNS) - bool(criteria), len(header))))
+    right = set(range(len(header) - len(_COLUMNS) - bool(criteria), len(header)))
+    header += ["Averages\npromise"] if averages is not None else []  # narrow: the table fits 120 columns
+    table = render(rows, header, right=right)
     lines = _with_titles(table.split("\n"), len(table.split("\n")) - len(rows), titles)
     out = [*_intro(cells, labels, criteria), "", *lines]
     if len(shown) < len(variants):
@@ -135,7 +144,29 @@ def cells_text(
             f"(then those saving most bed days){where}"
         )
         out += textwrap.wrap(text, TEXT_WIDTH, break_on_hyphens=False, break_long_words=False)
+    if averages is not None and views is not None:
+        out += ["", *textwrap.wrap(_averages_intro(views), TEXT_WIDTH)]
+        out += textwrap.wrap(note, TEXT_WIDTH) if note else []
     return "\n".join(out)
+
+
+def _averages(shown: pd.DataFrame, views: pd.DataFrame) -> list[str]:
+    """What averages promise in each shown cell (``not run`` where the views do not say)."""
+    by_cell = {(str(r["scenario"]), int(r["point"])): r for r in views.to_dict(orient="records")} if len(views) else {}
+    out = []
+    for scenario, point in zip(shown["scenario"], shown["point"]):
+        r = by_cell.get((str(scenario), int(point)))
+        out.append(averages_word(str(r["averages"]), bool(r["variability_only"])) if r else NOT_RUN)
+    return out
+
+
+def _averages_intro(views: pd.DataFrame) -> str:
+    """What the "what averages promise" column is, and where it parts company with the share."""
+    what = (
+        "What averages promise: the plan's criteria applied to one run of the stock-and-flow model of each cell "
+        "(expected numbers of patients, no variability), as a planner's averages would judge it."
+    )
+    return f"{what} {views_sentence(views)}".strip()
 
 
 def _rows(

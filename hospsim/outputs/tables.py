@@ -6,6 +6,21 @@ import math
 from collections.abc import Mapping
 
 import pandas as pd
+from pydantic import ValidationError
+
+from ..analysis.verdicts import (
+    ALL_CRITERIA,
+    BREAKS,
+    HOLDS,
+    NOT_RUN,
+    OVERPROMISE,
+    UNDERPROMISE,
+    flow_verdict_table,
+    views_side_by_side,
+)
+from ..config.experiment import Criterion, Experiment
+from ..runs.errors import ResultsError
+from ..runs.results import Results
 
 
 def fmt_number(x: float) -> str:
@@ -83,3 +98,94 @@ def calibration_text(table: pd.DataFrame) -> str:
         for r in table.to_dict(orient="records")
     ]
     return render(rows, ["quantity", "target", "simulated", "95% CI", "met"], right={1, 2, 3})
+
+
+# --- what averages promise (the flow engine's verdict), beside the replications' -------------
+
+AVERAGES_MARK = "*"  # a flow verdict that rests on a KPI that only exists under variability
+
+
+def flow_verdicts_of(res: Results) -> pd.DataFrame | None:
+    """A sweep's flow verdicts (:func:`~hospsim.analysis.verdicts.flow_verdict_table` of its flow
+    table); None when the folder has no flow table (``--no-flow``, an older folder, a run). Only
+    the experiment's criteria are read from the manifest (validated one by one, as the report
+    reads them)."""
+    if not res.is_sweep or res.flow is None:
+        return None
+    try:
+        criteria = [Criterion.model_validate(c) for c in res.experiment.get("criteria") or []]
+    except ValidationError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ResultsError(f"{res.path}: unusable criteria in its manifest ({first})") from None
+    exp = Experiment.model_construct(criteria=criteria)  # the criteria are all the verdicts use
+    return flow_verdict_table(exp, res.flow.table, res.flow.variability_kpis)
+
+
+def views_of(res: Results) -> pd.DataFrame:
+    """The share of replications in which the plan holds beside what averages promise, per cell
+    (:func:`~hospsim.analysis.verdicts.views_side_by_side`); empty without criteria."""
+    if res.verdicts is None:
+        return pd.DataFrame()
+    return views_side_by_side(res.verdicts, flow_verdicts_of(res))
+
+
+def averages_word(word: str, variability_only: bool) -> str:
+    """What averages promise in a cell (``holds``, ``fails``, ``not run``), marked with
+    :data:`AVERAGES_MARK` when it rests on a KPI that only exists under variability."""
+    return f"{word}{AVERAGES_MARK}" if variability_only and word in ("holds", "fails") else word
+
+
+def views_sentence(side: pd.DataFrame) -> str:
+    """Where the averages and the replications part company, in a sentence or two (``side``: as
+    :func:`hospsim.analysis.verdicts.views_side_by_side` makes it); empty without criteria."""
+    if side is None or side.empty:
+        return ""
+    ran = side[side["averages"] != NOT_RUN]
+    if ran.empty:
+        return (
+            "What averages promise was not worked out for this sweep (no flow run per cell: "
+            "swept with --no-flow, or by a hospsim without the flow engine)."
+        )
+    n = len(ran)
+    over = int((ran["disagreement"] == OVERPROMISE).sum())
+    under = int((ran["disagreement"] == UNDERPROMISE).sum())
+    half, most = f"{100 * BREAKS:.0f}%", f"{100 * HOLDS:.0f}%"
+    parts = []
+    if over:
+        held = "fewer than half" if BREAKS == 0.5 else f"under {half}"
+        parts.append(
+            f"In {over} of {n} cells the averages say the plan holds but it holds in {held} of the replications."
+        )
+    if under:
+        parts.append(
+            f"In {under} of {n} cells the averages say the plan fails but it holds in at least {most} of the replications."
+        )
+    if not parts:
+        parts.append(
+            f"In none of the {n} cells do the two views part company: nowhere do the averages say the plan holds "
+            f"while it holds in under {half} of the replications, or say it fails while it holds in {most} or more."
+        )
+    return " ".join(parts)
+
+
+def variability_note(flow_verdicts: pd.DataFrame | None, kpi_words: dict[str, str] | None = None) -> str:
+    """The footnote of :data:`AVERAGES_MARK`: which criteria are on KPIs that only exist under
+    variability (``kpi_words``: KPI name -> display name); empty when none is."""
+    if flow_verdicts is None or flow_verdicts.empty:
+        return ""
+    blind = flow_verdicts[(flow_verdicts["criterion"] != ALL_CRITERIA) & flow_verdicts["variability_only"].astype(bool)]
+    kpis = list(dict.fromkeys(str(k) for k in blind["kpi"]))
+    if not kpis:
+        return ""
+    words = [_lower_first((kpi_words or {}).get(k, k)) for k in kpis]
+    named = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    verb = "exists" if len(words) == 1 else "exist"
+    return (
+        f"{AVERAGES_MARK} The averages' verdict rests on {named}, which only {verb} under variability: the flow "
+        "model sees (almost) none, so its verdict on such a criterion says nothing about the plan."
+    )
+
+
+def _lower_first(text: str) -> str:
+    """A display name inside a sentence (``Waits over 12 h`` -> ``waits over 12 h``)."""
+    return text[:1].lower() + text[1:]

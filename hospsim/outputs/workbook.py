@@ -2,13 +2,13 @@
 
 Sheets: ``summary`` (each KPI's mean and 95% CI per cell, with display names and units),
 ``verdicts`` (sweeps with criteria: each criterion per cell, the share of replications in which it
-holds and the verdict in words), ``paired_differences`` and ``cells`` (sweeps), ``about`` (what
-the folder is) and ``columns`` (every column of every sheet: meaning and unit).
+holds and the verdict in words, beside what averages promise: the same criterion on the cell's
+flow run), ``paired_differences`` and ``cells`` (sweeps), ``about`` (what the folder is) and
+``columns`` (every column of every sheet: meaning and unit).
 
 The numbers are the folder's tables as its readers give them (so they equal ``summary.csv`` and
 ``verdicts.csv`` to the last digit), stored as numbers with Excel number formats. The workbook
-is derived: no hospsim reader or ``hospsim reproduce`` reads it, and the manifest does not list it
-(a manifest lists no files). Its bytes depend only on the folder: the document's dates are the
+is derived: no hospsim reader or ``hospsim reproduce`` reads it, and the manifest does not list it. Its bytes depend only on the folder: the document's dates are the
 results' own and the zip entries carry a fixed timestamp.
 """
 
@@ -26,14 +26,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis.verdicts import BREAKS, HOLDS
+from ..analysis.verdicts import BREAKS, HOLDS, NOT_RUN
 from ..config.experiment import ALL_CRITERIA
 from ..model import kpi_registry
 from ..runs.errors import OutputError
+from ..runs.flow_cells import FLOW_KPIS
 from ..runs.results import Results
 from ..runs.store import MANIFEST, atomic_write, os_reason
 from .errors import OptionError
 from .labels import Labels, criterion_words, labels_of, param_scale, percent
+from .tables import flow_verdicts_of, views_of, views_sentence
 
 INSTALL_HINT = "--xlsx: needs openpyxl; install it with: pip install 'hospsim[xlsx]'"
 WORKBOOK = "results.xlsx"  # the default file, inside the results folder
@@ -224,6 +226,7 @@ def verdicts_sheet(res: Results, labels: Labels) -> Sheet | None:
     table.insert(
         list(table.columns).index("share_holds"), "verdict", [verdict_word(float(s)) for s in table["share_holds"]]
     )
+    table = _with_averages(res, table)
     params = _params(table)
     docs = {
         **_cell_docs(res, labels, params),
@@ -250,6 +253,7 @@ def verdicts_sheet(res: Results, labels: Labels) -> Sheet | None:
             "share 0–1",
         ),
         "first_breach_month_median": ("median first month breached (YYYY-MM), or never", "month"),
+        **_AVERAGES_DOCS,
     }
     formats: dict[str, str | list[str]] = {
         "share_holds": SHARE_FORMAT,
@@ -261,7 +265,47 @@ def verdicts_sheet(res: Results, labels: Labels) -> Sheet | None:
             _value_format(str(c), k if isinstance(k, str) else "") for c, k in zip(table["criterion"], table["kpi"])
         ],
     }
+    formats["averages_value"] = formats["value_mean"]
     return Sheet("verdicts", table, docs, {**_param_formats(labels, params), **formats})
+
+
+_AVERAGES_DOCS = {
+    "what_averages_promise": (
+        "the criterion on the cell's one run of the stock-and-flow model (expected numbers, no "
+        f"variability): holds or fails; {NOT_RUN}: the sweep ran no flow model (--no-flow, or an older hospsim)",
+        "text",
+    ),
+    "averages_value": ("the value the criterion compares with its bound, on the flow run", "the criterion's unit"),
+    "averages_variability_only": (
+        "yes: the verdict rests on a KPI that only exists under variability (waits, days full), which the "
+        "flow model barely sees, so what averages promise on it says nothing about the plan",
+        "text",
+    ),
+}
+
+
+def _with_averages(res: Results, table: pd.DataFrame) -> pd.DataFrame:
+    """The verdict rows with what averages promise beside the share of replications (after
+    ``ci_high``): the flow run's verdict, its value and whether it rests on a KPI that only
+    exists under variability."""
+    fv = flow_verdicts_of(res)
+    found: dict[tuple[str, int, str], dict] = {}
+    if fv is not None:
+        found = {(str(r["scenario"]), int(r["point"]), str(r["criterion"])): r for r in fv.to_dict(orient="records")}
+    v = res.verdicts if res.verdicts is not None else table
+    keys = zip(v["scenario"], v["point"], v["criterion"])
+    rows = [found.get((str(s), int(p), str(c))) for s, p, c in keys]
+    at = list(table.columns).index("ci_high") + 1
+    table.insert(
+        at, "what_averages_promise", [NOT_RUN if r is None else "holds" if r["flow_holds"] else "fails" for r in rows]
+    )
+    table.insert(at + 1, "averages_value", [math.nan if r is None else float(r["flow_value"]) for r in rows])
+    table.insert(
+        at + 2,
+        "averages_variability_only",
+        ["" if r is None else "yes" if r["variability_only"] else "no" for r in rows],
+    )
+    return table
 
 
 def _value_format(criterion: str, kpi: str) -> str:
@@ -387,6 +431,7 @@ def about_rows(res: Results, sheets: Sequence[str], absent: Mapping[str, str]) -
             ("config name (base)", str(base.get("name", ""))),
             ("cells", len(res.cells)),
             ("criteria", len(exp.get("criteria") or [])),
+            *_averages_rows(res),
         ]
     else:
         rows += [
@@ -414,6 +459,23 @@ def about_rows(res: Results, sheets: Sequence[str], absent: Mapping[str, str]) -
         ),
     ]
     return rows
+
+
+def _averages_rows(res: Results) -> list[tuple[str, Any]]:
+    """The about sheet's lines on what averages promise: whether the flow model ran, and where it
+    parts company with the replications."""
+    if res.flow is None:
+        return [
+            (
+                "what averages promise",
+                f"{NOT_RUN}: the sweep ran no stock-and-flow model (--no-flow, or an older hospsim)",
+            )
+        ]
+    rows: list[tuple[str, Any]] = [
+        ("what averages promise", f"one stock-and-flow run per cell ({len(res.flow.table)} cells, {FLOW_KPIS})")
+    ]
+    sentence = views_sentence(views_of(res))
+    return [*rows, ("the two views", sentence)] if sentence else rows
 
 
 def about_sheet(rows: list[tuple[str, Any]]) -> Sheet:

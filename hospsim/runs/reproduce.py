@@ -25,6 +25,7 @@ from ..model.engines import ENGINES, FLOW, SIMPY, EngineChoice, choose_engine, i
 from .errors import ResultsError
 from .executors import Executor, executor
 from .experiment import LoadedExperiment, RunSpec, Variant
+from .flow_cells import compare_flow_cells, read_flow_kpis
 from .replications import run_config
 from .results import read_table
 from .store import (
@@ -331,6 +332,9 @@ def _reproduce_sweep(
     mismatches: list[str] = []
     notes: list[str] = []
     stored_cells = _stored_cells(results, loaded, notes)  # refused before anything runs if unreadable
+    stored_flow = read_flow_kpis(results, manifest)  # likewise
+    if stored_flow is None:
+        notes.append("no flow_kpis.parquet in this folder: no flow run per cell to check")
     compared = 0
     if on_progress:
         on_progress(0, len(specs))
@@ -339,6 +343,10 @@ def _reproduce_sweep(
             compared += _compare_run(results, stored, record, table, mismatches)
             if on_progress:
                 on_progress(done, len(specs))
+        if stored_flow is not None:  # every cell, even with --sample: one cheap run each
+            flow_compared, flow_mismatches = compare_flow_cells(stored_flow, loaded, ex)
+            compared += flow_compared
+            mismatches += flow_mismatches
     if stored_cells is not None:  # after the runs: a differing KPI is the news, cells.csv follows from it
         remade = cell_table(loaded.experiment, kpis).to_csv(index=False, float_format=FLOAT_FORMAT)
         compared += _compare_table(CELLS, stored_cells, pd.read_csv(io.StringIO(remade)), mismatches)

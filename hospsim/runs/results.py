@@ -21,6 +21,7 @@ from ..analysis.cells import VALUE_COLUMNS, cell_table
 from ..config import Config, ConfigError, config_from_dict
 from ..config.experiment import BASELINE, Experiment
 from .errors import ResultsError
+from .flow_cells import FlowCells, read_flow_kpis
 from .store import CELLS, MANIFEST, read_manifest, require_finished_sweep
 
 RESUME_HINT = " (has the sweep finished? finish it with `hospsim sweep EXPERIMENT --out DIR --resume`)"
@@ -64,6 +65,7 @@ class Results:
     verdicts: pd.DataFrame | None = None
     paired: pd.DataFrame | None = None
     parameters: dict[str, str] = field(default_factory=dict)  # swept name -> config path
+    flow: FlowCells | None = None  # a sweep's flow run of each cell (None: not run, or an older folder)
     _daily_cache: dict = field(default_factory=dict, repr=False)
     _config_cache: dict = field(default_factory=dict, repr=False)
     _cell_table: pd.DataFrame | None = field(default=None, repr=False)
@@ -301,6 +303,7 @@ def _load_sweep(p: Path, manifest: dict) -> Results:
         verdicts=verdicts,
         paired=paired,
         parameters=parameters,
+        flow=read_flow_kpis(p, manifest),
     )
 
 

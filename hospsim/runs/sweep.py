@@ -40,6 +40,7 @@ from ..model.streams import Streams
 from .errors import OutputError, ResultsError
 from .executors import check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
+from .flow_cells import DES_ENGINES, FlowCells, run_flow_cells, write_flow_cells
 from .replications import categorical, flow_note, patient_table, prepare_engine, refuse_flow_patients
 from .store import (
     CELLS,
@@ -157,6 +158,7 @@ class SweepResult:
     summary: pd.DataFrame
     wall_seconds: float
     cells: pd.DataFrame  # the per-cell table, as in cells.csv
+    flow: FlowCells | None = None  # the flow engine's run of each cell (None: not run)
 
 
 def _manifest(
@@ -281,13 +283,15 @@ def run_sweep(
     on_progress: Callable[[int, int], None] | None = None,
     patients: bool = False,
     engine: str | None = None,
+    flow: bool = True,
 ) -> SweepResult:
     """Run (or finish) every run of an experiment into ``out_dir`` and consolidate the tables.
 
     ``on_progress(done, total)`` is called at the start and after each run. ``patients`` also
     writes ``patients.parquet``; a resumed sweep keeps it if the sweep was started with it.
     ``engine``: the engine asked for (``--engine``; None: see :func:`sweep_engine`), recorded in
-    the manifest's session.
+    the manifest's session. ``flow``: with a discrete-event engine, also run the flow engine once
+    per cell (:mod:`.flow_cells`; ``--no-flow``: not).
     """
     check_backend(backend, scheduler)  # before anything is written
     chosen = announce(sweep_engine(loaded, engine))
@@ -302,7 +306,7 @@ def run_sweep(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):  # a second writer refuses instead of mixing its runs in
         try:
-            return _run_sweep(loaded, out_dir, workers, backend, scheduler, resume, on_progress, patients, chosen)
+            return _run_sweep(loaded, out_dir, workers, backend, scheduler, resume, on_progress, patients, chosen, flow)
         except OSError as exc:
             # A full disk or a file size limit: every run written so far is whole (atomic files),
             # and the manifest still says the sweep did not finish.
@@ -322,6 +326,7 @@ def _run_sweep(
     on_progress: Callable[[int, int], None] | None,
     patients: bool,
     engine: str,
+    flow: bool = True,
 ) -> SweepResult:
     store = SweepStore(out_dir)
     previous = _previous_manifest(loaded, store, resume)
@@ -344,6 +349,9 @@ def _run_sweep(
     if on_progress:
         on_progress(count, total)
     with executor(backend, workers, scheduler) as ex:
+        # The planner's view first: deterministic and cheap (one run per cell), and any problem
+        # with it shows before the replications run. Run again in full by every session.
+        flow_cells = run_flow_cells(loaded, ex) if flow and engine in DES_ENGINES else None
         for record, daily, table in ex.map_unordered(execute_run_task, [(s, patients, engine) for s in pending]):
             store.write_run(record, daily, table)
             count += 1
@@ -351,10 +359,14 @@ def _run_sweep(
                 on_progress(count, total)
 
     summary, verdicts, cells = consolidate(loaded, store, out_dir, patients)
+    flow_entry = write_flow_cells(out_dir, flow_cells)  # or removes an earlier session's
     finished = dt.datetime.now(dt.UTC)
     wall = time.perf_counter() - t0
-    write_manifest(out_dir, _manifest(loaded, previous, started, backend, workers, finished, wall, patients, engine))
-    return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall, cells)
+    manifest = _manifest(loaded, previous, started, backend, workers, finished, wall, patients, engine)
+    if flow_entry is not None:  # only then: manifests of sweeps without it keep their keys
+        manifest["flow"] = flow_entry
+    write_manifest(out_dir, manifest)
+    return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall, cells, flow_cells)
 
 
 def consolidate(

@@ -1,6 +1,7 @@
 """``robustness`` (sweeps): the share of replications in which the plan holds over the swept
 parameters, one panel per scenario, in the units of the question (months late, % of plan), the
-cells where it holds in at least 90% of replications outlined along their edges."""
+cells where it holds in at least 90% of replications outlined along their edges, and a marker on
+each cell where the averages (one stock-and-flow run of the cell) say it holds."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ...runs.errors import ResultsError
 from ...runs.results import Results
 from ..errors import OptionError
 from ..labels import Labels, param_axis, param_scale, percent
+from ..tables import flow_verdicts_of
 from .common import (
     ALL_CRITERIA,
     MAP_CMAP,
@@ -82,6 +84,41 @@ def robustness_data(res: Results, criterion: str = ALL_CRITERIA) -> dict[str, pd
         else:
             out[str(scen)] = g.pivot_table(index=params[1], columns=params[0], values="share_holds", aggfunc="mean")
     return out
+
+
+# The marker on cells where the averages say the plan (or criterion) holds: a small black diamond
+# edged in white, read on both ends of the cividis map, in the cell's top-right corner.
+AVERAGES_MARKER: dict[str, Any] = {"marker": "D", "color": "black", "edgecolors": "white", "linewidths": 1.0}
+
+
+def averages_hold(res: Results, criterion: str = ALL_CRITERIA) -> pd.DataFrame | None:
+    """The swept cells where what averages promise is that ``criterion`` holds (their scenario,
+    point and ``param_*`` values); None when the sweep ran no flow model."""
+    fv = flow_verdicts_of(res)
+    if fv is None:
+        return None
+    return fv[(fv["criterion"] == criterion) & (fv["point"] >= 0) & fv["flow_holds"].astype(bool)]
+
+
+def _averages_marks(ax: Axes, scen: str, table: pd.DataFrame, held: pd.DataFrame, params: list[str], grid: bool) -> int:
+    """Mark the panel's cells (grid) or points (sampled) where the averages say it holds
+    (gid ``robust-<scenario>-averages``); returns how many were marked."""
+    rows = held[held["scenario"] == scen]
+    if rows.empty or len(params) > 2:  # more than two parameters: the map averages over the others
+        return 0
+    if grid:
+        x = [_position(table.columns, v) + 0.32 for v in rows[params[0]]]
+        y = [_position(table.index, v) + 0.32 for v in rows[params[1]]] if len(params) == 2 else [0.32] * len(x)
+        ax.scatter(x, y, s=28, zorder=6, gid=f"robust-{scen}-averages", clip_on=False, **AVERAGES_MARKER)
+    else:
+        xs, ys = rows[params[0]].to_numpy(float), rows[params[1]].to_numpy(float)
+        ax.scatter(xs, ys, s=220, zorder=2, gid=f"robust-{scen}-averages", facecolors="none", edgecolors="black")
+    return len(rows)
+
+
+def _position(values: pd.Index, value: float) -> int:
+    """The place of a swept value among the map's (as read back from CSV or Parquet)."""
+    return int(np.argmin(np.abs(values.to_numpy(dtype=float) - float(value))))
 
 
 def _grid_labels(ax: Axes, z: np.ndarray, xs: list, ys: list, rows: pd.DataFrame, params: list[str]) -> None:
@@ -194,7 +231,14 @@ def _axes_in_words(ax: Axes, labels: Labels, params: list[str], grid: bool, tabl
 
 
 def _legend_and_titles(
-    fig: Figure, res: Results, axes: list[Axes], mesh: Any, criterion: str, params: list[str], grid: bool
+    fig: Figure,
+    res: Results,
+    axes: list[Axes],
+    mesh: Any,
+    criterion: str,
+    params: list[str],
+    grid: bool,
+    marked: bool = False,
 ) -> None:
     subject = "the plan" if criterion == ALL_CRITERIA else "the criterion"
     if mesh is not None:
@@ -204,7 +248,19 @@ def _legend_and_titles(
     line = "outline of the cells where" if grid else "contour where"
     words = f"{line} {subject} holds in at least {percent(HOLDS)} of replications"
     outline = Line2D([], [], color=BOUNDARY_COLOUR, lw=3.0, label=words)
-    fig.legend(handles=[outline], loc="outside lower center", frameon=False)
+    handles = [outline]
+    if marked:  # only where some cell is marked: the legend never names a marker not drawn
+        where = "cells" if grid else "points"
+        label = f"{where} where the averages (the stock-and-flow model) say {subject} holds"
+        if grid:
+            handles.append(
+                Line2D([], [], ls="", ms=6, markeredgecolor="white", markerfacecolor="black", marker="D", label=label)
+            )
+        else:
+            handles.append(
+                Line2D([], [], ls="", ms=12, markeredgecolor="black", markerfacecolor="none", marker="o", label=label)
+            )
+    fig.legend(handles=handles, loc="outside lower center", frameon=False, ncols=len(handles))
     labels = names(res)
     extra = f"; averaged over {', '.join(labels.parameter(p[6:]) for p in params[2:])}" if len(params) > 2 else ""
     per = "cell" if grid else "point"
@@ -231,7 +287,8 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
     """Share of replications in which the plan holds over the two swept parameters, one panel
     per scenario, in the units a reader knows, the cells where it holds in at least 90% of
     replications outlined along their edges. Artists: ``robust-<scenario>`` (the mesh, its array
-    in the table's row order) and ``robust-<scenario>-holds`` (the outline, if any cell holds)."""
+    in the table's row order), ``robust-<scenario>-holds`` (the outline, if any cell holds) and
+    ``robust-<scenario>-averages`` (the markers of the cells where the averages say it holds)."""
     data = robustness_data(res, criterion)
     v = _verdicts(res, criterion)
     params = param_columns(v)
@@ -240,14 +297,17 @@ def robustness_map(res: Results, criterion: str = ALL_CRITERIA) -> Figure:
     axes = list(fig.subplots(1, len(data), squeeze=False)[0])
     mesh = None
     labels = names(res)
+    held = averages_hold(res, criterion)
+    marked = 0
     for ax, (scen, table) in zip(axes, data.items()):
         rows = v[v["scenario"] == scen]
         mesh = _grid_panel(ax, scen, table, rows, params) if grid else _scatter_panel(ax, scen, rows, params)
+        marked += _averages_marks(ax, scen, table, held, params, grid) if held is not None else 0
         _axes_in_words(ax, labels, params, grid, table)
         # The name a line above the count (which is at the right): a long name never runs into it.
         ax.set_title(f"{labels.scenario(scen)}\n", loc="left")
         _count_holding(ax, table.to_numpy(dtype=float) if grid else rows["share_holds"].to_numpy(dtype=float), grid)
-    _legend_and_titles(fig, res, axes, mesh, criterion, params, grid)
+    _legend_and_titles(fig, res, axes, mesh, criterion, params, grid, marked > 0)
     return fig
 
 
@@ -256,7 +316,9 @@ FIGURE = FigureSpec(
     title="Where the plan holds: robustness map",
     caption="Share of replications in which every criterion of the plan holds, for each combination "
     "of the swept parameters, with its 95% Wilson interval below it. The thick vermillion (orange-red) "
-    "line outlines the cells where the plan holds in at least 90% of replications.",
+    "line outlines the cells where the plan holds in at least 90% of replications; where the sweep ran the "
+    "stock-and-flow model, a black diamond marks the cells where the averages (its one run of the cell) say the "
+    "plan holds.",
     sweep_only=True,
     unavailable=unavailable,
 )

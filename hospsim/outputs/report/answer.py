@@ -10,16 +10,22 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from ...analysis.verdicts import OVERPROMISE, UNDERPROMISE, views_side_by_side
 from ...config import gated_schedules
 from ...config.experiment import Criterion
 from ...model.kpi_registry import gate_key
 from ...runs.results import Cell, Results, scenarios
 from ..labels import Labels, criterion_words, labels_of, param_words, relative_change
 from ..plots.common import ALL_CRITERIA
+from ..tables import averages_word, flow_verdicts_of, variability_note, views_sentence
 from .plain import BREAKS, HOLDS, RULE, Gating, param_columns, plain_answer, share_grids
 from .text import day_words, pct
 
-__all__ = ["BREAKS", "HOLDS", "all_rows", "gating_data", "param_columns", "verdict_data"]
+__all__ = ["BREAKS", "HOLDS", "all_rows", "averages_data", "gating_data", "param_columns", "verdict_data"]
+
+# Cells listed in the "what averages promise" table: all of them up to this many, else only those
+# where the averages and the replications part company.
+AVERAGES_ROWS = 40
 
 
 def criteria_words(res: Results, labels: Labels) -> dict[str, str]:
@@ -84,15 +90,72 @@ def verdict_data(res: Results, labels: Labels | None = None) -> dict[str, Any]:
         return {"criteria": False}
     paths = param_paths(res)
     names = list(dict.fromkeys(v.loc[v["criterion"] != ALL_CRITERIA, "criterion"]))
+    averages = averages_data(res, labels)
     return {
         "criteria": True,
         "plain": plain_answer(v, gate_summaries(res), paths, labels),
         "rule": RULE,
         "n_rep": int(all_rows(res)["n"].max()),
         "criteria_names": names,
-        "grids": _numbered_fails(share_grids(v, paths, labels), names),
+        "grids": _with_averages(_numbered_fails(share_grids(v, paths, labels), names), averages["words"]),
         "gating": gating_data(res, labels),
+        "averages": averages,
     }
+
+
+def averages_data(res: Results, labels: Labels | None = None) -> dict[str, Any]:
+    """What averages promise (the plan's criteria on one flow run per cell) beside the share of
+    replications in which the plan holds: the sentence saying where the two part company, the
+    footnote on KPIs that only exist under variability, a table of the cells (all, or only those
+    where the views part company when there are more than :data:`AVERAGES_ROWS`), and each
+    cell's word by (scenario, point) for the grids."""
+    labels = labels or labels_of(res.experiment)
+    fv = flow_verdicts_of(res)
+    side = views_side_by_side(res.verdicts, fv) if res.verdicts is not None else pd.DataFrame()
+    words = {
+        (str(r["scenario"]), int(r["point"])): averages_word(str(r["averages"]), bool(r["variability_only"]))
+        for r in side.to_dict(orient="records")
+    }
+    kpi_words = {str(k): labels.kpi(str(k)) for k in fv["kpi"]} if fv is not None else {}
+    parted = side[side["disagreement"] != ""] if len(side) else side
+    listed = side if len(side) <= AVERAGES_ROWS else parted
+    params = [c for c in side.columns if c.startswith("param_")]
+    rows = [
+        [
+            labels.scenario(str(r["scenario"])),
+            point_words(labels, r, params) if int(r["point"]) >= 0 else "not swept",
+            f"{pct(r['share_holds'])} ({pct(r['ci_low'])[:-1]}–{pct(r['ci_high'])})",
+            words[(str(r["scenario"]), int(r["point"]))],
+            _parted_words(str(r["disagreement"])),
+        ]
+        for r in listed.to_dict(orient="records")
+    ]
+    header = ["scenario", "future", "plan holds in (95% CI)", "what averages promise", "the two views"]
+    return {
+        "ran": fv is not None,
+        "sentence": views_sentence(side),
+        "note": variability_note(fv, kpi_words),
+        "all_listed": len(listed) == len(side),
+        "table": {"header": header, "rows": rows, "num": [2]} if rows else None,
+        "words": words,
+    }
+
+
+def _parted_words(disagreement: str) -> str:
+    return {
+        OVERPROMISE: f"averages say it holds; it holds in under {pct(BREAKS)} of replications",
+        UNDERPROMISE: f"averages say it fails; it holds in {pct(HOLDS)} or more of replications",
+    }.get(disagreement, "")
+
+
+def _with_averages(grids: list[dict[str, Any]], words: dict[tuple[str, int], str]) -> list[dict[str, Any]]:
+    """The grids with what averages promise in each cell (``not run`` without flow runs)."""
+    for g in grids:
+        for row in g["rows"]:
+            for cell in row["cells"]:
+                if cell is not None:
+                    cell["averages"] = words.get((str(g["scenario"]), int(cell["point"])), "not run")
+    return grids
 
 
 def gated_scenarios(res: Results) -> list[str]:
