@@ -607,13 +607,15 @@ def _print_cells(question: str, result: SweepResult, loaded: LoadedExperiment, o
     from .outputs.cells import cells_text, criteria_text
     from .outputs.labels import labels_of
     from .outputs.tables import variability_note
+    from .runs.flow_cells import DES_ENGINES
     from .runs.store import CELLS
 
     exp, verdicts = loaded.experiment, result.verdicts
     criteria = len(exp.criteria)
     labels = labels_of(loaded.raw)
     fv = flow_verdict_table(exp, result.flow.table, result.flow.variability_kpis) if result.flow else None
-    views = views_side_by_side(verdicts, fv)
+    # A flow sweep's cells are the averages themselves: no second view to set beside them.
+    views = views_side_by_side(verdicts, fv) if result.engine in DES_ENGINES else None
     note = variability_note(fv, {k: labels.kpi(k) for k in fv["kpi"]} if fv is not None else None)
     if question:  # wrapped: a question is often a paragraph
         print(textwrap.fill(f"question: {question.strip()}", 100, subsequent_indent="  "))

@@ -20,6 +20,7 @@ from ..analysis.verdicts import (
 )
 from ..config.experiment import Criterion, Experiment
 from ..runs.errors import ResultsError
+from ..runs.flow_cells import DES_ENGINES
 from ..runs.results import Results
 
 
@@ -124,8 +125,8 @@ def flow_verdicts_of(res: Results) -> pd.DataFrame | None:
 def views_of(res: Results) -> pd.DataFrame:
     """The share of replications in which the plan holds beside what averages promise, per cell
     (:func:`~hospsim.analysis.verdicts.views_side_by_side`); empty without criteria."""
-    if res.verdicts is None:
-        return pd.DataFrame()
+    if res.verdicts is None or res.manifest.get("engine", "simpy") not in DES_ENGINES:
+        return pd.DataFrame()  # a flow sweep's cells are the averages themselves
     return views_side_by_side(res.verdicts, flow_verdicts_of(res))
 
 

@@ -159,6 +159,7 @@ class SweepResult:
     wall_seconds: float
     cells: pd.DataFrame  # the per-cell table, as in cells.csv
     flow: FlowCells | None = None  # the flow engine's run of each cell (None: not run)
+    engine: str = "simpy"  # the engine of the runs (flow: the cells are the averages themselves)
 
 
 def _manifest(
@@ -366,7 +367,7 @@ def _run_sweep(
     if flow_entry is not None:  # only then: manifests of sweeps without it keep their keys
         manifest["flow"] = flow_entry
     write_manifest(out_dir, manifest)
-    return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall, cells, flow_cells)
+    return SweepResult(out_dir, total, total - len(pending), verdicts, summary, wall, cells, flow_cells, engine)
 
 
 def consolidate(
