@@ -213,7 +213,7 @@ def _present_at(spec: LosDistribution, ms: np.ndarray, steps: np.ndarray) -> np.
 # A slot with many multipliers (a ramp: one a day) has its rows made from a grid of multipliers
 # this far apart (relative), each value's row the blend of the two grid rows around it, with the
 # weights that keep its mean stay exact; the shape of its stays is then off by O(step^2).
-MULTIPLIER_GRID_STEP = 0.005
+MULTIPLIER_GRID_STEP = 0.02
 EXACT_ROWS_UP_TO = 8
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...config import Config, UserError
+from ...config import Config, UserError, gated_schedules
+from ...config.schedules import Condition
 from ..demand import initial_list_times
 from ..plan import GateBook, Levers, build_levers
 from . import FlowRun
@@ -51,28 +52,46 @@ def _run_gated(
     state: FlowState,
     win: tuple[int, int],
 ) -> tuple[Plan, KernelBank, list[Stage]]:
-    """Day by day while a gate is shut: at each midnight the gates see the last day's bed days
-    (as in the DES) and an opened gate's lever is re-read from that day on."""
+    """While a gate is shut, stop at each midnight it could open at: the gates see the past
+    days' bed days (as in the DES), and an opened gate's lever is re-read from that day on.
+    A gate that waits on a service's capacity cannot open before the day the levers give it."""
     H = cfg.horizon_days
     plan, bank, stages = built
     k = bank_arrays(bank)
-    for d in range(H):
-        if book.shut:
-            if d > 0:
-                book.record_day(d - 1, float(state.occ_area[d - 1]), float(state.delayed_area[d - 1]))
-            before = len(book.shut)
-            book.open_due(d, lv)
-            if len(book.shut) != before:
-                # The same stages (gated levers built every route), re-read from the levers.
-                slots, stages = build_network(cfg, lv, frozenset(book.opened))
-                bank = build_kernels(slots, H)
-                k = bank_arrays(bank)
-                plan = plan_arrays(cfg, lv, slots, stages, bank, win)
-            run_days(plan, k, state, d, d + 1)
-        else:
+    conditions = {path: schedule.gate or [] for path, schedule in gated_schedules(cfg)}
+    services = list(cfg.services)
+    d = 0
+    while d < H:
+        if not book.shut:
             run_days(plan, k, state, d, H)
             break
+        for day in range(d):  # the days the gates have not seen yet (recording twice is harmless)
+            book.record_day(day, float(state.occ_area[day]), float(state.delayed_area[day]))
+        before = len(book.shut)
+        book.open_due(d, lv)
+        if len(book.shut) != before:
+            # The same stages (gated levers built every route), re-read from the levers.
+            slots, stages = build_network(cfg, lv, frozenset(book.opened))
+            bank = build_kernels(slots, H)
+            k = bank_arrays(bank)
+            plan = plan_arrays(cfg, lv, slots, stages, bank, win)
+        until = min([_earliest(conditions[g.path], d + 1, lv, services, H) for g in book.shut], default=H)
+        run_days(plan, k, state, d, until)
+        d = until
     return plan, bank, stages
+
+
+def _earliest(conditions: list[Condition], day: int, lv: Levers, services: list[str], horizon: int) -> int:
+    """The first midnight from ``day`` at which a gate with these conditions could hold: not before
+    each service capacity it waits on is reached (conditions on beds occupied or delayed may hold
+    any day)."""
+    for cond in conditions:
+        need = cond.service_capacity_at_least
+        if need is None:
+            continue
+        places = lv.service_places[services.index(need.service)]
+        day = next((t for t in range(day, horizon) if places[t] >= need.places), horizon)
+    return day
 
 
 def _starting_list(cfg: Config, plan: Plan, state: FlowState) -> None:
