@@ -41,7 +41,8 @@ def _inflow(p, k, s, st, t, j, d, x):
     s.stock[st] += x
     s.hour_in[st, j] += x
     s.day_in[st, d] += x
-    row = k.row_of[p.st_slot[st], d]
+    slot = p.st_slot[st]
+    row = k.row_of[slot, d]
     due = s.due[st]
     late = s.exits_done[0] == t  # entered after the hour's exits (a move at its end)
     n = k.sparse_n[row]
@@ -52,11 +53,21 @@ def _inflow(p, k, s, st, t, j, d, x):
             lag = lags[i] + 1 if late and lags[i] == 0 else lags[i]
             due[t + lag] += x * shares[i]
         return
+    w = k.row_w[slot, d]
     near = k.near[row]
-    for lag in range(NEAR):
-        due[t + lag] += x * near[lag]
+    first = near[0]
+    if w == 0.0:
+        for lag in range(NEAR):
+            due[t + lag] += x * near[lag]
+    else:  # a ramp's day: the blend of its two grid rows
+        up = k.near[k.row_up[slot, d]]
+        lo = x * (1.0 - w)
+        hi = x * w
+        first = (1.0 - w) * near[0] + w * up[0]
+        for lag in range(NEAR):
+            due[t + lag] += lo * near[lag] + hi * up[lag]
     if late:  # ... its exits in the hour leave in the next
-        due[t + 1] += x * near[0]
+        due[t + 1] += x * first
 
 
 @nb.njit(**INLINED)
@@ -164,12 +175,16 @@ def _far_scatter(p, k, s, d, n_days):
                 before += hin[j] * (HOURS - j) / HOURS
                 after += hin[j] * j / HOURS
             row = k.row_of[slot, d]
-            rest = k.rest[row]
-            shape = k.far_shape[row]
+            up = k.row_up[slot, d]
+            w = k.row_w[slot, d]
+            rest_lo = k.rest[row] * (1.0 - w)
+            rest_hi = k.rest[up] * w
+            shape_lo = k.far_shape[row]
+            shape_hi = k.far_shape[up]
             for m in range(last):
-                w = rest * shape[m]
-                fd[d + NEAR_DAYS + m] += before * w
-                fd[d + NEAR_DAYS + 1 + m] += after * w
+                share = rest_lo * shape_lo[m] + rest_hi * shape_hi[m]
+                fd[d + NEAR_DAYS + m] += before * share
+                fd[d + NEAR_DAYS + 1 + m] += after * share
         else:
             first = min(FIRST_WINDOWS, last)
             for j in range(HOURS):
@@ -530,9 +545,10 @@ def run_days(p, k, s, d0, d1):
 
 
 @nb.njit(**JIT)
-def long_stay_levels(day_in, rows, present_daily, after_days, out):
+def long_stay_levels(day_in, rows, rows_up, weights, present_daily, after_days, out):
     """Per day (into ``out``): mean patients in acute stays that began ``after_days`` or more
-    days before (each day's admissions spread over it; the day's mean from its two ends)."""
+    days before (each day's admissions spread over it; the day's mean from its two ends; a
+    ramp's day blends two rows)."""
     n_stages, n_days = day_in.shape
     for i in range(n_stages):
         for ds in range(n_days):
@@ -540,6 +556,10 @@ def long_stay_levels(day_in, rows, present_daily, after_days, out):
             if x <= 0.0:
                 continue
             pres = present_daily[rows[i, ds]]
+            pres_up = present_daily[rows_up[i, ds]]
+            w = weights[i, ds]
             for n in range(after_days, n_days - ds):
-                out[ds + n] += x * 0.5 * (pres[n - 1] + pres[n])
+                lo = pres[n - 1] + pres[n]
+                hi = pres_up[n - 1] + pres_up[n]
+                out[ds + n] += x * 0.5 * ((1.0 - w) * lo + w * hi)
     return out

@@ -53,10 +53,11 @@ def flow_outputs(
 def _long_stay(plan: Plan, bank: KernelBank, stages: list[Stage], s: FlowState) -> np.ndarray:
     """Per day: mean beds held by acute stays past day 21 (in their stay, not delayed after it)."""
     acute = np.array([i for i, st in enumerate(stages) if st.kind == ACUTE], dtype=np.int64)
-    rows = bank.row_of[plan.st_slot[acute]]
+    slots = plan.st_slot[acute]
+    rows, rows_up, weights = (np.ascontiguousarray(a[slots]) for a in (bank.row_of, bank.row_up, bank.row_w))
     out = np.zeros(plan.n_days)
     long_stay_levels(
-        np.ascontiguousarray(s.day_in[acute]), np.ascontiguousarray(rows), bank.present_daily, int(LONG_STAY_DAYS), out
+        np.ascontiguousarray(s.day_in[acute]), rows, rows_up, weights, bank.present_daily, int(LONG_STAY_DAYS), out
     )
     return out
 
@@ -203,8 +204,9 @@ class _Kpis:
             if st.kind != ACUTE or not st.emergency:
                 continue
             home = sum(share for dest, share in st.routes if dest < 0)
-            rows = b.row_of[st.slot, self.w]
-            same += float((s.day_in[i, self.w] * within[rows]).sum()) * home
+            w = b.row_w[st.slot, self.w]
+            per_day = within[b.row_of[st.slot, self.w]] * (1.0 - w) + within[b.row_up[st.slot, self.w]] * w
+            same += float((s.day_in[i, self.w] * per_day).sum()) * home
         admitted = self.window_sum(s.em_admissions)
         return ratio(same, admitted)
 

@@ -145,7 +145,7 @@ class KernelBank:
     rest in window m. A window of entry hour j straddles a midnight: for a constant slot (``c =
     exact_of[slot]``), ``part_a[c, j, m]`` / ``part_b[c, j, m]`` are the exact shares leaving
     before / after it; otherwise the window is split by its hours. ``row_of[slot, day]``: the
-    row in force on each day; ``mean_days[row]``: the mean stay; ``present_daily[row, n]``: the
+    row in force on each day (blended with ``row_up`` by ``row_w`` for a ramp's grid); ``mean_days[row]``: the mean stay; ``present_daily[row, n]``: the
     share of a day's even inflow still there at the end of the n-th day after.
     """
 
@@ -156,6 +156,8 @@ class KernelBank:
     part_b: np.ndarray
     exact_of: np.ndarray
     row_of: np.ndarray
+    row_up: np.ndarray  # [slot, day]: the grid row above (a ramp's), or row_of
+    row_w: np.ndarray  # [slot, day]: the weight on row_up (0: row_of alone)
     mean_days: np.ndarray
     present_daily: np.ndarray
     # A fixed or empirical stay (point masses) is scheduled exactly instead: an hour's inflow
@@ -210,9 +212,9 @@ def _present_at(spec: LosDistribution, ms: np.ndarray, steps: np.ndarray) -> np.
     return np.asarray((pi[:, : k.size] - pi[:, k.size :]) / STEP_DAYS)
 
 
-# A slot with many multipliers (a ramp: one a day) has its rows made from a grid of multipliers
-# this far apart (relative), each value's row the blend of the two grid rows around it, with the
-# weights that keep its mean stay exact; the shape of its stays is then off by O(step^2).
+# A slot with many multipliers (a ramp: one a day) has rows for a grid of multipliers this far
+# apart (relative); each value is the blend of the two grid rows around it, with the weights that
+# keep its mean stay exact (the shape of its stays is then off by O(step^2), about 2e-4).
 MULTIPLIER_GRID_STEP = 0.02
 EXACT_ROWS_UP_TO = 8
 
@@ -230,15 +232,6 @@ def _multiplier_grid(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     k = np.clip(np.searchsorted(nodes, values, side="right") - 1, 0, n - 1)
     # linear in m between the nodes: the mean stay (m E[L]) is then exact
     return nodes, k, (values - nodes[k]) / (nodes[k + 1] - nodes[k])
-
-
-def _blend(rows: np.ndarray, k: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Each value's row: its two grid rows mixed with weight ``w`` on the upper one."""
-    if not np.any(w):
-        return np.asarray(rows[k])
-    upper = rows[np.minimum(k + 1, rows.shape[0] - 1)]
-    wt = w.reshape((-1,) + (1,) * (rows.ndim - 1))
-    return np.asarray(rows[k] * (1.0 - wt) + upper * wt)
 
 
 def _near_and_far(spec: LosDistribution, ms: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,6 +299,8 @@ def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
     """The kernel bank of ``slots`` over ``n_days``: one row per slot and distinct multiplier,
     each slot's rows computed at once."""
     row_of = np.empty((len(slots), n_days), dtype=np.int64)
+    row_up = np.empty((len(slots), n_days), dtype=np.int64)
+    row_w = np.empty((len(slots), n_days))
     near: list[np.ndarray] = []
     shape: list[np.ndarray] = []
     present_daily: list[np.ndarray] = []
@@ -320,25 +315,27 @@ def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
     cap = (n_days + 1) * HOURS_PER_DAY
     for i, slot in enumerate(slots):
         values, inverse = np.unique(slot.multiplier_by_day, return_inverse=True)
-        row_of[i] = sum(len(r) for r in means) + inverse
+        first = sum(len(r) for r in means)
         discrete = _point_masses(slot.spec, 1.0, cap) is not None
         if discrete:
             near.append(np.zeros((values.size, NEAR_STEPS)))
             rest.append(np.zeros(values.size))
             shape.append(np.zeros((values.size, n_days + 2)))
             sparse += [_point_masses(slot.spec, m, cap) or (np.zeros(0, dtype=np.int64), np.zeros(0)) for m in values]
-            daily = _pi(slot.spec, values, np.arange(n_days + 2, dtype=float))
+            nodes, k, w = values, np.arange(values.size), np.zeros(values.size)
         else:
+            # A ramp's rows are a grid of multipliers; each day reads its value's two grid rows
+            # with the weight that keeps its mean stay exact (the shares are linear in the rows).
             nodes, k, w = _multiplier_grid(values)
             nr, left, sh = _near_and_far(slot.spec, nodes, n_days)
-            # a row is its value's blend of the two grid rows around it (shares are linear in it)
-            near.append(_blend(nr, k, w))
-            mixed_left = _blend(left, k, w)
-            rest.append(mixed_left)
-            safe = np.where(mixed_left > 0, mixed_left, 1.0)[:, None]
-            shape.append(_blend(left[:, None] * sh, k, w) / safe)
-            daily = _blend(_pi(slot.spec, nodes, np.arange(n_days + 2, dtype=float)), k, w)
-            sparse += [(np.zeros(0, dtype=np.int64), np.zeros(0))] * values.size
+            near.append(nr)
+            rest.append(left)
+            shape.append(sh)
+            sparse += [(np.zeros(0, dtype=np.int64), np.zeros(0))] * nodes.size
+        row_of[i] = first + k[inverse]
+        row_up[i] = first + np.minimum(k[inverse] + 1, nodes.size - 1)
+        row_w[i] = w[inverse]
+        daily = _pi(slot.spec, nodes, np.arange(n_days + 2, dtype=float))
         present_daily.append(daily[:, :-1] - daily[:, 1:])
         means.append(daily[:, 0])
         if values.size == 1 and not slot.gated and not discrete:
@@ -367,6 +364,8 @@ def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
         part_b=np.ascontiguousarray(part_b) if part_b else empty,
         exact_of=exact_of,
         row_of=row_of,
+        row_up=row_up,
+        row_w=row_w,
         mean_days=np.concatenate(means),
         present_daily=np.ascontiguousarray(np.concatenate(present_daily)),
         sparse_n=np.array([lags.size for lags, _ in sparse], dtype=np.int64),

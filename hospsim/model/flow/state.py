@@ -71,6 +71,8 @@ class Bank(NamedTuple):
     part_b: np.ndarray
     exact_of: np.ndarray
     row_of: np.ndarray
+    row_up: np.ndarray
+    row_w: np.ndarray
     sparse_n: np.ndarray
     sparse_lag: np.ndarray
     sparse_share: np.ndarray
@@ -191,7 +193,7 @@ def plan_arrays(
     hourly = np.asarray(em.hourly_factors, dtype=float)
     max_wait = cfg.acute.max_wait_hours
     acute_slot = {st.source: st.slot for st in stages if st.kind == 0}
-    group_mean = np.array([bank.mean_days[bank.row_of[acute_slot[g]]] for g in range(G)]).reshape(G, H)
+    group_mean = np.array([_mean_stay(bank, acute_slot[g]) for g in range(G)]).reshape(G, H)
     elective = _elective_arrays(cfg, lv)
     return Plan(
         n_days=H,
@@ -234,6 +236,12 @@ def plan_arrays(
         window_start=window[0],
         window_end=window[1],
     )
+
+
+def _mean_stay(bank: KernelBank, slot: int) -> np.ndarray:
+    """A slot's mean stay on each day (a ramp's day: its two grid rows blended)."""
+    w = bank.row_w[slot]
+    return np.asarray(bank.mean_days[bank.row_of[slot]] * (1.0 - w) + bank.mean_days[bank.row_up[slot]] * w)
 
 
 def list_offset(cfg: Config) -> int:
@@ -298,6 +306,7 @@ def bank_arrays(bank: KernelBank) -> Bank:
     """The kernel bank as the kernel reads it."""
     return Bank(
         bank.near, bank.rest, bank.far_shape, bank.part_a, bank.part_b, bank.exact_of, bank.row_of,
+        bank.row_up, bank.row_w,
         bank.sparse_n, bank.sparse_lag, bank.sparse_share,
         bank.u_a, bank.v_a, bank.u_b, bank.v_b,
     )  # fmt: skip
