@@ -134,9 +134,21 @@ def _total_in(cfg, daily) -> float:
     )
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(raw=systems(plans=None, network=None))
 def test_conservation_and_outputs_over_generated_systems(raw):
+    _check_flow(raw)
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(raw=systems(plans=True, network=True, services=True))
+def test_conservation_under_gated_plans_and_networks(raw):
+    _check_flow(raw)
+
+
+def _check_flow(raw: dict) -> None:
+    """Every patient in exactly one end state, every KPI and daily column of the DES, stocks
+    never below zero, nobody admitted over the beds while they have not been cut."""
     cfg = build(raw)
     flow = run_flow(cfg)
     states = flow.final_states
