@@ -379,11 +379,15 @@ def _chosen_engine(cfg: Config, args: argparse.Namespace, source: str) -> str:
     return engine
 
 
-def _what_ran(cfg: Config, engine: str) -> str:
-    """``N replications`` or, for the flow engine, ``one deterministic flow run``."""
+def _is_des(engine: str) -> bool:
     from .model.engines import is_des
 
-    return f"{cfg.replications} replications" if is_des(engine) else "one deterministic flow run"
+    return is_des(engine)
+
+
+def _what_ran(cfg: Config, engine: str) -> str:
+    """``N replications`` or, for the flow engine, ``one deterministic flow run``."""
+    return f"{cfg.replications} replications" if _is_des(engine) else "one deterministic flow run"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -405,11 +409,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(
         f"{cfg.name}: {_what_ran(cfg, engine)} of {cfg.horizon_days} days (warm-up {cfg.warmup_days}), seed {cfg.seed}"
     )
-    print(summary_text(output.summary))
+    print(summary_text(output.summary, None if _is_des(engine) else _flow_variability(cfg)))
     print(accounting_line(output.final_states))
     print(f"\nresults written to {out_dir}/ in {manifest['wall_seconds']:.1f} s")
     _write_xlsx(args, out_dir)
     return 0
+
+
+def _flow_variability(cfg: Config) -> frozenset[str]:
+    """The KPIs of ``cfg`` that only exist under variability (marked in a flow run's table)."""
+    from .model.flow.measures import variability_kpi_names
+
+    return variability_kpi_names(cfg)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -76,8 +76,16 @@ def accounting_line(final_states: Mapping[str, float]) -> str:
     return f"\nall {total:,.1f} expected patients accounted for (emergencies and elective referrals): {parts}"
 
 
-def summary_text(summary: pd.DataFrame) -> str:
-    """The KPI table: mean and 95% CI per KPI."""
+def summary_text(summary: pd.DataFrame, flow_variability: frozenset[str] | None = None) -> str:
+    """The KPI table: mean and 95% CI per KPI; of a flow run (``flow_variability``: the KPIs
+    that only exist under variability), its value per KPI, those marked."""
+    if flow_variability is not None:
+        marked = [
+            [f"{r['kpi']}*" if r["kpi"] in flow_variability else str(r["kpi"]), fmt_number(float(r["mean"]))]
+            for r in summary.to_dict(orient="records")
+        ]
+        note = "* only exists under variability: the flow engine, having none, sees about 0"
+        return render(marked, ["kpi", "flow value"], right={1}) + "\n" + note
     rows = [
         [str(r["kpi"]), fmt_number(float(r["mean"])), _interval(float(r["ci_low"]), float(r["ci_high"]))]
         for r in summary.to_dict(orient="records")

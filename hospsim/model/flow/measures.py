@@ -31,6 +31,16 @@ VARIABILITY_KPIS = frozenset(
 VARIABILITY_SERVICE_KPIS = ("{service}_p_wait", "{service}_mean_wait_days")
 
 
+def variability_kpi_names(cfg: Config) -> frozenset[str]:
+    """The KPIs of ``cfg`` whose value comes from variability: the flow engine reports what the
+    averages give (usually 0) and names them."""
+    names = set(registry.names(cfg))
+    marked = set(VARIABILITY_KPIS)
+    for service in cfg.services:
+        marked |= {f.format(service=service) for f in VARIABILITY_SERVICE_KPIS}
+    return frozenset(names & marked)
+
+
 def flow_outputs(
     cfg: Config, plan: Plan, bank: KernelBank, stages: list[Stage], s: FlowState, opened: dict[str, int | None]
 ) -> FlowRun:
@@ -38,13 +48,10 @@ def flow_outputs(
     long_stay = _long_stay(plan, bank, stages, s)
     daily = _daily(cfg, plan, s, long_stay)
     kpis = _Kpis(cfg, plan, bank, stages, s, daily, long_stay, opened).all()
-    variability = {n for n in kpis if n in VARIABILITY_KPIS}
-    for name in cfg.services:
-        variability |= {f.format(service=name) for f in VARIABILITY_SERVICE_KPIS}
     return FlowRun(
         daily=daily,
         kpis=kpis,
-        variability_kpis=frozenset(v for v in variability if v in kpis),
+        variability_kpis=variability_kpi_names(cfg),
         final_states=final_states(plan, s),
         steps=plan.n_days * 24,
     )
