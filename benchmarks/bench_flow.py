@@ -6,7 +6,7 @@ one replication of the compiled DES (``fast``) of the same config.
 Each measurement runs in a fresh process (numba's compiled code cached on disk beforehand): the
 first run of a config (its kernels built from scratch) and the median of --repeat runs after it
 (the kernels of stays that no plan changes come from the process's cache, as in a sweep's
-worker). CPU seconds, so that other load on the machine counts less. ``--record`` appends the
+worker). Wall-clock seconds; the load average at the start is recorded. ``--record`` appends the
 table, with the machine and the date, to benchmarks/RESULTS_FLOW.md.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -41,7 +42,7 @@ else:
     cfg = next(v.config for v in loaded.variants if v.scenario == scenario and v.point == int(point))
 engine = sys.argv[3]
 def timed(f):
-    t = time.process_time(); f(); return time.process_time() - t
+    t = time.perf_counter(); f(); return time.perf_counter() - t
 if engine == "flow":
     first = timed(lambda: run_flow(cfg))
     later = [timed(lambda: run_flow(cfg)) for _ in range(repeat)]
@@ -87,7 +88,11 @@ def main() -> None:
     table = "\n".join(rows)
     print(table)
     if args.record:
-        head = f"\n## {dt.date.today().isoformat()} — {cpu_model()}, {platform.python_version()}, revision {revision()}\n\nCPU seconds; later runs: median of {args.repeat}.\n\n"
+        load = os.getloadavg()[0]
+        head = (
+            f"\n## {dt.date.today().isoformat()} — {cpu_model()}, Python {platform.python_version()}, revision {revision()}\n\n"
+            f"Wall-clock seconds, one process at a time (load average {load:.1f} at the start); later runs: median of {args.repeat}.\n\n"
+        )
         with open(HERE / "RESULTS_FLOW.md", "a", encoding="utf-8") as f:
             f.write(head + table + "\n")
 

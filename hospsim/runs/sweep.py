@@ -27,6 +27,7 @@ from ..model.cohort import Candidates, build_candidates
 from ..model.draw_key import draw_key
 from ..model.engines import (
     ENGINES,
+    FLOW,
     SIMPY,
     SWEEP_DEFAULT_ENGINE,
     EngineChoice,
@@ -349,10 +350,13 @@ def _run_sweep(
     count = total - len(pending)
     if on_progress:
         on_progress(count, total)
+    with_flow = flow and engine in DES_ENGINES
+    if with_flow:
+        prepare_engine(FLOW)  # compiled here once, not in every worker
     with executor(backend, workers, scheduler) as ex:
         # The planner's view first: deterministic and cheap (one run per cell), and any problem
         # with it shows before the replications run. Run again in full by every session.
-        flow_cells = run_flow_cells(loaded, ex) if flow and engine in DES_ENGINES else None
+        flow_cells = run_flow_cells(loaded, ex) if with_flow else None
         for record, daily, table in ex.map_unordered(execute_run_task, [(s, patients, engine) for s in pending]):
             store.write_run(record, daily, table)
             count += 1
