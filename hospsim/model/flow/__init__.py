@@ -52,5 +52,7 @@ def warm_up() -> None:
     workers started afterwards find it ready."""
     from ...config import default_config_path, load_config
 
+    from .run import run_flow as run
+
     cfg = load_config(default_config_path())
-    run_flow(cfg.model_copy(update={"horizon_days": 3, "warmup_days": 0}))
+    run(cfg.model_copy(update={"horizon_days": 3, "warmup_days": 0}), None)
