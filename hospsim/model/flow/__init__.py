@@ -51,7 +51,6 @@ def warm_up() -> None:
     minute, then cached on disk) - by running three days of the default footprint, so that
     workers started afterwards find it ready."""
     from ...config import default_config_path, load_config
-
     from .run import run_flow as run
 
     cfg = load_config(default_config_path())

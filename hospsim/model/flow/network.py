@@ -254,8 +254,10 @@ FAR_RANK = 6
 
 def _low_rank(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``part[j, m]`` as ``u[j, r] v[r, m]``, rank FAR_RANK (the shares are smooth in both): the
-    SVD of the small triangle of a QR, which is as exact as a full SVD and far cheaper."""
-    q, tri = np.linalg.qr(part.T)  # part = tri.T q.T
+    SVD of the small triangle of a QR, as exact as a full SVD and far cheaper."""
+    from .kernel import thin_qr  # numba: imported when kernels are built
+
+    q, tri = thin_qr(np.ascontiguousarray(part.T))  # part = tri.T q.T
     u, sv, wt = np.linalg.svd(tri.T)
     r = min(FAR_RANK, sv.size)
     u_r = np.zeros((HOURS_PER_DAY, FAR_RANK))
