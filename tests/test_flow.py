@@ -205,3 +205,38 @@ def test_stop_loss_is_the_integral_of_survival():
     integral = np.trapezoid(special.ndtr(-(np.log(x) - mu) / sigma), x)
     pi = stop_loss_days(spec, np.array([a, b]))
     assert pi[0] - pi[1] == pytest.approx(integral, rel=1e-8)
+
+
+def _overloaded(when_full: str = "queue", max_wait_hours: float | None = None) -> dict:
+    """40 a day for 5-day stays into 150 beds: 10 a day more than the beds can take (150 / 5)."""
+    acute: dict = {"beds": 150, "when_full": when_full}
+    if max_wait_hours is not None:
+        acute["max_wait_hours"] = max_wait_hours
+    return {
+        "name": "overloaded",
+        "start_date": "2024-05-01",
+        "horizon_days": 200,
+        "acute": acute,
+        "demand": {"emergency": {"per_day": 40.0}},
+        "groups": {"all": {"share": 1.0, "los": {"dist": "gamma", "mean_days": 5.0, "cv": 0.5}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("when_full", "max_wait_hours", "column"),
+    [
+        ("queue", None, "boarding_queue_midnight"),
+        ("refuse", None, "refused_admissions"),
+        ("queue", 12.0, "transferred_out"),
+    ],
+)
+def test_an_overloaded_hospital_turns_away_or_queues_exactly_the_excess(when_full, max_wait_hours, column):
+    """Full beds discharge 150 / 5 = 30 a day, so 10 of the 40 a day cannot be admitted: they
+    board (the queue grows by 10 a day), are refused, or leave after the wait limit."""
+    daily = run_flow(build(_overloaded(when_full, max_wait_hours))).daily.iloc[100:]
+    assert (daily["occupied_beds_max"] <= 150 + 1e-9).all()
+    assert daily["occupied_beds_mean"].mean() == pytest.approx(150, rel=1e-3)
+    excess = daily[column].diff().mean() if column == "boarding_queue_midnight" else daily[column].mean()
+    assert excess == pytest.approx(10.0, rel=2e-3)
+    if max_wait_hours is not None:  # those who stay board for the limit at most
+        assert daily["boarding_queue_mean"].max() <= 40 * 12 / 24 + 1e-6

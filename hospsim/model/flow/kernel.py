@@ -293,7 +293,7 @@ def _board(p, s, t, d):
 def _admit_boarders(p, k, s, t, j, d, free):
     """Free beds to boarders, first come first served; returns the beds still free."""
     c = s.board_head[0]
-    while free > 0.0 and s.board_sum[0] > 0.0 and c < t:
+    while free > 0.0 and s.board_sum[0] > 0.0 and c <= t:
         tot = s.board_total[c]
         if tot > 0.0:
             take = min(free, tot)
@@ -367,11 +367,38 @@ def _arrivals(p, k, s, t, j, d, free):
             s.board_total[t] += rest
             s.board_sum[0] += rest
             s.boarded[d] += rest
-        else:
-            s.refused[d] += rest
+        else:  # refused unless a bed frees in the hour (see _end_of_hour_beds)
             for g in range(G):
-                s.displaced[d] += s.need[g] * share * p.group_mean_los[g, d]
+                s.pending[g] += s.need[g] * share
     return free
+
+
+@nb.njit(**INLINED)
+def _end_of_hour_beds(p, k, s, t, j, d):
+    """Beds freed in the hour go at once to those waiting for one, as in the DES: boarders
+    (this hour's arrivals too) or, with ``when_full: refuse``, the hour's arrivals who found no
+    bed; whoever still has none then is refused."""
+    free = p.total_beds[d] - s.beds[0]
+    if p.queue_when_full:
+        if free > 0.0 and s.board_sum[0] > 0.0:
+            _admit_boarders(p, k, s, t, j, d, free)
+        return
+    waiting = 0.0
+    for g in range(p.n_groups):
+        waiting += s.pending[g]
+    if waiting <= 0.0:
+        return
+    admit = min(max(free, 0.0), waiting)
+    for g in range(p.n_groups):
+        x = s.pending[g]
+        if x <= 0.0:
+            continue
+        taken = x if admit >= waiting else x * (admit / waiting)
+        if taken > 0.0:
+            _admit(p, k, s, g, t, j, d, taken)
+        s.refused[d] += x - taken
+        s.displaced[d] += (x - taken) * p.group_mean_los[g, d]
+        s.pending[g] = 0.0
 
 
 @nb.njit(**INLINED)
@@ -540,6 +567,7 @@ def run_days(p, k, s, d0, d1):
             _arrivals(p, k, s, t, j, d, free)
             _exits(p, k, s, t, j, d)
             _transfers(p, k, s, t, j, d)  # who became ready in the hour moves now if a place is free
+            _end_of_hour_beds(p, k, s, t, j, d)
             _record(p, s, t, j, d)
         _far_scatter(p, k, s, d, p.n_days)
         _close_elective_day(p, s, d)

@@ -118,6 +118,7 @@ class FlowState(NamedTuple):
     em_arrivals: np.ndarray  # [H]
     need: np.ndarray  # [G] scratch
     suit: np.ndarray  # [G] scratch
+    pending: np.ndarray  # [G] this hour's arrivals with no bed (when_full: refuse), until its end
     suitable: np.ndarray  # [H] emergencies suitable for step-up
     avoided: np.ndarray  # [H]
     refused: np.ndarray  # [H]
@@ -327,7 +328,7 @@ def new_state(cfg: Config, n_stages: int, n_priorities: int, longest_lag: int = 
         moves=z((S, H)), waited_moves=z((S, H)), transfers_from_beds=z(H),
         board=z((G, T)), board_total=z(T), board_sum=z(1), board_head=np.zeros(1, dtype=np.int64),
         waits4=z(H), waits12=z(H), transferred=z(H), displaced=z(H), wait_hours_sum=z(1),
-        em_admissions=z(H), el_admissions=z(H), em_arrivals=z(H), need=z(G), suit=z(G), suitable=z(H),
+        em_admissions=z(H), el_admissions=z(H), em_arrivals=z(H), need=z(G), suit=z(G), pending=z(G), suitable=z(H),
         avoided=z(H), refused=z(H), boarded=z(H), el_referrals=z(H),
         on_list=z((P, L + H)), listed=z((P, L + H)), booked=z((P, L + H)), cancelled=z((P, L + H)),
         booked_today=z((P, L + H)), rebooked_today=z((P, L + H)), booked_amount=z(1), el_due=z(HOURS_PER_DAY),
