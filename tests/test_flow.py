@@ -18,6 +18,7 @@ from hospsim.model.demand import emergency_rate_per_day, initial_list_times
 from hospsim.model.engine import run_model
 from hospsim.model.flow import flow_engine_problem, run_flow
 from hospsim.model.flow.los import stop_loss_days
+from hospsim.model.flow.run import simulate
 from hospsim.model.kpis import daily_table, kpi_names
 
 pytestmark = pytest.mark.skipif(flow_engine_problem() is not None, reason=str(flow_engine_problem()))
@@ -153,6 +154,14 @@ def _check_flow(raw: dict) -> None:
     flow = run_flow(cfg)
     states = flow.final_states
     assert sum(states.values()) == pytest.approx(_total_in(cfg, flow.daily), rel=1e-9, abs=1e-6)
+    # ... and through beds and places: whoever came in (admitted or diverted) is still in a bed
+    # or a place, or left one
+    s = simulate(cfg)[4]
+    came_in = s.em_admissions.sum() + s.el_admissions.sum() + s.avoided.sum()
+    still_in = s.beds[0] + s.occ.sum()
+    left = s.discharged.sum() + s.left_services.sum()
+    assert still_in + left == pytest.approx(came_in, rel=1e-9, abs=1e-6)
+    assert (s.occ >= -1e-9).all() and (s.avoided_in >= -1e-9).all() and (s.avoided_in <= s.occ + 1e-9).all()
     assert min(states.values()) > -1e-6
     assert list(flow.kpis) == kpi_names(cfg)
     assert flow.variability_kpis <= set(flow.kpis)

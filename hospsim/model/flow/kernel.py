@@ -100,6 +100,7 @@ def _route(p, k, s, st, t, j, d, x):
                     s.beds[1] -= amt
                 s.discharged[d] += amt
             else:
+                _avoided_leave(s, holder - 1, amt)
                 s.occ[holder - 1] -= amt
                 s.left_services[d] += amt
             continue
@@ -114,6 +115,18 @@ def _route(p, k, s, st, t, j, d, x):
             _inflow(p, k, s, a, t, j, d, amt)
         else:
             s.rq[dest, holder] += amt
+
+
+@nb.njit(**INLINED)
+def _avoided_leave(s, sv, amt):
+    """``amt`` patients leave their places in service ``sv``: the step-up patients among them
+    (patients mix in a service: in proportion); returns how many of them left."""
+    occ = s.occ[sv]
+    if occ <= 0.0:
+        return 0.0
+    out = s.avoided_in[sv] * min(amt / occ, 1.0)
+    s.avoided_in[sv] -= out
+    return out
 
 
 @nb.njit(**INLINED)
@@ -253,6 +266,8 @@ def _transfers(p, k, s, t, j, d):
                     s.beds[3] -= mv * share_em
                     s.transfers_from_beds[d] += mv
                 else:
+                    moved = _avoided_leave(s, h - 1, mv)  # read before adding: h - 1 may be sv
+                    s.avoided_in[sv] += moved
                     s.occ[h - 1] -= mv
                     s.blocked[h - 1] -= mv
             s.occ[sv] += move
@@ -287,6 +302,8 @@ def _board(p, s, t, d):
             s.board_sum[0] -= amt
     while s.board_head[0] < t and s.board_total[s.board_head[0]] <= 0.0:
         s.board_head[0] += 1
+    if s.board_head[0] == t:  # every cohort before this hour is empty, and this hour's too
+        s.board_sum[0] = 0.0  # (not a rounding residue of the running sum)
 
 
 @nb.njit(**INLINED)
@@ -308,8 +325,8 @@ def _admit_boarders(p, k, s, t, j, d, free):
             s.board_sum[0] -= take
             free -= take
         c += 1
-    if s.board_sum[0] < 1e-12:
-        s.board_sum[0] = 0.0
+    if (c > t and s.board_total[t] <= 0.0) or s.board_sum[0] < 1e-12:
+        s.board_sum[0] = 0.0  # first come first served up to this hour, all taken in: nobody boards
     return free
 
 
@@ -347,6 +364,7 @@ def _arrivals(p, k, s, t, j, d, free):
         if go > 0.0:
             s.avoided[d] += go
             s.occ[su] += go
+            s.avoided_in[su] += go
             for g in range(G):
                 s.need[g] -= s.suit[g] * (go / suitable) if go < suitable else s.suit[g]
             _enter_source(p, k, s, G + 1 + su, t, j, d, go)

@@ -116,20 +116,20 @@ def _daily(cfg: Config, plan: Plan, s: FlowState, long_stay: np.ndarray) -> pd.D
 
 def final_states(plan: Plan, s: FlowState) -> dict[str, float]:
     """Expected patients in each end state (the DES's ``records.final_states``), from the flows
-    that ended in it. Step-up patients are "avoided" wherever they are: those no longer in a
-    step-up place are counted out of the community services' leavers (their onward stays, rare,
-    are counted in the services)."""
-    avoided = float(s.avoided.sum())
-    step_up_now = float(s.occ[plan.step_up]) if plan.step_up >= 0 else 0.0
+    that ended in it. Step-up patients are "avoided" wherever they are, so the places they hold
+    (tracked through onward moves, in proportion within a service) are not "in a community
+    service", and the admitted who left beds and places are "discharged"."""
+    admitted = float(s.em_admissions.sum() + s.el_admissions.sum())
+    in_service = float(s.occ.sum() - s.avoided_in.sum())
     return {
         "waiting for a bed": float(s.board_sum[0]),
         "on the waiting list": float(s.on_list.sum()),
         "in an acute bed": float(s.beds[0]),
-        "in a community service": float(s.occ.sum()) - step_up_now,
-        "discharged": float(s.discharged.sum() + s.left_services.sum()) - (avoided - step_up_now),
+        "in a community service": in_service,
+        "discharged": admitted - float(s.beds[0]) - in_service,
         "transferred elsewhere": float(s.transferred.sum()),
         "refused": float(s.refused.sum()),
-        "avoided (step-up)": avoided,
+        "avoided (step-up)": float(s.avoided.sum()),
     }
 
 

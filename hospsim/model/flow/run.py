@@ -18,6 +18,14 @@ from .state import FlowState, Plan, bank_arrays, list_offset, new_state, plan_ar
 
 def run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
     """The flow engine's run of ``cfg`` (see :func:`hospsim.model.flow.run_flow`)."""
+    return flow_outputs(*simulate(cfg, window))
+
+
+def simulate(
+    cfg: Config, window: tuple[int, int] | None = None
+) -> tuple[Config, Plan, KernelBank, list[Stage], FlowState, dict[str, int | None]]:
+    """Run the flow model: the config, the plan and kernels as they ended (gates opened), the
+    stages, the final state with its per-day outputs, and the day each gate opened."""
     H = cfg.horizon_days
     win = window if window is not None else (cfg.warmup_days, H)
     if not 0 <= win[0] < win[1] <= H:
@@ -41,7 +49,7 @@ def run_flow(cfg: Config, window: tuple[int, int] | None = None) -> FlowRun:
         run_days(plan, bank_arrays(bank), state, 0, H)
     else:
         plan, bank, stages = _run_gated(cfg, lv, book, (plan, bank, stages), state, win)
-    return flow_outputs(cfg, plan, bank, stages, state, book.opened)
+    return cfg, plan, bank, stages, state, book.opened
 
 
 def _run_gated(

@@ -99,6 +99,7 @@ class FlowState(NamedTuple):
     left_services: np.ndarray  # [H] home from a community place
     occ: np.ndarray  # [S] places held (in a stay or blocked)
     blocked: np.ndarray  # [S] finished here, holding the place
+    avoided_in: np.ndarray  # [S] of the places held, those held by step-up patients (diverted on arrival)
     rq: np.ndarray  # [S, S + 1] ready for service s, by holder
     rq_old: np.ndarray  # [S] of them, waiting since an earlier hour
     moves: np.ndarray  # [S, H] transfers into each service
@@ -324,7 +325,7 @@ def new_state(cfg: Config, n_stages: int, n_priorities: int, longest_lag: int = 
     return FlowState(
         stock=z(K), hour_in=z((K, HOURS_PER_DAY)), day_in=z((K, H)), due=z((K, T + longest_lag + 1)),
         far_a=z((K, HOURS_PER_DAY, H + 3)), far_b=z((K, HOURS_PER_DAY, H + 3)), far_day=z((K, H + 3)), far_hour=z((K, HOURS_PER_DAY)), exits_done=np.full(1, -1, dtype=np.int64),
-        beds=z(4), discharged=z(H), left_services=z(H), occ=z(S), blocked=z(S), rq=z((S, S + 1)), rq_old=z(S),
+        beds=z(4), discharged=z(H), left_services=z(H), occ=z(S), blocked=z(S), avoided_in=z(S), rq=z((S, S + 1)), rq_old=z(S),
         moves=z((S, H)), waited_moves=z((S, H)), transfers_from_beds=z(H),
         board=z((G, T)), board_total=z(T), board_sum=z(1), board_head=np.zeros(1, dtype=np.int64),
         waits4=z(H), waits12=z(H), transferred=z(H), displaced=z(H), wait_hours_sum=z(1),
