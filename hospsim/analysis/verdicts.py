@@ -7,7 +7,7 @@ so differences are paired and their confidence intervals are much narrower than 
 from __future__ import annotations
 
 import math
-from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,30 +25,52 @@ BREAKS = 0.5
 def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     """Monthly values of the KPIs that have a monthly form (see :mod:`hospsim.model.kpi_registry`)
     over the window's calendar months, one row per month."""
-    d = daily[(daily["day"] >= window[0]) & (daily["day"] < window[1])].copy()
-    d["month"] = d["date"].str.slice(0, 7)
+    inside = ((daily["day"] >= window[0]) & (daily["day"] < window[1])).to_numpy()
+    forms = kpi_registry.monthly_forms()
+    used = {c for _n, f in forms for c in (f.column, f.denominator) if c is not None and c in daily}
+    cols = {c: daily[c].to_numpy()[inside] for c in sorted(used | _DERIVED_FROM)}
     # The derived columns that monthly forms may use besides the daily table's own.
-    d["emergencies_needing_bed"] = d["emergency_arrivals"] - d["admissions_avoided"]
-    d["occupancy_day"] = d["occupied_beds_mean"] / d["beds_capacity"].where(d["beds_capacity"] > 0)
-    d["bed_days_demanded"] = d["occupied_beds_mean"] + d["displaced_bed_days"]
-    g = d.groupby("month", sort=True)
-    out = pd.DataFrame(index=g.size().index)
-    for name, form in kpi_registry.monthly_forms():
+    capacity = cols["beds_capacity"]
+    cols["emergencies_needing_bed"] = cols["emergency_arrivals"] - cols["admissions_avoided"]
+    cols["occupancy_day"] = cols["occupied_beds_mean"] / np.where(capacity > 0, capacity, np.nan)
+    cols["bed_days_demanded"] = cols["occupied_beds_mean"] + cols["displaced_bed_days"]
+    d = pd.DataFrame(cols)
+    g = d.groupby(daily["date"][inside].str.slice(0, 7).rename("month").reset_index(drop=True), sort=True)
+    # Each statistic over all its columns in one pass (per column the same sums as one by one).
+    summed = [c for _n, f in forms if f.how in ("sum", "ratio") for c in (f.column, f.denominator) if c is not None]
+    sums = g[list(dict.fromkeys(summed))].sum()
+    means = g[list(dict.fromkeys(f.column for _n, f in forms if f.how == "mean"))].mean()
+    month = g.ngroup().to_numpy()
+    days = np.bincount(month, minlength=len(sums))
+    out: dict[str, Any] = {"month": sums.index}
+    for name, form in forms:
         if form.how == "sum":
-            out[name] = g[form.column].sum()
+            out[name] = sums[form.column].to_numpy()
         elif form.how == "mean":
-            out[name] = g[form.column].mean()
+            out[name] = means[form.column].to_numpy()
         elif form.how == "ratio":
             assert form.denominator is not None
-            out[name] = form.of_sums(g[form.column].sum(), g[form.denominator].sum())
+            out[name] = form.of_sums(sums[form.column], sums[form.denominator]).to_numpy()
         else:
-            out[name] = g[form.column].apply(partial(_share_above, form.level))
-    return out.reset_index()
+            out[name] = _share_above(form.level, d[form.column].to_numpy(), month, days)
+    return pd.DataFrame(out)
 
 
-def _share_above(level: float | None, values: pd.Series) -> float:
-    """Share of the values above ``level``."""
-    return float((values > level).mean())
+# The daily columns the derived ones are made of.
+_DERIVED_FROM = {
+    "beds_capacity",
+    "emergency_arrivals",
+    "admissions_avoided",
+    "occupied_beds_mean",
+    "displaced_bed_days",
+}
+
+
+def _share_above(level: float | None, values: np.ndarray, month: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Per month (``month``: each value's month number; ``days``: the values in each), the share
+    of the values above ``level`` (counts, then one division: what the mean of the booleans is)."""
+    above = np.bincount(month, weights=values > level, minlength=days.size)
+    return above / days
 
 
 def _compare(c: Criterion, value: np.ndarray, base: np.ndarray) -> np.ndarray:

@@ -46,14 +46,13 @@ def daily_level(
     levels = _excess_levels(n_days, threshold_by_day, excess_cap_by_day)
     if kernels is None or n_days < 1 or starts.ndim != 1 or ends.shape != starts.shape or levels is None:
         return _daily_level_numpy(starts, ends, n_days, threshold_by_day, excess_cap_by_day)
-    s, e, s_sorted, e_sorted = kernels.level_intervals(starts, ends, n_days)
+    s, e, z, *is_sorted = kernels.level_intervals(starts, ends, n_days)
     # numpy's sort (the last element is a sentinel): the lexsort's order of each, much faster
-    if not s_sorted:
-        s[:-1].sort()
-    if not e_sorted:
-        e[:-1].sort()
+    for times, done in zip((s, e, z), is_sorted, strict=True):
+        if not done:
+            times[:-1].sort()
     mode, threshold, cap = levels
-    mean, peak, midnight, excess = kernels.level_sweep(s, e, n_days, threshold, cap, mode)
+    mean, peak, midnight, excess = kernels.level_sweep(s, e, z, n_days, threshold, cap, mode)
     return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess if mode else None)
 
 

@@ -44,6 +44,7 @@ from .store import (
     package_versions,
     read_manifest,
     records_to_frames,
+    table_ipc,
     write_csv,
     write_manifest,
     write_parquet,
@@ -59,11 +60,14 @@ def execute_run(spec: RunSpec, engine: str | None = None) -> tuple[dict[str, Any
 
 def execute_run_task(
     task: tuple[RunSpec, bool, str | None],
-) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
-    """The executor's task for a run ``(spec, patients, engine)``: its record, its daily table
-    and, only when ``patients`` is true, its patient table (so sweeps without it move no more data)."""
+) -> tuple[dict[str, Any], bytes, pd.DataFrame | None]:
+    """The executor's task for a run ``(spec, patients, engine)``: its record, its daily table as
+    the Arrow file the store writes (:func:`~.store.table_ipc`: made here, so the parent, which
+    shares the cores with the workers, only writes bytes) and, only when ``patients`` is true,
+    its patient table (so sweeps without it move no more data)."""
     spec, patients, engine = task
-    return _simulate(spec, patients, engine)
+    record, daily, table = _simulate(spec, patients, engine)
+    return record, table_ipc(daily), table
 
 
 def _run_patients(spec: RunSpec, rep: Replication) -> pd.DataFrame:
