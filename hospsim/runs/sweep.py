@@ -30,7 +30,7 @@ from ..model.kpis import daily_and_kpis
 from ..model.records import Replication
 from ..model.streams import Streams
 from .errors import OutputError, ResultsError
-from .executors import check_backend, executor
+from .executors import background_process, check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
 from .replications import categorical, patient_table, prepare_engine
 from .store import (
@@ -333,15 +333,41 @@ def consolidate(
     before the manifest says the sweep is complete."""
     run_ids = [s.run_id for s in loaded.runs()]
     kpis, monthly = records_to_frames(store.records(run_ids))
+    write_parquet(out_dir / "kpis.parquet", kpis)
+    write_csv(out_dir / "kpis.csv", kpis)
+    write_parquet(out_dir / "monthly.parquet", monthly)
+    if len(run_ids) < _DAILY_APART_RUNS:
+        store.stream_daily(run_ids, out_dir / "daily.parquet")
+        return _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
+    # A big sweep's daily tables are joined in another process while the summaries are computed
+    # here: the workers are done, so the second core is free.
+    with background_process() as pool:
+        daily = pool.submit(store.stream_daily, run_ids, out_dir / "daily.parquet")
+        summary, verdicts, cells = _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
+        daily.result()
+    return summary, verdicts, cells
+
+
+# From this many runs on, joining the daily tables (~1 ms a run) is worth starting a process for.
+_DAILY_APART_RUNS = 2000
+
+
+def _tables(
+    loaded: LoadedExperiment,
+    store: SweepStore,
+    out_dir: Path,
+    patients: bool,
+    run_ids: list[str],
+    kpis: pd.DataFrame,
+    monthly: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The patient table (if asked) and the summary, paired differences, verdicts and per-cell
+    tables of a sweep, written; returns the summary, the verdicts and the per-cell table."""
     kpi_cols = [
         c
         for c in kpis.columns
         if c not in ("run_id", "scenario", "point", "replication", "seed") and not c.startswith("param_")
     ]
-    write_parquet(out_dir / "kpis.parquet", kpis)
-    write_csv(out_dir / "kpis.csv", kpis)
-    write_parquet(out_dir / "monthly.parquet", monthly)
-    store.stream_daily(run_ids, out_dir / "daily.parquet")
     if patients:
         store.stream_patients(run_ids, out_dir / PATIENTS)
     else:
