@@ -129,6 +129,20 @@ def day_counts(times: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
 
 
 @numba.njit(cache=True)
+def day_counts_where(times: np.ndarray, where: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
+    """:func:`day_counts` of the times where ``where`` is true (without making the masked copy)."""
+    counts = np.zeros(n_days, dtype=np.int64)
+    for k in range(times.size):
+        t = times[k]
+        if not where[k] or np.isnan(t) or t < 0:
+            continue
+        if t >= _MAX_EXACT_DAY:
+            return counts, False
+        counts[min(int(t), n_days - 1)] += 1
+    return counts, True
+
+
+@numba.njit(cache=True)
 def list_wait_histogram(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """How many of the waits ``float(m) - ref[p]`` (``m`` from ``first[p]`` for ``count[p]``
     midnights, as ``kpis.list_waits_days`` makes them) fall in each whole day ``[b, b + 1)``."""
@@ -247,6 +261,7 @@ def warm_up() -> None:
     s, e, z, _, _, _ = level_intervals(t, t + 0.25, 2)
     level_sweep(s, e, z, 2, t, t, 2)
     day_counts(t, 2)
+    day_counts_where(t, t > 1.0, 2)
     midnight_levels(t, t + 0.25, 2)
     list_waits_in_bin(ints, ints, t - 1.0, 0)
     list_wait_histogram(ints, ints, t - 1.0)
