@@ -12,11 +12,12 @@ import weakref
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from hospsim.model.fast import fast_engine_problem
-from hospsim.runs.executors import ProcessExecutor
+from hospsim.runs.executors import ProcessExecutor, background_process
 from hospsim.runs.experiment import load_experiment
 from hospsim.runs.sweep import run_sweep
 
@@ -108,3 +109,24 @@ def test_a_sweeps_daily_tables_are_streamed_run_by_run(tmp_path, monkeypatch):
     assert daily.metadata.row_group(0).num_rows == 2 * days
     run_ids = daily.read(columns=["run_id"]).column(0).to_pylist()
     assert run_ids == [s.run_id for s in runs for _ in range(days)]
+
+
+def test_a_big_sweeps_daily_table_is_joined_in_another_process_to_the_same_file(tmp_path, monkeypatch):
+    """From _DAILY_APART_RUNS runs on, the daily tables are joined by a spawned process while the
+    summaries are computed: the same daily.parquet and tables as joined in this process."""
+    loaded = load_experiment(ROOT / "tests" / "data" / "mini_experiment.yaml")
+    run_sweep(loaded, tmp_path / "here", workers=1, engine="simpy")
+    started = []
+
+    def counted():
+        started.append(1)
+        return background_process()
+
+    monkeypatch.setattr("hospsim.runs.sweep._DAILY_APART_RUNS", 1)
+    monkeypatch.setattr("hospsim.runs.sweep.background_process", counted)
+    run_sweep(loaded, tmp_path / "apart", workers=1, engine="simpy")
+    assert started == [1]
+    for name in ("daily.parquet", "kpis.parquet", "monthly.parquet"):
+        here, apart = pd.read_parquet(tmp_path / "here" / name), pd.read_parquet(tmp_path / "apart" / name)
+        pd.testing.assert_frame_equal(here, apart, check_exact=True)
+    assert (tmp_path / "here" / "verdicts.csv").read_bytes() == (tmp_path / "apart" / "verdicts.csv").read_bytes()

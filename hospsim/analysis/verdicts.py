@@ -202,12 +202,12 @@ class _MonthlyByRun:
         for cell_key, cell in monthly.groupby([keys[0], keys[1]], sort=False):
             scenario, point = cell_key
             self.cell_months[(str(scenario), int(str(point)))] = sorted(cell["month"].unique().tolist())
-        for run_key, rows in monthly.groupby(keys, sort=False).indices.items():
-            scenario, point, rep = run_key
+        run_rows: dict[Any, Any] = monthly.groupby(keys, sort=False).indices
+        for (scenario, point, rep), rows in run_rows.items():
             key = (str(scenario), int(str(point)), int(str(rep)))
-            self.runs[key] = rows
+            self.runs[key] = np.asarray(rows)
             if scenario == BASELINE:
-                self.baseline_runs[key[2]] = rows
+                self.baseline_runs[key[2]] = self.runs[key]
 
     def has(self, kpi: str) -> bool:
         return kpi in self.columns
