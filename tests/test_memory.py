@@ -12,11 +12,12 @@ import weakref
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from hospsim.model.fast import fast_engine_problem
-from hospsim.runs.executors import ProcessExecutor
+from hospsim.runs.executors import ProcessExecutor, background_process
 from hospsim.runs.experiment import load_experiment
 from hospsim.runs.sweep import run_sweep
 
@@ -92,15 +93,40 @@ def test_a_process_pool_keeps_no_result_it_handed_back():
     assert len(alive) == 4
 
 
-def test_a_sweeps_daily_tables_are_streamed_run_by_run(tmp_path):
+def test_a_sweeps_daily_tables_are_streamed_run_by_run(tmp_path, monkeypatch):
     """Each run's daily table is written when the run finishes; the sweep's daily.parquet is
-    joined from them one run at a time: one row group per run, in run order."""
+    joined from them a few whole runs at a time (row groups of at least DAILY_GROUP_ROWS rows,
+    here 2 runs' worth), in run order."""
     loaded = load_experiment(ROOT / "tests" / "data" / "mini_experiment.yaml")
+    monkeypatch.setattr("hospsim.runs.store.DAILY_GROUP_ROWS", loaded.variants[0].config.horizon_days + 1)
     out = tmp_path / "sweep"
     run_sweep(loaded, out, workers=1, engine="simpy")
     runs = loaded.runs()
-    assert len(list((out / "runs").glob("*.daily.parquet"))) == len(runs)
+    assert len(list((out / "runs").glob("*.daily.arrow"))) == len(runs)
     daily = pq.ParquetFile(out / "daily.parquet")
-    assert daily.metadata.num_row_groups == len(runs)
-    first_ids = [daily.read_row_group(i, columns=["run_id"]).column(0)[0].as_py() for i in range(daily.num_row_groups)]
-    assert first_ids == [s.run_id for s in runs]
+    days = daily.metadata.num_rows // len(runs)
+    assert daily.metadata.num_row_groups == -(-len(runs) // 2)
+    assert daily.metadata.row_group(0).num_rows == 2 * days
+    run_ids = daily.read(columns=["run_id"]).column(0).to_pylist()
+    assert run_ids == [s.run_id for s in runs for _ in range(days)]
+
+
+def test_a_big_sweeps_daily_table_is_joined_in_another_process_to_the_same_file(tmp_path, monkeypatch):
+    """From _DAILY_APART_RUNS runs on, the daily tables are joined by a spawned process while the
+    summaries are computed: the same daily.parquet and tables as joined in this process."""
+    loaded = load_experiment(ROOT / "tests" / "data" / "mini_experiment.yaml")
+    run_sweep(loaded, tmp_path / "here", workers=1, engine="simpy")
+    started = []
+
+    def counted():
+        started.append(1)
+        return background_process()
+
+    monkeypatch.setattr("hospsim.runs.sweep._DAILY_APART_RUNS", 1)
+    monkeypatch.setattr("hospsim.runs.sweep.background_process", counted)
+    run_sweep(loaded, tmp_path / "apart", workers=1, engine="simpy")
+    assert started == [1]
+    for name in ("daily.parquet", "kpis.parquet", "monthly.parquet"):
+        here, apart = pd.read_parquet(tmp_path / "here" / name), pd.read_parquet(tmp_path / "apart" / name)
+        pd.testing.assert_frame_equal(here, apart, check_exact=True)
+    assert (tmp_path / "here" / "verdicts.csv").read_bytes() == (tmp_path / "apart" / "verdicts.csv").read_bytes()

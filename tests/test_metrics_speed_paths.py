@@ -135,6 +135,18 @@ def test_daily_counts_compiled_equals_numpy(values, n_days):
     assert same_bits(daily_counts(t, n_days), _daily_counts_numpy(t, n_days))
 
 
+@needs_numba
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # numpy on infinities
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(times(5), st.booleans()), max_size=60), st.integers(1, 6))
+def test_daily_counts_where_equals_the_masked_copy(values, n_days):
+    t = np.array([v for v, _ in values], dtype=float)
+    where = np.array([w for _, w in values], dtype=bool)
+    masked = _daily_counts_numpy(np.where(where, t, np.nan), n_days)
+    assert same_bits(daily_counts(t, n_days, where), masked)
+    assert daily_counts(np.array([0.5, 1.5, 1.7, 9.0]), 3, np.array([True, False, True, True])).tolist() == [1, 1, 1]
+
+
 @st.composite
 def list_spans(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = draw(st.integers(0, 30))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from hospsim.cli import main
@@ -415,3 +416,38 @@ def test_dask_executor_same_results_and_errors(tmp_path: Path):
         with pytest.raises(ValueError, match="task 0: bad input"):
             list(ex.map_unordered(fail_first, [(i, str(tmp_path)) for i in range(4)]))
     assert ex._client is None and ex._cluster is None
+
+
+def test_sweep_store_joins_daily_tables_of_both_formats_in_row_groups_of_whole_runs(tmp_path: Path, monkeypatch):
+    """A sweep begun by a hospsim that wrote each run's daily table as Parquet and resumed by one
+    that writes Arrow files is joined whole; whole runs share a row group up to the size set."""
+    st = SweepStore(tmp_path)
+    st.prepare()
+    for i in range(5):
+        st.write_run(_record(f"gated#p00{i}#r000", float(i)), pd.DataFrame({"day": [0, 1, 2], "beds": [i, i, i + 0.5]}))
+    (st.runs_dir / "gated_p001_r000.daily.arrow").unlink()
+    pd.DataFrame({"day": [0, 1, 2], "beds": [1.0, 1.0, 1.5]}).to_parquet(st.runs_dir / "gated_p001_r000.daily.parquet")
+    monkeypatch.setattr(store, "DAILY_GROUP_ROWS", 6)
+    ids = [f"gated#p00{i}#r000" for i in (4, 1, 0, 3, 2)]
+    assert st.stream_daily(ids, tmp_path / "daily.parquet") == 15
+    daily = pq.ParquetFile(tmp_path / "daily.parquet")
+    assert [daily.metadata.row_group(g).num_rows for g in range(daily.num_row_groups)] == [6, 6, 3]
+    assert pd.read_parquet(tmp_path / "daily.parquet")["beds"].tolist() == [
+        4.0, 4.0, 4.5, 1.0, 1.0, 1.5, 0.0, 0.0, 0.5, 3.0, 3.0, 3.5, 2.0, 2.0, 2.5,
+    ]  # fmt: skip
+
+
+def test_records_to_frames_joins_monthly_values_as_the_per_run_tables_would():
+    """The monthly table is made from the runs' columns at once; runs whose columns differ are
+    joined table by table, with gaps as NaN."""
+    same = [_record("baseline#r000", 1.0), _record("gated#p001#r000", 2.0)]
+    same[1]["monthly"] = {"month": [1, 2], "beds": [2.0, 3.0]}
+    kpis, monthly = store.records_to_frames(same)
+    assert kpis["beds"].tolist() == [1.0, 2.0]
+    assert monthly.columns.tolist() == ["run_id", "scenario", "point", "replication", "month", "beds"]
+    assert monthly["run_id"].tolist() == ["baseline#r000", "gated#p001#r000", "gated#p001#r000"]
+    assert monthly["beds"].tolist() == [1.0, 2.0, 3.0] and monthly["month"].dtype == np.int64
+    other = [*same, {**_record("gated#p002#r000", 4.0), "monthly": {"month": [1], "cases": [7]}}]
+    _kpis, monthly = store.records_to_frames(other)
+    assert monthly.columns.tolist()[-2:] == ["beds", "cases"]
+    assert monthly["cases"].isna().tolist() == [True, True, True, False]

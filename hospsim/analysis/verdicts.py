@@ -7,7 +7,7 @@ so differences are paired and their confidence intervals are much narrower than 
 from __future__ import annotations
 
 import math
-from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,30 +25,52 @@ BREAKS = 0.5
 def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     """Monthly values of the KPIs that have a monthly form (see :mod:`hospsim.model.kpi_registry`)
     over the window's calendar months, one row per month."""
-    d = daily[(daily["day"] >= window[0]) & (daily["day"] < window[1])].copy()
-    d["month"] = d["date"].str.slice(0, 7)
+    inside = ((daily["day"] >= window[0]) & (daily["day"] < window[1])).to_numpy()
+    forms = kpi_registry.monthly_forms()
+    used = {c for _n, f in forms for c in (f.column, f.denominator) if c is not None and c in daily}
+    cols = {c: daily[c].to_numpy()[inside] for c in sorted(used | _DERIVED_FROM)}
     # The derived columns that monthly forms may use besides the daily table's own.
-    d["emergencies_needing_bed"] = d["emergency_arrivals"] - d["admissions_avoided"]
-    d["occupancy_day"] = d["occupied_beds_mean"] / d["beds_capacity"].where(d["beds_capacity"] > 0)
-    d["bed_days_demanded"] = d["occupied_beds_mean"] + d["displaced_bed_days"]
-    g = d.groupby("month", sort=True)
-    out = pd.DataFrame(index=g.size().index)
-    for name, form in kpi_registry.monthly_forms():
+    capacity = cols["beds_capacity"]
+    cols["emergencies_needing_bed"] = cols["emergency_arrivals"] - cols["admissions_avoided"]
+    cols["occupancy_day"] = cols["occupied_beds_mean"] / np.where(capacity > 0, capacity, np.nan)
+    cols["bed_days_demanded"] = cols["occupied_beds_mean"] + cols["displaced_bed_days"]
+    d = pd.DataFrame(cols)
+    g = d.groupby(daily["date"][inside].str.slice(0, 7).rename("month").reset_index(drop=True), sort=True)
+    # Each statistic over all its columns in one pass (per column the same sums as one by one).
+    summed = [c for _n, f in forms if f.how in ("sum", "ratio") for c in (f.column, f.denominator) if c is not None]
+    sums = g[list(dict.fromkeys(summed))].sum()
+    means = g[list(dict.fromkeys(f.column for _n, f in forms if f.how == "mean"))].mean()
+    month = g.ngroup().to_numpy()
+    days = np.bincount(month, minlength=len(sums))
+    out: dict[str, Any] = {"month": sums.index}
+    for name, form in forms:
         if form.how == "sum":
-            out[name] = g[form.column].sum()
+            out[name] = sums[form.column].to_numpy()
         elif form.how == "mean":
-            out[name] = g[form.column].mean()
+            out[name] = means[form.column].to_numpy()
         elif form.how == "ratio":
             assert form.denominator is not None
-            out[name] = form.of_sums(g[form.column].sum(), g[form.denominator].sum())
+            out[name] = form.of_sums(sums[form.column], sums[form.denominator]).to_numpy()
         else:
-            out[name] = g[form.column].apply(partial(_share_above, form.level))
-    return out.reset_index()
+            out[name] = _share_above(form.level, d[form.column].to_numpy(), month, days)
+    return pd.DataFrame(out)
 
 
-def _share_above(level: float | None, values: pd.Series) -> float:
-    """Share of the values above ``level``."""
-    return float((values > level).mean())
+# The daily columns the derived ones are made of.
+_DERIVED_FROM = {
+    "beds_capacity",
+    "emergency_arrivals",
+    "admissions_avoided",
+    "occupied_beds_mean",
+    "displaced_bed_days",
+}
+
+
+def _share_above(level: float | None, values: np.ndarray, month: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Per month (``month``: each value's month number; ``days``: the values in each), the share
+    of the values above ``level`` (counts, then one division: what the mean of the booleans is)."""
+    above = np.bincount(month, weights=values > level, minlength=days.size)
+    return above / days
 
 
 def _compare(c: Criterion, value: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -75,19 +97,29 @@ def _variants(kpis: pd.DataFrame) -> list[tuple[str, int]]:
     return [(s, int(p)) for s, p in keys.itertuples(index=False) if s != BASELINE]
 
 
-def _paired(kpis: pd.DataFrame, scenario: str, point: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    base = kpis[kpis["scenario"] == BASELINE].set_index("replication").sort_index()
-    var = kpis[(kpis["scenario"] == scenario) & (kpis["point"] == point)].set_index("replication").sort_index()
-    common = base.index.intersection(var.index)
-    return var.loc[common], base.loc[common]
+class _Paired:
+    """Each cell's runs and the baseline's, paired by replication: the table is split into cells
+    once (filtering all of it for each cell made a sweep of a thousand cells take seconds)."""
+
+    def __init__(self, kpis: pd.DataFrame) -> None:
+        self.base = kpis[kpis["scenario"] == BASELINE].set_index("replication").sort_index()
+        self.cells = dict(iter(kpis.groupby(["scenario", "point"], sort=False)))
+        self.empty = kpis.iloc[:0]
+
+    def __call__(self, scenario: str, point: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The cell's runs and the baseline's, in replication order, of the replications both have."""
+        var = self.cells.get((scenario, point), self.empty).set_index("replication").sort_index()
+        common = self.base.index.intersection(var.index)
+        return var.loc[common], self.base.loc[common]
 
 
 def paired_differences(kpis: pd.DataFrame, kpi_names: list[str], level: float = 0.95) -> pd.DataFrame:
     """Per scenario / sweep point and KPI: scenario minus baseline, paired by replication, with a
     t confidence interval; plus the relative change of the means."""
     rows = []
+    paired = _Paired(kpis)
     for scenario, point in _variants(kpis):
-        var, base = _paired(kpis, scenario, point)
+        var, base = paired(scenario, point)
         for k in kpi_names:
             if k not in var or k not in base:
                 continue
@@ -117,8 +149,9 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
     which it holds with a Wilson 95% CI, and when it is first breached month by month."""
     rows = []
     months_of = _MonthlyByRun(monthly)
+    paired = _Paired(kpis)
     for scenario, point in _variants(kpis):
-        var, base = _paired(kpis, scenario, point)
+        var, base = paired(scenario, point)
         n = len(var)
         params = {c[len("param_") :]: var[c].iloc[0] for c in var.columns if c.startswith("param_")} if n else {}
         all_hold = np.ones(n, dtype=bool)
@@ -148,26 +181,31 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
 
 
 class _MonthlyByRun:
-    """The monthly table split once into runs (scenario, point, replication), each indexed by
-    month: filtering the whole table for every cell and criterion took minutes for a sweep of a
-    thousand cells."""
+    """The monthly table split once into runs (scenario, point, replication): each run's rows and
+    months, and each KPI's column as floats, so that a cell's criterion reads arrays (filtering
+    the whole table for every cell and criterion took minutes for a sweep of a thousand cells;
+    a table per run, seconds)."""
 
     def __init__(self, monthly: pd.DataFrame | None) -> None:
+        self.monthly = monthly
         self.columns: set[str] = set()
-        self.runs: dict[tuple[str, int, int], pd.DataFrame] = {}
-        self.baseline_runs: dict[int, pd.DataFrame] = {}
+        self.runs: dict[tuple[str, int, int], np.ndarray] = {}  # the run's rows, in table order
+        self.baseline_runs: dict[int, np.ndarray] = {}
         self.cell_months: dict[tuple[str, int], list[str]] = {}
+        self.month: np.ndarray = np.empty(0, dtype=object)
+        self._floats: dict[str, np.ndarray] = {}
         if monthly is None or monthly.empty:
             return
         self.columns = set(monthly.columns)
+        self.month = monthly["month"].astype(object).to_numpy()
         keys = [monthly[c].astype(object).to_numpy() for c in ("scenario", "point", "replication")]
         for cell_key, cell in monthly.groupby([keys[0], keys[1]], sort=False):
             scenario, point = cell_key
             self.cell_months[(str(scenario), int(str(point)))] = sorted(cell["month"].unique().tolist())
-        for run_key, run in monthly.groupby(keys, sort=False):
-            scenario, point, rep = run_key
+        run_rows: dict[Any, Any] = monthly.groupby(keys, sort=False).indices
+        for (scenario, point, rep), rows in run_rows.items():
             key = (str(scenario), int(str(point)), int(str(rep)))
-            self.runs[key] = run.set_index("month")
+            self.runs[key] = np.asarray(rows)
             if scenario == BASELINE:
                 self.baseline_runs[key[2]] = self.runs[key]
 
@@ -180,10 +218,19 @@ class _MonthlyByRun:
             return None
         return self.cell_months.get((scenario, point), [])
 
-    def run(self, scenario: str, point: int, replication: int) -> pd.DataFrame | None:
+    def values(self, kpi: str) -> np.ndarray:
+        """The KPI's monthly values (as floats), all runs."""
+        if kpi not in self._floats:
+            assert self.monthly is not None
+            self._floats[kpi] = self.monthly[kpi].to_numpy(dtype=float)
+        return self._floats[kpi]
+
+    def run(self, scenario: str, point: int, replication: int) -> np.ndarray | None:
+        """The run's rows (None: no such run)."""
         return self.runs.get((scenario, point, replication))
 
-    def baseline(self, replication: int) -> pd.DataFrame | None:
+    def baseline(self, replication: int) -> np.ndarray | None:
+        """The baseline run's rows (None: no such run)."""
         return self.baseline_runs.get(replication)
 
 
@@ -214,6 +261,19 @@ def _row(scenario, point, params, label, kpi, holds, value, first) -> dict:
     return row
 
 
+def _baseline_values(
+    months_of: _MonthlyByRun, column: np.ndarray, base_rows: np.ndarray | None, run_months: np.ndarray
+) -> np.ndarray:
+    """The baseline run's values of ``column`` in the months ``run_months`` (NaN where it has none)."""
+    if base_rows is None:
+        return np.full(run_months.size, np.nan)
+    base_months = months_of.month[base_rows]
+    if np.array_equal(base_months, run_months):
+        return column[base_rows]
+    by_month = dict(zip(base_months.tolist(), column[base_rows].tolist(), strict=True))
+    return np.array([by_month.get(m, np.nan) for m in run_months.tolist()], dtype=float)
+
+
 def _first_breach(
     c: Criterion, months_of: _MonthlyByRun, scenario: str, point: int, replications: np.ndarray
 ) -> tuple[np.ndarray, list[str]] | None:
@@ -224,14 +284,14 @@ def _first_breach(
         return None
     pos = {m: i for i, m in enumerate(months)}
     out = np.full(len(replications), np.inf)
+    column = months_of.values(c.kpi)
     for j, r in enumerate(replications):
-        run, base_run = months_of.run(scenario, point, int(r)), months_of.baseline(int(r))
-        if run is None:
+        rows, base_rows = months_of.run(scenario, point, int(r)), months_of.baseline(int(r))
+        if rows is None:
             continue
-        v = run[c.kpi]
-        b = base_run[c.kpi].reindex(v.index) if base_run is not None else pd.Series(np.nan, index=v.index)
-        value = _compare(c, v.to_numpy(dtype=float), b.to_numpy(dtype=float))
-        for month, x in zip(v.index, value):
+        run_months = months_of.month[rows]
+        value = _compare(c, column[rows], _baseline_values(months_of, column, base_rows, run_months))
+        for month, x in zip(run_months, value, strict=True):
             if not c.holds(x):
                 out[j] = pos[month]
                 break

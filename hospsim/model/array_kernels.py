@@ -18,50 +18,66 @@ _MAX_EXACT_DAY = 2.0**62
 
 
 @numba.njit(cache=True)
-def level_intervals(starts: np.ndarray, ends: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray, bool, bool]:
+def level_intervals(
+    starts: np.ndarray, ends: np.ndarray, n_days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool, bool]:
     """The intervals of ``monitor.daily_level`` as it prepares them: NaN starts dropped, a NaN
     end open to ``n_days``, both clipped to ``[0, n_days]`` and an end never before its start.
-    Each array has one more element, +inf, a sentinel for :func:`level_sweep`; and whether the
-    starts, and the ends, came already sorted (then they need no sort)."""
+
+    Returns the starts and the ends of the intervals of positive length, and the times of those
+    of zero length (most of some measures: the wait of a patient admitted at once, the delay of
+    one not delayed). At equal times ends go before starts, so an interval of zero length never
+    changes the level of a segment of positive length; it only cuts the segment it falls in in
+    two, which changes the sums' rounding: :func:`level_sweep` cuts there too, with one event
+    instead of two. Each array has one more element, +inf, a sentinel for :func:`level_sweep`;
+    and whether each came already sorted (then it needs no sort)."""
     hi = float(n_days)
     s = np.empty(starts.size + 1)
     e = np.empty(starts.size + 1)
-    n = 0
-    s_sorted = e_sorted = True
+    z = np.empty(starts.size + 1)
+    n = m = 0
+    s_sorted = e_sorted = z_sorted = True
     for k in range(starts.size):
         x, y = starts[k], ends[k]
+        if np.isnan(x):
+            continue
         x = min(max(x, 0.0), hi)
         y = hi if np.isnan(y) else min(max(y, 0.0), hi)
-        y = max(x, y)
-        s[n] = x  # written always, kept only if the start is a number (no branch to mispredict)
-        e[n] = y
-        keep = not np.isnan(starts[k])
-        s_sorted &= not keep or n == 0 or s[n - 1] <= x
-        e_sorted &= not keep or n == 0 or e[n - 1] <= y
-        n += keep
-    s[n] = e[n] = np.inf
-    return s[: n + 1], e[: n + 1], s_sorted, e_sorted
+        if y > x:
+            s_sorted &= n == 0 or s[n - 1] <= x
+            e_sorted &= n == 0 or e[n - 1] <= y
+            s[n] = x
+            e[n] = y
+            n += 1
+        else:
+            z_sorted &= m == 0 or z[m - 1] <= x
+            z[m] = x
+            m += 1
+    s[n] = e[n] = z[m] = np.inf
+    return s[: n + 1], e[: n + 1], z[: m + 1], s_sorted, e_sorted, z_sorted
 
 
 @numba.njit(cache=True)
 def level_sweep(
-    s: np.ndarray, e: np.ndarray, n_days: int, threshold: np.ndarray, cap: np.ndarray, mode: int
+    s: np.ndarray, e: np.ndarray, z: np.ndarray, n_days: int, threshold: np.ndarray, cap: np.ndarray, mode: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Daily mean, max, midnight level and mean excess of the step path of the intervals with
-    sorted starts ``s`` and sorted ends ``e`` (each ending with a +inf sentinel; ``mode``: 0 no
-    excess, 1 over ``threshold``, 2 over ``threshold`` capped at ``cap``; both finite).
+    sorted starts ``s`` and sorted ends ``e``, cut at the sorted times ``z`` of the intervals of
+    zero length (each ending with a +inf sentinel; ``mode``: 0 no excess, 1 over ``threshold``,
+    2 over ``threshold`` capped at ``cap``; both finite).
 
     Walks the events in the order ``np.lexsort((delta, times))`` puts them (at equal times, ends
     before starts) and adds each segment's level x duration to its day in that order, as
     ``np.bincount`` does. Where the lexsort also puts midnights, and at ties, it makes segments of
     zero length: their terms are +-0 (finite threshold and cap), which leave a sum started at +0
-    unchanged, so they are left out here.
+    unchanged, so they are left out here. An interval of zero length is, in that order, an end
+    then a start at its time (with only segments of zero length between them): here one cut.
     """
     mean = np.empty(n_days)
     peak = np.empty(n_days)
     midnight = np.empty(n_days)
     excess = np.zeros(n_days)
-    i = j = 0
+    i = j = q = 0
     level = t_prev = 0.0
     for d in range(n_days):
         bound = float(d + 1)
@@ -70,9 +86,12 @@ def level_sweep(
         thr = threshold[d] if mode > 0 else 0.0
         cp = cap[d] if mode == 2 else np.inf
         while True:
-            ts, te = s[i], e[j]
+            ts, te, tz = s[i], e[j], z[q]
             end_first = te <= ts
             t = te if end_first else ts
+            cut = tz < t
+            if cut:
+                t = tz
             if t >= bound:
                 t = bound  # the day's last segment ends at its midnight
             dur = t - t_prev
@@ -83,9 +102,12 @@ def level_sweep(
                 acc_over += min(max(level - thr, 0.0), cp) * dur
             if t == bound:
                 break
-            level += -1.0 if end_first else 1.0
-            j += end_first
-            i += not end_first
+            if cut:
+                q += 1
+            else:
+                level += -1.0 if end_first else 1.0
+                j += end_first
+                i += not end_first
             t_prev = t
         mean[d], peak[d], midnight[d], excess[d] = acc, top, level, acc_over
         t_prev = bound
@@ -99,6 +121,20 @@ def day_counts(times: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
     counts = np.zeros(n_days, dtype=np.int64)
     for t in times:
         if np.isnan(t) or t < 0:
+            continue
+        if t >= _MAX_EXACT_DAY:
+            return counts, False
+        counts[min(int(t), n_days - 1)] += 1
+    return counts, True
+
+
+@numba.njit(cache=True)
+def day_counts_where(times: np.ndarray, where: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
+    """:func:`day_counts` of the times where ``where`` is true (without making the masked copy)."""
+    counts = np.zeros(n_days, dtype=np.int64)
+    for k in range(times.size):
+        t = times[k]
+        if not where[k] or np.isnan(t) or t < 0:
             continue
         if t >= _MAX_EXACT_DAY:
             return counts, False
@@ -222,9 +258,10 @@ def warm_up() -> None:
     """Run every kernel once on tiny inputs of the types the callers pass, so that a numba that
     imports but cannot compile (or load its cache) shows up here, not in the middle of a run."""
     t, ints = np.array([0.5, 1.5]), np.array([1, 1], dtype=np.int64)
-    s, e, _, _ = level_intervals(t, t + 0.25, 2)
-    level_sweep(s, e, 2, t, t, 2)
+    s, e, z, _, _, _ = level_intervals(t, t + 0.25, 2)
+    level_sweep(s, e, z, 2, t, t, 2)
     day_counts(t, 2)
+    day_counts_where(t, t > 1.0, 2)
     midnight_levels(t, t + 0.25, 2)
     list_waits_in_bin(ints, ints, t - 1.0, 0)
     list_wait_histogram(ints, ints, t - 1.0)

@@ -9,7 +9,7 @@ had lasted (right-censored).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -24,7 +24,7 @@ from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
 from .monitor import DailyLevel, daily_counts, daily_level, daily_midnight_level
-from .records import FROM_ARRIVAL, Visits
+from .records import FROM_ARRIVAL
 
 __all__ = [
     "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ListWaitQuantiles", "ServiceMeasures",
@@ -47,11 +47,6 @@ class ServiceLevels:
     occupied: np.ndarray  # places held: patients in their stay and patients blocked in it
     queue: np.ndarray  # patients ready to move in, waiting for a place (wherever they are)
     blocked: np.ndarray | None  # patients who finished their stay and still hold a place (None: no onward routes)
-
-
-def _sorted_visits(v: Visits) -> Visits:
-    order = np.argsort(v.patient, kind="stable")
-    return Visits(**{f.name: getattr(v, f.name)[order] for f in fields(v)})
 
 
 class _Measures:
@@ -122,8 +117,9 @@ class _Measures:
         self.displaced_by_day = self._displaced_bed_days(co.acute_los_days)
         self._waiting_list()
 
-        # In patient order (then referral order): sums then add up in the order they always have.
-        self.visits = _sorted_visits(rec.visits)
+        # In the engine's order: the daily levels do not depend on it (_service_waits puts the
+        # visits it adds up in patient order).
+        self.visits = rec.visits
         self.services = [(si, name, self._service_levels(si, name)) for si, name in enumerate(co.service_names)]
 
     def _waiting_list(self) -> None:
@@ -207,7 +203,7 @@ def _daily(m: _Measures) -> pd.DataFrame:
     out = m.outcome
     admit = m.rec.admit_days
     dates = np.datetime64(m.cfg.start_date, "D") + np.arange(H)
-    elective_admissions = daily_counts(np.where(m.elective & (out == ADMITTED), admit, np.nan), H)
+    elective_admissions = daily_counts(admit, H, m.elective & (out == ADMITTED))
     cols: dict[str, np.ndarray] = {
         "day": np.arange(H),
         "date": dates.astype(str),
@@ -224,19 +220,19 @@ def _daily(m: _Measures) -> pd.DataFrame:
         "boarding_queue_mean": m.boarding.mean,
         "boarding_queue_midnight": m.boarding.midnight.astype(np.int64),
         "long_stay_beds_mean": m.long_stay,
-        "emergency_arrivals": daily_counts(np.where(m.emergency, arrival, np.nan), H),
-        "emergency_admissions": daily_counts(np.where(m.emergency & (out == ADMITTED), admit, np.nan), H),
-        "admissions_avoided": daily_counts(np.where(out == AVOIDED, arrival, np.nan), H),
-        "refused_admissions": daily_counts(np.where(out == REFUSED, arrival, np.nan), H),
+        "emergency_arrivals": daily_counts(arrival, H, m.emergency),
+        "emergency_admissions": daily_counts(admit, H, m.emergency & (out == ADMITTED)),
+        "admissions_avoided": daily_counts(arrival, H, out == AVOIDED),
+        "refused_admissions": daily_counts(arrival, H, out == REFUSED),
         "transferred_out": daily_counts(m.transfer_days, H),
-        "elective_referrals": daily_counts(np.where(m.elective & (arrival >= 0), arrival, np.nan), H),
+        "elective_referrals": daily_counts(arrival, H, m.elective & (arrival >= 0)),
         "elective_admissions": elective_admissions,
         "elective_cancellations": m.cancellations,
         "elective_booked": elective_admissions + m.cancellations,
         "elective_waiting_list": m.waiting_list,
         **{f"elective_waiting_over_{w}_weeks": m.waiting_over[w] for w in RTT_WEEKS},
-        "waits_over_4h": daily_counts(np.where(m.wait_days > 4 / HOURS, arrival, np.nan), H),
-        "waits_over_12h": daily_counts(np.where(m.wait_days > 12 / HOURS, arrival, np.nan), H),
+        "waits_over_4h": daily_counts(arrival, H, m.wait_days > 4 / HOURS),
+        "waits_over_12h": daily_counts(arrival, H, m.wait_days > 12 / HOURS),
         "displaced_bed_days": m.displaced_by_day,
     }
     for si, name, levels in m.services:
@@ -382,11 +378,15 @@ def _service_waits(m: _Measures, si: int, name: str) -> tuple[float, float, floa
         offered = m.emergency & arrived & co.step_up_suitable
         return ratio((offered & (out != AVOIDED)).sum(), offered.sum()), 0.0, 0.0
     v = m.visits
-    referred = (v.service == si) & (v.origin != FROM_ARRIVAL) & m.in_window(v.referred_days)
-    start = np.where(np.isnan(v.start_days), float(H), v.start_days)
-    ready = np.where(np.isnan(v.ready_days), start, v.ready_days)  # still assessing at the end
-    wait = (start - ready)[referred]
-    delay = (start - v.referred_days)[referred]
+    referred = np.flatnonzero((v.service == si) & (v.origin != FROM_ARRIVAL) & m.in_window(v.referred_days))
+    # In patient order (then referral order): the means add up in the order they always have.
+    referred = referred[np.argsort(v.patient[referred], kind="stable")]
+    start = v.start_days[referred]
+    start = np.where(np.isnan(start), float(H), start)
+    ready = v.ready_days[referred]
+    ready = np.where(np.isnan(ready), start, ready)  # still assessing at the end
+    wait = start - ready
+    delay = start - v.referred_days[referred]
     return mean_or_nan(wait > WAIT_TOLERANCE_DAYS), mean_or_nan(wait), mean_or_nan(delay)
 
 

@@ -46,14 +46,13 @@ def daily_level(
     levels = _excess_levels(n_days, threshold_by_day, excess_cap_by_day)
     if kernels is None or n_days < 1 or starts.ndim != 1 or ends.shape != starts.shape or levels is None:
         return _daily_level_numpy(starts, ends, n_days, threshold_by_day, excess_cap_by_day)
-    s, e, s_sorted, e_sorted = kernels.level_intervals(starts, ends, n_days)
+    s, e, z, *is_sorted = kernels.level_intervals(starts, ends, n_days)
     # numpy's sort (the last element is a sentinel): the lexsort's order of each, much faster
-    if not s_sorted:
-        s[:-1].sort()
-    if not e_sorted:
-        e[:-1].sort()
+    for times, done in zip((s, e, z), is_sorted, strict=True):
+        if not done:
+            times[:-1].sort()
     mode, threshold, cap = levels
-    mean, peak, midnight, excess = kernels.level_sweep(s, e, n_days, threshold, cap, mode)
+    mean, peak, midnight, excess = kernels.level_sweep(s, e, z, n_days, threshold, cap, mode)
     return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess if mode else None)
 
 
@@ -126,17 +125,18 @@ def daily_midnight_level(starts: np.ndarray, ends: np.ndarray, n_days: int) -> n
     return out
 
 
-def daily_counts(times: np.ndarray, n_days: int) -> np.ndarray:
+def daily_counts(times: np.ndarray, n_days: int, where: np.ndarray | None = None) -> np.ndarray:
     """Number of events on each day (NaN times ignored, and times before day 0: a census's
-    patients were admitted before the run)."""
+    patients were admitted before the run); ``where``: only the times where it is true."""
     kernels = compiled.array_kernels()
     t = np.ascontiguousarray(times, dtype=float)
-    if kernels is not None and n_days >= 1 and t.ndim == 1:
-        counts, exact = kernels.day_counts(t, n_days)
+    mask = None if where is None else np.ascontiguousarray(where, dtype=np.bool_)
+    if kernels is not None and n_days >= 1 and t.ndim == 1 and (mask is None or mask.shape == t.shape):
+        counts, exact = kernels.day_counts(t, n_days) if mask is None else kernels.day_counts_where(t, mask, n_days)
         if exact:
             out: np.ndarray = counts
             return out
-    return _daily_counts_numpy(t, n_days)
+    return _daily_counts_numpy(t if mask is None else np.where(mask, t, np.nan), n_days)
 
 
 def _daily_counts_numpy(times: np.ndarray, n_days: int) -> np.ndarray:

@@ -217,6 +217,18 @@ class DaskExecutor(Executor):
             cluster.close()
 
 
+@contextlib.contextmanager
+def background_process() -> Iterator[ProcessPoolExecutor]:
+    """One spawned process (like the workers: clean, never running the caller's main script) for
+    a long job of C code beside this process's Python work, where a thread would wait for the
+    GIL at every step; shut down on leaving the block (waiting for its job)."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=_SpawnContext())
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def check_backend(backend: str, scheduler: str | None = None) -> None:
     """Refuse, in one line, a backend that is unknown or unavailable, or a scheduler without Dask;
     call it before anything is written."""

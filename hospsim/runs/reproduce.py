@@ -307,7 +307,7 @@ def _rerun(
         for record, _daily, table in ex.map_unordered(execute_run_task, [(s, True, engine) for s in specs]):
             yield record, table
     else:
-        for record, _daily in ex.map_unordered(partial(execute_run, engine=engine), specs):
+        for record, _daily_table in ex.map_unordered(partial(execute_run, engine=engine), specs):
             yield record, None
 
 

@@ -39,7 +39,7 @@ from ..model.kpis import daily_and_kpis
 from ..model.records import Replication
 from ..model.streams import Streams
 from .errors import OutputError, ResultsError
-from .executors import check_backend, executor
+from .executors import background_process, check_backend, executor
 from .experiment import LoadedExperiment, RunSpec
 from .flow_cells import DES_ENGINES, FlowCells, run_flow_cells, write_flow_cells
 from .replications import categorical, flow_note, patient_table, prepare_engine, refuse_flow_patients
@@ -54,6 +54,7 @@ from .store import (
     package_versions,
     read_manifest,
     records_to_frames,
+    table_ipc,
     write_csv,
     write_manifest,
     write_parquet,
@@ -69,11 +70,14 @@ def execute_run(spec: RunSpec, engine: str | None = None) -> tuple[dict[str, Any
 
 def execute_run_task(
     task: tuple[RunSpec, bool, str | None],
-) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
-    """The executor's task for a run ``(spec, patients, engine)``: its record, its daily table
-    and, only when ``patients`` is true, its patient table (so sweeps without it move no more data)."""
+) -> tuple[dict[str, Any], bytes, pd.DataFrame | None]:
+    """The executor's task for a run ``(spec, patients, engine)``: its record, its daily table as
+    the Arrow file the store writes (:func:`~.store.table_ipc`: made here, so the parent, which
+    shares the cores with the workers, only writes bytes) and, only when ``patients`` is true,
+    its patient table (so sweeps without it move no more data)."""
     spec, patients, engine = task
-    return _simulate(spec, patients, engine)
+    record, daily, table = _simulate(spec, patients, engine)
+    return record, table_ipc(daily), table
 
 
 def _run_patients(spec: RunSpec, rep: Replication) -> pd.DataFrame:
@@ -382,15 +386,41 @@ def consolidate(
     before the manifest says the sweep is complete."""
     run_ids = [s.run_id for s in loaded.runs()]
     kpis, monthly = records_to_frames(store.records(run_ids))
+    write_parquet(out_dir / "kpis.parquet", kpis)
+    write_csv(out_dir / "kpis.csv", kpis)
+    write_parquet(out_dir / "monthly.parquet", monthly)
+    if len(run_ids) < _DAILY_APART_RUNS:
+        store.stream_daily(run_ids, out_dir / "daily.parquet")
+        return _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
+    # A big sweep's daily tables are joined in another process while the summaries are computed
+    # here: the workers are done, so the second core is free.
+    with background_process() as pool:
+        daily = pool.submit(store.stream_daily, run_ids, out_dir / "daily.parquet")
+        summary, verdicts, cells = _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
+        daily.result()
+    return summary, verdicts, cells
+
+
+# From this many runs on, joining the daily tables (~1 ms a run) is worth starting a process for.
+_DAILY_APART_RUNS = 2000
+
+
+def _tables(
+    loaded: LoadedExperiment,
+    store: SweepStore,
+    out_dir: Path,
+    patients: bool,
+    run_ids: list[str],
+    kpis: pd.DataFrame,
+    monthly: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The patient table (if asked) and the summary, paired differences, verdicts and per-cell
+    tables of a sweep, written; returns the summary, the verdicts and the per-cell table."""
     kpi_cols = [
         c
         for c in kpis.columns
         if c not in ("run_id", "scenario", "point", "replication", "seed") and not c.startswith("param_")
     ]
-    write_parquet(out_dir / "kpis.parquet", kpis)
-    write_csv(out_dir / "kpis.csv", kpis)
-    write_parquet(out_dir / "monthly.parquet", monthly)
-    store.stream_daily(run_ids, out_dir / "daily.parquet")
     if patients:
         store.stream_patients(run_ids, out_dir / PATIENTS)
     else:
