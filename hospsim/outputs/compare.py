@@ -5,17 +5,13 @@ whole (built beside it, then renamed into place, as a run's results folder is)."
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from ..runs.compare import EngineComparison
-from ..runs.errors import OutputError
 
-# The same steps as a run's results folder (store.write_results): build beside, swap in, clean up.
-from ..runs.store import _fsync_dir, _remove_leftovers, _swap_in, folder_lock, os_reason, write_csv, write_parquet
+from ..runs.store import write_csv, write_folder_whole, write_parquet
 from .tables import fmt_number, render
 
 KPIS_FILE = "compare_kpis.csv"
@@ -67,25 +63,11 @@ def write_comparison(cmp: EngineComparison, out_dir: Path) -> list[Path]:
     from .plots import save
     from .plots.compare import compare_figure
 
-    given = Path(out_dir)
-    out_dir = Path(os.path.abspath(given))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with folder_lock(out_dir):
-        _remove_leftovers(out_dir)
-        tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-        tmp.mkdir()
-        try:
-            write_csv(tmp / KPIS_FILE, cmp.kpis)
-            write_parquet(tmp / DAILY_FILE, cmp.daily)
-            save(compare_figure(cmp), tmp / FIGURE_FILE)
-            _fsync_dir(tmp)
-            _swap_in(tmp, out_dir)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise OutputError(
-                f"{out_dir}: cannot write the comparison ({os_reason(exc)}); the folder is unchanged"
-            ) from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return [given / name for name in (KPIS_FILE, DAILY_FILE, FIGURE_FILE)]
+    def write(tmp: Path) -> list[Path]:
+        return [
+            write_csv(tmp / KPIS_FILE, cmp.kpis),
+            write_parquet(tmp / DAILY_FILE, cmp.daily),
+            save(compare_figure(cmp), tmp / FIGURE_FILE),
+        ]
+
+    return write_folder_whole(out_dir, write, "the comparison")

@@ -409,11 +409,23 @@ def write_results(
     patients: list[pd.DataFrame] | None = None,
     lock: bool = True,
 ) -> list[Path]:
-    """Write a run's results folder whole: built in ``.<name>.tmp-<pid>`` beside it (manifest
-    last), then renamed into place, an older folder of that name renamed aside and deleted; under
-    the lock ``.<name>.lock``. Returns the files written (at their final place). ``patients``: each
-    replication's patient table, written as one ``patients.parquet``. ``lock=False``: the caller
-    already holds :func:`folder_lock` (``hospsim run`` holds it from before simulating)."""
+    """Write a run's results folder whole (:func:`write_folder_whole`, manifest last). Returns the
+    files written (at their final place). ``patients``: each replication's patient table, written
+    as one ``patients.parquet``. ``lock=False``: the caller already holds :func:`folder_lock`
+    (``hospsim run`` holds it from before simulating)."""
+
+    def write(tmp: Path) -> list[Path]:
+        return _write_run_files(tmp, summary, replications, daily, manifest, daily_format, patients)
+
+    return write_folder_whole(out_dir, write, "the results", lock)
+
+
+def write_folder_whole(out_dir: Path, write: Callable[[Path], list[Path]], what: str, lock: bool = True) -> list[Path]:
+    """Write a folder whole: ``write(tmp)`` fills ``.<name>.tmp-<pid>`` beside it, which is then
+    renamed into place, an older folder of that name renamed aside and deleted; under the lock
+    ``.<name>.lock`` (unless ``lock=False``: the caller holds it). Returns the files at their final
+    place; a disk problem is one :class:`OutputError` line naming ``what``, the old folder (if
+    any) unchanged."""
     given = Path(out_dir)
     out_dir = Path(os.path.abspath(given))  # `--out .`: its siblings are those of the real name
     if out_dir.exists() and not out_dir.is_dir():
@@ -424,18 +436,14 @@ def write_results(
         tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
         tmp.mkdir()
         try:
-            names = [
-                p.name for p in _write_run_files(tmp, summary, replications, daily, manifest, daily_format, patients)
-            ]
+            names = [p.name for p in write(tmp)]
             _fsync_dir(tmp)
             _swap_in(tmp, out_dir)
         except OSError as exc:
             # A full disk, a file size limit, a folder gone read-only: the user's to fix, and the
             # old folder (if any) is untouched.
             shutil.rmtree(tmp, ignore_errors=True)
-            raise OutputError(
-                f"{out_dir}: cannot write the results ({os_reason(exc)}); the folder is unchanged"
-            ) from None
+            raise OutputError(f"{out_dir}: cannot write {what} ({os_reason(exc)}); the folder is unchanged") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
