@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..runs.compare import EngineComparison
-
 from ..runs.store import write_csv, write_folder_whole, write_parquet
 from .tables import fmt_number, render
 
