@@ -254,6 +254,116 @@ def midnight_levels(starts: np.ndarray, ends: np.ndarray, n_days: int) -> np.nda
     return out
 
 
+# Bucket sorts: one bucket per BUCKET_SIZE values on average; a bucket holding more than
+# _INSERTION_MAX values (values bunched together) is sorted by numba's sort instead.
+_BUCKET_SIZE = 2
+_INSERTION_MAX = 64
+
+
+@numba.njit(cache=True)
+def _finite_range(a: np.ndarray) -> tuple[float, float, bool]:
+    """The smallest and largest value of ``a`` (not empty), and whether every value is finite."""
+    lo = hi = a[0]
+    for v in a:
+        if not np.isfinite(v):
+            return lo, hi, False
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi, True
+
+
+@numba.njit(cache=True)
+def _bucket_starts(a: np.ndarray, lo: float, scale: float, n_buckets: int) -> np.ndarray:
+    """Where each bucket begins (and, last, ends) once the values are placed bucket by bucket;
+    value ``v`` goes to bucket ``min(int((v - lo) * scale), n_buckets - 1)``, monotone in v."""
+    start = np.zeros(n_buckets + 1, dtype=np.int64)
+    for v in a:
+        start[min(int((v - lo) * scale), n_buckets - 1) + 1] += 1
+    for b in range(n_buckets):
+        start[b + 1] += start[b]
+    return start
+
+
+@numba.njit(cache=True)
+def sort_in_place(a: np.ndarray) -> bool:
+    """Sort ``a`` in place, as ``a.sort()`` does, when every value is finite (else leave it and
+    return False). A bucket sort: linear in time for values spread over their range, where
+    numpy's comparison sort costs more than twice as much for the daily levels' half a million
+    times. Values are values: any correct sort gives the same array."""
+    n = a.size
+    if n < 2:
+        return True
+    lo, hi, finite = _finite_range(a)
+    if not finite:
+        return False
+    if not np.isfinite(hi - lo):  # a range too wide to cut into buckets
+        a.sort()
+        return True
+    n_buckets = max(n // _BUCKET_SIZE, 1)
+    scale = n_buckets / (hi - lo) if hi > lo else 0.0
+    start = _bucket_starts(a, lo, scale, n_buckets)
+    fill = start[:-1].copy()
+    out = np.empty(n)
+    for v in a:
+        b = min(int((v - lo) * scale), n_buckets - 1)
+        out[fill[b]] = v
+        fill[b] += 1
+    for b in range(n_buckets):
+        i0, i1 = start[b], start[b + 1]
+        if i1 - i0 > _INSERTION_MAX:
+            out[i0:i1].sort()
+            continue
+        for i in range(i0 + 1, i1):
+            v = out[i]
+            j = i - 1
+            while j >= i0 and out[j] > v:
+                out[j + 1] = out[j]
+                j -= 1
+            out[j + 1] = v
+    a[:] = out
+    return True
+
+
+@numba.njit(cache=True)
+def stable_argsort(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``np.argsort(a, kind="stable")`` when every value is finite (else an empty order and
+    False): the same bucket sort as :func:`sort_in_place`, on indices. Indices enter each
+    bucket in index order and a bucket is sorted stably (insertion sort, or numba's merge sort
+    for a crowded one), so ties keep their index order, as the stable sort's do."""
+    n = a.size
+    order = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return order, True
+    lo, hi, finite = _finite_range(a)
+    if not finite:
+        return order[:0], False
+    if not np.isfinite(hi - lo):  # a range too wide to cut into buckets
+        return np.argsort(a, kind="mergesort"), True
+    n_buckets = max(n // _BUCKET_SIZE, 1)
+    scale = n_buckets / (hi - lo) if hi > lo else 0.0
+    start = _bucket_starts(a, lo, scale, n_buckets)
+    fill = start[:-1].copy()
+    for k in range(n):
+        b = min(int((a[k] - lo) * scale), n_buckets - 1)
+        order[fill[b]] = k
+        fill[b] += 1
+    for b in range(n_buckets):
+        i0, i1 = start[b], start[b + 1]
+        if i1 - i0 > _INSERTION_MAX:
+            members = order[i0:i1].copy()
+            order[i0:i1] = members[np.argsort(a[members], kind="mergesort")]
+            continue
+        for i in range(i0 + 1, i1):
+            k = order[i]
+            v = a[k]
+            j = i - 1
+            while j >= i0 and a[order[j]] > v:
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = k
+    return order, True
+
+
 def warm_up() -> None:
     """Run every kernel once on tiny inputs of the types the callers pass, so that a numba that
     imports but cannot compile (or load its cache) shows up here, not in the middle of a run."""
@@ -267,3 +377,5 @@ def warm_up() -> None:
     list_wait_histogram(ints, ints, t - 1.0)
     count_at_or_below(t, t)
     times_of_day(ints, t / 2, np.linspace(0.0, 1.0, 25), 0.5)
+    sort_in_place(t[::-1].copy())
+    stable_argsort(t)

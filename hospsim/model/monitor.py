@@ -47,10 +47,10 @@ def daily_level(
     if kernels is None or n_days < 1 or starts.ndim != 1 or ends.shape != starts.shape or levels is None:
         return _daily_level_numpy(starts, ends, n_days, threshold_by_day, excess_cap_by_day)
     s, e, z, *is_sorted = kernels.level_intervals(starts, ends, n_days)
-    # numpy's sort (the last element is a sentinel): the lexsort's order of each, much faster
+    # Sorted (the last element is a sentinel): the lexsort's order of each, much faster
     for times, done in zip((s, e, z), is_sorted, strict=True):
         if not done:
-            times[:-1].sort()
+            kernels.sort_in_place(times[:-1])  # finite: clipped to [0, n_days]
     mode, threshold, cap = levels
     mean, peak, midnight, excess = kernels.level_sweep(s, e, z, n_days, threshold, cap, mode)
     return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess if mode else None)

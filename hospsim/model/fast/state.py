@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...config import Config, plan_schedules
-from ..cohort import Candidates
+from ..cohort import Candidates, stable_order
 from ..engine import Engine, assessment_flags
 from ..plan import Gate, Levers
 from ..records import Records, Visits
@@ -229,7 +229,7 @@ def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
     bookable = cand.bookable_days[electives]
     n = bookable.size
     return {
-        "el_order": _ints(np.argsort(bookable, kind="stable")),
+        "el_order": _ints(stable_order(bookable)),
         "el_bookable": _floats(bookable),
         "el_priority": _ints(cand.priority[electives]),
         "el_referral": _floats(cand.time_days[electives]),
