@@ -511,20 +511,25 @@ def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray
     discharge service and step-up suitability of every candidate)."""
     acute_los, service_all, suitable = resolved
     index = np.flatnonzero(keep)  # taking by index: several times faster than masks
-    service = service_all.take(index)
+    every = index.size == keep.size  # then no copies: the cohort shares the candidates' arrays
+
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values if every else values.take(index)
+
+    service = kept(service_all)
     if cand.service_los_days.size:
         stay = cand.service_los_days[np.maximum(service, 0), index]
         service_los = np.where(service >= 0, stay, 0.0)
     else:
         service_los = np.zeros(service.size)
     return Cohort(
-        arrival_days=cand.time_days.take(index),
-        is_elective=cand.is_elective.take(index),
-        priority=cand.priority.take(index),
-        group=cand.group.take(index),
-        step_up_suitable=suitable.take(index),
-        step_up_los_days=cand.step_up_los_days.take(index),
-        acute_los_days=acute_los.take(index),
+        arrival_days=kept(cand.time_days),
+        is_elective=kept(cand.is_elective),
+        priority=kept(cand.priority),
+        group=kept(cand.group),
+        step_up_suitable=kept(suitable),
+        step_up_los_days=kept(cand.step_up_los_days),
+        acute_los_days=kept(acute_los),
         service=service,
         service_los_days=service_los,
         group_names=cand.group_names,

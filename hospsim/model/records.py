@@ -89,7 +89,10 @@ class Records:
     visits: Visits = field(default_factory=lambda: empty_visits())  # every community visit
 
     def select(self, keep: np.ndarray) -> Records:
-        """The records of the patients where ``keep`` is true."""
+        """The records of the patients where ``keep`` is true (these records if it is true for
+        every patient: records are never changed in place)."""
+        if keep.all():
+            return self
         index = np.flatnonzero(keep)  # taking by index: several times faster than masks
         return Records(
             outcome=self.outcome.take(index),
