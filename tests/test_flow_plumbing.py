@@ -88,13 +88,20 @@ def test_flow_problem_is_refused_not_replaced(monkeypatch):
         engines.engine_problem.cache_clear()
 
 
-def test_cli_refuses_an_unavailable_flow_engine(monkeypatch, tmp_path, capsys):
+def _main_without_flow(monkeypatch, argv: list[str]) -> int:
+    """``main(argv)`` on a platform where the flow engine cannot be loaded."""
     monkeypatch.setattr(flow_module, "flow_engine_problem", lambda: "numba is not installed", raising=False)
     engines.engine_problem.cache_clear()
     try:
-        code = main(["run", str(MINI), "--engine", "flow", "--out", str(tmp_path / "r"), "--no-progress"])
+        return main(argv)
     finally:
         engines.engine_problem.cache_clear()
+
+
+def test_cli_refuses_an_unavailable_flow_engine(monkeypatch, tmp_path, capsys):
+    code = _main_without_flow(
+        monkeypatch, ["run", str(MINI), "--engine", "flow", "--out", str(tmp_path / "r"), "--no-progress"]
+    )
     assert code == 2
     assert capsys.readouterr().err == "hospsim: error: --engine flow: numba is not installed\n"
     assert not (tmp_path / "r").exists()
@@ -373,12 +380,9 @@ def test_compare_engines_refusals(flow_engine, tmp_path, capsys):
 
 
 def test_compare_engines_refuses_an_unavailable_flow_engine(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(flow_module, "flow_engine_problem", lambda: "numba is not installed", raising=False)
-    engines.engine_problem.cache_clear()
-    try:
-        code = main(["compare-engines", str(MINI), "--engine", "simpy", "--out", str(tmp_path / "c"), "--no-progress"])
-    finally:
-        engines.engine_problem.cache_clear()
+    code = _main_without_flow(
+        monkeypatch, ["compare-engines", str(MINI), "--engine", "simpy", "--out", str(tmp_path / "c"), "--no-progress"]
+    )
     assert code == 2
     assert capsys.readouterr().err == "hospsim: error: flow engine: numba is not installed\n"
     assert not (tmp_path / "c").exists()
