@@ -236,6 +236,56 @@ def test_time_order_is_the_stable_order(values):
     assert same_bits(_gather_concat(np.argsort(t), t, rest), np.concatenate([np.sort(t), rest]))
 
 
+# Values for the bucket sorts: ties (a grid), spread values, a crowd of one value (a bucket past
+# the insertion sort's limit), huge magnitudes (a range too wide for buckets) and signed zeros.
+sortable = st.one_of(
+    st.integers(-40, 40).map(lambda q: q / 4),
+    st.floats(-1e6, 1e6),
+    st.sampled_from([-0.0, 0.0, 1e308, -1e308, 5e-324]),
+)
+
+
+@needs_numba
+@given(st.lists(sortable, max_size=300), st.integers(0, 200), st.integers(0, 3))
+def test_bucket_sorts_equal_numpy(values, crowd, which):
+    a = np.array(values + [values[0] if values else 1.5] * crowd, dtype=float)
+    if which:  # a value crowded among spread ones, or a range of one value
+        a = np.concatenate([a, np.full(crowd, float(which))])
+    order, done = KERNELS.stable_argsort(a)
+    assert done and (order == np.argsort(a, kind="stable")).all()
+    b = a.copy()
+    assert KERNELS.sort_in_place(b)
+    assert (b == np.sort(a)).all()
+    if not (a == 0).any():  # signed zeros compare equal: their order among themselves is free
+        assert same_bits(b, np.sort(a))
+
+
+@needs_numba
+def test_bucket_sorts_refuse_values_that_are_not_finite():
+    for bad in (np.nan, np.inf, -np.inf):
+        a = np.array([2.0, bad, 1.0])
+        order, done = KERNELS.stable_argsort(a)
+        assert not done and order.size == 0
+        b = a.copy()
+        assert not KERNELS.sort_in_place(b)
+        assert same_bits(b, a)  # left as it was, for numpy to sort
+    # the time order falls back to numpy's stable order
+    t = np.array([1.0, np.nan, 0.5, 0.5])
+    assert (_time_order(t) == np.argsort(t, kind="stable")).all()
+
+
+@needs_numba
+def test_bucket_sorts_of_a_replication_size():
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.random(200_000) * 1_000, np.floor(rng.random(50_000) * 1_000), np.full(5_000, 3.0)])
+    rng.shuffle(a)
+    order, done = KERNELS.stable_argsort(a)
+    assert done and (order == np.argsort(a, kind="stable")).all()
+    b = a.copy()
+    KERNELS.sort_in_place(b)
+    assert same_bits(b, np.sort(a))
+
+
 def without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compiled, "array_kernels", lambda: None)
 
