@@ -261,6 +261,21 @@ def test_bucket_sorts_equal_numpy(values, crowd, which):
 
 
 @needs_numba
+@pytest.mark.parametrize(
+    "values",
+    [[0.0, 5e-324], [5e-324, 0.0, 1e-310, 5e-324], [-0.0, 0.0, -0.0], [3.0] * 100, [1e308, -1e308, 0.0]],
+)
+def test_bucket_sorts_of_ranges_too_narrow_or_too_wide_for_buckets(values):
+    # a range of one subnormal made the scale infinite and 0 * inf a NaN bucket (a crash)
+    a = np.array(values * 40, dtype=float)
+    order, done = KERNELS.stable_argsort(a)
+    assert done and (order == np.argsort(a, kind="stable")).all()
+    b = a.copy()
+    assert KERNELS.sort_in_place(b)
+    assert (b == np.sort(a)).all()
+
+
+@needs_numba
 def test_bucket_sorts_refuse_values_that_are_not_finite():
     for bad in (np.nan, np.inf, -np.inf):
         a = np.array([2.0, bad, 1.0])

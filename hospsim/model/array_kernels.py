@@ -273,6 +273,19 @@ def _finite_range(a: np.ndarray) -> tuple[float, float, bool]:
 
 
 @numba.njit(cache=True)
+def _bucket_scale(lo: float, hi: float, n_buckets: int) -> float:
+    """Buckets per unit of value, so that ``(v - lo) * scale`` is finite and in ``[0,
+    n_buckets]`` for every ``v`` in ``[lo, hi]``; 0 when no such scale exists (``hi == lo``, a
+    range that overflows, or one so narrow that the scale would: then ``0 * inf`` would be NaN,
+    and a NaN bucket an index out of bounds)."""
+    width = hi - lo
+    if not (width > 0.0 and np.isfinite(width)):
+        return 0.0
+    scale = n_buckets / width
+    return scale if np.isfinite(scale) else 0.0
+
+
+@numba.njit(cache=True)
 def _bucket_starts(a: np.ndarray, lo: float, scale: float, n_buckets: int) -> np.ndarray:
     """Where each bucket begins (and, last, ends) once the values are placed bucket by bucket;
     value ``v`` goes to bucket ``min(int((v - lo) * scale), n_buckets - 1)``, monotone in v."""
@@ -296,11 +309,11 @@ def sort_in_place(a: np.ndarray) -> bool:
     lo, hi, finite = _finite_range(a)
     if not finite:
         return False
-    if not np.isfinite(hi - lo):  # a range too wide to cut into buckets
+    n_buckets = max(n // _BUCKET_SIZE, 1)
+    scale = _bucket_scale(lo, hi, n_buckets)
+    if scale <= 0.0:  # one value, or a range too wide or too narrow to cut into buckets
         a.sort()
         return True
-    n_buckets = max(n // _BUCKET_SIZE, 1)
-    scale = n_buckets / (hi - lo) if hi > lo else 0.0
     start = _bucket_starts(a, lo, scale, n_buckets)
     fill = start[:-1].copy()
     out = np.empty(n)
@@ -337,10 +350,10 @@ def stable_argsort(a: np.ndarray) -> tuple[np.ndarray, bool]:
     lo, hi, finite = _finite_range(a)
     if not finite:
         return order[:0], False
-    if not np.isfinite(hi - lo):  # a range too wide to cut into buckets
-        return np.argsort(a, kind="mergesort"), True
     n_buckets = max(n // _BUCKET_SIZE, 1)
-    scale = n_buckets / (hi - lo) if hi > lo else 0.0
+    scale = _bucket_scale(lo, hi, n_buckets)
+    if scale <= 0.0:  # one value, or a range too wide or too narrow to cut into buckets
+        return np.argsort(a, kind="mergesort"), True
     start = _bucket_starts(a, lo, scale, n_buckets)
     fill = start[:-1].copy()
     for k in range(n):
