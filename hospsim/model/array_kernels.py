@@ -115,26 +115,15 @@ def level_sweep(
 
 
 @numba.njit(cache=True)
-def day_counts(times: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
+def day_counts(times: np.ndarray, where: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
     """``monitor.daily_counts``: events per day (NaN and negative times ignored, later ones on
-    the last day), and whether every time could be handled here (else use numpy)."""
+    the last day) of the times where ``where`` is true (every time when ``where`` is empty: no
+    masked copy either way), and whether every time could be handled here (else use numpy)."""
     counts = np.zeros(n_days, dtype=np.int64)
-    for t in times:
-        if np.isnan(t) or t < 0:
-            continue
-        if t >= _MAX_EXACT_DAY:
-            return counts, False
-        counts[min(int(t), n_days - 1)] += 1
-    return counts, True
-
-
-@numba.njit(cache=True)
-def day_counts_where(times: np.ndarray, where: np.ndarray, n_days: int) -> tuple[np.ndarray, bool]:
-    """:func:`day_counts` of the times where ``where`` is true (without making the masked copy)."""
-    counts = np.zeros(n_days, dtype=np.int64)
+    every = where.size == 0
     for k in range(times.size):
         t = times[k]
-        if not where[k] or np.isnan(t) or t < 0:
+        if not (every or where[k]) or np.isnan(t) or t < 0:
             continue
         if t >= _MAX_EXACT_DAY:
             return counts, False
@@ -261,37 +250,38 @@ _INSERTION_MAX = 64
 
 
 @numba.njit(cache=True)
-def _finite_range(a: np.ndarray) -> tuple[float, float, bool]:
-    """The smallest and largest value of ``a`` (not empty), and whether every value is finite."""
+def _bucket_plan(a: np.ndarray) -> tuple[bool, float, float, int]:
+    """For a bucket sort of ``a`` (not empty): whether every value is finite, the smallest
+    value, the buckets per unit of value and the number of buckets. The scale keeps
+    ``(v - lo) * scale`` finite and in ``[0, n_buckets]`` for every value; it is 0 when no such
+    scale exists (one value, a range that overflows, or one so narrow that the scale would: then
+    ``0 * inf`` would be NaN, and a NaN bucket an index out of bounds)."""
     lo = hi = a[0]
     for v in a:
         if not np.isfinite(v):
-            return lo, hi, False
+            return False, lo, 0.0, 0
         lo = min(lo, v)
         hi = max(hi, v)
-    return lo, hi, True
+    n_buckets = max(a.size // _BUCKET_SIZE, 1)
+    width = hi - lo
+    if not (width > 0.0 and np.isfinite(width)):
+        return True, lo, 0.0, n_buckets
+    scale = n_buckets / width
+    return True, lo, (scale if np.isfinite(scale) else 0.0), n_buckets
 
 
 @numba.njit(cache=True)
-def _bucket_scale(lo: float, hi: float, n_buckets: int) -> float:
-    """Buckets per unit of value, so that ``(v - lo) * scale`` is finite and in ``[0,
-    n_buckets]`` for every ``v`` in ``[lo, hi]``; 0 when no such scale exists (``hi == lo``, a
-    range that overflows, or one so narrow that the scale would: then ``0 * inf`` would be NaN,
-    and a NaN bucket an index out of bounds)."""
-    width = hi - lo
-    if not (width > 0.0 and np.isfinite(width)):
-        return 0.0
-    scale = n_buckets / width
-    return scale if np.isfinite(scale) else 0.0
+def _bucket_of(v: float, lo: float, scale: float, n_buckets: int) -> int:
+    """The bucket of value ``v``: monotone in v."""
+    return min(int((v - lo) * scale), n_buckets - 1)
 
 
 @numba.njit(cache=True)
 def _bucket_starts(a: np.ndarray, lo: float, scale: float, n_buckets: int) -> np.ndarray:
-    """Where each bucket begins (and, last, ends) once the values are placed bucket by bucket;
-    value ``v`` goes to bucket ``min(int((v - lo) * scale), n_buckets - 1)``, monotone in v."""
+    """Where each bucket begins (and, last, ends) once the values are placed bucket by bucket."""
     start = np.zeros(n_buckets + 1, dtype=np.int64)
     for v in a:
-        start[min(int((v - lo) * scale), n_buckets - 1) + 1] += 1
+        start[_bucket_of(v, lo, scale, n_buckets) + 1] += 1
     for b in range(n_buckets):
         start[b + 1] += start[b]
     return start
@@ -306,11 +296,9 @@ def sort_in_place(a: np.ndarray) -> bool:
     n = a.size
     if n < 2:
         return True
-    lo, hi, finite = _finite_range(a)
+    finite, lo, scale, n_buckets = _bucket_plan(a)
     if not finite:
         return False
-    n_buckets = max(n // _BUCKET_SIZE, 1)
-    scale = _bucket_scale(lo, hi, n_buckets)
     if scale <= 0.0:  # one value, or a range too wide or too narrow to cut into buckets
         a.sort()
         return True
@@ -318,7 +306,7 @@ def sort_in_place(a: np.ndarray) -> bool:
     fill = start[:-1].copy()
     out = np.empty(n)
     for v in a:
-        b = min(int((v - lo) * scale), n_buckets - 1)
+        b = _bucket_of(v, lo, scale, n_buckets)
         out[fill[b]] = v
         fill[b] += 1
     for b in range(n_buckets):
@@ -347,17 +335,15 @@ def stable_argsort(a: np.ndarray) -> tuple[np.ndarray, bool]:
     order = np.empty(n, dtype=np.int64)
     if n == 0:
         return order, True
-    lo, hi, finite = _finite_range(a)
+    finite, lo, scale, n_buckets = _bucket_plan(a)
     if not finite:
         return order[:0], False
-    n_buckets = max(n // _BUCKET_SIZE, 1)
-    scale = _bucket_scale(lo, hi, n_buckets)
     if scale <= 0.0:  # one value, or a range too wide or too narrow to cut into buckets
         return np.argsort(a, kind="mergesort"), True
     start = _bucket_starts(a, lo, scale, n_buckets)
     fill = start[:-1].copy()
     for k in range(n):
-        b = min(int((a[k] - lo) * scale), n_buckets - 1)
+        b = _bucket_of(a[k], lo, scale, n_buckets)
         order[fill[b]] = k
         fill[b] += 1
     for b in range(n_buckets):
@@ -383,8 +369,8 @@ def warm_up() -> None:
     t, ints = np.array([0.5, 1.5]), np.array([1, 1], dtype=np.int64)
     s, e, z, _, _, _ = level_intervals(t, t + 0.25, 2)
     level_sweep(s, e, z, 2, t, t, 2)
-    day_counts(t, 2)
-    day_counts_where(t, t > 1.0, 2)
+    day_counts(t, t > 1.0, 2)
+    day_counts(t, np.zeros(0, dtype=np.bool_), 2)
     midnight_levels(t, t + 0.25, 2)
     list_waits_in_bin(ints, ints, t - 1.0, 0)
     list_wait_histogram(ints, ints, t - 1.0)

@@ -132,7 +132,7 @@ def daily_counts(times: np.ndarray, n_days: int, where: np.ndarray | None = None
     t = np.ascontiguousarray(times, dtype=float)
     mask = None if where is None else np.ascontiguousarray(where, dtype=np.bool_)
     if kernels is not None and n_days >= 1 and t.ndim == 1 and (mask is None or mask.shape == t.shape):
-        counts, exact = kernels.day_counts(t, n_days) if mask is None else kernels.day_counts_where(t, mask, n_days)
+        counts, exact = kernels.day_counts(t, np.zeros(0, dtype=np.bool_) if mask is None else mask, n_days)
         if exact:
             out: np.ndarray = counts
             return out
