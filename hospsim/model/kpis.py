@@ -9,6 +9,7 @@ had lasted (right-censored).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,8 +24,18 @@ from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
-from .monitor import DailyLevel, daily_counts, daily_level, daily_midnight_level
-from .records import FROM_ARRIVAL
+from .monitor import DailyLevel, daily_counts, daily_level, daily_midnight_level, sorted_daily_level
+from .records import (
+    BOARDING,
+    DELAYED,
+    EMERGENCY_OCCUPIED,
+    FROM_ARRIVAL,
+    OCCUPIED,
+    SERVICE_BLOCKED,
+    SERVICE_OCCUPIED,
+    SERVICE_QUEUE,
+    service_level,
+)
 
 __all__ = [
     "HOURS", "LONG_STAY_DAYS", "WAIT_TOLERANCE_DAYS", "GateMeasures", "ListWaitQuantiles", "ServiceMeasures",
@@ -47,6 +58,23 @@ class ServiceLevels:
     occupied: np.ndarray  # places held: patients in their stay and patients blocked in it
     queue: np.ndarray  # patients ready to move in, waiting for a place (wherever they are)
     blocked: np.ndarray | None  # patients who finished their stay and still hold a place (None: no onward routes)
+
+
+def _level(
+    rec: Records,
+    level: int,
+    intervals: Callable[[], tuple[np.ndarray, np.ndarray]],
+    n_days: int,
+    threshold_by_day: np.ndarray | None = None,
+    excess_cap_by_day: np.ndarray | None = None,
+) -> DailyLevel:
+    """The daily statistics of ``level``: from the engine's log of it, in time order, when it kept
+    one (no sort); else from the records' ``intervals()`` (starts, ends). The same numbers."""
+    if rec.levels is not None:
+        logged = sorted_daily_level(*rec.levels.intervals(level), n_days, threshold_by_day, excess_cap_by_day)
+        if logged is not None:
+            return logged
+    return daily_level(*intervals(), n_days, threshold_by_day, excess_cap_by_day)
 
 
 class _Measures:
@@ -85,9 +113,10 @@ class _Measures:
         self.admitted = admitted
         # Escalation beds in use: occupied beds above the core, at most the escalation beds open
         # (after a cut below occupancy, the excess over capacity is not escalation).
-        self.occupied = daily_level(
-            np.where(admitted, rec.admit_days, np.nan),
-            rec.bed_leave_days,
+        self.occupied = _level(
+            rec,
+            OCCUPIED,
+            lambda: (np.where(admitted, rec.admit_days, np.nan), rec.bed_leave_days),
             H,
             capacity.core_beds,
             capacity.total_beds - capacity.core_beds,
@@ -95,10 +124,13 @@ class _Measures:
         if self.occupied.mean_excess is None:
             raise AssertionError("daily_level gives the excess when asked with a threshold")
         self.escalation_in_use = self.occupied.mean_excess
-        self.emergency_occupied = daily_level(
-            np.where(admitted & self.emergency, rec.admit_days, np.nan), rec.bed_leave_days, H
+        self.emergency_occupied = _level(
+            rec,
+            EMERGENCY_OCCUPIED,
+            lambda: (np.where(admitted & self.emergency, rec.admit_days, np.nan), rec.bed_leave_days),
+            H,
         ).mean
-        self.delayed = daily_level(rec.fit_days, rec.bed_leave_days, H)
+        self.delayed = _level(rec, DELAYED, lambda: (rec.fit_days, rec.bed_leave_days), H)
         long_start = rec.admit_days + LONG_STAY_DAYS
         still_in = np.isnan(rec.bed_leave_days) | (rec.bed_leave_days > long_start)
         self.long_stay = daily_level(np.where(admitted & still_in, long_start, np.nan), rec.bed_leave_days, H).mean
@@ -110,7 +142,7 @@ class _Measures:
         max_wait = cfg.acute.max_wait_hours / HOURS if cfg.acute.max_wait_hours is not None else np.nan
         self.transfer_days = np.where(rec.outcome == TRANSFERRED, self.arrival + max_wait, np.nan)
         end = np.where(rec.outcome == TRANSFERRED, self.transfer_days, rec.admit_days)
-        self.boarding = daily_level(np.where(waited, self.arrival, np.nan), end, H)
+        self.boarding = _level(rec, BOARDING, lambda: (np.where(waited, self.arrival, np.nan), end), H)
         end = np.where(np.isnan(end), float(H), end)
         self.wait_days = np.where(waited, end - self.arrival, 0.0)
         self.wait_days[rec.outcome == TRANSFERRED] = max_wait  # exactly, not up to rounding
@@ -171,19 +203,25 @@ class _Measures:
     def _service_levels(self, si: int, name: str) -> ServiceLevels:
         """Daily means of service ``si``: places held (in a stay or blocked), its waiting list and
         its blocked patients."""
-        v, H = self.visits, self.n_days
-        here = v.service == si
-        occ = daily_level(np.where(here, v.start_days, np.nan), v.leave_days, H).mean
+        v, H, rec = self.visits, self.n_days, self.rec
+
+        def here(days: np.ndarray, ends: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+            return lambda: (np.where(v.service == si, days, np.nan), ends)
+
+        occ = _level(rec, service_level(si, SERVICE_OCCUPIED), here(v.start_days, v.leave_days), H).mean
         # Blocked: finished the stay here, still holding the place (assessment for the next
         # service, or waiting for a place there); only a service with onward routes has any.
         svc = self.cfg.services[name]
         blocked = (
-            daily_level(np.where(here, v.stay_end_days, np.nan), v.leave_days, H).mean if svc.routes_onward else None
+            _level(rec, service_level(si, SERVICE_BLOCKED), here(v.stay_end_days, v.leave_days), H).mean
+            if svc.routes_onward
+            else None
         )
         if not _kind(self.cfg, name).takes_transfers:
             return ServiceLevels(occ, np.zeros(H), blocked)  # nobody waits for a place in it
         # Waiting list for a place: ready to transfer (assessed) but no place yet, wherever they are.
-        return ServiceLevels(occ, daily_level(np.where(here, v.ready_days, np.nan), v.start_days, H).mean, blocked)
+        queue = _level(rec, service_level(si, SERVICE_QUEUE), here(v.ready_days, v.start_days), H).mean
+        return ServiceLevels(occ, queue, blocked)
 
     def in_window(self, times: np.ndarray) -> npt.NDArray[np.bool_]:
         """Which of ``times`` fall in the window (NaN: never)."""

@@ -69,6 +69,38 @@ class Visits:
         return replace(self, patient=new_index[self.patient])
 
 
+# The daily levels an engine may log as it runs (LevelLogs rows): each a count of intervals, as
+# kpis._Measures measures it from the records. Service ``s``'s levels follow the four acute ones.
+OCCUPIED, EMERGENCY_OCCUPIED, DELAYED, BOARDING = 0, 1, 2, 3  # beds; delayed: from fit to leaving
+SERVICE_OCCUPIED, SERVICE_BLOCKED, SERVICE_QUEUE = 0, 1, 2  # + ACUTE_LEVELS + 3 * s
+ACUTE_LEVELS, LEVELS_PER_SERVICE = 4, 3
+
+
+def service_level(service: int, which: int) -> int:
+    """The LevelLogs level of service ``service``'s ``which`` (SERVICE_OCCUPIED, ...)."""
+    return ACUTE_LEVELS + LEVELS_PER_SERVICE * service + which
+
+
+@dataclass(frozen=True)
+class LevelLogs:
+    """Each level's interval starts and ends, logged by the compiled engine as they happened, so
+    each already in time order: the daily levels then need no sort (the same numbers as from the
+    records, where an interval of zero length is a start and an end at one time).
+
+    Level ``m``'s starts are row ``2m`` and its ends row ``2m + 1`` of one pool: row ``r`` holds
+    ``counts[r]`` times from ``offsets[r]``, then +inf (the end marker the sweep reads)."""
+
+    pool: np.ndarray  # float: every row, one after another
+    offsets: np.ndarray  # int [row]: where the row starts in the pool
+    counts: np.ndarray  # int [row]: times logged in the row
+
+    def intervals(self, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted starts and ends of ``level``'s intervals, each followed by +inf."""
+        rows = (2 * level, 2 * level + 1)
+        s, e = (self.pool[self.offsets[r] : self.offsets[r] + self.counts[r] + 1] for r in rows)
+        return s, e
+
+
 @dataclass(frozen=True)
 class Records:
     """What happened to each patient (times in days; NaN where it did not happen in the run)."""
@@ -87,6 +119,7 @@ class Records:
     events: int  # events processed
     gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
     visits: Visits = field(default_factory=lambda: empty_visits())  # every community visit
+    levels: LevelLogs | None = None  # the daily levels' intervals in time order, if the engine logged them
 
     def select(self, keep: np.ndarray) -> Records:
         """The records of the patients where ``keep`` is true (these records if it is true for
@@ -109,6 +142,7 @@ class Records:
             events=self.events,
             gate_open_days=self.gate_open_days,
             visits=self.visits.renumbered(np.cumsum(keep) - 1),  # only patients who arrived visit
+            levels=self.levels,  # a patient who did not arrive was never in any
         )
 
 

@@ -12,7 +12,7 @@ from ..plan import GateBook, Levers, build_levers
 from ..records import Replication
 from ..streams import Streams
 from . import kernel as k
-from .state import CANCELLATION_LOG, VISIT_LOG, State, grow_log, new_state, records, take_over, write_levers
+from .state import CANCELLATION_LOG, State, grow_log, grow_visits, new_state, records, take_over, write_levers
 
 
 def run_model_fast(cfg: Config, replication_seed: int) -> Replication:
@@ -45,7 +45,7 @@ def simulate_candidates_fast(cfg: Config, cand: Candidates) -> Replication:
     else:
         k.start(st)
     st = _run(st, book, levers, onward)
-    rec, resolved = records(st, book.opened)
+    rec, resolved = records(st, book.opened, levels=cand.census is None)
     return replication_from(cfg, cand, levers, rec, resolved)
 
 
@@ -58,7 +58,7 @@ def _run(st: State, book: GateBook, levers: Levers, onward: LaterVisits) -> Stat
         if status == k.GATES:
             _open_gates(st, book, levers)
         elif status == k.GROW_VISITS:
-            st = grow_log(st, VISIT_LOG)
+            st = grow_visits(st)
         elif status == k.GROW_CANCEL:
             st = grow_log(st, CANCELLATION_LOG)
         else:

@@ -22,6 +22,15 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ..records import ACUTE_LEVELS, LEVELS_PER_SERVICE
+from ..records import BOARDING as LV_BOARDING
+from ..records import DELAYED as LV_DELAYED
+from ..records import EMERGENCY_OCCUPIED as LV_EMERGENCY_OCCUPIED
+from ..records import OCCUPIED as LV_OCCUPIED
+from ..records import SERVICE_BLOCKED as LV_BLOCKED
+from ..records import SERVICE_OCCUPIED as LV_PLACES
+from ..records import SERVICE_QUEUE as LV_QUEUE
+
 # Cached on disk, so a fresh worker does not recompile. No reference counting: the kernel only
 # reads and writes arrays it is given (numba's runtime would otherwise count every array each
 # time a handler takes it from the state, which cost half the run time). ``_nrt`` is a numba
@@ -184,6 +193,31 @@ def _has_free_bed(st):
     return st.si[BEDS] < st.si[BED_CAP]
 
 
+# === the daily levels' log (records.LevelLogs): each level's starts, then its ends, in time order ====
+
+
+@njit(**INLINED)
+def _log_time(st, row, now):
+    n = st.lv_count[row]
+    st.lv_pool[st.lv_offset[row] + n] = now
+    st.lv_count[row] = n + 1
+
+
+@njit(**INLINED)
+def _log_start(st, level, now):
+    _log_time(st, 2 * level, now)
+
+
+@njit(**INLINED)
+def _log_end(st, level, now):
+    _log_time(st, 2 * level + 1, now)
+
+
+@njit(**INLINED)
+def _service_level(s, which):
+    return ACUTE_LEVELS + LEVELS_PER_SERVICE * s + which
+
+
 # === queues: boarding (doubly linked, a wait limit takes a patient out anywhere) and services =====
 
 
@@ -260,6 +294,10 @@ def _admit(st, pid):
     _beds_change(st, 1, now)
     st.outcome[pid] = ADMITTED
     st.admit[pid] = now
+    _log_start(st, LV_OCCUPIED, now)
+    if pid < st.n_emergencies:
+        _log_start(st, LV_EMERGENCY_OCCUPIED, now)
+        _log_end(st, LV_BOARDING, now)
     push(st, now + st.acute_los[pid], NORMAL, FIT, pid)
 
 
@@ -276,6 +314,10 @@ def _admit_boarders(st):
 def _free_bed(st, pid, now):
     _beds_change(st, -1, now)
     st.leave[pid] = now
+    _log_end(st, LV_OCCUPIED, now)
+    if pid < st.n_emergencies:
+        _log_end(st, LV_EMERGENCY_OCCUPIED, now)
+    _log_end(st, LV_DELAYED, now)  # a bed is freed only once its patient is fit
     _admit_boarders(st)
 
 
@@ -299,6 +341,9 @@ def _start_service(st, s, pid, now, v):
     st.occupied[s] += 1
     depth = st.v_depth[v]
     st.v_start[v] = now
+    _log_start(st, _service_level(s, LV_PLACES), now)
+    if st.takes_transfers[s]:
+        _log_end(st, _service_level(s, LV_QUEUE), now)
     st.holding[pid] = v
     if depth == 0:
         st.used_service[pid] = s
@@ -346,6 +391,9 @@ def _vacate(st, s, pid, v, now):
     """The patient leaves its place in ``s``; true if the place is to be offered to ``s``'s queue."""
     st.occupied[s] -= 1
     st.v_leave[v] = now
+    _log_end(st, _service_level(s, LV_PLACES), now)
+    if st.routes_onward[s]:
+        _log_end(st, _service_level(s, LV_BLOCKED), now)
     if st.v_depth[v] == 0:
         st.s_end[pid] = now
     return st.takes_transfers[s]
@@ -376,6 +424,8 @@ def _move(st, pid, s, now, counted_delayed):
 def _ready_for_transfer(st, pid, s, now, counted_delayed):
     v = st.visit[pid]
     st.v_ready[v] = now
+    if st.takes_transfers[s]:
+        _log_start(st, _service_level(s, LV_QUEUE), now)
     from_acute = st.v_origin[v] == FROM_ACUTE
     if from_acute:
         st.ready[pid] = now
@@ -430,11 +480,15 @@ def _emergency(st, pid, now):
             st.outcome[pid] = AVOIDED
             v = _new_visit(st, pid, su, FROM_ARRIVAL, 0, now)
             st.v_ready[v] = now
+            if st.takes_transfers[su]:
+                _log_start(st, _service_level(su, LV_QUEUE), now)
             _start_service(st, su, pid, now, v)
             return
     if _has_free_bed(st) and st.si[B_COUNT] == 0:
+        _log_start(st, LV_BOARDING, now)
         _admit(st, pid)
     elif st.queue_when_full:
+        _log_start(st, LV_BOARDING, now)
         _board(st, pid)
         if st.max_wait_days >= 0.0:
             push(st, now + st.max_wait_days, NORMAL, WAIT_LIMIT, pid)
@@ -468,12 +522,14 @@ def _on_wait_limit(st, pid):
     if st.outcome[pid] == WAITING:
         _unboard(st, pid)
         st.outcome[pid] = TRANSFERRED
+        _log_end(st, LV_BOARDING, st.sf[NOW])
 
 
 @njit(**INLINED)
 def _on_fit(st, pid):
     now = st.sf[NOW]
     st.fit[pid] = now
+    _log_start(st, LV_DELAYED, now)
     s = st.service[pid]
     if s < 0:
         _free_bed(st, pid, now)
@@ -492,6 +548,8 @@ def _on_stay_end(st, pid):
     v = st.visit[pid]
     st.v_stay_end[v] = now
     s = st.v_service[v]
+    if st.routes_onward[s]:
+        _log_start(st, _service_level(s, LV_BLOCKED), now)
     depth = st.v_depth[v]
     dest = -1
     if st.routes_onward[s]:

@@ -15,7 +15,7 @@ from ...config import Config, plan_schedules
 from ..cohort import Candidates, stable_order
 from ..engine import Engine, assessment_flags
 from ..plan import Gate, Levers
-from ..records import Records, Visits
+from ..records import ACUTE_LEVELS, LEVELS_PER_SERVICE, LevelLogs, Records, Visits
 from . import kernel as k
 
 
@@ -125,6 +125,10 @@ class State(NamedTuple):
     v_leave: np.ndarray  # float
     cancel_days: np.ndarray  # float
     cancel_patient: np.ndarray  # int
+    # the daily levels' log (records.LevelLogs: rows one after another in one pool)
+    lv_pool: np.ndarray  # float
+    lv_offset: np.ndarray  # int [row]
+    lv_count: np.ndarray  # int [row]
     # the event heap and the scalars (kernel.ORDER ... and kernel.NOW ...)
     ev_time: np.ndarray  # float
     ev_key: np.ndarray  # int: priority and order of scheduling
@@ -327,6 +331,7 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
     # At most two events pending per patient (a stay's next event and a boarding wait limit),
     # plus the next midnight and the next arrival.
     events = 2 * n + 16
+    visits = max(1024, n // 4)
     return State(
         **_candidates(cfg, cand),
         **_electives(cfg, cand),
@@ -339,7 +344,8 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
         b_prev=np.full(n, -1, dtype=np.int64),
         queue_when_full=cfg.acute.when_full == "queue",
         max_wait_days=float(max_wait),
-        **_log(n, max(1024, n // 4), max(1024, cand.n_electives // 8)),
+        **_log(n, visits, max(1024, cand.n_electives // 8)),
+        **level_pool(n, visits, len(cfg.services)),
         ev_time=np.zeros(events),
         ev_key=np.zeros(events, dtype=np.int64),
         ev_payload=np.zeros(events, dtype=np.int64),
@@ -359,15 +365,45 @@ def grow_log(st: State, names: tuple[str, ...]) -> State:
     return st._replace(**grown)
 
 
+def level_pool(n_patients: int, n_visits: int, n_services: int) -> dict[str, np.ndarray]:
+    """An empty daily levels' log: room for each patient in an acute level's row and for each
+    visit in a service level's row (an interval starts and ends at most once), and for the end
+    marker."""
+    widths = [n_patients + 1] * (2 * ACUTE_LEVELS) + [n_visits + 1] * (2 * LEVELS_PER_SERVICE * n_services)
+    offsets = np.zeros(len(widths), dtype=np.int64)
+    offsets[1:] = np.cumsum(widths)[:-1]
+    # Not filled: only what the kernel logs is ever read.
+    return {"lv_pool": np.empty(sum(widths)), "lv_offset": offsets, "lv_count": np.zeros(len(widths), dtype=np.int64)}
+
+
+def grow_visits(st: State) -> State:
+    """The state with the visit log twice as long, and the service levels' rows with it."""
+    st = grow_log(st, VISIT_LOG)
+    n_services = (st.lv_count.size - 2 * ACUTE_LEVELS) // (2 * LEVELS_PER_SERVICE)
+    grown = level_pool(st.outcome.size, st.v_patient.size, n_services)
+    pool = grown["lv_pool"]
+    for old, new, n in zip(st.lv_offset.tolist(), grown["lv_offset"].tolist(), st.lv_count.tolist(), strict=True):
+        pool[new : new + n] = st.lv_pool[old : old + n]
+    return st._replace(lv_pool=pool, lv_offset=grown["lv_offset"])
+
+
+def level_logs(st: State) -> LevelLogs:
+    """The kernel's log of the daily levels, each row ended by +inf."""
+    st.lv_pool[st.lv_offset + st.lv_count] = np.inf
+    return LevelLogs(pool=st.lv_pool, offsets=st.lv_offset, counts=st.lv_count)
+
+
 VISIT_LOG = _VISIT_INTS + _VISIT_FLOATS
 CANCELLATION_LOG = ("cancel_days", "cancel_patient")
 
 
 def records(
-    st: State, gate_open_days: dict[str, int | None]
+    st: State, gate_open_days: dict[str, int | None], levels: bool = True
 ) -> tuple[Records, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The run's records and the attributes the plan gave each candidate (acute LOS, discharge
-    service, step-up suitable): what the reference PatientLog gives."""
+    service, step-up suitable): what the reference PatientLog gives. With ``levels``, the records
+    carry the kernel's log of the daily levels (not after a census start: the intervals of the
+    census's patients began before the kernel took over)."""
     nv, nc = int(st.si[k.N_VISITS]), int(st.si[k.N_CANCEL])
     visits = Visits(
         *(getattr(st, name)[:nv].copy() for name in _VISIT_INTS),
@@ -388,6 +424,7 @@ def records(
         events=int(st.si[k.PROCESSED]),
         gate_open_days=gate_open_days,
         visits=visits,
+        levels=level_logs(st) if levels else None,
     )
     return rec, (st.acute_los, st.service, st.suitable)
 
