@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from test_census import censuses
 from test_properties import SETTINGS, build, seeds, systems
 
-from hospsim.config import default_config_path, load_config
+from hospsim.config import Config, config_to_dict, default_config_path, load_config
 from hospsim.model.engine import run_model
 from hospsim.model.fast import fast_engine_problem, run_model_fast
 from hospsim.model.kpis import daily_and_kpis
@@ -185,3 +185,22 @@ def test_a_results_folder_made_with_one_engine_reproduces_with_the_other(tmp_pat
     capsys.readouterr()
     assert main(["reproduce", str(sweep), "--engine", "fast", "--workers", "2", "--no-progress"]) == 0
     assert "all identical (engine fast)" in capsys.readouterr().out
+
+
+def test_logs_grown_many_times_keep_the_lockstep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Visit and cancellation logs with room for two at first: the kernel stops to have them
+    grown again and again (and the service levels' log with the visits), with the same results."""
+    from hospsim.model.fast import driver, state
+
+    sizes: list[tuple[int, int]] = []
+    monkeypatch.setattr(state, "log_sizes", lambda n, n_el: sizes.append((n, n_el)) or (2, 2))
+    grown = []
+    grow_visits = driver.grow_visits
+    monkeypatch.setattr(driver, "grow_visits", lambda st: grown.append(st.v_patient.size) or grow_visits(st))
+    raw = config_to_dict(load_config(default_config_path()))
+    raw.update(horizon_days=150, warmup_days=30)
+    raw["acute"].update(beds=1900, max_wait_hours=12)  # full: cancelled electives, transfers
+    ref = assert_lockstep(Config.model_validate(raw), 3)
+    assert sizes, "the state asked for its log sizes"
+    assert len(ref.records.visits) > 1000 and ref.records.cancellation_days.size > 8
+    assert grown[:4] == [2, 4, 8, 16] and len(grown) >= 9  # doubled each time, past 1,000 visits

@@ -321,6 +321,11 @@ def _log(n: int, visits: int, cancellations: int) -> dict[str, Any]:
     }
 
 
+def log_sizes(n_patients: int, n_electives: int) -> tuple[int, int]:
+    """Room for visits and for cancellations at first (the kernel stops to have them grown)."""
+    return max(1024, n_patients // 4), max(1024, n_electives // 8)
+
+
 def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) -> State:
     """The state before the run starts: nothing scheduled, nobody anywhere."""
     n, horizon = len(cand), cfg.horizon_days
@@ -331,7 +336,7 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
     # At most two events pending per patient (a stay's next event and a boarding wait limit),
     # plus the next midnight and the next arrival.
     events = 2 * n + 16
-    visits = max(1024, n // 4)
+    visits, cancellations = log_sizes(n, cand.n_electives)
     return State(
         **_candidates(cfg, cand),
         **_electives(cfg, cand),
@@ -344,7 +349,7 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
         b_prev=np.full(n, -1, dtype=np.int64),
         queue_when_full=cfg.acute.when_full == "queue",
         max_wait_days=float(max_wait),
-        **_log(n, visits, max(1024, cand.n_electives // 8)),
+        **_log(n, visits, cancellations),
         **level_pool(n, visits, len(cfg.services)),
         ev_time=np.zeros(events),
         ev_key=np.zeros(events, dtype=np.int64),
