@@ -27,6 +27,7 @@ from hospsim.model.monitor import (
     daily_counts,
     daily_level,
     daily_midnight_level,
+    sorted_daily_level,
 )
 from hospsim.model.streams import Streams
 
@@ -88,6 +89,39 @@ def test_daily_level_compiled_equals_numpy(iv, threshold, cap):
         None if threshold is None else np.array(threshold[:n_days]),
         None if cap is None else np.array(cap[:n_days], dtype=float),
     )
+
+
+@st.composite
+def logged_intervals(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
+    """Intervals as the compiled engine logs them: each starts in the run, ends at or after its
+    start (many at once: zero length), before the horizon or not at all (NaN: still open)."""
+    n_days = draw(st.integers(1, 5))
+    quarter = st.integers(0, 4 * n_days - 1).map(lambda q: q / 4)
+    start = st.one_of(quarter, st.floats(0.0, n_days, exclude_max=True))
+    pairs = draw(st.lists(st.tuples(start, st.sampled_from([0.0, 0.25, 1.0]) | st.floats(0.0, 3.0)), max_size=40))
+    starts = np.array([s for s, _ in pairs], dtype=float)
+    ends = np.array([s + d if s + d < n_days else np.nan for s, d in pairs], dtype=float)
+    return starts, ends, n_days
+
+
+@needs_numba
+@settings(max_examples=300, deadline=None)
+@given(logged_intervals(), st.one_of(st.none(), st.lists(st.integers(-1, 5), min_size=5, max_size=5)))
+def test_daily_level_of_sorted_starts_and_ends_equals_numpy(iv, threshold):
+    """The engine's log (starts and ends each in time order, an interval of zero length as a start
+    and an end at one time) gives the bits the records give."""
+    starts, ends, n_days = iv
+    thr = None if threshold is None else np.array(threshold[:n_days], dtype=float)
+    cap = None if threshold is None else np.full(n_days, 2.0)
+    ref = _daily_level_numpy(starts, ends, n_days, thr, cap)
+
+    def logged(times: np.ndarray) -> np.ndarray:
+        return np.append(np.sort(times[~np.isnan(times)]), np.inf)
+
+    got = sorted_daily_level(logged(starts), logged(ends), n_days, thr, cap)
+    assert got is not None
+    for field in ("mean", "max", "midnight", "mean_excess"):
+        assert same_bits(getattr(ref, field), getattr(got, field)), field
 
 
 @needs_numba
