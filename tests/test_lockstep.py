@@ -71,8 +71,10 @@ def assert_lockstep(cfg, seed: int) -> Replication:
     daily_ref, kpis_ref = daily_and_kpis(cfg, ref)
     daily_fast, kpis_fast = daily_and_kpis(cfg, fast)
     pd.testing.assert_frame_equal(daily_ref, daily_fast, check_exact=True)
-    for name in daily_ref.columns[daily_ref.dtypes == float]:  # and every bit (a -0.0 is not 0.0)
-        assert np.array_equal(daily_ref[name].to_numpy().view(np.int64), daily_fast[name].to_numpy().view(np.int64)), name
+    for name in daily_ref.select_dtypes(float).columns:  # and every bit (a -0.0 is not 0.0)
+        assert np.array_equal(daily_ref[name].to_numpy().view(np.int64), daily_fast[name].to_numpy().view(np.int64)), (
+            name
+        )
     assert list(kpis_ref) == list(kpis_fast)
     for name, value in kpis_ref.items():
         assert value == kpis_fast[name] or (np.isnan(value) and np.isnan(kpis_fast[name])), name

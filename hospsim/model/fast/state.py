@@ -370,7 +370,7 @@ def grow_log(st: State, names: tuple[str, ...]) -> State:
     return st._replace(**grown)
 
 
-def level_pool(n_patients: int, n_visits: int, n_services: int) -> dict[str, np.ndarray]:
+def level_pool(n_patients: int, n_visits: int, n_services: int) -> dict[str, Any]:
     """An empty daily levels' log: room for each patient in an acute level's row and for each
     visit in a service level's row (an interval starts and ends at most once), and for the end
     marker."""
