@@ -133,6 +133,12 @@ class State(NamedTuple):
     ev_time: np.ndarray  # float
     ev_key: np.ndarray  # int: priority and order of scheduling
     ev_payload: np.ndarray  # int: patient (or day) and kind
+    # later events: a list per bucket of the calendar (kernel.BUCKETS_PER_DAY), nodes reused
+    far_head: np.ndarray  # int [bucket]: its first node (-1: none)
+    fn_time: np.ndarray  # float [node]
+    fn_key: np.ndarray  # int
+    fn_payload: np.ndarray  # int
+    fn_next: np.ndarray  # int: the next node of its bucket (or of the free list)
     si: np.ndarray  # int
     sf: np.ndarray  # float
 
@@ -330,7 +336,7 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
     """The state before the run starts: nothing scheduled, nobody anywhere."""
     n, horizon = len(cand), cfg.horizon_days
     si = np.zeros(k.N_SI, dtype=np.int64)
-    si[[k.B_HEAD, k.B_TAIL, k.SORTED_DAY, k.PENDING_MIDNIGHT, k.NEXT_ARRIVAL]] = -1
+    si[[k.B_HEAD, k.B_TAIL, k.SORTED_DAY, k.PENDING_MIDNIGHT, k.NEXT_ARRIVAL, k.FREE_NODE]] = -1
     si[k.BED_CAP] = levers.total_beds(0)
     max_wait = cfg.acute.max_wait_hours / 24.0 if cfg.acute.max_wait_hours is not None else -1.0
     # At most two events pending per patient (a stay's next event and a boarding wait limit),
@@ -354,6 +360,11 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
         ev_time=np.zeros(events),
         ev_key=np.zeros(events, dtype=np.int64),
         ev_payload=np.zeros(events, dtype=np.int64),
+        far_head=np.full(int(horizon * k.BUCKETS_PER_DAY) + 1, -1, dtype=np.int64),
+        fn_time=np.empty(events),
+        fn_key=np.empty(events, dtype=np.int64),
+        fn_payload=np.empty(events, dtype=np.int64),
+        fn_next=np.empty(events, dtype=np.int64),
         si=si,
         sf=np.zeros(k.N_SF),
     )
@@ -506,8 +517,8 @@ def _take_levels_and_boarding(st: State, engine: Engine) -> None:
 
 
 def _take_events(st: State, engine: Engine) -> None:
-    """The reference queue's pending events, in order (a sorted array is a heap); the next
-    arrival waits beside the heap."""
+    """The reference queue's pending events, into the heap or the calendar by their time; the
+    next arrival waits beside them."""
     entries = []
     for t, p, o, name, arg in engine.clock.pending():
         if _KIND_OF_HANDLER[name] == k.ARRIVAL:
@@ -515,9 +526,10 @@ def _take_events(st: State, engine: Engine) -> None:
             st.sf[k.NEXT_ARRIVAL_TIME] = t
         else:
             entries.append((t, p, o, name, arg))
-    for i, (t, p, o, name, arg) in enumerate(entries):
-        st.ev_time[i] = t
-        st.ev_key[i] = p * k.PRIORITY_SHIFT + o
-        st.ev_payload[i] = arg * k.KINDS + _KIND_OF_HANDLER[name]
-    st.si[k.N_EVENTS] = len(entries)
+    k.place_events(
+        st,
+        np.array([t for t, *_ in entries], dtype=float),
+        np.array([p * k.PRIORITY_SHIFT + o for _, p, o, *_ in entries], dtype=np.int64),
+        np.array([arg * k.KINDS + _KIND_OF_HANDLER[name] for *_, name, arg in entries], dtype=np.int64),
+    )
     st.si[k.ORDER] = engine.clock.scheduled
