@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import heapq
-from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -19,26 +18,35 @@ from hospsim.model.fast import fast_engine_problem
 pytestmark = pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem()))
 
 
-class Queue(NamedTuple):
-    si: np.ndarray
-    ev_time: np.ndarray
-    ev_key: np.ndarray
-    ev_payload: np.ndarray
-    far_head: np.ndarray
-    fn_time: np.ndarray
-    fn_key: np.ndarray
-    fn_payload: np.ndarray
-    fn_next: np.ndarray
-
-
-def _queue(horizon_days: int, room: int) -> Queue:
+def _queue(horizon_days: int, room: int):  # type: ignore[no-untyped-def]
+    """An empty queue in the engine's own State (a test type would be cached with the kernel's
+    compiled functions, and break loading them where the test module is not importable)."""
+    from hospsim.config import default_config_path, load_config
+    from hospsim.model.cohort import build_candidates
+    from hospsim.model.engine import engine_candidates
     from hospsim.model.fast import kernel as k
+    from hospsim.model.fast.state import new_state
+    from hospsim.model.plan import build_levers
+    from hospsim.model.streams import Streams
 
+    cfg = load_config(default_config_path()).model_copy(update={"horizon_days": 2, "warmup_days": 0})
+    levers, gates = build_levers(cfg)
+    st = new_state(cfg, engine_candidates(cfg, build_candidates(cfg, Streams(0))), levers, gates)
     si = np.zeros(k.N_SI, dtype=np.int64)
     si[k.FREE_NODE] = -1
     buckets = np.full(int(horizon_days * k.BUCKETS_PER_DAY) + 1, -1, dtype=np.int64)
-    ints = (np.zeros(room, dtype=np.int64) for _ in range(5))
-    return Queue(si, np.zeros(room), next(ints), next(ints), buckets, np.zeros(room), *ints)
+    ints = [np.zeros(room, dtype=np.int64) for _ in range(5)]
+    return st._replace(
+        si=si,
+        ev_time=np.zeros(room),
+        ev_key=ints[0],
+        ev_payload=ints[1],
+        far_head=buckets,
+        fn_time=np.zeros(room),
+        fn_key=ints[2],
+        fn_payload=ints[3],
+        fn_next=ints[4],
+    )
 
 
 @functools.cache
