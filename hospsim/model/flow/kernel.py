@@ -195,10 +195,11 @@ def _far_scatter(p, k, s, d, n_days):
             rest_hi = k.rest[up] * w
             shape_lo = k.far_shape[row]
             shape_hi = k.far_shape[up]
-            for m in range(last):
-                share = rest_lo * shape_lo[m] + rest_hi * shape_hi[m]
-                fd[d + NEAR_DAYS + m] += before * share
-                fd[d + NEAR_DAYS + 1 + m] += after * share
+            n = max(last, 0)
+            start = d + NEAR_DAYS
+            # "after" first: see _add_scaled
+            _add_blend(fd[start + 1 : start + 1 + n], after, rest_lo, shape_lo[:n], rest_hi, shape_hi[:n])
+            _add_blend(fd[start : start + n], before, rest_lo, shape_lo[:n], rest_hi, shape_hi[:n])
         else:
             first = min(FIRST_WINDOWS, last)
             for j in range(HOURS):
@@ -218,13 +219,29 @@ def _far_scatter(p, k, s, d, n_days):
                 for j in range(HOURS):
                     ya += hin[j] * ua[j, r]
                     yb += hin[j] * ub[j, r]
-                va = k.v_a[c, r]
-                vb = k.v_b[c, r]
-                for m in range(first, last):  # contiguous: vectorised
-                    fd[d + NEAR_DAYS + m] += ya * va[m]
-                    fd[d + NEAR_DAYS + 1 + m] += yb * vb[m]
+                if last > first:
+                    start = d + NEAR_DAYS
+                    _add_scaled(fd[start + 1 + first : start + 1 + last], yb, k.v_b[c, r, first:last])
+                    _add_scaled(fd[start + first : start + last], ya, k.v_a[c, r, first:last])
         for j in range(HOURS):
             hin[j] = 0.0
+
+
+@nb.njit(**INLINED)
+def _add_scaled(dst, y, src):
+    """``dst += y * src`` (views of equal length). Indexed from 0 in views, the loop vectorises
+    (one loop adding both windows of a day, ``fd[i]`` and ``fd[i + 1]``, could not). Adding the
+    "after" parts (``fd[i + 1]``) before the "before" parts (``fd[i]``) keeps the order in which
+    each day's total receives its terms, so the sums are the same to the bit."""
+    for m in range(dst.size):
+        dst[m] += y * src[m]
+
+
+@nb.njit(**INLINED)
+def _add_blend(dst, y, w_lo, lo, w_hi, hi):
+    """``dst += y * (w_lo * lo + w_hi * hi)``: :func:`_add_scaled` of a ramp's blended rows."""
+    for m in range(dst.size):
+        dst[m] += y * (w_lo * lo[m] + w_hi * hi[m])
 
 
 @nb.njit(**INLINED)
