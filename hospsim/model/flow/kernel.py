@@ -619,14 +619,26 @@ def long_stay_levels(day_in, rows, rows_up, weights, present_daily, after_days, 
             x = day_in[i, ds]
             if x <= 0.0:
                 continue
-            pres = present_daily[rows[i, ds]]
-            pres_up = present_daily[rows_up[i, ds]]
-            w = weights[i, ds]
-            for n in range(after_days, n_days - ds):
-                lo = pres[n - 1] + pres[n]
-                hi = pres_up[n - 1] + pres_up[n]
-                out[ds + n] += x * 0.5 * ((1.0 - w) * lo + w * hi)
+            end = max(n_days - ds, after_days)
+            # views indexed from 0: the loop vectorises (as _add_scaled)
+            _add_levels(
+                out[ds + after_days : ds + end],
+                x * 0.5,
+                weights[i, ds],
+                present_daily[rows[i, ds], after_days - 1 : end],
+                present_daily[rows_up[i, ds], after_days - 1 : end],
+            )
     return out
+
+
+@nb.njit(**INLINED)
+def _add_levels(dst, y, w, pres, pres_up):
+    """``dst[n] += y * ((1 - w) lo + w hi)``, ``lo``, ``hi``: the sums of ``pres[n], pres[n + 1]``
+    and of ``pres_up``'s (one day's two ends)."""
+    for n in range(dst.size):
+        lo = pres[n] + pres[n + 1]
+        hi = pres_up[n] + pres_up[n + 1]
+        dst[n] += y * ((1.0 - w) * lo + w * hi)
 
 
 @nb.njit(cache=True)
