@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.cells import cell_table
-from ..analysis.stats import summarise
+from ..analysis.stats import cell_rows, summarise_groups
 from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 from ..config import Config, config_hash, config_to_dict
 from ..model.cohort import Candidates, build_candidates
@@ -427,13 +427,7 @@ def _tables(
         (out_dir / PATIENTS).unlink(missing_ok=True)
 
     id_cols = ["scenario", "point"] + [c for c in kpis.columns if c.startswith("param_")]
-    frames = []
-    for _key, group in kpis.groupby(["scenario", "point"], sort=False):
-        s = summarise(group, [c for c in kpi_cols if group[c].notna().any()])
-        for col in reversed(id_cols):
-            s.insert(0, col, group[col].iloc[0])
-        frames.append(s)
-    summary = pd.concat(frames, ignore_index=True)
+    summary = summarise_groups(kpis, cell_rows(kpis).values(), kpi_cols, id_cols)
     write_csv(out_dir / "summary.csv", summary)
     write_csv(out_dir / "paired_differences.csv", paired_differences(kpis, kpi_cols))
     verdicts = verdict_table(loaded.experiment, kpis, monthly)
