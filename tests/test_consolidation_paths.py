@@ -49,7 +49,7 @@ def _kpis() -> pd.DataFrame:
     cells = [("baseline", -1, 0.0, 400), ("gated", 0, 0.25, 410), ("gated", 1, 0.5, 420), ("cut", -1, math.nan, 430)]
     rows = []
     for scenario, point, growth, places in cells:
-        for rep in (2, 0, 1):  # not in replication order
+        for rep in (0, 1, 2) if scenario == "baseline" else (2, 0, 1):  # cells not in replication order
             rows.append(
                 {
                     "run_id": f"{scenario}#p{point}#r{rep}",
