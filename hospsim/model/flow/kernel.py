@@ -610,7 +610,7 @@ def run_days(p, k, s, d0, d1):
 
 @nb.njit(**JIT)
 def long_stay_levels(day_in, rows, rows_up, weights, present_daily, after_days, out):
-    """Per day (into ``out``): mean patients in acute stays that began ``after_days`` or more
+    """Per day (into ``out``): mean patients in acute stays that began ``after_days`` (>= 1) or more
     days before (each day's admissions spread over it; the day's mean from its two ends; a
     ramp's day blends two rows)."""
     n_stages, n_days = day_in.shape
