@@ -301,7 +301,7 @@ def _parts(spec: LosDistribution, m: float, n_days: int) -> tuple[np.ndarray, np
 # share most of their stays (every constant multiplier), and the rows cost more than the run of
 # the kernel itself. Read-only, and only ever copied out (concatenated).
 _ROWS: dict[tuple[str, str, bytes, int], tuple[np.ndarray, ...]] = {}
-_ROWS_KEPT = 32  # a ramp slot's rows are at most ~0.5 MB
+_ROWS_KEPT = 32  # a ramp slot's rows are ~0.3 MB: a few MB at most
 
 
 def _cached_rows(what: str, spec: LosDistribution, nodes: np.ndarray, n_days: int) -> tuple[np.ndarray, ...]:
