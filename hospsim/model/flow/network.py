@@ -297,41 +297,6 @@ def _parts(spec: LosDistribution, m: float, n_days: int) -> tuple[np.ndarray, np
     return np.ascontiguousarray(at(first) - at(cut)), np.ascontiguousarray(at(cut) - at(last))
 
 
-# The rows of the last slots built, by distribution, multipliers and horizon: the cells of a sweep
-# share most of their stays (every constant multiplier), and the rows cost more than the run of
-# the kernel itself. Read-only, and only ever copied out (concatenated).
-_ROWS: dict[tuple[str, str, bytes, int], tuple[np.ndarray, ...]] = {}
-_ROWS_KEPT = 32  # a ramp slot's rows are ~0.3 MB: a few MB at most
-
-
-def _cached_rows(what: str, spec: LosDistribution, nodes: np.ndarray, n_days: int) -> tuple[np.ndarray, ...]:
-    """``what`` (``near_and_far`` or ``daily``) of a slot, computed once per distribution,
-    multipliers and horizon among the last :data:`_ROWS_KEPT`."""
-    key = (what, _SPEC.dump_json(spec).decode(), np.asarray(nodes, dtype=float).tobytes(), n_days)
-    rows = _ROWS.pop(key, None)
-    if rows is None:
-        if what == "daily":
-            rows = (_pi(spec, nodes, np.arange(n_days + 2, dtype=float)),)
-        else:
-            rows = _near_and_far(spec, nodes, n_days)
-        for arr in rows:
-            arr.flags.writeable = False
-    _ROWS[key] = rows  # the most recent last
-    while len(_ROWS) > _ROWS_KEPT:
-        del _ROWS[next(iter(_ROWS))]
-    return rows
-
-
-def _near_and_far_rows(spec: LosDistribution, ms: np.ndarray, n_days: int) -> tuple[np.ndarray, ...]:
-    """:func:`_near_and_far`, cached (:func:`_cached_rows`)."""
-    return _cached_rows("near_and_far", spec, ms, n_days)
-
-
-def _daily_rows(spec: LosDistribution, ms: np.ndarray, n_days: int) -> np.ndarray:
-    """``[v, n]``: ``E[(m_v L - n)+]`` for whole days n = 0..n_days + 1, cached (:func:`_cached_rows`)."""
-    return _cached_rows("daily", spec, ms, n_days)[0]
-
-
 def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
     """The kernel bank of ``slots`` over ``n_days``: one row per slot and distinct multiplier,
     each slot's rows computed at once."""
@@ -364,7 +329,7 @@ def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
             # A ramp's rows are a grid of multipliers; each day reads its value's two grid rows
             # with the weight that keeps its mean stay exact (the shares are linear in the rows).
             nodes, k, w = _multiplier_grid(values)
-            nr, left, sh = _near_and_far_rows(slot.spec, nodes, n_days)
+            nr, left, sh = _near_and_far(slot.spec, nodes, n_days)
             near.append(nr)
             rest.append(left)
             shape.append(sh)
@@ -372,7 +337,7 @@ def build_kernels(slots: list[Slot], n_days: int) -> KernelBank:
         row_of[i] = first + k[inverse]
         row_up[i] = first + np.minimum(k[inverse] + 1, nodes.size - 1)
         row_w[i] = w[inverse]
-        daily = _daily_rows(slot.spec, nodes, n_days)
+        daily = _pi(slot.spec, nodes, np.arange(n_days + 2, dtype=float))
         present_daily.append(daily[:, :-1] - daily[:, 1:])
         means.append(daily[:, 0])
         if values.size == 1 and not slot.gated and not discrete:
