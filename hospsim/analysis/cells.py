@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from ..config.experiment import ALL_CRITERIA, BASELINE, Experiment
-from .stats import summarise
+from .stats import cell_rows, summarise
 from .verdicts import paired_differences, verdict_table
 
 # The bed-day KPIs a plan's saving is measured in, preferred first: bed days demanded (used + the
@@ -68,11 +68,11 @@ def cell_table(exp: Experiment, kpis: pd.DataFrame, verdicts: pd.DataFrame | Non
     params = [c for c in kpis.columns if c.startswith("param_")]
     means = [k for k in MEAN_KPIS if k in kpis.columns]
     rows = []
-    for scenario, point in kpis[["scenario", "point"]].drop_duplicates().itertuples(index=False):
+    names = [*means, *([bed_kpi] if bed_kpi else [])]
+    for (scenario, point), cell in cell_rows(kpis).items():
         key = (str(scenario), int(point))
-        group = kpis[(kpis["scenario"] == scenario) & (kpis["point"] == point)]
-        s = summarise(group, [*means, *([bed_kpi] if bed_kpi else [])]).set_index("kpi")["mean"]
-        row = {"scenario": key[0], "point": key[1], **{p: group[p].iloc[0] for p in params}, "n": len(group)}
+        s = summarise(kpis.iloc[cell], names).set_index("kpi")["mean"]
+        row = {"scenario": key[0], "point": key[1], **{p: kpis[p].iloc[cell[0]] for p in params}, "n": len(cell)}
         row.update(_bed_days(bed_kpi, s, paired.get(key), key[0] == BASELINE))
         row.update({k: float(s[k]) if k in s else math.nan for k in MEAN_KPIS})
         h = holds.get(key, {})

@@ -7,6 +7,7 @@ so differences are paired and their confidence intervals are much narrower than 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from ..config.experiment import ALL_CRITERIA, BASELINE, Criterion, Experiment
 from ..model import kpi_registry
-from .stats import t_interval
+from .stats import cell_rows, t_interval
 
 # How a cell of a sweep reads: the plan "holds" there when it holds in at least HOLDS of the
 # replications, and "breaks" when in fewer than BREAKS (the report's words, the robustness map's line).
@@ -84,6 +85,13 @@ def _compare(c: Criterion, value: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a proportion (well-behaved at 0 and 1)."""
+    return _wilson(int(successes), int(n), float(level))
+
+
+@lru_cache(maxsize=1024)
+def _wilson(successes: int, n: int, level: float) -> tuple[float, float]:
+    """:func:`wilson_interval`, once per arguments: a sweep's thousands of verdict rows share a
+    few (n replications, 0..n holding), and scipy takes ~0.3 ms each time."""
     from scipy import stats  # lazily: about a second to import, and worker processes never need it
 
     if n == 0:
@@ -98,19 +106,30 @@ def _variants(kpis: pd.DataFrame) -> list[tuple[str, int]]:
 
 
 class _Paired:
-    """Each cell's runs and the baseline's, paired by replication: the table is split into cells
-    once (filtering all of it for each cell made a sweep of a thousand cells take seconds)."""
+    """Each cell's runs and the baseline's, paired by replication, as row positions in the table:
+    the table is split into cells once, and each KPI's column read as floats once (filtering or
+    indexing a table per cell made a sweep of a thousand cells take seconds)."""
 
     def __init__(self, kpis: pd.DataFrame) -> None:
-        self.base = kpis[kpis["scenario"] == BASELINE].set_index("replication").sort_index()
-        self.cells = dict(iter(kpis.groupby(["scenario", "point"], sort=False)))
-        self.empty = kpis.iloc[:0]
+        self.kpis = kpis
+        self.columns = set(kpis.columns) - {"replication"}  # the KPIs a cell's runs have
+        self.replication = kpis["replication"].to_numpy()
+        self.base = np.flatnonzero((kpis["scenario"] == BASELINE).to_numpy())
+        self.cells = cell_rows(kpis)
+        self._floats: dict[str, np.ndarray] = {}
 
-    def __call__(self, scenario: str, point: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The cell's runs and the baseline's, in replication order, of the replications both have."""
-        var = self.cells.get((scenario, point), self.empty).set_index("replication").sort_index()
-        common = self.base.index.intersection(var.index)
-        return var.loc[common], self.base.loc[common]
+    def __call__(self, scenario: str, point: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the cell's runs and of the baseline's, of the replications both have, in
+        replication order."""
+        rows = self.cells.get((scenario, point), np.empty(0, dtype=np.intp))
+        _common, own, base = np.intersect1d(self.replication[rows], self.replication[self.base], return_indices=True)
+        return rows[own], self.base[base]
+
+    def values(self, kpi: str) -> np.ndarray:
+        """The KPI's column as floats (all runs)."""
+        if kpi not in self._floats:
+            self._floats[kpi] = self.kpis[kpi].to_numpy(dtype=float)
+        return self._floats[kpi]
 
 
 def paired_differences(kpis: pd.DataFrame, kpi_names: list[str], level: float = 0.95) -> pd.DataFrame:
@@ -118,15 +137,19 @@ def paired_differences(kpis: pd.DataFrame, kpi_names: list[str], level: float = 
     t confidence interval; plus the relative change of the means."""
     rows = []
     paired = _Paired(kpis)
+    base_means: dict[tuple[str, bytes], float] = {}  # the cells share the baseline's runs
     for scenario, point in _variants(kpis):
         var, base = paired(scenario, point)
+        base_key = base.tobytes()
         for k in kpi_names:
-            if k not in var or k not in base:
+            if k not in paired.columns:
                 continue
-            v = var[k].to_numpy(dtype=float)
-            b = base[k].to_numpy(dtype=float)
+            v = paired.values(k)[var]
+            b = paired.values(k)[base]
             mean, low, high, n = t_interval(v - b, level)
-            b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
+            if (k, base_key) not in base_means:
+                base_means[k, base_key] = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
+            b_mean = base_means[k, base_key]
             rows.append(
                 {
                     "scenario": scenario,
@@ -150,17 +173,18 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
     rows = []
     months_of = _MonthlyByRun(monthly)
     paired = _Paired(kpis)
+    params_of = [c for c in kpis.columns if c.startswith("param_")]
     for scenario, point in _variants(kpis):
         var, base = paired(scenario, point)
-        n = len(var)
-        params = {c[len("param_") :]: var[c].iloc[0] for c in var.columns if c.startswith("param_")} if n else {}
+        n = var.size
+        params = {c[len("param_") :]: kpis[c].iloc[var[0]] for c in params_of} if n else {}
         all_hold = np.ones(n, dtype=bool)
         first_all = np.full(n, np.inf)
         for c in exp.criteria:
-            value = _compare(c, var[c.kpi].to_numpy(dtype=float), base[c.kpi].to_numpy(dtype=float))
-            holds = np.array([c.holds(x) for x in value], dtype=bool)
+            value = _compare(c, paired.values(c.kpi)[var], paired.values(c.kpi)[base])
+            holds = _holds(c, value)
             all_hold &= holds
-            first = _first_breach(c, months_of, scenario, point, var.index.to_numpy())
+            first = _first_breach(c, months_of, scenario, point, paired.replication[var])
             first_all = np.minimum(first_all, first[0]) if first is not None else first_all
             rows.append(_row(scenario, point, params, c.label, c.kpi, holds, value, first))
         if exp.criteria:
@@ -291,11 +315,20 @@ def _first_breach(
             continue
         run_months = months_of.month[rows]
         value = _compare(c, column[rows], _baseline_values(months_of, column, base_rows, run_months))
-        for month, x in zip(run_months, value, strict=True):
-            if not c.holds(x):
-                out[j] = pos[month]
-                break
+        breached = ~_holds(c, value)
+        if breached.any():
+            out[j] = pos[run_months[int(np.argmax(breached))]]
     return out, months
+
+
+def _holds(c: Criterion, values: np.ndarray) -> np.ndarray:
+    """:meth:`Criterion.holds` of each value at once (NaN never holds; a comparison with NaN is
+    false): one call per value took seconds in a sweep of a thousand cells."""
+    values = np.asarray(values, dtype=float)
+    if c.at_most is not None:
+        return np.asarray(values <= c.at_most)
+    assert c.at_least is not None  # a criterion has one of the two
+    return np.asarray(values >= c.at_least)
 
 
 # ---------------------------------------------------------------------------------------------

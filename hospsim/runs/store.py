@@ -33,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext, suppress
 from importlib import metadata
 from pathlib import Path
@@ -561,7 +563,8 @@ class SweepStore:
         (:data:`DAILY_GROUP_ROWS`), one group in memory at a time; returns the number of rows."""
         if not run_ids:
             return 0
-        return write_parquet_grouped(target, (self._daily(rid) for rid in run_ids), DAILY_GROUP_ROWS)
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            return write_parquet_grouped(target, _read_ahead(reader, self._daily, run_ids), DAILY_GROUP_ROWS)
 
     def _daily(self, run_id: str) -> pa.Table:
         """A run's daily table: its Arrow file, or the Parquet file of a sweep begun by a hospsim
@@ -583,6 +586,22 @@ class SweepStore:
             return 0
         files = (self.runs_dir / f"{run_file_stem(rid)}.{table_name}.parquet" for rid in run_ids)
         return write_parquet_tables(target, (pq.read_table(f) for f in files))
+
+
+def _read_ahead(pool: ThreadPoolExecutor, read: Callable[[str], pa.Table], keys: list[str]) -> Iterator[pa.Table]:
+    """``read(key)`` of each key, in order, the next :data:`_READ_AHEAD` read in advance in
+    ``pool``: reading and decompressing an Arrow file releases the GIL, so it overlaps the
+    encoding of the Parquet file (a whole core's work)."""
+    pending: deque[Future[pa.Table]] = deque()
+    for key in keys:
+        pending.append(pool.submit(read, key))
+        if len(pending) > _READ_AHEAD:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+_READ_AHEAD = 8  # a run's daily table is ~0.5 MB in memory
 
 
 def records_to_frames(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:

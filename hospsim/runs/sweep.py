@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.cells import cell_table
-from ..analysis.stats import summarise
+from ..analysis.stats import cell_rows, summarise_groups
 from ..analysis.verdicts import monthly_table, paired_differences, verdict_table
 from ..config import Config, config_hash, config_to_dict
 from ..model.cohort import Candidates, build_candidates
@@ -385,20 +385,27 @@ def consolidate(
     patient tables too); returns the summary, the verdicts and the per-cell table. All are written
     before the manifest says the sweep is complete."""
     run_ids = [s.run_id for s in loaded.runs()]
+    if len(run_ids) < _DAILY_APART_RUNS:
+        kpis, monthly = _run_tables(store, out_dir, run_ids)
+        store.stream_daily(run_ids, out_dir / "daily.parquet")
+        return _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
+    # A big sweep's daily tables are joined in another process, from the start, while the records
+    # are read and the summaries computed here: the workers are done, so the second core is free.
+    with background_process() as pool:
+        daily = pool.submit(store.stream_daily, run_ids, out_dir / "daily.parquet")
+        kpis, monthly = _run_tables(store, out_dir, run_ids)
+        summary, verdicts, cells = _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
+        daily.result()
+    return summary, verdicts, cells
+
+
+def _run_tables(store: SweepStore, out_dir: Path, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs' KPI and monthly tables, from their records, written; returns them."""
     kpis, monthly = records_to_frames(store.records(run_ids))
     write_parquet(out_dir / "kpis.parquet", kpis)
     write_csv(out_dir / "kpis.csv", kpis)
     write_parquet(out_dir / "monthly.parquet", monthly)
-    if len(run_ids) < _DAILY_APART_RUNS:
-        store.stream_daily(run_ids, out_dir / "daily.parquet")
-        return _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
-    # A big sweep's daily tables are joined in another process while the summaries are computed
-    # here: the workers are done, so the second core is free.
-    with background_process() as pool:
-        daily = pool.submit(store.stream_daily, run_ids, out_dir / "daily.parquet")
-        summary, verdicts, cells = _tables(loaded, store, out_dir, patients, run_ids, kpis, monthly)
-        daily.result()
-    return summary, verdicts, cells
+    return kpis, monthly
 
 
 # From this many runs on, joining the daily tables (~1 ms a run) is worth starting a process for.
@@ -427,13 +434,7 @@ def _tables(
         (out_dir / PATIENTS).unlink(missing_ok=True)
 
     id_cols = ["scenario", "point"] + [c for c in kpis.columns if c.startswith("param_")]
-    frames = []
-    for _key, group in kpis.groupby(["scenario", "point"], sort=False):
-        s = summarise(group, [c for c in kpi_cols if group[c].notna().any()])
-        for col in reversed(id_cols):
-            s.insert(0, col, group[col].iloc[0])
-        frames.append(s)
-    summary = pd.concat(frames, ignore_index=True)
+    summary = summarise_groups(kpis, cell_rows(kpis).values(), kpi_cols, id_cols)
     write_csv(out_dir / "summary.csv", summary)
     write_csv(out_dir / "paired_differences.csv", paired_differences(kpis, kpi_cols))
     verdicts = verdict_table(loaded.experiment, kpis, monthly)

@@ -195,10 +195,11 @@ def _far_scatter(p, k, s, d, n_days):
             rest_hi = k.rest[up] * w
             shape_lo = k.far_shape[row]
             shape_hi = k.far_shape[up]
-            for m in range(last):
-                share = rest_lo * shape_lo[m] + rest_hi * shape_hi[m]
-                fd[d + NEAR_DAYS + m] += before * share
-                fd[d + NEAR_DAYS + 1 + m] += after * share
+            n = max(last, 0)
+            start = d + NEAR_DAYS
+            # "after" first: see _add_scaled
+            _add_blend(fd[start + 1 : start + 1 + n], after, rest_lo, shape_lo[:n], rest_hi, shape_hi[:n])
+            _add_blend(fd[start : start + n], before, rest_lo, shape_lo[:n], rest_hi, shape_hi[:n])
         else:
             first = min(FIRST_WINDOWS, last)
             for j in range(HOURS):
@@ -218,13 +219,29 @@ def _far_scatter(p, k, s, d, n_days):
                 for j in range(HOURS):
                     ya += hin[j] * ua[j, r]
                     yb += hin[j] * ub[j, r]
-                va = k.v_a[c, r]
-                vb = k.v_b[c, r]
-                for m in range(first, last):  # contiguous: vectorised
-                    fd[d + NEAR_DAYS + m] += ya * va[m]
-                    fd[d + NEAR_DAYS + 1 + m] += yb * vb[m]
+                if last > first:
+                    start = d + NEAR_DAYS
+                    _add_scaled(fd[start + 1 + first : start + 1 + last], yb, k.v_b[c, r, first:last])
+                    _add_scaled(fd[start + first : start + last], ya, k.v_a[c, r, first:last])
         for j in range(HOURS):
             hin[j] = 0.0
+
+
+@nb.njit(**INLINED)
+def _add_scaled(dst, y, src):
+    """``dst += y * src`` (views of equal length). Indexed from 0 in views, the loop vectorises
+    (one loop adding both windows of a day, ``fd[i]`` and ``fd[i + 1]``, could not). Adding the
+    "after" parts (``fd[i + 1]``) before the "before" parts (``fd[i]``) keeps the order in which
+    each day's total receives its terms, so the sums are the same to the bit."""
+    for m in range(dst.size):
+        dst[m] += y * src[m]
+
+
+@nb.njit(**INLINED)
+def _add_blend(dst, y, w_lo, lo, w_hi, hi):
+    """``dst += y * (w_lo * lo + w_hi * hi)``: :func:`_add_scaled` of a ramp's blended rows."""
+    for m in range(dst.size):
+        dst[m] += y * (w_lo * lo[m] + w_hi * hi[m])
 
 
 @nb.njit(**INLINED)
@@ -593,7 +610,7 @@ def run_days(p, k, s, d0, d1):
 
 @nb.njit(**JIT)
 def long_stay_levels(day_in, rows, rows_up, weights, present_daily, after_days, out):
-    """Per day (into ``out``): mean patients in acute stays that began ``after_days`` or more
+    """Per day (into ``out``): mean patients in acute stays that began ``after_days`` (>= 1) or more
     days before (each day's admissions spread over it; the day's mean from its two ends; a
     ramp's day blends two rows)."""
     n_stages, n_days = day_in.shape
@@ -602,14 +619,26 @@ def long_stay_levels(day_in, rows, rows_up, weights, present_daily, after_days, 
             x = day_in[i, ds]
             if x <= 0.0:
                 continue
-            pres = present_daily[rows[i, ds]]
-            pres_up = present_daily[rows_up[i, ds]]
-            w = weights[i, ds]
-            for n in range(after_days, n_days - ds):
-                lo = pres[n - 1] + pres[n]
-                hi = pres_up[n - 1] + pres_up[n]
-                out[ds + n] += x * 0.5 * ((1.0 - w) * lo + w * hi)
+            end = max(n_days - ds, after_days)
+            # views indexed from 0: the loop vectorises (as _add_scaled)
+            _add_levels(
+                out[ds + after_days : ds + end],
+                x * 0.5,
+                weights[i, ds],
+                present_daily[rows[i, ds], after_days - 1 : end],
+                present_daily[rows_up[i, ds], after_days - 1 : end],
+            )
     return out
+
+
+@nb.njit(**INLINED)
+def _add_levels(dst, y, w, pres, pres_up):
+    """``dst[n] += y * ((1 - w) lo + w hi)``, ``lo``, ``hi``: the sums of ``pres[n], pres[n + 1]``
+    and of ``pres_up``'s (one day's two ends)."""
+    for n in range(dst.size):
+        lo = pres[n] + pres[n + 1]
+        hi = pres_up[n] + pres_up[n + 1]
+        dst[n] += y * ((1.0 - w) * lo + w * hi)
 
 
 @nb.njit(cache=True)
