@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hospsim.analysis.stats import summarise, summarise_groups, t_interval
-from hospsim.analysis.verdicts import _holds, paired_differences, wilson_interval
+from hospsim.analysis.verdicts import paired_differences, wilson_interval
 from hospsim.config.experiment import Criterion
 
 EDGES = [math.nan, -math.inf, math.inf, -1.0, 0.0, -0.0, 0.05, np.nextafter(0.05, 1.0), np.nextafter(0.05, 0.0), 7.0]
@@ -20,7 +20,7 @@ EDGES = [math.nan, -math.inf, math.inf, -1.0, 0.0, -0.0, 0.05, np.nextafter(0.05
 @pytest.mark.parametrize("bound", [{"at_most": 0.05}, {"at_least": 0.05}])
 def test_holds_on_arrays_is_holds_value_by_value(bound: dict[str, float]) -> None:
     c = Criterion(kpi="k", **bound)
-    got = _holds(c, np.array(EDGES))
+    got = c.holds_each(np.array(EDGES))
     assert got.dtype == bool
     assert got.tolist() == [c.holds(float(x)) for x in EDGES]
     assert not got[0]  # NaN never holds

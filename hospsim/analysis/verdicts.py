@@ -182,7 +182,7 @@ def verdict_table(exp: Experiment, kpis: pd.DataFrame, monthly: pd.DataFrame | N
         first_all = np.full(n, np.inf)
         for c in exp.criteria:
             value = _compare(c, paired.values(c.kpi)[var], paired.values(c.kpi)[base])
-            holds = _holds(c, value)
+            holds = c.holds_each(value)
             all_hold &= holds
             first = _first_breach(c, months_of, scenario, point, paired.replication[var])
             first_all = np.minimum(first_all, first[0]) if first is not None else first_all
@@ -315,20 +315,10 @@ def _first_breach(
             continue
         run_months = months_of.month[rows]
         value = _compare(c, column[rows], _baseline_values(months_of, column, base_rows, run_months))
-        breached = ~_holds(c, value)
+        breached = ~c.holds_each(value)
         if breached.any():
             out[j] = pos[run_months[int(np.argmax(breached))]]
     return out, months
-
-
-def _holds(c: Criterion, values: np.ndarray) -> np.ndarray:
-    """:meth:`Criterion.holds` of each value at once (NaN never holds; a comparison with NaN is
-    false): one call per value took seconds in a sweep of a thousand cells."""
-    values = np.asarray(values, dtype=float)
-    if c.at_most is not None:
-        return np.asarray(values <= c.at_most)
-    assert c.at_least is not None  # a criterion has one of the two
-    return np.asarray(values >= c.at_least)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -146,6 +146,11 @@ class Criterion(_Strict):
             return False
         return value <= self.at_most if self.at_most is not None else value >= self.at_least  # type: ignore[operator]
 
+    def holds_each(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`holds` of each value at once (NaN never holds: a comparison with NaN is false)."""
+        values = np.asarray(values, dtype=float)
+        return np.asarray(values <= self.at_most if self.at_most is not None else values >= self.at_least)
+
 
 class Window(_Strict):
     """Days over which KPIs are measured for the verdict: ``start_day`` <= day < ``end_day``.
