@@ -104,7 +104,7 @@ def _heap_push(st, time, key, payload):
 
 @njit(**INLINED)
 def _bucket(st, time):
-    """The calendar bucket of a time (an hour; times at or past the last bucket's start in it)."""
+    """The calendar bucket of a time (a half hour; times at or past the last bucket's start go in it)."""
     last = st.far_head.size - 1
     b = time * BUCKETS_PER_DAY
     if not b < last:
