@@ -1,7 +1,11 @@
 """The compiled engine's event queue (a heap of the current half hour, a calendar of later half
 hours) gives events in (time, priority, order of scheduling) order, as the reference queue does:
 against Python's heapq on generated schedules with ties, times on bucket edges, at the horizon
-and far past it, and events scheduled into the half hour being served."""
+and far past it, and events scheduled into the half hour being served.
+
+Marked ``slow``: compiling the kernel's queue for this driver takes over a minute on a fresh
+machine, and every run of ``tests/test_lockstep.py`` (in every CI) already sends every event of
+hundreds of generated systems through the same calendar. Run it with ``pytest -m slow``."""
 
 from __future__ import annotations
 
@@ -15,7 +19,10 @@ from hypothesis import strategies as st
 
 from hospsim.model.fast import fast_engine_problem
 
-pytestmark = pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem()))
+pytestmark = [
+    pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem())),
+    pytest.mark.slow,
+]
 
 
 def _queue(horizon_days: int, room: int):  # type: ignore[no-untyped-def]
