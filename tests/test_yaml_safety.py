@@ -124,7 +124,10 @@ def test_billion_laughs_through_check_returns_quickly(tmp_path):
     path.write_text(MINI_TEXT + billion_laughs(), encoding="utf-8")
     start = time.perf_counter()
     res = hospsim("check", str(path))
-    assert time.perf_counter() - start < 2.0 + 1.5  # the bomb < 2 s; starting Python takes the rest
+    # The loader's own bound is the test above (in process, < 1 s). Here: the command returns at
+    # once rather than expanding the bomb (minutes and gigabytes). Starting Python and hospsim
+    # took up to 4 s beside the other test workers on a 2-core machine, so a generous bound.
+    assert time.perf_counter() - start < 15.0
     one_line_exit_2(res, f"{path}: line", "aliases are expanded")
 
 
