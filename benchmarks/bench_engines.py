@@ -1,13 +1,16 @@
 """The two engines side by side: one replication of a config with the reference engine (simpy)
 and the compiled one (fast), measured alternately in one run.
 
-    python benchmarks/bench_engines.py [CONFIG] [--repeat 5] [--serial 20] [--record]
+    python benchmarks/bench_engines.py [CONFIG] [--repeat 5] [--serial 20] [--hand-back-memory] [--record]
 
 Per engine, median over --repeat rounds (each round runs both engines on the same seed, the order
 alternating): seconds to draw the patients, to simulate, and for the daily table and KPIs; the
 whole replication; microseconds per patient and per event. Then, each engine in a fresh process:
 peak memory of one replication, and resident memory after 3 and after --serial replications run
 one after another in that process (flat memory: no growth with the number of runs).
+Each replication is run as ``hospsim run`` runs it: the patients drawn for this run alone, and
+the process keeping freed memory for its next replication (``--hand-back-memory``: glibc's
+default, as in a caller's own process; then resident memory falls back between replications).
 ``--record`` appends the ratio table, with the machine and the date, to benchmarks/RESULTS_ENGINES.md.
 """
 
@@ -38,12 +41,11 @@ def _simulators():  # type: ignore[no-untyped-def]
 
 def one_replication(cfg, engine: str, seed: int) -> dict:  # type: ignore[no-untyped-def]
     """Time the three parts of one replication."""
-    from hospsim.model.cohort import build_candidates
+    from hospsim.model.engine import draw_for_run
     from hospsim.model.kpis import daily_and_kpis
-    from hospsim.model.streams import Streams
 
     t0 = time.perf_counter()
-    cand = build_candidates(cfg, Streams(seed))
+    cand = draw_for_run(cfg, seed)  # as `hospsim run` draws a replication's patients
     t1 = time.perf_counter()
     rep = _simulators()[engine](cfg, cand)
     t2 = time.perf_counter()
@@ -140,7 +142,17 @@ def main() -> None:
     ap.add_argument("--serial", type=int, default=20)
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--memory", help=argparse.SUPPRESS)  # internal: memory run of this engine
+    ap.add_argument(
+        "--hand-back-memory",
+        action="store_true",
+        help="leave glibc's default (freed arrays unmapped), as in a caller's own process; "
+        "default: keep freed memory, as the hospsim command and sweep workers do",
+    )
     args = ap.parse_args()
+    if not args.hand_back_memory:
+        from hospsim.runs.executors import keep_freed_memory
+
+        keep_freed_memory()
     if args.memory:
         print(json.dumps(memory_run(args.config, args.memory, args.serial)))
         return
@@ -148,11 +160,17 @@ def main() -> None:
     mem = {}
     for engine in ("simpy", "fast"):
         cmd = [sys.executable, __file__, args.config, "--memory", engine, "--serial", str(args.serial)]
+        cmd += ["--hand-back-memory"] if args.hand_back_memory else []
         mem[engine] = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     name = res["_config"]["name"]
     head = (
         f"config {name} ({res['_config']['horizon_days']} days, {res['fast']['patients']:,.0f} patients, "
-        f"{res['fast']['events']:,.0f} events), median of {args.repeat} alternating rounds"
+        f"{res['fast']['events']:,.0f} events), median of {args.repeat} alternating rounds; "
+        + (
+            "freed memory handed back (glibc's default)"
+            if args.hand_back_memory
+            else "freed memory kept, as `hospsim` does"
+        )
     )
     text = table(res, mem, args.serial)
     print(head + "\n\n" + text)

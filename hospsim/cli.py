@@ -1033,7 +1033,14 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hospsim`` command; returns the exit code. Every way out is one line on
     stderr: a user's mistake (a :class:`UserError`, a bad option) exits 2, an interrupt 130, and
-    anything else, a bug, exits 1 naming the exception (``--debug``: the traceback)."""
+    anything else, a bug, exits 1 naming the exception (``--debug``: the traceback).
+
+    Run as the command (``argv`` None: this process's own command line), the process keeps
+    freed memory for its next replication, as sweep workers do (:func:`keep_freed_memory`)."""
+    if argv is None:
+        from .runs.executors import keep_freed_memory
+
+        keep_freed_memory()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

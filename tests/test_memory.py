@@ -130,3 +130,45 @@ def test_a_big_sweeps_daily_table_is_joined_in_another_process_to_the_same_file(
         here, apart = pd.read_parquet(tmp_path / "here" / name), pd.read_parquet(tmp_path / "apart" / name)
         pd.testing.assert_frame_equal(here, apart, check_exact=True)
     assert (tmp_path / "here" / "verdicts.csv").read_bytes() == (tmp_path / "apart" / "verdicts.csv").read_bytes()
+
+
+FREED = """
+import sys
+import numpy as np
+from hospsim.runs.executors import keep_freed_memory
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+if sys.argv[1] == "keep":
+    keep_freed_memory()
+before = rss_mb()
+a = np.ones(200 * 2**20 // 8)  # 200 MB, every page touched
+del a
+print(rss_mb() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
+def test_a_process_that_keeps_freed_memory_keeps_it_and_others_hand_it_back():
+    def held_mb(mode: str) -> float:
+        out = subprocess.run([sys.executable, "-c", FREED, mode], capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    assert held_mb("keep") > 150  # kept for the next run: no fresh pages to touch again
+    assert held_mb("default") < 50  # glibc's default: a large array goes back to the system
+
+
+def test_the_command_keeps_freed_memory_and_the_library_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hospsim.cli
+    import hospsim.runs.executors
+
+    calls: list[int] = []
+    monkeypatch.setattr(hospsim.runs.executors, "keep_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(sys, "argv", ["hospsim"])
+    hospsim.cli.main()  # the command's own process (prints the help: no command given)
+    assert calls == [1]
+    hospsim.cli.main([])  # a caller's process: left alone
+    assert calls == [1]

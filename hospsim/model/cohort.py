@@ -125,9 +125,9 @@ class _Arrivals:
     bookable_days: np.ndarray
     group: np.ndarray
     u_accept: np.ndarray
-    base_los_days: np.ndarray
+    u_los: np.ndarray  # the acute LOS quantile (census: unused, its stay is drawn at day 0)
     u_step_up: np.ndarray
-    step_up_los_days: np.ndarray
+    u_step_up_los: np.ndarray
     u_pathway: np.ndarray
     u_service_los: np.ndarray
 
@@ -140,19 +140,15 @@ def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
     em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, cfg.horizon_days, streams["emergency_arrivals"])
     k = em.time_days.size
     shares = _cumulative([g.share for g in cfg.groups.values()])
-    group = _bin_of(shares, streams["group"].random(k))
-    base_los = ppf_grouped([g.los for g in cfg.groups.values()], group, streams["acute_los"].random(k))
-    u_step_up_los = streams["step_up_los"].random(k)
-    step_up = cfg.step_up_service
     return _Arrivals(
         time_days=em.time_days,
         priority=np.full(k, -1, dtype=np.int64),  # _SAME_FOR_EVERY_EMERGENCY
         bookable_days=np.full(k, np.nan),
-        group=group,
+        group=_bin_of(shares, streams["group"].random(k)),
         u_accept=em.u_accept,
-        base_los_days=base_los,
+        u_los=streams["acute_los"].random(k),
         u_step_up=streams["step_up"].random(k),
-        step_up_los_days=ppf(cfg.services[step_up].los, u_step_up_los) if step_up is not None else np.zeros(k),
+        u_step_up_los=streams["step_up_los"].random(k),
         u_pathway=streams["pathway"].random(k),
         u_service_los=streams["service_los"].random(k),
     )
@@ -163,8 +159,7 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
     the plan (slots only decide when they are admitted)."""
     el = cfg.demand.elective
     if el is None:
-        empty = np.empty(0)
-        return _Arrivals(empty, np.empty(0, dtype=np.int64), empty, np.empty(0, dtype=group_dtype), *[empty] * 6)
+        return _no_arrivals(group_dtype)
     starting, listed_priority = _starting_list(cfg)
     time = np.concatenate([starting, referral_times(el, cfg.horizon_days, streams["elective_referrals"])])
     n = time.size
@@ -180,9 +175,9 @@ def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.
         bookable_days=time + wait_to_book,
         group=np.full(n, group_index, dtype=group_dtype),
         u_accept=u_accept,
-        base_los_days=ppf(el.los, streams["elective_los"].random(n)),
+        u_los=streams["elective_los"].random(n),
         u_step_up=np.ones(n),  # never suitable for step-up
-        step_up_los_days=np.zeros(n),
+        u_step_up_los=np.zeros(n),  # unused
         u_pathway=streams["elective_pathway"].random(n),
         u_service_los=streams["elective_service_los"].random(n),
     )
@@ -201,11 +196,23 @@ def _starting_list(cfg: Config) -> tuple[np.ndarray, np.ndarray | None]:
     return times, np.array([names.index(listed[i].priority) for i in order], dtype=np.int64)
 
 
-def build_candidates(cfg: Config, streams: Streams) -> Candidates:
+def build_candidates(cfg: Config, streams: Streams, accept_below: np.ndarray | None = None) -> Candidates:
     """Draw every possible patient of one replication: emergencies, then elective referrals,
-    then the census (patients already in the system at day 0)."""
+    then the census (patients already in the system at day 0).
+
+    With ``accept_below`` (per day: the most an emergency candidate's ``u_accept`` may be for any
+    opening of the plan's gates to accept it; :func:`hospsim.model.engine.engine_candidates`), the
+    emergencies that no plan can accept are left out as soon as they are drawn, before they are
+    sorted and given stays: the same candidates, bit for bit, as selecting them from the whole
+    draw, made with a third less work. A draw shared by several plans is made without it."""
     em = _emergencies(cfg, streams)  # in the order drawn: cat() puts them in time order
     order = _time_order(em.time_days)
+    n_em_drawn = order.size
+    em_index = None  # each kept emergency's place in the time order of the whole draw
+    if accept_below is not None:
+        keep = em.u_accept < accept_below[_day_of(em.time_days)]
+        em_index = np.flatnonzero(keep[order])
+        order = order[em_index]
     el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)  # already in time order
     ce, census = _census(cfg, streams, em.group.dtype)
     sources = (em, el, ce)
@@ -213,50 +220,68 @@ def build_candidates(cfg: Config, streams: Streams) -> Candidates:
     def cat(name: str) -> np.ndarray:
         arrays = [getattr(a, name) for a in sources]
         if name in _SAME_FOR_EVERY_EMERGENCY:
-            return np.concatenate(arrays)  # putting them in time order changes nothing
+            return np.concatenate([arrays[0][: order.size], *arrays[1:]])  # time order changes nothing
         return _gather_concat(order, *arrays)
 
     time = cat("time_days")
-    u_svc = cat("u_service_los")
-    # Each source draws its own assessment numbers, so electives never shift an emergency's.
-    u_assess = np.empty(time.size)
-    at = 0
-    for name, source in (("assessment", em), ("elective_assessment", el), ("census_assessment", ce)):
-        size = source.time_days.size
-        streams[name].random(out=u_assess[at : at + size])  # the numbers of random(size), in place
-        at += size
-    service_los = ppf_rows([s.los for s in cfg.services.values()], u_svc)
-    assessment = ppf_rows([s.assessment for s in cfg.services.values()], u_assess)
+    n_em, n_el = order.size, el.time_days.size
+    group = cat("group")
+    u_los = cat("u_los")
+    base_los = np.full(time.size, np.nan)  # the census's stays are drawn at day 0
+    base_los[:n_em] = ppf_grouped([g.los for g in cfg.groups.values()], group[:n_em], u_los[:n_em])
+    if cfg.demand.elective is not None:
+        base_los[n_em : n_em + n_el] = ppf(cfg.demand.elective.los, u_los[n_em : n_em + n_el])
+    step_up_los = np.zeros(time.size)
+    if cfg.step_up_service is not None:
+        step_up_los[:n_em] = ppf(cfg.services[cfg.step_up_service].los, cat("u_step_up_los")[:n_em])
+    source_index = np.arange(n_em_drawn - n_em, n_em_drawn - n_em + time.size)
+    if em_index is not None:
+        source_index[:n_em] = em_index
     return Candidates(
         time_days=time,
         day=_day_of(time),
         is_elective=np.concatenate(
-            [
-                np.zeros(em.time_days.size, dtype=bool),
-                np.ones(el.time_days.size, dtype=bool),
-                ce.group == len(cfg.groups),
-            ]
+            [np.zeros(n_em, dtype=bool), np.ones(n_el, dtype=bool), ce.group == len(cfg.groups)]
         ),
-        n_emergencies=int(em.time_days.size),
+        n_emergencies=int(n_em),
         priority=cat("priority"),
         bookable_days=cat("bookable_days"),
-        group=cat("group"),
+        group=group,
         u_accept=cat("u_accept"),
-        base_los_days=cat("base_los_days"),
+        base_los_days=base_los,
         u_step_up=cat("u_step_up"),
-        step_up_los_days=cat("step_up_los_days"),
+        step_up_los_days=step_up_los,
         u_pathway=cat("u_pathway"),
-        service_los_days=service_los,
-        assessment_days=assessment,
+        service_los_days=ppf_rows([s.los for s in cfg.services.values()], cat("u_service_los")),
+        assessment_days=ppf_rows(
+            [s.assessment for s in cfg.services.values()], _assessment_uniforms(streams, sources, em_index)
+        ),
         group_names=tuple(cfg.groups),
         service_names=tuple(cfg.services),
         priority_names=tuple(cfg.demand.elective.priorities) if cfg.demand.elective is not None else (),
-        source_index=np.arange(time.size),
-        n_drawn=int(time.size),
+        source_index=source_index,
+        n_drawn=int(n_em_drawn + n_el + ce.time_days.size),
         replication_seed=streams.replication_seed,
         n_census=int(ce.time_days.size),
         census=census,
     )
+
+
+def _assessment_uniforms(streams: Streams, sources: tuple[_Arrivals, ...], em_index: np.ndarray | None) -> np.ndarray:
+    """The assessment quantiles: each source draws its own, so electives never shift an
+    emergency's; the emergencies' are taken in time order (``em_index``: those kept)."""
+    em, *rest = sources
+    first = streams["assessment"].random(em.time_days.size)
+    if em_index is not None:
+        first = first.take(em_index)
+    u = np.empty(first.size + sum(r.time_days.size for r in rest))
+    u[: first.size] = first
+    at = first.size
+    for name, source in zip(("elective_assessment", "census_assessment"), rest, strict=True):
+        size = source.time_days.size
+        streams[name].random(out=u[at : at + size])  # the numbers of random(size), in place
+        at += size
+    return u
 
 
 def _census(cfg: Config, streams: Streams, group_dtype: np.dtype) -> tuple[_Arrivals, CensusBlock | None]:
@@ -264,9 +289,8 @@ def _census(cfg: Config, streams: Streams, group_dtype: np.dtype) -> tuple[_Arri
     the electives), each with draws from the census's own streams, so a census never shifts the
     draws of the patients who arrive later."""
     state = cfg.initial_state
-    empty = np.empty(0)
     if state is None or not (state.acute or state.services or state.boarding):
-        return _Arrivals(empty, np.empty(0, dtype=np.int64), empty, np.empty(0, dtype=group_dtype), *[empty] * 6), None
+        return _no_arrivals(group_dtype), None
     groups = {name: i for i, name in enumerate(cfg.groups)}
     groups[ELECTIVE_GROUP] = len(cfg.groups)
     services = {name: i for i, name in enumerate(cfg.services)}
@@ -307,13 +331,18 @@ def _census(cfg: Config, streams: Streams, group_dtype: np.dtype) -> tuple[_Arri
         bookable_days=np.full(k, np.nan),
         group=group.astype(group_dtype),
         u_accept=np.full(k, -1.0),  # already here: never thinned
-        base_los_days=np.full(k, np.nan),  # drawn at day 0 from the tail beyond the elapsed time
+        u_los=np.full(k, np.nan),  # unused: the stay is drawn at day 0 from the tail beyond the elapsed time
         u_step_up=np.ones(k),
-        step_up_los_days=np.zeros(k),
+        u_step_up_los=np.zeros(k),  # unused
         u_pathway=streams["census_pathway"].random(k),
         u_service_los=streams["census_service_los"].random(k),
     )
     return arrivals, block
+
+
+def _no_arrivals(group_dtype: np.dtype) -> _Arrivals:
+    empty = np.empty(0)
+    return _Arrivals(empty, np.empty(0, dtype=np.int64), empty, np.empty(0, dtype=group_dtype), *[empty] * 6)
 
 
 class OnwardDraws:
@@ -403,9 +432,9 @@ def _compiled_stable_order(values: np.ndarray) -> np.ndarray | None:
 
 def _gather_concat(order: np.ndarray, first: np.ndarray, *rest: np.ndarray) -> np.ndarray:
     """``np.concatenate([first[order], *rest])`` (1-d) without the intermediate copy."""
-    out = np.empty(first.size + sum(r.size for r in rest), np.result_type(first, *rest))
-    np.take(first, order, out=out[: first.size], mode="clip")  # order holds valid indices: no check
-    at = first.size
+    out = np.empty(order.size + sum(r.size for r in rest), np.result_type(first, *rest))
+    np.take(first, order, out=out[: order.size], mode="clip")  # order holds valid indices: no check
+    at = order.size
     for r in rest:
         out[at : at + r.size] = r
         at += r.size

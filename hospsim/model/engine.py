@@ -462,7 +462,7 @@ class Engine:
 
 def run_model(cfg: Config, replication_seed: int) -> Replication:
     """Draw the patients, set up the plan and simulate one replication."""
-    return simulate_candidates(cfg, build_candidates(cfg, Streams(replication_seed)))
+    return simulate_candidates(cfg, draw_for_run(cfg, replication_seed))
 
 
 def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
@@ -485,7 +485,18 @@ def engine_candidates(cfg: Config, cand: Candidates) -> Candidates:
     """The candidates an engine simulates: not those that no opening of the plan's gates can
     accept (about a third with the default headroom), which would cost lists, log entries and
     records."""
-    return cand.select(cand.is_elective | (cand.u_accept < most_accept_probability(cfg)[cand.day]))
+    keep = cand.is_elective | (cand.u_accept < most_accept_probability(cfg)[cand.day])
+    # Drawn for this run alone (draw_for_run): nothing left to select. A draw shared by a sweep's
+    # runs is read-only and copied, so each engine owns (and may write) its candidates' arrays.
+    if keep.all() and cand.time_days.flags.writeable:
+        return cand
+    return cand.select(keep)
+
+
+def draw_for_run(cfg: Config, replication_seed: int) -> Candidates:
+    """The candidates of one replication of ``cfg`` alone, as :func:`engine_candidates` selects
+    them from the whole draw (the same numbers), the others left out as they are drawn."""
+    return build_candidates(cfg, Streams(replication_seed), accept_below=most_accept_probability(cfg))
 
 
 def replication_from(

@@ -25,10 +25,10 @@ import functools
 from dataclasses import dataclass
 
 from ..config import Config, UserError
-from .cohort import Candidates, build_candidates
+from .cohort import Candidates
+from .engine import draw_for_run
 from .engine import simulate_candidates as _simulate_simpy
 from .records import Replication
-from .streams import Streams
 
 SIMPY = "simpy"
 FAST = "fast"
@@ -102,7 +102,7 @@ def run_model(cfg: Config, replication_seed: int, engine: str | None = None) -> 
     """Draw the patients, set up the plan and simulate one replication with ``engine`` (None: the
     config's ``engine``). Both engines return the same replication; an engine that cannot run
     here raises :class:`EngineUnavailable`."""
-    return simulate_candidates(cfg, build_candidates(cfg, Streams(replication_seed)), engine)
+    return simulate_candidates(cfg, draw_for_run(cfg, replication_seed), engine)
 
 
 @dataclass(frozen=True)

@@ -97,11 +97,12 @@ class _SpawnProcess(multiprocessing.context.SpawnProcess):
             return multiprocessing.context.SpawnProcess._Popen(process_obj)
 
 
-def _worker_setup() -> None:
-    """Each worker process, as it starts: keep freed memory for the next run rather than hand it
-    back to the system (glibc's malloc otherwise unmaps every large array when it is freed, and
-    touching fresh pages again cost ~15% of a compiled replication). A worker's memory stays flat
-    at the size of its largest run; elsewhere than glibc this does nothing."""
+def keep_freed_memory() -> None:
+    """From now on this process keeps freed memory for its next run rather than handing it back
+    to the system (glibc's malloc otherwise unmaps every large array when it is freed, and
+    touching fresh pages again cost ~15% of a compiled replication). Memory stays flat at the size
+    of the largest run. Set in sweep workers and in the ``hospsim`` command's own process, never
+    by the library in a caller's process; elsewhere than glibc it does nothing."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
@@ -110,6 +111,11 @@ def _worker_setup() -> None:
     libc.mallopt(m_mmap_threshold, 1 << 30)
     libc.mallopt(m_trim_threshold, (1 << 31) - 1)
     libc.mallopt(m_top_pad, 256 << 20)
+
+
+def _worker_setup() -> None:
+    """Each worker process, as it starts."""
+    keep_freed_memory()
 
 
 class _SpawnContext(multiprocessing.context.SpawnContext):

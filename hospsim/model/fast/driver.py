@@ -6,18 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from ...config import Config
-from ..cohort import Candidates, OnwardDraws, build_candidates
-from ..engine import Engine, engine_candidates, replication_from
+from ..cohort import Candidates, OnwardDraws
+from ..engine import Engine, draw_for_run, engine_candidates, replication_from
 from ..plan import GateBook, Levers, build_levers
 from ..records import Replication
-from ..streams import Streams
 from . import kernel as k
 from .state import CANCELLATION_LOG, State, grow_log, grow_visits, new_state, records, take_over, write_levers
 
 
 def run_model_fast(cfg: Config, replication_seed: int) -> Replication:
     """Draw the patients, set up the plan and simulate one replication (compiled engine)."""
-    return simulate_candidates_fast(cfg, build_candidates(cfg, Streams(replication_seed)))
+    return simulate_candidates_fast(cfg, draw_for_run(cfg, replication_seed))
 
 
 def warm_up() -> None:
