@@ -65,10 +65,12 @@ except hospsim.ConfigError as err:
 #
 # `run()` simulates the replications in parallel (the numbers do not depend on the number of
 # workers) and, without `out=`, keeps the results in memory. It is safe from a plain script
-# like this one: no `if __name__ == "__main__":` guard is needed.
+# like this one: no `if __name__ == "__main__":` guard is needed. `engine="fast"` runs the
+# compiled engine: the same numbers as the reference engine (`"simpy"`, the default), about ten
+# times sooner.
 
 # %%
-res = hospsim.run(cut, replications=REPLICATIONS, progress=False)
+res = hospsim.run(cut, replications=REPLICATIONS, engine="fast", progress=False)
 print(res)
 
 # %% [markdown]

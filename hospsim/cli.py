@@ -865,7 +865,7 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _add_fit_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    from .analysis.fit import HORIZON_DAYS, WARMUP_DAYS
+    from .analysis.fit_defaults import HORIZON_DAYS, WARMUP_DAYS
     from .config.limits import MAX_HORIZON_DAYS, MAX_PLACES
 
     fit = sub.add_parser("fit", help="fit a config (demand, LOS, pathways, services, beds) to an episode extract")

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import STATISTICS_ENGINE
 from network_cases import Exact, exact_kpis, network_config, visit_kpis
 from test_validation import LEVEL, Check, assert_checks
 
@@ -57,7 +58,7 @@ from hospsim.analysis.network_ctmc import Arrival, Network, NetworkResult, Node,
 from hospsim.analysis.queueing import erlang_b
 from hospsim.analysis.stats import t_interval
 from hospsim.config import Config
-from hospsim.model.engine import run_model
+from hospsim.model.engines import run_model
 from hospsim.model.kpis import kpi_names, kpis
 from hospsim.model.streams import replication_seeds
 
@@ -225,7 +226,7 @@ def _replications(name: str, slow: bool) -> pd.DataFrame:
     cfg = _config(name, slow)
     rows = []
     for seed in replication_seeds(cfg.seed, cfg.replications):
-        rep = run_model(cfg, seed)
+        rep = run_model(cfg, seed, STATISTICS_ENGINE)
         row = kpis(cfg, rep)
         row.update({f"visits:{k}": v for k, v in visit_kpis(cfg, rep).items()})
         rows.append(row)
@@ -368,3 +369,21 @@ def test_shifted_target_fails():
             material = [c for c in material if c.label.endswith(("_occupied", "_occupied_beds", "p_refused"))]
         assert len(material) >= 4
         assert not any(c.passed for c in material), "\n".join(str(c) for c in material if c.passed)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_network_configs_run_in_lockstep(name):
+    """The checks above run on STATISTICS_ENGINE: on each case's config (shortened) the compiled
+    engine gives the reference engine's records, visits, daily table and KPIs bit for bit."""
+    from hospsim.model.fast import fast_engine_problem
+
+    if fast_engine_problem() is not None:
+        pytest.skip(str(fast_engine_problem()))
+    from test_lockstep import assert_lockstep
+
+    case = CASES[name]
+    cfg = network_config(
+        case.network, measured_days=120, warmup_days=30, replications=1, seed=5, unlimited=case.unlimited
+    )
+    for seed in (1, 2):
+        assert_lockstep(cfg, seed)

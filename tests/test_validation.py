@@ -21,6 +21,10 @@ replication means OR within the README's practical tolerance. Each check also as
 run is long enough for the check to be able to fail: the 99% interval must be no wider than
 twice the practical tolerance (so the interval cannot swallow a large error).
 
+The runs use the compiled engine (``conftest.STATISTICS_ENGINE``; its trajectories are the
+reference engine's bit for bit, and ``test_validation_configs_run_in_lockstep`` below checks that
+on each kind of config here); ``HOSPSIM_TEST_ENGINE=simpy`` runs them on the reference itself.
+
 The default (CI) set is a representative subset sized to run in well under 3 minutes on one
 core; ``pytest -m slow tests/test_validation.py`` runs every row with longer runs.
 """
@@ -35,12 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import VALIDATION_DIR, queue_config
+from conftest import STATISTICS_ENGINE, VALIDATION_DIR, queue_config
 
 from hospsim.analysis.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
 from hospsim.analysis.stats import t_interval
 from hospsim.config import Config
-from hospsim.model.engine import run_model
+from hospsim.model.engines import run_model
 from hospsim.model.kpis import kpis
 from hospsim.model.streams import replication_seeds
 
@@ -144,7 +148,9 @@ def replicate(cfg: Config) -> pd.DataFrame:
     ``run_model`` + ``kpis`` rather than ``run_config``: the same numbers, without building and
     keeping every replication's daily table (hundreds of thousands of days in the long runs).
     """
-    return pd.DataFrame([kpis(cfg, run_model(cfg, seed)) for seed in replication_seeds(cfg.seed, cfg.replications)])
+    return pd.DataFrame(
+        [kpis(cfg, run_model(cfg, seed, STATISTICS_ENGINE)) for seed in replication_seeds(cfg.seed, cfg.replications)]
+    )
 
 
 B_RULE_MIN = 0.005  # README: the blocking tolerance is stated for rows with B >= 0.005
@@ -464,7 +470,7 @@ def run_tandem(days: int, reps: int, tol: float, warmup: int = 20) -> None:
     )
     throughput, blocked, bed_occupied = [], [], []
     for seed in replication_seeds(cfg.seed, reps):
-        rep = run_model(cfg, seed)
+        rep = run_model(cfg, seed, STATISTICS_ENGINE)
         rec = rep.records
         assert list(rep.cohort.service_names) == ["rehab"]
         ends = rec.service_end_days[rec.service == 0]
@@ -504,3 +510,43 @@ def test_tandem_blocking_hunt():
 @pytest.mark.slow
 def test_tandem_blocking_hunt_long():
     run_tandem(days=50_000, reps=20, tol=0.005)
+
+
+# --- the compiled engine runs these configs exactly as the reference does -------------------------
+
+
+def _validation_configs() -> dict[str, Config]:
+    """One short config of each kind above (the statistics run them on STATISTICS_ENGINE)."""
+    one_day = {"dist": "exponential", "mean_days": 1.0}
+    units = MONKS_POOLS["pooled"]
+    groups = {u: {"share": 1.0 / len(units), "los": MONKS_UNITS[u]["los"]} for u in units}
+    short = {"horizon_days": 160, "warmup_days": 40, "seed": 7}
+    configs = {f"erlang_b-{d}": queue_config(20, 3.4, LOS_5D[d], when_full="refuse", **short) for d in LOS_5D}
+    configs["erlang_c"] = queue_config(20, 3.6, LOS_5D["exponential"], when_full="queue", **short)
+    configs["monks-pooled"] = queue_config(
+        22, 1.0, MONKS_UNITS[units[0]]["los"], when_full="refuse", groups=groups, **short
+    )
+    configs["tandem"] = queue_config(
+        1,
+        3.0,
+        one_day,
+        when_full="queue",
+        services={"rehab": {"capacity": 1, "los": one_day}},
+        groups={"all": {"share": 1.0, "los": one_day, "pathways": {"rehab": 1.0}}},
+        **short,
+    )
+    return configs
+
+
+@pytest.mark.parametrize("kind", list(_validation_configs()))
+def test_validation_configs_run_in_lockstep(kind):
+    """The validation above runs on STATISTICS_ENGINE: on each kind of its configs the compiled
+    engine gives the reference engine's records, daily table and KPIs bit for bit."""
+    from hospsim.model.fast import fast_engine_problem
+
+    if fast_engine_problem() is not None:
+        pytest.skip(str(fast_engine_problem()))
+    from test_lockstep import assert_lockstep
+
+    for seed in (1, 2):
+        assert_lockstep(_validation_configs()[kind], seed)

@@ -64,3 +64,23 @@ def test_the_parent_still_summarises():
     mean, low, high, n = t_interval(np.array([1.0, 2.0, 3.0]))
     assert (mean, n) == (2.0, 3) and round(low, 4) == -0.4841 and round(high, 4) == 4.4841
     assert tuple(round(x, 4) for x in wilson_interval(5, 10)) == (0.2366, 0.7634)
+
+
+CHECK = """
+import json, sys
+from hospsim.cli import main
+
+code = main(["check", {config!r}])
+heavy = ("pandas", "scipy.stats", "matplotlib", "pyarrow", "numba", "simpy")
+print(json.dumps({{"code": code, "heavy": sorted(m for m in heavy if m in sys.modules)}}))
+"""
+
+
+def test_the_command_line_starts_without_the_heavy_modules():
+    """``hospsim check`` (and building the parser of every command) needs the config layer only:
+    not pandas, scipy.stats, the engines or the figures (each command imports what it runs)."""
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK.format(config=str(MINI))], capture_output=True, text=True, check=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "heavy": []}

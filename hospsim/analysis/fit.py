@@ -19,11 +19,10 @@ import pandas as pd
 
 from ..config import ConfigError
 from ..config.schema import HOME
+from .fit_defaults import HORIZON_DAYS, WARMUP_DAYS
 from .fitting.demand import RateFit, fit_emergency_rate
 from .fitting.los import LosFit, fit_los
 
-HORIZON_DAYS = 365
-WARMUP_DAYS = 180
 BEDS_PERCENTILE = 99  # acute beds: this percentile of the daily maximum occupancy, rounded up
 # A service's LOS when the extract has no service start/end times (assumed: between the
 # home-based (12-19 days) and bed-based (32-59 days) intermediate-care stays of IPACS).
