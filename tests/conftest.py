@@ -12,11 +12,12 @@ from hospsim.config import Config, config_from_dict
 from hospsim.model.engines import FAST, SIMPY
 from hospsim.model.fast import fast_engine_problem
 
-# The engine of the long statistical checks (validation against exact results, calibration, the
-# census's long-run test): the compiled one, whose trajectories are the reference's bit for bit
-# (tests/test_lockstep.py, which includes each validation config), in a fraction of the time.
-# HOSPSIM_TEST_ENGINE=simpy runs them on the reference itself; without numba they use it anyway.
-STATISTICS_ENGINE = os.environ.get("HOSPSIM_TEST_ENGINE") or (FAST if fast_engine_problem() is None else SIMPY)
+# The engine of long runs whose subject is not the engine (validation against exact results,
+# calibration, the census's long-run test, the bit-for-bit guard): the compiled one, whose
+# trajectories are the reference's bit for bit (tests/test_lockstep.py, which includes each
+# validation config, the default footprint and cells of the 44% experiment), in a fraction of the
+# time. HOSPSIM_TEST_ENGINE=simpy runs them on the reference itself; without numba they use it.
+LONG_RUN_ENGINE = os.environ.get("HOSPSIM_TEST_ENGINE") or (FAST if fast_engine_problem() is None else SIMPY)
 
 # Reference tables for the validation tests, copied into the repository (see its README.md).
 VALIDATION_DIR = Path(__file__).resolve().parent / "data" / "validation"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import STATISTICS_ENGINE
+from conftest import LONG_RUN_ENGINE
 
 from hospsim.analysis.calibration import TARGETS, calibration_table
 from hospsim.config import Config, default_config_path, load_config
@@ -24,7 +24,7 @@ REPLICATIONS = 10
 
 @pytest.fixture(scope="module")
 def calibration_run() -> tuple[Config, pd.DataFrame]:
-    cfg = load_config(default_config_path(), [f"replications={REPLICATIONS}", f"engine={STATISTICS_ENGINE}"])
+    cfg = load_config(default_config_path(), [f"replications={REPLICATIONS}", f"engine={LONG_RUN_ENGINE}"])
     reps = replications_table(run_replications(cfg, workers=1))
     return cfg, reps
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import STATISTICS_ENGINE
+from conftest import LONG_RUN_ENGINE
 from scipy import stats
 
 from hospsim.analysis.census import census_at
@@ -224,15 +224,15 @@ def test_a_start_from_the_models_own_census_gives_the_long_run_kpis():
     reps = 30
     warm, started = {k: [] for k in KPIS}, {k: [] for k in KPIS}
     for i in range(reps):
-        kp = kpis(base, run_with(base, 100 + i, STATISTICS_ENGINE))
-        census = census_at(base, run_with(base, 500 + i, STATISTICS_ENGINE), 200.0)
+        kp = kpis(base, run_with(base, 100 + i, LONG_RUN_ENGINE))
+        census = census_at(base, run_with(base, 500 + i, LONG_RUN_ENGINE), 200.0)
         data = copy.deepcopy(raw)
         data.update(
             start_date=str(base.start_date + dt.timedelta(days=200)), warmup_days=0, horizon_days=365,
             initial_state=census,
         )  # fmt: skip
         cfg = config_from_dict(data, "<census>")
-        kc = kpis(cfg, run_with(cfg, 900 + i, STATISTICS_ENGINE))
+        kc = kpis(cfg, run_with(cfg, 900 + i, LONG_RUN_ENGINE))
         for k in KPIS:
             warm[k].append(kp[k])
             started[k].append(kc[k])

@@ -7,7 +7,8 @@ unchanged: the displaced-demand KPIs and daily column (issue 8) added columns an
 
 The run is checked whole in every CI run; of the sweep, a sample of runs (baseline, a fixed-date
 cut and a gated cut, with transfers and gates) is re-run in every CI, and the whole sweep's
-files behind the ``slow`` marker.
+files behind the ``slow`` marker. In CI both run on the compiled engine (conftest's
+``LONG_RUN_ENGINE``); the same checks on the reference engine are ``slow`` too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import LONG_RUN_ENGINE
 from guard_digest import exact_values, file_digest, frame_digest
 
 from hospsim.cli import main
+from hospsim.model.engines import SIMPY
 from hospsim.runs.experiment import load_experiment
 from hospsim.runs.sweep import execute_run
 
@@ -29,18 +32,26 @@ FAST_EXPERIMENT = ROOT / "experiments" / "swl_44pct_fast.yaml"
 SAMPLED_RUNS = ("baseline#r000", "fixed_date#p006#r001", "gated#p004#r002", "gated#p008#r000")
 
 
-def test_default_run_is_bit_identical(tmp_path):
+# Each check on LONG_RUN_ENGINE (conftest: the compiled engine, held to the reference engine's
+# trajectories by tests/test_lockstep.py), and on the reference engine itself behind `slow`.
+ENGINES = [LONG_RUN_ENGINE] + [pytest.param(SIMPY, marks=pytest.mark.slow)] * (LONG_RUN_ENGINE != SIMPY)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_default_run_is_bit_identical(tmp_path, engine):
     out = tmp_path / "run"
-    assert main(["run", "--replications", "3", "--seed", "5", "--out", str(out), "--no-progress"]) == 0
+    args = ["run", "--replications", "3", "--seed", "5", "--engine", engine, "--out", str(out), "--no-progress"]
+    assert main(args) == 0
     for name, digest in REFERENCE["run"].items():
         assert file_digest(out / name) == digest, f"{name} changed"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("run_id", SAMPLED_RUNS)
-def test_sampled_sweep_runs_are_bit_identical(run_id):
+def test_sampled_sweep_runs_are_bit_identical(run_id, engine):
     loaded = load_experiment(FAST_EXPERIMENT)
     spec = next(s for s in loaded.runs() if s.run_id == run_id)
-    record, daily = execute_run(spec)
+    record, daily = execute_run(spec, engine)
     ref = REFERENCE["sweep_runs"][run_id]
     assert exact_values(record["kpis"]) == ref["kpis"]
     assert frame_digest(pd.DataFrame(record["monthly"])) == ref["monthly"]

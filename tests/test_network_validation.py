@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import STATISTICS_ENGINE
+from conftest import LONG_RUN_ENGINE
 from network_cases import Exact, exact_kpis, network_config, visit_kpis
 from test_validation import LEVEL, Check, assert_checks
 
@@ -226,7 +226,7 @@ def _replications(name: str, slow: bool) -> pd.DataFrame:
     cfg = _config(name, slow)
     rows = []
     for seed in replication_seeds(cfg.seed, cfg.replications):
-        rep = run_model(cfg, seed, STATISTICS_ENGINE)
+        rep = run_model(cfg, seed, LONG_RUN_ENGINE)
         row = kpis(cfg, rep)
         row.update({f"visits:{k}": v for k, v in visit_kpis(cfg, rep).items()})
         rows.append(row)
@@ -373,7 +373,7 @@ def test_shifted_target_fails():
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_network_configs_run_in_lockstep(name):
-    """The checks above run on STATISTICS_ENGINE: on each case's config (shortened) the compiled
+    """The checks above run on LONG_RUN_ENGINE: on each case's config (shortened) the compiled
     engine gives the reference engine's records, visits, daily table and KPIs bit for bit."""
     from hospsim.model.fast import fast_engine_problem
 

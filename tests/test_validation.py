@@ -21,7 +21,7 @@ replication means OR within the README's practical tolerance. Each check also as
 run is long enough for the check to be able to fail: the 99% interval must be no wider than
 twice the practical tolerance (so the interval cannot swallow a large error).
 
-The runs use the compiled engine (``conftest.STATISTICS_ENGINE``; its trajectories are the
+The runs use the compiled engine (``conftest.LONG_RUN_ENGINE``; its trajectories are the
 reference engine's bit for bit, and ``test_validation_configs_run_in_lockstep`` below checks that
 on each kind of config here); ``HOSPSIM_TEST_ENGINE=simpy`` runs them on the reference itself.
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import STATISTICS_ENGINE, VALIDATION_DIR, queue_config
+from conftest import LONG_RUN_ENGINE, VALIDATION_DIR, queue_config
 
 from hospsim.analysis.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
 from hospsim.analysis.stats import t_interval
@@ -149,7 +149,7 @@ def replicate(cfg: Config) -> pd.DataFrame:
     keeping every replication's daily table (hundreds of thousands of days in the long runs).
     """
     return pd.DataFrame(
-        [kpis(cfg, run_model(cfg, seed, STATISTICS_ENGINE)) for seed in replication_seeds(cfg.seed, cfg.replications)]
+        [kpis(cfg, run_model(cfg, seed, LONG_RUN_ENGINE)) for seed in replication_seeds(cfg.seed, cfg.replications)]
     )
 
 
@@ -470,7 +470,7 @@ def run_tandem(days: int, reps: int, tol: float, warmup: int = 20) -> None:
     )
     throughput, blocked, bed_occupied = [], [], []
     for seed in replication_seeds(cfg.seed, reps):
-        rep = run_model(cfg, seed, STATISTICS_ENGINE)
+        rep = run_model(cfg, seed, LONG_RUN_ENGINE)
         rec = rep.records
         assert list(rep.cohort.service_names) == ["rehab"]
         ends = rec.service_end_days[rec.service == 0]
@@ -516,7 +516,7 @@ def test_tandem_blocking_hunt_long():
 
 
 def _validation_configs() -> dict[str, Config]:
-    """One short config of each kind above (the statistics run them on STATISTICS_ENGINE)."""
+    """One short config of each kind above (the statistics run them on LONG_RUN_ENGINE)."""
     one_day = {"dist": "exponential", "mean_days": 1.0}
     units = MONKS_POOLS["pooled"]
     groups = {u: {"share": 1.0 / len(units), "los": MONKS_UNITS[u]["los"]} for u in units}
@@ -540,7 +540,7 @@ def _validation_configs() -> dict[str, Config]:
 
 @pytest.mark.parametrize("kind", list(_validation_configs()))
 def test_validation_configs_run_in_lockstep(kind):
-    """The validation above runs on STATISTICS_ENGINE: on each kind of its configs the compiled
+    """The validation above runs on LONG_RUN_ENGINE: on each kind of its configs the compiled
     engine gives the reference engine's records, daily table and KPIs bit for bit."""
     from hospsim.model.fast import fast_engine_problem
 
