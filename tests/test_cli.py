@@ -276,7 +276,7 @@ def test_version_and_help():
 
 def test_run_into_a_used_folder_replaces_it_whole(small_config: Path, tmp_path: Path):
     out = tmp_path / "o"
-    common = ("run", str(small_config), "--out", str(out), "--workers", "2", "--no-progress")
+    common = ("run", str(small_config), "--out", str(out), "--workers", "1", "--no-progress")
     assert hospsim(*common).returncode == 0
     res = hospsim(*common, "-r", "2", "--seed", "7", "--daily-format", "csv")
     assert res.returncode == 0, res.stderr
@@ -286,7 +286,7 @@ def test_run_into_a_used_folder_replaces_it_whole(small_config: Path, tmp_path: 
     assert manifest["replication_seeds"] == replication_seeds(7, 2)
     assert pd.read_csv(out / "replications.csv")["seed"].tolist() == replication_seeds(7, 2)
     assert sorted(set(pd.read_csv(out / "daily.csv")["replication"])) == [0, 1]
-    res = hospsim("reproduce", str(out), "--workers", "2")
+    res = hospsim("reproduce", str(out), "--workers", "1")
     assert res.returncode == 0, res.stderr
     assert "reproduced: 2 replications" in res.stdout and "all identical" in res.stdout
 

@@ -357,9 +357,11 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
         max_wait_days=float(max_wait),
         **_log(n, visits, cancellations),
         **level_pool(n, visits, len(cfg.services)),
-        ev_time=np.zeros(events),
-        ev_key=np.zeros(events, dtype=np.int64),
-        ev_payload=np.zeros(events, dtype=np.int64),
+        # Not filled (the heap reads only its first N_EVENTS entries): a process that keeps freed
+        # memory would otherwise write zeros over 24 MB for the default footprint.
+        ev_time=np.empty(events),
+        ev_key=np.empty(events, dtype=np.int64),
+        ev_payload=np.empty(events, dtype=np.int64),
         far_head=np.full(int(horizon * k.BUCKETS_PER_DAY) + 1, -1, dtype=np.int64),
         fn_time=np.empty(events),
         fn_key=np.empty(events, dtype=np.int64),
