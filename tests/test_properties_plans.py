@@ -323,8 +323,10 @@ def test_slots_multiplier_and_beds_keep_the_same_referrals(data, seed):
     multiplier the referrals are identical, and so are the emergency candidates' draws."""
     raw = data.draw(elective_systems(plans=False))
     start = raw["demand"]["elective"].get("initial_list")
-    if start is not None and start["max_wait_weeks"] == 0:
-        start["max_wait_weeks"] = 1.0  # distinct referral times
+    if start is not None and start["max_wait_weeks"] < 1e-3:
+        # Distinct referral times, which the matching below needs: a spread of 0 - or a tiny one,
+        # such as 5e-324 weeks, which rounds every referral to the same instant - gives ties.
+        start["max_wait_weeks"] = 1.0
     H = raw["horizon_days"]
     other = copy.deepcopy(raw)
     el = other["demand"]["elective"]
