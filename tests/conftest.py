@@ -19,6 +19,9 @@ from hospsim.model.fast import fast_engine_problem
 # time. HOSPSIM_TEST_ENGINE=simpy runs them on the reference itself; without numba they use it.
 LONG_RUN_ENGINE = os.environ.get("HOSPSIM_TEST_ENGINE") or (FAST if fast_engine_problem() is None else SIMPY)
 
+# Tests of the compiled engine itself: skipped, saying why, where it cannot run.
+NEEDS_FAST = pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem()))
+
 # Reference tables for the validation tests, copied into the repository (see its README.md).
 VALIDATION_DIR = Path(__file__).resolve().parent / "data" / "validation"
 

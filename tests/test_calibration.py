@@ -2,7 +2,8 @@
 
 Runs what ``hospsim calibrate -r 10`` runs: the default config, its fixed root seed, its full
 horizon (180-day warm-up, then three winters and three summers), 10 replications - with the
-compiled engine, which gives the reference engine's numbers bit for bit (conftest) - and asserts every target of ``hospsim.calibration.TARGETS`` (the replication mean inside the band).
+compiled engine, which gives the reference engine's numbers bit for bit (conftest) - and asserts
+every target of ``hospsim.calibration.TARGETS`` (the replication mean inside the band).
 The seed is fixed, so the test is deterministic; the calibrated means sit inside their bands with
 95% CIs that are narrower than the bands (e.g. delayed patients ~136, CI about +-5), so the fit
 does not hang on this seed.

@@ -14,15 +14,11 @@ import heapq
 
 import numpy as np
 import pytest
+from conftest import NEEDS_FAST
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hospsim.model.fast import fast_engine_problem
-
-pytestmark = [
-    pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem())),
-    pytest.mark.slow,
-]
+pytestmark = [NEEDS_FAST, pytest.mark.slow]
 
 
 def _queue(horizon_days: int, room: int):  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import NEEDS_FAST
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_census import censuses
@@ -26,11 +27,11 @@ from test_properties import SETTINGS, build, seeds, systems
 
 from hospsim.config import Config, config_to_dict, default_config_path, load_config
 from hospsim.model.engine import TRANSFERRED, run_model
-from hospsim.model.fast import fast_engine_problem, run_model_fast
+from hospsim.model.fast import run_model_fast
 from hospsim.model.kpis import daily_and_kpis
 from hospsim.model.records import Replication
 
-pytestmark = pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem()))
+pytestmark = NEEDS_FAST
 
 # Examples per generated test (the plain-Python run of the kernel below asks for fewer).
 EXAMPLES = int(os.environ.get("HOSPSIM_LOCKSTEP_EXAMPLES", "0")) or None

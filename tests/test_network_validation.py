@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LONG_RUN_ENGINE
+from conftest import LONG_RUN_ENGINE, NEEDS_FAST
 from network_cases import Exact, exact_kpis, network_config, visit_kpis
 from test_validation import LEVEL, Check, assert_checks
 
@@ -371,14 +371,11 @@ def test_shifted_target_fails():
         assert not any(c.passed for c in material), "\n".join(str(c) for c in material if c.passed)
 
 
+@NEEDS_FAST
 @pytest.mark.parametrize("name", list(CASES))
 def test_network_configs_run_in_lockstep(name):
     """The checks above run on LONG_RUN_ENGINE: on each case's config (shortened) the compiled
     engine gives the reference engine's records, visits, daily table and KPIs bit for bit."""
-    from hospsim.model.fast import fast_engine_problem
-
-    if fast_engine_problem() is not None:
-        pytest.skip(str(fast_engine_problem()))
     from test_lockstep import assert_lockstep
 
     case = CASES[name]

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LONG_RUN_ENGINE, VALIDATION_DIR, queue_config
+from conftest import LONG_RUN_ENGINE, NEEDS_FAST, VALIDATION_DIR, queue_config
 
 from hospsim.analysis.queueing import erlang_b, erlang_c, mgcc_mean_occupied, mmc_mean_wait, mmc_p_wait_over
 from hospsim.analysis.stats import t_interval
@@ -538,14 +538,11 @@ def _validation_configs() -> dict[str, Config]:
     return configs
 
 
+@NEEDS_FAST
 @pytest.mark.parametrize("kind", list(_validation_configs()))
 def test_validation_configs_run_in_lockstep(kind):
     """The validation above runs on LONG_RUN_ENGINE: on each kind of its configs the compiled
     engine gives the reference engine's records, daily table and KPIs bit for bit."""
-    from hospsim.model.fast import fast_engine_problem
-
-    if fast_engine_problem() is not None:
-        pytest.skip(str(fast_engine_problem()))
     from test_lockstep import assert_lockstep
 
     for seed in (1, 2):

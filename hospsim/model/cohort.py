@@ -233,7 +233,7 @@ def build_candidates(cfg: Config, streams: Streams, accept_below: np.ndarray | N
         base_los[n_em : n_em + n_el] = ppf(cfg.demand.elective.los, u_los[n_em : n_em + n_el])
     step_up_los = np.zeros(time.size)
     if cfg.step_up_service is not None:
-        step_up_los[:n_em] = ppf(cfg.services[cfg.step_up_service].los, cat("u_step_up_los")[:n_em])
+        step_up_los[:n_em] = ppf(cfg.services[cfg.step_up_service].los, em.u_step_up_los.take(order))
     source_index = np.arange(n_em_drawn - n_em, n_em_drawn - n_em + time.size)
     if em_index is not None:
         source_index[:n_em] = em_index
