@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from hospsim.config import Config, config_from_dict
-from hospsim.model.engines import FAST, SIMPY
+from hospsim.model.engines import FAST, SIMPY, run_model
 from hospsim.model.fast import fast_engine_problem
+from hospsim.model.records import Replication
 
 # The engine of long runs whose subject is not the engine (validation against exact results,
 # calibration, the census's long-run test, the bit-for-bit guard): the compiled one, whose
@@ -18,6 +19,14 @@ from hospsim.model.fast import fast_engine_problem
 # validation config, the default footprint and cells of the 44% experiment), in a fraction of the
 # time. HOSPSIM_TEST_ENGINE=simpy runs them on the reference itself; without numba they use it.
 LONG_RUN_ENGINE = os.environ.get("HOSPSIM_TEST_ENGINE") or (FAST if fast_engine_problem() is None else SIMPY)
+
+
+def run_replication(cfg: Config, seed: int) -> Replication:
+    """One replication on :data:`LONG_RUN_ENGINE`: what the property tests check invariants on
+    (their subject is the model; the lockstep tests hold the two engines bit for bit equal over
+    the same generated systems)."""
+    return run_model(cfg, seed, LONG_RUN_ENGINE)
+
 
 # Tests of the compiled engine itself: skipped, saying why, where it cannot run.
 NEEDS_FAST = pytest.mark.skipif(fast_engine_problem() is not None, reason=str(fast_engine_problem()))

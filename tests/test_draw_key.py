@@ -7,6 +7,9 @@ import copy
 import dataclasses
 
 import numpy as np
+import pandas as pd
+import pytest
+from conftest import LONG_RUN_ENGINE
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_census import censuses
@@ -16,6 +19,9 @@ from hospsim.config import ConfigError, default_config_path, load_config
 from hospsim.model.cohort import build_candidates
 from hospsim.model.draw_key import NOT_DRAWN, draw_key
 from hospsim.model.engine import draw_for_run, engine_candidates
+from hospsim.model.engines import simulate_candidates
+from hospsim.model.kpis import daily_and_kpis
+from hospsim.model.plan import may_use_a_service
 from hospsim.model.streams import Streams
 
 
@@ -69,12 +75,30 @@ def test_configs_that_differ_only_in_their_plan_draw_the_same_candidates(raw, se
     assert _bit_identical(build_candidates(cfg, Streams(seed)), build_candidates(plain, Streams(seed))) == []
 
 
+# The stays a run drawn for itself draws only for the candidates its plan may send there.
+_STAYS = ("service_los_days", "assessment_days", "step_up_los_days")
+
+
+def _drawn_alone_differs(selected, alone) -> list[str]:
+    """The fields where a run's own draw differs in any bit from the selection of the whole
+    draw, but for the stays it left out (NaN): every stay it drew has the same bits."""
+    differ = [name for name in _bit_identical(selected, alone) if name not in _STAYS]
+    for name in _STAYS:
+        whole, own = getattr(selected, name), getattr(alone, name)
+        drawn = ~np.isnan(own)
+        if own.shape != whole.shape or whole[drawn].tobytes() != own[drawn].tobytes():
+            differ.append(name)
+    return differ
+
+
 @settings(max_examples=150, **SETTINGS)
 @given(data=st.data(), seed=seeds, census=st.booleans())
 def test_a_run_drawn_alone_has_the_candidates_selected_from_the_whole_draw(data, seed, census):
     """One replication draws only the candidates its plan may accept (draw_for_run); a sweep
-    draws them all once and selects per cell (engine_candidates). Both give the same bits."""
-    raw = data.draw(systems(plans=None, network=None))
+    draws them all once and selects per cell (engine_candidates). Both give the same bits, but
+    for the community stays of candidates the plan can never send there, which a run's own draw
+    leaves out (NaN)."""
+    raw = data.draw(systems(plans=True, network=None))
     if census:
         raw["initial_state"] = data.draw(censuses(raw))
     cfg = build(raw)
@@ -82,15 +106,78 @@ def test_a_run_drawn_alone_has_the_candidates_selected_from_the_whole_draw(data,
     selected = engine_candidates(cfg, whole)
     alone = draw_for_run(cfg, seed)
     assert len(alone) < len(whole) or len(selected) == len(whole)
-    assert _bit_identical(selected, alone) == []
+    assert _drawn_alone_differs(selected, alone) == []
+    assert not np.isnan(alone.service_los_days[:, len(alone) - alone.n_census :]).any()  # a census: all
     assert engine_candidates(cfg, alone) is alone  # nothing more to select: no copy
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(raw=systems(plans=True, network=None), seed=seeds)
+def test_a_run_drawn_alone_is_the_run_of_the_whole_draw(raw, seed):
+    """The same patients meet the same fates whether the run's stays were drawn for the
+    candidates its plan may send to a service only, or for everyone: every plan (pathway
+    changes, gated or late, step-up shares) sends nobody where its draw left the stay out."""
+    cfg = build(raw)
+    alone = simulate_candidates(cfg, draw_for_run(cfg, seed), LONG_RUN_ENGINE)
+    whole = simulate_candidates(cfg, build_candidates(cfg, Streams(seed)), LONG_RUN_ENGINE)
+    assert (
+        _bit_identical(dataclasses.replace(alone.records, levels=None), dataclasses.replace(whole.records, levels=None))
+        == []
+    )
+    assert _bit_identical(alone.cohort, whole.cohort) == []
+    (daily_a, kpis_a), (daily_w, kpis_w) = daily_and_kpis(cfg, alone), daily_and_kpis(cfg, whole)
+    pd.testing.assert_frame_equal(daily_a, daily_w, check_exact=True)
+    assert kpis_a.keys() == kpis_w.keys()
+    assert all(kpis_a[k] == kpis_w[k] or (np.isnan(kpis_a[k]) and np.isnan(kpis_w[k])) for k in kpis_a)
 
 
 def test_the_default_footprint_drawn_alone_leaves_a_third_out():
     cfg = load_config(default_config_path())
     whole, alone = build_candidates(cfg, Streams(5)), draw_for_run(cfg, 5)
     assert 0.25 < 1 - len(alone) / len(whole) < 0.40
-    assert _bit_identical(engine_candidates(cfg, whole), alone) == []
+    assert _drawn_alone_differs(engine_candidates(cfg, whole), alone) == []
+    # Community stays for about one candidate in ten (those not surely sent home), step-up
+    # stays for the groups with a step-up share, by their share.
+    los_rows = alone.service_los_days
+    assert 0.05 < np.mean(~np.isnan(los_rows[0])) < 0.15
+    assert (~np.isnan(los_rows)).all(axis=0).sum() == (~np.isnan(los_rows[0])).sum()  # all rows or none
+    emergencies = alone.step_up_los_days[: alone.n_emergencies]
+    assert 0.01 < np.mean(~np.isnan(emergencies)) < 0.06
+
+
+def test_a_stay_the_draw_left_out_and_a_patient_needed_is_refused():
+    """A patient sent to a service whose stay was not drawn would be a wrong run: refused."""
+    cfg = load_config(default_config_path(), ["horizon_days=60", "warmup_days=0"])
+    cand = draw_for_run(cfg, 4)
+    broken = dataclasses.replace(cand, service_los_days=np.full_like(cand.service_los_days, np.nan))
+    with pytest.raises(RuntimeError, match="left out"):
+        simulate_candidates(cfg, broken, LONG_RUN_ENGINE)
+    stepped = dataclasses.replace(cand, step_up_los_days=np.full_like(cand.step_up_los_days, np.nan))
+    with pytest.raises(RuntimeError, match="left out"):
+        simulate_candidates(cfg, stepped, LONG_RUN_ENGINE)
+
+
+def test_whoever_any_mix_of_the_plan_sends_to_a_service_may_use_one():
+    """Home in the middle of the mix, its share raised by a gated change delivered in part:
+    the uniforms every mix sends home are those of the narrowest home bin, and only they."""
+    over = [
+        "groups.frail_older.pathways={rehab_bed: 0.2, home: 0.5, care_home: 0.3}",
+        "groups.frail_older.pathways_change={to: {rehab_bed: 0.1, home: 0.8, home_support: 0.1}, start_day: 100,"
+        " duration_days: 50, gate: {occupancy_at_most: {occupancy: 0.8, days: 7}}}",
+        "plan_delivery.ic_growth_achieved=0.5",
+    ]
+    cfg = load_config(default_config_path(), over)
+    frail = list(cfg.groups).index("frail_older")
+    u = np.linspace(0.0, 1.0, 10_001)[:-1]
+    may = may_use_a_service(cfg, np.full(u.size, frail), u)
+    # Home's bin is [0.2, 0.7) before the change and only widens along it (rehab's share falls,
+    # home's rises), however much of it is delivered: surely home is [0.2, 0.7).
+    surely_home = (u >= 0.2 + 1e-6) & (u < 0.7 - 1e-6)
+    near_edge = (np.abs(u - 0.2) < 1e-6) | (np.abs(u - 0.7) < 1e-6)
+    assert np.array_equal(may[~near_edge], ~surely_home[~near_edge])
+    short = list(cfg.groups).index("short_stay")  # all home: nobody
+    assert not may_use_a_service(cfg, np.full(u.size, short), u).any()
+    assert may_use_a_service(cfg, np.full(u.size, len(cfg.groups) + 1), u).all()  # a census's service patients
 
 
 def test_what_is_drawn_is_in_the_key():
@@ -126,7 +213,6 @@ def test_every_excluded_path_names_a_config_field():
 def test_a_shared_read_only_draw_is_copied_even_when_every_candidate_is_kept():
     """A sweep's shared draw is read-only (sweep._LastDraw); with a headroom of 1 every candidate
     is kept, and the engines still get arrays of their own, which they may write."""
-    from hospsim.model.engines import simulate_candidates
     from hospsim.model.fast import fast_engine_problem
 
     over = ["horizon_days=40", "warmup_days=0", "demand.emergency.headroom=1", "demand.emergency.growth_per_year=0"]

@@ -30,15 +30,16 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from conftest import run_replication
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hospsim.config import STEP_UP, config_from_dict
 from hospsim.config.schedules import Schedule
 from hospsim.model.demand import calendar
-from hospsim.model.engine import ADMITTED, AVOIDED, ON_LIST, REFUSED, TRANSFERRED, WAITING, run_model
+from hospsim.model.engine import ADMITTED, AVOIDED, ON_LIST, REFUSED, TRANSFERRED, WAITING
 from hospsim.model.kpis import daily_and_kpis, daily_table, kpis
-from hospsim.model.records import FROM_ACUTE, FROM_ARRIVAL, final_states
+from hospsim.model.records import FROM_ACUTE, FROM_ARRIVAL, LevelLogs, final_states
 from hospsim.runs.replications import run_config
 
 # The model advances the clock by differences (``timeout(arrival - now)``), so a time that should
@@ -695,7 +696,7 @@ def check_fifo(cfg, rep) -> None:
 @given(raw=systems(plans=None), seed=seeds)
 def test_conservation_capacity_and_fifo(raw, seed):
     cfg = build(raw)
-    rep = run_model(cfg, seed)
+    rep = run_replication(cfg, seed)
     check_conservation(cfg, rep)
     check_capacity(cfg, rep)
     check_fifo(cfg, rep)
@@ -709,6 +710,9 @@ def _records_equal(a, b) -> bool:
     """Every field equal, NaN where NaN; nested records (the visits) field by field."""
 
     def same(x, y) -> bool:
+        if isinstance(x, LevelLogs):  # what was logged (the pool's other entries are not set)
+            pairs = [(a, b) for m in range(x.counts.size // 2) for a, b in zip(x.intervals(m), y.intervals(m))]
+            return x.counts.size == y.counts.size and all(np.array_equal(a, b) for a, b in pairs)
         if dataclasses.is_dataclass(x):
             return _records_equal(x, y)
         return np.array_equal(x, y, equal_nan=np.asarray(x).dtype.kind == "f")
@@ -725,16 +729,17 @@ def _kpis_equal(a: dict, b: dict) -> bool:
 def test_same_seed_same_results_other_seed_other_patients(raw, seed, other):
     assume(seed != other)
     cfg = build(raw)
-    a, b = run_model(cfg, seed), run_model(build(raw), seed)
+    a, b = run_replication(cfg, seed), run_replication(build(raw), seed)
     assert _records_equal(a.records, b.records)
     for f in a.cohort.__dataclass_fields__:
-        assert np.array_equal(getattr(a.cohort, f), getattr(b.cohort, f))
+        x, y = getattr(a.cohort, f), getattr(b.cohort, f)
+        assert np.array_equal(x, y, equal_nan=np.asarray(x).dtype.kind == "f"), f
     daily_a, kpis_a = daily_and_kpis(cfg, a)
     daily_b, kpis_b = daily_and_kpis(cfg, b)
     pd.testing.assert_frame_equal(daily_a, daily_b, check_exact=True)
     assert _kpis_equal(kpis_a, kpis_b)
 
-    c = run_model(cfg, other)
+    c = run_replication(cfg, other)
     # Other patients: emergencies and new referrals (the starting list is the same whatever the seed).
     new_a = a.cohort.arrival_days[a.cohort.arrival_days >= 0]
     new_c = c.cohort.arrival_days[c.cohort.arrival_days >= 0]
@@ -792,7 +797,7 @@ def test_more_beds_never_lengthen_a_wait(data, seed):
     bigger = copy.deepcopy(raw)
     bigger["acute"]["beds"] = data.draw(more_capacity(raw["acute"]["beds"]))
     small_cfg, big_cfg = build(raw), build(bigger)
-    small, big = run_model(small_cfg, seed), run_model(big_cfg, seed)
+    small, big = run_replication(small_cfg, seed), run_replication(big_cfg, seed)
     assert np.all(big.capacity.total_beds >= small.capacity.total_beds)
     assert np.array_equal(small.cohort.arrival_days, big.cohort.arrival_days)
     w_small, w_big = _waits(small, raw["horizon_days"]), _waits(big, raw["horizon_days"])
@@ -823,7 +828,7 @@ def test_same_extra_beds_every_day_never_add_refusals(data, seed):
         bigger["acute"]["beds"] = {
             "ramp": dict(beds["ramp"], **{"from": beds["ramp"]["from"] + k, "to": beds["ramp"]["to"] + k})
         }
-    small, big = run_model(build(raw), seed), run_model(build(bigger), seed)
+    small, big = run_replication(build(raw), seed), run_replication(build(bigger), seed)
     # Rounding a ramp half-way value can give k +/- 1 extra on a day: keep exact-k cases only.
     assume(np.all(big.capacity.total_beds - small.capacity.total_beds == k))
     assert np.sum(big.records.outcome == REFUSED) <= np.sum(small.records.outcome == REFUSED)
@@ -874,7 +879,7 @@ def test_more_places_never_add_delays_when_beds_are_not_short(data, seed):
     raw["acute"] = {"beds": 100_000, "when_full": raw["acute"]["when_full"]}
     bigger = _more_places(data, raw)
     small_cfg, big_cfg = build(raw), build(bigger)
-    small, big = run_model(small_cfg, seed), run_model(big_cfg, seed)
+    small, big = run_replication(small_cfg, seed), run_replication(big_cfg, seed)
     H = raw["horizon_days"]
     for rep in (small, big):
         assert not np.any(_waits(rep, H) > EPS) and not np.any(rep.records.outcome == REFUSED)
@@ -889,24 +894,33 @@ def test_more_places_never_add_delays_when_beds_are_not_short(data, seed):
 @settings(max_examples=300, derandomize=True, **SETTINGS)
 @given(data=st.data(), seed=seeds)
 def test_more_places_in_the_only_service_never_add_delay_or_boarding(data, seed):
-    """One community service, queue policy, no electives, measured from day 0: more places never
-    increase delayed bed-days nor total boarding.
+    """One community service, queue policy, no electives, constant capacities, measured from
+    day 0: more places never increase delayed bed-days nor total boarding.
 
     This is the regime where none of the mechanisms in the test above applies (no other
     service to wait longer for, no refused patients who could be admitted, no warm-up cut).
-    It held in every one of several thousand targeted examples but is not proven, so the
-    examples are derandomized (the same every run) to keep the suite deterministic.
+    Capacities must be constant too: when beds or places fall later (escalation beds closing,
+    a cut, a place open for a day), a bed freed by the extra place admits a boarder who
+    then waits in it for the service, and delays go up (hypothesis found such cases; both
+    engines agree). It held in every one of several thousand targeted examples but is not
+    proven, so the examples are derandomized (the same every run) to keep the suite
+    deterministic.
     """
     raw = data.draw(systems(electives=False, services=True, policy="queue", network=False))
     raw["warmup_days"] = 0
+    raw["acute"]["beds"] = data.draw(st.integers(1, 12))
+    raw["acute"].pop("escalation", None)
     raw["services"].pop("care_home", None)
+    for svc in raw["services"].values():
+        if svc["capacity"] != "unlimited":
+            svc["capacity"] = data.draw(st.integers(0, 6))
     for g in raw["groups"].values():
         mix = {k: v for k, v in g["pathways"].items() if k != "care_home"}
         total = sum(mix.values())
         g["pathways"] = {k: v / total for k, v in mix.items()}
     bigger = _more_places(data, raw)
     small_cfg, big_cfg = build(raw), build(bigger)
-    small, big = run_model(small_cfg, seed), run_model(big_cfg, seed)
+    small, big = run_replication(small_cfg, seed), run_replication(big_cfg, seed)
     H = raw["horizon_days"]
     assert _waits(big, H).sum() <= _waits(small, H).sum() + 1e-9
     assert kpis(big_cfg, big)["delayed_bed_days"] <= kpis(small_cfg, small)["delayed_bed_days"] + 1e-9
@@ -949,14 +963,14 @@ def test_demand_cut_keeps_a_subset_of_the_same_patients(data, seed):
     raw["demand"]["emergency"].pop("multiplier", None)
     cut = copy.deepcopy(raw)
     cut["demand"]["emergency"]["multiplier"] = data.draw(demand_cuts(raw["horizon_days"]))
-    base = run_model(build(raw), seed).cohort
-    less = run_model(build(cut), seed).cohort
+    base = run_replication(build(raw), seed).cohort
+    less = run_replication(build(cut), seed).cohort
 
     # Elective referrals are untouched (their admissions may move with the beds).
     el_a, el_b = base.is_elective, less.is_elective
     assert np.array_equal(base.arrival_days[el_a], less.arrival_days[el_b])
     for f in _COHORT_FIELDS:
-        assert np.array_equal(getattr(base, f)[el_a], getattr(less, f)[el_b]), f
+        assert np.array_equal(getattr(base, f)[el_a], getattr(less, f)[el_b], equal_nan=f.endswith("_days")), f
     # Emergencies: every patient of the cut scenario is a base patient with the same attributes.
     em_a, em_b = ~base.is_elective, ~less.is_elective
     t_a, t_b = base.arrival_days[em_a], less.arrival_days[em_b]
@@ -965,7 +979,7 @@ def test_demand_cut_keeps_a_subset_of_the_same_patients(data, seed):
     assert np.all(pos < t_a.size) and np.array_equal(t_a[np.minimum(pos, t_a.size - 1)], t_b)
     assert np.unique(pos).size == pos.size
     for f in _COHORT_FIELDS:
-        assert np.array_equal(getattr(base, f)[em_a][pos], getattr(less, f)[em_b]), f
+        assert np.array_equal(getattr(base, f)[em_a][pos], getattr(less, f)[em_b], equal_nan=f.endswith("_days")), f
     mult = build(cut).demand.emergency.multiplier.daily(raw["horizon_days"])
     # Days with no demand at all keep nobody; days at full demand keep everybody.
     day_b = t_b.astype(np.int64)
@@ -995,7 +1009,7 @@ def test_capacity_cut_applies_at_midnight_acute():
         "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 2}}},
     }
     cfg = build(raw)
-    rep = run_model(cfg, 1)
+    rep = run_replication(cfg, 1)
     rec = rep.records
     admitted = rec.outcome == ADMITTED
     assert np.any(rec.admit_days[admitted] == 1.0) and np.any(rec.bed_leave_days == 3.0)  # the setup
@@ -1021,7 +1035,7 @@ def test_capacity_cut_applies_at_midnight_service():
         },
     }
     cfg = build(raw)
-    rep = run_model(cfg, 1)
+    rep = run_replication(cfg, 1)
     rec = rep.records
     used = rec.service == 0
     assert np.any(rec.service_start_days[used] == 1.0)  # the setup
@@ -1046,7 +1060,7 @@ def test_admission_time_not_before_arrival():
         },
         "groups": {"all": {"share": 1.0, "los": {"dist": "exponential", "mean_days": 1.0}}},
     }
-    rep = run_model(build(raw), 10195)
+    rep = run_replication(build(raw), 10195)
     admitted = rep.records.outcome == ADMITTED
     assert np.all(rep.records.admit_days[admitted] >= rep.cohort.arrival_days[admitted])
 
@@ -1074,7 +1088,7 @@ def test_simultaneous_electives_do_not_crash():
         },
         "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 1}}},
     }
-    rep = run_model(build(raw), 7)
+    rep = run_replication(build(raw), 7)
     assert np.sum(rep.records.outcome == ADMITTED) == len(rep.cohort)
     # The starting list, two at a time at 08:00 on Friday and Monday to Thursday.
     el = rep.cohort.is_elective

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from conftest import LONG_RUN_ENGINE, run_replication
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import (
@@ -30,7 +31,8 @@ from test_properties import (
 )
 
 from hospsim.model.cohort import Candidates, build_candidates
-from hospsim.model.engine import ADMITTED, ON_LIST, run_model, simulate_candidates
+from hospsim.model.engine import ADMITTED, ON_LIST
+from hospsim.model.engines import simulate_candidates
 from hospsim.model.kpis import daily_table, kpis
 from hospsim.model.plan import build_levers
 from hospsim.model.streams import Streams
@@ -181,7 +183,7 @@ def replay_waiting_list(cfg, rep, seed: int) -> None:
 @given(raw=elective_systems(plans=None), seed=seeds)
 def test_waiting_list_is_booked_in_order(raw, seed):
     cfg = build(raw)
-    rep = run_model(cfg, seed)
+    rep = run_replication(cfg, seed)
     replay_waiting_list(cfg, rep, seed)
 
 
@@ -233,7 +235,7 @@ def test_simultaneous_cancellations_keep_their_order():
         service_names=(),
         priority_names=("urgent", "routine"),
     )
-    rec = simulate_candidates(cfg, cand).records
+    rec = simulate_candidates(cfg, cand, LONG_RUN_ENGINE).records
     at = 8 / 24
     np.testing.assert_allclose(rec.cancellation_days, [at, 1 + at, 1 + at, 2 + at])
     assert rec.cancelled_patient.tolist() == [2, 2, 1, 2]
@@ -254,7 +256,7 @@ def test_every_referral_ends_in_one_state(raw, seed):
     (``u_accept < multiplier`` on the referral day), with their draws, and the starting list is
     always among them."""
     cfg = build(raw)
-    rep = run_model(cfg, seed)
+    rep = run_replication(cfg, seed)
     check_conservation(cfg, rep)
     co, rec = rep.cohort, rep.records
     cand, el, kept, time = elective_candidates(cfg, seed)
@@ -297,7 +299,7 @@ def test_starting_list_is_always_kept_even_with_no_wait():
         "groups": {"all": {"share": 1.0, "los": {"dist": "fixed", "mean_days": 1}}},
     }
     cfg = build(raw)
-    rep = run_model(cfg, 1)
+    rep = run_replication(cfg, 1)
     assert int(rep.cohort.is_elective.sum()) == 10
     assert np.all(rep.cohort.arrival_days[rep.cohort.is_elective] < 0)
     assert daily_table(cfg, rep)["elective_referrals"].sum() == 0
@@ -337,7 +339,7 @@ def test_slots_multiplier_and_beds_keep_the_same_referrals(data, seed):
     if data.draw(st.booleans()):
         other["acute"]["beds"] = data.draw(capacity_schedules(1, 30, H))
     cfg_a, cfg_b = build(raw), build(other)
-    a, b = run_model(cfg_a, seed), run_model(cfg_b, seed)
+    a, b = run_replication(cfg_a, seed), run_replication(cfg_b, seed)
     ea, eb = _electives_of(a.cohort), _electives_of(b.cohort)
     if same_multiplier:
         for f in _ELECTIVE_FIELDS:
@@ -375,7 +377,7 @@ def test_more_slots_pair_referrals_one_to_one(data, seed):
     raw = data.draw(elective_systems(plans=None))
     other = copy.deepcopy(raw)
     other["demand"]["elective"]["per_weekday"] = data.draw(capacity_schedules(0, 5, raw["horizon_days"]))
-    a, b = run_model(build(raw), seed), run_model(build(other), seed)
+    a, b = run_replication(build(raw), seed), run_replication(build(other), seed)
     for f in ("arrival_days", "is_elective", "priority", "group", "step_up_los_days"):
         np.testing.assert_array_equal(getattr(a.cohort, f), getattr(b.cohort, f), err_msg=f)
     el = a.cohort.is_elective
@@ -428,7 +430,7 @@ def _more_beds_kpis(raw: dict, extra: int, seed: int) -> tuple[dict, dict]:
     out = []
     for r in (raw, bigger):
         cfg = build(r)
-        out.append(kpis(cfg, run_model(cfg, seed), window=(0, cfg.horizon_days)))
+        out.append(kpis(cfg, run_replication(cfg, seed), window=(0, cfg.horizon_days)))
     return out[0], out[1]
 
 

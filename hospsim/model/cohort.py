@@ -16,19 +16,24 @@ attributes, after the run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from ..config import Config
-from ..config.distributions import ppf, ppf_grouped, ppf_rows
+from ..config.distributions import LosDistribution, ppf, ppf_grouped, ppf_rows
 from ..config.schema import ELECTIVE_GROUP
 from . import compiled
 from .demand import emergency_arrivals, initial_list_times, referral_times
 from .streams import Streams
 
 NO_SERVICE = -1
+
+# Which candidates may need a stay drawn, from their group and one of their uniforms (see
+# build_candidates).
+StayFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class Cohort:
     priority: np.ndarray  # int: elective clinical priority (0 most urgent); -1 for emergencies
     group: np.ndarray  # index into group_names; electives get len(group_names)
     step_up_suitable: np.ndarray  # bool: may be diverted to step-up if a place is free
-    step_up_los_days: np.ndarray
+    step_up_los_days: np.ndarray  # its stay there if diverted (NaN: not suitable)
     acute_los_days: np.ndarray  # time from admission to medically fit for discharge
     service: np.ndarray  # discharge service index, or NO_SERVICE for home
     service_los_days: np.ndarray  # LOS in that service (0 for home)
@@ -196,7 +201,13 @@ def _starting_list(cfg: Config) -> tuple[np.ndarray, np.ndarray | None]:
     return times, np.array([names.index(listed[i].priority) for i in order], dtype=np.int64)
 
 
-def build_candidates(cfg: Config, streams: Streams, accept_below: np.ndarray | None = None) -> Candidates:
+def build_candidates(
+    cfg: Config,
+    streams: Streams,
+    accept_below: np.ndarray | None = None,
+    service_stays_for: StayFilter | None = None,
+    step_up_stays_for: StayFilter | None = None,
+) -> Candidates:
     """Draw every possible patient of one replication: emergencies, then elective referrals,
     then the census (patients already in the system at day 0).
 
@@ -204,7 +215,14 @@ def build_candidates(cfg: Config, streams: Streams, accept_below: np.ndarray | N
     opening of the plan's gates to accept it; :func:`hospsim.model.engine.engine_candidates`), the
     emergencies that no plan can accept are left out as soon as they are drawn, before they are
     sorted and given stays: the same candidates, bit for bit, as selecting them from the whole
-    draw, made with a third less work. A draw shared by several plans is made without it."""
+    draw, made with a third less work. A draw shared by several plans is made without it.
+
+    With ``service_stays_for`` (group, pathway uniform -> may the candidate go to a community
+    service under its plan; :func:`hospsim.model.plan.may_use_a_service`) the stays and
+    assessments of the services are drawn only for those candidates (and a census), and with
+    ``step_up_stays_for`` (group, step-up uniform) the step-up stays only for those: the others'
+    are NaN, never read (:func:`hospsim.model.engine.replication_from` checks it). Each drawn
+    number is the one the whole draw has: quantiles are taken number by number."""
     em = _emergencies(cfg, streams)  # in the order drawn: cat() puts them in time order
     order = _time_order(em.time_days)
     n_em_drawn = order.size
@@ -232,8 +250,17 @@ def build_candidates(cfg: Config, streams: Streams, accept_below: np.ndarray | N
     if cfg.demand.elective is not None:
         base_los[n_em : n_em + n_el] = ppf(cfg.demand.elective.los, u_los[n_em : n_em + n_el])
     step_up_los = np.zeros(time.size)
+    u_step_up = cat("u_step_up")
     if cfg.step_up_service is not None:
-        step_up_los[:n_em] = ppf(cfg.services[cfg.step_up_service].los, em.u_step_up_los.take(order))
+        step_up_los[:n_em] = _quantiles_where(
+            cfg.services[cfg.step_up_service].los,
+            em.u_step_up_los.take(order),
+            step_up_stays_for(group[:n_em], u_step_up[:n_em]) if step_up_stays_for is not None else None,
+        )
+    u_pathway = cat("u_pathway")
+    needs_service = service_stays_for(group, u_pathway) if service_stays_for is not None else None
+    if needs_service is not None:
+        needs_service[n_em + n_el :] = True  # a census: what its record says, not its pathway
     source_index = np.arange(n_em_drawn - n_em, n_em_drawn - n_em + time.size)
     if em_index is not None:
         source_index[:n_em] = em_index
@@ -249,12 +276,14 @@ def build_candidates(cfg: Config, streams: Streams, accept_below: np.ndarray | N
         group=group,
         u_accept=cat("u_accept"),
         base_los_days=base_los,
-        u_step_up=cat("u_step_up"),
+        u_step_up=u_step_up,
         step_up_los_days=step_up_los,
-        u_pathway=cat("u_pathway"),
-        service_los_days=ppf_rows([s.los for s in cfg.services.values()], cat("u_service_los")),
-        assessment_days=ppf_rows(
-            [s.assessment for s in cfg.services.values()], _assessment_uniforms(streams, sources, em_index)
+        u_pathway=u_pathway,
+        service_los_days=_rows_where([s.los for s in cfg.services.values()], cat("u_service_los"), needs_service),
+        assessment_days=_rows_where(
+            [s.assessment for s in cfg.services.values()],
+            _assessment_uniforms(streams, sources, em_index),
+            needs_service,
         ),
         group_names=tuple(cfg.groups),
         service_names=tuple(cfg.services),
@@ -265,6 +294,28 @@ def build_candidates(cfg: Config, streams: Streams, accept_below: np.ndarray | N
         n_census=int(ce.time_days.size),
         census=census,
     )
+
+
+def _quantiles_where(spec: LosDistribution, u: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+    """``ppf(spec, u)`` where ``where`` is true (everywhere when None), NaN elsewhere."""
+    if where is None:
+        return ppf(spec, u)
+    out = np.full(u.size, np.nan)
+    index = np.flatnonzero(where)
+    out[index] = ppf(spec, u.take(index))
+    return out
+
+
+def _rows_where(specs: list[LosDistribution | None], u: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+    """``ppf_rows(specs, u)`` in the columns where ``where`` is true (every column when None);
+    elsewhere NaN in the rows of a distribution (zeros where a spec is None, as ppf_rows)."""
+    if where is None:
+        return ppf_rows(specs, u)
+    index = np.flatnonzero(where)
+    rows = np.zeros((len(specs), u.size))
+    rows[[i for i, spec in enumerate(specs) if spec is not None]] = np.nan
+    rows[:, index] = ppf_rows(specs, u.take(index))
+    return rows
 
 
 def _assessment_uniforms(streams: Streams, sources: tuple[_Arrivals, ...], em_index: np.ndarray | None) -> np.ndarray:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator
+from functools import partial
 from heapq import heappop, heappush
 
 import numpy as np
@@ -46,7 +47,7 @@ from ..config.distributions import mean_days
 from .census import place_census
 from .cohort import Candidates, Cohort, OnwardDraws, build_candidates
 from .levels import BedPool, Level
-from .plan import Gate, GateBook, Levers, build_levers, most_accept_probability
+from .plan import Gate, GateBook, Levers, build_levers, may_step_up, may_use_a_service, most_accept_probability
 from .records import (
     ADMITTED,
     AVOIDED,
@@ -61,6 +62,7 @@ from .records import (
     PatientLog,
     Records,
     Replication,
+    Visits,
 )
 from .scheduler import EventQueue
 from .services import BoardingQueue, ServicePool
@@ -495,8 +497,16 @@ def engine_candidates(cfg: Config, cand: Candidates) -> Candidates:
 
 def draw_for_run(cfg: Config, replication_seed: int) -> Candidates:
     """The candidates of one replication of ``cfg`` alone, as :func:`engine_candidates` selects
-    them from the whole draw (the same numbers), the others left out as they are drawn."""
-    return build_candidates(cfg, Streams(replication_seed), accept_below=most_accept_probability(cfg))
+    them from the whole draw (the same numbers), the others left out as they are drawn; the
+    community stays drawn only for the candidates the plan may send there (about one in ten for
+    the default footprint; NaN for the others, never read)."""
+    return build_candidates(
+        cfg,
+        Streams(replication_seed),
+        accept_below=most_accept_probability(cfg),
+        service_stays_for=partial(may_use_a_service, cfg),
+        step_up_stays_for=partial(may_step_up, cfg),
+    )
 
 
 def replication_from(
@@ -509,12 +519,30 @@ def replication_from(
     """An engine's run as a replication: the patients who arrived, with the attributes the plan
     gave them (``resolved``: acute LOS, discharge service, step-up suitable of every candidate),
     and the capacity as it happened."""
+    _check_stays_drawn(cand, records.visits)
     keep = records.outcome != NOT_ARRIVED
     return Replication(
         cohort=_cohort(cand, resolved, keep),
         capacity=_capacity(cfg, levers),
         records=records.select(keep),
     )
+
+
+def _check_stays_drawn(cand: Candidates, visits: Visits) -> None:
+    """Every first community visit had its stay and assessment drawn (a run drawn for itself
+    draws them only for the candidates its plan may send there): a NaN read would have been a
+    wrong run, so it is refused, never returned."""
+    first = visits.depth == 0
+    patient, service = visits.patient[first], visits.service[first]
+    from_arrival = visits.origin[first] == FROM_ARRIVAL
+    stays = np.where(
+        from_arrival,
+        cand.step_up_los_days[patient],
+        cand.service_los_days[service, patient] if cand.service_los_days.size else 0.0,
+    )
+    assessed = cand.assessment_days[service, patient] if cand.assessment_days.size else np.zeros(patient.size)
+    if np.isnan(stays).any() or np.isnan(np.where(from_arrival, 0.0, assessed)).any():
+        raise RuntimeError("a community stay was needed that the draw left out (hospsim.model.plan.may_use_a_service)")
 
 
 def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray], keep: np.ndarray) -> Cohort:
@@ -542,7 +570,9 @@ def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray
         priority=kept(cand.priority),
         group=kept(cand.group),
         step_up_suitable=kept(suitable),
-        step_up_los_days=kept(cand.step_up_los_days),
+        # Only the suitable have one: a run drawn for itself draws no other (and a shared draw
+        # must give the same cohort).
+        step_up_los_days=np.where(kept(suitable), kept(cand.step_up_los_days), np.nan),
         acute_los_days=kept(acute_los),
         service=service,
         service_los_days=service_los,

@@ -233,6 +233,64 @@ def most_accept_probability(cfg: Config) -> np.ndarray:
     return np.asarray(multiplier.daily_most(n) * accept_per_multiplier(cfg.demand.emergency, n), dtype=float)
 
 
+# How far the plan's mixes and shares may round away from their extremes (a ramp's sums at a
+# fraction between two others, a share ``from + (to - from) * frac``): far less than this.
+_ROUNDING_MARGIN = 1e-9
+
+
+def may_use_a_service(cfg: Config, group: np.ndarray, u_pathway: np.ndarray) -> np.ndarray:
+    """Per candidate (its group index: electives ``len(cfg.groups)``, a census's service
+    patients beyond): whether its pathway uniform can send it to a community service on some day,
+    whenever the plan's gates open - false only where every mix the plan can give its group sends
+    it home. A superset, like :func:`most_accept_probability`: a pathway change moves each edge of
+    the mix linearly with its fraction, so the edges' extremes are at the fraction's extremes."""
+    # Per group index, then one more for a census's service patients: nothing surely home.
+    low, high = np.array([*_surely_home(cfg), (1.0, 0.0)]).T
+    at = np.minimum(group, low.size - 1)
+    may: np.ndarray = (u_pathway < low[at]) | (u_pathway >= high[at])
+    return may
+
+
+def _surely_home(cfg: Config) -> list[tuple[float, float]]:
+    """Per group (electives last): the uniforms ``[low, high)`` that every possible mix sends
+    home (``low >= high``: none)."""
+    schedules = dict(plan_schedules(cfg))  # as delivered
+    out = []
+    for name, g in cfg.groups.items():
+        change = g.pathways_change
+        fractions = schedules[f"groups.{name}.pathways_change"].values() if change is not None else [0.0]
+        out.append(_home_interval(g.pathways, change.to if change is not None else {}, fractions))
+    el = cfg.demand.elective
+    out.append(_home_interval(el.pathways, {}, [0.0]) if el is not None else (0.0, 1.0))
+    return out
+
+
+def _home_interval(base: dict[str, float], to: dict[str, float], fractions: list[float]) -> tuple[float, float]:
+    names = list(base) + [p for p in to if p not in base]  # as _LeverBuilder.pathway_mix orders them
+    if HOME not in names:
+        return 1.0, 0.0
+    k = names.index(HOME)
+    mixes = np.array(_mixes(names, base, to, np.array([min(fractions), max(fractions)])))
+    # The mix's own ends are exact (0, and a last edge set to 1): no margin there.
+    low = float(mixes[:, k - 1].max()) + _ROUNDING_MARGIN if k > 0 else 0.0
+    high = float(mixes[:, k].min()) - _ROUNDING_MARGIN if k < len(names) - 1 else 1.0
+    return low, high
+
+
+def may_step_up(cfg: Config, group: np.ndarray, u_step_up: np.ndarray) -> np.ndarray:
+    """Per candidate: whether it can be suitable for step-up on some day (its uniform below the
+    highest share its group's plan can give), whenever the gates open. Electives and a census
+    never are."""
+    if cfg.step_up_service is None:
+        return np.zeros(u_step_up.size, dtype=bool)
+    schedules = dict(plan_schedules(cfg))
+    # Per group index, then 0 for electives and a census.
+    top = [max(schedules[f"groups.{name}.step_up_share"].values()) + _ROUNDING_MARGIN for name in cfg.groups]
+    highest = np.array([*top, 0.0])
+    may: np.ndarray = u_step_up < highest[np.minimum(group, highest.size - 1)]
+    return may
+
+
 def build_levers(cfg: Config) -> tuple[Levers, list[Gate]]:
     """Per-day lever values with every gate shut, and the gates."""
     builder = _LeverBuilder(cfg)
