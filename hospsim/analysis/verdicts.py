@@ -36,9 +36,10 @@ def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     cols["occupancy_day"] = cols["occupied_beds_mean"] / np.where(capacity > 0, capacity, np.nan)
     cols["bed_days_demanded"] = cols["occupied_beds_mean"] + cols["displaced_bed_days"]
     d = pd.DataFrame(cols)
-    # Grouped by a plain array of "YYYY-MM" labels: a Series as the key would have pandas format
-    # the whole Series (looking it up as a column name first), which cost more than the sums.
-    month_label = np.asarray(daily["date"].to_numpy()[inside], dtype="U7")
+    # Grouped by an Index of "YYYY-MM" labels: pandas first looks a key up as a column name, and
+    # for a Series or an array it formats the whole key for the error it then catches, which
+    # cost more than the sums.
+    month_label = pd.Index(np.asarray(daily["date"].to_numpy()[inside], dtype="U7"))
     g = d.groupby(month_label, sort=True)
     # Each statistic over all its columns in one pass (per column the same sums as one by one).
     summed = [c for _n, f in forms if f.how in ("sum", "ratio") for c in (f.column, f.denominator) if c is not None]
