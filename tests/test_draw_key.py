@@ -82,7 +82,9 @@ _STAYS = ("service_los_days", "assessment_days", "step_up_los_days")
 def _drawn_alone_differs(selected, alone) -> list[str]:
     """The fields where a run's own draw differs in any bit from the selection of the whole
     draw, but for the stays it left out (NaN): every stay it drew has the same bits."""
-    differ = [name for name in _bit_identical(selected, alone) if name not in _STAYS]
+    differ = [name for name in _bit_identical(selected, alone) if name not in (*_STAYS, "stays_left_out")]
+    if selected.stays_left_out or not alone.stays_left_out:
+        differ.append("stays_left_out")
     for name in _STAYS:
         whole, own = getattr(selected, name), getattr(alone, name)
         drawn = ~np.isnan(own)

@@ -66,6 +66,9 @@ class Candidates:
     # The census (patients already in the system at day 0) are the last ``n_census`` candidates.
     n_census: int = 0
     census: CensusBlock | None = None
+    # Drawn for one run: community stays only for the candidates its plan may send there (the
+    # others NaN; see build_candidates).
+    stays_left_out: bool = False
 
     @property
     def n_electives(self) -> int:
@@ -293,6 +296,7 @@ def build_candidates(
         replication_seed=streams.replication_seed,
         n_census=int(ce.time_days.size),
         census=census,
+        stays_left_out=service_stays_for is not None or step_up_stays_for is not None,
     )
 
 

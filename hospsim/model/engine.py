@@ -519,7 +519,8 @@ def replication_from(
     """An engine's run as a replication: the patients who arrived, with the attributes the plan
     gave them (``resolved``: acute LOS, discharge service, step-up suitable of every candidate),
     and the capacity as it happened."""
-    _check_stays_drawn(cand, records.visits)
+    if cand.stays_left_out:
+        _check_stays_drawn(cand, records.visits)
     keep = records.outcome != NOT_ARRIVED
     return Replication(
         cohort=_cohort(cand, resolved, keep),
@@ -532,16 +533,14 @@ def _check_stays_drawn(cand: Candidates, visits: Visits) -> None:
     """Every first community visit had its stay and assessment drawn (a run drawn for itself
     draws them only for the candidates its plan may send there): a NaN read would have been a
     wrong run, so it is refused, never returned."""
-    first = visits.depth == 0
-    patient, service = visits.patient[first], visits.service[first]
-    from_arrival = visits.origin[first] == FROM_ARRIVAL
-    stays = np.where(
-        from_arrival,
-        cand.step_up_los_days[patient],
-        cand.service_los_days[service, patient] if cand.service_los_days.size else 0.0,
-    )
-    assessed = cand.assessment_days[service, patient] if cand.assessment_days.size else np.zeros(patient.size)
-    if np.isnan(stays).any() or np.isnan(np.where(from_arrival, 0.0, assessed)).any():
+    first = np.flatnonzero(visits.depth == 0)
+    patient, service = visits.patient.take(first), visits.service.take(first)
+    diverted = visits.origin.take(first) == FROM_ARRIVAL
+    at = service * len(cand) + patient  # in a service's row: flat positions (cheaper than 2-d indexing)
+    missing = np.isnan(cand.step_up_los_days.take(patient[diverted])).any()
+    for rows in (cand.service_los_days, cand.assessment_days):
+        missing |= rows.size > 0 and np.isnan(np.ascontiguousarray(rows).ravel().take(at[~diverted])).any()
+    if missing:
         raise RuntimeError("a community stay was needed that the draw left out (hospsim.model.plan.may_use_a_service)")
 
 
