@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -252,18 +253,10 @@ def build_candidates(
     base_los[:n_em] = ppf_grouped([g.los for g in cfg.groups.values()], group[:n_em], u_los[:n_em])
     if cfg.demand.elective is not None:
         base_los[n_em : n_em + n_el] = ppf(cfg.demand.elective.los, u_los[n_em : n_em + n_el])
-    step_up_los = np.zeros(time.size)
-    u_step_up = cat("u_step_up")
-    if cfg.step_up_service is not None:
-        step_up_los[:n_em] = _quantiles_where(
-            cfg.services[cfg.step_up_service].los,
-            em.u_step_up_los.take(order),
-            step_up_stays_for(group[:n_em], u_step_up[:n_em]) if step_up_stays_for is not None else None,
-        )
-    u_pathway = cat("u_pathway")
-    needs_service = service_stays_for(group, u_pathway) if service_stays_for is not None else None
-    if needs_service is not None:
-        needs_service[n_em + n_el :] = True  # a census: what its record says, not its pathway
+    u_step_up, u_pathway = cat("u_step_up"), cat("u_pathway")
+    step_up_los, service_los, assessment = _community_stays(
+        cfg, streams, sources, order, em_index, group, u_pathway, u_step_up, service_stays_for, step_up_stays_for
+    )
     source_index = np.arange(n_em_drawn - n_em, n_em_drawn - n_em + time.size)
     if em_index is not None:
         source_index[:n_em] = em_index
@@ -282,12 +275,8 @@ def build_candidates(
         u_step_up=u_step_up,
         step_up_los_days=step_up_los,
         u_pathway=u_pathway,
-        service_los_days=_rows_where([s.los for s in cfg.services.values()], cat("u_service_los"), needs_service),
-        assessment_days=_rows_where(
-            [s.assessment for s in cfg.services.values()],
-            _assessment_uniforms(streams, sources, em_index),
-            needs_service,
-        ),
+        service_los_days=service_los,
+        assessment_days=assessment,
         group_names=tuple(cfg.groups),
         service_names=tuple(cfg.services),
         priority_names=tuple(cfg.demand.elective.priorities) if cfg.demand.elective is not None else (),
@@ -300,43 +289,88 @@ def build_candidates(
     )
 
 
-def _quantiles_where(spec: LosDistribution, u: np.ndarray, where: np.ndarray | None) -> np.ndarray:
-    """``ppf(spec, u)`` where ``where`` is true (everywhere when None), NaN elsewhere."""
-    if where is None:
-        return ppf(spec, u)
-    out = np.full(u.size, np.nan)
-    index = np.flatnonzero(where)
-    out[index] = ppf(spec, u.take(index))
-    return out
+def _community_stays(
+    cfg: Config,
+    streams: Streams,
+    sources: tuple[_Arrivals, ...],
+    order: np.ndarray,
+    em_index: np.ndarray | None,
+    group: np.ndarray,
+    u_pathway: np.ndarray,
+    u_step_up: np.ndarray,
+    service_stays_for: StayFilter | None,
+    step_up_stays_for: StayFilter | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each candidate's step-up stay, and its stay and assessment in each service (rows), for
+    the candidates the filters keep (every one without a filter; NaN for the others, zeros in
+    the rows of a service without an assessment). Uniforms are gathered for those only."""
+    em = sources[0]
+    n_em, n = order.size, group.size
+    step_up_los = np.zeros(n)
+    if cfg.step_up_service is not None:
+        at = None if step_up_stays_for is None else np.flatnonzero(step_up_stays_for(group[:n_em], u_step_up[:n_em]))
+        step_up_los[:n_em] = _rows_at(
+            [cfg.services[cfg.step_up_service].los], n_em, at, lambda i: _gather_at(order, [em.u_step_up_los], i)
+        )[0]
+    at = None
+    if service_stays_for is not None:
+        needs = service_stays_for(group, u_pathway)
+        needs[n_em + sources[1].time_days.size :] = True  # a census: what its record says, not its pathway
+        at = np.flatnonzero(needs)
+    services = cfg.services.values()
+    u_los = [a.u_service_los for a in sources]
+    service_los = _rows_at([s.los for s in services], n, at, lambda i: _gather_at(order, u_los, i))
+    assessment_u = partial(_assessment_uniforms, streams, sources, em_index)
+    return step_up_los, service_los, _rows_at([s.assessment for s in services], n, at, assessment_u)
 
 
-def _rows_where(specs: list[LosDistribution | None], u: np.ndarray, where: np.ndarray | None) -> np.ndarray:
-    """``ppf_rows(specs, u)`` in the columns where ``where`` is true (every column when None);
-    elsewhere NaN in the rows of a distribution (zeros where a spec is None, as ppf_rows)."""
-    if where is None:
-        return ppf_rows(specs, u)
-    index = np.flatnonzero(where)
-    rows = np.zeros((len(specs), u.size))
+def _rows_at(
+    specs: list[LosDistribution] | list[LosDistribution | None],
+    n: int,
+    at: np.ndarray | None,
+    uniforms: Callable[[np.ndarray | None], np.ndarray],
+) -> np.ndarray:
+    """``ppf_rows(specs, u)`` for the ``n`` uniforms ``u = uniforms(None)``, in the columns ``at``
+    only (from ``uniforms(at)``; every column when None): elsewhere NaN in the rows of a
+    distribution, zeros where a spec is None (as ppf_rows). Quantiles are taken number by
+    number, so a column drawn has the bits it has in the whole."""
+    if at is None:
+        return ppf_rows(specs, uniforms(None))
+    rows = np.zeros((len(specs), n))
     rows[[i for i, spec in enumerate(specs) if spec is not None]] = np.nan
-    rows[:, index] = ppf_rows(specs, u.take(index))
+    rows[:, at] = ppf_rows(specs, uniforms(at))
     return rows
 
 
-def _assessment_uniforms(streams: Streams, sources: tuple[_Arrivals, ...], em_index: np.ndarray | None) -> np.ndarray:
-    """The assessment quantiles: each source draws its own, so electives never shift an
-    emergency's; the emergencies' are taken in time order (``em_index``: those kept)."""
+def _gather_at(order: np.ndarray, arrays: list[np.ndarray], at: np.ndarray | None) -> np.ndarray:
+    """``_gather_concat(order, *arrays)[at]`` (the whole when None), gathering only those."""
+    if at is None:
+        return _gather_concat(order, *arrays)
+    first, *rest = arrays
+    k = int(np.searchsorted(at, order.size))  # at is sorted: the emergencies' first
+    return np.concatenate(
+        [first.take(order.take(at[:k])), *([np.concatenate(rest).take(at[k:] - order.size)] if rest else [])]
+    )
+
+
+def _assessment_uniforms(
+    streams: Streams, sources: tuple[_Arrivals, ...], em_index: np.ndarray | None, at: np.ndarray | None = None
+) -> np.ndarray:
+    """The assessment quantiles (of the candidates ``at``; all when None): each source draws its
+    own, so electives never shift an emergency's; the emergencies' are taken in time order
+    (``em_index``: those kept)."""
     em, *rest = sources
     first = streams["assessment"].random(em.time_days.size)
-    if em_index is not None:
-        first = first.take(em_index)
-    u = np.empty(first.size + sum(r.time_days.size for r in rest))
-    u[: first.size] = first
-    at = first.size
-    for name, source in zip(("elective_assessment", "census_assessment"), rest, strict=True):
-        size = source.time_days.size
-        streams[name].random(out=u[at : at + size])  # the numbers of random(size), in place
-        at += size
-    return u
+    n_em = em_index.size if em_index is not None else first.size
+    others = [
+        streams[name].random(source.time_days.size)
+        for name, source in zip(("elective_assessment", "census_assessment"), rest, strict=True)
+    ]
+    if at is None:
+        return np.concatenate([first.take(em_index) if em_index is not None else first, *others])
+    k = int(np.searchsorted(at, n_em))
+    em_at = at[:k] if em_index is None else em_index.take(at[:k])
+    return np.concatenate([first.take(em_at), np.concatenate(others).take(at[k:] - n_em)])
 
 
 def _census(cfg: Config, streams: Streams, group_dtype: np.dtype) -> tuple[_Arrivals, CensusBlock | None]:

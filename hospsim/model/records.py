@@ -127,6 +127,7 @@ class Records:
         if keep.all():
             return self
         index = np.flatnonzero(keep)  # taking by index: several times faster than masks
+        new_index = np.cumsum(keep) - 1  # each kept patient's number among the kept
         return Records(
             outcome=self.outcome.take(index),
             admit_days=self.admit_days.take(index),
@@ -138,10 +139,10 @@ class Records:
             service_end_days=self.service_end_days.take(index),
             times_cancelled=self.times_cancelled.take(index),
             cancellation_days=self.cancellation_days,
-            cancelled_patient=(np.cumsum(keep) - 1)[self.cancelled_patient],  # electives are never dropped
+            cancelled_patient=new_index[self.cancelled_patient],  # electives are never dropped
             events=self.events,
             gate_open_days=self.gate_open_days,
-            visits=self.visits.renumbered(np.cumsum(keep) - 1),  # only patients who arrived visit
+            visits=self.visits.renumbered(new_index),  # only patients who arrived visit
             levels=self.levels,  # a patient who did not arrive was never in any
         )
 
