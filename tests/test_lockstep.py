@@ -196,7 +196,7 @@ def test_a_results_folder_made_with_one_engine_reproduces_with_the_other(tmp_pat
 
 def test_logs_grown_many_times_keep_the_lockstep(monkeypatch: pytest.MonkeyPatch) -> None:
     """Visit and cancellation logs with room for two at first: the kernel stops to have them
-    grown again and again (and the service levels' log with the visits), with the same results."""
+    grown again and again, with the same results."""
     from hospsim.model.fast import driver, state
 
     sizes: list[tuple[int, int]] = []

@@ -27,7 +27,6 @@ from hospsim.model.monitor import (
     daily_counts,
     daily_level,
     daily_midnight_level,
-    sorted_daily_level,
 )
 from hospsim.model.streams import Streams
 
@@ -93,7 +92,7 @@ def test_daily_level_compiled_equals_numpy(iv, threshold, cap):
 
 @st.composite
 def logged_intervals(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
-    """Intervals as the compiled engine logs them: each starts in the run, ends at or after its
+    """Intervals as the compiled engine meets them: each starts in the run, ends at or after its
     start (many at once: zero length), before the horizon or not at all (NaN: still open)."""
     n_days = draw(st.integers(1, 5))
     quarter = st.integers(0, 4 * n_days - 1).map(lambda q: q / 4)
@@ -104,24 +103,74 @@ def logged_intervals(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
     return starts, ends, n_days
 
 
+if KERNELS is not None:
+    from collections import namedtuple
+
+    from numba import njit
+
+    from hospsim.model.fast import kernel
+
+    # The fields of the kernel's state that its daily levels use (one level here: OCCUPIED).
+    _Levels = namedtuple(
+        "_Levels", "lv_level lv_since lv_area lv_top lv_mean lv_peak lv_midnight lv_excess sf core_beds escalation_beds"
+    )
+
+    @njit
+    def _sweep_as_the_kernel(st, times, deltas, n_days):  # type: ignore[no-untyped-def]
+        """The kernel's calls in a run: a day's capacities at its midnight, each change as it
+        happens, each day closed at the next midnight (before the events at that time)."""
+        day = 0
+        kernel._levels_open_day(st, 0)
+        for i in range(times.size):
+            while times[i] >= day + 1:
+                kernel._close_levels(st, day, float(day + 1))
+                day += 1
+                kernel._levels_open_day(st, day)
+            kernel._level_step(st, 0, deltas[i], times[i])
+        while day < n_days:
+            kernel._close_levels(st, day, float(day + 1))
+            day += 1
+            if day < n_days:
+                kernel._levels_open_day(st, day)
+
+
 @needs_numba
 @settings(max_examples=300, deadline=None)
-@given(logged_intervals(), st.one_of(st.none(), st.lists(st.integers(-1, 5), min_size=5, max_size=5)))
-def test_daily_level_of_sorted_starts_and_ends_equals_numpy(iv, threshold):
-    """The engine's log (starts and ends each in time order, an interval of zero length as a start
-    and an end at one time) gives the bits the records give."""
+@given(logged_intervals(), st.lists(st.integers(0, 5), min_size=5, max_size=5), st.randoms(use_true_random=False))
+def test_the_kernels_daily_levels_equal_numpy(iv, core, rnd):
+    """The compiled engine sweeps each daily level as it changes, in the order its events come
+    (at one time, in any order, but an interval's end after its own start): the bits the records
+    give, excess over the core beds (capped at the escalation beds) included."""
     starts, ends, n_days = iv
-    thr = None if threshold is None else np.array(threshold[:n_days], dtype=float)
-    cap = None if threshold is None else np.full(n_days, 2.0)
-    ref = _daily_level_numpy(starts, ends, n_days, thr, cap)
-
-    def logged(times: np.ndarray) -> np.ndarray:
-        return np.append(np.sort(times[~np.isnan(times)]), np.inf)
-
-    got = sorted_daily_level(logged(starts), logged(ends), n_days, thr, cap)
-    assert got is not None
-    for field in ("mean", "max", "midnight", "mean_excess"):
-        assert same_bits(getattr(ref, field), getattr(got, field)), field
+    changes = [(t, 1.0, i, 0) for i, t in enumerate(starts)] + [
+        (t, -1.0, i, 1) for i, t in enumerate(ends) if not np.isnan(t)
+    ]
+    # Time order, ties in a random order that keeps each interval's end after its start.
+    rnd.shuffle(changes)
+    changes.sort(key=lambda c: c[0])
+    for at in range(1, len(changes)):  # a zero-length interval shuffled end-first: swap back
+        j = at
+        while (
+            j > 0
+            and changes[j][0] == changes[j - 1][0]
+            and changes[j][2] == changes[j - 1][2]
+            and changes[j][3] < changes[j - 1][3]
+        ):
+            changes[j], changes[j - 1] = changes[j - 1], changes[j]
+            j -= 1
+    core_beds = np.array(core[:n_days], dtype=np.int64)
+    escalation = np.full(n_days, 2, dtype=np.int64)
+    st_ = _Levels(
+        np.zeros(1), np.zeros(1), np.zeros(1), np.full(1, -np.inf),
+        *(np.zeros((1, n_days)) for _ in range(3)), np.zeros(n_days), np.zeros(kernel.N_SF), core_beds, escalation,
+    )  # fmt: skip
+    times = np.array([c[0] for c in changes], dtype=float)
+    deltas = np.array([c[1] for c in changes], dtype=float)
+    _sweep_as_the_kernel(st_, times, deltas, n_days)
+    ref = _daily_level_numpy(starts, ends, n_days, core_beds.astype(float), escalation.astype(float))
+    got = {"mean": st_.lv_mean[0], "max": st_.lv_peak[0], "midnight": st_.lv_midnight[0], "mean_excess": st_.lv_excess}
+    for field, value in got.items():
+        assert same_bits(getattr(ref, field), value), field
 
 
 @needs_numba

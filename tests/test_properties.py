@@ -39,7 +39,7 @@ from hospsim.config.schedules import Schedule
 from hospsim.model.demand import calendar
 from hospsim.model.engine import ADMITTED, AVOIDED, ON_LIST, REFUSED, TRANSFERRED, WAITING
 from hospsim.model.kpis import daily_and_kpis, daily_table, kpis
-from hospsim.model.records import FROM_ACUTE, FROM_ARRIVAL, LevelLogs, final_states
+from hospsim.model.records import FROM_ACUTE, FROM_ARRIVAL, final_states
 from hospsim.runs.replications import run_config
 
 # The model advances the clock by differences (``timeout(arrival - now)``), so a time that should
@@ -710,9 +710,6 @@ def _records_equal(a, b) -> bool:
     """Every field equal, NaN where NaN; nested records (the visits) field by field."""
 
     def same(x, y) -> bool:
-        if isinstance(x, LevelLogs):  # what was logged (the pool's other entries are not set)
-            pairs = [(a, b) for m in range(x.counts.size // 2) for a, b in zip(x.intervals(m), y.intervals(m))]
-            return x.counts.size == y.counts.size and all(np.array_equal(a, b) for a, b in pairs)
         if dataclasses.is_dataclass(x):
             return _records_equal(x, y)
         return np.array_equal(x, y, equal_nan=np.asarray(x).dtype.kind == "f")

@@ -24,7 +24,7 @@ from . import kpi_registry as registry
 from .demand import calendar
 from .engine import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING, Records, Replication
 from .kpi_registry import HOURS, WAIT_TOLERANCE_DAYS, gate_key, mean_or_nan, ratio
-from .monitor import DailyLevel, daily_counts, daily_level, daily_midnight_level, sorted_daily_level
+from .monitor import DailyLevel, daily_counts, daily_level, daily_midnight_level
 from .records import (
     BOARDING,
     DELAYED,
@@ -68,12 +68,13 @@ def _level(
     threshold_by_day: np.ndarray | None = None,
     excess_cap_by_day: np.ndarray | None = None,
 ) -> DailyLevel:
-    """The daily statistics of ``level``: from the engine's log of it, in time order, when it kept
-    one (no sort); else from the records' ``intervals()`` (starts, ends). The same numbers."""
+    """The daily statistics of ``level``: as the engine swept them while it ran, when it did (its
+    excess only OCCUPIED's over the core beds, capped at the escalation beds: what _Measures
+    asks); else from the records' ``intervals()`` (starts, ends). The same numbers."""
     if rec.levels is not None:
-        logged = sorted_daily_level(*rec.levels.intervals(level), n_days, threshold_by_day, excess_cap_by_day)
-        if logged is not None:
-            return logged
+        swept = rec.levels.daily(level)
+        if (threshold_by_day is None) == (swept.mean_excess is None):
+            return swept
     return daily_level(*intervals(), n_days, threshold_by_day, excess_cap_by_day)
 
 

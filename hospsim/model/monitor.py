@@ -56,30 +56,6 @@ def daily_level(
     return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess if mode else None)
 
 
-_NO_CUTS = np.array([np.inf])  # no interval of zero length apart (level_sweep's cut times)
-
-
-def sorted_daily_level(
-    starts: np.ndarray,
-    ends: np.ndarray,
-    n_days: int,
-    threshold_by_day: np.ndarray | None = None,
-    excess_cap_by_day: np.ndarray | None = None,
-) -> DailyLevel | None:
-    """:func:`daily_level` of intervals given as their starts and their ends, each already sorted,
-    within ``[0, n_days]`` and followed by +inf (as :class:`~.records.LevelLogs` gives them): no
-    sort. An interval of zero length may be there as a start and an end at one time: a
-    segment cut in two, as ``daily_level`` cuts it. None where ``daily_level`` would take its numpy
-    path (no numba, an excess over values that are not finite)."""
-    kernels = compiled.array_kernels()
-    levels = _excess_levels(n_days, threshold_by_day, excess_cap_by_day)
-    if kernels is None or n_days < 1 or levels is None:
-        return None
-    mode, threshold, cap = levels
-    mean, peak, midnight, excess = kernels.level_sweep(starts, ends, _NO_CUTS, n_days, threshold, cap, mode)
-    return DailyLevel(mean=mean, max=peak, midnight=midnight, mean_excess=excess if mode else None)
-
-
 def _excess_levels(
     n_days: int, threshold_by_day: np.ndarray | None, excess_cap_by_day: np.ndarray | None
 ) -> tuple[int, np.ndarray, np.ndarray] | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .cohort import Cohort
+from .monitor import DailyLevel
 
 # Outcome codes, one per patient.
 WAITING = 0  # emergency still waiting for a bed when the run ends
@@ -69,7 +70,7 @@ class Visits:
         return replace(self, patient=new_index[self.patient])
 
 
-# The daily levels an engine may log as it runs (LevelLogs rows): each a count of intervals, as
+# The daily levels an engine may sweep as it runs (DailyLevels rows): each a count of intervals, as
 # kpis._Measures measures it from the records. Service ``s``'s levels follow the four acute ones.
 OCCUPIED, EMERGENCY_OCCUPIED, DELAYED, BOARDING = 0, 1, 2, 3  # beds; delayed: from fit to leaving
 SERVICE_OCCUPIED, SERVICE_BLOCKED, SERVICE_QUEUE = 0, 1, 2  # + ACUTE_LEVELS + 3 * s
@@ -77,28 +78,28 @@ ACUTE_LEVELS, LEVELS_PER_SERVICE = 4, 3
 
 
 def service_level(service: int, which: int) -> int:
-    """The LevelLogs level of service ``service``'s ``which`` (SERVICE_OCCUPIED, ...)."""
+    """The DailyLevels level of service ``service``'s ``which`` (SERVICE_OCCUPIED, ...)."""
     return ACUTE_LEVELS + LEVELS_PER_SERVICE * service + which
 
 
 @dataclass(frozen=True)
-class LevelLogs:
-    """Each level's interval starts and ends, logged by the compiled engine as they happened, so
-    each already in time order: the daily levels then need no sort (the same numbers as from the
-    records, where an interval of zero length is a start and an end at one time).
+class DailyLevels:
+    """Each level's daily statistics, swept by the compiled engine as the level changed: the
+    numbers :func:`~.monitor.daily_level` gives from the records' intervals, bit for bit (the
+    lockstep tests compare the daily tables of both engines)."""
 
-    Level ``m``'s starts are row ``2m`` and its ends row ``2m + 1`` of one pool: row ``r`` holds
-    ``counts[r]`` times from ``offsets[r]``, then +inf (the end marker the sweep reads)."""
+    mean: np.ndarray  # float [level, day]: time integral over the day (its mean: days are 1 long)
+    peak: np.ndarray  # float [level, day]: highest level held for a positive time
+    midnight: np.ndarray  # float [level, day]: the level at the midnight that ends the day
+    occupied_excess: np.ndarray  # float [day]: OCCUPIED over the core beds, at most the escalation beds
 
-    pool: np.ndarray  # float: every row, one after another
-    offsets: np.ndarray  # int [row]: where the row starts in the pool
-    counts: np.ndarray  # int [row]: times logged in the row
-
-    def intervals(self, level: int) -> tuple[np.ndarray, np.ndarray]:
-        """The sorted starts and ends of ``level``'s intervals, each followed by +inf."""
-        rows = (2 * level, 2 * level + 1)
-        s, e = (self.pool[self.offsets[r] : self.offsets[r] + self.counts[r] + 1] for r in rows)
-        return s, e
+    def daily(self, level: int) -> DailyLevel:
+        """Level ``level`` as ``daily_level`` gives it (its excess: OCCUPIED's over the core beds,
+        capped at the escalation beds open; None for the others)."""
+        excess = self.occupied_excess if level == OCCUPIED else None
+        return DailyLevel(
+            mean=self.mean[level], max=self.peak[level], midnight=self.midnight[level], mean_excess=excess
+        )
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class Records:
     events: int  # events processed
     gate_open_days: dict[str, int | None]  # day each gate opened (None: never)
     visits: Visits = field(default_factory=lambda: empty_visits())  # every community visit
-    levels: LevelLogs | None = None  # the daily levels' intervals in time order, if the engine logged them
+    levels: DailyLevels | None = None  # the daily levels, if the engine swept them as it ran
 
     def select(self, keep: np.ndarray) -> Records:
         """The records of the patients where ``keep`` is true (these records if it is true for

@@ -58,7 +58,8 @@ CUR_BUCKET, FREE_NODE, NODES_USED = 23, 24, 25
 N_SI = 26
 # sf (float64)
 NOW, BED_AREA, BED_SINCE, DEL_AREA, DEL_SINCE, NEXT_ARRIVAL_TIME = 0, 1, 2, 3, 4, 5
-N_SF = 6
+OCC_EXCESS, CORE_BEDS_TODAY, ESCALATION_TODAY = 6, 7, 8
+N_SF = 9
 
 # --- what a call returns --------------------------------------------------------------------------
 DONE, GATES, GROW_VISITS, GROW_CANCEL, NEED_ROWS = 0, 1, 2, 3, 4
@@ -259,24 +260,57 @@ def _has_free_bed(st):
     return st.si[BEDS] < st.si[BED_CAP]
 
 
-# === the daily levels' log (records.LevelLogs): each level's starts, then its ends, in time order ====
+# === the daily levels (records.DailyLevels), swept as they change ===================================
+# Each level's time integral, highest level held and level at midnight, day by day: what
+# array_kernels.level_sweep computes from the level's sorted interval starts and ends, with the
+# same terms added in the same order. Events at one time may come here in another order than the
+# sweep's (ends before starts), but what lies between them has no length: its terms are +0,
+# which leave a sum unchanged, and a peak counts only levels held for a positive time.
 
 
 @njit(**INLINED)
-def _log_time(st, row, now):
-    n = st.lv_count[row]
-    st.lv_pool[st.lv_offset[row] + n] = now
-    st.lv_count[row] = n + 1
+def _level_step(st, m, delta, now):
+    """Level ``m`` changes by ``delta`` at ``now``: the segment since its last change is added."""
+    level = st.lv_level[m]
+    dur = now - st.lv_since[m]
+    st.lv_area[m] += level * dur
+    if dur > 0.0 and level > st.lv_top[m]:
+        st.lv_top[m] = level
+    if m == LV_OCCUPIED:  # occupied beds over the core beds, at most the escalation beds open
+        st.sf[OCC_EXCESS] += min(max(level - st.sf[CORE_BEDS_TODAY], 0.0), st.sf[ESCALATION_TODAY]) * dur
+    st.lv_level[m] = level + delta
+    st.lv_since[m] = now
 
 
 @njit(**INLINED)
 def _log_start(st, level, now):
-    _log_time(st, 2 * level, now)
+    _level_step(st, level, 1.0, now)
 
 
 @njit(**INLINED)
 def _log_end(st, level, now):
-    _log_time(st, 2 * level + 1, now)
+    _level_step(st, level, -1.0, now)
+
+
+@njit(**INLINED)
+def _close_levels(st, day, bound):
+    """Day ``day`` ends at ``bound``: its last segments, then its values; the next day starts."""
+    for m in range(st.lv_level.size):
+        _level_step(st, m, 0.0, bound)
+        st.lv_mean[m, day] = st.lv_area[m]
+        st.lv_peak[m, day] = st.lv_top[m]
+        st.lv_midnight[m, day] = st.lv_level[m]
+        st.lv_area[m] = 0.0
+        st.lv_top[m] = -np.inf
+    st.lv_excess[day] = st.sf[OCC_EXCESS]
+    st.sf[OCC_EXCESS] = 0.0
+
+
+@njit(**INLINED)
+def _levels_open_day(st, day):
+    """The day's threshold and cap of the occupied beds' excess (its capacities, gates opened)."""
+    st.sf[CORE_BEDS_TODAY] = float(st.core_beds[day])
+    st.sf[ESCALATION_TODAY] = float(st.escalation_beds[day])
 
 
 @njit(**INLINED)
@@ -778,6 +812,7 @@ def _midnight_rest(st, day):
     """The midnight after its gates: capacities, boarders, transfers, electives, next midnight."""
     now = st.sf[NOW]
     st.si[BED_CAP] = st.core_beds[day] + st.escalation_beds[day]
+    _levels_open_day(st, day)
     _admit_boarders(st)
     for s in range(st.places.size):
         st.places[s] = st.service_places[s, day]
@@ -874,10 +909,13 @@ def run(st, until):
         else:  # MIDNIGHT
             if arg > 0:
                 _close_days(st, arg - 1, time)
+                _close_levels(st, arg - 1, time)
             if _gate_may_open(st, arg):
                 si[PENDING_MIDNIGHT] = arg
                 return GATES
             _midnight_rest(st, arg)
     si[N_EVENTS] = 0  # as the reference queue: what is pending at the horizon is dropped
     si[NEXT_ARRIVAL] = -1
+    if until >= st.horizon_days:
+        _close_levels(st, st.horizon_days - 1, float(st.horizon_days))
     return DONE

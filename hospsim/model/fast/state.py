@@ -15,7 +15,7 @@ from ...config import Config, plan_schedules
 from ..cohort import Candidates, stable_order
 from ..engine import Engine, assessment_flags
 from ..plan import Gate, Levers
-from ..records import ACUTE_LEVELS, LEVELS_PER_SERVICE, LevelLogs, Records, Visits
+from ..records import ACUTE_LEVELS, LEVELS_PER_SERVICE, DailyLevels, Records, Visits
 from . import kernel as k
 
 
@@ -125,10 +125,15 @@ class State(NamedTuple):
     v_leave: np.ndarray  # float
     cancel_days: np.ndarray  # float
     cancel_patient: np.ndarray  # int
-    # the daily levels' log (records.LevelLogs: rows one after another in one pool)
-    lv_pool: np.ndarray  # float
-    lv_offset: np.ndarray  # int [row]
-    lv_count: np.ndarray  # int [row]
+    # the daily levels (records.DailyLevels), swept as they change: per level, now and per day
+    lv_level: np.ndarray  # float [level]
+    lv_since: np.ndarray  # float [level]: its last change
+    lv_area: np.ndarray  # float [level]: today's integral so far
+    lv_top: np.ndarray  # float [level]: today's highest level held for a positive time
+    lv_mean: np.ndarray  # float [level, day]
+    lv_peak: np.ndarray  # float [level, day]
+    lv_midnight: np.ndarray  # float [level, day]
+    lv_excess: np.ndarray  # float [day]: occupied beds over the core, at most the escalation beds
     # the event heap and the scalars (kernel.ORDER ... and kernel.NOW ...)
     ev_time: np.ndarray  # float
     ev_key: np.ndarray  # int: priority and order of scheduling
@@ -356,7 +361,7 @@ def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) 
         queue_when_full=cfg.acute.when_full == "queue",
         max_wait_days=float(max_wait),
         **_log(n, visits, cancellations),
-        **level_pool(n, visits, len(cfg.services)),
+        **daily_level_arrays(len(cfg.services), horizon),
         # Not filled (the heap reads only its first N_EVENTS entries): a process that keeps freed
         # memory would otherwise write zeros over 24 MB for the default footprint.
         ev_time=np.empty(events),
@@ -383,32 +388,28 @@ def grow_log(st: State, names: tuple[str, ...]) -> State:
     return st._replace(**grown)
 
 
-def level_pool(n_patients: int, n_visits: int, n_services: int) -> dict[str, Any]:
-    """An empty daily levels' log: room for each patient in an acute level's row and for each
-    visit in a service level's row (an interval starts and ends at most once), and for the end
-    marker."""
-    widths = [n_patients + 1] * (2 * ACUTE_LEVELS) + [n_visits + 1] * (2 * LEVELS_PER_SERVICE * n_services)
-    offsets = np.zeros(len(widths), dtype=np.int64)
-    offsets[1:] = np.cumsum(widths)[:-1]
-    # Not filled: only what the kernel logs is ever read.
-    return {"lv_pool": np.empty(sum(widths)), "lv_offset": offsets, "lv_count": np.zeros(len(widths), dtype=np.int64)}
+def daily_level_arrays(n_services: int, horizon_days: int) -> dict[str, Any]:
+    """The daily levels, every level at 0 from time 0 (the per-day rows are written as each day
+    ends)."""
+    n = ACUTE_LEVELS + LEVELS_PER_SERVICE * n_services
+    return {
+        "lv_level": np.zeros(n),
+        "lv_since": np.zeros(n),
+        "lv_area": np.zeros(n),
+        "lv_top": np.full(n, -np.inf),
+        **{name: np.zeros((n, horizon_days)) for name in ("lv_mean", "lv_peak", "lv_midnight")},
+        "lv_excess": np.zeros(horizon_days),
+    }
 
 
 def grow_visits(st: State) -> State:
-    """The state with the visit log twice as long, and the service levels' rows with it."""
-    st = grow_log(st, VISIT_LOG)
-    n_services = (st.lv_count.size - 2 * ACUTE_LEVELS) // (2 * LEVELS_PER_SERVICE)
-    grown = level_pool(st.outcome.size, st.v_patient.size, n_services)
-    pool = grown["lv_pool"]
-    for old, new, n in zip(st.lv_offset.tolist(), grown["lv_offset"].tolist(), st.lv_count.tolist(), strict=True):
-        pool[new : new + n] = st.lv_pool[old : old + n]
-    return st._replace(lv_pool=pool, lv_offset=grown["lv_offset"])
+    """The state with the visit log twice as long."""
+    return grow_log(st, VISIT_LOG)
 
 
-def level_logs(st: State) -> LevelLogs:
-    """The kernel's log of the daily levels, each row ended by +inf."""
-    st.lv_pool[st.lv_offset + st.lv_count] = np.inf
-    return LevelLogs(pool=st.lv_pool, offsets=st.lv_offset, counts=st.lv_count)
+def daily_levels(st: State) -> DailyLevels:
+    """The daily levels the kernel swept."""
+    return DailyLevels(mean=st.lv_mean, peak=st.lv_peak, midnight=st.lv_midnight, occupied_excess=st.lv_excess)
 
 
 VISIT_LOG = _VISIT_INTS + _VISIT_FLOATS
@@ -420,7 +421,7 @@ def records(
 ) -> tuple[Records, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The run's records and the attributes the plan gave each candidate (acute LOS, discharge
     service, step-up suitable): what the reference PatientLog gives. With ``levels``, the records
-    carry the kernel's log of the daily levels (not after a census start: the intervals of the
+    carry the daily levels the kernel swept (not after a census start: the intervals of the
     census's patients began before the kernel took over)."""
     nv, nc = int(st.si[k.N_VISITS]), int(st.si[k.N_CANCEL])
     visits = Visits(
@@ -442,7 +443,7 @@ def records(
         events=int(st.si[k.PROCESSED]),
         gate_open_days=gate_open_days,
         visits=visits,
-        levels=level_logs(st) if levels else None,
+        levels=daily_levels(st) if levels else None,
     )
     return rec, (st.acute_los, st.service, st.suitable)
 
