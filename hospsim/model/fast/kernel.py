@@ -78,6 +78,20 @@ FROM_ACUTE, FROM_ARRIVAL = -1, -2
 CAPACITY_AT_LEAST, OCCUPANCY_AT_MOST, DELAYED_AT_MOST = 0, 1, 2
 
 
+# === indices known not to be negative ============================================================
+# numba wraps a negative index around (a[-1] is the last element): at every access by an index
+# that LLVM cannot prove non-negative, that costs a reload of the array's length and two more
+# instructions. An index with its sign bit cleared is provably non-negative (one AND instead);
+# only indices that are never negative (patients, visits, days, heap positions...) go through it,
+# so it changes no value.
+NONNEG = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+@njit(**INLINED)
+def _nn(i):
+    return i & NONNEG
+
+
 # === event heap ===================================================================================
 
 
@@ -90,10 +104,10 @@ def _before(t1: float, k1: int, t2: float, k2: int) -> bool:
 def _heap_push(st, time, key, payload):
     t, k, p = st.ev_time, st.ev_key, st.ev_payload
     si = st.si
-    i = si[N_EVENTS]
+    i = _nn(si[N_EVENTS])
     si[N_EVENTS] = i + 1
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = _nn((i - 1) >> 1)
         if _before(time, key, t[parent], k[parent]):
             t[i], k[i], p[i] = t[parent], k[parent], p[parent]
             i = parent
@@ -126,8 +140,9 @@ def _place(st, time, key, payload):
     if node >= 0:
         si[FREE_NODE] = st.fn_next[node]
     else:
-        node = si[NODES_USED]
+        node = _nn(si[NODES_USED])
         si[NODES_USED] = node + 1
+    node = _nn(node)
     st.fn_time[node], st.fn_key[node], st.fn_payload[node] = time, key, payload
     st.fn_next[node] = st.far_head[b]
     st.far_head[b] = node
@@ -139,11 +154,12 @@ def _refill(st):
     si = st.si
     last = st.far_head.size - 1
     while si[N_EVENTS] == 0 and si[CUR_BUCKET] < last:
-        b = si[CUR_BUCKET] + 1
+        b = _nn(si[CUR_BUCKET] + 1)
         si[CUR_BUCKET] = b
         node = st.far_head[b]
         st.far_head[b] = -1
         while node >= 0:
+            node = _nn(node)
             nxt = st.fn_next[node]
             _heap_push(st, st.fn_time[node], st.fn_key[node], st.fn_payload[node])
             st.fn_next[node] = si[FREE_NODE]
@@ -194,13 +210,13 @@ def pop(st):
     si = st.si
     t, k, p = st.ev_time, st.ev_key, st.ev_payload
     time, payload = t[0], p[0]
-    n = si[N_EVENTS] - 1
+    n = _nn(si[N_EVENTS] - 1)
     si[N_EVENTS] = n
     if n > 0:
         lt, lk, lp = t[n], k[n], p[n]
         i = 0
         while True:
-            c = 2 * i + 1
+            c = _nn(2 * i + 1)
             if c >= n:
                 break
             if c + 1 < n and _before(t[c + 1], k[c + 1], t[c], k[c]):
@@ -264,8 +280,8 @@ def _has_free_bed(st):
 
 @njit(**INLINED)
 def _log_time(st, row, now):
-    n = st.lv_count[row]
-    st.lv_pool[st.lv_offset[row] + n] = now
+    n = _nn(st.lv_count[row])
+    st.lv_pool[_nn(st.lv_offset[row] + n)] = now
     st.lv_count[row] = n + 1
 
 
@@ -349,7 +365,7 @@ def _bisect_right(row, u):
 @njit(**INLINED)
 def resolve(st, pid):
     """LOS and discharge pathway by the plan of the arrival day."""
-    d, g = st.arrival_day[pid], st.group[pid]
+    d, g = _nn(st.arrival_day[pid]), _nn(st.group[pid])
     st.acute_los[pid] = st.base_los[pid] * st.los_multiplier[g, d]
     st.service[pid] = st.pathway_service[g, _bisect_right(st.pathway_cumulative[g, d], st.u_pathway[pid])]
 
@@ -371,7 +387,7 @@ def _admit(st, pid):
 def _admit_boarders(st):
     si = st.si
     while si[B_COUNT] > 0 and _has_free_bed(st):
-        pid = si[B_HEAD]
+        pid = _nn(si[B_HEAD])
         _unboard(st, pid)
         _admit(st, pid)
 
@@ -390,7 +406,7 @@ def _free_bed(st, pid, now):
 @njit(**INLINED)
 def _new_visit(st, pid, s, origin, depth, now):
     si = st.si
-    v = si[N_VISITS]
+    v = _nn(si[N_VISITS])
     si[N_VISITS] = v + 1
     st.v_patient[v], st.v_service[v], st.v_origin[v], st.v_depth[v] = pid, s, origin, depth
     st.v_referred[v] = now
@@ -433,8 +449,8 @@ def _transfer_waiting(st, first, now):
     while top > 0:
         s = stack[top - 1]
         if st.q_head[s] >= 0 and st.occupied[s] < st.places[s]:
-            pid = _dequeue(st, s)
-            v = st.visit[pid]
+            pid = _nn(_dequeue(st, s))
+            v = _nn(st.visit[pid])
             origin = st.v_origin[v]
             if origin == FROM_ACUTE:
                 _delayed_change(st, -1, now)
@@ -473,7 +489,7 @@ def _leave_place(st, s, pid, v, now):
 
 @njit(**INLINED)
 def _move(st, pid, s, now, counted_delayed):
-    v = st.visit[pid]
+    v = _nn(st.visit[pid])
     origin = st.v_origin[v]
     if origin == FROM_ACUTE:
         if counted_delayed:
@@ -488,7 +504,7 @@ def _move(st, pid, s, now, counted_delayed):
 
 @njit(**INLINED)
 def _ready_for_transfer(st, pid, s, now, counted_delayed):
-    v = st.visit[pid]
+    v = _nn(st.visit[pid])
     st.v_ready[v] = now
     if st.takes_transfers[s]:
         _log_start(st, _service_level(s, LV_QUEUE), now)
@@ -513,7 +529,7 @@ def _refer(st, pid, s, origin, depth, now):
             days = st.assessment[s, pid]
         else:
             days = st.later_assessment[st.row_of[depth, s], pid]
-        push(st, now + days * st.assessment_multiplier[s, st.arrival_day[pid]], NORMAL, READY, pid)
+        push(st, now + days * st.assessment_multiplier[s, _nn(st.arrival_day[pid])], NORMAL, READY, pid)
     else:
         _ready_for_transfer(st, pid, s, now, False)
 
@@ -540,7 +556,7 @@ def _sort_day(st, pid, day):
 @njit(**INLINED)
 def _emergency(st, pid, now):
     su = st.step_up_service
-    if su >= 0 and st.u_step_up[pid] < st.step_up_share[st.group[pid], st.arrival_day[pid]]:
+    if su >= 0 and st.u_step_up[pid] < st.step_up_share[_nn(st.group[pid]), _nn(st.arrival_day[pid])]:
         st.suitable[pid] = True
         if st.occupied[su] < st.places[su]:
             st.outcome[pid] = AVOIDED
@@ -566,7 +582,7 @@ def _emergency(st, pid, now):
 def _on_arrival(st, pid):
     si = st.si
     t = st.sf[NOW]
-    day = st.arrival_day[pid]
+    day = _nn(st.arrival_day[pid])
     if not st.u_accept[pid] >= st.accept_probability[day]:
         resolve(st, pid)
         _emergency(st, pid, t)
@@ -605,22 +621,22 @@ def _on_fit(st, pid):
 
 @njit(**INLINED)
 def _on_ready(st, pid):
-    _ready_for_transfer(st, pid, st.v_service[st.visit[pid]], st.sf[NOW], True)
+    _ready_for_transfer(st, pid, _nn(st.v_service[_nn(st.visit[pid])]), st.sf[NOW], True)
 
 
 @njit(**INLINED)
 def _on_stay_end(st, pid):
     now = st.sf[NOW]
-    v = st.visit[pid]
+    v = _nn(st.visit[pid])
     st.v_stay_end[v] = now
-    s = st.v_service[v]
+    s = _nn(st.v_service[v])
     if st.routes_onward[s]:
         _log_start(st, _service_level(s, LV_BLOCKED), now)
-    depth = st.v_depth[v]
+    depth = _nn(st.v_depth[v])
     dest = -1
     if st.routes_onward[s]:
         u = st.route_u[depth, pid]
-        dest = st.onward_service[s, _bisect_right(st.onward_cumulative[s, st.arrival_day[pid]], u)]
+        dest = st.onward_service[s, _bisect_right(st.onward_cumulative[s, _nn(st.arrival_day[pid])], u)]
     if dest < 0:
         _leave_place(st, s, pid, v, now)
     else:
@@ -656,7 +672,7 @@ def _el_push(st, tier, key1, key2, pid):
     si[EL_HEAP_N] = i + 1
     st.el_tier[i], st.el_key1[i], st.el_key2[i], st.el_pid[i] = tier, key1, key2, pid
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = _nn((i - 1) >> 1)
         if _el_before(st, i, parent):
             _el_swap(st, i, parent)
             i = parent
@@ -858,6 +874,7 @@ def run(st, until):
             time, payload = pop(st)
         sf[NOW] = time
         si[PROCESSED] += 1
+        payload = _nn(payload)
         kind, arg = payload % KINDS, payload // KINDS
         if kind == ARRIVAL:
             _on_arrival(st, arg)
