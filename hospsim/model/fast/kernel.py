@@ -343,7 +343,7 @@ def _queue(st, s, pid):
 
 @njit(**INLINED)
 def _dequeue(st, s):
-    pid = st.q_head[s]
+    pid = _nn(st.q_head[s])
     st.q_head[s] = st.q_next[pid]
     if st.q_head[s] < 0:
         st.q_tail[s] = -1
@@ -447,9 +447,9 @@ def _transfer_waiting(st, first, now):
     stack[0] = first
     top = 1
     while top > 0:
-        s = stack[top - 1]
+        s = _nn(stack[_nn(top - 1)])
         if st.q_head[s] >= 0 and st.occupied[s] < st.places[s]:
-            pid = _nn(_dequeue(st, s))
+            pid = _dequeue(st, s)
             v = _nn(st.visit[pid])
             origin = st.v_origin[v]
             if origin == FROM_ACUTE:
@@ -591,7 +591,7 @@ def _on_arrival(st, pid):
     if day != si[SORTED_DAY]:
         _sort_day(st, pid, day)
     if si[KEPT_POS] < si[KEPT_LEN]:
-        nxt = st.kept_today[si[KEPT_POS]]
+        nxt = _nn(st.kept_today[_nn(si[KEPT_POS])])
         si[KEPT_POS] += 1
     else:
         nxt = st.day_end[day]
@@ -668,7 +668,7 @@ def _el_swap(st, a, b):
 @njit(**INLINED)
 def _el_push(st, tier, key1, key2, pid):
     si = st.si
-    i = si[EL_HEAP_N]
+    i = _nn(si[EL_HEAP_N])
     si[EL_HEAP_N] = i + 1
     st.el_tier[i], st.el_key1[i], st.el_key2[i], st.el_pid[i] = tier, key1, key2, pid
     while i > 0:
@@ -684,13 +684,13 @@ def _el_push(st, tier, key1, key2, pid):
 def _el_pop(st):
     si = st.si
     pid = st.el_pid[0]
-    n = si[EL_HEAP_N] - 1
+    n = _nn(si[EL_HEAP_N] - 1)
     si[EL_HEAP_N] = n
     if n > 0:
         _el_swap(st, 0, n)
         i = 0
         while True:
-            c = 2 * i + 1
+            c = _nn(2 * i + 1)
             if c >= n:
                 break
             if c + 1 < n and _el_before(st, c + 1, c):
@@ -708,7 +708,7 @@ def _book_electives(st, day):
     si = st.si
     first, n_el = st.n_emergencies, st.el_order.size
     accept = st.referral_accept[day]
-    k = si[EL_NEXT_REF]
+    k = _nn(si[EL_NEXT_REF])
     while k < n_el and st.el_referral_day[k] <= day:
         if not st.el_u_accept[k] < accept:
             st.el_kept[k] = False
@@ -716,9 +716,9 @@ def _book_electives(st, day):
         k += 1
     si[EL_NEXT_REF] = k
     slots = st.elective_slots[day]
-    i = si[EL_NEXT]
+    i = _nn(si[EL_NEXT])
     while i < n_el and st.el_bookable[st.el_order[i]] <= day:
-        k = st.el_order[i]
+        k = _nn(st.el_order[i])
         if st.el_kept[k]:
             _el_push(st, 1, float(st.el_priority[k]), st.el_referral[k], first + k)
         i += 1
