@@ -79,6 +79,20 @@ FROM_ACUTE, FROM_ARRIVAL = -1, -2
 CAPACITY_AT_LEAST, OCCUPANCY_AT_MOST, DELAYED_AT_MOST = 0, 1, 2
 
 
+# === indices known not to be negative ============================================================
+# numba wraps a negative index around (a[-1] is the last element): at every access by an index
+# that LLVM cannot prove non-negative, that costs a reload of the array's length and two more
+# instructions. An index with its sign bit cleared is provably non-negative (one AND instead);
+# only indices that are never negative (patients, visits, days, heap positions...) go through it,
+# so it changes no value.
+NONNEG = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+@njit(**INLINED)
+def _nn(i):
+    return i & NONNEG
+
+
 # === event heap ===================================================================================
 
 
@@ -91,10 +105,10 @@ def _before(t1: float, k1: int, t2: float, k2: int) -> bool:
 def _heap_push(st, time, key, payload):
     t, k, p = st.ev_time, st.ev_key, st.ev_payload
     si = st.si
-    i = si[N_EVENTS]
+    i = _nn(si[N_EVENTS])
     si[N_EVENTS] = i + 1
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = _nn((i - 1) >> 1)
         if _before(time, key, t[parent], k[parent]):
             t[i], k[i], p[i] = t[parent], k[parent], p[parent]
             i = parent
@@ -127,8 +141,9 @@ def _place(st, time, key, payload):
     if node >= 0:
         si[FREE_NODE] = st.fn_next[node]
     else:
-        node = si[NODES_USED]
+        node = _nn(si[NODES_USED])
         si[NODES_USED] = node + 1
+    node = _nn(node)
     st.fn_time[node], st.fn_key[node], st.fn_payload[node] = time, key, payload
     st.fn_next[node] = st.far_head[b]
     st.far_head[b] = node
@@ -140,11 +155,12 @@ def _refill(st):
     si = st.si
     last = st.far_head.size - 1
     while si[N_EVENTS] == 0 and si[CUR_BUCKET] < last:
-        b = si[CUR_BUCKET] + 1
+        b = _nn(si[CUR_BUCKET] + 1)
         si[CUR_BUCKET] = b
         node = st.far_head[b]
         st.far_head[b] = -1
         while node >= 0:
+            node = _nn(node)
             nxt = st.fn_next[node]
             _heap_push(st, st.fn_time[node], st.fn_key[node], st.fn_payload[node])
             st.fn_next[node] = si[FREE_NODE]
@@ -195,13 +211,13 @@ def pop(st):
     si = st.si
     t, k, p = st.ev_time, st.ev_key, st.ev_payload
     time, payload = t[0], p[0]
-    n = si[N_EVENTS] - 1
+    n = _nn(si[N_EVENTS] - 1)
     si[N_EVENTS] = n
     if n > 0:
         lt, lk, lp = t[n], k[n], p[n]
         i = 0
         while True:
-            c = 2 * i + 1
+            c = _nn(2 * i + 1)
             if c >= n:
                 break
             if c + 1 < n and _before(t[c + 1], k[c + 1], t[c], k[c]):
@@ -271,6 +287,7 @@ def _has_free_bed(st):
 @njit(**INLINED)
 def _level_step(st, m, delta, now):
     """Level ``m`` changes by ``delta`` at ``now``: the segment since its last change is added."""
+    m = _nn(m)
     level = st.lv_level[m]
     dur = now - st.lv_since[m]
     st.lv_area[m] += level * dur
@@ -295,6 +312,7 @@ def _log_end(st, level, now):
 @njit(**INLINED)
 def _close_levels(st, day, bound):
     """Day ``day`` ends at ``bound``: its last segments, then its values; the next day starts."""
+    day = _nn(day)
     for m in range(st.lv_level.size):
         _level_step(st, m, 0.0, bound)
         st.lv_mean[m, day] = st.lv_area[m]
@@ -361,7 +379,7 @@ def _queue(st, s, pid):
 
 @njit(**INLINED)
 def _dequeue(st, s):
-    pid = st.q_head[s]
+    pid = _nn(st.q_head[s])
     st.q_head[s] = st.q_next[pid]
     if st.q_head[s] < 0:
         st.q_tail[s] = -1
@@ -383,7 +401,7 @@ def _bisect_right(row, u):
 @njit(**INLINED)
 def resolve(st, pid):
     """LOS and discharge pathway by the plan of the arrival day."""
-    d, g = st.arrival_day[pid], st.group[pid]
+    d, g = _nn(st.arrival_day[pid]), _nn(st.group[pid])
     st.acute_los[pid] = st.base_los[pid] * st.los_multiplier[g, d]
     st.service[pid] = st.pathway_service[g, _bisect_right(st.pathway_cumulative[g, d], st.u_pathway[pid])]
 
@@ -405,7 +423,7 @@ def _admit(st, pid):
 def _admit_boarders(st):
     si = st.si
     while si[B_COUNT] > 0 and _has_free_bed(st):
-        pid = si[B_HEAD]
+        pid = _nn(si[B_HEAD])
         _unboard(st, pid)
         _admit(st, pid)
 
@@ -424,7 +442,7 @@ def _free_bed(st, pid, now):
 @njit(**INLINED)
 def _new_visit(st, pid, s, origin, depth, now):
     si = st.si
-    v = si[N_VISITS]
+    v = _nn(si[N_VISITS])
     si[N_VISITS] = v + 1
     st.v_patient[v], st.v_service[v], st.v_origin[v], st.v_depth[v] = pid, s, origin, depth
     st.v_referred[v] = now
@@ -465,10 +483,10 @@ def _transfer_waiting(st, first, now):
     stack[0] = first
     top = 1
     while top > 0:
-        s = stack[top - 1]
+        s = _nn(stack[_nn(top - 1)])
         if st.q_head[s] >= 0 and st.occupied[s] < st.places[s]:
             pid = _dequeue(st, s)
-            v = st.visit[pid]
+            v = _nn(st.visit[pid])
             origin = st.v_origin[v]
             if origin == FROM_ACUTE:
                 _delayed_change(st, -1, now)
@@ -507,7 +525,7 @@ def _leave_place(st, s, pid, v, now):
 
 @njit(**INLINED)
 def _move(st, pid, s, now, counted_delayed):
-    v = st.visit[pid]
+    v = _nn(st.visit[pid])
     origin = st.v_origin[v]
     if origin == FROM_ACUTE:
         if counted_delayed:
@@ -522,7 +540,7 @@ def _move(st, pid, s, now, counted_delayed):
 
 @njit(**INLINED)
 def _ready_for_transfer(st, pid, s, now, counted_delayed):
-    v = st.visit[pid]
+    v = _nn(st.visit[pid])
     st.v_ready[v] = now
     if st.takes_transfers[s]:
         _log_start(st, _service_level(s, LV_QUEUE), now)
@@ -547,7 +565,7 @@ def _refer(st, pid, s, origin, depth, now):
             days = st.assessment[s, pid]
         else:
             days = st.later_assessment[st.row_of[depth, s], pid]
-        push(st, now + days * st.assessment_multiplier[s, st.arrival_day[pid]], NORMAL, READY, pid)
+        push(st, now + days * st.assessment_multiplier[s, _nn(st.arrival_day[pid])], NORMAL, READY, pid)
     else:
         _ready_for_transfer(st, pid, s, now, False)
 
@@ -574,7 +592,7 @@ def _sort_day(st, pid, day):
 @njit(**INLINED)
 def _emergency(st, pid, now):
     su = st.step_up_service
-    if su >= 0 and st.u_step_up[pid] < st.step_up_share[st.group[pid], st.arrival_day[pid]]:
+    if su >= 0 and st.u_step_up[pid] < st.step_up_share[_nn(st.group[pid]), _nn(st.arrival_day[pid])]:
         st.suitable[pid] = True
         if st.occupied[su] < st.places[su]:
             st.outcome[pid] = AVOIDED
@@ -600,7 +618,7 @@ def _emergency(st, pid, now):
 def _on_arrival(st, pid):
     si = st.si
     t = st.sf[NOW]
-    day = st.arrival_day[pid]
+    day = _nn(st.arrival_day[pid])
     if not st.u_accept[pid] >= st.accept_probability[day]:
         resolve(st, pid)
         _emergency(st, pid, t)
@@ -609,7 +627,7 @@ def _on_arrival(st, pid):
     if day != si[SORTED_DAY]:
         _sort_day(st, pid, day)
     if si[KEPT_POS] < si[KEPT_LEN]:
-        nxt = st.kept_today[si[KEPT_POS]]
+        nxt = _nn(st.kept_today[_nn(si[KEPT_POS])])
         si[KEPT_POS] += 1
     else:
         nxt = st.day_end[day]
@@ -639,22 +657,22 @@ def _on_fit(st, pid):
 
 @njit(**INLINED)
 def _on_ready(st, pid):
-    _ready_for_transfer(st, pid, st.v_service[st.visit[pid]], st.sf[NOW], True)
+    _ready_for_transfer(st, pid, _nn(st.v_service[_nn(st.visit[pid])]), st.sf[NOW], True)
 
 
 @njit(**INLINED)
 def _on_stay_end(st, pid):
     now = st.sf[NOW]
-    v = st.visit[pid]
+    v = _nn(st.visit[pid])
     st.v_stay_end[v] = now
-    s = st.v_service[v]
+    s = _nn(st.v_service[v])
     if st.routes_onward[s]:
         _log_start(st, _service_level(s, LV_BLOCKED), now)
-    depth = st.v_depth[v]
+    depth = _nn(st.v_depth[v])
     dest = -1
     if st.routes_onward[s]:
         u = st.route_u[depth, pid]
-        dest = st.onward_service[s, _bisect_right(st.onward_cumulative[s, st.arrival_day[pid]], u)]
+        dest = st.onward_service[s, _bisect_right(st.onward_cumulative[s, _nn(st.arrival_day[pid])], u)]
     if dest < 0:
         _leave_place(st, s, pid, v, now)
     else:
@@ -686,11 +704,11 @@ def _el_swap(st, a, b):
 @njit(**INLINED)
 def _el_push(st, tier, key1, key2, pid):
     si = st.si
-    i = si[EL_HEAP_N]
+    i = _nn(si[EL_HEAP_N])
     si[EL_HEAP_N] = i + 1
     st.el_tier[i], st.el_key1[i], st.el_key2[i], st.el_pid[i] = tier, key1, key2, pid
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = _nn((i - 1) >> 1)
         if _el_before(st, i, parent):
             _el_swap(st, i, parent)
             i = parent
@@ -702,13 +720,13 @@ def _el_push(st, tier, key1, key2, pid):
 def _el_pop(st):
     si = st.si
     pid = st.el_pid[0]
-    n = si[EL_HEAP_N] - 1
+    n = _nn(si[EL_HEAP_N] - 1)
     si[EL_HEAP_N] = n
     if n > 0:
         _el_swap(st, 0, n)
         i = 0
         while True:
-            c = 2 * i + 1
+            c = _nn(2 * i + 1)
             if c >= n:
                 break
             if c + 1 < n and _el_before(st, c + 1, c):
@@ -726,7 +744,7 @@ def _book_electives(st, day):
     si = st.si
     first, n_el = st.n_emergencies, st.el_order.size
     accept = st.referral_accept[day]
-    k = si[EL_NEXT_REF]
+    k = _nn(si[EL_NEXT_REF])
     while k < n_el and st.el_referral_day[k] <= day:
         if not st.el_u_accept[k] < accept:
             st.el_kept[k] = False
@@ -734,9 +752,9 @@ def _book_electives(st, day):
         k += 1
     si[EL_NEXT_REF] = k
     slots = st.elective_slots[day]
-    i = si[EL_NEXT]
+    i = _nn(si[EL_NEXT])
     while i < n_el and st.el_bookable[st.el_order[i]] <= day:
-        k = st.el_order[i]
+        k = _nn(st.el_order[i])
         if st.el_kept[k]:
             _el_push(st, 1, float(st.el_priority[k]), st.el_referral[k], first + k)
         i += 1
@@ -893,6 +911,7 @@ def run(st, until):
             time, payload = pop(st)
         sf[NOW] = time
         si[PROCESSED] += 1
+        payload = _nn(payload)
         kind, arg = payload % KINDS, payload // KINDS
         if kind == ARRIVAL:
             _on_arrival(st, arg)
