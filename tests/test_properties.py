@@ -20,6 +20,10 @@ Systems with services are half the time networks (``add_network``): onward route
 services, unlimited services, cycles through them, route changes; conservation then also
 follows every patient's chain of community visits (``check_visits``), and capacity and FIFO are
 checked on the visits. ``test_network_engine`` checks more of networks.
+
+Replications run on ``conftest.LONG_RUN_ENGINE`` (``run_replication``): the compiled engine where
+numba runs, whose records are the reference's bit for bit over the same generated systems
+(``test_lockstep``); ``HOSPSIM_TEST_ENGINE=simpy`` checks the invariants on the reference itself.
 """
 
 from __future__ import annotations
