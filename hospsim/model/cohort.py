@@ -342,15 +342,16 @@ def _rows_at(
     return rows
 
 
-def _gather_at(order: np.ndarray, arrays: list[np.ndarray], at: np.ndarray | None) -> np.ndarray:
-    """``_gather_concat(order, *arrays)[at]`` (the whole when None), gathering only those."""
-    if at is None:
-        return _gather_concat(order, *arrays)
+def _gather_at(order: np.ndarray | None, arrays: list[np.ndarray], at: np.ndarray | None) -> np.ndarray:
+    """``_gather_concat(order, *arrays)[at]`` (the whole when None; ``order`` None: the first
+    array as it is), gathering only those."""
     first, *rest = arrays
-    k = int(np.searchsorted(at, order.size))  # at is sorted: the emergencies' first
-    return np.concatenate(
-        [first.take(order.take(at[:k])), *([np.concatenate(rest).take(at[k:] - order.size)] if rest else [])]
-    )
+    n_first = first.size if order is None else order.size
+    if at is None:
+        return np.concatenate(arrays) if order is None else _gather_concat(order, *arrays)
+    k = int(np.searchsorted(at, n_first))  # at is sorted: the first array's first
+    head = first.take(at[:k] if order is None else order.take(at[:k]))
+    return np.concatenate([head, *([np.concatenate(rest).take(at[k:] - n_first)] if rest else [])])
 
 
 def _assessment_uniforms(
@@ -361,16 +362,11 @@ def _assessment_uniforms(
     (``em_index``: those kept)."""
     em, *rest = sources
     first = streams["assessment"].random(em.time_days.size)
-    n_em = em_index.size if em_index is not None else first.size
     others = [
         streams[name].random(source.time_days.size)
         for name, source in zip(("elective_assessment", "census_assessment"), rest, strict=True)
     ]
-    if at is None:
-        return np.concatenate([first.take(em_index) if em_index is not None else first, *others])
-    k = int(np.searchsorted(at, n_em))
-    em_at = at[:k] if em_index is None else em_index.take(at[:k])
-    return np.concatenate([first.take(em_at), np.concatenate(others).take(at[k:] - n_em)])
+    return _gather_at(em_index, [first, *others], at)
 
 
 def _census(cfg: Config, streams: Streams, group_dtype: np.dtype) -> tuple[_Arrivals, CensusBlock | None]:
