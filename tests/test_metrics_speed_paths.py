@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, L
 from hospsim.model import compiled, demand
 from hospsim.model.cohort import _gather_concat, _time_order, build_candidates
 from hospsim.model.engine import simulate_candidates
-from hospsim.model.kpis import ListWaitQuantiles, daily_and_kpis, list_waits
+from hospsim.model.kpis import _PATIENT_COUNTS, ListWaitQuantiles, _patient_day_counts, daily_and_kpis, list_waits
 from hospsim.model.monitor import (
     _daily_counts_numpy,
     _daily_level_numpy,
@@ -28,6 +30,7 @@ from hospsim.model.monitor import (
     daily_level,
     daily_midnight_level,
 )
+from hospsim.model.records import ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING
 from hospsim.model.streams import Streams
 
 DATA = Path(__file__).parent / "data"
@@ -228,6 +231,64 @@ def test_daily_counts_where_equals_the_masked_copy(values, n_days):
     masked = _daily_counts_numpy(np.where(where, t, np.nan), n_days)
     assert same_bits(daily_counts(t, n_days, where), masked)
     assert daily_counts(np.array([0.5, 1.5, 1.7, 9.0]), 3, np.array([True, False, True, True])).tolist() == [1, 1, 1]
+
+
+@needs_numba
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # numpy on infinities
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 6), st.data())
+def test_patient_day_counts_compiled_equal_numpy(n_days, data):
+    n = data.draw(st.integers(0, 40))
+    column = st.lists(times(n_days), min_size=n, max_size=n)
+    arrival, admit, transfer = (np.array(data.draw(column), dtype=float) for _ in range(3))
+    outcome = np.array(
+        data.draw(
+            st.lists(st.sampled_from([ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING]), min_size=n, max_size=n)
+        ),
+        dtype=np.int8,
+    )
+    elective = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    # waits at, around and far from the 4- and 12-hour thresholds
+    near = st.sampled_from([4 / 24, 12 / 24, np.nextafter(4 / 24, 0), np.nextafter(12 / 24, 1), 0.0, float("nan")])
+    waits = np.array(data.draw(st.lists(near | st.floats(0.0, 2.0), min_size=n, max_size=n)), dtype=float)
+    m = SimpleNamespace(
+        n_days=n_days, arrival=arrival, outcome=outcome, rec=SimpleNamespace(admit_days=admit),
+        transfer_days=transfer, elective=elective, emergency=~elective, wait_days=waits,
+    )  # fmt: skip
+    got = _patient_day_counts(m)  # type: ignore[arg-type]
+    with mock.patch.object(compiled, "array_kernels", lambda: None):
+        ref = _patient_day_counts(m)  # type: ignore[arg-type]
+    assert list(got) == list(ref) == list(_PATIENT_COUNTS)
+    for name in ref:
+        assert same_bits(np.ascontiguousarray(got[name]), ref[name]), name
+
+
+@needs_numba
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 20), st.data())
+def test_list_wait_histogram_equals_counting_each_wait(n, data):
+    """Referrals a power of 2 of a day after a whole day: the waits just below a whole number of
+    days, where rounding puts the longer ones (with a coarser ulp) into the next day."""
+    first = np.array(data.draw(st.lists(st.integers(1, 3000), min_size=n, max_size=n)), dtype=np.int64)
+    count = np.array(data.draw(st.lists(st.integers(0, 3000), min_size=n, max_size=n)), dtype=np.int64)
+    back = np.array(data.draw(st.lists(st.integers(1, 600), min_size=n, max_size=n)), dtype=np.int64)
+    tiny = 2.0 ** -np.array(data.draw(st.lists(st.integers(30, 60), min_size=n, max_size=n)), dtype=float)
+    ref = np.minimum((first - back) + tiny, np.nextafter(first.astype(float), -np.inf))
+    waits = list_waits(first, count, ref)
+    want = np.bincount(waits.astype(np.int64))
+    got = KERNELS.list_wait_histogram(first, count, ref)
+    size = max(want.size, got.size)
+    assert (np.pad(want, (0, size - want.size)) == np.pad(got, (0, size - got.size))).all()
+
+
+def test_a_wait_rounded_into_the_next_day_by_hand():
+    # From 8 days on a double is 2**-49 apart: 9 - 2**-50 lies halfway and rounds to 9 (even),
+    # and so do the later waits; 8 - 2**-50 and those before it are exact.
+    ref = np.array([2.0**-50])
+    waits = list_waits(np.array([1]), np.array([20]), ref)
+    assert waits.astype(np.int64).tolist() == [*range(8), *range(9, 21)]
+    if KERNELS is not None:
+        assert KERNELS.list_wait_histogram(np.array([1]), np.array([20]), ref).tolist() == [1] * 8 + [0] + [1] * 12
 
 
 @st.composite

@@ -132,6 +132,56 @@ def day_counts(times: np.ndarray, where: np.ndarray, n_days: int) -> tuple[np.nd
 
 
 @numba.njit(cache=True)
+def patient_day_counts(
+    arrival: np.ndarray,
+    admit: np.ndarray,
+    transfer: np.ndarray,
+    outcome: np.ndarray,
+    elective: np.ndarray,
+    wait_days: np.ndarray,
+    codes: np.ndarray,
+    waits_over_days: np.ndarray,
+    n_days: int,
+) -> tuple[np.ndarray, bool]:
+    """``kpis._patient_day_counts`` in one pass over the patients instead of one
+    :func:`day_counts` each (with a mask made for it): per day, as ``day_counts`` counts (NaN and
+    negative times ignored, later ones on the last day), the rows emergency arrivals, emergency
+    admissions, admissions avoided, refused, transferred out, elective referrals, elective
+    admissions, then arrivals that waited over each of ``waits_over_days``. ``codes``: the
+    outcomes ADMITTED, AVOIDED, REFUSED. False: a time too large to count here (use numpy)."""
+    admitted, avoided, refused = codes[0], codes[1], codes[2]
+    counts = np.zeros((7 + waits_over_days.size, n_days), dtype=np.int64)
+    last = n_days - 1
+    for k in range(arrival.size):
+        out, is_elective = outcome[k], elective[k]
+        a = arrival[k]
+        if a >= 0.0:  # neither NaN nor before day 0
+            if a >= _MAX_EXACT_DAY:
+                return counts, False
+            d = min(int(a), last)
+            counts[5 if is_elective else 0, d] += 1
+            if out == avoided:
+                counts[2, d] += 1
+            elif out == refused:
+                counts[3, d] += 1
+            for j in range(waits_over_days.size):
+                if wait_days[k] > waits_over_days[j]:
+                    counts[7 + j, d] += 1
+        if out == admitted:
+            t = admit[k]
+            if t >= 0.0:
+                if t >= _MAX_EXACT_DAY:
+                    return counts, False
+                counts[6 if is_elective else 1, min(int(t), last)] += 1
+        t = transfer[k]
+        if t >= 0.0:
+            if t >= _MAX_EXACT_DAY:
+                return counts, False
+            counts[4, min(int(t), last)] += 1
+    return counts, True
+
+
+@numba.njit(cache=True)
 def list_wait_histogram(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """How many of the waits ``float(m) - ref[p]`` (``m`` from ``first[p]`` for ``count[p]``
     midnights, as ``kpis.list_waits_days`` makes them) fall in each whole day ``[b, b + 1)``."""
@@ -140,9 +190,26 @@ def list_wait_histogram(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -
         if count[p] > 0:  # a patient's longest wait is at its last midnight
             top = max(top, int(float(first[p] + count[p] - 1) - ref[p]))
     hist = np.zeros(top + 1, dtype=np.int64)
+    starts = np.zeros(top + 2, dtype=np.int64)  # runs of whole days, one wait in each: where each begins and ends
     for p in range(first.size):
-        for m in range(first[p], first[p] + count[p]):
-            hist[int(float(m) - ref[p])] += 1
+        n = count[p]
+        if n <= 0:
+            continue
+        lo, hi = int(float(first[p]) - ref[p]), int(float(first[p] + n - 1) - ref[p])
+        # The waits are the days lo, lo + 1, ..., hi unless rounding put one into the next day:
+        # rounding up moves a wait near a day's end into the next, and once it does for one wait
+        # it does for every later one (same distance to the day's end, no smaller ulp), so the
+        # run ends one day late. A run of the right length has no such wait.
+        if hi - lo == n - 1:
+            starts[lo] += 1
+            starts[hi + 1] -= 1
+        else:
+            for m in range(first[p], first[p] + n):
+                hist[int(float(m) - ref[p])] += 1
+    running = 0
+    for b in range(top + 1):
+        running += starts[b]
+        hist[b] += running
     return hist
 
 
@@ -371,6 +438,7 @@ def warm_up() -> None:
     level_sweep(s, e, z, 2, t, t, 2)
     day_counts(t, t > 1.0, 2)
     day_counts(t, np.zeros(0, dtype=np.bool_), 2)
+    patient_day_counts(t, t, t, np.zeros(2, dtype=np.int8), t > 1.0, t, ints, t, 2)
     midnight_levels(t, t + 0.25, 2)
     list_waits_in_bin(ints, ints, t - 1.0, 0)
     list_wait_histogram(ints, ints, t - 1.0)
