@@ -13,7 +13,8 @@ from conftest import LONG_RUN_ENGINE
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_census import censuses
-from test_properties import SETTINGS, build, seeds, systems
+from test_properties import SETTINGS, _changes, build, gate_conditions, seeds, systems
+from test_properties_plans import referral_multipliers
 
 from hospsim.config import ConfigError, default_config_path, load_config
 from hospsim.model.cohort import build_candidates
@@ -79,6 +80,18 @@ def test_configs_that_differ_only_in_their_plan_draw_the_same_candidates(raw, se
 _STAYS = ("service_los_days", "assessment_days", "step_up_los_days")
 
 
+def _with_referral_multiplier(draw: st.DrawFn, raw: dict) -> dict:
+    """Electives (half the time) with a referral multiplier, sometimes gated: the referrals it
+    always drops are left out of a run's candidates."""
+    if draw(st.booleans()):
+        raw = draw(systems(plans=True, network=None, electives=True))
+        multiplier = draw(referral_multipliers(raw["horizon_days"]))
+        if _changes(multiplier) and draw(st.booleans()):
+            multiplier = {**multiplier, "gate": [draw(gate_conditions([]))]}
+        raw["demand"]["elective"]["referral_multiplier"] = multiplier
+    return raw
+
+
 def _drawn_alone_differs(selected, alone) -> list[str]:
     """The fields where a run's own draw differs in any bit from the selection of the whole
     draw, but for the stays it left out (NaN): every stay it drew has the same bits."""
@@ -100,7 +113,7 @@ def test_a_run_drawn_alone_has_the_candidates_selected_from_the_whole_draw(data,
     draws them all once and selects per cell (engine_candidates). Both give the same bits, but
     for the community stays of candidates the plan can never send there, which a run's own draw
     leaves out (NaN)."""
-    raw = data.draw(systems(plans=True, network=None))
+    raw = _with_referral_multiplier(data.draw, data.draw(systems(plans=True, network=None)))
     if census:
         raw["initial_state"] = data.draw(censuses(raw))
     cfg = build(raw)
@@ -114,12 +127,13 @@ def test_a_run_drawn_alone_has_the_candidates_selected_from_the_whole_draw(data,
 
 
 @settings(max_examples=60, **SETTINGS)
-@given(raw=systems(plans=True, network=None), seed=seeds)
-def test_a_run_drawn_alone_is_the_run_of_the_whole_draw(raw, seed):
+@given(data=st.data(), seed=seeds)
+def test_a_run_drawn_alone_is_the_run_of_the_whole_draw(data, seed):
     """The same patients meet the same fates whether the run's stays were drawn for the
     candidates its plan may send to a service only, or for everyone: every plan (pathway
-    changes, gated or late, step-up shares) sends nobody where its draw left the stay out."""
-    cfg = build(raw)
+    changes, gated or late, step-up shares, referral multipliers) sends nobody where its draw
+    left the stay out, and leaving out the referrals it always drops changes nobody's fate."""
+    cfg = build(_with_referral_multiplier(data.draw, data.draw(systems(plans=True, network=None))))
     alone = simulate_candidates(cfg, draw_for_run(cfg, seed), LONG_RUN_ENGINE)
     whole = simulate_candidates(cfg, build_candidates(cfg, Streams(seed)), LONG_RUN_ENGINE)
     assert (
@@ -145,6 +159,22 @@ def test_the_default_footprint_drawn_alone_leaves_a_third_out():
     assert (~np.isnan(los_rows)).all(axis=0).sum() == (~np.isnan(los_rows[0])).sum()  # all rows or none
     emergencies = alone.step_up_los_days[: alone.n_emergencies]
     assert 0.01 < np.mean(~np.isnan(emergencies)) < 0.06
+
+
+def test_referrals_a_plan_always_drops_are_left_out():
+    cfg = load_config(default_config_path(), ("horizon_days=200", "demand.elective.referral_multiplier=0.8"))
+    whole, alone = build_candidates(cfg, Streams(5)), draw_for_run(cfg, 5)
+    referrals = slice(whole.n_emergencies, whole.n_emergencies + whole.n_electives)
+    drawn = whole.u_accept[referrals]
+    dropped = int(np.count_nonzero(drawn >= 0.8))  # the starting list (-1) is always kept
+    assert 0.15 < dropped / np.count_nonzero(drawn >= 0) < 0.25
+    assert alone.n_electives == whole.n_electives - dropped
+    assert (alone.u_accept[alone.n_emergencies : alone.n_emergencies + alone.n_electives] < 0.8).all()
+    assert _drawn_alone_differs(engine_candidates(cfg, whole), alone) == []
+    assert engine_candidates(cfg, alone) is alone
+    # Where each one (and the census after them) was in the whole draw: its time is there.
+    assert whole.n_drawn == alone.n_drawn == len(whole)
+    assert (whole.time_days[alone.source_index] == alone.time_days).all()
 
 
 def test_a_stay_the_draw_left_out_and_a_patient_needed_is_refused():

@@ -140,6 +140,10 @@ class _Arrivals:
     u_pathway: np.ndarray
     u_service_los: np.ndarray
 
+    def take(self, index: np.ndarray) -> _Arrivals:
+        """The arrivals at ``index``, in its order."""
+        return _Arrivals(**{f.name: getattr(self, f.name).take(index) for f in fields(self)})
+
 
 # Fields that _emergencies fills with one value for every emergency.
 _SAME_FOR_EVERY_EMERGENCY = frozenset({"priority", "bookable_days"})
@@ -211,6 +215,7 @@ def build_candidates(
     accept_below: np.ndarray | None = None,
     service_stays_for: StayFilter | None = None,
     step_up_stays_for: StayFilter | None = None,
+    referrals_kept_below: np.ndarray | None = None,
 ) -> Candidates:
     """Draw every possible patient of one replication: emergencies, then elective referrals,
     then the census (patients already in the system at day 0).
@@ -220,6 +225,8 @@ def build_candidates(
     emergencies that no plan can accept are left out as soon as they are drawn, before they are
     sorted and given stays: the same candidates, bit for bit, as selecting them from the whole
     draw, made with a third less work. A draw shared by several plans is made without it.
+    ``referrals_kept_below`` does the same for the elective referrals (per day: the most a
+    referral's ``u_accept`` may be for the plan to keep it).
 
     With ``service_stays_for`` (group, pathway uniform -> may the candidate go to a community
     service under its plan; :func:`hospsim.model.plan.may_use_a_service`) the stays and
@@ -236,6 +243,11 @@ def build_candidates(
         em_index = np.flatnonzero(keep[order])
         order = order[em_index]
     el = _electives(cfg, streams, len(cfg.groups), em.group.dtype)  # already in time order
+    n_el_drawn = el.time_days.size
+    el_index = None  # each kept elective's place among those drawn
+    if referrals_kept_below is not None:
+        el_index = np.flatnonzero(el.u_accept < referrals_kept_below[_day_of(el.time_days)])  # the starting list: -1
+        el = el.take(el_index)
     ce, census = _census(cfg, streams, em.group.dtype)
     sources = (em, el, ce)
 
@@ -255,11 +267,24 @@ def build_candidates(
         base_los[n_em : n_em + n_el] = ppf(cfg.demand.elective.los, u_los[n_em : n_em + n_el])
     u_step_up, u_pathway = cat("u_step_up"), cat("u_pathway")
     step_up_los, service_los, assessment = _community_stays(
-        cfg, streams, sources, order, em_index, group, u_pathway, u_step_up, service_stays_for, step_up_stays_for
+        cfg,
+        streams,
+        sources,
+        order,
+        (em_index, el_index, n_el_drawn),
+        group,
+        u_pathway,
+        u_step_up,
+        service_stays_for,
+        step_up_stays_for,
     )
+    # Places in the whole draw: emergencies in time order, then electives, then the census.
     source_index = np.arange(n_em_drawn - n_em, n_em_drawn - n_em + time.size)
     if em_index is not None:
         source_index[:n_em] = em_index
+    if el_index is not None:
+        source_index[n_em : n_em + n_el] = n_em_drawn + el_index
+        source_index[n_em + n_el :] += n_el_drawn - n_el
     return Candidates(
         time_days=time,
         day=_day_of(time),
@@ -281,7 +306,7 @@ def build_candidates(
         service_names=tuple(cfg.services),
         priority_names=tuple(cfg.demand.elective.priorities) if cfg.demand.elective is not None else (),
         source_index=source_index,
-        n_drawn=int(n_em_drawn + n_el + ce.time_days.size),
+        n_drawn=int(n_em_drawn + n_el_drawn + ce.time_days.size),
         replication_seed=streams.replication_seed,
         n_census=int(ce.time_days.size),
         census=census,
@@ -294,7 +319,7 @@ def _community_stays(
     streams: Streams,
     sources: tuple[_Arrivals, ...],
     order: np.ndarray,
-    em_index: np.ndarray | None,
+    kept: tuple[np.ndarray | None, np.ndarray | None, int],
     group: np.ndarray,
     u_pathway: np.ndarray,
     u_step_up: np.ndarray,
@@ -303,7 +328,9 @@ def _community_stays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each candidate's step-up stay, and its stay and assessment in each service (rows), for
     the candidates the filters keep (every one without a filter; NaN for the others, zeros in
-    the rows of a service without an assessment). Uniforms are gathered for those only."""
+    the rows of a service without an assessment). Uniforms are gathered for those only.
+    ``kept``: the emergencies and electives kept among those drawn (None: all), and how many
+    electives were drawn."""
     em = sources[0]
     n_em, n = order.size, group.size
     step_up_los = np.zeros(n)
@@ -320,7 +347,7 @@ def _community_stays(
     services = cfg.services.values()
     u_los = [a.u_service_los for a in sources]
     service_los = _rows_at([s.los for s in services], n, at, lambda i: _gather_at(order, u_los, i))
-    assessment_u = partial(_assessment_uniforms, streams, sources, em_index)
+    assessment_u = partial(_assessment_uniforms, streams, sources, kept)
     return step_up_los, service_los, _rows_at([s.assessment for s in services], n, at, assessment_u)
 
 
@@ -355,18 +382,22 @@ def _gather_at(order: np.ndarray | None, arrays: list[np.ndarray], at: np.ndarra
 
 
 def _assessment_uniforms(
-    streams: Streams, sources: tuple[_Arrivals, ...], em_index: np.ndarray | None, at: np.ndarray | None = None
+    streams: Streams,
+    sources: tuple[_Arrivals, ...],
+    kept: tuple[np.ndarray | None, np.ndarray | None, int],
+    at: np.ndarray | None = None,
 ) -> np.ndarray:
     """The assessment quantiles (of the candidates ``at``; all when None): each source draws its
-    own, so electives never shift an emergency's; the emergencies' are taken in time order
-    (``em_index``: those kept)."""
-    em, *rest = sources
+    own, for every candidate it drew, so electives never shift an emergency's; the emergencies'
+    are taken in time order (``kept``: the emergencies and electives kept, None: all; and how
+    many electives were drawn)."""
+    em, _, census = sources
+    em_index, el_index, n_el_drawn = kept
     first = streams["assessment"].random(em.time_days.size)
-    others = [
-        streams[name].random(source.time_days.size)
-        for name, source in zip(("elective_assessment", "census_assessment"), rest, strict=True)
-    ]
-    return _gather_at(em_index, [first, *others], at)
+    electives = streams["elective_assessment"].random(n_el_drawn)
+    if el_index is not None:
+        electives = electives.take(el_index)
+    return _gather_at(em_index, [first, electives, streams["census_assessment"].random(census.time_days.size)], at)
 
 
 def _census(cfg: Config, streams: Streams, group_dtype: np.dtype) -> tuple[_Arrivals, CensusBlock | None]:

@@ -47,7 +47,16 @@ from ..config.distributions import mean_days
 from .census import place_census
 from .cohort import Candidates, Cohort, OnwardDraws, build_candidates
 from .levels import BedPool, Level
-from .plan import Gate, GateBook, Levers, build_levers, may_step_up, may_use_a_service, most_accept_probability
+from .plan import (
+    Gate,
+    GateBook,
+    Levers,
+    build_levers,
+    may_step_up,
+    may_use_a_service,
+    most_accept_probability,
+    most_referral_accept,
+)
 from .records import (
     ADMITTED,
     AVOIDED,
@@ -485,9 +494,15 @@ def simulate_candidates(cfg: Config, cand: Candidates) -> Replication:
 
 def engine_candidates(cfg: Config, cand: Candidates) -> Candidates:
     """The candidates an engine simulates: not those that no opening of the plan's gates can
-    accept (about a third with the default headroom), which would cost lists, log entries and
-    records."""
+    accept (about a third of the emergencies with the default headroom; the referrals a
+    referral multiplier below one always drops), which would cost lists, log entries and
+    records, and copies to leave them out after the run. Leaving them out changes nobody's
+    fate: a dropped referral is never on the list, and the list orders by priority, referral
+    time, then candidate number, which keeps its order when candidates are left out."""
     keep = cand.is_elective | (cand.u_accept < most_accept_probability(cfg)[cand.day])
+    referrals = slice(cand.n_emergencies, cand.n_emergencies + cand.n_electives)  # not a census
+    # The starting list's u_accept is -1: always kept.
+    keep[referrals] = cand.u_accept[referrals] < most_referral_accept(cfg)[cand.day[referrals]]
     # Drawn for this run alone (draw_for_run): nothing left to select. A draw shared by a sweep's
     # runs is read-only and copied, so each engine owns (and may write) its candidates' arrays.
     if keep.all() and cand.time_days.flags.writeable:
@@ -506,6 +521,7 @@ def draw_for_run(cfg: Config, replication_seed: int) -> Candidates:
         accept_below=most_accept_probability(cfg),
         service_stays_for=partial(may_use_a_service, cfg),
         step_up_stays_for=partial(may_step_up, cfg),
+        referrals_kept_below=most_referral_accept(cfg),
     )
 
 

@@ -175,7 +175,7 @@ class _LeverBuilder:
     def referral_accept(self) -> list[float]:
         if self.cfg.demand.elective is None:
             return [1.0] * self.n
-        return self.lever("demand.elective.referral_multiplier", "referral_accept", None, _floats)
+        return self.lever(REFERRAL_MULTIPLIER, "referral_accept", None, _floats)
 
     def pathway_mix(
         self, owner: str, pathways: dict[str, float], change: PathwayChange | None, attr: str, index: int
@@ -225,12 +225,24 @@ class _LeverBuilder:
         )  # fmt: skip
 
 
+REFERRAL_MULTIPLIER = "demand.elective.referral_multiplier"
+
+
 def most_accept_probability(cfg: Config) -> np.ndarray:
     """The highest acceptance probability of an emergency candidate on each day, whenever the
     demand multiplier's gate (if any) opens."""
     multiplier = dict(plan_schedules(cfg))[EMERGENCY_MULTIPLIER]  # as delivered
     n = cfg.horizon_days
     return np.asarray(multiplier.daily_most(n) * accept_per_multiplier(cfg.demand.emergency, n), dtype=float)
+
+
+def most_referral_accept(cfg: Config) -> np.ndarray:
+    """The highest share of each day's elective referrals that the plan keeps (its referral
+    multiplier), whenever the multiplier's gate (if any) opens; ones without electives."""
+    n = cfg.horizon_days
+    if cfg.demand.elective is None:
+        return np.ones(n)
+    return np.asarray(dict(plan_schedules(cfg))[REFERRAL_MULTIPLIER].daily_most(n), dtype=float)
 
 
 # How far the plan's mixes and shares may round away from their extremes (a ramp's sums at a
