@@ -20,7 +20,7 @@ import hospsim.model
 from hospsim.config import load_config
 from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, ppf, ppf_grouped, ppf_rows
 from hospsim.model import compiled, demand
-from hospsim.model.cohort import _gather_concat, _time_order, build_candidates
+from hospsim.model.cohort import _gather_concat, _time_order, build_candidates, row_entries
 from hospsim.model.engine import simulate_candidates
 from hospsim.model.kpis import _PATIENT_COUNTS, ListWaitQuantiles, _patient_day_counts, daily_and_kpis, list_waits
 from hospsim.model.monitor import (
@@ -289,6 +289,22 @@ def test_a_wait_rounded_into_the_next_day_by_hand():
     assert waits.astype(np.int64).tolist() == [*range(8), *range(9, 21)]
     if KERNELS is not None:
         assert KERNELS.list_wait_histogram(np.array([1]), np.array([20]), ref).tolist() == [1] * 8 + [0] + [1] * 12
+
+
+@needs_numba
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 30), st.integers(0, 2**32))
+def test_row_entries_compiled_equal_numpy(n_rows, n_columns, seed):
+    rng = np.random.default_rng(seed)
+    rows = rng.random((n_rows, n_columns))
+    rows[rng.random(rows.shape) < 0.2] = np.nan
+    row = rng.integers(-1, n_rows, 50)
+    column = rng.integers(0, n_columns, 50)
+    got = row_entries(rows, row, column)
+    with mock.patch.object(compiled, "array_kernels", lambda: None):
+        ref = row_entries(rows, row, column)
+    assert same_bits(got, ref)
+    assert same_bits(ref, np.where(row < 0, 0.0, rows[np.maximum(row, 0), column]))
 
 
 @st.composite

@@ -182,6 +182,17 @@ def patient_day_counts(
 
 
 @numba.njit(cache=True)
+def row_entries(rows: np.ndarray, row: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """``rows[row[i], column[i]]`` for each i, 0.0 where ``row[i]`` is negative (no row): each
+    patient's stay in its own service's row, read in one pass."""
+    out = np.empty(row.size)
+    for i in range(row.size):
+        r = row[i]
+        out[i] = rows[r, column[i]] if r >= 0 else 0.0
+    return out
+
+
+@numba.njit(cache=True)
 def list_wait_histogram(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """How many of the waits ``float(m) - ref[p]`` (``m`` from ``first[p]`` for ``count[p]``
     midnights, as ``kpis.list_waits_days`` makes them) fall in each whole day ``[b, b + 1)``."""
@@ -438,6 +449,7 @@ def warm_up() -> None:
     level_sweep(s, e, z, 2, t, t, 2)
     day_counts(t, t > 1.0, 2)
     day_counts(t, np.zeros(0, dtype=np.bool_), 2)
+    row_entries(np.ones((2, 2)), ints - 2, ints)
     patient_day_counts(t, t, t, np.zeros(2, dtype=np.int8), t > 1.0, t, ints, t, 2)
     midnight_levels(t, t + 0.25, 2)
     list_waits_in_bin(ints, ints, t - 1.0, 0)

@@ -45,7 +45,7 @@ import numpy as np
 from ..config import Config
 from ..config.distributions import mean_days
 from .census import place_census
-from .cohort import Candidates, Cohort, OnwardDraws, build_candidates
+from .cohort import Candidates, Cohort, OnwardDraws, build_candidates, row_entries
 from .levels import BedPool, Level
 from .plan import (
     Gate,
@@ -552,10 +552,11 @@ def _check_stays_drawn(cand: Candidates, visits: Visits) -> None:
     first = np.flatnonzero(visits.depth == 0)
     patient, service = visits.patient.take(first), visits.service.take(first)
     diverted = visits.origin.take(first) == FROM_ARRIVAL
-    at = service * len(cand) + patient  # in a service's row: flat positions (cheaper than 2-d indexing)
     missing = np.isnan(cand.step_up_los_days.take(patient[diverted])).any()
+    transferred = np.flatnonzero(~diverted)
+    patient, service = patient.take(transferred), service.take(transferred)
     for rows in (cand.service_los_days, cand.assessment_days):
-        missing |= rows.size > 0 and np.isnan(np.ascontiguousarray(rows).ravel().take(at[~diverted])).any()
+        missing |= rows.size > 0 and np.isnan(row_entries(rows, service, patient)).any()
     if missing:
         raise RuntimeError("a community stay was needed that the draw left out (hospsim.model.plan.may_use_a_service)")
 
@@ -572,11 +573,7 @@ def _cohort(cand: Candidates, resolved: tuple[np.ndarray, np.ndarray, np.ndarray
 
     service = kept(service_all)
     if cand.service_los_days.size:
-        # Each patient's stay in its own service's row: taken through flat positions, several
-        # times faster than indexing the 2-d array with two index arrays (the same elements).
-        rows = np.ascontiguousarray(cand.service_los_days)
-        service_los = rows.ravel().take(np.maximum(service, 0) * rows.shape[1] + index)
-        service_los[service < 0] = 0.0
+        service_los = row_entries(cand.service_los_days, service, index)  # each one's stay in its own service
     else:
         service_los = np.zeros(service.size)
     return Cohort(

@@ -134,7 +134,9 @@ class _Measures:
         self.delayed = _level(rec, DELAYED, lambda: (rec.fit_days, rec.bed_leave_days), H)
         long_start = rec.admit_days + LONG_STAY_DAYS
         still_in = np.isnan(rec.bed_leave_days) | (rec.bed_leave_days > long_start)
-        self.long_stay = daily_level(np.where(admitted & still_in, long_start, np.nan), rec.bed_leave_days, H).mean
+        # Only the stays past 21 days: the others' intervals would be left out (NaN starts) anyway.
+        long = np.flatnonzero(admitted & still_in)
+        self.long_stay = daily_level(long_start.take(long), rec.bed_leave_days.take(long), H).mean
 
         # Emergencies that needed a bed: everyone not diverted to step-up.
         self.needing = self.emergency & (rec.outcome != AVOIDED)
