@@ -22,7 +22,14 @@ from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, L
 from hospsim.model import compiled, demand
 from hospsim.model.cohort import _gather_concat, _time_order, build_candidates, row_entries
 from hospsim.model.engine import simulate_candidates
-from hospsim.model.kpis import _PATIENT_COUNTS, ListWaitQuantiles, _patient_day_counts, daily_and_kpis, list_waits
+from hospsim.model.kpis import (
+    _PATIENT_COUNTS,
+    ListWaitQuantiles,
+    _patient_day_counts,
+    _waits,
+    daily_and_kpis,
+    list_waits,
+)
 from hospsim.model.monitor import (
     _daily_counts_numpy,
     _daily_level_numpy,
@@ -261,6 +268,25 @@ def test_patient_day_counts_compiled_equal_numpy(n_days, data):
     assert list(got) == list(ref) == list(_PATIENT_COUNTS)
     for name in ref:
         assert same_bits(np.ascontiguousarray(got[name]), ref[name]), name
+
+
+@needs_numba
+@pytest.mark.filterwarnings("ignore:invalid value encountered in subtract")  # numpy on infinities
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 6), st.sampled_from([float("nan"), 0.5, 1 / 3]), st.data())
+def test_waits_compiled_equal_numpy(n_days, max_wait_days, data):
+    n = data.draw(st.integers(0, 40))
+    arrival, admit = (
+        np.array(data.draw(st.lists(times(n_days), min_size=n, max_size=n)), dtype=float) for _ in range(2)
+    )
+    codes = [ADMITTED, AVOIDED, REFUSED, TRANSFERRED, WAITING]
+    outcome = np.array(data.draw(st.lists(st.sampled_from(codes), min_size=n, max_size=n)), dtype=np.int8)
+    emergency = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    got = _waits(arrival, admit, outcome, emergency, max_wait_days, n_days)
+    with mock.patch.object(compiled, "array_kernels", lambda: None):
+        ref = _waits(arrival, admit, outcome, emergency, max_wait_days, n_days)
+    for a, b in zip(got, ref, strict=True):
+        assert same_bits(a, b)
 
 
 @needs_numba

@@ -150,35 +150,37 @@ def patient_day_counts(
     admissions, then arrivals that waited over each of ``waits_over_days``. ``codes``: the
     outcomes ADMITTED, AVOIDED, REFUSED. False: a time too large to count here (use numpy)."""
     admitted, avoided, refused = codes[0], codes[1], codes[2]
-    counts = np.zeros((7 + waits_over_days.size, n_days), dtype=np.int64)
+    n_waits = waits_over_days.size
+    counts = np.zeros((7 + n_waits) * n_days, dtype=np.int64)  # flat: row * n_days + day (cheaper)
     last = n_days - 1
     for k in range(arrival.size):
         out, is_elective = outcome[k], elective[k]
         a = arrival[k]
         if a >= 0.0:  # neither NaN nor before day 0
             if a >= _MAX_EXACT_DAY:
-                return counts, False
+                return counts.reshape((7 + n_waits, n_days)), False
             d = min(int(a), last)
-            counts[5 if is_elective else 0, d] += 1
+            counts[(5 if is_elective else 0) * n_days + d] += 1
             if out == avoided:
-                counts[2, d] += 1
+                counts[2 * n_days + d] += 1
             elif out == refused:
-                counts[3, d] += 1
-            for j in range(waits_over_days.size):
-                if wait_days[k] > waits_over_days[j]:
-                    counts[7 + j, d] += 1
+                counts[3 * n_days + d] += 1
+            w = wait_days[k]
+            for j in range(n_waits):
+                if w > waits_over_days[j]:
+                    counts[(7 + j) * n_days + d] += 1
         if out == admitted:
             t = admit[k]
             if t >= 0.0:
                 if t >= _MAX_EXACT_DAY:
-                    return counts, False
-                counts[6 if is_elective else 1, min(int(t), last)] += 1
+                    return counts.reshape((7 + n_waits, n_days)), False
+                counts[(6 if is_elective else 1) * n_days + min(int(t), last)] += 1
         t = transfer[k]
         if t >= 0.0:
             if t >= _MAX_EXACT_DAY:
-                return counts, False
-            counts[4, min(int(t), last)] += 1
-    return counts, True
+                return counts.reshape((7 + n_waits, n_days)), False
+            counts[4 * n_days + min(int(t), last)] += 1
+    return counts.reshape((7 + n_waits, n_days)), True
 
 
 @numba.njit(cache=True)
@@ -190,6 +192,41 @@ def row_entries(rows: np.ndarray, row: np.ndarray, column: np.ndarray) -> np.nda
         r = row[i]
         out[i] = rows[r, column[i]] if r >= 0 else 0.0
     return out
+
+
+@numba.njit(cache=True)
+def waits_for_a_bed(
+    arrival: np.ndarray,
+    admit: np.ndarray,
+    outcome: np.ndarray,
+    emergency: np.ndarray,
+    codes: np.ndarray,
+    max_wait_days: float,
+    horizon_days: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``kpis._waits`` in one pass: each patient's transfer time (NaN: not transferred) and wait
+    for a bed (0: did not wait), with numpy's arithmetic. ``codes``: the outcomes ADMITTED,
+    WAITING, TRANSFERRED, AVOIDED."""
+    admitted, waiting, transferred, avoided = codes[0], codes[1], codes[2], codes[3]
+    n = arrival.size
+    transfer, wait = np.empty(n), np.empty(n)
+    for k in range(n):
+        out = outcome[k]
+        if out == transferred:
+            end = arrival[k] + max_wait_days
+            transfer[k] = end
+        else:
+            end = admit[k]
+            transfer[k] = np.nan
+        if np.isnan(end):
+            end = horizon_days
+        if out == transferred:
+            wait[k] = max_wait_days  # exactly, not up to rounding
+        elif emergency[k] and out != avoided and out in (admitted, waiting):  # waited
+            wait[k] = end - arrival[k]
+        else:
+            wait[k] = 0.0
+    return transfer, wait
 
 
 @numba.njit(cache=True)
@@ -450,6 +487,7 @@ def warm_up() -> None:
     day_counts(t, t > 1.0, 2)
     day_counts(t, np.zeros(0, dtype=np.bool_), 2)
     row_entries(np.ones((2, 2)), ints - 2, ints)
+    waits_for_a_bed(t, t, np.zeros(2, dtype=np.int8), t > 1.0, ints, 0.5, 2.0)
     patient_day_counts(t, t, t, np.zeros(2, dtype=np.int8), t > 1.0, t, ints, t, 2)
     midnight_levels(t, t + 0.25, 2)
     list_waits_in_bin(ints, ints, t - 1.0, 0)

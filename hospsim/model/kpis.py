@@ -140,16 +140,11 @@ class _Measures:
 
         # Emergencies that needed a bed: everyone not diverted to step-up.
         self.needing = self.emergency & (rec.outcome != AVOIDED)
-        # (rather than np.isin, which sorts: several times slower here)
-        waited = self.needing & ((rec.outcome == ADMITTED) | (rec.outcome == WAITING) | (rec.outcome == TRANSFERRED))
-        # A wait ends at admission, at the transfer elsewhere, or (censored) at the horizon.
         max_wait = cfg.acute.max_wait_hours / HOURS if cfg.acute.max_wait_hours is not None else np.nan
-        self.transfer_days = np.where(rec.outcome == TRANSFERRED, self.arrival + max_wait, np.nan)
-        end = np.where(rec.outcome == TRANSFERRED, self.transfer_days, rec.admit_days)
-        self.boarding = _level(rec, BOARDING, lambda: (np.where(waited, self.arrival, np.nan), end), H)
-        end = np.where(np.isnan(end), float(H), end)
-        self.wait_days = np.where(waited, end - self.arrival, 0.0)
-        self.wait_days[rec.outcome == TRANSFERRED] = max_wait  # exactly, not up to rounding
+        self.transfer_days, self.wait_days = _waits(
+            self.arrival, rec.admit_days, rec.outcome, self.emergency, max_wait, H
+        )
+        self.boarding = _level(rec, BOARDING, lambda: _boarding_intervals(self, max_wait), H)
         self.displaced_by_day = self._displaced_bed_days(co.acute_los_days)
         self._waiting_list()
 
@@ -231,6 +226,51 @@ class _Measures:
         """Which of ``times`` fall in the window (NaN: never)."""
         inside: npt.NDArray[np.bool_] = ~np.isnan(times) & (times >= self.start) & (times < self.end)
         return inside
+
+
+def _waited(outcome: np.ndarray, needing: np.ndarray) -> np.ndarray:
+    """Emergencies needing a bed who waited for one (admitted, still waiting, transferred)."""
+    # (rather than np.isin, which sorts: several times slower here)
+    waited: np.ndarray = needing & ((outcome == ADMITTED) | (outcome == WAITING) | (outcome == TRANSFERRED))
+    return waited
+
+
+def _boarding_intervals(m: _Measures, max_wait_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each wait for a bed, from arrival to admission or the transfer elsewhere (NaN: still
+    waiting at the horizon)."""
+    out = m.outcome
+    transferred = out == TRANSFERRED
+    end = np.where(transferred, np.where(transferred, m.arrival + max_wait_days, np.nan), m.rec.admit_days)
+    return np.where(_waited(out, m.needing), m.arrival, np.nan), end
+
+
+def _waits(
+    arrival: np.ndarray, admit: np.ndarray, outcome: np.ndarray, emergency: np.ndarray, max_wait_days: float, H: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each patient's transfer elsewhere (NaN: none; ``max_wait_days`` after arrival) and wait
+    for a bed (days; 0 for those who did not wait): a wait ends at admission, at the transfer, or
+    (censored) at the horizon. Compiled: one pass (the same numbers)."""
+    kernels = compiled.array_kernels()
+    codes = np.array([ADMITTED, WAITING, TRANSFERRED, AVOIDED], dtype=np.int64)
+    if kernels is not None:
+        transfer_days, wait_days = kernels.waits_for_a_bed(
+            np.ascontiguousarray(arrival, dtype=float),
+            np.ascontiguousarray(admit, dtype=float),
+            np.ascontiguousarray(outcome, dtype=np.int8),
+            np.ascontiguousarray(emergency, dtype=np.bool_),
+            codes,
+            float(max_wait_days),
+            float(H),
+        )
+        return transfer_days, wait_days
+    transferred = outcome == TRANSFERRED
+    waited = _waited(outcome, emergency & (outcome != AVOIDED))
+    transfer_days = np.where(transferred, arrival + max_wait_days, np.nan)
+    end = np.where(transferred, transfer_days, admit)
+    end = np.where(np.isnan(end), float(H), end)
+    wait_days = np.where(waited, end - arrival, 0.0)
+    wait_days[transferred] = max_wait_days  # exactly, not up to rounding
+    return transfer_days, wait_days
 
 
 def daily_table(cfg: Config, rep: Replication) -> pd.DataFrame:
