@@ -271,6 +271,23 @@ def test_patient_day_counts_compiled_equal_numpy(n_days, data):
 
 
 @needs_numba
+@settings(max_examples=300, deadline=None)
+@given(
+    intervals(),
+    st.lists(st.sampled_from([0.0, 0.5, 7.0 * 18, -1.0]) | st.floats(-3.0, 3.0), min_size=1, max_size=3),
+    st.data(),
+)
+def test_shifted_midnight_levels_equal_one_level_each(iv, shifts, data):
+    starts, ends, n_days = iv
+    where = np.array(data.draw(st.lists(st.booleans(), min_size=starts.size, max_size=starts.size)), dtype=bool)
+    got = KERNELS.shifted_midnight_levels(starts, where, ends, np.array(shifts), n_days)
+    for j, shift in enumerate(shifts):
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, left out
+            ref = _daily_level_numpy(np.where(where, starts, np.nan) + shift, ends, n_days).midnight
+        assert same_bits(got[j], ref.astype(np.int64)), shift
+
+
+@needs_numba
 @pytest.mark.filterwarnings("ignore:invalid value encountered in subtract")  # numpy on infinities
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 6), st.sampled_from([float("nan"), 0.5, 1 / 3]), st.data())

@@ -335,6 +335,37 @@ def times_of_day(counts: np.ndarray, u: np.ndarray, cum: np.ndarray, below_one: 
 
 
 @numba.njit(cache=True)
+def shifted_midnight_levels(
+    starts: np.ndarray, where: np.ndarray, ends: np.ndarray, shifts_days: np.ndarray, n_days: int
+) -> np.ndarray:
+    """Row j: :func:`midnight_levels` of the intervals ``[starts + shifts_days[j], ends)`` where
+    ``where`` is true (the others left out), as integers: the waiting list and its waits over N
+    weeks in one pass."""
+    hi = float(n_days)
+    n_shifts = shifts_days.size
+    change = np.zeros((n_shifts, n_days + 1), dtype=np.int64)
+    for k in range(starts.size):
+        if not where[k] or np.isnan(starts[k]):
+            continue
+        y = ends[k]
+        y = hi if np.isnan(y) else min(max(y, 0.0), hi)
+        for j in range(n_shifts):
+            x = starts[k] + shifts_days[j]
+            if np.isnan(x):
+                continue
+            x = min(max(x, 0.0), hi)
+            change[j, int(x)] += 1
+            change[j, int(max(x, y))] -= 1
+    out = np.empty((n_shifts, n_days), dtype=np.int64)
+    for j in range(n_shifts):
+        level = 0
+        for d in range(n_days):
+            level += change[j, d]
+            out[j, d] = level
+    return out
+
+
+@numba.njit(cache=True)
 def midnight_levels(starts: np.ndarray, ends: np.ndarray, n_days: int) -> np.ndarray:
     """``monitor.daily_level(starts, ends, n_days).midnight`` without sorting: the level just
     before midnight d + 1 counts the (prepared) intervals with start < d + 1 minus those with
@@ -490,6 +521,7 @@ def warm_up() -> None:
     waits_for_a_bed(t, t, np.zeros(2, dtype=np.int8), t > 1.0, ints, 0.5, 2.0)
     patient_day_counts(t, t, t, np.zeros(2, dtype=np.int8), t > 1.0, t, ints, t, 2)
     midnight_levels(t, t + 0.25, 2)
+    shifted_midnight_levels(t, t > 1.0, t + 0.25, t, 2)
     list_waits_in_bin(ints, ints, t - 1.0, 0)
     list_wait_histogram(ints, ints, t - 1.0)
     count_at_or_below(t, t)

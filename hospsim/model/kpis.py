@@ -157,12 +157,25 @@ class _Measures:
         """Electives on the list from referral to admission (the RTT clock: it runs through a
         cancellation), counted at each midnight."""
         H, rec = self.n_days, self.rec
-        referred = np.where(self.elective, self.arrival, np.nan)
-        self.waiting_list = daily_midnight_level(referred, rec.admit_days, H).astype(np.int64)
-        self.waiting_over = {
-            weeks: daily_midnight_level(referred + 7.0 * weeks, rec.admit_days, H).astype(np.int64)
-            for weeks in RTT_WEEKS
-        }
+        kernels = compiled.array_kernels()
+        if kernels is not None and H >= 1:  # the three levels in one pass, the same counts
+            shifts_days = np.array([0.0, *(7.0 * weeks for weeks in RTT_WEEKS)])
+            levels = kernels.shifted_midnight_levels(
+                np.ascontiguousarray(self.arrival, dtype=float),
+                np.ascontiguousarray(self.elective, dtype=np.bool_),
+                np.ascontiguousarray(rec.admit_days, dtype=float),
+                shifts_days,
+                H,
+            )
+            self.waiting_list = levels[0]
+            self.waiting_over = {weeks: levels[1 + i] for i, weeks in enumerate(RTT_WEEKS)}
+        else:
+            referred = np.where(self.elective, self.arrival, np.nan)
+            self.waiting_list = daily_midnight_level(referred, rec.admit_days, H).astype(np.int64)
+            self.waiting_over = {
+                weeks: daily_midnight_level(referred + 7.0 * weeks, rec.admit_days, H).astype(np.int64)
+                for weeks in RTT_WEEKS
+            }
         self.cancellations = daily_counts(rec.cancellation_days, H)
 
     @cached_property
@@ -560,8 +573,9 @@ class ListWaitQuantiles:
             return float("nan")
         k = _inverted_cdf_index(int(below[-1]), q)
         b = int(np.searchsorted(below, k, side="right"))  # the whole day holding the k-th wait
-        in_day = np.sort(self._kernels.list_waits_in_bin(*self.spans, b))
-        return float(in_day[k - (below[b - 1] if b > 0 else 0)])
+        in_day = self._kernels.list_waits_in_bin(*self.spans, b)
+        at = k - (below[b - 1] if b > 0 else 0)
+        return float(np.partition(in_day, at)[at])  # the value a sort would put there, without sorting
 
 
 def _inverted_cdf_index(n: int, q: float) -> int:
