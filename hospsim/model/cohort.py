@@ -363,8 +363,8 @@ def _rows_at(
     number, so a column drawn has the bits it has in the whole."""
     if at is None:
         return ppf_rows(specs, uniforms(None))
-    rows = np.zeros((len(specs), n))
-    rows[[i for i, spec in enumerate(specs) if spec is not None]] = np.nan
+    rows = np.full((len(specs), n), np.nan)  # one pass over the rows (several MB each)
+    rows[[i for i, spec in enumerate(specs) if spec is None]] = 0.0
     rows[:, at] = ppf_rows(specs, uniforms(at))
     return rows
 

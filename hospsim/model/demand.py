@@ -112,7 +112,11 @@ def referral_times(el: Elective, n_days: int, rng: np.random.Generator) -> np.nd
     days = np.arange(n_days)
     rate = el.referrals_per_week / 7.0 * (1.0 + el.referral_growth_per_year) ** (days / 365.25)
     day = np.repeat(days, rng.poisson(rate))
-    return np.sort(day + rng.random(day.size))
+    times: np.ndarray = day + rng.random(day.size)
+    kernels = compiled.array_kernels()
+    if kernels is None or not kernels.sort_in_place(times):  # compiled: a bucket sort, linear in time
+        times.sort()
+    return times
 
 
 def initial_list_times(el: Elective) -> np.ndarray:
