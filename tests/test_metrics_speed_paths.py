@@ -26,6 +26,7 @@ from hospsim.model.kpis import (
     _PATIENT_COUNTS,
     ListWaitQuantiles,
     _patient_day_counts,
+    _same_day_leaves,
     _waits,
     daily_and_kpis,
     list_waits,
@@ -268,6 +269,18 @@ def test_patient_day_counts_compiled_equal_numpy(n_days, data):
     assert list(got) == list(ref) == list(_PATIENT_COUNTS)
     for name in ref:
         assert same_bits(np.ascontiguousarray(got[name]), ref[name]), name
+
+
+@needs_numba
+@settings(max_examples=200, deadline=None)
+@given(intervals(), st.data())
+def test_same_day_leaves_compiled_equal_numpy(iv, data):
+    admit, leave, _ = iv
+    chosen = np.array(data.draw(st.lists(st.booleans(), min_size=admit.size, max_size=admit.size)), dtype=bool)
+    got = _same_day_leaves(chosen, admit, leave)
+    with mock.patch.object(compiled, "array_kernels", lambda: None):
+        ref = _same_day_leaves(chosen, admit, leave)
+    assert same_bits(got, ref)
 
 
 @needs_numba

@@ -230,6 +230,19 @@ def waits_for_a_bed(
 
 
 @numba.njit(cache=True)
+def same_day_leaves(chosen: np.ndarray, admit: np.ndarray, leave: np.ndarray) -> np.ndarray:
+    """For each chosen patient who left its bed (in patient order): did it leave on the day of
+    its admission (``floor(leave) == floor(admit)``)?"""
+    out = np.empty(chosen.size, dtype=np.bool_)
+    n = 0
+    for k in range(chosen.size):
+        if chosen[k] and not np.isnan(leave[k]):
+            out[n] = np.floor(leave[k]) == np.floor(admit[k])
+            n += 1
+    return out[:n]
+
+
+@numba.njit(cache=True)
 def list_wait_histogram(first: np.ndarray, count: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """How many of the waits ``float(m) - ref[p]`` (``m`` from ``first[p]`` for ``count[p]``
     midnights, as ``kpis.list_waits_days`` makes them) fall in each whole day ``[b, b + 1)``."""
@@ -518,6 +531,7 @@ def warm_up() -> None:
     day_counts(t, t > 1.0, 2)
     day_counts(t, np.zeros(0, dtype=np.bool_), 2)
     row_entries(np.ones((2, 2)), ints - 2, ints)
+    same_day_leaves(t > 1.0, t, t)
     waits_for_a_bed(t, t, np.zeros(2, dtype=np.int8), t > 1.0, ints, 0.5, 2.0)
     patient_day_counts(t, t, t, np.zeros(2, dtype=np.int8), t > 1.0, t, ints, t, 2)
     midnight_levels(t, t + 0.25, 2)

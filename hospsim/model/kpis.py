@@ -237,7 +237,7 @@ class _Measures:
 
     def in_window(self, times: np.ndarray) -> npt.NDArray[np.bool_]:
         """Which of ``times`` fall in the window (NaN: never)."""
-        inside: npt.NDArray[np.bool_] = ~np.isnan(times) & (times >= self.start) & (times < self.end)
+        inside: npt.NDArray[np.bool_] = (times >= self.start) & (times < self.end)  # false for NaN
         return inside
 
 
@@ -284,6 +284,21 @@ def _waits(
     wait_days = np.where(waited, end - arrival, 0.0)
     wait_days[transferred] = max_wait_days  # exactly, not up to rounding
     return transfer_days, wait_days
+
+
+def _same_day_leaves(chosen: np.ndarray, admit: np.ndarray, leave: np.ndarray) -> np.ndarray:
+    """Per chosen patient who left its bed: left on the day of admission? (compiled: one pass)"""
+    kernels = compiled.array_kernels()
+    if kernels is not None:
+        out: np.ndarray = kernels.same_day_leaves(
+            np.ascontiguousarray(chosen, dtype=np.bool_),
+            np.ascontiguousarray(admit, dtype=float),
+            np.ascontiguousarray(leave, dtype=float),
+        )
+        return out
+    left = np.flatnonzero(chosen & ~np.isnan(leave))  # take: faster than a mask
+    same: np.ndarray = np.floor(leave.take(left)) == np.floor(admit.take(left))
+    return same
 
 
 def daily_table(cfg: Config, rep: Replication) -> pd.DataFrame:
@@ -454,8 +469,7 @@ class WindowMeasures:
         self.displaced_days = float(m.displaced_by_day[w].sum())
         self.em_admitted = em_admitted = m.emergency & (out == ADMITTED) & m.in_window(m.rec.admit_days)
         self.em_bed_days = float(m.emergency_occupied[w].sum())
-        discharged = np.flatnonzero(em_admitted & ~np.isnan(m.rec.bed_leave_days))  # take: faster than a mask
-        self.same_day = np.floor(m.rec.bed_leave_days.take(discharged)) == np.floor(m.rec.admit_days.take(discharged))
+        self.same_day = _same_day_leaves(em_admitted, m.rec.admit_days, m.rec.bed_leave_days)
         self.month = calendar(m.cfg.start_date, m.n_days)[2][w]
 
     @cached_property
