@@ -43,21 +43,24 @@ def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     g = d.groupby(month_label, sort=True)
     # Each statistic over all its columns in one pass (per column the same sums as one by one).
     summed = [c for _n, f in forms if f.how in ("sum", "ratio") for c in (f.column, f.denominator) if c is not None]
-    sums = g[list(dict.fromkeys(summed))].sum()
-    means = g[list(dict.fromkeys(f.column for _n, f in forms if f.how == "mean"))].mean()
+    sum_frame = g[list(dict.fromkeys(summed))].sum()
+    mean_frame = g[list(dict.fromkeys(f.column for _n, f in forms if f.how == "mean"))].mean()
+    # As numpy arrays from here: pandas' per-column lookups and arithmetic cost more than the sums.
+    sums = {c: sum_frame[c].to_numpy() for c in sum_frame.columns}
+    means = {c: mean_frame[c].to_numpy() for c in mean_frame.columns}
     month = g.ngroup().to_numpy()
-    days = np.bincount(month, minlength=len(sums))
-    out: dict[str, Any] = {"month": sums.index}
+    days = np.bincount(month, minlength=len(sum_frame))
+    out: dict[str, Any] = {"month": sum_frame.index}
     for name, form in forms:
         if form.how == "sum":
-            out[name] = sums[form.column].to_numpy()
+            out[name] = sums[form.column]
         elif form.how == "mean":
-            out[name] = means[form.column].to_numpy()
+            out[name] = means[form.column]
         elif form.how == "ratio":
             assert form.denominator is not None
-            out[name] = form.of_sums(sums[form.column], sums[form.denominator]).to_numpy()
+            out[name] = form.of_sums(sums[form.column], sums[form.denominator])
         else:
-            out[name] = _share_above(form.level, d[form.column].to_numpy(), month, days)
+            out[name] = _share_above(form.level, cols[form.column], month, days)
     return pd.DataFrame(out)
 
 

@@ -88,8 +88,10 @@ class Monthly:
             raise ValueError(f"{self}: share_above needs a level, and only share_above has one")
 
     def of_sums(self, numerator: Any, denominator: Any) -> Any:
-        """A ratio form's value from the sums of ``column`` and ``denominator`` (pandas objects,
-        e.g. per month): NaN where the denominator is 0."""
+        """A ratio form's value from the sums of ``column`` and ``denominator`` (pandas objects or
+        numpy arrays, e.g. per month): NaN where the denominator is 0."""
+        if isinstance(denominator, np.ndarray):  # the same arithmetic as pandas' below
+            return self.scale * numerator / np.where(denominator > 0, denominator, np.nan)
         return self.scale * numerator / denominator.where(denominator > 0)
 
     def describe(self) -> str:
