@@ -51,7 +51,7 @@ ORDER, N_EVENTS, PROCESSED, N_VISITS, N_CANCEL = 0, 1, 2, 3, 4
 BEDS, BED_CAP, DELAYED = 5, 6, 7
 B_HEAD, B_TAIL, B_COUNT = 8, 9, 10
 SORTED_DAY, KEPT_POS, KEPT_LEN = 11, 12, 13
-EL_NEXT_REF, EL_NEXT, EL_HEAP_N, EL_CANCELLED = 14, 15, 16, 17
+EL_NEXT_REF, EL_NEXT, EL_HEAP_N, EL_REBOOK = 14, 15, 16, 17
 PENDING_MIDNIGHT, NEED_DEPTH, NEED_SERVICE = 18, 19, 20
 NEXT_ARRIVAL, NEXT_ARRIVAL_KEY = 21, 22
 CUR_BUCKET, FREE_NODE, NODES_USED = 23, 24, 25
@@ -679,64 +679,61 @@ def _on_stay_end(st, pid):
         _refer(st, pid, dest, s, depth + 1, now)
 
 
-# --- the elective waiting list: a heap of (tier, key, key, patient) -----------------------------------
+# --- the elective waiting list -------------------------------------------------------------------------
+# The reference's heap of (tier, key, key, patient) in two parts that give the same pop order:
+# tier 0 (rebookings, keyed (time of cancellation, number of cancellations so far)) is first
+# cancelled first rebooked, which is the cancellation log's order, so it is a cursor into that log
+# (EL_REBOOK: every cancellation is logged and rebooked); tier 1 (priority, referral time, patient)
+# is a heap of one integer per patient, its rank in that order (``el_rank``, from state.py), so a
+# level of the heap costs one comparison of integers instead of up to four of four arrays.
 
 
 @njit(**INLINED)
-def _el_before(st, a, b):
-    if st.el_tier[a] != st.el_tier[b]:
-        return st.el_tier[a] < st.el_tier[b]
-    if st.el_key1[a] != st.el_key1[b]:
-        return st.el_key1[a] < st.el_key1[b]
-    if st.el_key2[a] != st.el_key2[b]:
-        return st.el_key2[a] < st.el_key2[b]
-    return st.el_pid[a] < st.el_pid[b]
-
-
-@njit(**INLINED)
-def _el_swap(st, a, b):
-    st.el_tier[a], st.el_tier[b] = st.el_tier[b], st.el_tier[a]
-    st.el_key1[a], st.el_key1[b] = st.el_key1[b], st.el_key1[a]
-    st.el_key2[a], st.el_key2[b] = st.el_key2[b], st.el_key2[a]
-    st.el_pid[a], st.el_pid[b] = st.el_pid[b], st.el_pid[a]
-
-
-@njit(**INLINED)
-def _el_push(st, tier, key1, key2, pid):
+def _el_push(st, k):
+    """Elective ``k`` (pid - n_emergencies) onto the heap of tier 1."""
     si = st.si
+    h = st.el_heap
+    key = st.el_rank[k]
     i = _nn(si[EL_HEAP_N])
     si[EL_HEAP_N] = i + 1
-    st.el_tier[i], st.el_key1[i], st.el_key2[i], st.el_pid[i] = tier, key1, key2, pid
     while i > 0:
         parent = _nn((i - 1) >> 1)
-        if _el_before(st, i, parent):
-            _el_swap(st, i, parent)
+        if key < h[parent]:
+            h[i] = h[parent]
             i = parent
         else:
             break
+    h[i] = key
 
 
 @njit(**INLINED)
 def _el_pop(st):
+    """The patient first in (tier, key, key, patient) order: a rebooking if any, else the heap's first."""
     si = st.si
-    pid = st.el_pid[0]
+    r = _nn(si[EL_REBOOK])
+    if r < si[N_CANCEL]:
+        si[EL_REBOOK] = r + 1
+        return st.cancel_patient[r]
+    h = st.el_heap
+    top = h[0]
     n = _nn(si[EL_HEAP_N] - 1)
     si[EL_HEAP_N] = n
     if n > 0:
-        _el_swap(st, 0, n)
+        last = h[n]
         i = 0
         while True:
             c = _nn(2 * i + 1)
             if c >= n:
                 break
-            if c + 1 < n and _el_before(st, c + 1, c):
+            if c + 1 < n and h[c + 1] < h[c]:
                 c += 1
-            if _el_before(st, c, i):
-                _el_swap(st, c, i)
+            if h[c] < last:
+                h[i] = h[c]
                 i = c
             else:
                 break
-    return pid
+        h[i] = last
+    return st.n_emergencies + st.el_by_rank[_nn(top)]
 
 
 @njit(**INLINED)
@@ -756,10 +753,10 @@ def _book_electives(st, day):
     while i < n_el and st.el_bookable[st.el_order[i]] <= day:
         k = _nn(st.el_order[i])
         if st.el_kept[k]:
-            _el_push(st, 1, float(st.el_priority[k]), st.el_referral[k], first + k)
+            _el_push(st, k)
         i += 1
     si[EL_NEXT] = i
-    booked = min(slots, si[EL_HEAP_N])
+    booked = min(slots, si[EL_HEAP_N] + si[N_CANCEL] - si[EL_REBOOK])
     pids = st.el_booked  # the whole list at most
     for j in range(booked):
         pids[j] = _el_pop(st)
@@ -780,9 +777,7 @@ def _on_elective_admission(st, pid):
         c = si[N_CANCEL]
         st.cancel_days[c] = now
         st.cancel_patient[c] = pid
-        si[N_CANCEL] = c + 1
-        si[EL_CANCELLED] += 1
-        _el_push(st, 0, now, float(si[EL_CANCELLED]), pid)
+        si[N_CANCEL] = c + 1  # and rebooked first (_el_pop)
 
 
 # --- midnight ----------------------------------------------------------------------------------------

@@ -47,10 +47,9 @@ class State(NamedTuple):
     el_referral_day: np.ndarray  # int
     el_u_accept: np.ndarray  # float
     el_kept: np.ndarray  # bool: not removed by the referral multiplier
-    el_tier: np.ndarray  # int: the list's heap of (tier, key1, key2, patient)
-    el_key1: np.ndarray  # float
-    el_key2: np.ndarray  # float
-    el_pid: np.ndarray  # int
+    el_rank: np.ndarray  # int: its place in (priority, referral time, patient) order
+    el_by_rank: np.ndarray  # int: the elective of each rank
+    el_heap: np.ndarray  # int: the list's heap of ranks (rebookings come first: kernel._el_pop)
     el_booked: np.ndarray  # int: the day's booked patients (scratch)
     el_first_hour_days: float
     el_spread_days: float
@@ -251,14 +250,32 @@ def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
         "el_referral_day": _ints(cand.day[electives]),
         "el_u_accept": _floats(cand.u_accept[electives]),
         "el_kept": np.ones(n, dtype=np.bool_),
-        "el_tier": np.zeros(n, dtype=np.int64),
-        "el_key1": np.zeros(n),
-        "el_key2": np.zeros(n),
-        "el_pid": np.zeros(n, dtype=np.int64),
+        **_ranks(cand.priority[electives], cand.time_days[electives]),
+        "el_heap": np.zeros(n, dtype=np.int64),
         "el_booked": np.zeros(n, dtype=np.int64),
         "el_first_hour_days": el.admit_hour / 24.0 if el is not None else 0.0,
         "el_spread_days": el.spread_hours / 24.0 if el is not None else 0.0,
     }
+
+
+def _ranks(priority: np.ndarray, referral: np.ndarray) -> dict[str, Any]:
+    """Each elective's rank in the order the reference list books them, (priority, referral time,
+    patient), and the elective of each rank. Referral times come sorted (the starting list oldest
+    first, then the referrals), so the order is by priority, then index: a stable split by
+    priority; otherwise a lexicographic sort."""
+    n = priority.size
+    by_rank = np.empty(n, dtype=np.int64)
+    if n > 1 and not bool(np.all(referral[1:] >= referral[:-1])):
+        by_rank[:] = np.lexsort((np.arange(n), referral, priority))
+    else:
+        at = 0
+        for p in np.unique(priority).tolist():
+            of_p = np.flatnonzero(priority == p)
+            by_rank[at : at + of_p.size] = of_p
+            at += of_p.size
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_rank] = np.arange(n)
+    return {"el_rank": rank, "el_by_rank": by_rank}
 
 
 def _candidates(cfg: Config, cand: Candidates) -> dict[str, Any]:
