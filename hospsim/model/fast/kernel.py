@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.core import config as numba_config
 
 from ..records import ACUTE_LEVELS, LEVELS_PER_SERVICE
 from ..records import BOARDING as LV_BOARDING
@@ -93,6 +94,55 @@ def _nn(i):
     return i & NONNEG
 
 
+# === prefetching =================================================================================
+# A hint to the processor to bring in the line of ``a[i]`` (or ``a[i, j]``) for a later read or
+# write (LLVM's prefetch: no effect on any value, never faults). The per-patient entries of a
+# random patient (its stays, its record) are mostly out of cache: the calendar asks for those of
+# each event as its half hour's events enter the heap, a few dozen events before its handler runs.
+
+if numba_config.DISABLE_JIT:  # the kernel run as plain Python (the lockstep's coverage run)
+
+    def _pf_read(a, i):
+        pass
+
+    def _pf_write(a, i):
+        pass
+
+    def _pf_read2(a, i, j):
+        pass
+
+else:
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    def _prefetch_codegen(write):
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, list(args[1:]))
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            # (address, write, locality 3: keep in every cache level, data)
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(int(write)), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return codegen
+
+    @intrinsic
+    def _pf_read(typingctx, a, i):
+        return types.void(a, i), _prefetch_codegen(False)
+
+    @intrinsic
+    def _pf_write(typingctx, a, i):
+        return types.void(a, i), _prefetch_codegen(True)
+
+    @intrinsic
+    def _pf_read2(typingctx, a, i, j):
+        return types.void(a, i, j), _prefetch_codegen(False)
+
+
 # === event heap ===================================================================================
 
 
@@ -150,6 +200,30 @@ def _place(st, time, key, payload):
 
 
 @njit(**INLINED)
+def _prefetch_for(st, payload):
+    """Ask for what the event's handler will touch of its patient (hints only: the service read
+    here is the one the handler reads; an entry asked for in vain costs nothing but the hint)."""
+    payload = _nn(payload)
+    kind, pid = payload % KINDS, payload // KINDS
+    if kind == FIT:  # _on_fit: its record, its service and a first visit's assessment
+        _pf_write(st.fit, pid)
+        _pf_write(st.leave, pid)
+        s = st.service[pid]
+        if s >= 0:
+            _pf_read2(st.assessment, s, pid)
+            _pf_read(st.arrival_day, pid)
+    elif kind == READY:  # _on_ready of a first visit: its stay in the service
+        _pf_read(st.visit, pid)
+        s = st.service[pid]
+        if s >= 0:
+            _pf_read2(st.service_los, s, pid)
+        _pf_write(st.s_start, pid)
+    elif kind == STAY_END:
+        _pf_read(st.visit, pid)
+        _pf_write(st.s_end, pid)
+
+
+@njit(**INLINED)
 def _refill(st):
     """With the heap empty: move on to the next bucket with events and put them in the heap."""
     si = st.si
@@ -162,7 +236,9 @@ def _refill(st):
         while node >= 0:
             node = _nn(node)
             nxt = st.fn_next[node]
-            _heap_push(st, st.fn_time[node], st.fn_key[node], st.fn_payload[node])
+            payload = st.fn_payload[node]
+            _prefetch_for(st, payload)
+            _heap_push(st, st.fn_time[node], st.fn_key[node], payload)
             st.fn_next[node] = si[FREE_NODE]
             si[FREE_NODE] = node
             node = nxt
