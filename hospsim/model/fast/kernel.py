@@ -68,6 +68,11 @@ DONE, GATES, GROW_VISITS, GROW_CANCEL, NEED_ROWS = 0, 1, 2, 3, 4
 # --- event kinds (payload = patient * KINDS + kind) ------------------------------------------------
 MIDNIGHT, ARRIVAL, ELECTIVE_ADMISSION, WAIT_LIMIT, FIT, READY, STAY_END = 0, 1, 2, 3, 4, 5, 6
 KINDS = 8
+# A fit event's payload also carries its patient's discharge service (+ 1, 0: home) from these bits
+# on, read when it was admitted (when the patient's entries are in cache): neither the fit event
+# nor its prefetch loads it from the patient's record, mostly out of cache by then.
+SERVICE_SHIFT = np.int64(56)
+PATIENT_KIND = (np.int64(1) << SERVICE_SHIFT) - np.int64(1)  # the bits of patient * KINDS + kind
 URGENT, NORMAL = 0, 1
 PRIORITY_SHIFT = np.int64(1) << np.int64(56)  # key = priority * shift + order of scheduling
 BUCKETS_PER_DAY = 48.0  # the calendar of later events: half hours (about 20 events each in the default footprint)
@@ -204,23 +209,29 @@ def _prefetch_for(st, payload):
     """Ask for what the event's handler will touch of its patient (hints only: the service read
     here is the one the handler reads; an entry asked for in vain costs nothing but the hint)."""
     payload = _nn(payload)
-    kind, pid = payload % KINDS, payload // KINDS
-    if kind == FIT:  # _on_fit: its record, its service and a first visit's assessment
+    kind, pid = (payload & PATIENT_KIND) % KINDS, (payload & PATIENT_KIND) // KINDS
+    if kind == FIT:  # _on_fit: its record and a first visit's assessment
         _pf_write(st.fit, pid)
         _pf_write(st.leave, pid)
-        s = st.service[pid]
+        s = (payload >> SERVICE_SHIFT) - 1
         if s >= 0:
             _pf_read2(st.assessment, s, pid)
             _pf_read(st.arrival_day, pid)
-    elif kind == READY:  # _on_ready of a first visit: its stay in the service
+    elif kind == READY:  # _on_ready of a first visit: its record and its stay in the service
         _pf_read(st.visit, pid)
         s = st.service[pid]
         if s >= 0:
             _pf_read2(st.service_los, s, pid)
+        _pf_write(st.ready, pid)
+        _pf_write(st.holding, pid)
         _pf_write(st.s_start, pid)
     elif kind == STAY_END:
         _pf_read(st.visit, pid)
         _pf_write(st.s_end, pid)
+    elif kind == ELECTIVE_ADMISSION:
+        _pf_read(st.acute_los, pid)
+        _pf_read(st.service, pid)
+        _pf_write(st.admit, pid)
 
 
 @njit(**INLINED)
@@ -250,6 +261,12 @@ def push(st, time, priority, kind, pid):
     si = st.si
     si[ORDER] += 1
     _place(st, time, priority * PRIORITY_SHIFT + si[ORDER], pid * KINDS + kind)
+
+
+@njit(**INLINED)
+def fit_payload(pid, s):
+    """The payload of a fit event of patient ``pid``, whose discharge service is ``s`` (-1: home)."""
+    return pid * KINDS + FIT + ((s + 1) << SERVICE_SHIFT)
 
 
 @njit(**JIT)
@@ -483,7 +500,10 @@ def resolve(st, pid):
 
 
 @njit(**INLINED)
-def _admit(st, pid):
+def _admit(st, pid, boarded):
+    """``boarded``: an emergency that boarded before this instant (else one admitted as it
+    arrives, whose boarding's +1 and -1 at one instant are one step of the level: the same terms,
+    a segment of no length adding +0)."""
     now = st.sf[NOW]
     _beds_change(st, 1, now)
     st.outcome[pid] = ADMITTED
@@ -491,8 +511,13 @@ def _admit(st, pid):
     _log_start(st, LV_OCCUPIED, now)
     if pid < st.n_emergencies:
         _log_start(st, LV_EMERGENCY_OCCUPIED, now)
-        _log_end(st, LV_BOARDING, now)
-    push(st, now + st.acute_los[pid], NORMAL, FIT, pid)
+        if boarded:
+            _log_end(st, LV_BOARDING, now)
+        else:
+            _level_step(st, LV_BOARDING, 0.0, now)
+    si = st.si
+    si[ORDER] += 1
+    _place(st, now + st.acute_los[pid], NORMAL * PRIORITY_SHIFT + si[ORDER], fit_payload(pid, st.service[pid]))
 
 
 @njit(**INLINED)
@@ -501,17 +526,22 @@ def _admit_boarders(st):
     while si[B_COUNT] > 0 and _has_free_bed(st):
         pid = _nn(si[B_HEAD])
         _unboard(st, pid)
-        _admit(st, pid)
+        _admit(st, pid, True)
 
 
 @njit(**INLINED)
-def _free_bed(st, pid, now):
+def _free_bed(st, pid, now, fit_now):
+    """``fit_now``: the patient became fit at this instant (its delayed level's +1 and -1 at one
+    instant are one step: see _admit)."""
     _beds_change(st, -1, now)
     st.leave[pid] = now
     _log_end(st, LV_OCCUPIED, now)
     if pid < st.n_emergencies:
         _log_end(st, LV_EMERGENCY_OCCUPIED, now)
-    _log_end(st, LV_DELAYED, now)  # a bed is freed only once its patient is fit
+    if fit_now:
+        _level_step(st, LV_DELAYED, 0.0, now)
+    else:
+        _log_end(st, LV_DELAYED, now)  # a bed is freed only once its patient is fit
     _admit_boarders(st)
 
 
@@ -567,7 +597,7 @@ def _transfer_waiting(st, first, now):
             if origin == FROM_ACUTE:
                 _delayed_change(st, -1, now)
                 _start_service(st, s, pid, now, v)
-                _free_bed(st, pid, now)
+                _free_bed(st, pid, now, False)
             else:
                 held = st.holding[pid]
                 _start_service(st, s, pid, now, v)
@@ -607,7 +637,7 @@ def _move(st, pid, s, now, counted_delayed):
         if counted_delayed:
             _delayed_change(st, -1, now)
         _start_service(st, s, pid, now, v)
-        _free_bed(st, pid, now)
+        _free_bed(st, pid, now, False)
     else:
         held = st.holding[pid]
         _start_service(st, s, pid, now, v)
@@ -679,8 +709,7 @@ def _emergency(st, pid, now):
             _start_service(st, su, pid, now, v)
             return
     if _has_free_bed(st) and st.si[B_COUNT] == 0:
-        _log_start(st, LV_BOARDING, now)
-        _admit(st, pid)
+        _admit(st, pid, False)
     elif st.queue_when_full:
         _log_start(st, LV_BOARDING, now)
         _board(st, pid)
@@ -720,14 +749,14 @@ def _on_wait_limit(st, pid):
 
 
 @njit(**INLINED)
-def _on_fit(st, pid):
+def _on_fit(st, pid, s):
+    """``s``: the patient's discharge service (from the event: see SERVICE_SHIFT)."""
     now = st.sf[NOW]
     st.fit[pid] = now
-    _log_start(st, LV_DELAYED, now)
-    s = st.service[pid]
     if s < 0:
-        _free_bed(st, pid, now)
+        _free_bed(st, pid, now, True)
     else:
+        _log_start(st, LV_DELAYED, now)
         _refer(st, pid, s, FROM_ACUTE, 0, now)
 
 
@@ -760,16 +789,19 @@ def _on_stay_end(st, pid):
 # tier 0 (rebookings, keyed (time of cancellation, number of cancellations so far)) is first
 # cancelled first rebooked, which is the cancellation log's order, so it is a cursor into that log
 # (EL_REBOOK: every cancellation is logged and rebooked); tier 1 (priority, referral time, patient)
-# is a heap of one integer per patient, its rank in that order (``el_rank``, from state.py), so a
-# level of the heap costs one comparison of integers instead of up to four of four arrays.
+# is a heap of one integer per patient, its rank in that order above its index (``el_key``, from
+# state.py), so a level of the heap costs one comparison of integers instead of up to four of four
+# arrays.
+
+
+EL_INDEX = np.int64(0xFFFF_FFFF)  # an elective's index, below its rank in el_key
 
 
 @njit(**INLINED)
-def _el_push(st, k):
-    """Elective ``k`` (pid - n_emergencies) onto the heap of tier 1."""
+def _el_push(st, key):
+    """An elective's key onto the heap of tier 1."""
     si = st.si
     h = st.el_heap
-    key = st.el_rank[k]
     i = _nn(si[EL_HEAP_N])
     si[EL_HEAP_N] = i + 1
     while i > 0:
@@ -809,7 +841,7 @@ def _el_pop(st):
             else:
                 break
         h[i] = last
-    return st.n_emergencies + st.el_by_rank[_nn(top)]
+    return st.n_emergencies + (top & EL_INDEX)
 
 
 @njit(**INLINED)
@@ -826,10 +858,10 @@ def _book_electives(st, day):
     si[EL_NEXT_REF] = k
     slots = st.elective_slots[day]
     i = _nn(si[EL_NEXT])
-    while i < n_el and st.el_bookable[st.el_order[i]] <= day:
-        k = _nn(st.el_order[i])
-        if st.el_kept[k]:
-            _el_push(st, k)
+    while i < n_el and st.el_bookable[i] <= day:  # both in bookable order
+        key = st.el_key[i]
+        if st.el_kept[_nn(key & EL_INDEX)]:
+            _el_push(st, key)
         i += 1
     si[EL_NEXT] = i
     booked = min(slots, si[EL_HEAP_N] + si[N_CANCEL] - si[EL_REBOOK])
@@ -846,7 +878,7 @@ def _book_electives(st, day):
 def _on_elective_admission(st, pid):
     si = st.si
     if _has_free_bed(st) and si[B_COUNT] == 0:
-        _admit(st, pid)
+        _admit(st, pid, True)  # an elective: no boarding
     else:
         now = st.sf[NOW]
         st.times_cancelled[pid] += 1
@@ -932,7 +964,7 @@ def _needs_rows(st):
     """Is the next event a stay end whose onward visit needs numbers not drawn yet?"""
     if _arrival_first(st):
         return False
-    payload = st.ev_payload[0]
+    payload = st.ev_payload[0] & PATIENT_KIND
     if payload % KINDS != STAY_END:
         return False
     pid = payload // KINDS
@@ -983,11 +1015,11 @@ def run(st, until):
         sf[NOW] = time
         si[PROCESSED] += 1
         payload = _nn(payload)
-        kind, arg = payload % KINDS, payload // KINDS
+        kind, arg = (payload & PATIENT_KIND) % KINDS, (payload & PATIENT_KIND) // KINDS
         if kind == ARRIVAL:
             _on_arrival(st, arg)
         elif kind == FIT:
-            _on_fit(st, arg)
+            _on_fit(st, arg, (payload >> SERVICE_SHIFT) - 1)
         elif kind == STAY_END:
             _on_stay_end(st, arg)
         elif kind == READY:
