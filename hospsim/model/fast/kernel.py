@@ -206,8 +206,8 @@ def _place(st, time, key, payload):
 
 @njit(**INLINED)
 def _prefetch_for(st, payload):
-    """Ask for what the event's handler will touch of its patient (hints only: the service read
-    here is the one the handler reads; an entry asked for in vain costs nothing but the hint)."""
+    """Ask for what the event's handler will touch of its patient (hints only: an entry asked for
+    in vain, as a ready event's stay of a later visit, costs nothing but the hint)."""
     payload = _nn(payload)
     kind, pid = (payload & PATIENT_KIND) % KINDS, (payload & PATIENT_KIND) // KINDS
     if kind == FIT:  # _on_fit: its record and a first visit's assessment

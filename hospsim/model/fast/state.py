@@ -42,8 +42,6 @@ class State(NamedTuple):
     # the elective waiting list (index k = patient - n_emergencies), as ElectiveList
     el_order: np.ndarray  # int: electives in the order they become bookable
     el_bookable: np.ndarray  # float: in that order
-    el_priority: np.ndarray  # int
-    el_referral: np.ndarray  # float: referral time
     el_referral_day: np.ndarray  # int
     el_u_accept: np.ndarray  # float
     el_kept: np.ndarray  # bool: not removed by the referral multiplier
@@ -247,8 +245,6 @@ def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
         "el_order": order,
         "el_bookable": _floats(bookable)[order],
         "el_key": (_ranks(cand.priority[electives], cand.time_days[electives]) << 32 | np.arange(n))[order],
-        "el_priority": _ints(cand.priority[electives]),
-        "el_referral": _floats(cand.time_days[electives]),
         "el_referral_day": _ints(cand.day[electives]),
         "el_u_accept": _floats(cand.u_accept[electives]),
         "el_kept": np.ones(n, dtype=np.bool_),
