@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.core import config as numba_config
 
 from ..records import ACUTE_LEVELS, LEVELS_PER_SERVICE
 from ..records import BOARDING as LV_BOARDING
@@ -51,7 +52,7 @@ ORDER, N_EVENTS, PROCESSED, N_VISITS, N_CANCEL = 0, 1, 2, 3, 4
 BEDS, BED_CAP, DELAYED = 5, 6, 7
 B_HEAD, B_TAIL, B_COUNT = 8, 9, 10
 SORTED_DAY, KEPT_POS, KEPT_LEN = 11, 12, 13
-EL_NEXT_REF, EL_NEXT, EL_HEAP_N, EL_CANCELLED = 14, 15, 16, 17
+EL_NEXT_REF, EL_NEXT, EL_HEAP_N, EL_REBOOK = 14, 15, 16, 17
 PENDING_MIDNIGHT, NEED_DEPTH, NEED_SERVICE = 18, 19, 20
 NEXT_ARRIVAL, NEXT_ARRIVAL_KEY = 21, 22
 CUR_BUCKET, FREE_NODE, NODES_USED = 23, 24, 25
@@ -67,6 +68,11 @@ DONE, GATES, GROW_VISITS, GROW_CANCEL, NEED_ROWS = 0, 1, 2, 3, 4
 # --- event kinds (payload = patient * KINDS + kind) ------------------------------------------------
 MIDNIGHT, ARRIVAL, ELECTIVE_ADMISSION, WAIT_LIMIT, FIT, READY, STAY_END = 0, 1, 2, 3, 4, 5, 6
 KINDS = 8
+# A fit event's payload also carries its patient's discharge service (+ 1, 0: home) from these bits
+# on, read when it was admitted (when the patient's entries are in cache): neither the fit event
+# nor its prefetch loads it from the patient's record, mostly out of cache by then.
+SERVICE_SHIFT = np.int64(56)
+PATIENT_KIND = (np.int64(1) << SERVICE_SHIFT) - np.int64(1)  # the bits of patient * KINDS + kind
 URGENT, NORMAL = 0, 1
 PRIORITY_SHIFT = np.int64(1) << np.int64(56)  # key = priority * shift + order of scheduling
 BUCKETS_PER_DAY = 48.0  # the calendar of later events: half hours (about 20 events each in the default footprint)
@@ -91,6 +97,55 @@ NONNEG = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 @njit(**INLINED)
 def _nn(i):
     return i & NONNEG
+
+
+# === prefetching =================================================================================
+# A hint to the processor to bring in the line of ``a[i]`` (or ``a[i, j]``) for a later read or
+# write (LLVM's prefetch: no effect on any value, never faults). The per-patient entries of a
+# random patient (its stays, its record) are mostly out of cache: the calendar asks for those of
+# each event as its half hour's events enter the heap, a few dozen events before its handler runs.
+
+if numba_config.DISABLE_JIT:  # the kernel run as plain Python (the lockstep's coverage run)
+
+    def _pf_read(a, i):
+        pass
+
+    def _pf_write(a, i):
+        pass
+
+    def _pf_read2(a, i, j):
+        pass
+
+else:
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    def _prefetch_codegen(write):
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, list(args[1:]))
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            # (address, write, locality 3: keep in every cache level, data)
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(int(write)), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return codegen
+
+    @intrinsic
+    def _pf_read(typingctx, a, i):
+        return types.void(a, i), _prefetch_codegen(False)
+
+    @intrinsic
+    def _pf_write(typingctx, a, i):
+        return types.void(a, i), _prefetch_codegen(True)
+
+    @intrinsic
+    def _pf_read2(typingctx, a, i, j):
+        return types.void(a, i, j), _prefetch_codegen(False)
 
 
 # === event heap ===================================================================================
@@ -150,6 +205,36 @@ def _place(st, time, key, payload):
 
 
 @njit(**INLINED)
+def _prefetch_for(st, payload):
+    """Ask for what the event's handler will touch of its patient (hints only: an entry asked for
+    in vain, as a ready event's stay of a later visit, costs nothing but the hint)."""
+    payload = _nn(payload)
+    kind, pid = (payload & PATIENT_KIND) % KINDS, (payload & PATIENT_KIND) // KINDS
+    if kind == FIT:  # _on_fit: its record and a first visit's assessment
+        _pf_write(st.fit, pid)
+        _pf_write(st.leave, pid)
+        s = (payload >> SERVICE_SHIFT) - 1
+        if s >= 0:
+            _pf_read2(st.assessment, s, pid)
+            _pf_read(st.arrival_day, pid)
+    elif kind == READY:  # _on_ready of a first visit: its record and its stay in the service
+        _pf_read(st.visit, pid)
+        s = st.service[pid]
+        if s >= 0:
+            _pf_read2(st.service_los, s, pid)
+        _pf_write(st.ready, pid)
+        _pf_write(st.holding, pid)
+        _pf_write(st.s_start, pid)
+    elif kind == STAY_END:
+        _pf_read(st.visit, pid)
+        _pf_write(st.s_end, pid)
+    elif kind == ELECTIVE_ADMISSION:
+        _pf_read(st.acute_los, pid)
+        _pf_read(st.service, pid)
+        _pf_write(st.admit, pid)
+
+
+@njit(**INLINED)
 def _refill(st):
     """With the heap empty: move on to the next bucket with events and put them in the heap."""
     si = st.si
@@ -162,7 +247,9 @@ def _refill(st):
         while node >= 0:
             node = _nn(node)
             nxt = st.fn_next[node]
-            _heap_push(st, st.fn_time[node], st.fn_key[node], st.fn_payload[node])
+            payload = st.fn_payload[node]
+            _prefetch_for(st, payload)
+            _heap_push(st, st.fn_time[node], st.fn_key[node], payload)
             st.fn_next[node] = si[FREE_NODE]
             si[FREE_NODE] = node
             node = nxt
@@ -174,6 +261,12 @@ def push(st, time, priority, kind, pid):
     si = st.si
     si[ORDER] += 1
     _place(st, time, priority * PRIORITY_SHIFT + si[ORDER], pid * KINDS + kind)
+
+
+@njit(**INLINED)
+def fit_payload(pid, s):
+    """The payload of a fit event of patient ``pid``, whose discharge service is ``s`` (-1: home)."""
+    return pid * KINDS + FIT + ((s + 1) << SERVICE_SHIFT)
 
 
 @njit(**JIT)
@@ -407,7 +500,10 @@ def resolve(st, pid):
 
 
 @njit(**INLINED)
-def _admit(st, pid):
+def _admit(st, pid, boarded):
+    """``boarded``: an emergency that boarded before this instant (else one admitted as it
+    arrives, whose boarding's +1 and -1 at one instant are one step of the level: the same terms,
+    a segment of no length adding +0)."""
     now = st.sf[NOW]
     _beds_change(st, 1, now)
     st.outcome[pid] = ADMITTED
@@ -415,8 +511,13 @@ def _admit(st, pid):
     _log_start(st, LV_OCCUPIED, now)
     if pid < st.n_emergencies:
         _log_start(st, LV_EMERGENCY_OCCUPIED, now)
-        _log_end(st, LV_BOARDING, now)
-    push(st, now + st.acute_los[pid], NORMAL, FIT, pid)
+        if boarded:
+            _log_end(st, LV_BOARDING, now)
+        else:
+            _level_step(st, LV_BOARDING, 0.0, now)
+    si = st.si
+    si[ORDER] += 1
+    _place(st, now + st.acute_los[pid], NORMAL * PRIORITY_SHIFT + si[ORDER], fit_payload(pid, st.service[pid]))
 
 
 @njit(**INLINED)
@@ -425,17 +526,22 @@ def _admit_boarders(st):
     while si[B_COUNT] > 0 and _has_free_bed(st):
         pid = _nn(si[B_HEAD])
         _unboard(st, pid)
-        _admit(st, pid)
+        _admit(st, pid, True)
 
 
 @njit(**INLINED)
-def _free_bed(st, pid, now):
+def _free_bed(st, pid, now, fit_now):
+    """``fit_now``: the patient became fit at this instant (its delayed level's +1 and -1 at one
+    instant are one step: see _admit)."""
     _beds_change(st, -1, now)
     st.leave[pid] = now
     _log_end(st, LV_OCCUPIED, now)
     if pid < st.n_emergencies:
         _log_end(st, LV_EMERGENCY_OCCUPIED, now)
-    _log_end(st, LV_DELAYED, now)  # a bed is freed only once its patient is fit
+    if fit_now:
+        _level_step(st, LV_DELAYED, 0.0, now)
+    else:
+        _log_end(st, LV_DELAYED, now)  # a bed is freed only once its patient is fit
     _admit_boarders(st)
 
 
@@ -491,7 +597,7 @@ def _transfer_waiting(st, first, now):
             if origin == FROM_ACUTE:
                 _delayed_change(st, -1, now)
                 _start_service(st, s, pid, now, v)
-                _free_bed(st, pid, now)
+                _free_bed(st, pid, now, False)
             else:
                 held = st.holding[pid]
                 _start_service(st, s, pid, now, v)
@@ -531,7 +637,7 @@ def _move(st, pid, s, now, counted_delayed):
         if counted_delayed:
             _delayed_change(st, -1, now)
         _start_service(st, s, pid, now, v)
-        _free_bed(st, pid, now)
+        _free_bed(st, pid, now, False)
     else:
         held = st.holding[pid]
         _start_service(st, s, pid, now, v)
@@ -603,8 +709,7 @@ def _emergency(st, pid, now):
             _start_service(st, su, pid, now, v)
             return
     if _has_free_bed(st) and st.si[B_COUNT] == 0:
-        _log_start(st, LV_BOARDING, now)
-        _admit(st, pid)
+        _admit(st, pid, False)
     elif st.queue_when_full:
         _log_start(st, LV_BOARDING, now)
         _board(st, pid)
@@ -644,14 +749,14 @@ def _on_wait_limit(st, pid):
 
 
 @njit(**INLINED)
-def _on_fit(st, pid):
+def _on_fit(st, pid, s):
+    """``s``: the patient's discharge service (from the event: see SERVICE_SHIFT)."""
     now = st.sf[NOW]
     st.fit[pid] = now
-    _log_start(st, LV_DELAYED, now)
-    s = st.service[pid]
     if s < 0:
-        _free_bed(st, pid, now)
+        _free_bed(st, pid, now, True)
     else:
+        _log_start(st, LV_DELAYED, now)
         _refer(st, pid, s, FROM_ACUTE, 0, now)
 
 
@@ -679,64 +784,64 @@ def _on_stay_end(st, pid):
         _refer(st, pid, dest, s, depth + 1, now)
 
 
-# --- the elective waiting list: a heap of (tier, key, key, patient) -----------------------------------
+# --- the elective waiting list -------------------------------------------------------------------------
+# The reference's heap of (tier, key, key, patient) in two parts that give the same pop order:
+# tier 0 (rebookings, keyed (time of cancellation, number of cancellations so far)) is first
+# cancelled first rebooked, which is the cancellation log's order, so it is a cursor into that log
+# (EL_REBOOK: every cancellation is logged and rebooked); tier 1 (priority, referral time, patient)
+# is a heap of one integer per patient, its rank in that order above its index (``el_key``, from
+# state.py), so a level of the heap costs one comparison of integers instead of up to four of four
+# arrays.
+
+
+EL_INDEX = np.int64(0xFFFF_FFFF)  # an elective's index, below its rank in el_key
 
 
 @njit(**INLINED)
-def _el_before(st, a, b):
-    if st.el_tier[a] != st.el_tier[b]:
-        return st.el_tier[a] < st.el_tier[b]
-    if st.el_key1[a] != st.el_key1[b]:
-        return st.el_key1[a] < st.el_key1[b]
-    if st.el_key2[a] != st.el_key2[b]:
-        return st.el_key2[a] < st.el_key2[b]
-    return st.el_pid[a] < st.el_pid[b]
-
-
-@njit(**INLINED)
-def _el_swap(st, a, b):
-    st.el_tier[a], st.el_tier[b] = st.el_tier[b], st.el_tier[a]
-    st.el_key1[a], st.el_key1[b] = st.el_key1[b], st.el_key1[a]
-    st.el_key2[a], st.el_key2[b] = st.el_key2[b], st.el_key2[a]
-    st.el_pid[a], st.el_pid[b] = st.el_pid[b], st.el_pid[a]
-
-
-@njit(**INLINED)
-def _el_push(st, tier, key1, key2, pid):
+def _el_push(st, key):
+    """An elective's key onto the heap of tier 1."""
     si = st.si
+    h = st.el_heap
     i = _nn(si[EL_HEAP_N])
     si[EL_HEAP_N] = i + 1
-    st.el_tier[i], st.el_key1[i], st.el_key2[i], st.el_pid[i] = tier, key1, key2, pid
     while i > 0:
         parent = _nn((i - 1) >> 1)
-        if _el_before(st, i, parent):
-            _el_swap(st, i, parent)
+        if key < h[parent]:
+            h[i] = h[parent]
             i = parent
         else:
             break
+    h[i] = key
 
 
 @njit(**INLINED)
 def _el_pop(st):
+    """The patient first in (tier, key, key, patient) order: a rebooking if any, else the heap's first."""
     si = st.si
-    pid = st.el_pid[0]
+    r = _nn(si[EL_REBOOK])
+    if r < si[N_CANCEL]:
+        si[EL_REBOOK] = r + 1
+        return st.cancel_patient[r]
+    h = st.el_heap
+    top = h[0]
     n = _nn(si[EL_HEAP_N] - 1)
     si[EL_HEAP_N] = n
     if n > 0:
-        _el_swap(st, 0, n)
+        last = h[n]
         i = 0
         while True:
             c = _nn(2 * i + 1)
             if c >= n:
                 break
-            if c + 1 < n and _el_before(st, c + 1, c):
+            if c + 1 < n and h[c + 1] < h[c]:
                 c += 1
-            if _el_before(st, c, i):
-                _el_swap(st, c, i)
+            if h[c] < last:
+                h[i] = h[c]
                 i = c
             else:
                 break
-    return pid
+        h[i] = last
+    return st.n_emergencies + (top & EL_INDEX)
 
 
 @njit(**INLINED)
@@ -753,13 +858,13 @@ def _book_electives(st, day):
     si[EL_NEXT_REF] = k
     slots = st.elective_slots[day]
     i = _nn(si[EL_NEXT])
-    while i < n_el and st.el_bookable[st.el_order[i]] <= day:
-        k = _nn(st.el_order[i])
-        if st.el_kept[k]:
-            _el_push(st, 1, float(st.el_priority[k]), st.el_referral[k], first + k)
+    while i < n_el and st.el_bookable[i] <= day:  # both in bookable order
+        key = st.el_key[i]
+        if st.el_kept[_nn(key & EL_INDEX)]:
+            _el_push(st, key)
         i += 1
     si[EL_NEXT] = i
-    booked = min(slots, si[EL_HEAP_N])
+    booked = min(slots, si[EL_HEAP_N] + si[N_CANCEL] - si[EL_REBOOK])
     pids = st.el_booked  # the whole list at most
     for j in range(booked):
         pids[j] = _el_pop(st)
@@ -773,16 +878,14 @@ def _book_electives(st, day):
 def _on_elective_admission(st, pid):
     si = st.si
     if _has_free_bed(st) and si[B_COUNT] == 0:
-        _admit(st, pid)
+        _admit(st, pid, True)  # an elective: no boarding
     else:
         now = st.sf[NOW]
         st.times_cancelled[pid] += 1
         c = si[N_CANCEL]
         st.cancel_days[c] = now
         st.cancel_patient[c] = pid
-        si[N_CANCEL] = c + 1
-        si[EL_CANCELLED] += 1
-        _el_push(st, 0, now, float(si[EL_CANCELLED]), pid)
+        si[N_CANCEL] = c + 1  # and rebooked first (_el_pop)
 
 
 # --- midnight ----------------------------------------------------------------------------------------
@@ -861,7 +964,7 @@ def _needs_rows(st):
     """Is the next event a stay end whose onward visit needs numbers not drawn yet?"""
     if _arrival_first(st):
         return False
-    payload = st.ev_payload[0]
+    payload = st.ev_payload[0] & PATIENT_KIND
     if payload % KINDS != STAY_END:
         return False
     pid = payload // KINDS
@@ -912,11 +1015,11 @@ def run(st, until):
         sf[NOW] = time
         si[PROCESSED] += 1
         payload = _nn(payload)
-        kind, arg = payload % KINDS, payload // KINDS
+        kind, arg = (payload & PATIENT_KIND) % KINDS, (payload & PATIENT_KIND) // KINDS
         if kind == ARRIVAL:
             _on_arrival(st, arg)
         elif kind == FIT:
-            _on_fit(st, arg)
+            _on_fit(st, arg, (payload >> SERVICE_SHIFT) - 1)
         elif kind == STAY_END:
             _on_stay_end(st, arg)
         elif kind == READY:

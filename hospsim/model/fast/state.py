@@ -41,16 +41,12 @@ class State(NamedTuple):
     kept_today: np.ndarray  # int: the day's later candidates the plan keeps (scratch)
     # the elective waiting list (index k = patient - n_emergencies), as ElectiveList
     el_order: np.ndarray  # int: electives in the order they become bookable
-    el_bookable: np.ndarray  # float
-    el_priority: np.ndarray  # int
-    el_referral: np.ndarray  # float: referral time
+    el_bookable: np.ndarray  # float: in that order
     el_referral_day: np.ndarray  # int
     el_u_accept: np.ndarray  # float
     el_kept: np.ndarray  # bool: not removed by the referral multiplier
-    el_tier: np.ndarray  # int: the list's heap of (tier, key1, key2, patient)
-    el_key1: np.ndarray  # float
-    el_key2: np.ndarray  # float
-    el_pid: np.ndarray  # int
+    el_key: np.ndarray  # int: in bookable order, rank in (priority, referral, patient) << 32 | index
+    el_heap: np.ndarray  # int: the list's heap of keys (rebookings come first: kernel._el_pop)
     el_booked: np.ndarray  # int: the day's booked patients (scratch)
     el_first_hour_days: float
     el_spread_days: float
@@ -243,22 +239,40 @@ def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
     electives = slice(first, first + cand.n_electives)
     bookable = cand.bookable_days[electives]
     n = bookable.size
+    assert n < 1 << 31  # an elective's index fits below a key's rank (kernel._el_pop)
+    order = _ints(stable_order(bookable))
     return {
-        "el_order": _ints(stable_order(bookable)),
-        "el_bookable": _floats(bookable),
-        "el_priority": _ints(cand.priority[electives]),
-        "el_referral": _floats(cand.time_days[electives]),
+        "el_order": order,
+        "el_bookable": _floats(bookable)[order],
+        "el_key": (_ranks(cand.priority[electives], cand.time_days[electives]) << 32 | np.arange(n))[order],
         "el_referral_day": _ints(cand.day[electives]),
         "el_u_accept": _floats(cand.u_accept[electives]),
         "el_kept": np.ones(n, dtype=np.bool_),
-        "el_tier": np.zeros(n, dtype=np.int64),
-        "el_key1": np.zeros(n),
-        "el_key2": np.zeros(n),
-        "el_pid": np.zeros(n, dtype=np.int64),
+        "el_heap": np.zeros(n, dtype=np.int64),
         "el_booked": np.zeros(n, dtype=np.int64),
         "el_first_hour_days": el.admit_hour / 24.0 if el is not None else 0.0,
         "el_spread_days": el.spread_hours / 24.0 if el is not None else 0.0,
     }
+
+
+def _ranks(priority: np.ndarray, referral: np.ndarray) -> np.ndarray:
+    """Each elective's rank in the order the reference list books them, (priority, referral time,
+    patient). Referral times come sorted (the starting list oldest first, then the referrals), so
+    the order is by priority, then index: a stable split by priority; otherwise a lexicographic
+    sort."""
+    n = priority.size
+    by_rank = np.empty(n, dtype=np.int64)
+    if n > 1 and not bool(np.all(referral[1:] >= referral[:-1])):
+        by_rank[:] = np.lexsort((np.arange(n), referral, priority))
+    else:
+        at = 0
+        for p in np.unique(priority).tolist():
+            of_p = np.flatnonzero(priority == p)
+            by_rank[at : at + of_p.size] = of_p
+            at += of_p.size
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_rank] = np.arange(n)
+    return rank
 
 
 def _candidates(cfg: Config, cand: Candidates) -> dict[str, Any]:
@@ -340,6 +354,8 @@ def log_sizes(n_patients: int, n_electives: int) -> tuple[int, int]:
 def new_state(cfg: Config, cand: Candidates, levers: Levers, gates: list[Gate]) -> State:
     """The state before the run starts: nothing scheduled, nobody anywhere."""
     n, horizon = len(cand), cfg.horizon_days
+    # A fit event's payload: the patient and kind below, the discharge service above (kernel).
+    assert n * k.KINDS <= k.PATIENT_KIND and len(cfg.services) + 1 < 1 << (63 - int(k.SERVICE_SHIFT))
     si = np.zeros(k.N_SI, dtype=np.int64)
     si[[k.B_HEAD, k.B_TAIL, k.SORTED_DAY, k.PENDING_MIDNIGHT, k.NEXT_ARRIVAL, k.FREE_NODE]] = -1
     si[k.BED_CAP] = levers.total_beds(0)
@@ -519,6 +535,13 @@ def _take_levels_and_boarding(st: State, engine: Engine) -> None:
     si[k.B_TAIL] = prev
 
 
+def _payload(st: State, kind: int, arg: int) -> int:
+    """As the kernel keys an event: a fit event carries its patient's discharge service."""
+    if kind == k.FIT:
+        return arg * k.KINDS + k.FIT + ((int(st.service[arg]) + 1) << int(k.SERVICE_SHIFT))
+    return arg * k.KINDS + kind
+
+
 def _take_events(st: State, engine: Engine) -> None:
     """The reference queue's pending events, into the heap or the calendar by their time; the
     next arrival waits beside them."""
@@ -533,6 +556,6 @@ def _take_events(st: State, engine: Engine) -> None:
         st,
         np.array([t for t, *_ in entries], dtype=float),
         np.array([p * k.PRIORITY_SHIFT + o for _, p, o, *_ in entries], dtype=np.int64),
-        np.array([arg * k.KINDS + _KIND_OF_HANDLER[name] for *_, name, arg in entries], dtype=np.int64),
+        np.array([_payload(st, _KIND_OF_HANDLER[name], arg) for *_, name, arg in entries], dtype=np.int64),
     )
     st.si[k.ORDER] = engine.clock.scheduled
