@@ -144,7 +144,7 @@ class _Measures:
         self.transfer_days, self.wait_days = _waits(
             self.arrival, rec.admit_days, rec.outcome, self.emergency, max_wait, H
         )
-        self.boarding = _level(rec, BOARDING, lambda: _boarding_intervals(self, max_wait), H)
+        self.boarding = _level(rec, BOARDING, lambda: _boarding_intervals(self), H)
         self.displaced_by_day = self._displaced_bed_days(co.acute_los_days)
         self._waiting_list()
 
@@ -248,17 +248,20 @@ def _waited(outcome: np.ndarray, needing: np.ndarray) -> np.ndarray:
     return waited
 
 
-def _boarding_intervals(m: _Measures, max_wait_days: float) -> tuple[np.ndarray, np.ndarray]:
+def _boarding_intervals(m: _Measures) -> tuple[np.ndarray, np.ndarray]:
     """Each wait for a bed, from arrival to admission or the transfer elsewhere (NaN: still
     waiting at the horizon)."""
-    out = m.outcome
-    transferred = out == TRANSFERRED
-    end = np.where(transferred, np.where(transferred, m.arrival + max_wait_days, np.nan), m.rec.admit_days)
-    return np.where(_waited(out, m.needing), m.arrival, np.nan), end
+    end = np.where(m.outcome == TRANSFERRED, m.transfer_days, m.rec.admit_days)
+    return np.where(_waited(m.outcome, m.needing), m.arrival, np.nan), end
 
 
 def _waits(
-    arrival: np.ndarray, admit: np.ndarray, outcome: np.ndarray, emergency: np.ndarray, max_wait_days: float, H: int
+    arrival: np.ndarray,
+    admit: np.ndarray,
+    outcome: np.ndarray,
+    emergency: np.ndarray,
+    max_wait_days: float,
+    horizon_days: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each patient's transfer elsewhere (NaN: none; ``max_wait_days`` after arrival) and wait
     for a bed (days; 0 for those who did not wait): a wait ends at admission, at the transfer, or
@@ -273,14 +276,14 @@ def _waits(
             np.ascontiguousarray(emergency, dtype=np.bool_),
             codes,
             float(max_wait_days),
-            float(H),
+            float(horizon_days),
         )
         return transfer_days, wait_days
     transferred = outcome == TRANSFERRED
     waited = _waited(outcome, emergency & (outcome != AVOIDED))
     transfer_days = np.where(transferred, arrival + max_wait_days, np.nan)
     end = np.where(transferred, transfer_days, admit)
-    end = np.where(np.isnan(end), float(H), end)
+    end = np.where(np.isnan(end), float(horizon_days), end)
     wait_days = np.where(waited, end - arrival, 0.0)
     wait_days[transferred] = max_wait_days  # exactly, not up to rounding
     return transfer_days, wait_days

@@ -105,7 +105,7 @@ def _nn(i):
 # random patient (its stays, its record) are mostly out of cache: the calendar asks for those of
 # each event as its half hour's events enter the heap, a few dozen events before its handler runs.
 
-if numba_config.DISABLE_JIT:  # the kernel run as plain Python (the lockstep's coverage run)
+if getattr(numba_config, "DISABLE_JIT", False):  # the kernel run as plain Python (the lockstep's coverage run)
 
     def _pf_read(a, i):
         pass
