@@ -258,9 +258,15 @@ def _refill(st):
 @njit(**INLINED)
 def push(st, time, priority, kind, pid):
     """Schedule an event (the reference queue's ``at``: ``time`` is absolute)."""
+    _push_payload(st, time, priority, pid * KINDS + kind)
+
+
+@njit(**INLINED)
+def _push_payload(st, time, priority, payload):
+    """Schedule an event with its payload made (a fit event's carries more: fit_payload)."""
     si = st.si
     si[ORDER] += 1
-    _place(st, time, priority * PRIORITY_SHIFT + si[ORDER], pid * KINDS + kind)
+    _place(st, time, priority * PRIORITY_SHIFT + si[ORDER], payload)
 
 
 @njit(**INLINED)
@@ -515,9 +521,7 @@ def _admit(st, pid, boarded):
             _log_end(st, LV_BOARDING, now)
         else:
             _level_step(st, LV_BOARDING, 0.0, now)
-    si = st.si
-    si[ORDER] += 1
-    _place(st, now + st.acute_los[pid], NORMAL * PRIORITY_SHIFT + si[ORDER], fit_payload(pid, st.service[pid]))
+    _push_payload(st, now + st.acute_los[pid], NORMAL, fit_payload(pid, st.service[pid]))
 
 
 @njit(**INLINED)
@@ -847,7 +851,7 @@ def _el_pop(st):
 @njit(**INLINED)
 def _book_electives(st, day):
     si = st.si
-    first, n_el = st.n_emergencies, st.el_order.size
+    first, n_el = st.n_emergencies, st.el_bookable.size
     accept = st.referral_accept[day]
     k = _nn(si[EL_NEXT_REF])
     while k < n_el and st.el_referral_day[k] <= day:
@@ -954,7 +958,7 @@ def start(st):
     push(st, 0.0, URGENT, MIDNIGHT, 0)
     if st.n_emergencies > 0:
         schedule_arrival(st, st.arrival[0], 0)
-    for pid in range(st.n_emergencies, st.n_emergencies + st.el_order.size):
+    for pid in range(st.n_emergencies, st.n_emergencies + st.el_bookable.size):
         st.outcome[pid] = ON_LIST
         resolve(st, pid)
 

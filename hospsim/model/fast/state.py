@@ -40,8 +40,7 @@ class State(NamedTuple):
     horizon_days: int
     kept_today: np.ndarray  # int: the day's later candidates the plan keeps (scratch)
     # the elective waiting list (index k = patient - n_emergencies), as ElectiveList
-    el_order: np.ndarray  # int: electives in the order they become bookable
-    el_bookable: np.ndarray  # float: in that order
+    el_bookable: np.ndarray  # float: in the order electives become bookable
     el_referral_day: np.ndarray  # int
     el_u_accept: np.ndarray  # float
     el_kept: np.ndarray  # bool: not removed by the referral multiplier
@@ -242,7 +241,6 @@ def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
     assert n < 1 << 31  # an elective's index fits below a key's rank (kernel._el_pop)
     order = _ints(stable_order(bookable))
     return {
-        "el_order": order,
         "el_bookable": _floats(bookable)[order],
         "el_key": (_ranks(cand.priority[electives], cand.time_days[electives]) << 32 | np.arange(n))[order],
         "el_referral_day": _ints(cand.day[electives]),
@@ -261,15 +259,10 @@ def _ranks(priority: np.ndarray, referral: np.ndarray) -> np.ndarray:
     the order is by priority, then index: a stable split by priority; otherwise a lexicographic
     sort."""
     n = priority.size
-    by_rank = np.empty(n, dtype=np.int64)
     if n > 1 and not bool(np.all(referral[1:] >= referral[:-1])):
-        by_rank[:] = np.lexsort((np.arange(n), referral, priority))
+        by_rank = np.lexsort((np.arange(n), referral, priority))
     else:
-        at = 0
-        for p in np.unique(priority).tolist():
-            of_p = np.flatnonzero(priority == p)
-            by_rank[at : at + of_p.size] = of_p
-            at += of_p.size
+        by_rank = np.argsort(priority, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[by_rank] = np.arange(n)
     return rank
@@ -538,7 +531,8 @@ def _take_levels_and_boarding(st: State, engine: Engine) -> None:
 def _payload(st: State, kind: int, arg: int) -> int:
     """As the kernel keys an event: a fit event carries its patient's discharge service."""
     if kind == k.FIT:
-        return arg * k.KINDS + k.FIT + ((int(st.service[arg]) + 1) << int(k.SERVICE_SHIFT))
+        # The kernel's own function, as Python (plain already when numba is disabled)
+        return int(getattr(k.fit_payload, "py_func", k.fit_payload)(arg, int(st.service[arg])))
     return arg * k.KINDS + kind
 
 
