@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import io
 import os
+import subprocess
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,19 @@ def run_replication(cfg: Config, seed: int) -> Replication:
     (their subject is the model; the lockstep tests hold the two engines bit for bit equal over
     the same generated systems)."""
     return run_model(cfg, seed, LONG_RUN_ENGINE)
+
+
+def hospsim_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The ``hospsim`` command with ``args``, run by :func:`hospsim.cli.main` in this process:
+    its exit code and what it wrote, as a subprocess's. For the many bad-input cases, which a
+    fresh interpreter (a second or more under coverage) would make the slowest part of the suite;
+    the end-to-end tests run the real command in a subprocess."""
+    from hospsim.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["hospsim", *args], code, out.getvalue(), err.getvalue())
 
 
 # Tests of the compiled engine itself: skipped, saying why, where it cannot run.

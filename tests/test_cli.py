@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import hospsim_in_process
 
 from hospsim.config import config_hash, load_config
 from hospsim.model.engine import run_model
@@ -234,11 +235,11 @@ def test_bad_config_gives_one_line_naming_file_and_field(tmp_path: Path, mutate,
     mutate(raw)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
-    for command in ("check", "run"):
+    for command in ("check", "run"):  # in this process: the other tests here run the real command
         res = (
-            hospsim(command, str(path), "--out", str(tmp_path / "x"))
+            hospsim_in_process(command, str(path), "--out", str(tmp_path / "x"))
             if command == "run"
-            else hospsim(command, str(path))
+            else hospsim_in_process(command, str(path))
         )
         assert res.returncode == 2
         lines = res.stderr.strip().splitlines()

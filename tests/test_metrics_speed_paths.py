@@ -84,7 +84,7 @@ def assert_levels_equal(starts, ends, n_days, threshold=None, cap=None) -> None:
 
 
 @needs_numba
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     intervals(),
     st.one_of(st.none(), st.lists(st.integers(-2, 6), min_size=8, max_size=8)),
@@ -164,7 +164,7 @@ if KERNELS is not None:
 
 
 @needs_numba
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(logged_intervals(), st.lists(st.integers(0, 5), min_size=5, max_size=5), st.randoms(use_true_random=False))
 def test_the_kernels_daily_levels_equal_numpy(iv, core, rnd):
     """The compiled engine sweeps each daily level as it changes, in the order its events come
@@ -245,7 +245,7 @@ def test_daily_level_numbers_by_hand():
 
 @needs_numba
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # numpy on infinities
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(times(5), max_size=60), st.integers(1, 6))
 def test_daily_counts_compiled_equals_numpy(values, n_days):
     t = np.array(values, dtype=float)
@@ -254,7 +254,7 @@ def test_daily_counts_compiled_equals_numpy(values, n_days):
 
 @needs_numba
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # numpy on infinities
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(times(5), st.booleans()), max_size=60), st.integers(1, 6))
 def test_daily_counts_where_equals_the_masked_copy(values, n_days):
     t = np.array([v for v, _ in values], dtype=float)
@@ -266,7 +266,7 @@ def test_daily_counts_where_equals_the_masked_copy(values, n_days):
 
 @needs_numba
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # numpy on infinities
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.integers(1, 6), st.data())
 def test_patient_day_counts_compiled_equal_numpy(n_days, data):
     n = data.draw(st.integers(0, 40))
@@ -295,7 +295,7 @@ def test_patient_day_counts_compiled_equal_numpy(n_days, data):
 
 
 @needs_numba
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(intervals(), st.data())
 def test_same_day_leaves_compiled_equal_numpy(iv, data):
     admit, leave, _ = iv
@@ -307,7 +307,7 @@ def test_same_day_leaves_compiled_equal_numpy(iv, data):
 
 
 @needs_numba
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     intervals(),
     st.lists(st.sampled_from([0.0, 0.5, 7.0 * 18, -1.0]) | st.floats(-3.0, 3.0), min_size=1, max_size=3),
@@ -325,7 +325,7 @@ def test_shifted_midnight_levels_equal_one_level_each(iv, shifts, data):
 
 @needs_numba
 @pytest.mark.filterwarnings("ignore:invalid value encountered in subtract")  # numpy on infinities
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.integers(1, 6), st.sampled_from([float("nan"), 0.5, 1 / 3]), st.data())
 def test_waits_compiled_equal_numpy(n_days, max_wait_days, data):
     n = data.draw(st.integers(0, 40))
@@ -343,7 +343,7 @@ def test_waits_compiled_equal_numpy(n_days, max_wait_days, data):
 
 
 @needs_numba
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.integers(1, 20), st.data())
 def test_list_wait_histogram_equals_counting_each_wait(n, data):
     """Referrals a power of 2 of a day after a whole day: the waits just below a whole number of
@@ -400,7 +400,7 @@ def list_spans(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @needs_numba
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(list_spans(), st.lists(st.sampled_from([0.0, 0.5, 0.92, 1.0]) | st.floats(0.0, 1.0), min_size=1, max_size=3))
 def test_list_wait_quantiles_equal_numpy(spans, qs):
     waits = list_waits(*spans)
@@ -411,7 +411,7 @@ def test_list_wait_quantiles_equal_numpy(spans, qs):
 
 
 @needs_numba
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.integers(0, 30), min_size=1, max_size=10),
     st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0]) | st.floats(0.0, 3.0), min_size=24, max_size=24),
@@ -430,7 +430,7 @@ def test_times_of_day_equal_numpy(counts, hourly, seed):
 
 
 @needs_numba
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0.0, 1.0), max_size=30), st.integers(0, 2**32))
 def test_bins_by_counting_equal_searchsorted(edges, seed):
     cum = np.sort(np.array(edges, dtype=float))

@@ -1,6 +1,7 @@
 """The safe YAML reader: every broken or hostile config, experiment or ``--set`` value stops the
-real command with exit code 2 and one line naming the file and line (or the ``--set`` item) —
-never a traceback or a hang — and every valid file still reads as ``yaml.safe_load`` reads it."""
+command with exit code 2 and one line naming the file and line (or the ``--set`` item) — never a
+traceback or a hang — and every valid file still reads as ``yaml.safe_load`` reads it. The many
+cases run the command's ``main`` in this process; the hostile files also go through a real one."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import hospsim_in_process
 
 from hospsim.config import ConfigError, read_yaml
 from hospsim.config.loading import parse_value
@@ -28,7 +30,7 @@ def hospsim(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "hospsim", *args], capture_output=True, text=True, timeout=60)
 
 
-def one_line_exit_2(res: subprocess.CompletedProcess, *names: str) -> str:
+def one_line_exit_2(res: subprocess.CompletedProcess[str], *names: str) -> str:
     """Exit code 2 and exactly one line on stderr, ``hospsim: error: ...``, naming ``names``."""
     assert res.returncode == 2, (res.returncode, res.stderr)
     assert "Traceback" not in res.stderr, res.stderr
@@ -84,7 +86,7 @@ def test_bad_yaml_is_one_line_through_the_cli(name, text, line, words, tmp_path)
     path.write_text(text, encoding="utf-8")
     if line is None:
         line = next(i for i, x in enumerate(text.splitlines(), 1) if x.startswith("start_date"))
-    msg = one_line_exit_2(hospsim("check", str(path)), f"{path}: line {line}", words)
+    msg = one_line_exit_2(hospsim_in_process("check", str(path)), f"{path}: line {line}", words)
     assert msg.startswith(f"hospsim: error: {path}: ")
 
 
@@ -103,7 +105,7 @@ def test_bad_yaml_is_one_line_through_the_cli(name, text, line, words, tmp_path)
 def test_files_that_are_not_utf8_yaml(name, data, words, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_bytes(data)
-    one_line_exit_2(hospsim("check", str(path)), f"{path}: ", words)
+    one_line_exit_2(hospsim_in_process("check", str(path)), f"{path}: ", words)
 
 
 def test_a_utf8_bom_is_allowed(tmp_path):
@@ -155,7 +157,7 @@ def test_aliases_within_the_budget_still_work():
     ids=lambda v: v[:30].encode("unicode_escape").decode() if isinstance(v, str) else "",
 )
 def test_bad_set_values_name_the_set_item(item, words):
-    res = hospsim("run", str(MINI), "--no-progress", "--set", item)
+    res = hospsim_in_process("run", str(MINI), "--no-progress", "--set", item)
     shown = item.split("=")[0]
     one_line_exit_2(res, f"--set {shown}=", words)
 
