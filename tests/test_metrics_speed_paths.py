@@ -499,6 +499,40 @@ def test_bucket_sorts_equal_numpy(values, crowd, which):
         assert same_bits(b, np.sort(a))
 
 
+# Times of day for the sort by day: a grid (ties), both ends of the day (a time that rounded up
+# to the next midnight ties that day's first), spread values, and now and then one outside its
+# day, which the sort must refuse.
+time_of_day = st.one_of(
+    st.integers(0, 8).map(lambda q: q / 8),
+    st.sampled_from([0.0, 1.0, 1.0 - 2**-53, 5e-324]),
+    st.floats(0.0, 1.0),
+    st.sampled_from([-1e-9, 1.5, float("nan")]),
+)
+
+
+@needs_numba
+@given(st.lists(st.lists(time_of_day, max_size=40), max_size=8))
+def test_the_sort_by_day_equals_numpy_or_refuses(days):
+    """Times drawn day by day sort as numpy's stable sort; a time outside its day is refused,
+    and the time order then still is the stable order."""
+    a = np.concatenate([np.zeros(0), *(np.array(fracs) + d for d, fracs in enumerate(days))])
+    counts = np.array([len(fracs) for fracs in days], dtype=np.int64)
+    order, done = KERNELS.stable_argsort_by_day(a, counts)
+    assert done == all(0.0 <= f <= 1.0 for fracs in days for f in fracs)
+    if done:
+        assert (order == np.argsort(a, kind="stable")).all()
+    if not np.isnan(a).any():
+        assert (_time_order(a, counts) == np.argsort(a, kind="stable")).all()
+
+
+@needs_numba
+def test_the_sort_by_day_refuses_counts_that_do_not_add_up():
+    a = np.array([0.5, 0.25, 1.5])
+    assert KERNELS.stable_argsort_by_day(a, np.array([2, 1], dtype=np.int64))[1]
+    assert not KERNELS.stable_argsort_by_day(a, np.array([1, 1], dtype=np.int64))[1]
+    assert not KERNELS.stable_argsort_by_day(a, np.array([2, 2], dtype=np.int64))[1]
+
+
 @needs_numba
 @pytest.mark.parametrize(
     "values",

@@ -522,6 +522,54 @@ def stable_argsort(a: np.ndarray) -> tuple[np.ndarray, bool]:
     return order, True
 
 
+@numba.njit(cache=True)
+def stable_argsort_by_day(t: np.ndarray, per_day: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``np.argsort(t, kind="stable")`` for times drawn day by day: ``per_day[d]`` values, each
+    in ``[d, d + 1]`` (the emergencies' times). Then the stable order is each day's own, one day
+    after another (a time of day d that rounded up to d + 1 is still at or below every time of
+    day d + 1), and a day is bucket-sorted on its own, in cache: bucket ``(t - d) * count``,
+    monotone in t (``t - d`` is exact), so equal times share a bucket and keep their index
+    order. An empty order and False when a time is not in its day or the counts do not add up."""
+    n = t.size
+    order = np.empty(n, dtype=np.int64)
+    widest = 0
+    for count in per_day:
+        widest = max(widest, count)
+    start = np.empty(widest + 1, dtype=np.int64)
+    fill = np.empty(widest, dtype=np.int64)
+    i0 = 0
+    for day in range(per_day.size):
+        m = per_day[day]
+        if i0 + m > n:
+            return order[:0], False
+        start[: m + 1] = 0
+        for k in range(i0, i0 + m):
+            x = t[k] - day
+            if not (0.0 <= x <= 1.0):  # NaN too
+                return order[:0], False
+            start[min(int(x * m), m - 1) + 1] += 1
+        for b in range(m):
+            start[b + 1] += start[b]
+            fill[b] = start[b]
+        for k in range(i0, i0 + m):
+            b = min(int((t[k] - day) * m), m - 1)
+            order[i0 + fill[b]] = k
+            fill[b] += 1
+        for b in range(m):  # a stable insertion sort within each bucket (about one value each)
+            for i in range(i0 + start[b] + 1, i0 + start[b + 1]):
+                k = order[i]
+                v = t[k]
+                j = i - 1
+                while j >= i0 + start[b] and t[order[j]] > v:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = k
+        i0 += m
+    if i0 != n:
+        return order[:0], False
+    return order, True
+
+
 def warm_up() -> None:
     """Run every kernel once on tiny inputs of the types the callers pass, so that a numba that
     imports but cannot compile (or load its cache) shows up here, not in the middle of a run."""
@@ -542,3 +590,4 @@ def warm_up() -> None:
     times_of_day(ints, t / 2, np.linspace(0.0, 1.0, 25), 0.5)
     sort_in_place(t[::-1].copy())
     stable_argsort(t)
+    stable_argsort_by_day(t, ints)

@@ -149,7 +149,8 @@ class _Arrivals:
 _SAME_FOR_EVERY_EMERGENCY = frozenset({"priority", "bookable_days"})
 
 
-def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
+def _emergencies(cfg: Config, streams: Streams) -> tuple[_Arrivals, np.ndarray]:
+    """The emergency candidates in the order drawn (day by day), and how many on each day."""
     em = emergency_arrivals(cfg.demand.emergency, cfg.start_date, cfg.horizon_days, streams["emergency_arrivals"])
     k = em.time_days.size
     shares = _cumulative([g.share for g in cfg.groups.values()])
@@ -164,7 +165,7 @@ def _emergencies(cfg: Config, streams: Streams) -> _Arrivals:
         u_step_up_los=streams["step_up_los"].random(k),
         u_pathway=streams["pathway"].random(k),
         u_service_los=streams["service_los"].random(k),
-    )
+    ), em.per_day
 
 
 def _electives(cfg: Config, streams: Streams, group_index: int, group_dtype: np.dtype) -> _Arrivals:
@@ -234,8 +235,8 @@ def build_candidates(
     ``step_up_stays_for`` (group, step-up uniform) the step-up stays only for those: the others'
     are NaN, never read (:func:`hospsim.model.engine.replication_from` checks it). Each drawn
     number is the one the whole draw has: quantiles are taken number by number."""
-    em = _emergencies(cfg, streams)  # in the order drawn: cat() puts them in time order
-    order = _time_order(em.time_days)
+    em, per_day = _emergencies(cfg, streams)  # in the order drawn: cat() puts them in time order
+    order = _time_order(em.time_days, per_day)
     n_em_drawn = order.size
     em_index = None  # each kept emergency's place in the time order of the whole draw
     if accept_below is not None:
@@ -515,11 +516,18 @@ def _day_of(time_days: np.ndarray) -> np.ndarray:
     return day.astype(np.int64)
 
 
-def _time_order(time_days: np.ndarray) -> np.ndarray:
-    """The stable sort order of the emergencies' times (drawn day by day, unsorted within a
-    day). Compiled: a bucket sort, linear in time. numpy: times almost never tie, and without
-    ties every sort gives the stable order, so the fast (unstable) sort is used and the stable
-    one only when two times are equal."""
+def _time_order(time_days: np.ndarray, per_day: np.ndarray | None = None) -> np.ndarray:
+    """The stable sort order of the emergencies' times (drawn day by day, ``per_day`` a day,
+    unsorted within a day). Compiled: a bucket sort, linear in time, day by day (a day's times
+    fit in cache) when ``per_day`` is given. numpy: times almost never tie, and without ties
+    every sort gives the stable order, so the fast (unstable) sort is used and the stable one
+    only when two times are equal."""
+    kernels = compiled.array_kernels()
+    if kernels is not None and per_day is not None:
+        by_day: np.ndarray
+        by_day, done = kernels.stable_argsort_by_day(np.ascontiguousarray(time_days, dtype=float), per_day)
+        if done:
+            return by_day
     order = _compiled_stable_order(time_days)
     if order is not None:
         return order

@@ -77,6 +77,7 @@ class EmergencyArrivals:
 
     time_days: np.ndarray
     u_accept: np.ndarray
+    per_day: np.ndarray  # how many on each day: the blocks of the arrays
 
 
 def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.random.Generator) -> EmergencyArrivals:
@@ -91,7 +92,7 @@ def emergency_arrivals(em: Emergency, start_date: dt.date, n_days: int, rng: np.
         time = kernels.times_of_day(counts, u, cum, np.nextafter(1.0, 0.0))  # the same numbers
     else:
         time = _times_of_day(counts, u, cum)
-    return EmergencyArrivals(time_days=time, u_accept=rng.random(u.size))
+    return EmergencyArrivals(time_days=time, u_accept=rng.random(u.size), per_day=counts)
 
 
 def _times_of_day(counts: np.ndarray, u: np.ndarray, cum: np.ndarray) -> np.ndarray:
