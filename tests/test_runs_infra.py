@@ -116,6 +116,35 @@ def _spy_writes(monkeypatch) -> list[str]:
     return written
 
 
+def test_a_runs_daily_table_as_arrow_bytes_is_the_led_tables_bytes_for_bytes(monkeypatch):
+    """run_table_ipc gives the bytes table_ipc gives of the table led by the identity columns:
+    first while it learns the schema, then from it (NaN as null, strings, bools, ints), and
+    again for another set of columns."""
+    monkeypatch.setattr(store, "_RUN_SCHEMAS", {})
+    rng = np.random.default_rng(3)
+
+    def daily(n: int, extra: bool) -> pd.DataFrame:
+        x = rng.random(n)
+        x[::7] = np.nan
+        cols = {
+            "day": np.arange(n),
+            "date": pd.array([f"2017-04-{d % 28 + 1:02d}" for d in range(n)], dtype="str"),
+            "occupied_beds_mean": x,
+            "weekend": np.arange(n) % 7 > 4,
+            "admissions": rng.integers(0, 50, n),
+        }
+        if extra:
+            cols["boarding_mean"] = np.full(n, np.nan)
+        return pd.DataFrame(cols)
+
+    for n, extra in [(40, False), (40, False), (3, False), (12, True), (0, True), (12, True)]:
+        ident = {"run_id": f"cell-{n}-r1", "scenario": "gated", "point": n, "replication": 1}
+        table = daily(n, extra)
+        led = pd.concat([pd.DataFrame(ident, index=table.index), table], axis=1)
+        assert store.run_table_ipc(ident, table) == store.table_ipc(led)
+    assert len(store._RUN_SCHEMAS) == 2
+
+
 def test_run_folder_is_written_atomically_manifest_last(tmp_path: Path, monkeypatch):
     written = _spy_writes(monkeypatch)
     out = tmp_path / "run"

@@ -41,6 +41,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -143,12 +144,45 @@ def write_parquet_tables(path: Path, tables: Iterable[pa.Table], dictionary: str
 def table_ipc(table: pd.DataFrame) -> bytes:
     """A table as an Arrow IPC file (lz4 where the library has it), with the schema and pandas
     metadata Parquet would get: a sweep run's daily table, made in the worker."""
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    return _arrow_ipc(pa.Table.from_pandas(table, preserve_index=False))
+
+
+def _arrow_ipc(arrow: pa.Table) -> bytes:
     codec = "lz4" if pa.Codec.is_available("lz4") else None
     sink = pa.BufferOutputStream()
     with ipc.new_file(sink, arrow.schema, options=ipc.IpcWriteOptions(compression=codec)) as writer:
         writer.write_table(arrow)
     return bytes(sink.getvalue())
+
+
+# Schemas (with their pandas metadata) of the run tables this process has made, by their columns'
+# names and types: every run of a sweep has the same, which pandas would otherwise work out again
+# column by column for each run.
+_RUN_SCHEMAS: dict[tuple[tuple[str, str], ...], pa.Schema] = {}
+
+
+def run_table_ipc(ident: dict[str, str | int], daily: pd.DataFrame) -> bytes:
+    """``table_ipc`` of the run's daily table led by its identity columns (``ident``: one value
+    each), byte for byte, without building that table in pandas: the columns go to Arrow one by
+    one (NaN as null, as pandas converts them) under the schema the first such table got."""
+    key = tuple((name, type(value).__name__) for name, value in ident.items())
+    key += tuple((str(name), str(dtype)) for name, dtype in daily.dtypes.items())
+    schema = _RUN_SCHEMAS.get(key)
+    if schema is None:
+        led = pd.concat([pd.DataFrame(ident, index=daily.index), daily], axis=1)
+        arrow = pa.Table.from_pandas(led, preserve_index=False)
+        _RUN_SCHEMAS[key] = arrow.schema
+        return _arrow_ipc(arrow)
+    n = len(daily)
+    columns = [
+        pa.array(np.full(n, value, dtype=object if isinstance(value, str) else np.int64), type=field.type)
+        for value, field in zip(ident.values(), schema, strict=False)
+    ]
+    for name, field in zip(daily.columns, list(schema)[len(ident) :], strict=True):
+        values = daily[name]
+        data = values.array if values.dtype == object or isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
+        columns.append(pa.array(data, type=field.type, from_pandas=True))
+    return _arrow_ipc(pa.Table.from_arrays(columns, schema=schema))
 
 
 def write_parquet_grouped(path: Path, tables: Iterable[pa.Table], group_rows: int) -> int:

@@ -54,7 +54,7 @@ from .store import (
     package_versions,
     read_manifest,
     records_to_frames,
-    table_ipc,
+    run_table_ipc,
     write_csv,
     write_manifest,
     write_parquet,
@@ -65,19 +65,24 @@ def execute_run(spec: RunSpec, engine: str | None = None) -> tuple[dict[str, Any
     """Simulate one run with ``engine`` (None: its config's); returns its record (KPIs, monthly
     values) and its daily table."""
     record, daily, _patients = _simulate(spec, False, engine)
-    return record, daily
+    return record, pd.concat([pd.DataFrame(_ident(spec), index=daily.index), daily], axis=1)
 
 
 def execute_run_task(
     task: tuple[RunSpec, bool, str | None],
 ) -> tuple[dict[str, Any], bytes, pd.DataFrame | None]:
     """The executor's task for a run ``(spec, patients, engine)``: its record, its daily table as
-    the Arrow file the store writes (:func:`~.store.table_ipc`: made here, so the parent, which
+    the Arrow file the store writes (:func:`~.store.run_table_ipc`: made here, so the parent, which
     shares the cores with the workers, only writes bytes) and, only when ``patients`` is true,
     its patient table (so sweeps without it move no more data)."""
     spec, patients, engine = task
     record, daily, table = _simulate(spec, patients, engine)
-    return record, table_ipc(daily), table
+    return record, run_table_ipc(_ident(spec), daily), table
+
+
+def _ident(spec: RunSpec) -> dict[str, str | int]:
+    """The identity columns that lead a run's daily table."""
+    return {"run_id": spec.run_id, "scenario": spec.scenario, "point": spec.point, "replication": spec.replication}
 
 
 def _run_patients(spec: RunSpec, rep: Replication) -> pd.DataFrame:
@@ -135,8 +140,6 @@ def _simulate(
         flow = run_flow(spec.config, spec.window)
         daily, kpis, events = flow.daily, dict(flow.kpis), flow.steps
     monthly = monthly_table(daily, spec.window)
-    ident = {"run_id": spec.run_id, "scenario": spec.scenario, "point": spec.point, "replication": spec.replication}
-    daily = pd.concat([pd.DataFrame(ident, index=daily.index), daily], axis=1)
     record = {
         "run_id": spec.run_id,
         "scenario": spec.scenario,
