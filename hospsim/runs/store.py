@@ -174,7 +174,7 @@ def run_table_ipc(ident: dict[str, str | int], daily: pd.DataFrame) -> bytes:
         _RUN_SCHEMAS[key] = arrow.schema
         return _arrow_ipc(arrow)
     n = len(daily)
-    columns = [
+    columns = [  # the identity columns lead: the schema's first fields
         pa.array(np.full(n, value, dtype=object if isinstance(value, str) else np.int64), type=field.type)
         for value, field in zip(ident.values(), schema, strict=False)
     ]
