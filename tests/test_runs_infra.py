@@ -142,6 +142,7 @@ def test_a_runs_daily_table_as_arrow_bytes_is_the_led_tables_bytes_for_bytes(mon
         table = daily(n, extra)
         led = pd.concat([pd.DataFrame(ident, index=table.index), table], axis=1)
         assert store.run_table_ipc(ident, table) == store.table_ipc(led)
+        assert store.led_table(ident, table).equals(led)
     assert len(store._RUN_SCHEMAS) == 2
 
 

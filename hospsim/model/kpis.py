@@ -455,7 +455,7 @@ class WindowMeasures:
         self.w = w = slice(W, E)
         self.days = E - W
         self.out = out = m.outcome
-        self.arrived = arrived = (m.arrival >= W) & (m.arrival < E)
+        self.arrived = arrived = m.in_window(m.arrival)
         self.cap = cap = m.capacity.total_beds[w].astype(float)
         self.occ_mean = occ_mean = m.occupied.mean[w]
         self.occupancy_daily = np.divide(occ_mean, cap, out=np.where(occ_mean > 0, np.inf, 0.0), where=cap > 0)
@@ -530,9 +530,8 @@ def _service_waits(m: _Measures, si: int, name: str) -> tuple[float, float, floa
     place, their mean wait once ready and mean delay from referral (days)."""
     co, out, H = m.cohort, m.outcome, m.n_days
     if _kind(m.cfg, name).diverts_arrivals:
-        arrived = (m.arrival >= m.start) & (m.arrival < m.end)
         # Step-up has no queue: a suitable patient who finds it full is admitted instead.
-        offered = m.emergency & arrived & co.step_up_suitable
+        offered = m.emergency & m.in_window(m.arrival) & co.step_up_suitable
         return ratio((offered & (out != AVOIDED)).sum(), offered.sum()), 0.0, 0.0
     v = m.visits
     referred = np.flatnonzero((v.service == si) & (v.origin != FROM_ARRIVAL) & m.in_window(v.referred_days))

@@ -161,16 +161,19 @@ def _arrow_ipc(arrow: pa.Table) -> bytes:
 _RUN_SCHEMAS: dict[tuple[tuple[str, str], ...], pa.Schema] = {}
 
 
+def led_table(ident: dict[str, str | int], daily: pd.DataFrame) -> pd.DataFrame:
+    """A run's daily table led by its identity columns (``ident``: one value each)."""
+    return pd.concat([pd.DataFrame(ident, index=daily.index), daily], axis=1)
+
+
 def run_table_ipc(ident: dict[str, str | int], daily: pd.DataFrame) -> bytes:
-    """``table_ipc`` of the run's daily table led by its identity columns (``ident``: one value
-    each), byte for byte, without building that table in pandas: the columns go to Arrow one by
+    """``table_ipc(led_table(ident, daily))``, byte for byte, without building that table in pandas: the columns go to Arrow one by
     one (NaN as null, as pandas converts them) under the schema the first such table got."""
     key = tuple((name, type(value).__name__) for name, value in ident.items())
     key += tuple((str(name), str(dtype)) for name, dtype in daily.dtypes.items())
     schema = _RUN_SCHEMAS.get(key)
     if schema is None:
-        led = pd.concat([pd.DataFrame(ident, index=daily.index), daily], axis=1)
-        arrow = pa.Table.from_pandas(led, preserve_index=False)
+        arrow = pa.Table.from_pandas(led_table(ident, daily), preserve_index=False)
         _RUN_SCHEMAS[key] = arrow.schema
         return _arrow_ipc(arrow)
     n = len(daily)

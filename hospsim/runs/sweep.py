@@ -50,6 +50,7 @@ from .store import (
     SweepStore,
     folder_lock,
     git_revision,
+    led_table,
     os_reason,
     package_versions,
     read_manifest,
@@ -65,7 +66,7 @@ def execute_run(spec: RunSpec, engine: str | None = None) -> tuple[dict[str, Any
     """Simulate one run with ``engine`` (None: its config's); returns its record (KPIs, monthly
     values) and its daily table."""
     record, daily, _patients = _simulate(spec, False, engine)
-    return record, pd.concat([pd.DataFrame(_ident(spec), index=daily.index), daily], axis=1)
+    return record, led_table(_ident(spec), daily)
 
 
 def execute_run_task(
