@@ -167,8 +167,9 @@ def led_table(ident: dict[str, str | int], daily: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_table_ipc(ident: dict[str, str | int], daily: pd.DataFrame) -> bytes:
-    """``table_ipc(led_table(ident, daily))``, byte for byte, without building that table in pandas: the columns go to Arrow one by
-    one (NaN as null, as pandas converts them) under the schema the first such table got."""
+    """``table_ipc(led_table(ident, daily))``, byte for byte, without building that table in
+    pandas: the columns go to Arrow one by one (NaN as null, as pandas converts them) under the
+    schema the first such table got."""
     key = tuple((name, type(value).__name__) for name, value in ident.items())
     key += tuple((str(name), str(dtype)) for name, dtype in daily.dtypes.items())
     schema = _RUN_SCHEMAS.get(key)
