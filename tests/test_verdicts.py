@@ -159,6 +159,31 @@ def test_monthly_table_sums_and_ratios():
     assert list(m.index) == ["2017-02"] and m.loc["2017-02", "acute_bed_days"] == pytest.approx(9 * 90.0)
 
 
+def test_monthly_sums_are_each_months_own_sum_exactly():
+    """Each month's value is the sum of its own days - the same bits as reducing the month alone
+    (numpy's reduceat over the month's run of days, as pandas' sorted groupby), within rounding
+    of the exact sum; counts stay integers; a day without a value gives its month none rather
+    than being skipped; a window with no day gives no month."""
+    rng = np.random.default_rng(7)
+    d = _daily(120, occupied=0.0, capacity=100)  # January to April 2017
+    d["occupied_beds_mean"] = rng.uniform(50, 99, 120)
+    d["emergency_admissions"] = rng.integers(0, 30, 120)
+    m = monthly_table(d, (3, 117)).set_index("month")
+    inside = d[(d["day"] >= 3) & (d["day"] < 117)]
+    for month, days in inside.groupby(inside["date"].str[:7]):
+        occupied = days["occupied_beds_mean"].to_numpy()
+        alone = np.add.reduceat(occupied, [0])[0]
+        assert m.loc[month, "acute_bed_days"] == alone and alone == pytest.approx(math.fsum(occupied), rel=1e-14)
+        assert m.loc[month, "mean_occupied_beds"] == alone / occupied.size
+        assert m.loc[month, "emergency_admissions"] == days["emergency_admissions"].sum()
+    assert m["emergency_admissions"].dtype == np.int64
+    d.loc[40, "occupied_beds_mean"] = np.nan  # 10 February
+    m = monthly_table(d, (0, 120)).set_index("month")
+    assert np.isnan(m.loc["2017-02", "acute_bed_days"]) and not m.drop(index="2017-02")["acute_bed_days"].isna().any()
+    empty = monthly_table(d, (200, 300))
+    assert len(empty) == 0 and list(empty.columns) == ["month"] + [name for name, _ in kpi_registry.monthly_forms()]
+
+
 def test_first_breach_month():
     exp = experiment([{"kpi": "mean_occupancy", "at_most": 0.92}])
     kpis = pd.DataFrame(
