@@ -40,12 +40,11 @@ def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     # too), the whole table at a quarter of the cost. A day without a value (NaN) gives its month
     # none, rather than being skipped.
     labels = np.asarray(daily["date"].to_numpy()[inside], dtype="U7")
-    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if labels.size else np.zeros(0, dtype=np.intp)
+    starts = np.flatnonzero(np.r_[labels.size > 0, labels[1:] != labels[:-1]])  # none in an empty window
     days = np.diff(np.append(starts, labels.size))
-    month = np.repeat(np.arange(starts.size), days)
 
     def month_sums(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values, starts) if starts.size else values[:0]
+        return np.add.reduceat(values, starts)
 
     summed = {c for _n, f in forms if f.how in ("sum", "ratio") for c in (f.column, f.denominator) if c is not None}
     sums = {c: month_sums(cols[c]) for c in summed}
@@ -60,7 +59,7 @@ def monthly_table(daily: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
             assert form.denominator is not None
             out[name] = form.of_sums(sums[form.column], sums[form.denominator])
         else:
-            out[name] = _share_above(form.level, cols[form.column], month, days)
+            out[name] = month_sums((cols[form.column] > form.level).astype(np.int64)) / days
     return pd.DataFrame(out)
 
 
@@ -72,13 +71,6 @@ _DERIVED_FROM = {
     "occupied_beds_mean",
     "displaced_bed_days",
 }
-
-
-def _share_above(level: float | None, values: np.ndarray, month: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """Per month (``month``: each value's month number; ``days``: the values in each), the share
-    of the values above ``level`` (counts, then one division: what the mean of the booleans is)."""
-    above = np.bincount(month, weights=values > level, minlength=days.size)
-    return above / days
 
 
 def _compare(c: Criterion, value: np.ndarray, base: np.ndarray) -> np.ndarray:
