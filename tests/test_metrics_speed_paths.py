@@ -20,7 +20,7 @@ import hospsim.model
 from hospsim.config import load_config
 from hospsim.config.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, ppf, ppf_grouped, ppf_rows
 from hospsim.model import compiled, demand
-from hospsim.model.cohort import _gather_concat, _time_order, build_candidates, row_entries
+from hospsim.model.cohort import ElectiveOrder, _gather_concat, _time_order, build_candidates, row_entries
 from hospsim.model.engine import simulate_candidates
 from hospsim.model.kpis import (
     _PATIENT_COUNTS,
@@ -473,6 +473,50 @@ def test_time_order_is_the_stable_order(values):
     assert (_time_order(t) == np.argsort(t, kind="stable")).all()
     rest = np.arange(3.0)
     assert same_bits(_gather_concat(np.argsort(t), t, rest), np.concatenate([np.sort(t), rest]))
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 2), st.integers(-3, 6), st.booleans()), max_size=60),
+    st.booleans(),
+)
+def test_elective_orders_of_a_selection_are_its_own(rows, referrals_sorted):
+    """The orders a shared draw's electives carry through a selection (:meth:`ElectiveOrder.kept`)
+    are the orders made from the selected electives themselves: ties in both orders, referral
+    times sorted (the draw's case) or not."""
+    bookable = np.array([r[0] / 2 for r in rows], dtype=float)
+    priority = np.array([r[1] for r in rows], dtype=np.int64)
+    referral = np.array([r[2] / 3 for r in rows], dtype=float)
+    if referrals_sorted:
+        referral = np.sort(referral)
+    keep = np.array([r[3] for r in rows], dtype=bool)
+    full = ElectiveOrder.of(bookable, priority, referral)
+    assert (full.by_bookable == np.argsort(bookable, kind="stable")).all()
+    assert (full.by_rank == np.lexsort((np.arange(keep.size), referral, priority))).all()
+    kept, own = full.kept(keep), ElectiveOrder.of(bookable[keep], priority[keep], referral[keep])
+    assert (kept.by_bookable == own.by_bookable).all()
+    assert (kept.by_rank == own.by_rank).all()
+    assert (kept.ranks()[own.by_rank] == np.arange(keep.sum())).all()
+
+
+def test_a_selection_carries_the_electives_orders():
+    """A shared draw sorts its electives once; each run's selection gets their orders among its
+    own electives (every elective kept: the very same orders, not a copy)."""
+    cfg = load_config(Path(hospsim.model.__file__).parent.parent / "configs" / "footprint.yaml")
+    cfg = cfg.model_copy(update={"horizon_days": 60, "warmup_days": 0})
+    cand = build_candidates(cfg, Streams(3)).with_elective_order()
+    first, n = cand.n_emergencies, cand.n_electives
+    assert n > 100
+    every = np.ones(len(cand), dtype=bool)
+    every[:first:2] = False  # half the emergencies dropped: the electives' orders as they were
+    assert cand.select(every).elective_order is cand.elective_order
+    some = every.copy()
+    some[first : first + n : 3] = False
+    chosen = cand.select(some)
+    el = slice(chosen.n_emergencies, chosen.n_emergencies + chosen.n_electives)
+    own = ElectiveOrder.of(chosen.bookable_days[el], chosen.priority[el], chosen.time_days[el])
+    assert chosen.elective_order is not None
+    assert (chosen.elective_order.by_bookable == own.by_bookable).all()
+    assert (chosen.elective_order.by_rank == own.by_rank).all()
 
 
 # Values for the bucket sorts: ties (a grid), spread values, a crowd of one value (a bucket past

@@ -70,6 +70,9 @@ class Candidates:
     # Drawn for one run: community stays only for the candidates its plan may send there (the
     # others NaN; see build_candidates).
     stays_left_out: bool = False
+    # The electives' orders (with_elective_order), carried through a selection: a draw shared by
+    # a sweep's runs sorts its electives once, not once a run.
+    elective_order: ElectiveOrder | None = None
 
     @property
     def n_electives(self) -> int:
@@ -84,7 +87,60 @@ class Candidates:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         index = np.flatnonzero(keep)  # taking by index copies several times faster than a mask
         arrays: dict[str, Any] = {k: v.take(index, axis=-1) for k, v in values.items() if isinstance(v, np.ndarray)}
-        return replace(self, **arrays, n_emergencies=int(np.count_nonzero(keep[: self.n_emergencies])))
+        order = self.elective_order
+        if order is not None:
+            order = order.kept(keep[self.n_emergencies : self.n_emergencies + self.n_electives])
+        return replace(
+            self, **arrays, n_emergencies=int(np.count_nonzero(keep[: self.n_emergencies])), elective_order=order
+        )
+
+    def electives_ordered(self) -> ElectiveOrder:
+        """The electives' orders: carried, or made now."""
+        if self.elective_order is not None:
+            return self.elective_order
+        electives = slice(self.n_emergencies, self.n_emergencies + self.n_electives)
+        return ElectiveOrder.of(self.bookable_days[electives], self.priority[electives], self.time_days[electives])
+
+    def with_elective_order(self) -> Candidates:
+        """These candidates with their electives' orders made (carried by :meth:`select`)."""
+        return replace(self, elective_order=self.electives_ordered())
+
+
+@dataclass(frozen=True)
+class ElectiveOrder:
+    """Two orders of the electives (indices into the elective block): by when each can first be
+    booked, and by the rank the waiting list books them in (priority, referral time, index).
+    Both break ties by index, so the orders of a subset are these orders with the others left out."""
+
+    by_bookable: np.ndarray
+    by_rank: np.ndarray
+
+    @classmethod
+    def of(cls, bookable_days: np.ndarray, priority: np.ndarray, referral_days: np.ndarray) -> ElectiveOrder:
+        """The orders of electives with these attributes."""
+        n = priority.size
+        # Referral times come sorted (the starting list oldest first, then the referrals): the
+        # rank order is then a stable split by priority; otherwise a lexicographic sort.
+        if n > 1 and not bool(np.all(referral_days[1:] >= referral_days[:-1])):
+            by_rank = np.lexsort((np.arange(n), referral_days, priority))
+        else:
+            by_rank = np.argsort(priority, kind="stable")
+        return cls(np.asarray(stable_order(bookable_days), dtype=np.int64), by_rank.astype(np.int64, copy=False))
+
+    def kept(self, keep: np.ndarray) -> ElectiveOrder:
+        """The orders of the electives where ``keep`` is true, indexed among them."""
+        if keep.all():
+            return self
+        new_index = np.cumsum(keep, dtype=np.int64) - 1
+        return ElectiveOrder(
+            new_index[self.by_bookable[keep[self.by_bookable]]], new_index[self.by_rank[keep[self.by_rank]]]
+        )
+
+    def ranks(self) -> np.ndarray:
+        """Each elective's rank in the booking order."""
+        rank = np.empty(self.by_rank.size, dtype=np.int64)
+        rank[self.by_rank] = np.arange(self.by_rank.size)
+        return rank
 
 
 # Where a census patient is at day 0 (CensusBlock.kind).

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import errors
-from .engine import ADMITTED, AVOIDED, TRANSFERRED
+from .engine import AVOIDED, TRANSFERRED
 
 if TYPE_CHECKING:  # only for annotations: kpis.py imports this module
     from ..config import Config
@@ -331,7 +331,7 @@ KPIS: tuple[Kpi, ...] = (
     _system(
         "elective_admissions", "elective admissions", "patients", "electives",
         "electives admitted",
-        lambda v: float((v.m.elective & (v.out == ADMITTED) & v.m.in_window(v.rec.admit_days)).sum()),
+        lambda v: v.m.electives_admitted_in_window,
     ),
     _system(
         "elective_cancellations", "elective cancellations", "cancellations", "electives",

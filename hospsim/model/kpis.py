@@ -240,6 +240,32 @@ class _Measures:
         inside: npt.NDArray[np.bool_] = (times >= self.start) & (times < self.end)  # false for NaN
         return inside
 
+    # Asked for by several KPIs: each made once a replication.
+    @cached_property
+    def arrived_in_window(self) -> npt.NDArray[np.bool_]:
+        """Patients who arrived (emergencies) or were referred (electives) in the window."""
+        return self.in_window(self.arrival)
+
+    @cached_property
+    def admitted_in_window(self) -> npt.NDArray[np.bool_]:
+        """Patients admitted to a bed in the window."""
+        admitted: npt.NDArray[np.bool_] = self.admitted & self.in_window(self.rec.admit_days)
+        return admitted
+
+    @cached_property
+    def transfers_in_window(self) -> np.ndarray:
+        """The community visits referred in the window from a bed or another service (not step-up
+        on arrival), in patient order (then referral order: the means of each service's waits
+        add up in the order they always have; a stable sort keeps that order in every subset)."""
+        v = self.visits
+        referred = np.flatnonzero((v.origin != FROM_ARRIVAL) & self.in_window(v.referred_days))
+        return referred[np.argsort(v.patient[referred], kind="stable")]
+
+    @cached_property
+    def electives_admitted_in_window(self) -> float:
+        """How many electives were admitted in the window."""
+        return float((self.elective & self.admitted_in_window).sum())
+
 
 def _waited(outcome: np.ndarray, needing: np.ndarray) -> np.ndarray:
     """Emergencies needing a bed who waited for one (admitted, still waiting, transferred)."""
@@ -455,7 +481,7 @@ class WindowMeasures:
         self.w = w = slice(W, E)
         self.days = E - W
         self.out = out = m.outcome
-        self.arrived = arrived = m.in_window(m.arrival)
+        self.arrived = arrived = m.arrived_in_window
         self.cap = cap = m.capacity.total_beds[w].astype(float)
         self.occ_mean = occ_mean = m.occupied.mean[w]
         self.occupancy_daily = np.divide(occ_mean, cap, out=np.where(occ_mean > 0, np.inf, 0.0), where=cap > 0)
@@ -470,7 +496,7 @@ class WindowMeasures:
         self.bed_days = float(occ_mean.sum())
         self.delayed_days = float(m.delayed.mean[w].sum())
         self.displaced_days = float(m.displaced_by_day[w].sum())
-        self.em_admitted = em_admitted = m.emergency & (out == ADMITTED) & m.in_window(m.rec.admit_days)
+        self.em_admitted = em_admitted = m.emergency & m.admitted_in_window
         self.em_bed_days = float(m.emergency_occupied[w].sum())
         self.same_day = _same_day_leaves(em_admitted, m.rec.admit_days, m.rec.bed_leave_days)
         self.month = calendar(m.cfg.start_date, m.n_days)[2][w]
@@ -489,7 +515,7 @@ class WindowMeasures:
     def elective_booked(self) -> tuple[float, float]:
         """Booked elective admissions in the window: (cancelled, booked = admitted + cancelled)."""
         m = self.m
-        admitted = float((m.elective & (self.out == ADMITTED) & m.in_window(self.rec.admit_days)).sum())
+        admitted = m.electives_admitted_in_window
         cancelled = float(m.cancellations[self.w].sum())
         return cancelled, admitted + cancelled
 
@@ -531,12 +557,11 @@ def _service_waits(m: _Measures, si: int, name: str) -> tuple[float, float, floa
     co, out, H = m.cohort, m.outcome, m.n_days
     if _kind(m.cfg, name).diverts_arrivals:
         # Step-up has no queue: a suitable patient who finds it full is admitted instead.
-        offered = m.emergency & m.in_window(m.arrival) & co.step_up_suitable
+        offered = m.emergency & m.arrived_in_window & co.step_up_suitable
         return ratio((offered & (out != AVOIDED)).sum(), offered.sum()), 0.0, 0.0
     v = m.visits
-    referred = np.flatnonzero((v.service == si) & (v.origin != FROM_ARRIVAL) & m.in_window(v.referred_days))
-    # In patient order (then referral order): the means add up in the order they always have.
-    referred = referred[np.argsort(v.patient[referred], kind="stable")]
+    transfers = m.transfers_in_window
+    referred = transfers[v.service.take(transfers) == si]
     start = v.start_days[referred]
     start = np.where(np.isnan(start), float(H), start)
     ready = v.ready_days[referred]

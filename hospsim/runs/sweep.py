@@ -113,7 +113,8 @@ class _LastDraw:
         key = (seed, draw_key(cfg))
         if key != self.key or self.candidates is None:
             self.candidates = None  # free the last draw before making the next
-            cand = build_candidates(cfg, Streams(seed))
+            # The electives sorted once for all the runs that share the draw.
+            cand = build_candidates(cfg, Streams(seed)).with_elective_order()
             for f in fields(cand):
                 value = getattr(cand, f.name)
                 if isinstance(value, np.ndarray):

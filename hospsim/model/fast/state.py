@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...config import Config, plan_schedules
-from ..cohort import Candidates, stable_order
+from ..cohort import Candidates
 from ..engine import Engine, assessment_flags
 from ..plan import Gate, Levers
 from ..records import ACUTE_LEVELS, LEVELS_PER_SERVICE, DailyLevels, Records, Visits
@@ -160,7 +160,11 @@ def _mixes(cumulative: list[list[tuple[float, ...]]], horizon_days: int) -> np.n
     width = max([len(days[0]) for days in cumulative if days] + [1])
     out = np.full((len(cumulative), horizon_days, width), np.inf)
     for i, days in enumerate(cumulative):
-        if days:
+        if not days:
+            continue
+        if days.count(days[0]) == len(days):  # one mix every day: no list of tuples to convert
+            out[i, :, : len(days[0])] = days[0]
+        else:
             mix = np.asarray(days, dtype=np.float64)
             out[i, :, : mix.shape[1]] = mix
     return out
@@ -239,10 +243,11 @@ def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
     bookable = cand.bookable_days[electives]
     n = bookable.size
     assert n < 1 << 31  # an elective's index fits below a key's rank (kernel._el_pop)
-    order = _ints(stable_order(bookable))
+    ordered = cand.electives_ordered()
+    order = ordered.by_bookable
     return {
         "el_bookable": _floats(bookable)[order],
-        "el_key": (_ranks(cand.priority[electives], cand.time_days[electives]) << 32 | np.arange(n))[order],
+        "el_key": (ordered.ranks() << 32 | np.arange(n))[order],
         "el_referral_day": _ints(cand.day[electives]),
         "el_u_accept": _floats(cand.u_accept[electives]),
         "el_kept": np.ones(n, dtype=np.bool_),
@@ -251,21 +256,6 @@ def _electives(cfg: Config, cand: Candidates) -> dict[str, Any]:
         "el_first_hour_days": el.admit_hour / 24.0 if el is not None else 0.0,
         "el_spread_days": el.spread_hours / 24.0 if el is not None else 0.0,
     }
-
-
-def _ranks(priority: np.ndarray, referral: np.ndarray) -> np.ndarray:
-    """Each elective's rank in the order the reference list books them, (priority, referral time,
-    patient). Referral times come sorted (the starting list oldest first, then the referrals), so
-    the order is by priority, then index: a stable split by priority; otherwise a lexicographic
-    sort."""
-    n = priority.size
-    if n > 1 and not bool(np.all(referral[1:] >= referral[:-1])):
-        by_rank = np.lexsort((np.arange(n), referral, priority))
-    else:
-        by_rank = np.argsort(priority, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_rank] = np.arange(n)
-    return rank
 
 
 def _candidates(cfg: Config, cand: Candidates) -> dict[str, Any]:

@@ -153,16 +153,16 @@ def _far_hours(p, s, d):
         even = s.far_day[st, d] / HOURS
         for h in range(HOURS):
             fh[h] = even
-        fa = s.far_a[st]
-        fb = s.far_b[st]
+        fa = s.far_a[st, d]  # day by day: the day's 24 entry hours side by side
+        fb = s.far_b[st, d]
         for j in range(HOURS):
-            a = fa[j, d]
+            a = fa[j]
             if a > 0.0:
                 per = a / (HOURS - j)
                 for h in range(j, HOURS):
                     fh[h] += per
             if j > 0:
-                b = fb[j, d]
+                b = fb[j]
                 if b > 0.0:
                     per = b / j
                     for h in range(j):
@@ -209,8 +209,8 @@ def _far_scatter(p, k, s, d, n_days):
                 pa = k.part_a[c, j]
                 pb = k.part_b[c, j]
                 for m in range(first):
-                    s.far_a[st, j, d + NEAR_DAYS + m] += x * pa[m]
-                    s.far_b[st, j, d + NEAR_DAYS + 1 + m] += x * pb[m]
+                    s.far_a[st, d + NEAR_DAYS + m, j] += x * pa[m]
+                    s.far_b[st, d + NEAR_DAYS + 1 + m, j] += x * pb[m]
             ua = k.u_a[c]
             ub = k.u_b[c]
             for r in range(k.v_a.shape[1]):

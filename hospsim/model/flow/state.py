@@ -89,8 +89,8 @@ class FlowState(NamedTuple):
     hour_in: np.ndarray  # [K, 24] today's inflow per hour (for the later days' exits)
     day_in: np.ndarray  # [K, H]
     due: np.ndarray  # [K, T + lags] exits per hour in the 48 hours after entry (point masses: all)
-    far_a: np.ndarray  # [K, 24, H + 3] exits of entry hour j's first windows on day d, hours j..23
-    far_b: np.ndarray  # [K, 24, H + 3] ... on day d, hours 0..j-1
+    far_a: np.ndarray  # [K, H + 3, 24] exits of entry hour j's first windows on day d, hours j..23
+    far_b: np.ndarray  # [K, H + 3, 24] ... on day d, hours 0..j-1
     far_day: np.ndarray  # [K, H + 3] later exits spread evenly over day d
     far_hour: np.ndarray  # [K, 24] today's later exits per hour
     exits_done: np.ndarray  # [1] the last hour whose exits have been taken
@@ -324,7 +324,7 @@ def new_state(cfg: Config, n_stages: int, n_priorities: int, longest_lag: int = 
     z = np.zeros
     return FlowState(
         stock=z(K), hour_in=z((K, HOURS_PER_DAY)), day_in=z((K, H)), due=z((K, T + longest_lag + 1)),
-        far_a=z((K, HOURS_PER_DAY, H + 3)), far_b=z((K, HOURS_PER_DAY, H + 3)), far_day=z((K, H + 3)), far_hour=z((K, HOURS_PER_DAY)), exits_done=np.full(1, -1, dtype=np.int64),
+        far_a=z((K, H + 3, HOURS_PER_DAY)), far_b=z((K, H + 3, HOURS_PER_DAY)), far_day=z((K, H + 3)), far_hour=z((K, HOURS_PER_DAY)), exits_done=np.full(1, -1, dtype=np.int64),
         beds=z(4), discharged=z(H), left_services=z(H), occ=z(S), blocked=z(S), avoided_in=z(S), rq=z((S, S + 1)), rq_old=z(S),
         moves=z((S, H)), waited_moves=z((S, H)), transfers_from_beds=z(H),
         board=z((G, T)), board_total=z(T), board_sum=z(1), board_head=np.zeros(1, dtype=np.int64),
