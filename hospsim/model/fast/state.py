@@ -160,13 +160,10 @@ def _mixes(cumulative: list[list[tuple[float, ...]]], horizon_days: int) -> np.n
     width = max([len(days[0]) for days in cumulative if days] + [1])
     out = np.full((len(cumulative), horizon_days, width), np.inf)
     for i, days in enumerate(cumulative):
-        if not days:
-            continue
-        if days.count(days[0]) == len(days):  # one mix every day: no list of tuples to convert
-            out[i, :, : len(days[0])] = days[0]
-        else:
-            mix = np.asarray(days, dtype=np.float64)
-            out[i, :, : mix.shape[1]] = mix
+        if days:
+            # One mix every day (the usual case) is set as one row: no list of tuples to convert.
+            same = days.count(days[0]) == len(days)
+            out[i, :, : len(days[0])] = days[0] if same else np.asarray(days, dtype=np.float64)
     return out
 
 
